@@ -1,0 +1,185 @@
+"""Private helpers that read local OSM files with pyosmium.
+
+Two readers: :func:`write_drive_xml` keeps the drivable highways of an extract
+and writes them as OSM XML that OSMnx's own ``graph_from_xml`` turns into a
+normal OSMnx graph; :func:`read_features` collects the points and areas that
+can host a charging station.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import osmium
+import osmium.osm.mutable as mutable
+
+from siting import settings
+from siting._errors import DataFileError, MissingFileError
+
+log = logging.getLogger(__name__)
+
+OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz", ".xml")
+
+#: Way tags carried into the XML (OSMnx keeps those in its useful_tags_way).
+_WAY_TAGS = ("highway", "name", "oneway", "maxspeed", "lanes", "ref", "junction", "access",
+             "service", "bridge", "tunnel", "width")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DriveExtract:
+    """What :func:`write_drive_xml` kept and repaired."""
+
+    ways: int
+    nodes: int
+    pieces_added: int
+    missing_refs: int
+    ways_dropped: int
+
+
+def check_osm_file(path: Path, *, field: str) -> None:
+    """Raise a clear error for a missing file or an unsupported suffix."""
+    if not path.exists():
+        raise MissingFileError(f"{field}: OSM file not found: {path}")
+    if not path.name.lower().endswith(OSM_SUFFIXES):
+        raise DataFileError(
+            f"{field}: {path.name} is not an OSM file; expected one of {', '.join(OSM_SUFFIXES)}"
+        )
+
+
+def is_drivable(tags: osmium.osm.TagList) -> bool:
+    """The OSMnx ``drive`` filter, applied to one way's tags."""
+    if tags.get("highway") not in settings.DRIVE_HIGHWAYS:
+        return False
+    return all(tags.get(key) not in values for key, values in settings.DRIVE_EXCLUDE.items())
+
+
+def write_drive_xml(src: Path, dst: Path, *, field: str) -> DriveExtract:
+    """Write the drivable ways of ``src`` and their nodes to OSM XML ``dst``.
+
+    Extracts cut at a bounding box leave ways that reference nodes the file does
+    not contain. Such a way is split at the missing references: each run of at
+    least two present nodes becomes a way of its own (the first keeps the OSM id,
+    further pieces get fresh negative ids), so OSMnx never meets a node without
+    coordinates.
+    """
+    check_osm_file(src, field=field)
+    ways: list[tuple[int, list[int], dict[str, str]]] = []
+    coords: dict[int, tuple[float, float]] = {}
+    missing = pieces_added = dropped = 0
+    next_id = -1
+    try:
+        processor = osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY)
+        for way in processor.with_locations():
+            if not way.is_way() or not is_drivable(way.tags):
+                continue
+            runs: list[list[int]] = [[]]
+            for ref in way.nodes:
+                if ref.location.valid():
+                    coords[ref.ref] = (ref.location.lon, ref.location.lat)
+                    runs[-1].append(ref.ref)
+                else:
+                    missing += 1
+                    if runs[-1]:
+                        runs.append([])
+            runs = [r for r in runs if len(r) >= 2]
+            if not runs:
+                dropped += 1
+                continue
+            tags = {k: way.tags[k] for k in _WAY_TAGS if k in way.tags}
+            for i, run in enumerate(runs):
+                if i == 0:
+                    way_id = way.id
+                else:
+                    way_id, next_id = next_id, next_id - 1
+                    pieces_added += 1
+                ways.append((way_id, run, tags))
+    except RuntimeError as exc:
+        raise DataFileError(f"{field}: cannot read OSM file {src}: {exc}") from None
+    if not ways:
+        raise DataFileError(f"{field}: {src} contains no drivable highways")
+
+    used = sorted({ref for _, refs, _ in ways for ref in refs})
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists():
+        dst.unlink()
+    writer = osmium.SimpleWriter(str(dst))
+    try:
+        for ref in used:
+            lon, lat = coords[ref]
+            writer.add_node(mutable.Node(id=ref, location=(lon, lat), version=1))
+        for way_id, refs, tags in ways:
+            writer.add_way(mutable.Way(id=way_id, nodes=refs, tags=tags, version=1))
+    finally:
+        writer.close()
+    result = DriveExtract(len(ways), len(used), pieces_added, missing, dropped)
+    log.info(
+        "OSM extract: %d drivable ways, %d nodes; %d missing node refs repaired "
+        "(%d extra pieces, %d ways dropped)",
+        result.ways, result.nodes, missing, pieces_added, dropped,
+    )  # fmt: skip
+    return result
+
+
+@dataclass(frozen=True)
+class Features:
+    """Candidate-site features read from an OSM file (arrays of equal length)."""
+
+    osmid: np.ndarray
+    kind: np.ndarray
+    name: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+
+
+def read_features(src: Path, *, field: str) -> Features:
+    """Points and areas tagged as places a station can stand (see settings).
+
+    Areas (closed ways) are reduced to the mean of their nodes; each feature's
+    kind is the first match in :data:`settings.CANDIDATE_TAGS`.
+    """
+    check_osm_file(src, field=field)
+    lookup: dict[tuple[str, str], str] = {}
+    for key, value, kind in settings.CANDIDATE_TAGS:
+        lookup.setdefault((key, value), kind)
+    keys = {key for key, _, _ in settings.CANDIDATE_TAGS}
+    rows: list[tuple[int, str, str, float, float]] = []
+
+    def match(tags: osmium.osm.TagList) -> str | None:
+        for key, value, kind in settings.CANDIDATE_TAGS:
+            if tags.get(key) == value:
+                return kind
+        return None
+
+    try:
+        processor = osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY)
+        processor = processor.with_locations().with_filter(osmium.filter.KeyFilter(*keys))
+        for obj in processor:
+            kind = match(obj.tags)
+            if kind is None:
+                continue
+            name = obj.tags.get("name", "") or ""
+            if obj.is_node():
+                if obj.location.valid():
+                    rows.append((obj.id, kind, name, obj.location.lon, obj.location.lat))
+            elif obj.is_way():
+                pts = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
+                if pts:
+                    arr = np.asarray(pts)
+                    rows.append((obj.id, kind, name, float(arr[:, 0].mean()),
+                                 float(arr[:, 1].mean())))  # fmt: skip
+    except RuntimeError as exc:
+        raise DataFileError(f"{field}: cannot read OSM file {src}: {exc}") from None
+    rows.sort(key=lambda r: (r[1], r[0]))
+    if not rows:
+        return Features(*(np.array([], dtype=t) for t in (np.int64, object, object, float, float)))
+    osmid, kind, name, lon, lat = zip(*rows, strict=True)
+    return Features(
+        np.asarray(osmid, dtype=np.int64),
+        np.asarray(kind, dtype=object),
+        np.asarray(name, dtype=object),
+        np.asarray(lon, dtype=float),
+        np.asarray(lat, dtype=float),
+    )

@@ -1,0 +1,174 @@
+"""Private helpers: run a PuLP problem and report what the solver proved.
+
+PuLP gives ``LpStatusOptimal`` both for a proven optimum and for a solution
+found before a time limit. Here the status comes from ``sol_status`` and the
+solver's own report (HiGHS's model status and MIP dual bound, CBC's log), so a
+time-limited solve is reported as ``feasible`` with its gap, never ``optimal``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulp
+
+from siting._errors import InputError, SolverError
+
+log = logging.getLogger(__name__)
+
+SOLVERS = ("highs", "cbc")
+
+
+@dataclass(frozen=True)
+class SolveInfo:
+    """What a solver run proved.
+
+    ``status`` is ``"optimal"`` (optimality proven within the relative gap
+    tolerance ``gap_tolerance``) or ``"feasible"`` (a plan, optimality not
+    proven; ``gap`` says how far it may be from the best). ``bound`` is the best
+    bound on the objective the solver proved (None when it did not report one).
+    """
+
+    status: str
+    objective: float
+    bound: float | None
+    gap: float | None
+    solver: str
+    seconds: float
+    gap_tolerance: float
+    stopped_by: str | None
+
+    def describe(self) -> str:
+        """A short human label, e.g. ``optimal`` or ``feasible, gap 1.2% (time limit)``."""
+        gap = f"gap {100 * self.gap:.2f}%" if self.gap is not None else "gap unknown"
+        if self.status == "infeasible":
+            return "infeasible"
+        if self.status == "optimal":
+            return f"optimal ({gap}, tolerance {100 * self.gap_tolerance:.2g}%)"
+        why = f" ({self.stopped_by})" if self.stopped_by else ""
+        return f"feasible, {gap}{why}"
+
+
+def run(
+    prob: pulp.LpProblem,
+    solver: str | None = None,
+    *,
+    time_limit: float | None = None,
+    gap: float | None = None,
+    threads: int | None = None,
+    msg: bool = False,
+) -> SolveInfo:
+    """Solve ``prob`` with HiGHS (default) or CBC and read back an honest status.
+
+    Raises
+    ------
+    InputError
+        Unknown solver name or bad option.
+    pulp.PulpSolverError
+        Not raised: turned into :class:`SolverError`.
+    SolverError
+        The solver stopped with no feasible plan (e.g. time limit too short).
+
+    An infeasible problem is reported as ``status == "infeasible"`` with NaN
+    objective, so that callers can explain which constraint to relax.
+    """
+    name = (solver or "highs").lower()
+    if name not in SOLVERS:
+        raise InputError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
+    if time_limit is not None and time_limit <= 0:
+        raise InputError(f"time_limit: expected seconds > 0, got {time_limit}")
+    tol = 1e-4 if gap is None else float(gap)
+    if not 0.0 <= tol < 1.0:
+        raise InputError(f"gap: expected a relative gap in [0, 1), got {gap}")
+    start = time.perf_counter()
+    if name == "highs":
+        info = _run_highs(prob, time_limit, tol, threads, msg)
+    else:
+        info = _run_cbc(prob, time_limit, tol, threads, msg)
+    seconds = time.perf_counter() - start
+    info = SolveInfo(**{**info.__dict__, "seconds": seconds})
+    log.info("solver %s: %s, objective %.6g, %.2f s", name, info.describe(), info.objective, seconds)
+    return info
+
+
+def _run_highs(prob: pulp.LpProblem, time_limit: float | None, tol: float,
+               threads: int | None, msg: bool) -> SolveInfo:  # fmt: skip
+    import highspy
+
+    solver = pulp.HiGHS(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads)
+    try:
+        prob.solve(solver)
+    except pulp.PulpSolverError as exc:
+        raise SolverError(f"HiGHS failed: {exc}") from None
+    h = prob.solverModel
+    ms = h.getModelStatus()
+    st = highspy.HighsModelStatus
+    hinfo = h.getInfo()
+    sense = -1.0 if prob.sense == pulp.LpMaximize else 1.0
+    if ms in (st.kInfeasible, st.kUnboundedOrInfeasible):
+        return _infeasible("highs", tol)
+    has_solution = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    if not has_solution:
+        stop = h.modelStatusToString(ms)
+        raise SolverError(f"HiGHS stopped with no feasible plan ({stop}); "
+                          "raise the time limit or relax the request")  # fmt: skip
+    objective = float(pulp.value(prob.objective))
+    bound: float | None
+    if prob.isMIP():
+        raw_bound = float(hinfo.mip_dual_bound)
+        bound = sense * raw_bound if abs(raw_bound) < 1e300 else None
+        gap_val = _rel_gap(objective, bound)
+    else:
+        bound, gap_val = objective, 0.0
+    if ms == st.kOptimal:
+        return SolveInfo("optimal", objective, bound, gap_val, "highs", 0.0, tol, None)
+    stopped = {st.kTimeLimit: "time limit", st.kIterationLimit: "iteration limit",
+               st.kInterrupt: "interrupted"}.get(ms, h.modelStatusToString(ms))  # fmt: skip
+    return SolveInfo("feasible", objective, bound, gap_val, "highs", 0.0, tol, stopped)
+
+
+_CBC_BOUND = re.compile(r"best possible\s+(-?[\d.eE+]+)|Lower bound:\s+(-?[\d.eE+]+)")
+
+
+def _run_cbc(prob: pulp.LpProblem, time_limit: float | None, tol: float,
+             threads: int | None, msg: bool) -> SolveInfo:  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="siting-cbc-") as tmp:
+        log_path = Path(tmp) / "cbc.log"
+        solver = pulp.PULP_CBC_CMD(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads,
+                                   logPath=str(log_path))  # fmt: skip
+        try:
+            prob.solve(solver)
+        except pulp.PulpSolverError as exc:
+            raise SolverError(f"CBC failed: {exc}") from None
+        text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    if prob.status == pulp.LpStatusInfeasible:
+        return _infeasible("cbc", tol)
+    if prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+        raise SolverError("CBC stopped with no feasible plan; raise the time limit or relax the request")
+    objective = float(pulp.value(prob.objective))
+    if prob.sol_status == pulp.LpSolutionOptimal:
+        return SolveInfo("optimal", objective, objective, 0.0, "cbc", 0.0, tol, None)
+    # CBC minimises internally; for a maximisation it logs the negated bound
+    bound = None
+    found = _CBC_BOUND.findall(text)
+    if found:
+        raw = float(next(v for v in found[-1] if v))
+        bound = -raw if prob.sense == pulp.LpMaximize and raw * objective < 0 else raw
+    stopped = "time limit" if "time" in text.lower() else "stopped"
+    return SolveInfo("feasible", objective, bound, _rel_gap(objective, bound), "cbc", 0.0, tol, stopped)
+
+
+def _infeasible(solver: str, tol: float) -> SolveInfo:
+    nan = float("nan")
+    return SolveInfo("infeasible", nan, None, None, solver, 0.0, tol, None)
+
+
+def _rel_gap(objective: float, bound: float | None) -> float | None:
+    if bound is None:
+        return None
+    return abs(bound - objective) / max(abs(objective), 1e-10)

@@ -1,0 +1,246 @@
+"""Stage 3 — candidate sites: where a station can stand.
+
+Three sources, in order of priority when they meet at one road node:
+
+1. existing stations from a user file (CSV with lat/lon, GeoJSON points, or
+   Open Charge Map JSON): always candidates, fixed in every plan;
+2. OSM features where a charging plot fits (parking, fuel, markets, malls,
+   supermarkets, transport hubs, parks, cafes; see
+   :data:`siting.settings.CANDIDATE_TAGS`), snapped to the road graph;
+3. road nodes on a square spacing grid, so that no part of the city lacks a
+   candidate even where OSM has no mapped features.
+
+Each candidate is attached to its nearest node of the (strongly connected)
+graph; features farther than ``snap_max_m`` from any road are dropped, and only
+one non-existing candidate is kept per node.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
+from shapely.prepared import prep
+
+from siting import settings
+from siting._errors import DataFileError, InputError, MissingFileError
+from siting._geo import NodeIndex
+from siting._io import WGS84
+from siting._osm import Features, read_features
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["site_id", "kind", "name", "osmid", "existing", "node", "lon", "lat", "snap_m"]
+
+
+def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataFrame:
+    """Read existing stations: columns ``name``, ``lon``, ``lat``, ``ports``.
+
+    Accepts a CSV with ``lat``/``lon`` (or ``latitude``/``longitude``) columns, a
+    GeoJSON of points, or Open Charge Map JSON (one record or a list).
+    """
+    if not path.exists():
+        raise MissingFileError(f"{field}: file not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            df = pd.read_csv(path, comment="#")
+            df = _normalise_columns(df, path, field)
+        elif suffix in (".geojson", ".gpkg", ".shp") or _is_geojson(path):
+            gdf = gpd.read_file(path)
+            if gdf.crs is None:
+                raise DataFileError(f"{field}: {path} has no CRS")
+            gdf = gdf.to_crs(WGS84)
+            if not gdf.geom_type.eq("Point").all():
+                raise DataFileError(f"{field}: {path} must contain points only")
+            df = pd.DataFrame({"name": gdf.get("name", pd.Series([""] * len(gdf))),
+                               "lon": gdf.geometry.x, "lat": gdf.geometry.y,
+                               "ports": gdf.get("ports", pd.Series([np.nan] * len(gdf)))})  # fmt: skip
+        elif suffix == ".json":
+            df = _read_ocm(path, field)
+        else:
+            raise DataFileError(f"{field}: {path.name}: expected .csv, .geojson or .json")
+    except (DataFileError, MissingFileError):
+        raise
+    except Exception as exc:
+        raise DataFileError(f"{field}: cannot read {path}: {exc}") from None
+    if df.empty:
+        raise DataFileError(f"{field}: {path} lists no stations")
+    bad = ~(df["lat"].between(-90, 90) & df["lon"].between(-180, 180))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataFileError(f"{field}: row {row + 1} has invalid coordinates "
+                            f"(lat {df['lat'].iloc[row]}, lon {df['lon'].iloc[row]})")  # fmt: skip
+    df["name"] = df["name"].fillna("").astype(str)
+    return df.reset_index(drop=True)
+
+
+def build_candidates(
+    index: NodeIndex,
+    *,
+    features: Features | None,
+    area: BaseGeometry,
+    grid_spacing_m: float,
+    snap_max_m: float,
+    existing: pd.DataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Candidate sites snapped to the graph; existing stations first.
+
+    Parameters
+    ----------
+    index
+        Nodes of the finished (strongly connected) graph.
+    features
+        OSM features from :func:`siting._osm.read_features`, or ``None``.
+    area
+        City boundary (WGS84): features and grid points outside it are ignored,
+        existing stations outside it are an error.
+    grid_spacing_m
+        Spacing of the road-node grid; 0 for none.
+    snap_max_m
+        Largest distance from a feature to its road node.
+    existing
+        Output of :func:`load_existing`, or ``None``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per candidate (see :data:`COLUMNS`), existing stations first.
+    """
+    inside = prep(area)
+    frames: list[pd.DataFrame] = []
+
+    if existing is not None and len(existing):
+        outside = [i for i, (x, y) in enumerate(zip(existing["lon"], existing["lat"], strict=True))
+                   if not inside.contains(Point(x, y))]  # fmt: skip
+        if outside:
+            i = outside[0]
+            raise InputError(
+                f"candidates.existing: station {i + 1} ({existing['name'].iloc[i] or 'unnamed'}, "
+                f"lat {existing['lat'].iloc[i]:.5f}, lon {existing['lon'].iloc[i]:.5f}) lies "
+                f"outside the city boundary ({len(outside)} of {len(existing)} do)"
+            )
+        pos, dist = index.snap(existing["lon"].to_numpy(), existing["lat"].to_numpy())
+        far = dist > snap_max_m
+        if far.any():
+            warnings.warn(
+                f"candidates.existing: {int(far.sum())} station(s) lie more than {snap_max_m:.0f} m "
+                "from the road graph; they are kept and reached through their nearest road node",
+                UserWarning,
+                stacklevel=2,
+            )
+        frames.append(pd.DataFrame({
+            "kind": "existing_station", "name": existing["name"].to_numpy(), "osmid": -1,
+            "existing": True, "pos": pos, "lon": existing["lon"].to_numpy(),
+            "lat": existing["lat"].to_numpy(), "snap_m": dist,
+        }))  # fmt: skip
+
+    if features is not None and len(features.kind):
+        keep = np.fromiter((inside.contains(Point(x, y)) for x, y in
+                            zip(features.lon, features.lat, strict=True)), bool, len(features.lon))  # fmt: skip
+        pos, dist = index.snap(features.lon[keep], features.lat[keep])
+        frames.append(pd.DataFrame({
+            "kind": features.kind[keep], "name": features.name[keep], "osmid": features.osmid[keep],
+            "existing": False, "pos": pos, "lon": features.lon[keep], "lat": features.lat[keep],
+            "snap_m": dist,
+        }))  # fmt: skip
+
+    if grid_spacing_m > 0:
+        frames.append(_grid(index, area, grid_spacing_m))
+
+    if not frames:
+        raise InputError("candidates: no source of candidate sites (no features, grid or stations)")
+    cand = pd.concat(frames, ignore_index=True)
+    cand = cand[cand["existing"] | (cand["snap_m"] <= snap_max_m)]
+    rank = {kind: r for r, (_, _, kind) in enumerate(settings.CANDIDATE_TAGS)}
+    rank[settings.GRID_KIND] = len(rank)
+    cand = cand.assign(_rank=cand["kind"].map(rank).fillna(-1), _ex=~cand["existing"])
+    cand = cand.sort_values(["_ex", "_rank", "pos", "osmid"], kind="stable")
+    taken = set(cand.loc[cand["existing"], "pos"])
+    new = cand[~cand["existing"]].drop_duplicates("pos")
+    new = new[~new["pos"].isin(taken)]
+    cand = pd.concat([cand[cand["existing"]], new], ignore_index=True)
+    cand = cand.drop(columns=["_rank", "_ex"])
+
+    n_ex = int(cand["existing"].sum())
+    ids = [f"E{i + 1:04d}" for i in range(n_ex)] + [f"C{i + 1:05d}" for i in range(len(cand) - n_ex)]
+    cand.insert(0, "site_id", ids)
+    cand["node"] = index.ids[cand["pos"].to_numpy()]
+    cand = cand.drop(columns="pos")
+    cand["osmid"] = cand["osmid"].astype(np.int64)
+    out = gpd.GeoDataFrame(cand[COLUMNS], geometry=gpd.points_from_xy(cand["lon"], cand["lat"]),
+                           crs=WGS84)  # fmt: skip
+    log.info("candidates: %d sites (%d existing); by kind: %s", len(out), n_ex,
+             out["kind"].value_counts().to_dict())  # fmt: skip
+    return out
+
+
+def _grid(index: NodeIndex, area: BaseGeometry, spacing: float) -> pd.DataFrame:
+    """The road node nearest to each point of a square grid inside ``area``."""
+    area_m = gpd.GeoSeries([area], crs=WGS84).to_crs(index.crs).iloc[0]
+    minx, miny, maxx, maxy = area_m.bounds
+    xs = np.arange(minx + spacing / 2, maxx, spacing)
+    ys = np.arange(miny + spacing / 2, maxy, spacing)
+    gx, gy = np.meshgrid(xs, ys)
+    pts = np.column_stack([gx.ravel(), gy.ravel()])
+    inside = prep(area_m)
+    mask = np.fromiter((inside.contains(Point(x, y)) for x, y in pts), bool, len(pts))
+    pts = pts[mask]
+    dist, pos = index.tree.query(pts)
+    near = dist <= spacing / 2  # no road in this grid square: no candidate
+    pos = np.asarray(pos)[near]
+    return pd.DataFrame({
+        "kind": settings.GRID_KIND, "name": "", "osmid": -1, "existing": False, "pos": pos,
+        "lon": index.lon[pos], "lat": index.lat[pos], "snap_m": 0.0,
+    })  # fmt: skip
+
+
+def _normalise_columns(df: pd.DataFrame, path: Path, field: str) -> pd.DataFrame:
+    lower = {c.lower(): c for c in df.columns}
+    lat = next((lower[c] for c in ("lat", "latitude", "y") if c in lower), None)
+    lon = next((lower[c] for c in ("lon", "lng", "longitude", "x") if c in lower), None)
+    if lat is None or lon is None:
+        raise DataFileError(
+            f"{field}: {path} needs 'lat' and 'lon' columns; has {', '.join(map(str, df.columns))}"
+        )
+    out = pd.DataFrame({
+        "name": df[lower["name"]] if "name" in lower else "",
+        "lon": pd.to_numeric(df[lon], errors="coerce"),
+        "lat": pd.to_numeric(df[lat], errors="coerce"),
+        "ports": pd.to_numeric(df[lower["ports"]], errors="coerce") if "ports" in lower else np.nan,
+    })  # fmt: skip
+    if out[["lon", "lat"]].isna().any().any():
+        raise DataFileError(f"{field}: {path} has empty or non-numeric coordinates")
+    return out
+
+
+def _is_geojson(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            head = fh.read(2048)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return '"FeatureCollection"' in head or '"Feature"' in head
+
+
+def _read_ocm(path: Path, field: str) -> pd.DataFrame:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    records = data if isinstance(data, list) else [data]
+    rows = []
+    for rec in records:
+        info = rec.get("AddressInfo") if isinstance(rec, dict) else None
+        if not info or "Latitude" not in info or "Longitude" not in info:
+            raise DataFileError(f"{field}: {path} is neither GeoJSON nor Open Charge Map JSON")
+        ports = rec.get("NumberOfPoints") or sum(
+            (c.get("Quantity") or 1) for c in rec.get("Connections") or []
+        )
+        rows.append({"name": info.get("Title", ""), "lon": float(info["Longitude"]),
+                     "lat": float(info["Latitude"]), "ports": ports or np.nan})  # fmt: skip
+    return pd.DataFrame(rows, columns=["name", "lon", "lat", "ports"])

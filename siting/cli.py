@@ -1,0 +1,95 @@
+"""Command-line program ``siting``.
+
+Exit codes: 0 success; 2 bad input (one line on stderr, no traceback);
+1 internal error (a short message and where the log is; ``--debug`` shows the
+traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+from siting import __version__, settings
+from siting._errors import InputError, SitingError
+
+log = logging.getLogger("siting")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose, args.quiet)
+    try:
+        return int(args.func(args))
+    except InputError as exc:
+        print(f"siting: error: {exc}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
+        return 2
+    except KeyboardInterrupt:
+        print("siting: interrupted; no output was written", file=sys.stderr)
+        return 130
+    except (SitingError, Exception) as exc:  # internal error: short message, traceback on --debug
+        print(f"siting: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print("siting: run again with --debug for the traceback", file=sys.stderr)
+        return 1
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from siting import report
+    from siting.pipeline import run
+    from siting.scenario import load_scenario
+
+    path = Path(args.scenario) if args.scenario else settings.DEFAULT_SCENARIO
+    scenario = load_scenario(path)
+    out = Path(args.out) if args.out else Path("out") / scenario.name
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} exists and is not a folder")
+    progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    result = run(scenario, out, progress=progress)
+    if not args.quiet:
+        print(report.summary(result.kpis))
+        print(f"  outputs in {out}/ (map.html, sites.csv, sites.geojson, kpis.json, run.log)")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="siting", description="Plan EV charging station sites.")
+    p.add_argument("--version", action="version", version=f"siting {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    common.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    common.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", parents=[common], help="run a scenario and write its outputs",
+                       description="Run a scenario (default: the Almaty scenario in data/).")
+    r.add_argument("scenario", nargs="?", help="scenario TOML file (default: data/almaty.toml)")
+    r.add_argument("--out", help="output folder (default: out/<scenario name>)")
+    r.set_defaults(func=_cmd_run)
+    p.set_defaults(debug=False, verbose=False, quiet=False)
+    return p
+
+
+def _setup_logging(verbose: bool, quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    level = logging.INFO if verbose else logging.WARNING
+    handler.setLevel(logging.ERROR if quiet else level)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    logging.getLogger("osmnx").setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    warnings.simplefilter("default", UserWarning)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

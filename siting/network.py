@@ -1,0 +1,267 @@
+"""Stage 1 — the drivable road network, with a travel time on every edge.
+
+Three sources stand behind :func:`build_network`:
+
+1. online: OSMnx downloads the roads for a place name or a polygon;
+2. offline: a local OSM file (``.osm.pbf``, ``.osm``, ``.osm.bz2``), filtered to
+   drivable highways with pyosmium, repaired where ways leave the extract, and
+   turned into a graph by OSMnx itself (``graph_from_xml``);
+3. a cache of the finished graph, keyed by a hash of the source and parameters.
+
+Whatever the source, the graph is clipped to the city boundary plus a buffer,
+reduced to its largest strongly connected component (so every site can be
+reached from every demand point and back), and given ``speed_kph`` and
+``travel_time`` (seconds) on every edge.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import tempfile
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import osmnx as ox
+from shapely.geometry.base import BaseGeometry
+
+from siting import settings
+from siting._errors import DataFileError, InputError, NetworkError
+from siting._io import WGS84, hash_key, sha256_file, utm_crs
+from siting._osm import check_osm_file, write_drive_xml
+
+log = logging.getLogger(__name__)
+
+#: Bump when the cached graph's content or format changes.
+_CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class NetworkSource:
+    """What to build the graph from; exactly one of the three inputs is used."""
+
+    osm_file: Path | None = None
+    place: str | None = None
+    polygon: BaseGeometry | None = None
+
+
+def build_network(
+    source: NetworkSource,
+    boundary: BaseGeometry | None,
+    *,
+    buffer_m: float = 1000.0,
+    speeds_kph: dict[str, float] | None = None,
+    fallback_speed_kph: float = settings.FALLBACK_SPEED_KPH,
+    cache: bool = True,
+    cache_dir: Path | None = None,
+) -> nx.MultiDiGraph:
+    """Build (or load from cache) the drivable graph with travel times.
+
+    Parameters
+    ----------
+    source
+        The OSM file, place name or polygon to build from.
+    boundary
+        City boundary in WGS84. The graph is clipped to it plus ``buffer_m``.
+        ``None`` keeps everything (the place's own polygon for online sources).
+    buffer_m
+        Buffer around the boundary, metres, so that trips along the city's
+        edge may use roads just outside it.
+    speeds_kph
+        Speeds per highway class overriding :data:`settings.HIGHWAY_SPEEDS_KPH`.
+    fallback_speed_kph
+        Speed for highway classes with neither ``maxspeed`` nor a table entry.
+    cache
+        Read and write the finished graph in the cache folder.
+    cache_dir
+        Cache folder; default :func:`settings.cache_dir`.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        An OSMnx graph (``crs`` EPSG:4326) with ``travel_time`` on every edge.
+    """
+    speeds = {**settings.HIGHWAY_SPEEDS_KPH, **(speeds_kph or {})}
+    clip = buffered(boundary, buffer_m) if boundary is not None else None
+    key = _cache_key(source, clip, speeds, fallback_speed_kph)
+    path = (cache_dir or settings.cache_dir()) / "graphs" / f"graph-{key}.pkl"
+    if cache:
+        G = _load_cached(path, key)
+        if G is not None:
+            log.info("network: cached graph %s (%d nodes, %d edges)", path.name, len(G), G.size())
+            return G
+
+    if source.osm_file is not None:
+        G = graph_from_file(source.osm_file)
+    elif source.place is not None:
+        G = _download(lambda: ox.graph_from_place(source.place, network_type="drive",
+                                                  retain_all=True), source.place)  # fmt: skip
+    elif source.polygon is not None:
+        poly = source.polygon
+        G = _download(lambda: ox.graph_from_polygon(poly, network_type="drive", retain_all=True),
+                      "the boundary polygon")  # fmt: skip
+    else:
+        raise InputError("network source: give an OSM file, a place name or a polygon")
+
+    G = finish_graph(G, clip, speeds=speeds, fallback_speed_kph=fallback_speed_kph)
+    if cache:
+        _save_cached(path, key, G)
+    return G
+
+
+def graph_from_file(path: Path) -> nx.MultiDiGraph:
+    """Build an unclipped OSMnx drive graph from a local OSM file.
+
+    The file is filtered to drivable ways with pyosmium and written as OSM XML,
+    which :func:`osmnx.graph_from_xml` turns into a simplified graph.
+    """
+    check_osm_file(path, field="network.osm_file")
+    with tempfile.TemporaryDirectory(prefix="siting-osm-") as tmp:
+        xml = Path(tmp) / "drive.osm"
+        write_drive_xml(path, xml, field="network.osm_file")
+        try:
+            G = ox.graph_from_xml(xml, simplify=True, retain_all=True)
+        except Exception as exc:
+            raise DataFileError(f"network.osm_file: OSMnx could not build a graph: {exc}") from exc
+    log.info("network: %d nodes, %d edges from %s", len(G), G.size(), path.name)
+    return G
+
+
+def finish_graph(
+    G: nx.MultiDiGraph,
+    clip: BaseGeometry | None,
+    *,
+    speeds: dict[str, float],
+    fallback_speed_kph: float,
+) -> nx.MultiDiGraph:
+    """Clip, keep the largest strongly connected component, add travel times."""
+    if clip is not None:
+        try:
+            G = ox.truncate.truncate_graph_polygon(G, clip, truncate_by_edge=True)
+        except ValueError:
+            raise InputError("network: the city boundary contains no roads of the graph") from None
+    G = ox.truncate.largest_component(G, strongly=True)
+    if len(G) < 2:
+        raise InputError("network: the road graph has fewer than 2 connected nodes")
+    G = add_travel_times(G, speeds=speeds, fallback_speed_kph=fallback_speed_kph)
+    log.info("network: %d nodes, %d edges in the largest strongly connected component",
+             len(G), G.size())  # fmt: skip
+    return G
+
+
+def add_travel_times(
+    G: nx.MultiDiGraph, *, speeds: dict[str, float], fallback_speed_kph: float
+) -> nx.MultiDiGraph:
+    """Add ``speed_kph`` and ``travel_time`` (s) to every edge.
+
+    ``maxspeed`` is used where tagged; otherwise the class speed from ``speeds``;
+    otherwise ``fallback_speed_kph``.
+    """
+    classes = {_first(d.get("highway")) for _, _, d in G.edges(data=True)}
+    table = {c: speeds.get(c, fallback_speed_kph) for c in classes if c is not None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)  # mean of empty maxspeed
+        G = ox.add_edge_speeds(G, hwy_speeds=table, fallback=fallback_speed_kph)
+    G = ox.add_edge_travel_times(G)
+    return G
+
+
+def buffered(geom: BaseGeometry, buffer_m: float) -> BaseGeometry:
+    """``geom`` (WGS84) grown by ``buffer_m`` metres, back in WGS84."""
+    gs = gpd.GeoSeries([geom], crs=WGS84)
+    if buffer_m <= 0:
+        return gs.iloc[0]
+    metric = utm_crs(gpd.GeoDataFrame(geometry=gs))
+    return gs.to_crs(metric).buffer(buffer_m).to_crs(WGS84).iloc[0]
+
+
+def node_arrays(G: nx.MultiDiGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node ids, longitudes and latitudes of ``G`` in a fixed (sorted) order."""
+    ids = np.array(sorted(G.nodes), dtype=np.int64)
+    x = np.fromiter((G.nodes[n]["x"] for n in ids), dtype=float, count=len(ids))
+    y = np.fromiter((G.nodes[n]["y"] for n in ids), dtype=float, count=len(ids))
+    return ids, x, y
+
+
+def graph_stats(G: nx.MultiDiGraph) -> dict[str, Any]:
+    """Size of the graph for the run's KPIs."""
+    length = sum(d.get("length", 0.0) for _, _, d in G.edges(data=True))
+    return {"nodes": len(G), "edges": G.size(), "length_km": round(length / 1000.0, 1)}
+
+
+# ----------------------------------------------------------------- internals
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) else value
+
+
+def _download(fetch: Any, what: str) -> nx.MultiDiGraph:
+    try:
+        return fetch()
+    except Exception as exc:
+        name = type(exc).__name__
+        raise NetworkError(
+            f"network: downloading roads for {what} failed ({name}: {exc}); "
+            "use network.source = 'file' with a local OSM extract to work offline"
+        ) from None
+
+
+def _cache_key(
+    source: NetworkSource,
+    clip: BaseGeometry | None,
+    speeds: dict[str, float],
+    fallback: float,
+) -> str:
+    if source.osm_file is not None:
+        ident: Any = ("file", sha256_file(source.osm_file))
+    elif source.place is not None:
+        ident = ("place", source.place)
+    else:
+        ident = ("polygon", source.polygon.wkb_hex if source.polygon is not None else None)
+    return hash_key(
+        _CACHE_FORMAT,
+        ident,
+        clip.wkb_hex if clip is not None else None,
+        sorted(speeds.items()),
+        fallback,
+        version("osmnx"),
+    )
+
+
+def _load_cached(path: Path, key: str) -> nx.MultiDiGraph | None:
+    if not path.exists():
+        return None
+    try:
+        with path.open("rb") as fh:
+            payload = pickle.load(fh)
+        if not isinstance(payload, dict) or payload.get("key") != key:
+            raise ValueError("cache key mismatch")
+        G = payload["graph"]
+        if not isinstance(G, nx.MultiDiGraph):
+            raise ValueError("not a graph")
+        return G
+    except Exception as exc:
+        warnings.warn(
+            f"network cache {path} is unreadable ({type(exc).__name__}); rebuilding it",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+
+
+def _save_cached(path: Path, key: str, G: nx.MultiDiGraph) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump({"key": key, "graph": G}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,301 @@
+"""Stage 5 — choose station sites with integer programs (PuLP; HiGHS or CBC).
+
+Models are classes built with ``cls(...)`` from a sparse neighbour structure,
+with classmethod constructors from a cost matrix (dense or sparse), from a
+:class:`~siting.travel.TravelTimes`, or from GeoDataFrames; ``solve()`` returns a
+:class:`SolveResult` whose status never claims an optimum the solver did not
+prove.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pulp
+import scipy.sparse as sp
+
+from siting import _solvers
+from siting._errors import InfeasibleError, InputError
+from siting._io import check_projected
+from siting.travel import TravelTimes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SolveResult:
+    """Outcome of a model's ``solve``.
+
+    Attributes
+    ----------
+    selected
+        Indices of the chosen candidate sites, ascending.
+    objective
+        Objective value of the plan (the model's units).
+    bound
+        Best bound the solver proved on the objective (None if not reported).
+    gap
+        Relative gap between ``objective`` and ``bound``.
+    status
+        ``"optimal"`` (proven within ``gap_tolerance``) or ``"feasible"``.
+    """
+
+    model: str
+    selected: np.ndarray
+    objective: float
+    bound: float | None
+    gap: float | None
+    status: str
+    solver: str
+    solve_s: float
+    build_s: float
+    gap_tolerance: float
+    stopped_by: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def proven_optimal(self) -> bool:
+        """True only when the solver proved optimality (within the tolerance)."""
+        return self.status == "optimal"
+
+    def describe(self) -> str:
+        """Short status label, e.g. ``feasible, gap 0.80% (time limit)``."""
+        info = _solvers.SolveInfo(self.status, self.objective, self.bound, self.gap, self.solver,
+                                  self.solve_s, self.gap_tolerance, self.stopped_by)  # fmt: skip
+        return info.describe()
+
+
+class MaximalCovering:
+    r"""Maximal covering location problem (Church and ReVelle, 1974).
+
+    Choose ``p`` sites maximising the demand within the coverage threshold of
+    at least one chosen site, keeping the fixed (existing) sites:
+
+    .. math::
+
+        \max \sum_{i \in I} w_i z_i
+        \quad\text{s.t.}\quad
+        z_i \le \sum_{j \in N_i} y_j \;\; \forall i,\qquad
+        \sum_{j \in J} y_j = p,\qquad
+        y_j = 1 \;\; \forall j \in E,
+
+    .. math::
+
+        y_j \in \{0, 1\},\qquad 0 \le z_i \le 1,
+
+    where :math:`N_i` are the sites within the threshold of demand point
+    :math:`i` and :math:`E` the existing sites. :math:`z_i` may be continuous:
+    for binary :math:`y` an optimum has :math:`z_i \in \{0,1\}`. Demand points
+    with an empty :math:`N_i` get no variable and no constraint.
+
+    Parameters
+    ----------
+    neighbours
+        Sparse (n_demand, n_sites) matrix whose stored entries mark the pairs
+        within the threshold.
+    weights
+        Demand weight per point (e.g. sessions per day), non-negative.
+    p
+        Number of sites in the plan, fixed ones included.
+    fixed
+        Indices of sites that every plan keeps.
+    """
+
+    name = "mclp"
+
+    def __init__(
+        self,
+        neighbours: sp.sparray | sp.spmatrix,
+        weights: np.ndarray,
+        p: int,
+        *,
+        fixed: np.ndarray | None = None,
+    ) -> None:
+        nb = sp.csr_array(neighbours)
+        nb.sum_duplicates()
+        self.neighbours = nb
+        self.weights = np.asarray(weights, dtype=float)
+        self.p = int(p)
+        self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
+        n_d, n_s = nb.shape
+        if self.weights.shape != (n_d,):
+            raise InputError(f"weights: expected {n_d} values (one per demand point), "
+                             f"got shape {self.weights.shape}")  # fmt: skip
+        if not np.all(np.isfinite(self.weights)) or (self.weights < 0).any():
+            raise InputError("weights: expected finite values >= 0")
+        if len(self.fixed) and (self.fixed.min() < 0 or self.fixed.max() >= n_s):
+            raise InputError(f"fixed: site indices must lie in [0, {n_s}), got {self.fixed.tolist()[:5]}")
+        _check_p(self.p, n_s, len(self.fixed))
+
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost: np.ndarray | sp.sparray | sp.spmatrix,
+        weights: np.ndarray,
+        p: int,
+        *,
+        threshold: float,
+        fixed: np.ndarray | None = None,
+    ) -> MaximalCovering:
+        """Build from a (n_demand, n_sites) cost matrix.
+
+        A dense matrix counts every entry; a sparse one only its stored entries
+        (pairs not stored are out of reach). Pairs with ``cost <= threshold`` cover.
+        """
+        return cls(_within(cost, threshold), weights, p, fixed=fixed)
+
+    @classmethod
+    def from_travel_times(
+        cls,
+        tt: TravelTimes,
+        weights: np.ndarray,
+        p: int,
+        *,
+        threshold_s: float,
+        fixed: np.ndarray | None = None,
+    ) -> MaximalCovering:
+        """Build from the sparse drive-time matrix of :func:`siting.travel.travel_times`."""
+        if threshold_s > tt.cutoff_s:
+            raise InputError(f"threshold_s ({threshold_s:.0f}) exceeds the matrix cutoff "
+                             f"({tt.cutoff_s:.0f}); rebuild travel times with a larger cutoff")  # fmt: skip
+        return cls(tt.neighbours(threshold_s), weights, p, fixed=fixed)
+
+    @classmethod
+    def from_geodataframe(
+        cls,
+        demand: gpd.GeoDataFrame,
+        sites: gpd.GeoDataFrame,
+        weight_col: str,
+        p: int,
+        *,
+        threshold: float,
+        fixed_col: str | None = None,
+    ) -> MaximalCovering:
+        """Build from point layers with straight-line distances (in CRS units).
+
+        Both layers must share a projected CRS; a geographic CRS draws a warning
+        because the threshold would then be in degrees.
+        """
+        if demand.crs != sites.crs:
+            raise InputError(f"demand CRS {demand.crs} differs from sites CRS {sites.crs}")
+        check_projected(demand, what="MaximalCovering.from_geodataframe")
+        if weight_col not in demand.columns:
+            raise InputError(f"weight_col: demand has no column {weight_col!r}")
+        from scipy.spatial import cKDTree
+
+        d_xy = np.column_stack([demand.geometry.centroid.x, demand.geometry.centroid.y])
+        s_xy = np.column_stack([sites.geometry.centroid.x, sites.geometry.centroid.y])
+        pairs = cKDTree(d_xy).sparse_distance_matrix(cKDTree(s_xy), threshold, output_type="coo_matrix")
+        nb = sp.csr_array((np.ones(pairs.nnz, dtype=bool), (pairs.row, pairs.col)),
+                          shape=(len(demand), len(sites)))  # fmt: skip
+        # sparse_distance_matrix drops zero distances; add exact coincidences back
+        same = cKDTree(d_xy).query_ball_tree(cKDTree(s_xy), 0.0)
+        extra = [(i, j) for i, js in enumerate(same) for j in js]
+        if extra:
+            r, c = np.array(extra).T
+            nb = (nb + sp.csr_array((np.ones(len(r), dtype=bool), (r, c)), shape=nb.shape)).astype(bool)
+        fixed = np.flatnonzero(sites[fixed_col].to_numpy(bool)) if fixed_col else None
+        return cls(nb, demand[weight_col].to_numpy(float), p, fixed=fixed)
+
+    # ------------------------------------------------------------------ model
+    def build(self) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+        """The PuLP problem and its site variables (sparse: one row per reachable point)."""
+        nb = self.neighbours
+        n_d, n_s = nb.shape
+        prob = pulp.LpProblem(self.name, pulp.LpMaximize)
+        fixed = set(self.fixed.tolist())
+        # LpBinary would reset lowBound to 0: fixed sites are integers bounded to [1, 1]
+        y = [pulp.LpVariable(f"y_{j}", lowBound=1 if j in fixed else 0, upBound=1,
+                             cat=pulp.LpInteger) for j in range(n_s)]  # fmt: skip
+        counts = np.diff(nb.indptr)
+        rows = np.flatnonzero((counts > 0) & (self.weights > 0))
+        z = {i: pulp.LpVariable(f"z_{i}", lowBound=0, upBound=1) for i in rows.tolist()}
+        prob += pulp.LpAffineExpression([(z[i], float(self.weights[i])) for i in z]), "covered"
+        indptr, indices = nb.indptr, nb.indices
+        for i in rows.tolist():
+            terms = [(y[j], -1.0) for j in indices[indptr[i]:indptr[i + 1]].tolist()]
+            terms.append((z[i], 1.0))
+            prob += pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE,
+                                      f"cover_{i}", 0.0)  # fmt: skip
+        prob += pulp.LpConstraint(pulp.LpAffineExpression([(v, 1.0) for v in y]),
+                                  pulp.LpConstraintEQ, "p_sites", float(self.p))  # fmt: skip
+        return prob, y
+
+    def solve(
+        self,
+        solver: str | None = None,
+        *,
+        time_limit: float | None = None,
+        gap: float | None = None,
+        threads: int | None = None,
+        msg: bool = False,
+    ) -> SolveResult:
+        """Solve with HiGHS (default) or CBC.
+
+        Parameters
+        ----------
+        solver
+            ``"highs"`` or ``"cbc"``.
+        time_limit
+            Seconds; a solve stopped by it is reported ``feasible`` with its gap.
+        gap
+            Relative optimality gap at which the solver may stop (default 1e-4).
+        threads
+            Solver threads.
+        msg
+            Show the solver's log.
+        """
+        t0 = time.perf_counter()
+        prob, y = self.build()
+        build_s = time.perf_counter() - t0
+        info = _solvers.run(prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        if info.status == "infeasible":
+            raise InfeasibleError(
+                f"the covering problem is infeasible (p={self.p}, {len(self.fixed)} fixed sites, "
+                f"{self.neighbours.shape[1]} candidates)"
+            )
+        selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
+        covered = self.neighbours[:, selected].sum(axis=1) > 0
+        total = float(self.weights.sum())
+        result = SolveResult(
+            model=self.name, selected=selected, objective=info.objective, bound=info.bound,
+            gap=info.gap, status=info.status, solver=info.solver, solve_s=info.seconds,
+            build_s=build_s, gap_tolerance=info.gap_tolerance, stopped_by=info.stopped_by,
+            extra={"covered_weight": float(self.weights[covered].sum()), "total_weight": total},
+        )  # fmt: skip
+        if len(selected) != self.p:
+            raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
+        return result
+
+
+def _check_p(p: int, n_sites: int, n_fixed: int) -> None:
+    if p < 1:
+        raise InfeasibleError(f"optimize.p: expected at least 1 station, got {p}")
+    if p < n_fixed:
+        raise InfeasibleError(
+            f"optimize.p = {p} is smaller than the {n_fixed} existing stations that every plan "
+            f"keeps; set p to at least {n_fixed}"
+        )
+    if p > n_sites:
+        raise InfeasibleError(
+            f"optimize.p = {p} exceeds the {n_sites} candidate sites; lower p or add candidates "
+            "(candidates.grid_spacing_m smaller, or more OSM features)"
+        )
+
+
+def _within(cost: np.ndarray | sp.sparray | sp.spmatrix, threshold: float) -> sp.csr_array:
+    if sp.issparse(cost):
+        m = sp.csr_array(cost)
+        keep = m.data <= threshold
+        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))[keep]
+        return sp.csr_array((np.ones(len(rows), dtype=bool), (rows, m.indices[keep])), shape=m.shape)
+    arr = np.asarray(cost, dtype=float)
+    if arr.ndim != 2:
+        raise InputError(f"cost: expected a 2-D matrix, got {arr.ndim} dimension(s)")
+    return sp.csr_array(arr <= threshold)

@@ -1,0 +1,90 @@
+"""Stage 8 — write a run's outputs, all or nothing.
+
+Outputs go into a temporary folder beside the destination and are renamed into
+place at the very end, so an interrupted or failed run never leaves a
+half-written output folder, and a previous run's folder is replaced only by a
+complete one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from siting._io import write_json
+
+if TYPE_CHECKING:
+    from siting.pipeline import RunResult
+
+log = logging.getLogger(__name__)
+
+SITE_COLUMNS = ["site_id", "lat", "lon", "status", "kind", "name", "osmid", "node",
+                "demand_points", "assigned_demand", "covered_demand"]  # fmt: skip
+
+
+@contextlib.contextmanager
+def atomic_dir(dest: Path) -> Iterator[Path]:
+    """Yield a temporary folder that replaces ``dest`` only if the block succeeds."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if dest.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+        os.replace(dest, old / dest.name)
+    os.replace(tmp, dest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
+    """Write map, tables and KPIs of ``run`` into ``folder`` (already created)."""
+    paths = {
+        "sites_csv": folder / "sites.csv",
+        "sites_geojson": folder / "sites.geojson",
+        "kpis": folder / "kpis.json",
+        "districts": folder / "districts.csv",
+        "demand": folder / "demand.csv",
+        "map": folder / "map.html",
+    }
+    sites = run.sites.copy()
+    sites["status"] = sites["existing"].map({True: "existing", False: "new"})
+    sites = sites[[*SITE_COLUMNS, "geometry"]]
+    for col in ("assigned_demand", "covered_demand"):
+        sites[col] = sites[col].round(4)
+    sites.drop(columns="geometry").to_csv(paths["sites_csv"], index=False, float_format="%.6f")
+    sites.to_file(paths["sites_geojson"], driver="GeoJSON")
+    write_json(paths["kpis"], run.kpis)
+    run.per_district.to_csv(paths["districts"], index=False, float_format="%.4f")
+    demand = run.demand.drop(columns="geometry").merge(run.per_demand, on="demand_id")
+    demand.to_csv(paths["demand"], index=False, float_format="%.6f")
+    run.map.save(str(paths["map"]))
+    log.info("outputs: %s", ", ".join(p.name for p in paths.values()))
+    return paths
+
+
+def summary(kpis: dict[str, Any]) -> str:
+    """A few lines for the terminal at the end of a run."""
+    solver = kpis["solver"]
+    return "\n".join([
+        f"plan {kpis['scenario']}: {kpis['stations']} stations "
+        f"({kpis['stations_existing']} existing, {kpis['stations_new']} new) "
+        f"from {kpis['candidates']} candidates",
+        f"  demand within {kpis['threshold_min']:g} min: {100 * kpis['coverage_share']:.1f}% "
+        f"of {kpis['demand_total']:,.0f} sessions/day",
+        f"  access time: mean {kpis['mean_access_min']:.1f} min, "
+        f"95th percentile {kpis['p95_access_min']:.1f} min",
+        f"  solver: {solver['label']} in {solver['solve_s']:.1f} s",
+        f"  total {kpis['timings_s']['total']:.1f} s",
+    ])  # fmt: skip

@@ -1,0 +1,244 @@
+"""Scenario files: one TOML file describes a whole planning run.
+
+A scenario names its data, the demand assumptions, how candidate sites are
+found, the travel-time cutoff and the optimisation request. Every field is
+validated on load: an unknown key, a wrong type or a value out of range raises
+:class:`~siting._errors.ScenarioError` naming the field's path and the value.
+
+Paths
+-----
+Relative paths are resolved against the folder of the scenario file. The
+placeholder ``{data_dir}`` expands to the offline data folder, which is, in
+order of precedence, the ``SITING_DATA_DIR`` environment variable, the
+scenario's ``data_dir`` key (relative to the scenario file), or the scenario
+file's own folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from siting import settings
+from siting._errors import MissingFileError, ScenarioError
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkConfig(_Strict):
+    """Where the road network comes from and how it is prepared."""
+
+    source: Literal["file", "place", "polygon"] = "file"
+    #: OSM extract (``.osm.pbf``, ``.osm`` or ``.osm.bz2``) when ``source="file"``.
+    osm_file: str | None = None
+    #: Place name geocoded by OSMnx when ``source="place"``.
+    place: str | None = None
+    #: City boundary (any vector file); the graph is clipped to it plus ``buffer_m``.
+    #: With ``source="polygon"`` OSMnx downloads the roads inside it.
+    boundary: str | None = None
+    buffer_m: NonNegative = 1000.0
+    #: Per-highway-class speeds (km/h) overriding :data:`settings.HIGHWAY_SPEEDS_KPH`.
+    speeds_kph: dict[str, Positive] = Field(default_factory=dict)
+    fallback_speed_kph: Positive = settings.FALLBACK_SPEED_KPH
+    cache: bool = True
+
+    @model_validator(mode="after")
+    def _source_has_its_input(self) -> NetworkConfig:
+        needed = {"file": "osm_file", "place": "place", "polygon": "boundary"}[self.source]
+        if getattr(self, needed) in (None, ""):
+            raise ValueError(f"network.source = {self.source!r} needs network.{needed}")
+        return self
+
+
+class ResidentsConfig(_Strict):
+    """Residents' cars: registered vehicles spread by where people live."""
+
+    vehicles: NonNegative = 615_000
+    ev_share: Share = 0.021
+    public_share: Share = 0.5
+    sessions_per_ev_day: NonNegative = 0.3
+    kwh_per_session: NonNegative = 25.0
+
+
+class DemandConfig(_Strict):
+    """How demand points are made and weighted."""
+
+    h3_resolution: Annotated[int, Field(ge=5, le=11)] = 8
+    #: Population layer: polygons or points with a numeric column.
+    population: str
+    population_column: str
+    #: District polygons with a name column; demand is reported per district.
+    districts: str | None = None
+    district_column: str = "name"
+    #: CSV of official district totals (columns ``district``, ``population``):
+    #: the population pattern is rescaled so that district sums match it.
+    district_totals: str | None = None
+    residents: ResidentsConfig = ResidentsConfig()
+
+
+class CandidatesConfig(_Strict):
+    """Where a station can stand."""
+
+    osm_features: bool = True
+    #: Spacing of the road-node grid in metres; 0 turns the grid off.
+    grid_spacing_m: NonNegative = 1000.0
+    #: A feature farther than this from the road graph is dropped (metres).
+    snap_max_m: Positive = 300.0
+    #: Existing stations (CSV with lat/lon, GeoJSON, or Open Charge Map JSON); kept in
+    #: every plan.
+    existing: str | None = None
+
+
+class TravelConfig(_Strict):
+    """Travel-time matrix settings."""
+
+    cutoff_min: Positive = 30.0
+    connector_speed_kph: Positive = settings.CONNECTOR_SPEED_KPH
+
+
+class OptimizeConfig(_Strict):
+    """The optimisation request."""
+
+    model: Literal["mclp"] = "mclp"
+    #: Total number of stations in the plan, existing ones included.
+    p: Annotated[int, Field(ge=1)] = 311
+    threshold_min: Positive = 10.0
+    solver: Literal["highs", "cbc"] = "highs"
+    time_limit_s: Positive = 120.0
+    gap: Annotated[float, Field(ge=0.0, lt=1.0)] = 1e-4
+    threads: Annotated[int, Field(ge=1)] | None = None
+
+
+class Scenario(_Strict):
+    """A whole planning run, as read from a TOML file."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    description: str = ""
+    data_dir: str | None = None
+    seed: int = 0
+    network: NetworkConfig
+    demand: DemandConfig
+    candidates: CandidatesConfig = CandidatesConfig()
+    travel: TravelConfig = TravelConfig()
+    optimize: OptimizeConfig = OptimizeConfig()
+    #: Folder of the scenario file; relative paths resolve against it.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _cutoff_covers_threshold(self) -> Scenario:
+        if self.travel.cutoff_min < self.optimize.threshold_min:
+            raise ValueError(
+                f"travel.cutoff_min ({self.travel.cutoff_min}) must be at least "
+                f"optimize.threshold_min ({self.optimize.threshold_min})"
+            )
+        return self
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def data_path(self) -> Path:
+        """The offline data folder (see the module docstring for precedence)."""
+        env = os.environ.get(settings.DATA_DIR_ENV)
+        if env:
+            return Path(env).expanduser().resolve()
+        if self.data_dir:
+            return (self.base_dir / self.data_dir).resolve()
+        return self.base_dir.resolve()
+
+    def resolve(self, value: str | None, *, field: str, must_exist: bool = True) -> Path | None:
+        """Turn a scenario path into an absolute path, checking it exists.
+
+        Parameters
+        ----------
+        value
+            The path as written in the scenario; ``None`` passes through.
+        field
+            Dotted field name, used in the error message.
+        must_exist
+            Raise :class:`MissingFileError` when the file is not there.
+        """
+        if value is None:
+            return None
+        text = value.replace("{data_dir}", str(self.data_path))
+        path = Path(text).expanduser()
+        if not path.is_absolute():
+            path = (self.base_dir / path).resolve()
+        if must_exist and not path.exists():
+            raise MissingFileError(f"{field}: file not found: {path}")
+        return path
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """Return a copy with dotted-key overrides applied and validated again."""
+        data = self.model_dump(mode="python")
+        for dotted, value in overrides.items():
+            node = data
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                if not isinstance(node.get(key), dict):
+                    raise ScenarioError(f"override {dotted!r}: {key!r} is not a section")
+                node = node[key]
+            node[leaf] = value
+        return _validate(data, base_dir=self.base_dir, origin="overrides")
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    Raises
+    ------
+    MissingFileError
+        The file does not exist.
+    ScenarioError
+        The file is not valid TOML or a field is wrong.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"scenario file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"scenario {path}: not valid TOML: {exc}") from None
+    return _validate(data, base_dir=path.resolve().parent, origin=str(path))
+
+
+def _validate(data: dict[str, Any], *, base_dir: Path, origin: str) -> Scenario:
+    data = {k: v for k, v in data.items() if k != "base_dir"}
+    try:
+        return Scenario.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as exc:
+        raise ScenarioError(f"scenario {origin}: {_describe(exc)}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line for the first validation error: field path, expectation, value."""
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        leaf = str(err["loc"][-1])
+        model: type[BaseModel] = Scenario
+        for part in err["loc"][:-1]:
+            field = model.model_fields.get(str(part))
+            ann = getattr(field, "annotation", None) if field else None
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                model = ann
+        known = [k for k in model.model_fields if k != "base_dir"]
+        close = difflib.get_close_matches(leaf, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+        return f"unknown field {loc!r}{hint}"
+    if kind == "missing":
+        return f"field {loc!r} is required"
+    msg = err["msg"].removeprefix("Value error, ")
+    if not loc:
+        return msg
+    return f"field {loc!r}: {msg}, got {err.get('input')!r}"

@@ -1,0 +1,100 @@
+"""Tunable defaults of siting.
+
+Everything here can be overridden in a scenario file; these are the values used
+when a scenario is silent. Speeds are km/h, times seconds unless named ``_min``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Environment variable naming the folder of the offline city data. It takes
+#: precedence over the scenario's ``data_dir`` so that one scenario file works on
+#: machines that keep the data in different places.
+DATA_DIR_ENV = "SITING_DATA_DIR"
+
+#: Environment variable naming the cache folder (graphs, travel times).
+CACHE_DIR_ENV = "SITING_CACHE_DIR"
+
+#: Repository root when siting runs from a source checkout.
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+#: The Almaty default scenario shipped with the repository.
+DEFAULT_SCENARIO = PACKAGE_ROOT / "data" / "almaty.toml"
+
+
+def cache_dir() -> Path:
+    """Return the cache folder: ``$SITING_CACHE_DIR`` or ``~/.cache/siting``."""
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "siting"
+
+
+#: Highway classes kept for a driving network. Same meaning as OSMnx's
+#: ``network_type="drive"`` filter, applied locally to an OSM file.
+DRIVE_HIGHWAYS: frozenset[str] = frozenset(
+    {
+        "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
+        "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified",
+        "residential", "living_street", "road",
+    }
+)  # fmt: skip
+
+#: Tag values that exclude a way from the driving network (OSMnx "drive").
+DRIVE_EXCLUDE: dict[str, frozenset[str]] = {
+    "area": frozenset({"yes"}),
+    "access": frozenset({"private", "no"}),
+    "motor_vehicle": frozenset({"no"}),
+    "motorcar": frozenset({"no"}),
+    "service": frozenset({"alley", "driveway", "emergency_access", "parking", "parking_aisle",
+                          "private"}),
+}  # fmt: skip
+
+#: Fallback free-flow speeds (km/h) per OSM highway class, used where a way has
+#: no ``maxspeed``. Almaty's urban limit is 60 km/h; the figures sit below it to
+#: stand for signals and junction delay on arterials, and follow common urban
+#: practice (e.g. the OSRM car profile's urban defaults) for minor roads.
+HIGHWAY_SPEEDS_KPH: dict[str, float] = {
+    "motorway": 80.0, "motorway_link": 45.0,
+    "trunk": 60.0, "trunk_link": 40.0,
+    "primary": 45.0, "primary_link": 30.0,
+    "secondary": 40.0, "secondary_link": 30.0,
+    "tertiary": 35.0, "tertiary_link": 25.0,
+    "unclassified": 30.0, "residential": 25.0,
+    "road": 30.0, "living_street": 10.0,
+}  # fmt: skip
+
+#: Speed for any highway class not listed above (km/h).
+FALLBACK_SPEED_KPH = 30.0
+
+#: Speed on the straight-line connector from a demand point or a site to its
+#: nearest road node (km/h): a slow street or car-park approach.
+CONNECTOR_SPEED_KPH = 15.0
+
+#: OSM tags that make a feature a candidate site, mapped to the site kind.
+#: Order gives priority when two features snap to the same road node.
+CANDIDATE_TAGS: tuple[tuple[str, str, str], ...] = (
+    ("amenity", "charging_station", "charging_station"),
+    ("amenity", "parking", "parking"),
+    ("amenity", "fuel", "fuel"),
+    ("amenity", "marketplace", "marketplace"),
+    ("shop", "mall", "mall"),
+    ("shop", "supermarket", "supermarket"),
+    ("shop", "department_store", "mall"),
+    ("amenity", "bus_station", "transport_hub"),
+    ("railway", "station", "transport_hub"),
+    ("aeroway", "terminal", "transport_hub"),
+    ("leisure", "park", "park"),
+    ("amenity", "cafe", "cafe"),
+    ("amenity", "restaurant", "cafe"),
+    ("amenity", "fast_food", "cafe"),
+)
+
+#: Kind given to candidates placed by the spacing grid.
+GRID_KIND = "road_grid"
+
+#: Seconds in a minute, for readability.
+MINUTE = 60.0

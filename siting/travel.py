@@ -1,0 +1,207 @@
+"""Stage 4 — drive times from demand points to candidate sites.
+
+The graph becomes a compressed sparse row matrix once (parallel edges keep
+their fastest ``travel_time``); shortest paths come from the compiled Dijkstra
+of :mod:`scipy.sparse.csgraph`, run in batches of sources with a ``limit``, so
+only the pairs within the cutoff are ever stored.
+
+A trip from demand point *i* to site *j* costs
+
+.. math:: t_{ij} = c_i + d(n_i, n_j) + c_j
+
+where :math:`d` is the network time between their road nodes and
+:math:`c_i, c_j` the straight-line connector times from each point to its node.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+
+from siting import settings
+from siting._geo import NodeIndex
+
+log = logging.getLogger(__name__)
+
+#: Bytes of dense Dijkstra output allowed per batch.
+_BATCH_BYTES = 64 * 1024 * 1024
+
+
+def graph_matrix(G: nx.MultiDiGraph, index: NodeIndex, *, weight: str = "travel_time") -> sp.csr_array:
+    """The graph as an (n, n) CSR matrix of edge ``weight`` in the order of ``index``."""
+    u, v, w = [], [], []
+    for a, b, d in G.edges(data=True):
+        u.append(a)
+        v.append(b)
+        w.append(d[weight])
+    rows = index.position(np.asarray(u, dtype=np.int64))
+    cols = index.position(np.asarray(v, dtype=np.int64))
+    wt = np.asarray(w, dtype=float)
+    n = len(index.ids)
+    key = rows * n + cols
+    order = np.lexsort((wt, key))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    keep = order[first]
+    # csgraph treats explicit zeros as missing edges; a zero-time edge gets a tiny cost
+    data = np.maximum(wt[keep], 1e-6)
+    return sp.csr_array((data, (rows[keep], cols[keep])), shape=(n, n))
+
+
+@dataclass
+class TravelTimes:
+    """Sparse demand × candidate drive times (seconds) within a cutoff.
+
+    Attributes
+    ----------
+    matrix
+        CSR array, shape (n_demand, n_candidates); stored entries are the pairs
+        within ``cutoff_s`` (a stored zero is a real zero-second trip).
+    cutoff_s
+        The cutoff used to build ``matrix``.
+    """
+
+    matrix: sp.csr_array
+    cutoff_s: float
+    demand_pos: np.ndarray
+    demand_conn_s: np.ndarray
+    site_pos: np.ndarray
+    site_conn_s: np.ndarray
+    graph: sp.csr_array
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(n_demand, n_candidates)."""
+        return self.matrix.shape  # type: ignore[return-value]
+
+    def neighbours(self, threshold_s: float) -> sp.csr_array:
+        """Boolean CSR of the pairs within ``threshold_s``."""
+        m = self.matrix
+        keep = m.data <= threshold_s
+        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))[keep]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=m.shape[0]))])
+        return sp.csr_array((np.ones(len(rows), dtype=bool), m.indices[keep], indptr),
+                            shape=m.shape)  # fmt: skip
+
+    def nearest(self, sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Time to the nearest of ``sites`` (candidate indices) for every demand point.
+
+        Within the cutoff this is the exact minimum of :math:`t_{ij}`. Points with
+        no chosen site within it get a multi-source Dijkstra over the whole graph
+        (the site is the nearest by network time; its connector is then added).
+        Returns (seconds, site index); unreachable points get ``inf`` and ``-1``.
+        """
+        sites = np.asarray(sites, dtype=np.int64)
+        n_d = self.shape[0]
+        best = np.full(n_d, np.inf)
+        arg = np.full(n_d, -1, dtype=np.int64)
+        if len(sites) == 0:
+            return best, arg
+        rows, cols, vals = row_minimum(self.matrix[:, sites].tocsr())
+        best[rows] = vals
+        arg[rows] = sites[cols]
+        far = np.flatnonzero(~np.isfinite(best))
+        if len(far):
+            # from the sites along reversed edges; connector of the reached site added after
+            dist, _, src = dijkstra(self.graph.T, indices=self.site_pos[sites], min_only=True,
+                                    return_predecessors=True)  # fmt: skip
+            node_to_site = {int(p): int(s) for s, p in zip(sites[::-1], self.site_pos[sites][::-1],
+                                                            strict=True)}  # fmt: skip
+            for i in far:
+                node = self.demand_pos[i]
+                if np.isfinite(dist[node]):
+                    s = node_to_site[int(src[node])]
+                    best[i] = self.demand_conn_s[i] + dist[node] + self.site_conn_s[s]
+                    arg[i] = s
+        return best, arg
+
+
+def travel_times(
+    graph: sp.csr_array,
+    index: NodeIndex,
+    *,
+    demand_lonlat: tuple[np.ndarray, np.ndarray],
+    site_lonlat: tuple[np.ndarray, np.ndarray],
+    site_nodes: np.ndarray | None = None,
+    cutoff_s: float,
+    connector_speed_kph: float = settings.CONNECTOR_SPEED_KPH,
+) -> TravelTimes:
+    """Sparse drive times from demand points to sites, within ``cutoff_s``.
+
+    Parameters
+    ----------
+    graph
+        Output of :func:`graph_matrix`.
+    index
+        The node index the matrix was built with.
+    demand_lonlat, site_lonlat
+        WGS84 coordinates of demand points and sites.
+    site_nodes
+        Road node of each site, if already known (else snapped here).
+    cutoff_s
+        Largest time stored.
+    connector_speed_kph
+        Speed on the straight line from a point to its road node.
+    """
+    mps = connector_speed_kph / 3.6
+    d_pos, d_dist = index.snap(*demand_lonlat)
+    if site_nodes is None:
+        s_pos, s_dist = index.snap(*site_lonlat)
+    else:
+        s_pos = index.position(np.asarray(site_nodes, dtype=np.int64))
+        site_xy = index.to_metric(*site_lonlat)
+        s_dist = np.hypot(*(site_xy - index.xy[s_pos]).T)
+    d_conn = d_dist / mps
+    s_conn = s_dist / mps
+
+    forward = len(np.unique(d_pos)) <= len(np.unique(s_pos))
+    src_pos, dst_pos = (d_pos, s_pos) if forward else (s_pos, d_pos)
+    src_conn, dst_conn = (d_conn, s_conn) if forward else (s_conn, d_conn)
+    g = graph if forward else graph.T.tocsr()
+    uniq, inverse = np.unique(src_pos, return_inverse=True)
+    n_nodes = graph.shape[0]
+    batch = max(1, _BATCH_BYTES // (8 * max(n_nodes, 1)))
+    rows_l, cols_l, vals_l = [], [], []
+    for start in range(0, len(uniq), batch):
+        chunk = uniq[start:start + batch]
+        dist = dijkstra(g, indices=chunk, limit=cutoff_s)
+        sub = dist[:, dst_pos]  # (chunk, n_dst)
+        # each source point whose node is in this chunk
+        members = np.flatnonzero((inverse >= start) & (inverse < start + len(chunk)))
+        t = sub[inverse[members] - start] + src_conn[members, None] + dst_conn[None, :]
+        r, c = np.nonzero(t <= cutoff_s)
+        rows_l.append(members[r])
+        cols_l.append(c)
+        vals_l.append(t[r, c])
+    rows = np.concatenate(rows_l)
+    cols = np.concatenate(cols_l)
+    vals = np.concatenate(vals_l)
+    if not forward:
+        rows, cols = cols, rows
+    shape = (len(d_pos), len(s_pos))
+    order = np.lexsort((cols, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.add.at(indptr, rows + 1, 1)
+    matrix = sp.csr_array((vals, cols.astype(np.int32), np.cumsum(indptr)), shape=shape)
+    log.info("travel: %d × %d pairs, %d within %.0f min (%.1f%%)", shape[0], shape[1], len(vals),
+             cutoff_s / 60, 100.0 * len(vals) / max(1, shape[0] * shape[1]))  # fmt: skip
+    return TravelTimes(matrix, cutoff_s, d_pos, d_conn, s_pos, s_conn, graph)
+
+
+def row_minimum(m: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Smallest stored entry of each non-empty row: (rows, columns, values)."""
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    if len(rows) == 0:
+        empty = np.array([], dtype=np.int64)
+        return empty, empty, np.array([], dtype=float)
+    order = np.lexsort((m.indices, m.data, rows))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = rows[order][1:] != rows[order][:-1]
+    pick = order[first]
+    return rows[pick], m.indices[pick].astype(np.int64), m.data[pick]
