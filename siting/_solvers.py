@@ -12,6 +12,7 @@ import logging
 import re
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,8 +140,7 @@ def _run_cbc(prob: pulp.LpProblem, time_limit: float | None, tol: float,
              threads: int | None, msg: bool) -> SolveInfo:  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="siting-cbc-") as tmp:
         log_path = Path(tmp) / "cbc.log"
-        solver = pulp.PULP_CBC_CMD(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads,
-                                   logPath=str(log_path))  # fmt: skip
+        solver = _cbc(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads, logPath=str(log_path))
         try:
             prob.solve(solver)
         except pulp.PulpSolverError as exc:
@@ -161,6 +161,16 @@ def _run_cbc(prob: pulp.LpProblem, time_limit: float | None, tol: float,
         bound = -raw if prob.sense == pulp.LpMaximize and raw * objective < 0 else raw
     stopped = "time limit" if "time" in text.lower() else "stopped"
     return SolveInfo("feasible", objective, bound, _rel_gap(objective, bound), "cbc", 0.0, tol, stopped)
+
+
+def _cbc(**options: object) -> pulp.LpSolver:
+    """CBC through ``COIN_CMD`` when a binary is installed (``pulp[cbc]``), else PuLP's bundled one."""
+    coin = pulp.COIN_CMD(**options)
+    if coin.available():
+        return coin
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # bundled CBC, deprecated in PuLP 4
+        return pulp.PULP_CBC_CMD(**options)
 
 
 def _infeasible(solver: str, tol: float) -> SolveInfo:

@@ -54,7 +54,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("out") / scenario.name
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a folder")
-    progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    # progress on an interactive terminal only, so that a failing run prints one line
+    show = not args.quiet and sys.stderr.isatty()
+    progress = (lambda msg: print(msg, file=sys.stderr, flush=True)) if show else None
     result = run(scenario, out, progress=progress)
     if not args.quiet:
         print(report.summary(result.kpis))

@@ -18,6 +18,12 @@ import pandas as pd
 EXISTING_COLOR = "#d62728"
 NEW_COLOR = "#1f77b4"
 
+#: A white 1×1 PNG used as every tile of the plain background (needs no network).
+BLANK_TILE = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mP8/x8AAwMCAO+ip1sAAAAASUVORK5CYII="
+)
+
 
 def plan_map(
     sites: gpd.GeoDataFrame,
@@ -46,7 +52,7 @@ def plan_map(
     m = folium.Map(location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2],
                    zoom_start=11, tiles=None, control_scale=True)  # fmt: skip
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
-    folium.TileLayer("CartoDB positron", name="Plain (light)").add_to(m)
+    folium.TileLayer(tiles=BLANK_TILE, attr="plain background", name="Plain (no tiles)").add_to(m)
 
     if districts is not None:
         folium.GeoJson(

@@ -93,6 +93,20 @@ class MaximalCovering:
     for binary :math:`y` an optimum has :math:`z_i \in \{0,1\}`. Demand points
     with an empty :math:`N_i` get no variable and no constraint.
 
+    When ``costs`` (travel times of the pairs in :math:`N_i`) are given, a second,
+    lexicographic stage chooses among the plans of maximal coverage
+    :math:`C^*` the one with the least demand-weighted access time:
+
+    .. math::
+
+        \min \sum_i \sum_{j \in N_i} w_i t_{ij} x_{ij}
+        \quad\text{s.t.}\quad
+        \sum_{j \in N_i} x_{ij} = z_i,\quad x_{ij} \le y_j,\quad
+        \sum_i w_i z_i \ge C^*,
+
+    with the constraints above and :math:`x_{ij} \ge 0`. Without it, once
+    coverage saturates the remaining sites would be placed arbitrarily.
+
     Parameters
     ----------
     neighbours
@@ -104,6 +118,9 @@ class MaximalCovering:
         Number of sites in the plan, fixed ones included.
     fixed
         Indices of sites that every plan keeps.
+    costs
+        Optional sparse matrix of the same pattern as ``neighbours`` holding
+        the travel time of each pair; turns on the access-time tie-break.
     """
 
     name = "mclp"
@@ -115,10 +132,20 @@ class MaximalCovering:
         p: int,
         *,
         fixed: np.ndarray | None = None,
+        costs: sp.sparray | sp.spmatrix | None = None,
     ) -> None:
         nb = sp.csr_array(neighbours)
         nb.sum_duplicates()
         self.neighbours = nb
+        self.costs = None
+        if costs is not None:
+            c = sp.csr_array(costs)
+            c.sort_indices()
+            nb.sort_indices()
+            if c.shape != nb.shape or not (np.array_equal(c.indptr, nb.indptr)
+                                           and np.array_equal(c.indices, nb.indices)):
+                raise InputError("costs: expected the same sparsity pattern as neighbours")
+            self.costs = c
         self.weights = np.asarray(weights, dtype=float)
         self.p = int(p)
         self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
@@ -159,12 +186,22 @@ class MaximalCovering:
         *,
         threshold_s: float,
         fixed: np.ndarray | None = None,
+        tie_break: bool = True,
     ) -> MaximalCovering:
-        """Build from the sparse drive-time matrix of :func:`siting.travel.travel_times`."""
+        """Build from the sparse drive-time matrix of :func:`siting.travel.travel_times`.
+
+        With ``tie_break`` the pair times feed the access-time second stage.
+        """
         if threshold_s > tt.cutoff_s:
             raise InputError(f"threshold_s ({threshold_s:.0f}) exceeds the matrix cutoff "
                              f"({tt.cutoff_s:.0f}); rebuild travel times with a larger cutoff")  # fmt: skip
-        return cls(tt.neighbours(threshold_s), weights, p, fixed=fixed)
+        nb = tt.neighbours(threshold_s)
+        costs = None
+        if tie_break:
+            m = tt.matrix
+            keep = m.data <= threshold_s
+            costs = sp.csr_array((m.data[keep], nb.indices, nb.indptr), shape=nb.shape)
+        return cls(nb, weights, p, fixed=fixed, costs=costs)
 
     @classmethod
     def from_geodataframe(
@@ -204,20 +241,45 @@ class MaximalCovering:
         return cls(nb, demand[weight_col].to_numpy(float), p, fixed=fixed)
 
     # ------------------------------------------------------------------ model
-    def build(self) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
-        """The PuLP problem and its site variables (sparse: one row per reachable point)."""
+    def build(self, *, min_coverage: float | None = None) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+        """The PuLP problem and its site variables (sparse: one row per reachable point).
+
+        With ``min_coverage`` (and ``costs``) this is the tie-break stage: coverage
+        at least ``min_coverage``, minimum demand-weighted access time.
+        """
         nb = self.neighbours
         n_d, n_s = nb.shape
-        prob = pulp.LpProblem(self.name, pulp.LpMaximize)
+        stage2 = min_coverage is not None
+        if stage2 and self.costs is None:
+            raise InputError("min_coverage: the tie-break stage needs costs")
+        prob = pulp.LpProblem(self.name, pulp.LpMinimize if stage2 else pulp.LpMaximize)
         fixed = set(self.fixed.tolist())
         # LpBinary would reset lowBound to 0: fixed sites are integers bounded to [1, 1]
-        y = [pulp.LpVariable(f"y_{j}", lowBound=1 if j in fixed else 0, upBound=1,
-                             cat=pulp.LpInteger) for j in range(n_s)]  # fmt: skip
+        y = [prob.add_variable(f"y_{j}", lowBound=1 if j in fixed else 0, upBound=1,
+                               cat=pulp.LpInteger) for j in range(n_s)]  # fmt: skip
         counts = np.diff(nb.indptr)
         rows = np.flatnonzero((counts > 0) & (self.weights > 0))
-        z = {i: pulp.LpVariable(f"z_{i}", lowBound=0, upBound=1) for i in rows.tolist()}
-        prob += pulp.LpAffineExpression([(z[i], float(self.weights[i])) for i in z]), "covered"
+        z = {i: prob.add_variable(f"z_{i}", lowBound=0, upBound=1) for i in rows.tolist()}
+        covered = pulp.LpAffineExpression([(z[i], float(self.weights[i])) for i in z])
         indptr, indices = nb.indptr, nb.indices
+        if stage2:
+            assert self.costs is not None and min_coverage is not None
+            prob += covered >= min_coverage, "coverage_floor"
+            obj = []
+            for i in rows.tolist():
+                lo, hi = indptr[i], indptr[i + 1]
+                xs = [prob.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1)
+                      for j in indices[lo:hi].tolist()]  # fmt: skip
+                w = float(self.weights[i])
+                obj.extend((x, w * float(t)) for x, t in zip(xs, self.costs.data[lo:hi], strict=True))
+                prob += pulp.LpConstraint(pulp.LpAffineExpression([(x, 1.0) for x in xs] + [(z[i], -1.0)]),
+                                          pulp.LpConstraintEQ, f"assign_{i}", 0.0)  # fmt: skip
+                for x, j in zip(xs, indices[lo:hi].tolist(), strict=True):
+                    prob += pulp.LpConstraint(pulp.LpAffineExpression([(x, 1.0), (y[j], -1.0)]),
+                                              pulp.LpConstraintLE, f"open_{i}_{j}", 0.0)  # fmt: skip
+            prob += pulp.LpAffineExpression(obj), "weighted_access_s"
+        else:
+            prob += covered, "covered"
         for i in rows.tolist():
             terms = [(y[j], -1.0) for j in indices[indptr[i]:indptr[i + 1]].tolist()]
             terms.append((z[i], 1.0))
@@ -261,13 +323,32 @@ class MaximalCovering:
                 f"{self.neighbours.shape[1]} candidates)"
             )
         selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
+        extra: dict[str, Any] = {}
+        status, stopped, bound, gap_v = info.status, info.stopped_by, info.bound, info.gap
+        if self.costs is not None:
+            # lexicographic stage 2: keep the coverage found, minimise access time
+            floor = info.objective - 1e-7 * max(1.0, abs(info.objective))
+            remaining = None if time_limit is None else max(1.0, time_limit - info.seconds)
+            t1 = time.perf_counter()
+            prob2, y2 = self.build(min_coverage=floor)
+            build_s += time.perf_counter() - t1
+            info2 = _solvers.run(prob2, solver, time_limit=remaining, gap=gap, threads=threads, msg=msg)
+            if info2.status != "infeasible":
+                selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y2]))
+                extra["tie_break"] = {"objective": "demand-weighted access time (s)",
+                                      "value": info2.objective, "bound": info2.bound,
+                                      "gap": info2.gap, "status": info2.status,
+                                      "solve_s": round(info2.seconds, 3)}  # fmt: skip
+                if info2.status != "optimal":
+                    status, stopped = "feasible", f"tie-break stage: {info2.stopped_by}"
+                info = _solvers.SolveInfo(**{**info.__dict__, "seconds": info.seconds + info2.seconds})
         covered = self.neighbours[:, selected].sum(axis=1) > 0
         total = float(self.weights.sum())
+        extra.update(covered_weight=float(self.weights[covered].sum()), total_weight=total)
         result = SolveResult(
-            model=self.name, selected=selected, objective=info.objective, bound=info.bound,
-            gap=info.gap, status=info.status, solver=info.solver, solve_s=info.seconds,
-            build_s=build_s, gap_tolerance=info.gap_tolerance, stopped_by=info.stopped_by,
-            extra={"covered_weight": float(self.weights[covered].sum()), "total_weight": total},
+            model=self.name, selected=selected, objective=info.objective, bound=bound,
+            gap=gap_v, status=status, solver=info.solver, solve_s=info.seconds,
+            build_s=build_s, gap_tolerance=info.gap_tolerance, stopped_by=stopped, extra=extra,
         )  # fmt: skip
         if len(selected) != self.p:
             raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")

@@ -208,6 +208,7 @@ def plan(
             "gap": result.gap, "gap_tolerance": result.gap_tolerance,
             "stopped_by": result.stopped_by, "build_s": round(result.build_s, 3),
             "solve_s": round(result.solve_s, 3), "time_limit_s": oc.time_limit_s,
+            "tie_break": result.extra.get("tie_break"),
         },
         "network": graph_stats(G),
         "travel": {"pairs_within_cutoff": int(tt.matrix.nnz), "cutoff_min": sc.travel.cutoff_min},

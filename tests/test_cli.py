@@ -1,0 +1,132 @@
+"""End-to-end runs and the command-line program's error contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from siting import settings
+from siting.cli import main
+from tests.conftest import small_scenario_text
+
+
+def test_small_run_outputs(small_run) -> None:  # type: ignore[no-untyped-def]
+    result, out = small_run
+    p = result.scenario.optimize.p
+    names = {f.name for f in out.iterdir()}
+    assert {"map.html", "sites.csv", "sites.geojson", "kpis.json", "run.log", "districts.csv",
+            "demand.csv"} <= names  # fmt: skip
+    assert not [f for f in out.parent.iterdir() if f.name.startswith(".out.")]  # no temp folders left
+
+    sites = pd.read_csv(out / "sites.csv")
+    assert len(sites) == p and sites["site_id"].is_unique
+    assert set(sites["node"]) <= set(result.graph.nodes)  # all on the largest SCC
+    assert (sites["status"] == "existing").sum() == 1
+    assert set(sites["status"]) <= {"existing", "new"}
+    gj = gpd.read_file(out / "sites.geojson")
+    assert len(gj) == p and set(gj["site_id"]) == set(sites["site_id"])
+
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert kpis["stations"] == p
+    assert kpis["solver"]["status"] == "optimal" and kpis["solver"]["gap"] <= 1e-4
+    assert 0 < kpis["coverage_share"] <= 1
+    assert kpis["p95_access_min"] >= kpis["mean_access_min"] > 0
+    assert kpis["inputs"]["osm_file"]["sha256"] == "9582e95712cf1ab3"
+    # the objective is the demand the plan covers, recomputed independently by evaluate
+    assert kpis["demand_covered"] == pytest.approx(kpis["solver"]["objective"], rel=1e-6)
+    assert sites["covered_demand"].sum() == pytest.approx(kpis["demand_covered"], rel=1e-4)
+
+    html = (out / "map.html").read_text()
+    assert len(re.findall(r'"className": "siting-station siting-(?:new|existing)"', html)) == p
+    assert "Districts" in html and "Demand (sessions/day)" in html
+    log = (out / "run.log").read_text()
+    assert all(f"stage {s}" in log for s in ("network", "demand", "optimize", "map"))
+
+
+def test_same_inputs_same_plan(small_run, tmp_path: Path, small_scenario: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    _, first = small_run
+    out = tmp_path / "again"
+    assert main(["run", str(small_scenario), "--out", str(out), "-q"]) == 0
+    assert (out / "sites.csv").read_text() == (first / "sites.csv").read_text()
+    a = json.loads((first / "kpis.json").read_text())
+    b = json.loads((out / "kpis.json").read_text())
+    for k in ("timings_s", "created"):
+        a.pop(k)
+        b.pop(k)
+    for d in (a, b):
+        d["solver"] = {k: v for k, v in d["solver"].items() if not k.endswith("_s") and k != "tie_break"}
+    assert a == b
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ}
+    return subprocess.run([sys.executable, "-m", "siting.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+
+
+def assert_clean_failure(proc: subprocess.CompletedProcess[str], pattern: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+@pytest.fixture()
+def existing_out(tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sites.csv").write_text("previous run\n")
+    return out
+
+
+def check_untouched(out: Path) -> None:
+    assert [f.name for f in out.iterdir()] == ["sites.csv"]
+    assert (out / "sites.csv").read_text() == "previous run\n"
+    assert not [f for f in out.parent.iterdir() if ".partial-" in f.name]
+
+
+def test_missing_scenario_file(tmp_path: Path, existing_out: Path) -> None:
+    proc = run_cli("run", str(tmp_path / "nope.toml"), "--out", str(existing_out), cwd=tmp_path)
+    assert_clean_failure(proc, r"scenario file not found: .*nope\.toml")
+    check_untouched(existing_out)
+
+
+def test_unreadable_osm_file(tmp_path: Path, data_dir: Path, small_area_file: Path,
+                             existing_out: Path) -> None:  # fmt: skip
+    bad = tmp_path / "broken.osm.pbf"
+    bad.write_bytes(b"\x00\x01 not a pbf")
+    text = small_scenario_text(data_dir, small_area_file).replace(
+        'osm_file = "{data_dir}/roads/almaty-osm-2012.osm.pbf"', f'osm_file = "{bad}"')
+    (tmp_path / "s.toml").write_text(text)
+    proc = run_cli("run", "s.toml", "--out", str(existing_out), cwd=tmp_path)
+    assert_clean_failure(proc, r"network\.osm_file: cannot read OSM file .*broken\.osm\.pbf")
+    check_untouched(existing_out)
+
+
+def test_p_below_existing_stations(tmp_path: Path, data_dir: Path, small_area_file: Path,
+                                   existing_out: Path) -> None:  # fmt: skip
+    stations = tmp_path / "stations.csv"
+    stations.write_text("name,lat,lon\nA,43.25,76.93\nB,43.24,76.92\nC,43.23,76.95\n")
+    text = small_scenario_text(data_dir, small_area_file, p=2).replace(
+        'existing = "{data_dir}/stations/ocm-146017-supercharger.json"', f'existing = "{stations}"')
+    (tmp_path / "s.toml").write_text(text)
+    proc = run_cli("run", "s.toml", "--out", str(existing_out), cwd=tmp_path)
+    assert_clean_failure(proc, r"optimize\.p = 2 is smaller than the 3 existing stations")
+    check_untouched(existing_out)
+
+
+def test_bad_field_in_scenario(tmp_path: Path) -> None:
+    text = settings.DEFAULT_SCENARIO.read_text().replace("p = 311", "stations = 311")
+    (tmp_path / "s.toml").write_text(text)
+    proc = run_cli("run", "s.toml", cwd=tmp_path)
+    assert_clean_failure(proc, r"unknown field 'optimize.stations'")
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,110 @@
+"""Maximal covering model: exact against brute force, constraints, honest status."""
+
+from __future__ import annotations
+
+import itertools
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from siting._errors import InfeasibleError, InputError
+from siting.optimize import MaximalCovering
+
+
+def random_instance(seed: int, n_d: int = 30, n_s: int = 9):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(0, 10, (n_d, 2))
+    s = rng.uniform(0, 10, (n_s, 2))
+    cost = np.linalg.norm(d[:, None, :] - s[None, :, :], axis=2)
+    w = rng.integers(1, 20, n_d).astype(float)
+    return cost, w
+
+
+def brute_force(cost: np.ndarray, w: np.ndarray, p: int, threshold: float,
+                fixed: tuple[int, ...] = ()) -> float:  # fmt: skip
+    best = -1.0
+    others = [j for j in range(cost.shape[1]) if j not in fixed]
+    for combo in itertools.combinations(others, p - len(fixed)):
+        sel = list(fixed) + list(combo)
+        best = max(best, float(w[(cost[:, sel] <= threshold).any(axis=1)].sum()))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_mclp_matches_brute_force(seed: int, solver: str) -> None:
+    cost, w = random_instance(seed)
+    for p in (2, 4):
+        model = MaximalCovering.from_cost_matrix(cost, w, p, threshold=2.5)
+        res = model.solve(solver)
+        assert res.status == "optimal"
+        assert len(res.selected) == p
+        assert res.objective == pytest.approx(brute_force(cost, w, p, 2.5))
+        assert res.extra["covered_weight"] == pytest.approx(res.objective)
+
+
+def test_fixed_sites_are_kept_even_when_useless() -> None:
+    cost, w = random_instance(11)
+    cost[:, 0] = 99.0  # site 0 covers nothing
+    res = MaximalCovering.from_cost_matrix(cost, w, 3, threshold=2.5, fixed=np.array([0])).solve()
+    assert 0 in res.selected and len(res.selected) == 3
+    assert res.objective == pytest.approx(brute_force(cost, w, 3, 2.5, fixed=(0,)))
+
+
+def test_sparse_and_dense_costs_agree() -> None:
+    cost, w = random_instance(5, n_d=60, n_s=15)
+    sparse = sp.csr_array(np.where(cost <= 4.0, cost, 0.0))
+    sparse.eliminate_zeros()
+    a = MaximalCovering.from_cost_matrix(cost, w, 4, threshold=2.0).solve()
+    b = MaximalCovering.from_cost_matrix(sparse, w, 4, threshold=2.0).solve()
+    assert a.objective == pytest.approx(b.objective)
+
+
+def test_tie_break_keeps_coverage_and_shortens_access() -> None:
+    cost, w = random_instance(3, n_d=80, n_s=20)
+    threshold = 4.0
+    nb = sp.csr_array(cost <= threshold)
+    costs = sp.csr_array(np.where(cost <= threshold, cost + 1e-9, 0.0))
+    plain = MaximalCovering(nb, w, 10).solve()
+    tied = MaximalCovering(nb, w, 10, costs=costs).solve()
+    assert tied.objective == pytest.approx(plain.objective)
+    assert tied.status == "optimal" and tied.extra["tie_break"]["status"] == "optimal"
+
+    def access(sel: np.ndarray) -> float:
+        c = np.where(cost[:, sel] <= threshold, cost[:, sel], np.inf).min(axis=1)
+        ok = np.isfinite(c)
+        return float((w[ok] * c[ok]).sum())
+
+    assert access(tied.selected) <= access(plain.selected) + 1e-9
+    assert tied.extra["tie_break"]["value"] == pytest.approx(access(tied.selected), rel=1e-6)
+
+
+def test_infeasible_requests_are_explained() -> None:
+    cost, w = random_instance(1)
+    with pytest.raises(InfeasibleError, match="smaller than the 3 existing stations"):
+        MaximalCovering.from_cost_matrix(cost, w, 2, threshold=1.0, fixed=np.array([0, 1, 2]))
+    with pytest.raises(InfeasibleError, match="exceeds the 9 candidate sites"):
+        MaximalCovering.from_cost_matrix(cost, w, 10, threshold=1.0)
+    with pytest.raises(InputError, match="weights"):
+        MaximalCovering.from_cost_matrix(cost, w[:-1], 2, threshold=1.0)
+    with pytest.raises(InputError, match="solver"):
+        MaximalCovering.from_cost_matrix(cost, w, 2, threshold=1.0).solve("gurobi")
+
+
+def test_from_geodataframe_warns_on_geographic_crs() -> None:
+    cost, w = random_instance(2)
+    rng = np.random.default_rng(2)
+    dem = gpd.GeoDataFrame({"w": w}, geometry=gpd.points_from_xy(*rng.uniform(0, 1000, (2, 30))),
+                           crs="EPSG:32643")  # fmt: skip
+    sites = gpd.GeoDataFrame({"ex": [True] + [False] * 8},
+                             geometry=gpd.points_from_xy(*rng.uniform(0, 1000, (2, 9))),
+                             crs="EPSG:32643")  # fmt: skip
+    res = MaximalCovering.from_geodataframe(dem, sites, "w", 3, threshold=250.0, fixed_col="ex").solve()
+    d = np.c_[dem.geometry.x, dem.geometry.y]
+    s = np.c_[sites.geometry.x, sites.geometry.y]
+    euclid = np.linalg.norm(d[:, None] - s[None], axis=2)
+    assert res.objective == pytest.approx(brute_force(euclid, w, 3, 250.0, fixed=(0,)))
+    with pytest.warns(UserWarning, match="geographic"):
+        MaximalCovering.from_geodataframe(dem.to_crs(4326), sites.to_crs(4326), "w", 3, threshold=0.01)

@@ -1,0 +1,67 @@
+"""Travel times: the compiled sparse matrix agrees with networkx, pair by pair."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from siting._geo import NodeIndex
+from siting.travel import graph_matrix, row_minimum, travel_times
+
+
+@pytest.fixture(scope="module")
+def setup(small_graph: nx.MultiDiGraph):  # type: ignore[no-untyped-def]
+    index = NodeIndex.from_graph(small_graph)
+    gm = graph_matrix(small_graph, index)
+    rng = np.random.default_rng(7)
+    d = rng.choice(len(index.ids), 40, replace=False)
+    s = rng.choice(len(index.ids), 25, replace=False)
+    # demand points 50 m east of nodes (connector > 0); sites exactly on nodes
+    dlon = index.lon[d] + 50 / (111_320 * np.cos(np.radians(index.lat[d])))
+    return index, gm, d, s, (dlon, index.lat[d]), (index.lon[s], index.lat[s])
+
+
+@pytest.mark.parametrize("cutoff_min", [4, 60])
+def test_matrix_matches_networkx_dijkstra(small_graph: nx.MultiDiGraph, setup, cutoff_min: float) -> None:  # type: ignore[no-untyped-def]
+    index, gm, d, s, dll, sll = setup
+    cutoff = cutoff_min * 60.0
+    tt = travel_times(gm, index, demand_lonlat=dll, site_lonlat=sll, cutoff_s=cutoff,
+                      connector_speed_kph=15.0)  # fmt: skip
+    dense = tt.matrix.toarray()
+    stored = np.zeros_like(dense, dtype=bool)
+    stored[np.repeat(np.arange(tt.shape[0]), np.diff(tt.matrix.indptr)), tt.matrix.indices] = True
+    for a, i in enumerate(d):
+        dist = nx.single_source_dijkstra_path_length(small_graph, index.ids[tt.demand_pos[a]],
+                                                     weight="travel_time")  # fmt: skip
+        for b in range(len(s)):
+            net = dist.get(index.ids[tt.site_pos[b]], np.inf)
+            want = tt.demand_conn_s[a] + net + tt.site_conn_s[b]
+            if want <= cutoff:
+                assert stored[a, b]
+                assert dense[a, b] == pytest.approx(want, rel=1e-9, abs=1e-6)
+            else:
+                assert not stored[a, b]
+    assert tt.demand_conn_s.min() > 0  # the 50 m offsets cost connector time
+
+
+def test_nearest_beyond_cutoff(setup) -> None:  # type: ignore[no-untyped-def]
+    index, gm, d, s, dll, sll = setup
+    short = travel_times(gm, index, demand_lonlat=dll, site_lonlat=sll, cutoff_s=60.0)
+    full = travel_times(gm, index, demand_lonlat=dll, site_lonlat=sll, cutoff_s=1e9)
+    chosen = np.array([0, 3, 7])
+    t_short, _ = short.nearest(chosen)
+    t_full, arg_full = full.nearest(chosen)
+    assert np.all(np.isfinite(t_full))
+    # sites sit on nodes (zero connector), so the network-nearest site is the nearest
+    np.testing.assert_allclose(t_short, t_full, rtol=1e-9)
+    assert set(arg_full) <= set(chosen)
+
+
+def test_row_minimum_keeps_explicit_zeros() -> None:
+    import scipy.sparse as sp
+
+    m = sp.csr_array((np.array([5.0, 0.0, 2.0, 7.0]), np.array([0, 2, 1, 2]), np.array([0, 2, 2, 4])),
+                     shape=(3, 3))  # fmt: skip
+    rows, cols, vals = row_minimum(m)
+    assert rows.tolist() == [0, 2] and cols.tolist() == [2, 1] and vals.tolist() == [0.0, 2.0]
