@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -99,7 +98,7 @@ def write_json(path: Path, obj: Any) -> None:
     """Write JSON atomically (temporary file, then rename)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
-    os.replace(tmp, path)
+    Path(tmp).replace(path)
 
 
 def read_table(path: Path, *, field: str, columns: list[str]) -> pd.DataFrame:

@@ -24,8 +24,20 @@ log = logging.getLogger(__name__)
 OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz", ".xml")
 
 #: Way tags carried into the XML (OSMnx keeps those in its useful_tags_way).
-_WAY_TAGS = ("highway", "name", "oneway", "maxspeed", "lanes", "ref", "junction", "access",
-             "service", "bridge", "tunnel", "width")  # fmt: skip
+_WAY_TAGS = (
+    "highway",
+    "name",
+    "oneway",
+    "maxspeed",
+    "lanes",
+    "ref",
+    "junction",
+    "access",
+    "service",
+    "bridge",
+    "tunnel",
+    "width",
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,7 @@ def write_drive_xml(src: Path, dst: Path, *, field: str) -> DriveExtract:
     try:
         processor = osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY)
         for way in processor.with_locations():
-            if not way.is_way() or not is_drivable(way.tags):
+            if not isinstance(way, osmium.osm.Way) or not is_drivable(way.tags):
                 continue
             runs: list[list[int]] = [[]]
             for ref in way.nodes:
@@ -107,9 +119,9 @@ def write_drive_xml(src: Path, dst: Path, *, field: str) -> DriveExtract:
         dst.unlink()
     writer = osmium.SimpleWriter(str(dst))
     try:
-        for ref in used:
-            lon, lat = coords[ref]
-            writer.add_node(mutable.Node(id=ref, location=(lon, lat), version=1))
+        for node_id in used:
+            lon, lat = coords[node_id]
+            writer.add_node(mutable.Node(id=node_id, location=(lon, lat), version=1))
         for way_id, refs, tags in ways:
             writer.add_way(mutable.Way(id=way_id, nodes=refs, tags=tags, version=1))
     finally:
@@ -118,8 +130,12 @@ def write_drive_xml(src: Path, dst: Path, *, field: str) -> DriveExtract:
     log.info(
         "OSM extract: %d drivable ways, %d nodes; %d missing node refs repaired "
         "(%d extra pieces, %d ways dropped)",
-        result.ways, result.nodes, missing, pieces_added, dropped,
-    )  # fmt: skip
+        result.ways,
+        result.nodes,
+        missing,
+        pieces_added,
+        dropped,
+    )
     return result
 
 
@@ -141,9 +157,6 @@ def read_features(src: Path, *, field: str) -> Features:
     kind is the first match in :data:`settings.CANDIDATE_TAGS`.
     """
     check_osm_file(src, field=field)
-    lookup: dict[tuple[str, str], str] = {}
-    for key, value, kind in settings.CANDIDATE_TAGS:
-        lookup.setdefault((key, value), kind)
     keys = {key for key, _, _ in settings.CANDIDATE_TAGS}
     rows: list[tuple[int, str, str, float, float]] = []
 
@@ -157,29 +170,30 @@ def read_features(src: Path, *, field: str) -> Features:
         processor = osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY)
         processor = processor.with_locations().with_filter(osmium.filter.KeyFilter(*keys))
         for obj in processor:
+            if not isinstance(obj, osmium.osm.Node | osmium.osm.Way):
+                continue
             kind = match(obj.tags)
             if kind is None:
                 continue
             name = obj.tags.get("name", "") or ""
-            if obj.is_node():
+            if isinstance(obj, osmium.osm.Node):
                 if obj.location.valid():
                     rows.append((obj.id, kind, name, obj.location.lon, obj.location.lat))
-            elif obj.is_way():
-                pts = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
-                if pts:
-                    arr = np.asarray(pts)
-                    rows.append((obj.id, kind, name, float(arr[:, 0].mean()),
-                                 float(arr[:, 1].mean())))  # fmt: skip
+                continue
+            pts = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
+            if pts:
+                arr = np.asarray(pts)
+                rows.append((obj.id, kind, name, float(arr[:, 0].mean()), float(arr[:, 1].mean())))
     except RuntimeError as exc:
         raise DataFileError(f"{field}: cannot read OSM file {src}: {exc}") from None
     rows.sort(key=lambda r: (r[1], r[0]))
     if not rows:
         return Features(*(np.array([], dtype=t) for t in (np.int64, object, object, float, float)))
-    osmid, kind, name, lon, lat = zip(*rows, strict=True)
+    ids, kinds, names, lons, lats = zip(*rows, strict=True)
     return Features(
-        np.asarray(osmid, dtype=np.int64),
-        np.asarray(kind, dtype=object),
-        np.asarray(name, dtype=object),
-        np.asarray(lon, dtype=float),
-        np.asarray(lat, dtype=float),
+        np.asarray(ids, dtype=np.int64),
+        np.asarray(kinds, dtype=object),
+        np.asarray(names, dtype=object),
+        np.asarray(lons, dtype=float),
+        np.asarray(lats, dtype=float),
     )

@@ -93,12 +93,15 @@ def run(
         info = _run_cbc(prob, time_limit, tol, threads, msg)
     seconds = time.perf_counter() - start
     info = SolveInfo(**{**info.__dict__, "seconds": seconds})
-    log.info("solver %s: %s, objective %.6g, %.2f s", name, info.describe(), info.objective, seconds)
+    log.info(
+        "solver %s: %s, objective %.6g, %.2f s", name, info.describe(), info.objective, seconds
+    )
     return info
 
 
-def _run_highs(prob: pulp.LpProblem, time_limit: float | None, tol: float,
-               threads: int | None, msg: bool) -> SolveInfo:  # fmt: skip
+def _run_highs(
+    prob: pulp.LpProblem, time_limit: float | None, tol: float, threads: int | None, msg: bool
+) -> SolveInfo:
     import highspy
 
     solver = pulp.HiGHS(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads)
@@ -116,8 +119,10 @@ def _run_highs(prob: pulp.LpProblem, time_limit: float | None, tol: float,
     has_solution = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
     if not has_solution:
         stop = h.modelStatusToString(ms)
-        raise SolverError(f"HiGHS stopped with no feasible plan ({stop}); "
-                          "raise the time limit or relax the request")  # fmt: skip
+        raise SolverError(
+            f"HiGHS stopped with no feasible plan ({stop}); "
+            "raise the time limit or relax the request"
+        )
     objective = float(pulp.value(prob.objective))
     bound: float | None
     if prob.isMIP():
@@ -128,19 +133,25 @@ def _run_highs(prob: pulp.LpProblem, time_limit: float | None, tol: float,
         bound, gap_val = objective, 0.0
     if ms == st.kOptimal:
         return SolveInfo("optimal", objective, bound, gap_val, "highs", 0.0, tol, None)
-    stopped = {st.kTimeLimit: "time limit", st.kIterationLimit: "iteration limit",
-               st.kInterrupt: "interrupted"}.get(ms, h.modelStatusToString(ms))  # fmt: skip
+    stopped = {
+        st.kTimeLimit: "time limit",
+        st.kIterationLimit: "iteration limit",
+        st.kInterrupt: "interrupted",
+    }.get(ms, h.modelStatusToString(ms))
     return SolveInfo("feasible", objective, bound, gap_val, "highs", 0.0, tol, stopped)
 
 
 _CBC_BOUND = re.compile(r"best possible\s+(-?[\d.eE+]+)|Lower bound:\s+(-?[\d.eE+]+)")
 
 
-def _run_cbc(prob: pulp.LpProblem, time_limit: float | None, tol: float,
-             threads: int | None, msg: bool) -> SolveInfo:  # fmt: skip
+def _run_cbc(
+    prob: pulp.LpProblem, time_limit: float | None, tol: float, threads: int | None, msg: bool
+) -> SolveInfo:
     with tempfile.TemporaryDirectory(prefix="siting-cbc-") as tmp:
         log_path = Path(tmp) / "cbc.log"
-        solver = _cbc(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads, logPath=str(log_path))
+        solver = _cbc(
+            msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads, logPath=str(log_path)
+        )
         try:
             prob.solve(solver)
         except pulp.PulpSolverError as exc:
@@ -149,7 +160,9 @@ def _run_cbc(prob: pulp.LpProblem, time_limit: float | None, tol: float,
     if prob.status == pulp.LpStatusInfeasible:
         return _infeasible("cbc", tol)
     if prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
-        raise SolverError("CBC stopped with no feasible plan; raise the time limit or relax the request")
+        raise SolverError(
+            "CBC stopped with no feasible plan; raise the time limit or relax the request"
+        )
     objective = float(pulp.value(prob.objective))
     if prob.sol_status == pulp.LpSolutionOptimal:
         return SolveInfo("optimal", objective, objective, 0.0, "cbc", 0.0, tol, None)
@@ -160,11 +173,13 @@ def _run_cbc(prob: pulp.LpProblem, time_limit: float | None, tol: float,
         raw = float(next(v for v in found[-1] if v))
         bound = -raw if prob.sense == pulp.LpMaximize and raw * objective < 0 else raw
     stopped = "time limit" if "time" in text.lower() else "stopped"
-    return SolveInfo("feasible", objective, bound, _rel_gap(objective, bound), "cbc", 0.0, tol, stopped)
+    return SolveInfo(
+        "feasible", objective, bound, _rel_gap(objective, bound), "cbc", 0.0, tol, stopped
+    )
 
 
 def _cbc(**options: object) -> pulp.LpSolver:
-    """CBC through ``COIN_CMD`` when a binary is installed (``pulp[cbc]``), else PuLP's bundled one."""
+    """CBC via ``COIN_CMD`` if a binary is installed (``pulp[cbc]``), else PuLP's bundled one."""
     coin = pulp.COIN_CMD(**options)
     if coin.available():
         return coin

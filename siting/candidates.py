@@ -33,7 +33,7 @@ from siting import settings
 from siting._errors import DataFileError, InputError, MissingFileError
 from siting._geo import NodeIndex
 from siting._io import WGS84
-from siting._osm import Features, read_features
+from siting._osm import Features
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,14 @@ def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataF
             gdf = gdf.to_crs(WGS84)
             if not gdf.geom_type.eq("Point").all():
                 raise DataFileError(f"{field}: {path} must contain points only")
-            df = pd.DataFrame({"name": gdf.get("name", pd.Series([""] * len(gdf))),
-                               "lon": gdf.geometry.x, "lat": gdf.geometry.y,
-                               "ports": gdf.get("ports", pd.Series([np.nan] * len(gdf)))})  # fmt: skip
+            df = pd.DataFrame(
+                {
+                    "name": gdf.get("name", pd.Series([""] * len(gdf))),
+                    "lon": gdf.geometry.x,
+                    "lat": gdf.geometry.y,
+                    "ports": gdf.get("ports", pd.Series([np.nan] * len(gdf))),
+                }
+            )
         elif suffix == ".json":
             df = _read_ocm(path, field)
         else:
@@ -76,8 +81,10 @@ def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataF
     bad = ~(df["lat"].between(-90, 90) & df["lon"].between(-180, 180))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataFileError(f"{field}: row {row + 1} has invalid coordinates "
-                            f"(lat {df['lat'].iloc[row]}, lon {df['lon'].iloc[row]})")  # fmt: skip
+        raise DataFileError(
+            f"{field}: row {row + 1} has invalid coordinates "
+            f"(lat {df['lat'].iloc[row]}, lon {df['lon'].iloc[row]})"
+        )
     df["name"] = df["name"].fillna("").astype(str)
     return df.reset_index(drop=True)
 
@@ -118,8 +125,11 @@ def build_candidates(
     frames: list[pd.DataFrame] = []
 
     if existing is not None and len(existing):
-        outside = [i for i, (x, y) in enumerate(zip(existing["lon"], existing["lat"], strict=True))
-                   if not inside.contains(Point(x, y))]  # fmt: skip
+        outside = [
+            i
+            for i, (x, y) in enumerate(zip(existing["lon"], existing["lat"], strict=True))
+            if not inside.contains(Point(x, y))
+        ]
         if outside:
             i = outside[0]
             raise InputError(
@@ -131,26 +141,48 @@ def build_candidates(
         far = dist > snap_max_m
         if far.any():
             warnings.warn(
-                f"candidates.existing: {int(far.sum())} station(s) lie more than {snap_max_m:.0f} m "
-                "from the road graph; they are kept and reached through their nearest road node",
+                f"candidates.existing: {int(far.sum())} station(s) lie more than "
+                f"{snap_max_m:.0f} m from the road graph; they are kept and reached "
+                "through their nearest road node",
                 UserWarning,
                 stacklevel=2,
             )
-        frames.append(pd.DataFrame({
-            "kind": "existing_station", "name": existing["name"].to_numpy(), "osmid": -1,
-            "existing": True, "pos": pos, "lon": existing["lon"].to_numpy(),
-            "lat": existing["lat"].to_numpy(), "snap_m": dist,
-        }))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "kind": "existing_station",
+                    "name": existing["name"].to_numpy(),
+                    "osmid": -1,
+                    "existing": True,
+                    "pos": pos,
+                    "lon": existing["lon"].to_numpy(),
+                    "lat": existing["lat"].to_numpy(),
+                    "snap_m": dist,
+                }
+            )
+        )
 
     if features is not None and len(features.kind):
-        keep = np.fromiter((inside.contains(Point(x, y)) for x, y in
-                            zip(features.lon, features.lat, strict=True)), bool, len(features.lon))  # fmt: skip
+        keep = np.fromiter(
+            (inside.contains(Point(x, y)) for x, y in zip(features.lon, features.lat, strict=True)),
+            bool,
+            len(features.lon),
+        )
         pos, dist = index.snap(features.lon[keep], features.lat[keep])
-        frames.append(pd.DataFrame({
-            "kind": features.kind[keep], "name": features.name[keep], "osmid": features.osmid[keep],
-            "existing": False, "pos": pos, "lon": features.lon[keep], "lat": features.lat[keep],
-            "snap_m": dist,
-        }))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "kind": features.kind[keep],
+                    "name": features.name[keep],
+                    "osmid": features.osmid[keep],
+                    "existing": False,
+                    "pos": pos,
+                    "lon": features.lon[keep],
+                    "lat": features.lat[keep],
+                    "snap_m": dist,
+                }
+            )
+        )
 
     if grid_spacing_m > 0:
         frames.append(_grid(index, area, grid_spacing_m))
@@ -170,15 +202,22 @@ def build_candidates(
     cand = cand.drop(columns=["_rank", "_ex"])
 
     n_ex = int(cand["existing"].sum())
-    ids = [f"E{i + 1:04d}" for i in range(n_ex)] + [f"C{i + 1:05d}" for i in range(len(cand) - n_ex)]
+    ids = [f"E{i + 1:04d}" for i in range(n_ex)] + [
+        f"C{i + 1:05d}" for i in range(len(cand) - n_ex)
+    ]
     cand.insert(0, "site_id", ids)
     cand["node"] = index.ids[cand["pos"].to_numpy()]
     cand = cand.drop(columns="pos")
     cand["osmid"] = cand["osmid"].astype(np.int64)
-    out = gpd.GeoDataFrame(cand[COLUMNS], geometry=gpd.points_from_xy(cand["lon"], cand["lat"]),
-                           crs=WGS84)  # fmt: skip
-    log.info("candidates: %d sites (%d existing); by kind: %s", len(out), n_ex,
-             out["kind"].value_counts().to_dict())  # fmt: skip
+    out = gpd.GeoDataFrame(
+        cand[COLUMNS], geometry=gpd.points_from_xy(cand["lon"], cand["lat"]), crs=WGS84
+    )
+    log.info(
+        "candidates: %d sites (%d existing); by kind: %s",
+        len(out),
+        n_ex,
+        out["kind"].value_counts().to_dict(),
+    )
     return out
 
 
@@ -196,10 +235,18 @@ def _grid(index: NodeIndex, area: BaseGeometry, spacing: float) -> pd.DataFrame:
     dist, pos = index.tree.query(pts)
     near = dist <= spacing / 2  # no road in this grid square: no candidate
     pos = np.asarray(pos)[near]
-    return pd.DataFrame({
-        "kind": settings.GRID_KIND, "name": "", "osmid": -1, "existing": False, "pos": pos,
-        "lon": index.lon[pos], "lat": index.lat[pos], "snap_m": 0.0,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "kind": settings.GRID_KIND,
+            "name": "",
+            "osmid": -1,
+            "existing": False,
+            "pos": pos,
+            "lon": index.lon[pos],
+            "lat": index.lat[pos],
+            "snap_m": 0.0,
+        }
+    )
 
 
 def _normalise_columns(df: pd.DataFrame, path: Path, field: str) -> pd.DataFrame:
@@ -210,12 +257,16 @@ def _normalise_columns(df: pd.DataFrame, path: Path, field: str) -> pd.DataFrame
         raise DataFileError(
             f"{field}: {path} needs 'lat' and 'lon' columns; has {', '.join(map(str, df.columns))}"
         )
-    out = pd.DataFrame({
-        "name": df[lower["name"]] if "name" in lower else "",
-        "lon": pd.to_numeric(df[lon], errors="coerce"),
-        "lat": pd.to_numeric(df[lat], errors="coerce"),
-        "ports": pd.to_numeric(df[lower["ports"]], errors="coerce") if "ports" in lower else np.nan,
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "name": df[lower["name"]] if "name" in lower else "",
+            "lon": pd.to_numeric(df[lon], errors="coerce"),
+            "lat": pd.to_numeric(df[lat], errors="coerce"),
+            "ports": pd.to_numeric(df[lower["ports"]], errors="coerce")
+            if "ports" in lower
+            else np.nan,
+        }
+    )
     if out[["lon", "lat"]].isna().any().any():
         raise DataFileError(f"{field}: {path} has empty or non-numeric coordinates")
     return out
@@ -241,6 +292,12 @@ def _read_ocm(path: Path, field: str) -> pd.DataFrame:
         ports = rec.get("NumberOfPoints") or sum(
             (c.get("Quantity") or 1) for c in rec.get("Connections") or []
         )
-        rows.append({"name": info.get("Title", ""), "lon": float(info["Longitude"]),
-                     "lat": float(info["Latitude"]), "ports": ports or np.nan})  # fmt: skip
+        rows.append(
+            {
+                "name": info.get("Title", ""),
+                "lon": float(info["Longitude"]),
+                "lat": float(info["Latitude"]),
+                "ports": ports or np.nan,
+            }
+        )
     return pd.DataFrame(rows, columns=["name", "lon", "lat", "ports"])

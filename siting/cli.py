@@ -72,8 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", help="log every step")
     common.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", parents=[common], help="run a scenario and write its outputs",
-                       description="Run a scenario (default: the Almaty scenario in data/).")
+    r = sub.add_parser(
+        "run",
+        parents=[common],
+        help="run a scenario and write its outputs",
+        description="Run a scenario (default: the Almaty scenario in data/).",
+    )
     r.add_argument("scenario", nargs="?", help="scenario TOML file (default: data/almaty.toml)")
     r.add_argument("--out", help="output folder (default: out/<scenario name>)")
     r.set_defaults(func=_cmd_run)

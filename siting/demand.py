@@ -48,11 +48,15 @@ class ResidentsAssumptions:
     def __post_init__(self) -> None:
         for name in ("vehicles", "sessions_per_ev_day", "kwh_per_session"):
             if getattr(self, name) < 0:
-                raise InputError(f"demand.residents.{name}: expected >= 0, got {getattr(self, name)}")
+                raise InputError(
+                    f"demand.residents.{name}: expected >= 0, got {getattr(self, name)}"
+                )
         for name in ("ev_share", "public_share"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise InputError(f"demand.residents.{name}: expected a share in [0, 1], got {value}")
+                raise InputError(
+                    f"demand.residents.{name}: expected a share in [0, 1], got {value}"
+                )
 
     @property
     def public_evs(self) -> float:
@@ -110,19 +114,28 @@ def population_by_district(
     if (values < 0).any():
         raise DataFileError(f"demand.population_column: {column!r} has negative values")
     metric = utm_crs(population)
-    pop = gpd.GeoDataFrame({"pop": values.to_numpy(float)}, geometry=population.geometry,
-                           crs=population.crs).to_crs(metric)  # fmt: skip
+    pop = gpd.GeoDataFrame(
+        {"pop": values.to_numpy(float)}, geometry=population.geometry, crs=population.crs
+    ).to_crs(metric)
     if districts is None:
-        zones = gpd.GeoDataFrame({"district": ["city"]},
-                                 geometry=[pop.union_all().convex_hull.buffer(1.0)], crs=metric)  # fmt: skip
+        zones = gpd.GeoDataFrame(
+            {"district": ["city"]}, geometry=[pop.union_all().convex_hull.buffer(1.0)], crs=metric
+        )
     else:
         if district_column not in districts.columns:
-            raise DataFileError(f"demand.district_column: districts have no column {district_column!r}")
-        zones = gpd.GeoDataFrame({"district": districts[district_column].astype(str)},
-                                 geometry=districts.geometry, crs=districts.crs).to_crs(metric)  # fmt: skip
+            raise DataFileError(
+                f"demand.district_column: districts have no column {district_column!r}"
+            )
+        zones = gpd.GeoDataFrame(
+            {"district": districts[district_column].astype(str)},
+            geometry=districts.geometry,
+            crs=districts.crs,
+        ).to_crs(metric)
         zones = zones.dissolve("district", as_index=False)
     if not pop.intersects(zones.union_all()).any():
-        raise DataFileError("demand.population: the population layer does not overlap the districts")
+        raise DataFileError(
+            "demand.population: the population layer does not overlap the districts"
+        )
     pieces = _split(pop, "pop", zones)
     if totals is not None:
         pieces = _rescale(pieces, zones, totals)
@@ -140,8 +153,15 @@ def allocate_to_cells(pieces: gpd.GeoDataFrame, cells: gpd.GeoDataFrame) -> pd.D
     cells_m = cells.to_crs(pieces.crs)
     parts = _split(pieces, "pop", cells_m[["h3", "geometry"]], keep=["district"])
     cent = parts.geometry.centroid
-    parts = pd.DataFrame({"h3": parts["h3"], "district": parts["district"], "pop": parts["pop"],
-                          "wx": cent.x * parts["pop"], "wy": cent.y * parts["pop"]})  # fmt: skip
+    parts = pd.DataFrame(
+        {
+            "h3": parts["h3"],
+            "district": parts["district"],
+            "pop": parts["pop"],
+            "wx": cent.x * parts["pop"],
+            "wy": cent.y * parts["pop"],
+        }
+    )
     out = parts.groupby(["h3", "district"], as_index=False, sort=True).sum()
     want = pieces.groupby("district")["pop"].sum()
     got = out.groupby("district")["pop"].sum()
@@ -177,17 +197,24 @@ def residents_demand(
     parts["sessions_day"] = share * assumptions.sessions_per_day
     g = parts.assign(wx=parts["cx"] * parts["pop"], wy=parts["cy"] * parts["pop"])
     by_cell = g.groupby("h3", sort=True).agg(
-        pop=("pop", "sum"), vehicles=("vehicles", "sum"), sessions_day=("sessions_day", "sum"),
-        wx=("wx", "sum"), wy=("wy", "sum"),
-    )  # fmt: skip
+        pop=("pop", "sum"),
+        vehicles=("vehicles", "sum"),
+        sessions_day=("sessions_day", "sum"),
+        wx=("wx", "sum"),
+        wy=("wy", "sum"),
+    )
     main = parts.sort_values(["h3", "pop"], ascending=[True, False]).drop_duplicates("h3")
     by_cell["district"] = main.set_index("h3")["district"]
     by_cell = by_cell[by_cell["pop"] > 0]
     pts = gpd.GeoSeries(
-        [Point(x, y) for x, y in zip(by_cell["wx"] / by_cell["pop"],
-                                     by_cell["wy"] / by_cell["pop"], strict=True)],
+        [
+            Point(x, y)
+            for x, y in zip(
+                by_cell["wx"] / by_cell["pop"], by_cell["wy"] / by_cell["pop"], strict=True
+            )
+        ],
         crs=metric_crs,
-    ).to_crs(WGS84)  # fmt: skip
+    ).to_crs(WGS84)
     hexes = cells.set_index("h3").loc[by_cell.index, "geometry"]
     out = gpd.GeoDataFrame(
         {
@@ -205,12 +232,18 @@ def residents_demand(
         geometry=hexes.to_numpy(),
         crs=WGS84,
     )
-    log.info("demand: %d cells, %.0f residents, %.0f sessions/day", len(out),
-             out["population"].sum(), out["sessions_day"].sum())  # fmt: skip
+    log.info(
+        "demand: %d cells, %.0f residents, %.0f sessions/day",
+        len(out),
+        out["population"].sum(),
+        out["sessions_day"].sum(),
+    )
     return out
 
 
-def district_summary(demand: gpd.GeoDataFrame, parts: pd.DataFrame, total_sessions: float) -> pd.DataFrame:
+def district_summary(
+    demand: gpd.GeoDataFrame, parts: pd.DataFrame, total_sessions: float
+) -> pd.DataFrame:
     """Population and sessions per district, computed from the exact parts table."""
     total_pop = float(parts["pop"].sum())
     by = parts.groupby("district", sort=True)["pop"].sum().to_frame("population")
@@ -243,7 +276,9 @@ def _split(
     return gpd.GeoDataFrame(out, geometry="geometry", crs=layer.crs)
 
 
-def _rescale(pieces: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, totals: pd.Series) -> gpd.GeoDataFrame:
+def _rescale(
+    pieces: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, totals: pd.Series
+) -> gpd.GeoDataFrame:
     names = set(zones["district"])
     unknown = sorted(set(totals.index) - names)
     if unknown:
@@ -272,8 +307,11 @@ def _rescale(pieces: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, totals: pd.Serie
             stacklevel=3,
         )
         zone = zones[zones["district"] == name]
-        extra.append(gpd.GeoDataFrame({"district": [name], "pop": [1.0]},
-                                      geometry=zone.geometry.to_numpy(), crs=zones.crs))  # fmt: skip
+        extra.append(
+            gpd.GeoDataFrame(
+                {"district": [name], "pop": [1.0]}, geometry=zone.geometry.to_numpy(), crs=zones.crs
+            )
+        )
     if extra:
         pieces = gpd.GeoDataFrame(pd.concat([pieces, *extra], ignore_index=True), crs=pieces.crs)
         sums = pieces.groupby("district")["pop"].sum()

@@ -69,21 +69,29 @@ def evaluate_plan(
         "coverage_share": round(float(w[covered].sum()) / total, 6) if total else 0.0,
         "threshold_min": threshold_s / 60.0,
         "mean_access_min": round(float(np.average(minutes[reachable], weights=w[reachable])), 3)
-        if w[reachable].sum() > 0 else None,
+        if w[reachable].sum() > 0
+        else None,
         "p95_access_min": round(weighted_percentile(minutes[reachable], w[reachable], 95), 3),
         "max_access_min": round(float(minutes[reachable].max()), 3) if reachable.any() else None,
         "demand_unreachable": round(float(w[~reachable].sum()), 3),
-    }  # fmt: skip
+    }
     ids = sites["site_id"].to_numpy()
-    per_demand = pd.DataFrame({
-        "demand_id": demand["demand_id"].to_numpy(),
-        "nearest_site": np.where(arg >= 0, ids[np.maximum(arg, 0)], ""),
-        "access_min": np.round(minutes, 3),
-        "covered": covered,
-    })  # fmt: skip
+    per_demand = pd.DataFrame(
+        {
+            "demand_id": demand["demand_id"].to_numpy(),
+            "nearest_site": np.where(arg >= 0, ids[np.maximum(arg, 0)], ""),
+            "access_min": np.round(minutes, 3),
+            "covered": covered,
+        }
+    )
     frame = pd.DataFrame({"site": arg, "w": w, "cov": np.where(covered, w, 0.0), "n": 1})
-    agg = frame[frame["site"] >= 0].groupby("site").agg(
-        demand_points=("n", "sum"), assigned_demand=("w", "sum"), covered_demand=("cov", "sum"))
+    agg = (
+        frame[frame["site"] >= 0]
+        .groupby("site")
+        .agg(
+            demand_points=("n", "sum"), assigned_demand=("w", "sum"), covered_demand=("cov", "sum")
+        )
+    )
     per_site = agg.reindex(selected).fillna(0.0)
     per_site.index = ids[selected]
     per_site["demand_points"] = per_site["demand_points"].astype(int)
@@ -101,15 +109,22 @@ def district_figures(
     weight_col: str = "sessions_day",
 ) -> pd.DataFrame:
     """Demand, share covered and station count per district."""
-    d = pd.DataFrame({"district": demand["district"].to_numpy(), "w": demand[weight_col].to_numpy(),
-                      "cov": np.where(per_demand["covered"], demand[weight_col], 0.0)})  # fmt: skip
+    d = pd.DataFrame(
+        {
+            "district": demand["district"].to_numpy(),
+            "w": demand[weight_col].to_numpy(),
+            "cov": np.where(per_demand["covered"], demand[weight_col], 0.0),
+        }
+    )
     out = d.groupby("district").agg(demand=("w", "sum"), covered=("cov", "sum"))
     out["coverage_share"] = (out["covered"] / out["demand"].replace(0, np.nan)).round(4)
     if districts is not None:
         chosen = sites.iloc[selected]
-        joined = gpd.sjoin(chosen[["site_id", "geometry"]],
-                           districts[[district_column, "geometry"]].rename(
-                               columns={district_column: "district"}),
-                           how="left", predicate="within")  # fmt: skip
+        joined = gpd.sjoin(
+            chosen[["site_id", "geometry"]],
+            districts[[district_column, "geometry"]].rename(columns={district_column: "district"}),
+            how="left",
+            predicate="within",
+        )
         out["stations"] = joined.groupby("district").size().reindex(out.index).fillna(0).astype(int)
     return out.reset_index()

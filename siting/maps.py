@@ -49,8 +49,12 @@ def plan_map(
         Key figures shown in the panel.
     """
     bounds = demand.total_bounds if len(demand) else sites.total_bounds
-    m = folium.Map(location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2],
-                   zoom_start=11, tiles=None, control_scale=True)  # fmt: skip
+    m = folium.Map(
+        location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2],
+        zoom_start=11,
+        tiles=None,
+        control_scale=True,
+    )
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
     folium.TileLayer(tiles=BLANK_TILE, attr="plain background", name="Plain (no tiles)").add_to(m)
 
@@ -64,9 +68,15 @@ def plan_map(
 
     if len(demand):
         vmax = float(np.quantile(demand["sessions_day"], 0.98)) or 1.0
-        scale = cm.LinearColormap(["#fff5eb", "#fd8d3c", "#7f2704"], vmin=0.0, vmax=vmax,
-                                  caption="Charging sessions per day per cell")  # fmt: skip
-        cells = demand[["h3", "district", "population", "sessions_day", "kwh_day", "geometry"]].copy()
+        scale = cm.LinearColormap(
+            ["#fff5eb", "#fd8d3c", "#7f2704"],
+            vmin=0.0,
+            vmax=vmax,
+            caption="Charging sessions per day per cell",
+        )
+        cells = demand[
+            ["h3", "district", "population", "sessions_day", "kwh_day", "geometry"]
+        ].copy()
         for col in ("population", "sessions_day", "kwh_day"):
             cells[col] = cells[col].round(1)
         folium.GeoJson(
@@ -74,43 +84,55 @@ def plan_map(
             name="Demand (sessions/day)",
             style_function=lambda f: {
                 "fillColor": scale(min(f["properties"]["sessions_day"], vmax)),
-                "fillOpacity": 0.55, "weight": 0,
+                "fillOpacity": 0.55,
+                "weight": 0,
             },
             tooltip=folium.GeoJsonTooltip(
                 fields=["district", "population", "sessions_day", "kwh_day"],
-                aliases=["District", "Residents", "Sessions/day", "kWh/day"]),
-        ).add_to(m)  # fmt: skip
+                aliases=["District", "Residents", "Sessions/day", "kWh/day"],
+            ),
+        ).add_to(m)
         scale.add_to(m)
 
-    for existing, label, color in ((True, "Existing stations", EXISTING_COLOR),
-                                   (False, "New stations", NEW_COLOR)):  # fmt: skip
+    for existing, label, color in (
+        (True, "Existing stations", EXISTING_COLOR),
+        (False, "New stations", NEW_COLOR),
+    ):
         group = folium.FeatureGroup(name=f"{label} ({int((sites['existing'] == existing).sum())})")
         for row in sites[sites["existing"] == existing].itertuples(index=False):
             folium.CircleMarker(
                 location=[row.lat, row.lon],
                 radius=7 if existing else 5,
-                color="#222", weight=1, fill=True, fill_color=color, fill_opacity=0.9,
+                color="#222",
+                weight=1,
+                fill=True,
+                fill_color=color,
+                fill_opacity=0.9,
                 popup=folium.Popup(_popup(row._asdict()), max_width=280),
                 tooltip=f"{row.site_id}: {row.kind}",
                 class_name=f"siting-station siting-{'existing' if existing else 'new'}",
-            ).add_to(group)  # fmt: skip
+            ).add_to(group)
         group.add_to(m)
 
     if kpis:
-        m.get_root().html.add_child(folium.Element(_panel(title, kpis)))
+        m.get_root().html.add_child(folium.Element(_panel(title, kpis)))  # type: ignore[attr-defined]
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
 
 
 def _popup(row: dict[str, Any]) -> str:
-    lines = [f"<b>{html.escape(str(row['site_id']))}</b> — {'existing' if row['existing'] else 'new'}",
-             f"Place: {html.escape(str(row['kind']).replace('_', ' '))}"]  # fmt: skip
+    lines = [
+        f"<b>{html.escape(str(row['site_id']))}</b> — {'existing' if row['existing'] else 'new'}",
+        f"Place: {html.escape(str(row['kind']).replace('_', ' '))}",
+    ]
     if row.get("name"):
         lines.append(f"Name: {html.escape(str(row['name']))}")
-    for key, label in (("assigned_demand", "Demand assigned (sessions/day)"),
-                       ("covered_demand", "Demand within threshold"),
-                       ("access_p50_min", "Median access (min)")):  # fmt: skip
+    for key, label in (
+        ("assigned_demand", "Demand assigned (sessions/day)"),
+        ("covered_demand", "Demand within threshold"),
+        ("access_p50_min", "Median access (min)"),
+    ):
         value = row.get(key)
         if value is not None and not (isinstance(value, float) and np.isnan(value)):
             lines.append(f"{label}: {value:.1f}")
@@ -127,11 +149,12 @@ def _panel(title: str, kpis: dict[str, Any]) -> str:
         ("95th pct access", f"{kpis.get('p95_access_min')} min"),
         ("Solver", str(kpis.get("solver_label", ""))),
     ]
-    body = "".join(f"<tr><td>{html.escape(k)}</td><td><b>{html.escape(str(v))}</b></td></tr>"
-                   for k, v in rows)  # fmt: skip
+    body = "".join(
+        f"<tr><td>{html.escape(k)}</td><td><b>{html.escape(str(v))}</b></td></tr>" for k, v in rows
+    )
     return (
         '<div id="siting-panel" style="position:fixed;bottom:24px;left:12px;z-index:9999;'
-        'background:rgba(255,255,255,.93);padding:8px 10px;border-radius:6px;'
+        "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:6px;"
         'box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif;max-width:300px">'
         f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(title)}</div>"
         f"<table>{body}</table>"

@@ -101,12 +101,16 @@ def build_network(
     if source.osm_file is not None:
         G = graph_from_file(source.osm_file)
     elif source.place is not None:
-        G = _download(lambda: ox.graph_from_place(source.place, network_type="drive",
-                                                  retain_all=True), source.place)  # fmt: skip
+        G = _download(
+            lambda: ox.graph_from_place(source.place, network_type="drive", retain_all=True),
+            source.place,
+        )
     elif source.polygon is not None:
         poly = source.polygon
-        G = _download(lambda: ox.graph_from_polygon(poly, network_type="drive", retain_all=True),
-                      "the boundary polygon")  # fmt: skip
+        G = _download(
+            lambda: ox.graph_from_polygon(poly, network_type="drive", retain_all=True),
+            "the boundary polygon",
+        )
     else:
         raise InputError("network source: give an OSM file, a place name or a polygon")
 
@@ -151,8 +155,9 @@ def finish_graph(
     if len(G) < 2:
         raise InputError("network: the road graph has fewer than 2 connected nodes")
     G = add_travel_times(G, speeds=speeds, fallback_speed_kph=fallback_speed_kph)
-    log.info("network: %d nodes, %d edges in the largest strongly connected component",
-             len(G), G.size())  # fmt: skip
+    log.info(
+        "network: %d nodes, %d edges in the largest strongly connected component", len(G), G.size()
+    )
     return G
 
 
@@ -261,7 +266,7 @@ def _save_cached(path: Path, key: str, G: nx.MultiDiGraph) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             pickle.dump({"key": key, "graph": G}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -65,8 +65,16 @@ class SolveResult:
 
     def describe(self) -> str:
         """Short status label, e.g. ``feasible, gap 0.80% (time limit)``."""
-        info = _solvers.SolveInfo(self.status, self.objective, self.bound, self.gap, self.solver,
-                                  self.solve_s, self.gap_tolerance, self.stopped_by)  # fmt: skip
+        info = _solvers.SolveInfo(
+            self.status,
+            self.objective,
+            self.bound,
+            self.gap,
+            self.solver,
+            self.solve_s,
+            self.gap_tolerance,
+            self.stopped_by,
+        )
         return info.describe()
 
 
@@ -142,8 +150,9 @@ class MaximalCovering:
             c = sp.csr_array(costs)
             c.sort_indices()
             nb.sort_indices()
-            if c.shape != nb.shape or not (np.array_equal(c.indptr, nb.indptr)
-                                           and np.array_equal(c.indices, nb.indices)):
+            if c.shape != nb.shape or not (
+                np.array_equal(c.indptr, nb.indptr) and np.array_equal(c.indices, nb.indices)
+            ):
                 raise InputError("costs: expected the same sparsity pattern as neighbours")
             self.costs = c
         self.weights = np.asarray(weights, dtype=float)
@@ -151,12 +160,16 @@ class MaximalCovering:
         self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
         n_d, n_s = nb.shape
         if self.weights.shape != (n_d,):
-            raise InputError(f"weights: expected {n_d} values (one per demand point), "
-                             f"got shape {self.weights.shape}")  # fmt: skip
+            raise InputError(
+                f"weights: expected {n_d} values (one per demand point), "
+                f"got shape {self.weights.shape}"
+            )
         if not np.all(np.isfinite(self.weights)) or (self.weights < 0).any():
             raise InputError("weights: expected finite values >= 0")
         if len(self.fixed) and (self.fixed.min() < 0 or self.fixed.max() >= n_s):
-            raise InputError(f"fixed: site indices must lie in [0, {n_s}), got {self.fixed.tolist()[:5]}")
+            raise InputError(
+                f"fixed: site indices must lie in [0, {n_s}), got {self.fixed.tolist()[:5]}"
+            )
         _check_p(self.p, n_s, len(self.fixed))
 
     # ------------------------------------------------------------ constructors
@@ -193,8 +206,10 @@ class MaximalCovering:
         With ``tie_break`` the pair times feed the access-time second stage.
         """
         if threshold_s > tt.cutoff_s:
-            raise InputError(f"threshold_s ({threshold_s:.0f}) exceeds the matrix cutoff "
-                             f"({tt.cutoff_s:.0f}); rebuild travel times with a larger cutoff")  # fmt: skip
+            raise InputError(
+                f"threshold_s ({threshold_s:.0f}) exceeds the matrix cutoff "
+                f"({tt.cutoff_s:.0f}); rebuild travel times with a larger cutoff"
+            )
         nb = tt.neighbours(threshold_s)
         costs = None
         if tie_break:
@@ -228,35 +243,47 @@ class MaximalCovering:
 
         d_xy = np.column_stack([demand.geometry.centroid.x, demand.geometry.centroid.y])
         s_xy = np.column_stack([sites.geometry.centroid.x, sites.geometry.centroid.y])
-        pairs = cKDTree(d_xy).sparse_distance_matrix(cKDTree(s_xy), threshold, output_type="coo_matrix")
-        nb = sp.csr_array((np.ones(pairs.nnz, dtype=bool), (pairs.row, pairs.col)),
-                          shape=(len(demand), len(sites)))  # fmt: skip
+        pairs = cKDTree(d_xy).sparse_distance_matrix(
+            cKDTree(s_xy), threshold, output_type="coo_matrix"
+        )
+        nb = sp.csr_array(
+            (np.ones(pairs.nnz, dtype=bool), (pairs.row, pairs.col)),
+            shape=(len(demand), len(sites)),
+        )
         # sparse_distance_matrix drops zero distances; add exact coincidences back
         same = cKDTree(d_xy).query_ball_tree(cKDTree(s_xy), 0.0)
         extra = [(i, j) for i, js in enumerate(same) for j in js]
         if extra:
             r, c = np.array(extra).T
-            nb = (nb + sp.csr_array((np.ones(len(r), dtype=bool), (r, c)), shape=nb.shape)).astype(bool)
+            nb = (nb + sp.csr_array((np.ones(len(r), dtype=bool), (r, c)), shape=nb.shape)).astype(
+                bool
+            )
         fixed = np.flatnonzero(sites[fixed_col].to_numpy(bool)) if fixed_col else None
         return cls(nb, demand[weight_col].to_numpy(float), p, fixed=fixed)
 
     # ------------------------------------------------------------------ model
-    def build(self, *, min_coverage: float | None = None) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+    def build(
+        self, *, min_coverage: float | None = None
+    ) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
         """The PuLP problem and its site variables (sparse: one row per reachable point).
 
         With ``min_coverage`` (and ``costs``) this is the tie-break stage: coverage
         at least ``min_coverage``, minimum demand-weighted access time.
         """
         nb = self.neighbours
-        n_d, n_s = nb.shape
+        n_s = nb.shape[1]
         stage2 = min_coverage is not None
         if stage2 and self.costs is None:
             raise InputError("min_coverage: the tie-break stage needs costs")
         prob = pulp.LpProblem(self.name, pulp.LpMinimize if stage2 else pulp.LpMaximize)
         fixed = set(self.fixed.tolist())
         # LpBinary would reset lowBound to 0: fixed sites are integers bounded to [1, 1]
-        y = [prob.add_variable(f"y_{j}", lowBound=1 if j in fixed else 0, upBound=1,
-                               cat=pulp.LpInteger) for j in range(n_s)]  # fmt: skip
+        y = [
+            prob.add_variable(
+                f"y_{j}", lowBound=1 if j in fixed else 0, upBound=1, cat=pulp.LpInteger
+            )
+            for j in range(n_s)
+        ]
         counts = np.diff(nb.indptr)
         rows = np.flatnonzero((counts > 0) & (self.weights > 0))
         z = {i: prob.add_variable(f"z_{i}", lowBound=0, upBound=1) for i in rows.tolist()}
@@ -265,28 +292,45 @@ class MaximalCovering:
         if stage2:
             assert self.costs is not None and min_coverage is not None
             prob += covered >= min_coverage, "coverage_floor"
-            obj = []
+            obj: list[tuple[pulp.LpVariable, float]] = []
             for i in rows.tolist():
                 lo, hi = indptr[i], indptr[i + 1]
-                xs = [prob.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1)
-                      for j in indices[lo:hi].tolist()]  # fmt: skip
+                xs = [
+                    prob.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1)
+                    for j in indices[lo:hi].tolist()
+                ]
                 w = float(self.weights[i])
-                obj.extend((x, w * float(t)) for x, t in zip(xs, self.costs.data[lo:hi], strict=True))
-                prob += pulp.LpConstraint(pulp.LpAffineExpression([(x, 1.0) for x in xs] + [(z[i], -1.0)]),
-                                          pulp.LpConstraintEQ, f"assign_{i}", 0.0)  # fmt: skip
+                obj.extend(
+                    (x, w * float(t)) for x, t in zip(xs, self.costs.data[lo:hi], strict=True)
+                )
+                prob += pulp.LpConstraint(
+                    pulp.LpAffineExpression([(x, 1.0) for x in xs] + [(z[i], -1.0)]),
+                    pulp.LpConstraintEQ,
+                    f"assign_{i}",
+                    0.0,
+                )
                 for x, j in zip(xs, indices[lo:hi].tolist(), strict=True):
-                    prob += pulp.LpConstraint(pulp.LpAffineExpression([(x, 1.0), (y[j], -1.0)]),
-                                              pulp.LpConstraintLE, f"open_{i}_{j}", 0.0)  # fmt: skip
+                    prob += pulp.LpConstraint(
+                        pulp.LpAffineExpression([(x, 1.0), (y[j], -1.0)]),
+                        pulp.LpConstraintLE,
+                        f"open_{i}_{j}",
+                        0.0,
+                    )
             prob += pulp.LpAffineExpression(obj), "weighted_access_s"
         else:
             prob += covered, "covered"
         for i in rows.tolist():
-            terms = [(y[j], -1.0) for j in indices[indptr[i]:indptr[i + 1]].tolist()]
+            terms = [(y[j], -1.0) for j in indices[indptr[i] : indptr[i + 1]].tolist()]
             terms.append((z[i], 1.0))
-            prob += pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE,
-                                      f"cover_{i}", 0.0)  # fmt: skip
-        prob += pulp.LpConstraint(pulp.LpAffineExpression([(v, 1.0) for v in y]),
-                                  pulp.LpConstraintEQ, "p_sites", float(self.p))  # fmt: skip
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(terms), pulp.LpConstraintLE, f"cover_{i}", 0.0
+            )
+        prob += pulp.LpConstraint(
+            pulp.LpAffineExpression([(v, 1.0) for v in y]),
+            pulp.LpConstraintEQ,
+            "p_sites",
+            float(self.p),
+        )
         return prob, y
 
     def solve(
@@ -332,24 +376,41 @@ class MaximalCovering:
             t1 = time.perf_counter()
             prob2, y2 = self.build(min_coverage=floor)
             build_s += time.perf_counter() - t1
-            info2 = _solvers.run(prob2, solver, time_limit=remaining, gap=gap, threads=threads, msg=msg)
+            info2 = _solvers.run(
+                prob2, solver, time_limit=remaining, gap=gap, threads=threads, msg=msg
+            )
             if info2.status != "infeasible":
                 selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y2]))
-                extra["tie_break"] = {"objective": "demand-weighted access time (s)",
-                                      "value": info2.objective, "bound": info2.bound,
-                                      "gap": info2.gap, "status": info2.status,
-                                      "solve_s": round(info2.seconds, 3)}  # fmt: skip
+                extra["tie_break"] = {
+                    "objective": "demand-weighted access time (s)",
+                    "value": info2.objective,
+                    "bound": info2.bound,
+                    "gap": info2.gap,
+                    "status": info2.status,
+                    "solve_s": round(info2.seconds, 3),
+                }
                 if info2.status != "optimal":
                     status, stopped = "feasible", f"tie-break stage: {info2.stopped_by}"
-                info = _solvers.SolveInfo(**{**info.__dict__, "seconds": info.seconds + info2.seconds})
+                info = _solvers.SolveInfo(
+                    **{**info.__dict__, "seconds": info.seconds + info2.seconds}
+                )
         covered = self.neighbours[:, selected].sum(axis=1) > 0
         total = float(self.weights.sum())
         extra.update(covered_weight=float(self.weights[covered].sum()), total_weight=total)
         result = SolveResult(
-            model=self.name, selected=selected, objective=info.objective, bound=bound,
-            gap=gap_v, status=status, solver=info.solver, solve_s=info.seconds,
-            build_s=build_s, gap_tolerance=info.gap_tolerance, stopped_by=stopped, extra=extra,
-        )  # fmt: skip
+            model=self.name,
+            selected=selected,
+            objective=info.objective,
+            bound=bound,
+            gap=gap_v,
+            status=status,
+            solver=info.solver,
+            solve_s=info.seconds,
+            build_s=build_s,
+            gap_tolerance=info.gap_tolerance,
+            stopped_by=stopped,
+            extra=extra,
+        )
         if len(selected) != self.p:
             raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
         return result
@@ -375,7 +436,9 @@ def _within(cost: np.ndarray | sp.sparray | sp.spmatrix, threshold: float) -> sp
         m = sp.csr_array(cost)
         keep = m.data <= threshold
         rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))[keep]
-        return sp.csr_array((np.ones(len(rows), dtype=bool), (rows, m.indices[keep])), shape=m.shape)
+        return sp.csr_array(
+            (np.ones(len(rows), dtype=bool), (rows, m.indices[keep])), shape=m.shape
+        )
     arr = np.asarray(cost, dtype=float)
     if arr.ndim != 2:
         raise InputError(f"cost: expected a 2-D matrix, got {arr.ndim} dimension(s)")

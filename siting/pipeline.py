@@ -37,7 +37,7 @@ from siting.demand import (
 )
 from siting.evaluate import district_figures, evaluate_plan
 from siting.maps import plan_map
-from siting.network import NetworkSource, build_network, buffered, graph_stats
+from siting.network import NetworkSource, buffered, build_network, graph_stats
 from siting.optimize import MaximalCovering, SolveResult
 from siting.scenario import Scenario
 from siting.travel import TravelTimes, graph_matrix, travel_times
@@ -99,7 +99,9 @@ def plan(
 
     with stage("network"):
         boundary_path = sc.resolve(sc.network.boundary, field="network.boundary")
-        boundary_gdf = read_vector(boundary_path, field="network.boundary") if boundary_path else None
+        boundary_gdf = (
+            read_vector(boundary_path, field="network.boundary") if boundary_path else None
+        )
         area = boundary_gdf.union_all() if boundary_gdf is not None else None
         if sc.network.source == "file":
             osm_path = sc.resolve(sc.network.osm_file, field="network.osm_file")
@@ -113,13 +115,22 @@ def plan(
             source = NetworkSource(polygon=buffered(area, sc.network.buffer_m))
         if boundary_path:
             stamps["boundary"] = file_stamp(boundary_path)
-        G = build_network(source, area, buffer_m=sc.network.buffer_m, speeds_kph=sc.network.speeds_kph,
-                          fallback_speed_kph=sc.network.fallback_speed_kph, cache=sc.network.cache,
-                          cache_dir=cache_dir)  # fmt: skip
+        G = build_network(
+            source,
+            area,
+            buffer_m=sc.network.buffer_m,
+            speeds_kph=sc.network.speeds_kph,
+            fallback_speed_kph=sc.network.fallback_speed_kph,
+            cache=sc.network.cache,
+            cache_dir=cache_dir,
+        )
         if area is None:
-            nodes = gpd.GeoSeries(gpd.points_from_xy([d["x"] for _, d in G.nodes(data=True)],
-                                                     [d["y"] for _, d in G.nodes(data=True)]),
-                                  crs="EPSG:4326")  # fmt: skip
+            nodes = gpd.GeoSeries(
+                gpd.points_from_xy(
+                    [d["x"] for _, d in G.nodes(data=True)], [d["y"] for _, d in G.nodes(data=True)]
+                ),
+                crs="EPSG:4326",
+            )
             area = nodes.union_all().convex_hull
         index = NodeIndex.from_graph(G)
 
@@ -140,18 +151,30 @@ def plan(
             t_path = sc.resolve(dc.district_totals, field="demand.district_totals")
             assert t_path is not None
             stamps["district_totals"] = file_stamp(t_path)
-            table = read_table(t_path, field="demand.district_totals", columns=["district", "population"])
+            table = read_table(
+                t_path, field="demand.district_totals", columns=["district", "population"]
+            )
             totals = table.set_index("district")["population"].astype(float)
             if (totals < 0).any():
                 raise InputError("demand.district_totals: populations must be >= 0")
-        pieces = population_by_district(population, dc.population_column, districts,
-                                        district_column=dc.district_column, totals=totals)  # fmt: skip
+        pieces = population_by_district(
+            population,
+            dc.population_column,
+            districts,
+            district_column=dc.district_column,
+            totals=totals,
+        )
         cells = h3_cells(area, dc.h3_resolution)
         parts = allocate_to_cells(pieces, cells)
         r = dc.residents
-        demand = residents_demand(parts, cells, ResidentsAssumptions(
-            r.vehicles, r.ev_share, r.public_share, r.sessions_per_ev_day, r.kwh_per_session),
-            metric_crs=pieces.crs)  # fmt: skip
+        demand = residents_demand(
+            parts,
+            cells,
+            ResidentsAssumptions(
+                r.vehicles, r.ev_share, r.public_share, r.sessions_per_ev_day, r.kwh_per_session
+            ),
+            metric_crs=pieces.crs,
+        )
 
     with stage("candidates"):
         cc = sc.candidates
@@ -167,35 +190,53 @@ def plan(
             assert e_path is not None
             stamps["existing"] = file_stamp(e_path)
             existing = load_existing(e_path)
-        candidates = build_candidates(index, features=features, area=area,
-                                      grid_spacing_m=cc.grid_spacing_m, snap_max_m=cc.snap_max_m,
-                                      existing=existing)  # fmt: skip
+        candidates = build_candidates(
+            index,
+            features=features,
+            area=area,
+            grid_spacing_m=cc.grid_spacing_m,
+            snap_max_m=cc.snap_max_m,
+            existing=existing,
+        )
 
     with stage("travel"):
         gm = graph_matrix(G, index)
         tt = travel_times(
-            gm, index,
+            gm,
+            index,
             demand_lonlat=(demand["lon"].to_numpy(), demand["lat"].to_numpy()),
             site_lonlat=(candidates["lon"].to_numpy(), candidates["lat"].to_numpy()),
             site_nodes=candidates["node"].to_numpy(),
             cutoff_s=sc.travel.cutoff_min * 60.0,
             connector_speed_kph=sc.travel.connector_speed_kph,
-        )  # fmt: skip
+        )
 
     with stage("optimize"):
         oc = sc.optimize
         fixed = np.flatnonzero(candidates["existing"].to_numpy())
-        model = MaximalCovering.from_travel_times(tt, demand["sessions_day"].to_numpy(), oc.p,
-                                                  threshold_s=oc.threshold_min * 60.0, fixed=fixed)  # fmt: skip
+        model = MaximalCovering.from_travel_times(
+            tt,
+            demand["sessions_day"].to_numpy(),
+            oc.p,
+            threshold_s=oc.threshold_min * 60.0,
+            fixed=fixed,
+        )
         result = model.solve(oc.solver, time_limit=oc.time_limit_s, gap=oc.gap, threads=oc.threads)
 
     with stage("evaluate"):
-        kpis, per_site, per_demand = evaluate_plan(demand, candidates, result.selected, tt,
-                                                   threshold_s=oc.threshold_min * 60.0)  # fmt: skip
+        kpis, per_site, per_demand = evaluate_plan(
+            demand, candidates, result.selected, tt, threshold_s=oc.threshold_min * 60.0
+        )
         sites = candidates.iloc[result.selected].reset_index(drop=True)
         sites = sites.join(per_site, on="site_id")
-        per_district = district_figures(demand, per_demand, candidates, result.selected, districts,
-                                        district_column=dc.district_column)  # fmt: skip
+        per_district = district_figures(
+            demand,
+            per_demand,
+            candidates,
+            result.selected,
+            districts,
+            district_column=dc.district_column,
+        )
 
     kpis = {
         "scenario": sc.name,
@@ -203,11 +244,18 @@ def plan(
         "candidates": len(candidates),
         "candidates_by_kind": candidates["kind"].value_counts().sort_index().to_dict(),
         "solver": {
-            "model": result.model, "name": result.solver, "status": result.status,
-            "label": result.describe(), "objective": result.objective, "bound": result.bound,
-            "gap": result.gap, "gap_tolerance": result.gap_tolerance,
-            "stopped_by": result.stopped_by, "build_s": round(result.build_s, 3),
-            "solve_s": round(result.solve_s, 3), "time_limit_s": oc.time_limit_s,
+            "model": result.model,
+            "name": result.solver,
+            "status": result.status,
+            "label": result.describe(),
+            "objective": result.objective,
+            "bound": result.bound,
+            "gap": result.gap,
+            "gap_tolerance": result.gap_tolerance,
+            "stopped_by": result.stopped_by,
+            "build_s": round(result.build_s, 3),
+            "solve_s": round(result.solve_s, 3),
+            "time_limit_s": oc.time_limit_s,
             "tie_break": result.extra.get("tie_break"),
         },
         "network": graph_stats(G),
@@ -215,18 +263,37 @@ def plan(
         "inputs": stamps,
         "siting_version": __version__,
         "seed": sc.seed,
-    }  # fmt: skip
+    }
     kpis["solver_label"] = result.describe()
 
     with stage("map"):
-        fmap = plan_map(sites, demand, districts=districts, district_column=dc.district_column,
-                        kpis=kpis, title=f"siting: {sc.name}")  # fmt: skip
+        fmap = plan_map(
+            sites,
+            demand,
+            districts=districts,
+            district_column=dc.district_column,
+            kpis=kpis,
+            title=f"siting: {sc.name}",
+        )
 
     timings["total"] = round(time.perf_counter() - t_start, 3)
     kpis["timings_s"] = timings
     kpis["created"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return RunResult(sc, G, demand, candidates, tt, result, sites, kpis, per_district, per_demand,
-                     districts, fmap, timings)  # fmt: skip
+    return RunResult(
+        sc,
+        G,
+        demand,
+        candidates,
+        tt,
+        result,
+        sites,
+        kpis,
+        per_district,
+        per_demand,
+        districts,
+        fmap,
+        timings,
+    )
 
 
 def run(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -24,8 +23,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SITE_COLUMNS = ["site_id", "lat", "lon", "status", "kind", "name", "osmid", "node",
-                "demand_points", "assigned_demand", "covered_demand"]  # fmt: skip
+SITE_COLUMNS = [
+    "site_id",
+    "lat",
+    "lon",
+    "status",
+    "kind",
+    "name",
+    "osmid",
+    "node",
+    "demand_points",
+    "assigned_demand",
+    "covered_demand",
+]
 
 
 @contextlib.contextmanager
@@ -42,8 +52,8 @@ def atomic_dir(dest: Path) -> Iterator[Path]:
     old = None
     if dest.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
-        os.replace(dest, old / dest.name)
-    os.replace(tmp, dest)
+        dest.replace(old / dest.name)
+    Path(tmp).replace(dest)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -77,14 +87,16 @@ def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
 def summary(kpis: dict[str, Any]) -> str:
     """A few lines for the terminal at the end of a run."""
     solver = kpis["solver"]
-    return "\n".join([
-        f"plan {kpis['scenario']}: {kpis['stations']} stations "
-        f"({kpis['stations_existing']} existing, {kpis['stations_new']} new) "
-        f"from {kpis['candidates']} candidates",
-        f"  demand within {kpis['threshold_min']:g} min: {100 * kpis['coverage_share']:.1f}% "
-        f"of {kpis['demand_total']:,.0f} sessions/day",
-        f"  access time: mean {kpis['mean_access_min']:.1f} min, "
-        f"95th percentile {kpis['p95_access_min']:.1f} min",
-        f"  solver: {solver['label']} in {solver['solve_s']:.1f} s",
-        f"  total {kpis['timings_s']['total']:.1f} s",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"plan {kpis['scenario']}: {kpis['stations']} stations "
+            f"({kpis['stations_existing']} existing, {kpis['stations_new']} new) "
+            f"from {kpis['candidates']} candidates",
+            f"  demand within {kpis['threshold_min']:g} min: {100 * kpis['coverage_share']:.1f}% "
+            f"of {kpis['demand_total']:,.0f} sessions/day",
+            f"  access time: mean {kpis['mean_access_min']:.1f} min, "
+            f"95th percentile {kpis['p95_access_min']:.1f} min",
+            f"  solver: {solver['label']} in {solver['solve_s']:.1f} s",
+            f"  total {kpis['timings_s']['total']:.1f} s",
+        ]
+    )

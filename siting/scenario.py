@@ -133,7 +133,7 @@ class Scenario(_Strict):
     travel: TravelConfig = TravelConfig()
     optimize: OptimizeConfig = OptimizeConfig()
     #: Folder of the scenario file; relative paths resolve against it.
-    base_dir: Path = Field(default=Path("."), exclude=True)
+    base_dir: Path = Field(default=Path(), exclude=True)
 
     @model_validator(mode="after")
     def _cutoff_covers_threshold(self) -> Scenario:

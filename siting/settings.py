@@ -37,11 +37,22 @@ def cache_dir() -> Path:
 #: ``network_type="drive"`` filter, applied locally to an OSM file.
 DRIVE_HIGHWAYS: frozenset[str] = frozenset(
     {
-        "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
-        "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified",
-        "residential", "living_street", "road",
+        "motorway",
+        "motorway_link",
+        "trunk",
+        "trunk_link",
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
+        "unclassified",
+        "residential",
+        "living_street",
+        "road",
     }
-)  # fmt: skip
+)
 
 #: Tag values that exclude a way from the driving network (OSMnx "drive").
 DRIVE_EXCLUDE: dict[str, frozenset[str]] = {
@@ -49,23 +60,31 @@ DRIVE_EXCLUDE: dict[str, frozenset[str]] = {
     "access": frozenset({"private", "no"}),
     "motor_vehicle": frozenset({"no"}),
     "motorcar": frozenset({"no"}),
-    "service": frozenset({"alley", "driveway", "emergency_access", "parking", "parking_aisle",
-                          "private"}),
-}  # fmt: skip
+    "service": frozenset(
+        {"alley", "driveway", "emergency_access", "parking", "parking_aisle", "private"}
+    ),
+}
 
 #: Fallback free-flow speeds (km/h) per OSM highway class, used where a way has
 #: no ``maxspeed``. Almaty's urban limit is 60 km/h; the figures sit below it to
 #: stand for signals and junction delay on arterials, and follow common urban
 #: practice (e.g. the OSRM car profile's urban defaults) for minor roads.
 HIGHWAY_SPEEDS_KPH: dict[str, float] = {
-    "motorway": 80.0, "motorway_link": 45.0,
-    "trunk": 60.0, "trunk_link": 40.0,
-    "primary": 45.0, "primary_link": 30.0,
-    "secondary": 40.0, "secondary_link": 30.0,
-    "tertiary": 35.0, "tertiary_link": 25.0,
-    "unclassified": 30.0, "residential": 25.0,
-    "road": 30.0, "living_street": 10.0,
-}  # fmt: skip
+    "motorway": 80.0,
+    "motorway_link": 45.0,
+    "trunk": 60.0,
+    "trunk_link": 40.0,
+    "primary": 45.0,
+    "primary_link": 30.0,
+    "secondary": 40.0,
+    "secondary_link": 30.0,
+    "tertiary": 35.0,
+    "tertiary_link": 25.0,
+    "unclassified": 30.0,
+    "residential": 25.0,
+    "road": 30.0,
+    "living_street": 10.0,
+}
 
 #: Speed for any highway class not listed above (km/h).
 FALLBACK_SPEED_KPH = 30.0

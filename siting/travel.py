@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 _BATCH_BYTES = 64 * 1024 * 1024
 
 
-def graph_matrix(G: nx.MultiDiGraph, index: NodeIndex, *, weight: str = "travel_time") -> sp.csr_array:
+def graph_matrix(
+    G: nx.MultiDiGraph, index: NodeIndex, *, weight: str = "travel_time"
+) -> sp.csr_array:
     """The graph as an (n, n) CSR matrix of edge ``weight`` in the order of ``index``."""
     u, v, w = [], [], []
     for a, b, d in G.edges(data=True):
@@ -77,7 +79,7 @@ class TravelTimes:
     @property
     def shape(self) -> tuple[int, int]:
         """(n_demand, n_candidates)."""
-        return self.matrix.shape  # type: ignore[return-value]
+        return self.matrix.shape
 
     def neighbours(self, threshold_s: float) -> sp.csr_array:
         """Boolean CSR of the pairs within ``threshold_s``."""
@@ -85,8 +87,9 @@ class TravelTimes:
         keep = m.data <= threshold_s
         rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))[keep]
         indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=m.shape[0]))])
-        return sp.csr_array((np.ones(len(rows), dtype=bool), m.indices[keep], indptr),
-                            shape=m.shape)  # fmt: skip
+        return sp.csr_array(
+            (np.ones(len(rows), dtype=bool), m.indices[keep], indptr), shape=m.shape
+        )
 
     def nearest(self, sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Time to the nearest of ``sites`` (candidate indices) for every demand point.
@@ -108,10 +111,12 @@ class TravelTimes:
         far = np.flatnonzero(~np.isfinite(best))
         if len(far):
             # from the sites along reversed edges; connector of the reached site added after
-            dist, _, src = dijkstra(self.graph.T, indices=self.site_pos[sites], min_only=True,
-                                    return_predecessors=True)  # fmt: skip
-            node_to_site = {int(p): int(s) for s, p in zip(sites[::-1], self.site_pos[sites][::-1],
-                                                            strict=True)}  # fmt: skip
+            dist, _, src = dijkstra(
+                self.graph.T, indices=self.site_pos[sites], min_only=True, return_predecessors=True
+            )
+            node_to_site = {
+                int(p): int(s) for s, p in zip(sites[::-1], self.site_pos[sites][::-1], strict=True)
+            }
             for i in far:
                 node = self.demand_pos[i]
                 if np.isfinite(dist[node]):
@@ -168,7 +173,7 @@ def travel_times(
     batch = max(1, _BATCH_BYTES // (8 * max(n_nodes, 1)))
     rows_l, cols_l, vals_l = [], [], []
     for start in range(0, len(uniq), batch):
-        chunk = uniq[start:start + batch]
+        chunk = uniq[start : start + batch]
         dist = dijkstra(g, indices=chunk, limit=cutoff_s)
         sub = dist[:, dst_pos]  # (chunk, n_dst)
         # each source point whose node is in this chunk
@@ -189,8 +194,14 @@ def travel_times(
     indptr = np.zeros(shape[0] + 1, dtype=np.int64)
     np.add.at(indptr, rows + 1, 1)
     matrix = sp.csr_array((vals, cols.astype(np.int32), np.cumsum(indptr)), shape=shape)
-    log.info("travel: %d × %d pairs, %d within %.0f min (%.1f%%)", shape[0], shape[1], len(vals),
-             cutoff_s / 60, 100.0 * len(vals) / max(1, shape[0] * shape[1]))  # fmt: skip
+    log.info(
+        "travel: %d × %d pairs, %d within %.0f min (%.1f%%)",
+        shape[0],
+        shape[1],
+        len(vals),
+        cutoff_s / 60,
+        100.0 * len(vals) / max(1, shape[0] * shape[1]),
+    )
     return TravelTimes(matrix, cutoff_s, d_pos, d_conn, s_pos, s_conn, graph)
 
 

@@ -43,9 +43,16 @@ def small_area_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """GeoJSON polygon of the small test area."""
     x0, y0, x1, y1 = SMALL_BBOX
     ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
-    fc = {"type": "FeatureCollection",
-          "features": [{"type": "Feature", "properties": {"name": "test area"},
-                        "geometry": {"type": "Polygon", "coordinates": [ring]}}]}  # fmt: skip
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "test area"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        ],
+    }
     path = tmp_path_factory.mktemp("area") / "area.geojson"
     path.write_text(json.dumps(fc))
     return path
@@ -101,13 +108,18 @@ def small_graph(data_dir: Path, small_area_file: Path, cache_dir: Path):  # type
     from siting.network import NetworkSource, build_network
 
     area = gpd.read_file(small_area_file).union_all()
-    return build_network(NetworkSource(osm_file=data_dir / "roads" / "almaty-osm-2012.osm.pbf"),
-                         area, buffer_m=300, cache_dir=cache_dir)  # fmt: skip
+    return build_network(
+        NetworkSource(osm_file=data_dir / "roads" / "almaty-osm-2012.osm.pbf"),
+        area,
+        buffer_m=300,
+        cache_dir=cache_dir,
+    )
 
 
 @pytest.fixture(scope="session")
-def small_run(data_dir: Path, small_area_file: Path, cache_dir: Path,
-              tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]  # fmt: skip
+def small_run(
+    data_dir: Path, small_area_file: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory
+):  # type: ignore[no-untyped-def]
     """One end-to-end run of the small scenario, written to disk."""
     from siting.pipeline import run
     from siting.scenario import load_scenario

@@ -21,14 +21,17 @@ def area(small_area_file: Path):  # type: ignore[no-untyped-def]
     return gpd.read_file(small_area_file).union_all()
 
 
-def test_candidates_from_features_grid_and_existing(small_graph: nx.MultiDiGraph, area, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_candidates_from_features_grid_and_existing(
+    small_graph: nx.MultiDiGraph, area, data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
     index = NodeIndex.from_graph(small_graph)
     feats = read_features(data_dir / "roads" / "almaty-osm-2012.osm.pbf", field="f")
     assert {"parking", "fuel", "cafe", "park"} <= set(feats.kind)
     existing = load_existing(data_dir / "stations" / "ocm-146017-supercharger.json")
     assert existing.loc[0, "ports"] == 4
-    cand = build_candidates(index, features=feats, area=area, grid_spacing_m=800, snap_max_m=300,
-                            existing=existing)  # fmt: skip
+    cand = build_candidates(
+        index, features=feats, area=area, grid_spacing_m=800, snap_max_m=300, existing=existing
+    )
     assert cand.iloc[0]["existing"] and cand.iloc[0]["site_id"] == "E0001"
     assert cand["site_id"].is_unique
     assert cand["existing"].sum() == 1
@@ -49,9 +52,20 @@ def test_existing_station_formats(tmp_path: Path) -> None:
     df = load_existing(csv)
     assert list(df["name"]) == ["A", "B"] and df["lat"].iloc[0] == 43.25
     gj = tmp_path / "st.geojson"
-    gj.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "X"},
-         "geometry": {"type": "Point", "coordinates": [76.93, 43.25]}}]}))  # fmt: skip
+    gj.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "X"},
+                        "geometry": {"type": "Point", "coordinates": [76.93, 43.25]},
+                    }
+                ],
+            }
+        )
+    )
     assert load_existing(gj)["lon"].iloc[0] == pytest.approx(76.93)
     empty = tmp_path / "empty.csv"
     empty.write_text("name,lat,lon\n")
@@ -71,5 +85,6 @@ def test_existing_station_outside_city_is_an_error(small_graph: nx.MultiDiGraph,
     index = NodeIndex.from_graph(small_graph)
     far = pd.DataFrame({"name": ["Astana"], "lon": [71.43], "lat": [51.13], "ports": [2]})
     with pytest.raises(InputError, match="outside the city boundary"):
-        build_candidates(index, features=None, area=area, grid_spacing_m=800, snap_max_m=300,
-                         existing=far)  # fmt: skip
+        build_candidates(
+            index, features=None, area=area, grid_spacing_m=800, snap_max_m=300, existing=far
+        )

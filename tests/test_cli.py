@@ -22,9 +22,18 @@ def test_small_run_outputs(small_run) -> None:  # type: ignore[no-untyped-def]
     result, out = small_run
     p = result.scenario.optimize.p
     names = {f.name for f in out.iterdir()}
-    assert {"map.html", "sites.csv", "sites.geojson", "kpis.json", "run.log", "districts.csv",
-            "demand.csv"} <= names  # fmt: skip
-    assert not [f for f in out.parent.iterdir() if f.name.startswith(".out.")]  # no temp folders left
+    assert {
+        "map.html",
+        "sites.csv",
+        "sites.geojson",
+        "kpis.json",
+        "run.log",
+        "districts.csv",
+        "demand.csv",
+    } <= names
+    assert not [
+        f for f in out.parent.iterdir() if f.name.startswith(".out.")
+    ]  # no temp folders left
 
     sites = pd.read_csv(out / "sites.csv")
     assert len(sites) == p and sites["site_id"].is_unique
@@ -62,14 +71,23 @@ def test_same_inputs_same_plan(small_run, tmp_path: Path, small_scenario: Path, 
         a.pop(k)
         b.pop(k)
     for d in (a, b):
-        d["solver"] = {k: v for k, v in d["solver"].items() if not k.endswith("_s") and k != "tie_break"}
+        d["solver"] = {
+            k: v for k, v in d["solver"].items() if not k.endswith("_s") and k != "tie_break"
+        }
     assert a == b
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ}
-    return subprocess.run([sys.executable, "-m", "siting.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "siting.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def assert_clean_failure(proc: subprocess.CompletedProcess[str], pattern: str) -> None:
@@ -100,24 +118,28 @@ def test_missing_scenario_file(tmp_path: Path, existing_out: Path) -> None:
     check_untouched(existing_out)
 
 
-def test_unreadable_osm_file(tmp_path: Path, data_dir: Path, small_area_file: Path,
-                             existing_out: Path) -> None:  # fmt: skip
+def test_unreadable_osm_file(
+    tmp_path: Path, data_dir: Path, small_area_file: Path, existing_out: Path
+) -> None:
     bad = tmp_path / "broken.osm.pbf"
     bad.write_bytes(b"\x00\x01 not a pbf")
     text = small_scenario_text(data_dir, small_area_file).replace(
-        'osm_file = "{data_dir}/roads/almaty-osm-2012.osm.pbf"', f'osm_file = "{bad}"')
+        'osm_file = "{data_dir}/roads/almaty-osm-2012.osm.pbf"', f'osm_file = "{bad}"'
+    )
     (tmp_path / "s.toml").write_text(text)
     proc = run_cli("run", "s.toml", "--out", str(existing_out), cwd=tmp_path)
     assert_clean_failure(proc, r"network\.osm_file: cannot read OSM file .*broken\.osm\.pbf")
     check_untouched(existing_out)
 
 
-def test_p_below_existing_stations(tmp_path: Path, data_dir: Path, small_area_file: Path,
-                                   existing_out: Path) -> None:  # fmt: skip
+def test_p_below_existing_stations(
+    tmp_path: Path, data_dir: Path, small_area_file: Path, existing_out: Path
+) -> None:
     stations = tmp_path / "stations.csv"
     stations.write_text("name,lat,lon\nA,43.25,76.93\nB,43.24,76.92\nC,43.23,76.95\n")
     text = small_scenario_text(data_dir, small_area_file, p=2).replace(
-        'existing = "{data_dir}/stations/ocm-146017-supercharger.json"', f'existing = "{stations}"')
+        'existing = "{data_dir}/stations/ocm-146017-supercharger.json"', f'existing = "{stations}"'
+    )
     (tmp_path / "s.toml").write_text(text)
     proc = run_cli("run", "s.toml", "--out", str(existing_out), cwd=tmp_path)
     assert_clean_failure(proc, r"optimize\.p = 2 is smaller than the 3 existing stations")

@@ -25,8 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def almaty_layers(data_dir: Path):  # type: ignore[no-untyped-def]
-    pop = read_vector(data_dir / "population" / "residents-500m-proxy.geojson", field="p",
-                      column="population_estimate_final")  # fmt: skip
+    pop = read_vector(
+        data_dir / "population" / "residents-500m-proxy.geojson",
+        field="p",
+        column="population_estimate_final",
+    )
     districts = read_vector(data_dir / "boundaries" / "districts.geojson", field="d", column="name")
     city = read_vector(data_dir / "boundaries" / "city.geojson", field="b").union_all()
     totals = pd.read_csv(ROOT / "data" / "almaty-district-population.csv", comment="#")
@@ -52,23 +55,30 @@ def test_district_totals_are_matched_exactly_cell_by_cell(almaty_layers) -> None
     area_km2 = cells.to_crs(pieces.crs).area / 1e6
     assert 0.5 <= area_km2.mean() <= 1.0
     hexes = demand.to_crs(pieces.crs).geometry.buffer(0.01)
-    pts = gpd.GeoSeries(gpd.points_from_xy(demand["lon"], demand["lat"]), crs=4326).to_crs(pieces.crs)
+    pts = gpd.GeoSeries(gpd.points_from_xy(demand["lon"], demand["lat"]), crs=4326).to_crs(
+        pieces.crs
+    )
     assert hexes.contains(pts, align=False).all()
 
 
 def test_point_layers_and_other_crs_are_accepted(tmp_path: Path) -> None:
-    zones = gpd.GeoDataFrame({"name": ["A", "B"]},
-                             geometry=[box(76.90, 43.20, 76.95, 43.25), box(76.95, 43.20, 77.0, 43.25)],
-                             crs="EPSG:4326")  # fmt: skip
-    pts = gpd.GeoDataFrame({"people": [100.0, 300.0, 50.0]},
-                           geometry=[Point(76.91, 43.21), Point(76.93, 43.24), Point(76.97, 43.22)],
-                           crs="EPSG:4326").to_crs("EPSG:3857")  # fmt: skip
+    zones = gpd.GeoDataFrame(
+        {"name": ["A", "B"]},
+        geometry=[box(76.90, 43.20, 76.95, 43.25), box(76.95, 43.20, 77.0, 43.25)],
+        crs="EPSG:4326",
+    )
+    pts = gpd.GeoDataFrame(
+        {"people": [100.0, 300.0, 50.0]},
+        geometry=[Point(76.91, 43.21), Point(76.93, 43.24), Point(76.97, 43.22)],
+        crs="EPSG:4326",
+    ).to_crs("EPSG:3857")
     path = tmp_path / "pts.gpkg"
     pts.to_file(path)
     layer = read_vector(path, field="demand.population", column="people")
     assert layer.crs.to_epsg() == 4326
-    pieces = population_by_district(layer, "people", zones,
-                                    totals=pd.Series({"A": 1000.0, "B": 500.0}))  # fmt: skip
+    pieces = population_by_district(
+        layer, "people", zones, totals=pd.Series({"A": 1000.0, "B": 500.0})
+    )
     sums = pieces.groupby("district")["pop"].sum()
     assert sums["A"] == pytest.approx(1000.0)
     assert sums["B"] == pytest.approx(500.0)
@@ -93,9 +103,11 @@ def test_bad_demand_inputs(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="vehicles"):
         ResidentsAssumptions(-1, 0.1, 0.5, 0.3, 25)
     nocrs = tmp_path / "nocrs.geojson"
-    nocrs.write_text('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"v":1},'
-                     '"geometry":{"type":"Point","coordinates":[500000,4700000]}}],'
-                     '"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::32643"}}}')  # fmt: skip
+    nocrs.write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"v":1},'
+        '"geometry":{"type":"Point","coordinates":[500000,4700000]}}],'
+        '"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::32643"}}}'
+    )
     layer = read_vector(nocrs, field="demand.population", column="v")  # reprojected from UTM
     assert -180 <= layer.geometry.x.iloc[0] <= 180
     with pytest.raises(DataFileError, match="no column 'w'"):

@@ -68,20 +68,25 @@ def test_small_graph_is_strongly_connected_with_travel_times(small_graph: nx.Mul
     assert G.graph["crs"] == "epsg:4326"
 
 
-def test_graph_is_clipped_to_the_buffered_area(small_graph: nx.MultiDiGraph,
-                                               small_area_file: Path) -> None:  # fmt: skip
+def test_graph_is_clipped_to_the_buffered_area(
+    small_graph: nx.MultiDiGraph, small_area_file: Path
+) -> None:
     area = gpd.read_file(small_area_file).union_all()
     clip = network.buffered(area, 300).buffer(1e-9)
-    outside = [n for n, d in small_graph.nodes(data=True) if not clip.contains(Point(d["x"], d["y"]))]
+    outside = [
+        n for n, d in small_graph.nodes(data=True) if not clip.contains(Point(d["x"], d["y"]))
+    ]
     # truncate_by_edge keeps a node just outside when a neighbour lies inside
     for n in outside:
         nbrs = set(small_graph.successors(n)) | set(small_graph.predecessors(n))
-        assert any(clip.contains(Point(small_graph.nodes[m]["x"], small_graph.nodes[m]["y"]))
-                   for m in nbrs)  # fmt: skip
+        assert any(
+            clip.contains(Point(small_graph.nodes[m]["x"], small_graph.nodes[m]["y"])) for m in nbrs
+        )
 
 
-def test_cache_is_used_and_a_corrupt_cache_is_rebuilt(data_dir: Path, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_cache_is_used_and_a_corrupt_cache_is_rebuilt(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     area = box(76.93, 43.235, 76.95, 43.25)
     src = NetworkSource(osm_file=data_dir / "roads" / "almaty-osm-2012.osm.pbf")
     G1 = build_network(src, area, buffer_m=0, cache_dir=tmp_path)
@@ -121,5 +126,9 @@ def test_bad_osm_inputs_give_clear_errors(tmp_path: Path) -> None:
 def test_boundary_without_roads_is_an_input_error(data_dir: Path, tmp_path: Path) -> None:
     far = box(10.0, 10.0, 10.01, 10.01)
     with pytest.raises(InputError, match="contains no roads"):
-        build_network(NetworkSource(osm_file=data_dir / "roads" / "almaty-osm-2012.osm.pbf"), far,
-                      buffer_m=0, cache=False)  # fmt: skip
+        build_network(
+            NetworkSource(osm_file=data_dir / "roads" / "almaty-osm-2012.osm.pbf"),
+            far,
+            buffer_m=0,
+            cache=False,
+        )

@@ -22,8 +22,9 @@ def random_instance(seed: int, n_d: int = 30, n_s: int = 9):  # type: ignore[no-
     return cost, w
 
 
-def brute_force(cost: np.ndarray, w: np.ndarray, p: int, threshold: float,
-                fixed: tuple[int, ...] = ()) -> float:  # fmt: skip
+def brute_force(
+    cost: np.ndarray, w: np.ndarray, p: int, threshold: float, fixed: tuple[int, ...] = ()
+) -> float:
     best = -1.0
     others = [j for j in range(cost.shape[1]) if j not in fixed]
     for combo in itertools.combinations(others, p - len(fixed)):
@@ -94,17 +95,24 @@ def test_infeasible_requests_are_explained() -> None:
 
 
 def test_from_geodataframe_warns_on_geographic_crs() -> None:
-    cost, w = random_instance(2)
+    _, w = random_instance(2)
     rng = np.random.default_rng(2)
-    dem = gpd.GeoDataFrame({"w": w}, geometry=gpd.points_from_xy(*rng.uniform(0, 1000, (2, 30))),
-                           crs="EPSG:32643")  # fmt: skip
-    sites = gpd.GeoDataFrame({"ex": [True] + [False] * 8},
-                             geometry=gpd.points_from_xy(*rng.uniform(0, 1000, (2, 9))),
-                             crs="EPSG:32643")  # fmt: skip
-    res = MaximalCovering.from_geodataframe(dem, sites, "w", 3, threshold=250.0, fixed_col="ex").solve()
+    dem = gpd.GeoDataFrame(
+        {"w": w}, geometry=gpd.points_from_xy(*rng.uniform(0, 1000, (2, 30))), crs="EPSG:32643"
+    )
+    sites = gpd.GeoDataFrame(
+        {"ex": [True] + [False] * 8},
+        geometry=gpd.points_from_xy(*rng.uniform(0, 1000, (2, 9))),
+        crs="EPSG:32643",
+    )
+    res = MaximalCovering.from_geodataframe(
+        dem, sites, "w", 3, threshold=250.0, fixed_col="ex"
+    ).solve()
     d = np.c_[dem.geometry.x, dem.geometry.y]
     s = np.c_[sites.geometry.x, sites.geometry.y]
     euclid = np.linalg.norm(d[:, None] - s[None], axis=2)
     assert res.objective == pytest.approx(brute_force(euclid, w, 3, 250.0, fixed=(0,)))
     with pytest.warns(UserWarning, match="geographic"):
-        MaximalCovering.from_geodataframe(dem.to_crs(4326), sites.to_crs(4326), "w", 3, threshold=0.01)
+        MaximalCovering.from_geodataframe(
+            dem.to_crs(4326), sites.to_crs(4326), "w", 3, threshold=0.01
+        )

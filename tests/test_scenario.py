@@ -23,7 +23,7 @@ def test_data_dir_env_takes_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv(settings.DATA_DIR_ENV, str(tmp_path))
     sc = load_scenario(settings.DEFAULT_SCENARIO)
     assert sc.data_path == tmp_path.resolve()
-    with pytest.raises(MissingFileError, match="network.osm_file"):
+    with pytest.raises(MissingFileError, match=r"network\.osm_file"):
         sc.resolve(sc.network.osm_file, field="network.osm_file")
 
 
@@ -31,12 +31,18 @@ def test_data_dir_env_takes_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path
     ("edit", "message"),
     [
         (("p = 311", "p = -3"), "'optimize.p'.*greater than or equal to 1.*-3"),
-        (("p = 311", "p = \"many\""), "'optimize.p'.*integer.*'many'"),
-        (("threshold_min = 5", "thresold_min = 5"), "unknown field 'optimize.thresold_min'.*did you mean 'threshold_min'"),
-        (("ev_share = 0.0211", "ev_share = 1.7"), "'demand.residents.ev_share'.*less than or equal to 1"),
-        (("solver = \"highs\"", "solver = \"gurobi\""), "'optimize.solver'.*'highs' or 'cbc'"),
+        (("p = 311", 'p = "many"'), "'optimize.p'.*integer.*'many'"),
+        (
+            ("threshold_min = 5", "thresold_min = 5"),
+            "unknown field 'optimize.thresold_min'.*did you mean 'threshold_min'",
+        ),
+        (
+            ("ev_share = 0.0211", "ev_share = 1.7"),
+            "'demand.residents.ev_share'.*less than or equal to 1",
+        ),
+        (('solver = "highs"', 'solver = "gurobi"'), "'optimize.solver'.*'highs' or 'cbc'"),
         (("cutoff_min = 30", "cutoff_min = 2"), "cutoff_min.*at least.*threshold_min"),
-        (("name = \"almaty\"", "name = \"a b/c\""), "'name'"),
+        (('name = "almaty"', 'name = "a b/c"'), "'name'"),
     ],
 )
 def test_bad_fields_are_named(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
@@ -60,8 +66,9 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
 def test_source_needs_its_input(tmp_path: Path) -> None:
     text = settings.DEFAULT_SCENARIO.read_text()
     text = text.replace('source = "file"', 'source = "place"').replace(
-        'place = "Almaty, Kazakhstan"', 'place = ""')
+        'place = "Almaty, Kazakhstan"', 'place = ""'
+    )
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    with pytest.raises(ScenarioError, match="network.source = 'place' needs network.place"):
+    with pytest.raises(ScenarioError, match=r"network\.source = 'place' needs network\.place"):
         load_scenario(path)

@@ -23,17 +23,21 @@ def setup(small_graph: nx.MultiDiGraph):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("cutoff_min", [4, 60])
-def test_matrix_matches_networkx_dijkstra(small_graph: nx.MultiDiGraph, setup, cutoff_min: float) -> None:  # type: ignore[no-untyped-def]
+def test_matrix_matches_networkx_dijkstra(
+    small_graph: nx.MultiDiGraph, setup, cutoff_min: float
+) -> None:  # type: ignore[no-untyped-def]
     index, gm, d, s, dll, sll = setup
     cutoff = cutoff_min * 60.0
-    tt = travel_times(gm, index, demand_lonlat=dll, site_lonlat=sll, cutoff_s=cutoff,
-                      connector_speed_kph=15.0)  # fmt: skip
+    tt = travel_times(
+        gm, index, demand_lonlat=dll, site_lonlat=sll, cutoff_s=cutoff, connector_speed_kph=15.0
+    )
     dense = tt.matrix.toarray()
     stored = np.zeros_like(dense, dtype=bool)
     stored[np.repeat(np.arange(tt.shape[0]), np.diff(tt.matrix.indptr)), tt.matrix.indices] = True
-    for a, i in enumerate(d):
-        dist = nx.single_source_dijkstra_path_length(small_graph, index.ids[tt.demand_pos[a]],
-                                                     weight="travel_time")  # fmt: skip
+    for a in range(len(d)):
+        dist = nx.single_source_dijkstra_path_length(
+            small_graph, index.ids[tt.demand_pos[a]], weight="travel_time"
+        )
         for b in range(len(s)):
             net = dist.get(index.ids[tt.site_pos[b]], np.inf)
             want = tt.demand_conn_s[a] + net + tt.site_conn_s[b]
@@ -46,7 +50,7 @@ def test_matrix_matches_networkx_dijkstra(small_graph: nx.MultiDiGraph, setup, c
 
 
 def test_nearest_beyond_cutoff(setup) -> None:  # type: ignore[no-untyped-def]
-    index, gm, d, s, dll, sll = setup
+    index, gm, _, _, dll, sll = setup
     short = travel_times(gm, index, demand_lonlat=dll, site_lonlat=sll, cutoff_s=60.0)
     full = travel_times(gm, index, demand_lonlat=dll, site_lonlat=sll, cutoff_s=1e9)
     chosen = np.array([0, 3, 7])
@@ -61,7 +65,9 @@ def test_nearest_beyond_cutoff(setup) -> None:  # type: ignore[no-untyped-def]
 def test_row_minimum_keeps_explicit_zeros() -> None:
     import scipy.sparse as sp
 
-    m = sp.csr_array((np.array([5.0, 0.0, 2.0, 7.0]), np.array([0, 2, 1, 2]), np.array([0, 2, 2, 4])),
-                     shape=(3, 3))  # fmt: skip
+    m = sp.csr_array(
+        (np.array([5.0, 0.0, 2.0, 7.0]), np.array([0, 2, 1, 2]), np.array([0, 2, 2, 4])),
+        shape=(3, 3),
+    )
     rows, cols, vals = row_minimum(m)
     assert rows.tolist() == [0, 2] and cols.tolist() == [2, 1] and vals.tolist() == [0.0, 2.0]
