@@ -17,7 +17,7 @@ import osmium
 import osmium.osm.mutable as mutable
 
 from siting import settings
-from siting._errors import DataFileError, MissingFileError
+from siting._errors import DataFileError, InputError, MissingFileError
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,13 @@ def is_drivable(tags: osmium.osm.TagList) -> bool:
     return all(tags.get(key) not in values for key, values in settings.DRIVE_EXCLUDE.items())
 
 
-def write_drive_xml(src: Path, dst: Path, *, field: str) -> DriveExtract:
+def write_drive_xml(
+    src: Path, dst: Path, *, field: str, bbox: tuple[float, float, float, float] | None = None
+) -> DriveExtract:
     """Write the drivable ways of ``src`` and their nodes to OSM XML ``dst``.
+
+    With ``bbox`` (lon_min, lat_min, lon_max, lat_max) only ways with at least
+    one node inside it are kept; exact clipping is left to the caller.
 
     Extracts cut at a bounding box leave ways that reference nodes the file does
     not contain. Such a way is split at the missing references: each run of at
@@ -80,7 +85,7 @@ def write_drive_xml(src: Path, dst: Path, *, field: str) -> DriveExtract:
     check_osm_file(src, field=field)
     ways: list[tuple[int, list[int], dict[str, str]]] = []
     coords: dict[int, tuple[float, float]] = {}
-    missing = pieces_added = dropped = 0
+    missing = pieces_added = dropped = outside = 0
     next_id = -1
     try:
         processor = osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY)
@@ -100,6 +105,13 @@ def write_drive_xml(src: Path, dst: Path, *, field: str) -> DriveExtract:
             if not runs:
                 dropped += 1
                 continue
+            if bbox is not None and not any(
+                bbox[0] <= coords[r][0] <= bbox[2] and bbox[1] <= coords[r][1] <= bbox[3]
+                for run in runs
+                for r in run
+            ):
+                outside += 1
+                continue
             tags = {k: way.tags[k] for k in _WAY_TAGS if k in way.tags}
             for i, run in enumerate(runs):
                 if i == 0:
@@ -110,6 +122,8 @@ def write_drive_xml(src: Path, dst: Path, *, field: str) -> DriveExtract:
                 ways.append((way_id, run, tags))
     except RuntimeError as exc:
         raise DataFileError(f"{field}: cannot read OSM file {src}: {exc}") from None
+    if not ways and outside:
+        raise InputError(f"network: the city boundary contains no roads of {src.name}")
     if not ways:
         raise DataFileError(f"{field}: {src} contains no drivable highways")
 

@@ -2,11 +2,15 @@
 
 Layers: district boundaries, demand cells (sessions per day), existing and new
 stations with popups, and a layer control; a panel shows the run's key figures.
+:func:`save_map` writes a self-contained file: Leaflet and the other assets are
+inlined from installed packages, so the map opens without internet (only the
+OpenStreetMap tiles need a connection; the plain background does not).
 """
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 import branca.colormap as cm
@@ -14,6 +18,8 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+
+from siting._assets import inline_assets
 
 EXISTING_COLOR = "#d62728"
 NEW_COLOR = "#1f77b4"
@@ -56,7 +62,9 @@ def plan_map(
         control_scale=True,
     )
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
-    folium.TileLayer(tiles=BLANK_TILE, attr="plain background", name="Plain (no tiles)").add_to(m)
+    folium.TileLayer(
+        tiles=BLANK_TILE, attr="plain background", name="Plain (no tiles)", show=False
+    ).add_to(m)
 
     if districts is not None:
         folium.GeoJson(
@@ -119,6 +127,14 @@ def plan_map(
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
+
+
+def save_map(m: folium.Map, path: Path) -> None:
+    """Write the map as one self-contained HTML file (Leaflet inlined, no CDN links)."""
+    html_text = inline_assets(m.get_root().render())
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(html_text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def _popup(row: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import osmnx as ox
+from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from siting import settings
@@ -40,7 +41,7 @@ from siting._osm import check_osm_file, write_drive_xml
 log = logging.getLogger(__name__)
 
 #: Bump when the cached graph's content or format changes.
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -99,14 +100,14 @@ def build_network(
             return G
 
     if source.osm_file is not None:
-        G = graph_from_file(source.osm_file)
+        G = graph_from_file(source.osm_file, bbox=clip.bounds if clip is not None else None)
     elif source.place is not None:
         G = _download(
             lambda: ox.graph_from_place(source.place, network_type="drive", retain_all=True),
             source.place,
         )
     elif source.polygon is not None:
-        poly = source.polygon
+        poly = _as_polygon(source.polygon, "network.boundary")
         G = _download(
             lambda: ox.graph_from_polygon(poly, network_type="drive", retain_all=True),
             "the boundary polygon",
@@ -120,16 +121,20 @@ def build_network(
     return G
 
 
-def graph_from_file(path: Path) -> nx.MultiDiGraph:
-    """Build an unclipped OSMnx drive graph from a local OSM file.
+def graph_from_file(
+    path: Path, *, bbox: tuple[float, float, float, float] | None = None
+) -> nx.MultiDiGraph:
+    """Build an OSMnx drive graph from a local OSM file.
 
     The file is filtered to drivable ways with pyosmium and written as OSM XML,
-    which :func:`osmnx.graph_from_xml` turns into a simplified graph.
+    which :func:`osmnx.graph_from_xml` turns into a simplified graph. With
+    ``bbox`` (lon_min, lat_min, lon_max, lat_max) only ways touching it are
+    read; the graph is not clipped exactly (see :func:`finish_graph`).
     """
     check_osm_file(path, field="network.osm_file")
     with tempfile.TemporaryDirectory(prefix="siting-osm-") as tmp:
         xml = Path(tmp) / "drive.osm"
-        write_drive_xml(path, xml, field="network.osm_file")
+        write_drive_xml(path, xml, field="network.osm_file", bbox=bbox)
         try:
             G = ox.graph_from_xml(xml, simplify=True, retain_all=True)
         except Exception as exc:
@@ -148,7 +153,9 @@ def finish_graph(
     """Clip, keep the largest strongly connected component, add travel times."""
     if clip is not None:
         try:
-            G = ox.truncate.truncate_graph_polygon(G, clip, truncate_by_edge=True)
+            G = ox.truncate.truncate_graph_polygon(
+                G, _as_polygon(clip, "network.boundary"), truncate_by_edge=True
+            )
         except ValueError:
             raise InputError("network: the city boundary contains no roads of the graph") from None
     G = ox.truncate.largest_component(G, strongly=True)
@@ -166,9 +173,21 @@ def add_travel_times(
 ) -> nx.MultiDiGraph:
     """Add ``speed_kph`` and ``travel_time`` (s) to every edge.
 
-    ``maxspeed`` is used where tagged; otherwise the class speed from ``speeds``;
-    otherwise ``fallback_speed_kph``.
+    ``maxspeed`` is used where tagged; otherwise the class speed from ``speeds``
+    (for an edge merged from several classes, the slowest); otherwise
+    ``fallback_speed_kph``.
     """
+
+    def class_speed(c: str) -> tuple[float, str]:
+        return (speeds.get(c, fallback_speed_kph), c)
+
+    # Simplification merges ways of different classes into a list whose order follows
+    # Python's string hashing; OSMnx uses the first item. Put the slowest class first so
+    # the speed is the same in every process (and errs on the slow side).
+    for _, _, d in G.edges(data=True):
+        hw = d.get("highway")
+        if isinstance(hw, list):
+            d["highway"] = sorted(set(hw), key=class_speed)
     classes = {_first(d.get("highway")) for _, _, d in G.edges(data=True)}
     table = {c: speeds.get(c, fallback_speed_kph) for c in classes if c is not None}
     with warnings.catch_warnings():
@@ -202,6 +221,12 @@ def graph_stats(G: nx.MultiDiGraph) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------- internals
+def _as_polygon(geom: BaseGeometry, field: str) -> Polygon | MultiPolygon:
+    if isinstance(geom, Polygon | MultiPolygon):
+        return geom
+    raise InputError(f"{field}: expected a polygon or multipolygon, got a {geom.geom_type}")
+
+
 def _first(value: Any) -> Any:
     return value[0] if isinstance(value, list) else value
 

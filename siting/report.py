@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from siting._io import write_json
+from siting.maps import save_map
 
 if TYPE_CHECKING:
     from siting.pipeline import RunResult
@@ -79,7 +80,7 @@ def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
     run.per_district.to_csv(paths["districts"], index=False, float_format="%.4f")
     demand = run.demand.drop(columns="geometry").merge(run.per_demand, on="demand_id")
     demand.to_csv(paths["demand"], index=False, float_format="%.6f")
-    run.map.save(str(paths["map"]))
+    save_map(run.map, paths["map"])
     log.info("outputs: %s", ", ".join(p.name for p in paths.values()))
     return paths
 

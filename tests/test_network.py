@@ -93,7 +93,7 @@ def test_cache_is_used_and_a_corrupt_cache_is_rebuilt(
     files = list((tmp_path / "graphs").glob("graph-*.pkl"))
     assert len(files) == 1
 
-    def boom(_path: Path) -> nx.MultiDiGraph:
+    def boom(_path: Path, **_kw: object) -> nx.MultiDiGraph:
         raise AssertionError("the cache should have been used")
 
     monkeypatch.setattr(network, "graph_from_file", boom)
@@ -132,3 +132,39 @@ def test_boundary_without_roads_is_an_input_error(data_dir: Path, tmp_path: Path
             buffer_m=0,
             cache=False,
         )
+
+
+GRAPH_DIGEST = """
+import hashlib, sys
+from pathlib import Path
+from shapely.geometry import box
+from siting.network import NetworkSource, build_network
+G = build_network(NetworkSource(osm_file=Path(sys.argv[1])), box(76.90, 43.22, 76.96, 43.26),
+                  buffer_m=0, cache=False)
+rows = sorted((u, v, k, round(d["travel_time"], 9)) for u, v, k, d in G.edges(keys=True, data=True))
+print(hashlib.sha256(repr(rows).encode()).hexdigest())
+"""
+
+
+def test_graph_does_not_depend_on_the_hash_seed(data_dir: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    digests = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                GRAPH_DIGEST,
+                str(data_dir / "roads" / "almaty-osm-2012.osm.pbf"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        digests.add(proc.stdout.strip())
+    assert len(digests) == 1

@@ -1,0 +1,75 @@
+"""The map: self-contained HTML, checked in real headless Chromium with no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from siting._assets import external_assets, inline_assets
+from siting._errors import SitingError
+from tests.browser import inspect_map
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "out" / "test-artifacts"
+
+
+def test_map_links_nothing_external(small_run) -> None:  # type: ignore[no-untyped-def]
+    _, out = small_run
+    html = (out / "map.html").read_text()
+    assert external_assets(html) == []
+    assert "cdn.jsdelivr.net" not in html and "cdnjs.cloudflare.com" not in html
+    assert "L.version" in html or "Leaflet" in html
+
+
+def test_unknown_asset_is_refused() -> None:
+    page = '<script src="https://example.org/plugin.js"></script>'
+    with pytest.raises(SitingError, match="no offline copy"):
+        inline_assets(page)
+
+
+@pytest.mark.browser
+def test_small_map_in_headless_chromium(small_run) -> None:  # type: ignore[no-untyped-def]
+    result, out = small_run
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "small-map.png"
+    info = inspect_map(out / "map.html", shot)
+    sites = pd.read_csv(out / "sites.csv")
+    assert info["leaflet"] == "1.9.3"
+    assert info["maps"] == 1
+    assert info["stations"] == len(sites) == result.scenario.optimize.p
+    assert info["existing"] == (sites["status"] == "existing").sum()
+    layers = " | ".join(info["layers"])
+    for name in (
+        "OpenStreetMap",
+        "Plain (no tiles)",
+        "Districts",
+        "Demand (sessions/day)",
+        "Existing stations (1)",
+        f"New stations ({len(sites) - 1})",
+    ):
+        assert name in layers
+    assert info["panel"]
+    assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_almaty_default_run_and_map(tmp_path: Path, cache_dir: Path) -> None:
+    """The Almaty default: 311 unique stations on the graph, all 311 drawn on the map."""
+    from siting import settings
+    from siting.pipeline import run
+    from siting.scenario import load_scenario
+
+    out = tmp_path / "almaty"
+    result = run(load_scenario(settings.DEFAULT_SCENARIO), out, cache_dir=cache_dir)
+    sites = pd.read_csv(out / "sites.csv")
+    assert len(sites) == 311 and sites["site_id"].is_unique
+    assert not sites.duplicated(["lat", "lon"]).any()
+    assert set(sites["node"]) <= set(result.graph.nodes)
+    assert result.kpis["solver"]["status"] in ("optimal", "feasible")
+    assert (out / "map.html").stat().st_size < 15 * 1024 * 1024
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    info = inspect_map(out / "map.html", ARTIFACTS / "almaty-map.png")
+    assert info["stations"] == 311
+    assert info["leaflet"] == "1.9.3"
