@@ -104,7 +104,7 @@ def _run_highs(
 ) -> SolveInfo:
     import highspy
 
-    solver = pulp.HiGHS(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads)
+    solver = _WarmHiGHS(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads)
     try:
         prob.solve(solver)
     except pulp.PulpSolverError as exc:
@@ -141,6 +141,29 @@ def _run_highs(
     return SolveInfo("feasible", objective, bound, gap_val, "highs", 0.0, tol, stopped)
 
 
+class _WarmHiGHS(pulp.HiGHS):  # type: ignore[misc]
+    """PuLP's HiGHS binding plus a warm start from the variables' initial values.
+
+    Values set with ``LpVariable.setInitialValue`` are handed to HiGHS as a
+    starting solution, so a time-limited solve always has an incumbent.
+    """
+
+    def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP API name)
+        import highspy
+
+        variables = lp.variables()
+        if any(v.varValue is not None for v in variables):
+            values = [0.0] * len(variables)
+            for v in variables:
+                if v.varValue is not None:
+                    values[v.index] = float(v.varValue)
+            start = highspy.HighsSolution()
+            start.col_value = values
+            start.value_valid = True
+            lp.solverModel.setSolution(start)
+        super().callSolver(lp)
+
+
 _CBC_BOUND = re.compile(r"best possible\s+(-?[\d.eE+]+)|Lower bound:\s+(-?[\d.eE+]+)")
 
 
@@ -149,8 +172,14 @@ def _run_cbc(
 ) -> SolveInfo:
     with tempfile.TemporaryDirectory(prefix="siting-cbc-") as tmp:
         log_path = Path(tmp) / "cbc.log"
+        warm = any(v.varValue is not None for v in prob.variables())
         solver = _cbc(
-            msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads, logPath=str(log_path)
+            msg=msg,
+            timeLimit=time_limit,
+            gapRel=tol,
+            threads=threads,
+            logPath=str(log_path),
+            warmStart=warm,
         )
         try:
             prob.solve(solver)

@@ -261,14 +261,34 @@ class MaximalCovering:
         fixed = np.flatnonzero(sites[fixed_col].to_numpy(bool)) if fixed_col else None
         return cls(nb, demand[weight_col].to_numpy(float), p, fixed=fixed)
 
+    # -------------------------------------------------------------- heuristic
+    def greedy(self) -> np.ndarray:
+        """Greedy plan: fixed sites, then repeatedly the site adding most coverage.
+
+        Deterministic (ties go to the lowest index); used as the warm start.
+        """
+        nb_t = self.neighbours.T.tocsr().astype(float)
+        chosen = np.zeros(self.neighbours.shape[1], dtype=bool)
+        chosen[self.fixed] = True
+        covered = np.asarray(self.neighbours[:, self.fixed].sum(axis=1) > 0).ravel()
+        for _ in range(self.p - len(self.fixed)):
+            gain = nb_t @ np.where(covered, 0.0, self.weights)
+            gain[chosen] = -1.0
+            j = int(np.argmax(gain))
+            chosen[j] = True
+            covered[nb_t.indices[nb_t.indptr[j] : nb_t.indptr[j + 1]]] = True
+        return np.flatnonzero(chosen)
+
     # ------------------------------------------------------------------ model
     def build(
-        self, *, min_coverage: float | None = None
+        self, *, min_coverage: float | None = None, start: np.ndarray | None = None
     ) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
         """The PuLP problem and its site variables (sparse: one row per reachable point).
 
         With ``min_coverage`` (and ``costs``) this is the tie-break stage: coverage
-        at least ``min_coverage``, minimum demand-weighted access time.
+        at least ``min_coverage``, minimum demand-weighted access time. ``start``
+        (site indices) sets initial values for a warm start: each covered point
+        assigned to its nearest chosen site.
         """
         nb = self.neighbours
         n_s = nb.shape[1]
@@ -287,6 +307,15 @@ class MaximalCovering:
         counts = np.diff(nb.indptr)
         rows = np.flatnonzero((counts > 0) & (self.weights > 0))
         z = {i: prob.add_variable(f"z_{i}", lowBound=0, upBound=1) for i in rows.tolist()}
+        is_open = np.zeros(n_s, dtype=bool)
+        hit = np.zeros(nb.shape[0], dtype=bool)
+        if start is not None:
+            is_open[np.asarray(start, dtype=np.int64)] = True
+            hit = np.asarray(nb[:, is_open].sum(axis=1) > 0).ravel()
+            for j, v in enumerate(y):
+                v.setInitialValue(1.0 if is_open[j] else 0.0)
+            for i, v in z.items():
+                v.setInitialValue(1.0 if hit[i] else 0.0)
         covered = pulp.LpAffineExpression([(z[i], float(self.weights[i])) for i in z])
         indptr, indices = nb.indptr, nb.indices
         if stage2:
@@ -299,6 +328,12 @@ class MaximalCovering:
                     prob.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1)
                     for j in indices[lo:hi].tolist()
                 ]
+                if start is not None:
+                    js = indices[lo:hi]
+                    t = np.where(is_open[js], self.costs.data[lo:hi], np.inf)
+                    best = int(np.argmin(t)) if hit[i] else -1
+                    for k, x in enumerate(xs):
+                        x.setInitialValue(1.0 if k == best else 0.0)
                 w = float(self.weights[i])
                 obj.extend(
                     (x, w * float(t)) for x, t in zip(xs, self.costs.data[lo:hi], strict=True)
@@ -358,7 +393,8 @@ class MaximalCovering:
             Show the solver's log.
         """
         t0 = time.perf_counter()
-        prob, y = self.build()
+        start = self.greedy()
+        prob, y = self.build(start=start)
         build_s = time.perf_counter() - t0
         info = _solvers.run(prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible":
@@ -374,7 +410,7 @@ class MaximalCovering:
             floor = info.objective - 1e-7 * max(1.0, abs(info.objective))
             remaining = None if time_limit is None else max(1.0, time_limit - info.seconds)
             t1 = time.perf_counter()
-            prob2, y2 = self.build(min_coverage=floor)
+            prob2, y2 = self.build(min_coverage=floor, start=selected)
             build_s += time.perf_counter() - t1
             info2 = _solvers.run(
                 prob2, solver, time_limit=remaining, gap=gap, threads=threads, msg=msg

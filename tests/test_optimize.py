@@ -116,3 +116,40 @@ def test_from_geodataframe_warns_on_geographic_crs() -> None:
         MaximalCovering.from_geodataframe(
             dem.to_crs(4326), sites.to_crs(4326), "w", 3, threshold=0.01
         )
+
+
+def hard_instance() -> tuple[sp.csr_array, np.ndarray]:
+    """Random MCLP that HiGHS cannot prove optimal in 30 s on the 2-core machine."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(0)
+    d = rng.uniform(0, 100, (4000, 2))
+    s = rng.uniform(0, 100, (800, 2))
+    m = cKDTree(d).sparse_distance_matrix(cKDTree(s), 7.0, output_type="coo_matrix")
+    nb = sp.csr_array((np.ones(m.nnz, dtype=bool), (m.row, m.col)), shape=(4000, 800))
+    return nb, rng.integers(1, 100, 4000).astype(float)
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_time_limit_is_reported_as_feasible_with_gap(solver: str) -> None:
+    nb, w = hard_instance()
+    model = MaximalCovering(nb, w, 50)
+    greedy = model.greedy()
+    greedy_cover = float(w[np.asarray(nb[:, greedy].sum(axis=1) > 0).ravel()].sum())
+    res = model.solve(solver, time_limit=1.0, gap=0.0)
+    assert res.status == "feasible"
+    assert not res.proven_optimal
+    assert res.stopped_by == "time limit"
+    assert res.gap is not None and res.gap > 0
+    assert res.bound is not None and res.bound > res.objective
+    assert res.describe().startswith("feasible, gap ")
+    assert len(res.selected) == 50
+    # the warm start guarantees a plan at least as good as the greedy one
+    assert res.objective >= greedy_cover - 1e-6
+
+
+def test_greedy_is_deterministic_and_keeps_fixed_sites() -> None:
+    nb, w = hard_instance()
+    model = MaximalCovering(nb, w, 30, fixed=np.array([5, 6]))
+    a, b = model.greedy(), model.greedy()
+    assert np.array_equal(a, b) and len(a) == 30 and {5, 6} <= set(a.tolist())
