@@ -33,8 +33,11 @@ class InfeasibleError(InputError):
     """An optimisation request cannot be met; the message names the constraint."""
 
 
-class NetworkError(SitingError, ConnectionError):
-    """Downloading OSM data failed (timeout, HTTP error or empty answer)."""
+class NetworkError(InputError, ConnectionError):
+    """Downloading OSM data failed (timeout, HTTP error or empty answer).
+
+    Reported like bad input (exit code 2): the user can switch to an offline file.
+    """
 
 
 class SolverError(SitingError, RuntimeError):

@@ -141,7 +141,7 @@ def _run_highs(
     return SolveInfo("feasible", objective, bound, gap_val, "highs", 0.0, tol, stopped)
 
 
-class _WarmHiGHS(pulp.HiGHS):  # type: ignore[misc]
+class _WarmHiGHS(pulp.HiGHS):
     """PuLP's HiGHS binding plus a warm start from the variables' initial values.
 
     Values set with ``LpVariable.setInitialValue`` are handed to HiGHS as a

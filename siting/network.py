@@ -21,10 +21,12 @@ import os
 import pickle
 import tempfile
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import networkx as nx
@@ -40,8 +42,19 @@ from siting._osm import check_osm_file, write_drive_xml
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 #: Bump when the cached graph's content or format changes.
 _CACHE_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class OnlineOptions:
+    """Where OSMnx downloads from (``None`` keeps OSMnx's public defaults)."""
+
+    overpass_url: str | None = None
+    nominatim_url: str | None = None
+    timeout_s: float = 180.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,7 @@ def build_network(
     fallback_speed_kph: float = settings.FALLBACK_SPEED_KPH,
     cache: bool = True,
     cache_dir: Path | None = None,
+    online: OnlineOptions | None = None,
 ) -> nx.MultiDiGraph:
     """Build (or load from cache) the drivable graph with travel times.
 
@@ -83,16 +97,20 @@ def build_network(
         Read and write the finished graph in the cache folder.
     cache_dir
         Cache folder; default :func:`settings.cache_dir`.
+    online
+        Service URLs and timeout for the online sources.
 
     Returns
     -------
     networkx.MultiDiGraph
         An OSMnx graph (``crs`` EPSG:4326) with ``travel_time`` on every edge.
     """
+    online = online or OnlineOptions()
+    cache_root = cache_dir or settings.cache_dir()
     speeds = {**settings.HIGHWAY_SPEEDS_KPH, **(speeds_kph or {})}
     clip = buffered(boundary, buffer_m) if boundary is not None else None
     key = _cache_key(source, clip, speeds, fallback_speed_kph)
-    path = (cache_dir or settings.cache_dir()) / "graphs" / f"graph-{key}.pkl"
+    path = cache_root / "graphs" / f"graph-{key}.pkl"
     if cache:
         G = _load_cached(path, key)
         if G is not None:
@@ -102,16 +120,23 @@ def build_network(
     if source.osm_file is not None:
         G = graph_from_file(source.osm_file, bbox=clip.bounds if clip is not None else None)
     elif source.place is not None:
-        G = _download(
-            lambda: ox.graph_from_place(source.place, network_type="drive", retain_all=True),
-            source.place,
-        )
+        place = source.place
+        with _osmnx_online(online, cache_root):
+            G = _download(
+                lambda: ox.graph_from_place(
+                    place, network_type="drive", retain_all=True, truncate_by_edge=True
+                ),
+                place,
+            )
     elif source.polygon is not None:
         poly = _as_polygon(source.polygon, "network.boundary")
-        G = _download(
-            lambda: ox.graph_from_polygon(poly, network_type="drive", retain_all=True),
-            "the boundary polygon",
-        )
+        with _osmnx_online(online, cache_root):
+            G = _download(
+                lambda: ox.graph_from_polygon(
+                    poly, network_type="drive", retain_all=True, truncate_by_edge=True
+                ),
+                "the boundary polygon",
+            )
     else:
         raise InputError("network source: give an OSM file, a place name or a polygon")
 
@@ -119,6 +144,15 @@ def build_network(
     if cache:
         _save_cached(path, key, G)
     return G
+
+
+def geocode_place(
+    place: str, *, online: OnlineOptions | None = None, cache_dir: Path | None = None
+) -> Polygon | MultiPolygon:
+    """The boundary polygon of a place name, from Nominatim through OSMnx."""
+    with _osmnx_online(online or OnlineOptions(), cache_dir or settings.cache_dir()):
+        gdf = _download(lambda: ox.geocode_to_gdf(place), place)
+    return _as_polygon(gdf.union_all(), "network.place")
 
 
 def graph_from_file(
@@ -231,14 +265,33 @@ def _first(value: Any) -> Any:
     return value[0] if isinstance(value, list) else value
 
 
-def _download(fetch: Any, what: str) -> nx.MultiDiGraph:
+@contextmanager
+def _osmnx_online(online: OnlineOptions, cache_root: Path) -> Iterator[None]:
+    """Point OSMnx at the chosen services for one download, then restore its settings."""
+    names = ("overpass_url", "nominatim_url", "requests_timeout", "cache_folder", "use_cache")
+    saved = {n: getattr(ox.settings, n) for n in names}
+    try:
+        if online.overpass_url:
+            ox.settings.overpass_url = online.overpass_url
+        if online.nominatim_url:
+            ox.settings.nominatim_url = online.nominatim_url
+        ox.settings.requests_timeout = online.timeout_s
+        ox.settings.cache_folder = cache_root / "osmnx-http"
+        ox.settings.use_cache = True
+        yield
+    finally:
+        for n, v in saved.items():
+            setattr(ox.settings, n, v)
+
+
+def _download(fetch: Callable[[], T], what: str) -> T:
     try:
         return fetch()
     except Exception as exc:
-        name = type(exc).__name__
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise NetworkError(
-            f"network: downloading roads for {what} failed ({name}: {exc}); "
-            "use network.source = 'file' with a local OSM extract to work offline"
+            f"network: downloading OSM data for {what} failed ({type(exc).__name__}: {text}); "
+            "to work offline use network.source = 'file' with a local OSM extract"
         ) from None
 
 

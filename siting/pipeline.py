@@ -37,7 +37,14 @@ from siting.demand import (
 )
 from siting.evaluate import district_figures, evaluate_plan
 from siting.maps import plan_map
-from siting.network import NetworkSource, buffered, build_network, graph_stats
+from siting.network import (
+    NetworkSource,
+    OnlineOptions,
+    buffered,
+    build_network,
+    geocode_place,
+    graph_stats,
+)
 from siting.optimize import MaximalCovering, SolveResult
 from siting.scenario import Scenario
 from siting.travel import TravelTimes, graph_matrix, travel_times
@@ -103,6 +110,11 @@ def plan(
             read_vector(boundary_path, field="network.boundary") if boundary_path else None
         )
         area = boundary_gdf.union_all() if boundary_gdf is not None else None
+        nc = sc.network
+        online = OnlineOptions(nc.overpass_url, nc.nominatim_url, nc.timeout_s)
+        if area is None and nc.source == "place":
+            assert nc.place is not None
+            area = geocode_place(nc.place, online=online, cache_dir=cache_dir)
         if sc.network.source == "file":
             osm_path = sc.resolve(sc.network.osm_file, field="network.osm_file")
             assert osm_path is not None
@@ -123,6 +135,7 @@ def plan(
             fallback_speed_kph=sc.network.fallback_speed_kph,
             cache=sc.network.cache,
             cache_dir=cache_dir,
+            online=online,
         )
         if area is None:
             nodes = gpd.GeoSeries(

@@ -52,6 +52,11 @@ class NetworkConfig(_Strict):
     speeds_kph: dict[str, Positive] = Field(default_factory=dict)
     fallback_speed_kph: Positive = settings.FALLBACK_SPEED_KPH
     cache: bool = True
+    #: Overpass and Nominatim endpoints for online sources (default: OSMnx's public ones).
+    overpass_url: str | None = None
+    nominatim_url: str | None = None
+    #: Timeout of each download request, seconds.
+    timeout_s: Positive = 180.0
 
     @model_validator(mode="after")
     def _source_has_its_input(self) -> NetworkConfig:

@@ -114,6 +114,7 @@ def test_bad_demand_inputs(tmp_path: Path) -> None:
         read_vector(nocrs, field="demand.population", column="w")
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
 def test_layer_without_crs_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "nocrs.gpkg"
     gpd.GeoDataFrame({"v": [1.0]}, geometry=[Point(0, 0)]).to_file(path)

@@ -1,0 +1,132 @@
+"""The online OSMnx path, against a local fake Overpass/Nominatim on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from siting._errors import NetworkError
+from siting.cli import main
+from siting.network import NetworkSource, OnlineOptions, build_network
+from tests.fake_osm_server import FakeOSM
+
+AREA = box(76.90, 43.22, 76.95, 43.255)
+
+
+@pytest.fixture(scope="module")
+def pbf(data_dir: Path) -> Path:
+    return data_dir / "roads" / "almaty-osm-2012.osm.pbf"
+
+
+def online_scenario(tmp_path: Path, data_dir: Path, url: str, *, timeout_s: float = 10) -> Path:
+    text = f"""
+name = "online"
+data_dir = "{data_dir}"
+[network]
+source = "place"
+place = "Test area"
+buffer_m = 0
+overpass_url = "{url}/api"
+nominatim_url = "{url}/"
+timeout_s = {timeout_s}
+[demand]
+population = "{{data_dir}}/population/residents-500m-proxy.geojson"
+population_column = "population_estimate_final"
+districts = "{{data_dir}}/boundaries/districts.geojson"
+[candidates]
+grid_spacing_m = 800
+[travel]
+cutoff_min = 20
+[optimize]
+p = 5
+threshold_min = 3
+"""
+    path = tmp_path / "online.toml"
+    path.write_text(text)
+    return path
+
+
+def test_place_source_runs_end_to_end(
+    tmp_path: Path, data_dir: Path, pbf: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SITING_CACHE_DIR", str(tmp_path / "cache"))  # no answers from earlier runs
+    with FakeOSM(pbf, AREA) as srv:
+        scenario = online_scenario(tmp_path, data_dir, srv.url)
+        out = tmp_path / "out"
+        code = main(["run", str(scenario), "--out", str(out), "-q"])
+        assert code == 0, capsys.readouterr().err
+    assert any(r.startswith("/search") for r in srv.requests)
+    assert any(r.startswith("/api/interpreter") for r in srv.requests)
+    sites = pd.read_csv(out / "sites.csv")
+    assert len(sites) == 5
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert kpis["network"]["nodes"] > 200
+    # every station lies inside the geocoded place polygon
+    pts = gpd.points_from_xy(sites["lon"], sites["lat"])
+    assert all(AREA.buffer(1e-9).contains(p) for p in pts)
+
+
+def test_online_graph_matches_offline_graph(tmp_path: Path, pbf: Path) -> None:
+    with FakeOSM(pbf, AREA) as srv:
+        online = build_network(
+            NetworkSource(polygon=AREA),
+            AREA,
+            buffer_m=0,
+            cache_dir=tmp_path,
+            online=OnlineOptions(f"{srv.url}/api", f"{srv.url}/", 10),
+        )
+    offline = build_network(NetworkSource(osm_file=pbf), AREA, buffer_m=0, cache=False)
+    # OSMnx simplifies the online graph over its own buffered polygon, so nodes at the edge
+    # may differ; 300 m inside it the two graphs must be the same, with the same route times
+    inner = AREA.buffer(-0.004)
+
+    def interior(G: nx.MultiDiGraph) -> set[int]:
+        return {n for n, d in G.nodes(data=True) if inner.contains(Point(d["x"], d["y"]))}
+
+    a, b = interior(online), interior(offline)
+    assert len(a) > 200 and a == b
+    pairs = sorted(a)[:40]
+    for s, t in zip(pairs[:20], pairs[20:], strict=True):
+        t_on = nx.shortest_path_length(online, s, t, weight="travel_time")
+        t_off = nx.shortest_path_length(offline, s, t, weight="travel_time")
+        assert t_on == pytest.approx(t_off, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("mode", "pattern"),
+    [
+        ("http500", r"500|Internal Server Error"),
+        ("slow", r"(?i)timed? ?out|Timeout"),
+        ("empty", r"(?i)no data|Nominatim|empty|found"),
+    ],
+)
+def test_download_failures_suggest_offline_file(
+    tmp_path: Path, pbf: Path, mode: str, pattern: str
+) -> None:
+    with FakeOSM(pbf, AREA, mode=mode, slow_s=3.0) as srv:
+        opts = OnlineOptions(f"{srv.url}/api", f"{srv.url}/", timeout_s=1.0)
+        with pytest.raises(NetworkError, match=pattern) as info:
+            build_network(
+                NetworkSource(polygon=AREA), AREA, buffer_m=0, cache_dir=tmp_path, online=opts
+            )
+    assert "network.source = 'file'" in str(info.value)
+    assert len(str(info.value).splitlines()) == 1
+
+
+def test_cli_reports_download_failure_in_one_line(
+    tmp_path: Path, data_dir: Path, pbf: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SITING_CACHE_DIR", str(tmp_path / "cache"))
+    with FakeOSM(pbf, AREA, mode="http500") as srv:
+        scenario = online_scenario(tmp_path, data_dir, srv.url, timeout_s=2)
+        code = main(["run", str(scenario), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "offline" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "out").exists()
