@@ -211,3 +211,96 @@ def read_features(src: Path, *, field: str) -> Features:
         np.asarray(lons, dtype=float),
         np.asarray(lats, dtype=float),
     )
+
+
+#: Taxi activity hubs and their relative weights (an airport draws more taxis than a mall).
+TAXI_HUBS: tuple[tuple[str, str, str, float], ...] = (
+    ("aeroway", "aerodrome", "airport", 10.0),
+    ("aeroway", "terminal", "airport", 10.0),
+    ("railway", "station", "rail_station", 5.0),
+    ("amenity", "bus_station", "bus_station", 3.0),
+    ("amenity", "taxi", "taxi_stand", 2.0),
+    ("amenity", "marketplace", "marketplace", 2.0),
+    ("shop", "mall", "mall", 2.0),
+)
+
+_RESIDENTIAL_BUILDINGS = {"apartments": 4.0, "residential": 2.0, "house": 1.0, "detached": 1.0,
+                          "terrace": 1.5, "dormitory": 3.0, "yes": 1.0}  # fmt: skip
+_WORK_LANDUSE = {"commercial", "industrial", "retail"}
+
+
+def _centroid_area(obj: osmium.osm.Way) -> tuple[float, float, float] | None:
+    """Centroid lon/lat and planar area (m², local equirectangular) of a closed way."""
+    pts = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
+    if len(pts) < 3:
+        return None
+    arr = np.asarray(pts)
+    lat0 = np.radians(arr[:, 1].mean())
+    x = np.radians(arr[:, 0]) * 6_371_000 * np.cos(lat0)
+    y = np.radians(arr[:, 1]) * 6_371_000
+    area = 0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
+    return float(arr[:, 0].mean()), float(arr[:, 1].mean()), float(area)
+
+
+@dataclass(frozen=True)
+class Proxies:
+    """Weighted points (lon, lat, weight) derived from OSM; see :func:`read_proxies`."""
+
+    population: list[tuple[float, float, float]]
+    jobs: list[tuple[float, float, float]]
+    hubs: list[tuple[float, float, float]]
+    hub_kinds: list[str]
+
+
+def read_proxies(src: Path, *, field: str) -> Proxies:
+    """Points (lon, lat, weight) standing in for population, jobs and taxi hubs.
+
+    For a city without population or jobs layers:
+
+    * ``population``: building footprints (m², weighted up for apartment blocks) and a
+      fifth of the area of residential land use;
+    * ``jobs``: one per shop, office, amenity or craft, plus commercial, industrial
+      and retail land use (one per 1,000 m²);
+    * ``hubs``: taxi hubs of :data:`TAXI_HUBS` with their weights and kinds.
+    """
+    check_osm_file(src, field=field)
+    out: dict[str, list[tuple[float, float, float]]] = {"population": [], "jobs": [], "hubs": []}
+    hub_kinds: list[str] = []
+    keys = ("building", "landuse", "shop", "office", "amenity", "craft", "aeroway", "railway")
+    try:
+        proc = osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY)
+        proc = proc.with_locations().with_filter(osmium.filter.KeyFilter(*keys))
+        for obj in proc:
+            if not isinstance(obj, osmium.osm.Node | osmium.osm.Way):
+                continue
+            tags = obj.tags
+            if isinstance(obj, osmium.osm.Node):
+                if not obj.location.valid():
+                    continue
+                lon, lat, area = obj.location.lon, obj.location.lat, 0.0
+            else:
+                geo = _centroid_area(obj)
+                if geo is None:
+                    continue
+                lon, lat, area = geo
+            for key, value, kind, weight in TAXI_HUBS:
+                if tags.get(key) == value:
+                    out["hubs"].append((lon, lat, weight))
+                    hub_kinds.append(kind)
+                    break
+            building = tags.get("building")
+            if building in _RESIDENTIAL_BUILDINGS and area > 0:
+                out["population"].append((lon, lat, area * _RESIDENTIAL_BUILDINGS[building]))
+            landuse = tags.get("landuse")
+            if landuse == "residential" and area > 0:
+                out["population"].append((lon, lat, 0.2 * area))
+            elif landuse in _WORK_LANDUSE and area > 0:
+                out["jobs"].append((lon, lat, area / 1000.0))
+            if any(k in tags for k in ("shop", "office", "craft")) or (
+                "amenity" in tags
+                and tags.get("amenity") not in ("parking", "bench", "waste_basket")
+            ):
+                out["jobs"].append((lon, lat, 1.0))
+    except RuntimeError as exc:
+        raise DataFileError(f"{field}: cannot read OSM file {src}: {exc}") from None
+    return Proxies(out["population"], out["jobs"], out["hubs"], hub_kinds)

@@ -1,19 +1,24 @@
-"""Stage 2 — charging demand on a hexagonal (H3) grid.
+"""Stage 2 — charging demand on a hexagonal (H3) grid, by segment.
 
-Residents' demand follows where people live. The population layer (polygons
-with a numeric column, area-weighted; or points) gives the pattern; when
-official district totals are given, the pattern is rescaled inside each
-district so that district sums match them exactly. The result is spread onto
-H3 cells covering the city, and each cell gets
+Three segments, each an input count turned into public charging sessions by
+its own behaviour (EV share, share relying on public charging, sessions per EV
+per day, energy per session, charger class; see :class:`Segment`):
 
-.. math::
+* **residents** — registered vehicles, spread by where people live: the
+  population layer's pattern inside each district, rescaled so that district
+  sums match the official totals exactly;
+* **inbound** — vehicles entering the city each day, charging at destinations
+  spread by jobs, and optionally a share at the entry corridors where main
+  roads cross the city boundary;
+* **taxis** — registered drivers (one shift a day), fast (DC) charging spread
+  partly by jobs and partly by taxi hubs (airport, rail and bus stations, taxi
+  stands, markets, malls).
 
-    \\text{sessions}_c = V \\cdot \\frac{P_c}{\\sum_k P_k} \\cdot s_{EV} \\cdot
-    s_{pub} \\cdot f, \\qquad \\text{kWh}_c = \\text{sessions}_c \\cdot e
-
-with registered vehicles :math:`V`, population :math:`P_c` of the cell, EV share
-:math:`s_{EV}`, share of EVs relying on public charging :math:`s_{pub}`,
-sessions per EV per day :math:`f` and energy per session :math:`e`.
+Population and jobs layers are any polygons (area-weighted) or points with a
+numeric column; for a city without them, :func:`siting._osm.read_proxies`
+derives proxies from OSM buildings, land use and points of interest.
+Each segment's city total is exactly its count times its shares, whatever the
+spatial pattern.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 import h3
+import networkx as nx
 import numpy as np
 import pandas as pd
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
+from shapely.prepared import prep
 
 from siting._errors import DataFileError, InputError
 from siting._io import WGS84, utm_crs
@@ -35,38 +42,59 @@ from siting._io import WGS84, utm_crs
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ResidentsAssumptions:
-    """Behaviour figures of the residents' segment (see :class:`ResidentsConfig`)."""
+SEGMENTS = ("residents", "inbound", "taxis")
 
-    vehicles: float
+
+@dataclass(frozen=True)
+class Segment:
+    """One demand segment: an input count and the behaviour that turns it into sessions.
+
+    ``count`` is vehicles (residents: registered; inbound: entering per day) or, for
+    taxis, registered drivers (one shift a day). Sessions per day are
+
+    .. math:: S = \\text{count} \\cdot s_{EV} \\cdot s_{pub} \\cdot f
+
+    and energy per day :math:`E = S \\cdot e`.
+    """
+
+    name: str
+    count: float
     ev_share: float
     public_share: float
     sessions_per_ev_day: float
     kwh_per_session: float
+    charger: str = "AC"
 
     def __post_init__(self) -> None:
-        for name in ("vehicles", "sessions_per_ev_day", "kwh_per_session"):
-            if getattr(self, name) < 0:
-                raise InputError(
-                    f"demand.residents.{name}: expected >= 0, got {getattr(self, name)}"
-                )
-        for name in ("ev_share", "public_share"):
-            value = getattr(self, name)
+        for field in ("count", "sessions_per_ev_day", "kwh_per_session"):
+            value = getattr(self, field)
+            if not np.isfinite(value) or value < 0:
+                raise InputError(f"demand.{self.name}.{field}: expected a number >= 0, got {value}")
+        for field in ("ev_share", "public_share"):
+            value = getattr(self, field)
             if not 0.0 <= value <= 1.0:
                 raise InputError(
-                    f"demand.residents.{name}: expected a share in [0, 1], got {value}"
+                    f"demand.{self.name}.{field}: expected a share in [0, 1], got {value}"
                 )
+        if self.charger not in ("AC", "DC"):
+            raise InputError(
+                f"demand.{self.name}.charger: expected 'AC' or 'DC', got {self.charger!r}"
+            )
 
     @property
-    def public_evs(self) -> float:
-        """EVs relying on public charging."""
-        return self.vehicles * self.ev_share * self.public_share
+    def evs(self) -> float:
+        """Electric vehicles of the segment."""
+        return self.count * self.ev_share
 
     @property
     def sessions_per_day(self) -> float:
-        """City total of public charging sessions per day."""
-        return self.public_evs * self.sessions_per_ev_day
+        """Public charging sessions per day, city total."""
+        return self.count * self.ev_share * self.public_share * self.sessions_per_ev_day
+
+    @property
+    def kwh_per_day(self) -> float:
+        """Energy per day at public stations, city total."""
+        return self.sessions_per_day * self.kwh_per_session
 
 
 def h3_cells(boundary: BaseGeometry, resolution: int) -> gpd.GeoDataFrame:
@@ -176,80 +204,301 @@ def allocate_to_cells(pieces: gpd.GeoDataFrame, cells: gpd.GeoDataFrame) -> pd.D
     return out.drop(columns=["wx", "wy"])
 
 
-def residents_demand(
-    parts: pd.DataFrame,
+def layer_on_cells(
+    layer: gpd.GeoDataFrame, column: str, cells: gpd.GeoDataFrame, *, field: str
+) -> pd.Series:
+    """Sum of ``layer[column]`` falling in each cell (polygons area-weighted, points whole).
+
+    Returns a Series indexed by ``h3`` (every cell, zeros included).
+    """
+    values = pd.to_numeric(layer[column], errors="coerce")
+    if values.isna().any():
+        raise DataFileError(f"{field}: column {column!r} has non-numeric values")
+    if (values < 0).any():
+        raise DataFileError(f"{field}: column {column!r} has negative values")
+    metric = utm_crs(cells)
+    lay = gpd.GeoDataFrame(
+        {"v": values.to_numpy(float)}, geometry=layer.geometry.to_numpy(), crs=layer.crs
+    ).to_crs(metric)
+    zones = cells[["h3", "geometry"]].to_crs(metric)
+    if not lay.intersects(zones.union_all()).any():
+        raise DataFileError(f"{field}: the layer does not overlap the city")
+    parts = _split(lay, "v", zones)
+    return parts.groupby("h3")["v"].sum().reindex(cells["h3"], fill_value=0.0)
+
+
+def points_on_cells(
+    points: list[tuple[float, float, float]],
     cells: gpd.GeoDataFrame,
-    assumptions: ResidentsAssumptions,
     *,
+    once_per: list[str] | None = None,
+) -> pd.Series:
+    """Sum of point weights (lon, lat, weight) per cell, by H3 index.
+
+    With ``once_per`` (a label per point), a label counts once per cell: an airport
+    mapped as an aerodrome and two terminals is one airport.
+    """
+    res = h3.get_resolution(cells["h3"].iloc[0])
+    acc: dict[str, float] = {}
+    seen: set[tuple[str, str]] = set()
+    for k, (lon, lat, w) in enumerate(points):
+        c = h3.latlng_to_cell(lat, lon, res)
+        if once_per is not None:
+            if (c, once_per[k]) in seen:
+                continue
+            seen.add((c, once_per[k]))
+        acc[c] = acc.get(c, 0.0) + w
+    return pd.Series(acc, dtype=float).reindex(cells["h3"], fill_value=0.0)
+
+
+def corridor_cells(
+    G: nx.MultiDiGraph, boundary: BaseGeometry, cells: gpd.GeoDataFrame
+) -> pd.Series:
+    """Entry corridors: where motorway, trunk and primary roads enter the city.
+
+    Each edge of those classes from a node outside ``boundary`` to a node inside
+    counts once, at the cell of its inside node.
+    """
+    inside = prep(boundary)
+    main = {"motorway", "trunk", "primary", "motorway_link", "trunk_link"}
+    res = h3.get_resolution(cells["h3"].iloc[0])
+    acc: dict[str, float] = {}
+    for u, v, d in G.edges(data=True):
+        hw = d.get("highway")
+        hw = hw[0] if isinstance(hw, list) else hw
+        if hw not in main:
+            continue
+        pu, pv = G.nodes[u], G.nodes[v]
+        if not inside.contains(Point(pu["x"], pu["y"])) and inside.contains(
+            Point(pv["x"], pv["y"])
+        ):
+            c = h3.latlng_to_cell(pv["y"], pv["x"], res)
+            acc[c] = acc.get(c, 0.0) + 1.0
+    return pd.Series(acc, dtype=float).reindex(cells["h3"], fill_value=0.0)
+
+
+def build_demand(
+    cells: gpd.GeoDataFrame,
+    residents_parts: pd.DataFrame,
+    segments: dict[str, Segment],
+    *,
+    jobs: pd.Series,
+    hubs: pd.Series | None = None,
+    corridors: pd.Series | None = None,
+    corridor_share: float = 0.0,
+    taxi_jobs_weight: float = 0.5,
+    districts: gpd.GeoDataFrame | None = None,
+    district_column: str = "name",
     metric_crs: object,
 ) -> gpd.GeoDataFrame:
-    """Demand points: one per populated cell, with residents' sessions and kWh.
+    """Demand points: one per cell with demand, with sessions and kWh per segment.
 
-    Returns a GeoDataFrame (WGS84) whose geometry is the hexagon and whose
-    ``lon``/``lat`` are the population-weighted centre, the point a driver
-    starts from.
+    Parameters
+    ----------
+    cells
+        H3 cells of the city (:func:`h3_cells`).
+    residents_parts
+        Population per (cell, district) from :func:`allocate_to_cells`.
+    segments
+        ``residents``, ``inbound`` and ``taxis`` (any may be absent).
+    jobs
+        Jobs per cell (pattern of inbound and part of taxi demand).
+    hubs
+        Taxi-hub weight per cell; taxi demand is ``taxi_jobs_weight`` by jobs and
+        the rest by hubs.
+    corridors, corridor_share
+        Entry-corridor weight per cell and the share of inbound demand charged there.
+    districts
+        District polygons; a cell's district is the one it overlaps most.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Hexagon geometry (WGS84) and columns ``h3``, ``district``, ``population``,
+        ``jobs``, ``<segment>_sessions_day`` and ``<segment>_kwh_day`` per segment,
+        ``sessions_day``, ``kwh_day``, ``dc_sessions_day``, ``lon``, ``lat``
+        (population-weighted centre where people live, else the cell centre).
     """
-    total = float(parts["pop"].sum())
-    if total <= 0:
-        raise DataFileError("demand.population: the population layer sums to zero")
-    share = parts["pop"] / total
-    parts = parts.assign(vehicles=share * assumptions.vehicles)
-    parts["sessions_day"] = share * assumptions.sessions_per_day
-    g = parts.assign(wx=parts["cx"] * parts["pop"], wy=parts["cy"] * parts["pop"])
-    by_cell = g.groupby("h3", sort=True).agg(
-        pop=("pop", "sum"),
-        vehicles=("vehicles", "sum"),
-        sessions_day=("sessions_day", "sum"),
-        wx=("wx", "sum"),
-        wy=("wy", "sum"),
-    )
-    main = parts.sort_values(["h3", "pop"], ascending=[True, False]).drop_duplicates("h3")
-    by_cell["district"] = main.set_index("h3")["district"]
-    by_cell = by_cell[by_cell["pop"] > 0]
-    pts = gpd.GeoSeries(
-        [
-            Point(x, y)
-            for x, y in zip(
-                by_cell["wx"] / by_cell["pop"], by_cell["wy"] / by_cell["pop"], strict=True
+    h3_ids = cells["h3"].to_numpy()
+    table = pd.DataFrame(index=pd.Index(h3_ids, name="h3"))
+    pop = residents_parts.groupby("h3")["pop"].sum().reindex(h3_ids, fill_value=0.0)
+    table["population"] = pop.to_numpy()
+    table["jobs"] = jobs.reindex(h3_ids, fill_value=0.0).to_numpy()
+
+    def share(series: pd.Series | None, what: str) -> np.ndarray:
+        if series is None:
+            return np.zeros(len(h3_ids))
+        v = series.reindex(h3_ids, fill_value=0.0).to_numpy(float)
+        total = v.sum()
+        if total <= 0:
+            raise DataFileError(f"demand: the {what} layer has nothing inside the city")
+        return v / total
+
+    patterns: dict[str, np.ndarray] = {}
+    if "residents" in segments:
+        patterns["residents"] = share(pop, "population")
+    if "inbound" in segments:
+        p = share(jobs, "jobs")
+        if corridor_share > 0:
+            if corridors is None or corridors.sum() <= 0:
+                warnings.warn(
+                    "demand.inbound.corridor_share: no entry corridor found; "
+                    "all inbound demand follows jobs",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            else:
+                p = (1 - corridor_share) * p + corridor_share * share(corridors, "corridors")
+        patterns["inbound"] = p
+    if "taxis" in segments:
+        p = share(jobs, "jobs")
+        if hubs is not None and hubs.sum() > 0 and taxi_jobs_weight < 1:
+            p = taxi_jobs_weight * p + (1 - taxi_jobs_weight) * share(hubs, "taxi hubs")
+        elif taxi_jobs_weight < 1:
+            warnings.warn(
+                "demand.taxis: no taxi hub found in the city; taxi demand follows jobs",
+                UserWarning,
+                stacklevel=2,
             )
-        ],
-        crs=metric_crs,
+        patterns["taxis"] = p
+
+    sessions = np.zeros(len(h3_ids))
+    kwh = np.zeros(len(h3_ids))
+    dc = np.zeros(len(h3_ids))
+    for name, seg in segments.items():
+        s_c = patterns[name] * seg.sessions_per_day
+        table[f"{name}_sessions_day"] = s_c
+        table[f"{name}_kwh_day"] = s_c * seg.kwh_per_session
+        sessions += s_c
+        kwh += s_c * seg.kwh_per_session
+        if seg.charger == "DC":
+            dc += s_c
+    table["sessions_day"] = sessions
+    table["kwh_day"] = kwh
+    table["dc_sessions_day"] = dc
+
+    table["district"] = _cell_districts(cells, districts, district_column, metric_crs)
+    # demand point: population-weighted centre where people live, else the cell's centre
+    rp = residents_parts.assign(
+        wx=residents_parts["cx"] * residents_parts["pop"],
+        wy=residents_parts["cy"] * residents_parts["pop"],
+    )
+    cent = rp.groupby("h3")[["wx", "wy", "pop"]].sum()
+    cent = cent[cent["pop"] > 0]
+    xy = gpd.GeoSeries(
+        gpd.points_from_xy(cent["wx"] / cent["pop"], cent["wy"] / cent["pop"]), crs=metric_crs
     ).to_crs(WGS84)
-    hexes = cells.set_index("h3").loc[by_cell.index, "geometry"]
+    lon = pd.Series(xy.x.to_numpy(), index=cent.index)
+    lat = pd.Series(xy.y.to_numpy(), index=cent.index)
+    centre = np.array([h3.cell_to_latlng(c) for c in h3_ids])
+    table["lon"] = lon.reindex(h3_ids).fillna(pd.Series(centre[:, 1], index=h3_ids)).to_numpy()
+    table["lat"] = lat.reindex(h3_ids).fillna(pd.Series(centre[:, 0], index=h3_ids)).to_numpy()
+
+    keep = table["sessions_day"].to_numpy() > 0
+    table = table[keep]
     out = gpd.GeoDataFrame(
-        {
-            "demand_id": np.arange(len(by_cell)),
-            "h3": by_cell.index.to_numpy(),
-            "district": by_cell["district"].to_numpy(),
-            "population": by_cell["pop"].to_numpy(),
-            "vehicles": by_cell["vehicles"].to_numpy(),
-            "evs": by_cell["vehicles"].to_numpy() * assumptions.ev_share,
-            "sessions_day": by_cell["sessions_day"].to_numpy(),
-            "kwh_day": by_cell["sessions_day"].to_numpy() * assumptions.kwh_per_session,
-            "lon": pts.x.to_numpy(),
-            "lat": pts.y.to_numpy(),
-        },
-        geometry=hexes.to_numpy(),
+        table.reset_index(),
+        geometry=cells.set_index("h3").loc[table.index, "geometry"].to_numpy(),
         crs=WGS84,
     )
+    out.insert(0, "demand_id", np.arange(len(out)))
     log.info(
-        "demand: %d cells, %.0f residents, %.0f sessions/day",
+        "demand: %d cells, %.0f sessions/day (%s)",
         len(out),
-        out["population"].sum(),
         out["sessions_day"].sum(),
+        ", ".join(f"{n} {s.sessions_per_day:.0f}" for n, s in segments.items()),
     )
     return out
 
 
-def district_summary(
-    demand: gpd.GeoDataFrame, parts: pd.DataFrame, total_sessions: float
+def district_allocation(
+    demand: gpd.GeoDataFrame, residents_parts: pd.DataFrame, segments: dict[str, Segment]
 ) -> pd.DataFrame:
-    """Population and sessions per district, computed from the exact parts table."""
-    total_pop = float(parts["pop"].sum())
-    by = parts.groupby("district", sort=True)["pop"].sum().to_frame("population")
-    by["sessions_day"] = by["population"] / total_pop * total_sessions
-    by["cells"] = demand.groupby("district").size().reindex(by.index).fillna(0).astype(int)
+    """Each cell's sessions and kWh split over districts: one row per (cell, district).
+
+    Residents' demand is split by the exact population parts, so district sums match
+    the official totals; other segments go to the cell's district. Summing any column
+    by district gives the district figures; joining with per-cell results (e.g.
+    coverage) gives consistent per-district results.
+    """
+    frames = []
+    if "residents" in segments:
+        seg = segments["residents"]
+        total_pop = float(residents_parts["pop"].sum())
+        rp = residents_parts[residents_parts["pop"] > 0]
+        sess = rp["pop"] / total_pop * seg.sessions_per_day if total_pop else rp["pop"] * 0.0
+        frames.append(
+            pd.DataFrame(
+                {
+                    "h3": rp["h3"],
+                    "district": rp["district"],
+                    "segment": "residents",
+                    "sessions_day": sess,
+                    "kwh_day": sess * seg.kwh_per_session,
+                }
+            )
+        )
+    for name, seg in segments.items():
+        if name == "residents":
+            continue
+        col = demand[f"{name}_sessions_day"]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "h3": demand["h3"],
+                    "district": demand["district"],
+                    "segment": name,
+                    "sessions_day": col,
+                    "kwh_day": col * seg.kwh_per_session,
+                }
+            )
+        )
+    alloc = pd.concat(frames, ignore_index=True)
+    return alloc[alloc["sessions_day"] > 0].reset_index(drop=True)
+
+
+def district_summary(
+    alloc: pd.DataFrame, residents_parts: pd.DataFrame, *, peak_hour_share: float
+) -> pd.DataFrame:
+    """Per district: residents, sessions and kWh per segment, and peak load (MW).
+
+    ``alloc`` comes from :func:`district_allocation`. The peak load is the busiest
+    hour's energy, ``kwh_day × peak_hour_share``, in MW.
+    """
+    wide = alloc.pivot_table(
+        index="district",
+        columns="segment",
+        values=["sessions_day", "kwh_day"],
+        aggfunc="sum",
+        fill_value=0.0,
+    )
+    by = pd.DataFrame(index=wide.index)
+    by["population"] = (
+        residents_parts.groupby("district")["pop"].sum().reindex(by.index).fillna(0.0)
+    )
+    for seg in sorted(set(alloc["segment"]), key=SEGMENTS.index):
+        by[f"{seg}_sessions_day"] = wide[("sessions_day", seg)]
+        by[f"{seg}_kwh_day"] = wide[("kwh_day", seg)]
+    by["sessions_day"] = alloc.groupby("district")["sessions_day"].sum()
+    by["kwh_day"] = alloc.groupby("district")["kwh_day"].sum()
+    by["peak_mw"] = by["kwh_day"] * peak_hour_share / 1000.0
     return by.reset_index()
+
+
+def _cell_districts(
+    cells: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None, column: str, metric_crs: object
+) -> np.ndarray:
+    """Each cell's district: the district it overlaps most ("outside" when none)."""
+    if districts is None:
+        return np.full(len(cells), "city", dtype=object)
+    c = cells[["h3", "geometry"]].to_crs(metric_crs)
+    d = gpd.GeoDataFrame(
+        {"district": districts[column].astype(str)}, geometry=districts.geometry, crs=districts.crs
+    ).to_crs(metric_crs)
+    inter = gpd.overlay(c, d, how="intersection", keep_geom_type=True)
+    inter["a"] = inter.geometry.area
+    best = inter.sort_values(["h3", "a"], ascending=[True, False]).drop_duplicates("h3")
+    return best.set_index("h3")["district"].reindex(cells["h3"]).fillna("outside").to_numpy()
 
 
 # ----------------------------------------------------------------- internals

@@ -99,32 +99,30 @@ def evaluate_plan(
 
 
 def district_figures(
-    demand: gpd.GeoDataFrame,
+    alloc: pd.DataFrame,
     per_demand: pd.DataFrame,
+    demand: gpd.GeoDataFrame,
     sites: gpd.GeoDataFrame,
     selected: np.ndarray,
     districts: gpd.GeoDataFrame | None,
     *,
     district_column: str = "name",
-    weight_col: str = "sessions_day",
 ) -> pd.DataFrame:
-    """Demand, share covered and station count per district."""
-    d = pd.DataFrame(
-        {
-            "district": demand["district"].to_numpy(),
-            "w": demand[weight_col].to_numpy(),
-            "cov": np.where(per_demand["covered"], demand[weight_col], 0.0),
-        }
-    )
-    out = d.groupby("district").agg(demand=("w", "sum"), covered=("cov", "sum"))
-    out["coverage_share"] = (out["covered"] / out["demand"].replace(0, np.nan)).round(4)
+    """Demand covered, share covered and stations per district.
+
+    ``alloc`` (see :func:`siting.demand.district_allocation`) splits each cell's
+    demand over districts, so the per-district demand here is the same as in the
+    demand summary.
+    """
+    covered = pd.Series(per_demand["covered"].to_numpy(), index=demand["h3"].to_numpy())
+    a = alloc.assign(cov=alloc["sessions_day"] * alloc["h3"].map(covered).fillna(False))
+    out = a.groupby("district").agg(demand=("sessions_day", "sum"), covered=("cov", "sum"))
+    out["coverage_share"] = (out["covered"] / out["demand"].replace(0, np.nan)).round(6)
     if districts is not None:
         chosen = sites.iloc[selected]
-        joined = gpd.sjoin(
-            chosen[["site_id", "geometry"]],
-            districts[[district_column, "geometry"]].rename(columns={district_column: "district"}),
-            how="left",
-            predicate="within",
+        named = districts[[district_column, "geometry"]].rename(
+            columns={district_column: "district"}
         )
+        joined = gpd.sjoin(chosen[["site_id", "geometry"]], named, how="left", predicate="within")
         out["stations"] = joined.groupby("district").size().reindex(out.index).fillna(0).astype(int)
     return out.reset_index()

@@ -82,24 +82,38 @@ def plan_map(
             vmax=vmax,
             caption="Charging sessions per day per cell",
         )
-        cells = demand[
-            ["h3", "district", "population", "sessions_day", "kwh_day", "geometry"]
-        ].copy()
-        for col in ("population", "sessions_day", "kwh_day"):
-            cells[col] = cells[col].round(1)
-        folium.GeoJson(
-            cells,
-            name="Demand (sessions/day)",
-            style_function=lambda f: {
-                "fillColor": scale(min(f["properties"]["sessions_day"], vmax)),
-                "fillOpacity": 0.55,
-                "weight": 0,
-            },
-            tooltip=folium.GeoJsonTooltip(
-                fields=["district", "population", "sessions_day", "kwh_day"],
-                aliases=["District", "Residents", "Sessions/day", "kWh/day"],
-            ),
-        ).add_to(m)
+        segments = [
+            c.removesuffix("_sessions_day")
+            for c in demand.columns
+            if c.endswith("_sessions_day") and c not in ("dc_sessions_day",)
+        ]
+        cols = [
+            "h3",
+            "district",
+            "population",
+            "jobs",
+            "sessions_day",
+            "kwh_day",
+            *[f"{g}_sessions_day" for g in segments],
+        ]
+        cells = demand[[c for c in cols if c in demand.columns] + ["geometry"]].copy()
+        for col in cells.columns.drop(["h3", "district", "geometry"]):
+            cells[col] = cells[col].astype(float).round(2)
+        tip_fields = [c for c in cols[1:] if c in cells.columns]
+        tip_alias = [
+            c.replace("_sessions_day", " sessions/day").replace("_", " ").capitalize()
+            for c in tip_fields
+        ]
+        layers = [("sessions_day", "Demand: all segments (sessions/day)", True)]
+        layers += [(f"{g}_sessions_day", f"Demand: {g}", False) for g in segments]
+        for column, name, show in layers:
+            folium.GeoJson(
+                cells,
+                name=name,
+                show=show,
+                style_function=_cell_style(column, scale, vmax),
+                tooltip=folium.GeoJsonTooltip(fields=tip_fields, aliases=tip_alias),
+            ).add_to(m)
         scale.add_to(m)
 
     for existing, label, color in (
@@ -127,6 +141,16 @@ def plan_map(
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
+
+
+def _cell_style(column: str, scale: cm.LinearColormap, vmax: float) -> Any:
+    def style(feature: dict[str, Any]) -> dict[str, Any]:
+        value = feature["properties"][column]
+        if value <= 0:
+            return {"fillOpacity": 0.0, "weight": 0}
+        return {"fillColor": scale(min(value, vmax)), "fillOpacity": 0.55, "weight": 0}
+
+    return style
 
 
 def save_map(m: folium.Map, path: Path) -> None:

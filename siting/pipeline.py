@@ -26,14 +26,18 @@ from siting import __version__, report
 from siting._errors import InputError
 from siting._geo import NodeIndex
 from siting._io import file_stamp, read_table, read_vector
-from siting._osm import read_features
+from siting._osm import read_features, read_proxies
 from siting.candidates import build_candidates, load_existing
 from siting.demand import (
-    ResidentsAssumptions,
     allocate_to_cells,
+    build_demand,
+    corridor_cells,
+    district_allocation,
+    district_summary,
     h3_cells,
+    layer_on_cells,
+    points_on_cells,
     population_by_district,
-    residents_demand,
 )
 from siting.evaluate import district_figures, evaluate_plan
 from siting.maps import plan_map
@@ -46,7 +50,7 @@ from siting.network import (
     graph_stats,
 )
 from siting.optimize import MaximalCovering, SolveResult
-from siting.scenario import Scenario
+from siting.scenario import Scenario, resolve_segments
 from siting.travel import TravelTimes, graph_matrix, travel_times
 
 log = logging.getLogger(__name__)
@@ -149,16 +153,36 @@ def plan(
 
     with stage("demand"):
         dc = sc.demand
-        pop_path = sc.resolve(dc.population, field="demand.population")
-        assert pop_path is not None
-        stamps["population"] = file_stamp(pop_path)
-        population = read_vector(pop_path, field="demand.population", column=dc.population_column)
-        districts = None
-        if dc.districts:
-            d_path = sc.resolve(dc.districts, field="demand.districts")
-            assert d_path is not None
-            stamps["districts"] = file_stamp(d_path)
-            districts = read_vector(d_path, field="demand.districts", column=dc.district_column)
+        segments = resolve_segments(sc)
+        osm_path = source.osm_file
+        proxies = read_proxies(osm_path, field="network.osm_file") if osm_path else None
+
+        def layer(name: str, column: str | None) -> gpd.GeoDataFrame | None:
+            path = sc.resolve(getattr(dc, name), field=f"demand.{name}")
+            if path is None:
+                return None
+            stamps[name] = file_stamp(path)
+            return read_vector(path, field=f"demand.{name}", column=column)
+
+        def proxy(name: str) -> gpd.GeoDataFrame:
+            if proxies is None:
+                raise InputError(
+                    f"demand.{name}: no layer given, and no OSM file to derive a proxy from "
+                    f"(set demand.{name} and demand.{name}_column)"
+                )
+            log.warning("demand.%s: no layer given; using an OSM proxy", name)
+            pts = getattr(proxies, name)
+            return gpd.GeoDataFrame(
+                {"w": [w for *_, w in pts]},
+                geometry=gpd.points_from_xy([p[0] for p in pts], [p[1] for p in pts]),
+                crs="EPSG:4326",
+            )
+
+        population = layer("population", dc.population_column)
+        pop_column = dc.population_column or "w"
+        if population is None:
+            population = proxy("population")
+        districts = layer("districts", dc.district_column)
         totals = None
         if dc.district_totals:
             t_path = sc.resolve(dc.district_totals, field="demand.district_totals")
@@ -171,32 +195,41 @@ def plan(
             if (totals < 0).any():
                 raise InputError("demand.district_totals: populations must be >= 0")
         pieces = population_by_district(
-            population,
-            dc.population_column,
-            districts,
-            district_column=dc.district_column,
-            totals=totals,
+            population, pop_column, districts, district_column=dc.district_column, totals=totals
         )
         cells = h3_cells(area, dc.h3_resolution)
         parts = allocate_to_cells(pieces, cells)
-        r = dc.residents
-        demand = residents_demand(
-            parts,
+        jobs_layer = layer("jobs", dc.jobs_column)
+        if jobs_layer is None:
+            jobs_layer = proxy("jobs")
+        jobs = layer_on_cells(jobs_layer, dc.jobs_column or "w", cells, field="demand.jobs")
+        hubs = points_on_cells(proxies.hubs, cells, once_per=proxies.hub_kinds) if proxies else None
+        corridor_share = dc.inbound.corridor_share if dc.inbound else 0.0
+        corridors = corridor_cells(G, area, cells) if corridor_share > 0 else None
+        demand = build_demand(
             cells,
-            ResidentsAssumptions(
-                r.vehicles, r.ev_share, r.public_share, r.sessions_per_ev_day, r.kwh_per_session
-            ),
+            parts,
+            segments,
+            jobs=jobs,
+            hubs=hubs,
+            corridors=corridors,
+            corridor_share=corridor_share,
+            taxi_jobs_weight=dc.taxis.jobs_weight if dc.taxis else 0.5,
+            districts=districts,
+            district_column=dc.district_column,
             metric_crs=pieces.crs,
         )
+        alloc = district_allocation(demand, parts, segments)
+        demand_by_district = district_summary(alloc, parts, peak_hour_share=dc.peak_hour_share)
 
     with stage("candidates"):
         cc = sc.candidates
         features = None
         if cc.osm_features:
-            if sc.network.source != "file":
+            if osm_path is None:
                 log.warning("candidates.osm_features needs an OSM file; using the road grid only")
             else:
-                features = read_features(source.osm_file, field="network.osm_file")  # type: ignore[arg-type]
+                features = read_features(osm_path, field="network.osm_file")
         existing = None
         if cc.existing:
             e_path = sc.resolve(cc.existing, field="candidates.existing")
@@ -243,17 +276,40 @@ def plan(
         sites = candidates.iloc[result.selected].reset_index(drop=True)
         sites = sites.join(per_site, on="site_id")
         per_district = district_figures(
-            demand,
+            alloc,
             per_demand,
+            demand,
             candidates,
             result.selected,
             districts,
             district_column=dc.district_column,
         )
+        per_district = demand_by_district.merge(
+            per_district.drop(columns=["demand"]), on="district", how="outer"
+        )
 
     kpis = {
         "scenario": sc.name,
         **kpis,
+        "demand": {
+            "preset": dc.preset,
+            "segments": {
+                name: {
+                    "count": seg.count,
+                    "ev_share": seg.ev_share,
+                    "evs": round(seg.evs, 1),
+                    "public_share": seg.public_share,
+                    "sessions_per_ev_day": seg.sessions_per_ev_day,
+                    "kwh_per_session": seg.kwh_per_session,
+                    "charger": seg.charger,
+                    "sessions_day": round(seg.sessions_per_day, 3),
+                    "kwh_day": round(seg.kwh_per_day, 1),
+                }
+                for name, seg in segments.items()
+            },
+            "peak_mw": round(float(demand_by_district["peak_mw"].sum()), 3),
+            "peak_hour_share": dc.peak_hour_share,
+        },
         "candidates": len(candidates),
         "candidates_by_kind": candidates["kind"].value_counts().sort_index().to_dict(),
         "solver": {

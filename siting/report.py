@@ -16,6 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
 from siting._io import write_json
 from siting.maps import save_map
 
@@ -81,6 +85,8 @@ def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
     demand = run.demand.drop(columns="geometry").merge(run.per_demand, on="demand_id")
     demand.to_csv(paths["demand"], index=False, float_format="%.6f")
     save_map(run.map, paths["map"])
+    figures = demand_figures(run.demand, run.per_district, folder)
+    paths.update({p.stem: p for p in figures})
     log.info("outputs: %s", ", ".join(p.name for p in paths.values()))
     return paths
 
@@ -101,3 +107,55 @@ def summary(kpis: dict[str, Any]) -> str:
             f"  total {kpis['timings_s']['total']:.1f} s",
         ]
     )
+
+
+def demand_figures(demand: gpd.GeoDataFrame, districts: pd.DataFrame, folder: Path) -> list[Path]:
+    """Write ``demand_segments.png`` (a map per segment) and ``demand_districts.png``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    segments = [
+        c.removesuffix("_sessions_day")
+        for c in demand.columns
+        if c.endswith("_sessions_day") and c != "dc_sessions_day"
+    ]
+    paths = [folder / "demand_segments.png", folder / "demand_districts.png"]
+    cols = len(segments) + 1
+    fig, axes = plt.subplots(1, cols, figsize=(4.2 * cols, 4.6), constrained_layout=True)
+    metric = demand.to_crs(demand.estimate_utm_crs())
+    for ax, col, title in zip(
+        np.atleast_1d(axes),
+        ["sessions_day", *[f"{g}_sessions_day" for g in segments]],
+        ["All segments", *[g.capitalize() for g in segments]],
+        strict=True,
+    ):
+        metric.plot(
+            column=col,
+            ax=ax,
+            cmap="Oranges",
+            legend=True,
+            linewidth=0,
+            legend_kwds={"shrink": 0.6, "label": "sessions/day per cell"},
+        )
+        ax.set_title(f"{title}: {demand[col].sum():,.0f} sessions/day")
+        ax.set_axis_off()
+    fig.savefig(paths[0], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(9, 4.8), constrained_layout=True)
+    d = districts.set_index("district")
+    bottom = np.zeros(len(d))
+    for g in segments:
+        ax.bar(d.index, d[f"{g}_sessions_day"], bottom=bottom, label=g)
+        bottom += d[f"{g}_sessions_day"].to_numpy()
+    ax.set_ylabel("public charging sessions per day")
+    ax.set_title("Demand per district by segment (peak load above each bar)")
+    for x, (total, mw) in enumerate(zip(bottom, d["peak_mw"], strict=True)):
+        ax.annotate(f"{mw:.1f} MW", (x, total), ha="center", va="bottom", fontsize=8)
+    ax.legend()
+    ax.tick_params(axis="x", rotation=30)
+    fig.savefig(paths[1], dpi=110)
+    plt.close(fig)
+    return paths

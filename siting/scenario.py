@@ -11,7 +11,8 @@ Relative paths are resolved against the folder of the scenario file. The
 placeholder ``{data_dir}`` expands to the offline data folder, which is, in
 order of precedence, the ``SITING_DATA_DIR`` environment variable, the
 scenario's ``data_dir`` key (relative to the scenario file), or the scenario
-file's own folder.
+file's own folder. ``{siting_data}`` expands to siting's own ``data/`` folder
+(presets, district totals), so a copied scenario still finds them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from siting import settings
 from siting._errors import MissingFileError, ScenarioError
+from siting.demand import Segment
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -66,30 +68,67 @@ class NetworkConfig(_Strict):
         return self
 
 
-class ResidentsConfig(_Strict):
-    """Residents' cars: registered vehicles spread by where people live."""
+class SegmentConfig(_Strict):
+    """Behaviour of one demand segment (see :class:`siting.demand.Segment`).
 
-    vehicles: NonNegative = 615_000
-    ev_share: Share = 0.021
-    public_share: Share = 0.5
-    sessions_per_ev_day: NonNegative = 0.3
-    kwh_per_session: NonNegative = 25.0
+    ``ev_share`` left out takes the value of the adoption preset.
+    """
+
+    count: NonNegative
+    ev_share: Share | None = None
+    public_share: Share
+    sessions_per_ev_day: NonNegative
+    kwh_per_session: NonNegative
+    charger: Literal["AC", "DC"] = "AC"
+
+
+class InboundConfig(SegmentConfig):
+    """Inbound vehicles: destination charging by jobs, part at entry corridors."""
+
+    corridor_share: Share = 0.0
+
+
+class TaxiConfig(SegmentConfig):
+    """Taxis: fast charging, partly by jobs and partly at taxi hubs."""
+
+    jobs_weight: Share = 0.5
+    charger: Literal["AC", "DC"] = "DC"
 
 
 class DemandConfig(_Strict):
     """How demand points are made and weighted."""
 
     h3_resolution: Annotated[int, Field(ge=5, le=11)] = 8
-    #: Population layer: polygons or points with a numeric column.
-    population: str
-    population_column: str
+    #: Adoption preset (EV share per segment) from ``presets_file``.
+    preset: str = "today"
+    presets_file: str = "{siting_data}/adoption.toml"
+    #: Population layer: polygons or points with a numeric column; omit both to use
+    #: OSM proxies (buildings, residential land use).
+    population: str | None = None
+    population_column: str | None = None
+    #: Jobs layer, as above; omit to use OSM proxies (shops, offices, amenities).
+    jobs: str | None = None
+    jobs_column: str | None = None
     #: District polygons with a name column; demand is reported per district.
     districts: str | None = None
     district_column: str = "name"
     #: CSV of official district totals (columns ``district``, ``population``):
     #: the population pattern is rescaled so that district sums match it.
     district_totals: str | None = None
-    residents: ResidentsConfig = ResidentsConfig()
+    #: Share of a day's public charging energy drawn in the busiest hour.
+    peak_hour_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    residents: SegmentConfig | None = None
+    inbound: InboundConfig | None = None
+    taxis: TaxiConfig | None = None
+
+    @model_validator(mode="after")
+    def _layers_have_columns(self) -> DemandConfig:
+        for layer in ("population", "jobs"):
+            if (getattr(self, layer) is None) != (getattr(self, f"{layer}_column") is None):
+                raise ValueError(f"demand.{layer} and demand.{layer}_column go together")
+        if not (self.residents or self.inbound or self.taxis):
+            raise ValueError("demand needs at least one segment: residents, inbound or taxis")
+        return self
 
 
 class CandidatesConfig(_Strict):
@@ -174,7 +213,9 @@ class Scenario(_Strict):
         """
         if value is None:
             return None
-        text = value.replace("{data_dir}", str(self.data_path))
+        text = value.replace("{data_dir}", str(self.data_path)).replace(
+            "{siting_data}", str(settings.PACKAGE_ROOT / "data")
+        )
         path = Path(text).expanduser()
         if not path.is_absolute():
             path = (self.base_dir / path).resolve()
@@ -247,3 +288,61 @@ def _describe(exc: ValidationError) -> str:
     if not loc:
         return msg
     return f"field {loc!r}: {msg}, got {err.get('input')!r}"
+
+
+def load_presets(path: Path) -> dict[str, dict[str, Any]]:
+    """Adoption presets (EV share per segment) from a TOML file."""
+    if not path.is_file():
+        raise MissingFileError(f"demand.presets_file: file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"demand.presets_file {path}: not valid TOML: {exc}") from None
+    for name, preset in data.items():
+        if not isinstance(preset, dict):
+            raise ScenarioError(f"demand.presets_file: [{name}] must be a table")
+        for seg, share in preset.items():
+            if seg == "description":
+                continue
+            if seg not in ("residents", "inbound", "taxis"):
+                raise ScenarioError(f"demand.presets_file: [{name}] has unknown segment {seg!r}")
+            if not isinstance(share, int | float) or not 0.0 <= share <= 1.0:
+                raise ScenarioError(
+                    f"demand.presets_file: [{name}].{seg} must be a share in [0, 1], got {share!r}"
+                )
+    return data
+
+
+def resolve_segments(scenario: Scenario) -> dict[str, Segment]:
+    """The scenario's demand segments with EV shares filled in from the preset."""
+    dc = scenario.demand
+    path = scenario.resolve(dc.presets_file, field="demand.presets_file")
+    assert path is not None
+    presets = load_presets(path)
+    if dc.preset not in presets:
+        close = difflib.get_close_matches(dc.preset, list(presets), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ScenarioError(
+            f"demand.preset: unknown preset {dc.preset!r}{hint}; known: {', '.join(presets)}"
+        )
+    preset = presets[dc.preset]
+    out: dict[str, Segment] = {}
+    for name in ("residents", "inbound", "taxis"):
+        cfg: SegmentConfig | None = getattr(dc, name)
+        if cfg is None:
+            continue
+        share = cfg.ev_share if cfg.ev_share is not None else preset.get(name)
+        if share is None:
+            raise ScenarioError(
+                f"demand.{name}.ev_share: not given, and preset {dc.preset!r} has no {name} share"
+            )
+        out[name] = Segment(
+            name,
+            cfg.count,
+            float(share),
+            cfg.public_share,
+            cfg.sessions_per_ev_day,
+            cfg.kwh_per_session,
+            cfg.charger,
+        )
+    return out

@@ -74,8 +74,29 @@ buffer_m = 300
 h3_resolution = 8
 population = "{{data_dir}}/population/residents-500m-proxy.geojson"
 population_column = "population_estimate_final"
+jobs = "{{data_dir}}/population/jobs-h3r9.geojson"
+jobs_column = "emp"
 districts = "{{data_dir}}/boundaries/districts.geojson"
 district_column = "name"
+
+[demand.residents]
+count = 615000
+public_share = 0.5
+sessions_per_ev_day = 0.3
+kwh_per_session = 25
+
+[demand.inbound]
+count = 400000
+public_share = 0.3
+sessions_per_ev_day = 0.5
+kwh_per_session = 20
+corridor_share = 0.1
+
+[demand.taxis]
+count = 80000
+public_share = 0.8
+sessions_per_ev_day = 1.5
+kwh_per_session = 30
 
 [candidates]
 grid_spacing_m = 800

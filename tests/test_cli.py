@@ -55,7 +55,7 @@ def test_small_run_outputs(small_run) -> None:  # type: ignore[no-untyped-def]
 
     html = (out / "map.html").read_text()
     assert len(re.findall(r'"className": "siting-station siting-(?:new|existing)"', html)) == p
-    assert "Districts" in html and "Demand (sessions/day)" in html
+    assert "Districts" in html and "Demand: all segments (sessions/day)" in html
     log = (out / "run.log").read_text()
     assert all(f"stage {s}" in log for s in ("network", "demand", "optimize", "map"))
 

@@ -44,7 +44,7 @@ def test_small_map_in_headless_chromium(small_run) -> None:  # type: ignore[no-u
         "OpenStreetMap",
         "Plain (no tiles)",
         "Districts",
-        "Demand (sessions/day)",
+        "Demand: all segments (sessions/day)",
         "Existing stations (1)",
         f"New stations ({len(sites) - 1})",
     ):

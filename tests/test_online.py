@@ -39,6 +39,18 @@ timeout_s = {timeout_s}
 population = "{{data_dir}}/population/residents-500m-proxy.geojson"
 population_column = "population_estimate_final"
 districts = "{{data_dir}}/boundaries/districts.geojson"
+jobs = "{{data_dir}}/population/jobs-h3r9.geojson"
+jobs_column = "emp"
+[demand.residents]
+count = 615000
+public_share = 0.5
+sessions_per_ev_day = 0.3
+kwh_per_session = 25
+[demand.inbound]
+count = 400000
+public_share = 0.3
+sessions_per_ev_day = 0.5
+kwh_per_session = 20
 [candidates]
 grid_spacing_m = 800
 [travel]

@@ -8,13 +8,13 @@ import pytest
 
 from siting import settings
 from siting._errors import MissingFileError, ScenarioError
-from siting.scenario import load_scenario
+from siting.scenario import load_scenario, resolve_segments
 
 
 def test_default_scenario_is_valid_and_resolves_data() -> None:
     sc = load_scenario(settings.DEFAULT_SCENARIO)
     assert sc.name == "almaty" and sc.optimize.p == 311
-    assert sc.demand.residents.vehicles == 615_000
+    assert sc.demand.residents is not None and sc.demand.residents.count == 615_000
     path = sc.resolve(sc.network.osm_file, field="network.osm_file")
     assert path is not None and path.name == "almaty-osm-2012.osm.pbf" and path.exists()
 
@@ -37,9 +37,15 @@ def test_data_dir_env_takes_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path
             "unknown field 'optimize.thresold_min'.*did you mean 'threshold_min'",
         ),
         (
-            ("ev_share = 0.0211", "ev_share = 1.7"),
-            "'demand.residents.ev_share'.*less than or equal to 1",
+            ("public_share = 0.5", "public_share = 1.7"),
+            "'demand.residents.public_share'.*less than or equal to 1",
         ),
+        (("count = 80000", "count = -5"), "'demand.taxis.count'.*greater than or equal to 0.*-5"),
+        (
+            ('preset = "today"', 'preset = "tomorrow"'),
+            "unknown preset 'tomorrow'.*known: today, growth-2030",
+        ),
+        (('jobs_column = "emp"', ""), "demand.jobs and demand.jobs_column go together"),
         (('solver = "highs"', 'solver = "gurobi"'), "'optimize.solver'.*'highs' or 'cbc'"),
         (("cutoff_min = 30", "cutoff_min = 2"), "cutoff_min.*at least.*threshold_min"),
         (('name = "almaty"', 'name = "a b/c"'), "'name'"),
@@ -51,7 +57,7 @@ def test_bad_fields_are_named(tmp_path: Path, edit: tuple[str, str], message: st
     path = tmp_path / "bad.toml"
     path.write_text(text.replace(edit[0], edit[1], 1))
     with pytest.raises(ScenarioError, match=message):
-        load_scenario(path)
+        resolve_segments(load_scenario(path))
 
 
 def test_missing_and_malformed_files(tmp_path: Path) -> None:
