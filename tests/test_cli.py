@@ -152,3 +152,53 @@ def test_bad_field_in_scenario(tmp_path: Path) -> None:
     proc = run_cli("run", "s.toml", cwd=tmp_path)
     assert_clean_failure(proc, r"unknown field 'optimize.stations'")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "pattern"),
+    [
+        (
+            ('jobs_column = "emp"', 'jobs_column = "employees"'),
+            r"demand\.jobs: .*jobs-h3r9\.geojson has no column 'employees'",
+        ),
+        (
+            ('jobs = "{data_dir}/population/jobs-h3r9.geojson"', 'jobs = "@FAR@"'),
+            r"demand\.jobs: the layer does not overlap the city",
+        ),
+        (
+            (
+                'population = "{data_dir}/population/residents-500m-proxy.geojson"',
+                'population = "@NOCRS@"',
+            ),
+            r"demand\.population: .* has no CRS",
+        ),
+        (
+            ("count = 80000", "count = 80000\nev_share = 2.0"),
+            r"'demand\.taxis\.ev_share'.*less than or equal to 1",
+        ),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
+def test_bad_demand_input_through_the_cli(
+    tmp_path: Path,
+    data_dir: Path,
+    small_area_file: Path,
+    existing_out: Path,
+    edit: tuple[str, str],
+    pattern: str,
+) -> None:
+    far = tmp_path / "far.geojson"
+    gpd.GeoDataFrame(
+        {"emp": [5.0]}, geometry=gpd.points_from_xy([10.0], [10.0]), crs="EPSG:4326"
+    ).to_file(far)
+    nocrs = tmp_path / "nocrs.gpkg"
+    gpd.GeoDataFrame(
+        {"population_estimate_final": [5.0]}, geometry=gpd.points_from_xy([76.93], [43.24])
+    ).to_file(nocrs)
+    text = small_scenario_text(data_dir, small_area_file)
+    assert edit[0] in text
+    text = text.replace(edit[0], edit[1]).replace("@FAR@", str(far)).replace("@NOCRS@", str(nocrs))
+    (tmp_path / "s.toml").write_text(text)
+    proc = run_cli("run", "s.toml", "--out", str(existing_out), cwd=tmp_path)
+    assert_clean_failure(proc, pattern)
+    check_untouched(existing_out)

@@ -221,3 +221,39 @@ def test_layer_without_crs_is_an_error(tmp_path: Path) -> None:
     gpd.GeoDataFrame({"v": [1.0]}, geometry=[Point(0, 0)]).to_file(path)
     with pytest.raises(DataFileError, match="has no CRS"):
         read_vector(path, field="demand.population", column="v")
+
+
+def test_city_without_layers_falls_back_to_osm_proxies(
+    tmp_path: Path,
+    data_dir: Path,
+    small_area_file: Path,
+    cache_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from siting.pipeline import plan
+    from tests.conftest import small_scenario_text
+
+    text = small_scenario_text(data_dir, small_area_file)
+    for line in (
+        'population = "{data_dir}/population/residents-500m-proxy.geojson"',
+        'population_column = "population_estimate_final"',
+        'jobs = "{data_dir}/population/jobs-h3r9.geojson"',
+        'jobs_column = "emp"',
+    ):
+        assert line in text
+        text = text.replace(line, "")
+    path = tmp_path / "proxy.toml"
+    path.write_text(text)
+    sc = load_scenario(path)
+    with caplog.at_level("WARNING", logger="siting"):
+        run = plan(sc, cache_dir=cache_dir)
+    assert "demand.population: no layer given; using an OSM proxy" in caplog.text
+    assert "demand.jobs: no layer given; using an OSM proxy" in caplog.text
+    segs = resolve_segments(sc)
+    for name, seg in segs.items():
+        assert run.demand[f"{name}_sessions_day"].sum() == pytest.approx(
+            seg.sessions_per_day, rel=1e-9
+        )
+    # proxies put residents where buildings are: the busiest residents cell has buildings
+    assert (run.demand["population"] > 0).sum() > 10
+    assert run.kpis["stations"] == sc.optimize.p
