@@ -128,7 +128,7 @@ def _run_highs(
     if prob.isMIP():
         raw_bound = float(hinfo.mip_dual_bound)
         bound = sense * raw_bound if abs(raw_bound) < 1e300 else None
-        gap_val = _rel_gap(objective, bound)
+        gap_val = relative_gap(objective, bound)
     else:
         bound, gap_val = objective, 0.0
     if ms == st.kOptimal:
@@ -203,7 +203,7 @@ def _run_cbc(
         bound = -raw if prob.sense == pulp.LpMaximize and raw * objective < 0 else raw
     stopped = "time limit" if "time" in text.lower() else "stopped"
     return SolveInfo(
-        "feasible", objective, bound, _rel_gap(objective, bound), "cbc", 0.0, tol, stopped
+        "feasible", objective, bound, relative_gap(objective, bound), "cbc", 0.0, tol, stopped
     )
 
 
@@ -222,7 +222,7 @@ def _infeasible(solver: str, tol: float) -> SolveInfo:
     return SolveInfo("infeasible", nan, None, None, solver, 0.0, tol, None)
 
 
-def _rel_gap(objective: float, bound: float | None) -> float | None:
+def relative_gap(objective: float, bound: float | None) -> float | None:
     if bound is None:
         return None
     return abs(bound - objective) / max(abs(objective), 1e-10)

@@ -19,7 +19,7 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _solvers
+from siting import _heuristics, _solvers
 from siting._errors import InfeasibleError, InputError
 from siting._io import check_projected
 from siting.travel import TravelTimes
@@ -479,3 +479,278 @@ def _within(cost: np.ndarray | sp.sparray | sp.spmatrix, threshold: float) -> sp
     if arr.ndim != 2:
         raise InputError(f"cost: expected a 2-D matrix, got {arr.ndim} dimension(s)")
     return sp.csr_array(arr <= threshold)
+
+
+class PMedian:
+    r"""p-median: minimise the demand-weighted cost (e.g. access time) of serving demand.
+
+    Radius formulation of Elloumi (2010), written as a chain per demand point. For
+    point :math:`i`, let :math:`D_i^1 < D_i^2 < \dots < D_i^{K_i}` be the distinct
+    costs of its allowed sites and :math:`z_i^k = 1` when :math:`i` is served at a
+    cost above :math:`D_i^k`:
+
+    .. math::
+
+        \min \sum_i w_i \Big( D_i^1 + \sum_{k=1}^{K_i - 1} (D_i^{k+1} - D_i^k)\, z_i^k
+        + (U - D_i^{K_i})\, z_i^{K_i} \Big)
+
+    .. math::
+
+        z_i^1 + \sum_{j: c_{ij} = D_i^1} y_j \ge 1, \qquad
+        z_i^k + \sum_{j: c_{ij} = D_i^k} y_j \ge z_i^{k-1} \;\; (k \ge 2),\qquad
+        \sum_j y_j = p,\qquad y_j = 1 \;\; \forall j \in E,
+
+    with :math:`y_j \in \{0,1\}`, :math:`z \ge 0`. Summing a chain gives Elloumi's
+    constraint :math:`z_i^k \ge 1 - \sum_{j: c_{ij} \le D_i^k} y_j` (same LP bound), but
+    every :math:`y_j` appears once per point, so the model has as many nonzeros as
+    allowed pairs. :math:`U` is the cost of leaving a point unserved (optional; without
+    it :math:`z_i^{K_i} = 0` and every point must be served). A chain stops at the first
+    level where a plan is sure to have a site: a fixed site, or :math:`m - p + 1` sites
+    (any :math:`p` of :math:`m` sites include one of them).
+
+    Parameters
+    ----------
+    costs
+        (n_demand, n_sites) cost matrix: dense (every pair allowed) or sparse (only
+        stored pairs allowed; stored zeros are real zero costs).
+    weights
+        Demand weight per point.
+    p
+        Number of sites, fixed ones included.
+    fixed
+        Sites every plan keeps.
+    unserved_cost
+        Cost per unit of demand left unserved; ``None`` requires serving everyone.
+    """
+
+    name = "pmedian"
+
+    def __init__(
+        self,
+        costs: np.ndarray | sp.sparray | sp.spmatrix,
+        weights: np.ndarray,
+        p: int,
+        *,
+        fixed: np.ndarray | None = None,
+        unserved_cost: float | None = None,
+    ) -> None:
+        self.indptr, self.indices, self.data, self.shape = _rows(costs)
+        n_d, n_s = self.shape
+        self.weights = np.asarray(weights, dtype=float)
+        self.p = int(p)
+        self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
+        self.unserved_cost = unserved_cost
+        if self.weights.shape != (n_d,):
+            raise InputError(f"weights: expected {n_d} values, got shape {self.weights.shape}")
+        if not np.all(np.isfinite(self.weights)) or (self.weights < 0).any():
+            raise InputError("weights: expected finite values >= 0")
+        if not np.all(np.isfinite(self.data)) or (self.data < 0).any():
+            raise InputError("costs: expected finite values >= 0 for allowed pairs")
+        if unserved_cost is not None and len(self.data) and unserved_cost < self.data.max():
+            raise InputError(
+                f"unserved_cost ({unserved_cost}) must be at least the largest cost "
+                f"({self.data.max()})"
+            )
+        if len(self.fixed) and (self.fixed.min() < 0 or self.fixed.max() >= n_s):
+            raise InputError(f"fixed: site indices must lie in [0, {n_s})")
+        _check_p(self.p, n_s, len(self.fixed))
+        if unserved_cost is None:
+            empty = np.flatnonzero((np.diff(self.indptr) == 0) & (self.weights > 0))
+            if len(empty):
+                raise InfeasibleError(
+                    f"demand point {int(empty[0])} ({len(empty)} in all) has no allowed site and "
+                    "unserved demand is not allowed; raise the cutoff or set an unserved cost"
+                )
+
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost: np.ndarray | sp.sparray | sp.spmatrix,
+        weights: np.ndarray,
+        p: int,
+        *,
+        fixed: np.ndarray | None = None,
+        unserved_cost: float | None = None,
+    ) -> PMedian:
+        """Build from a dense or sparse (n_demand, n_sites) cost matrix."""
+        return cls(cost, weights, p, fixed=fixed, unserved_cost=unserved_cost)
+
+    @classmethod
+    def from_travel_times(
+        cls,
+        tt: TravelTimes,
+        weights: np.ndarray,
+        p: int,
+        *,
+        fixed: np.ndarray | None = None,
+        unserved_cost: float | None = None,
+    ) -> PMedian:
+        """Build from the sparse drive times (seconds); pairs beyond the cutoff are not allowed."""
+        return cls(tt.matrix, weights, p, fixed=fixed, unserved_cost=unserved_cost)
+
+    # -------------------------------------------------------------- heuristic
+    def dense_costs(self) -> np.ndarray:
+        """The cost matrix with disallowed pairs at the unserved cost (or a big M)."""
+        n_d, n_s = self.shape
+        big = self.unserved_cost
+        if big is None:
+            big = 10.0 * (float(self.data.max()) if len(self.data) else 1.0) + 1.0
+        D = np.full((n_d, n_s), big)
+        rows = np.repeat(np.arange(n_d), np.diff(self.indptr))
+        D[rows, self.indices] = self.data
+        return D
+
+    def heuristic(self) -> np.ndarray:
+        """Greedy construction and swap improvement; the warm start of :meth:`solve`."""
+        D = self.dense_costs()
+        start = _heuristics.pmedian_greedy(D, self.weights, self.p, self.fixed)
+        return _heuristics.pmedian_swap(D, self.weights, start, self.fixed)
+
+    # ------------------------------------------------------------------ model
+    def build(
+        self, *, start: np.ndarray | None = None
+    ) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+        """The PuLP problem (chain radius formulation) and its site variables."""
+        n_d, n_s = self.shape
+        prob = pulp.LpProblem(self.name, pulp.LpMinimize)
+        fixed = set(self.fixed.tolist())
+        y = [
+            prob.add_variable(
+                f"y_{j}", lowBound=1 if j in fixed else 0, upBound=1, cat=pulp.LpInteger
+            )
+            for j in range(n_s)
+        ]
+        is_open = np.zeros(n_s, dtype=bool)
+        if start is not None:
+            is_open[np.asarray(start, dtype=np.int64)] = True
+            for j, v in enumerate(y):
+                v.setInitialValue(1.0 if is_open[j] else 0.0)
+        guarantee = n_s - self.p + 1
+        U = self.unserved_cost
+        self.levels_total = np.zeros(n_d, dtype=np.int64)
+        objective: list[tuple[pulp.LpVariable, float]] = []
+        constant = 0.0
+        for i in range(n_d):
+            w = float(self.weights[i])
+            lo, hi = self.indptr[i], self.indptr[i + 1]
+            if w <= 0:
+                continue
+            if hi == lo:  # no allowed site: unserved (checked feasible in __init__)
+                constant += w * float(U or 0.0)
+                continue
+            order = np.argsort(self.data[lo:hi], kind="stable")
+            cost = self.data[lo:hi][order]
+            sites = self.indices[lo:hi][order]
+            new = np.ones(len(cost), dtype=bool)
+            new[1:] = cost[1:] != cost[:-1]
+            starts = np.flatnonzero(new)
+            levels = np.split(sites, starts[1:])
+            values = cost[starts]
+            counts = np.cumsum([len(g) for g in levels])
+            sure = np.flatnonzero(
+                (counts >= guarantee) | np.array([bool(fixed & set(g.tolist())) for g in levels])
+            )
+            last = int(sure[0]) if len(sure) else len(levels) - 1
+            closed_at_end = len(sure) > 0
+            self.levels_total[i] = last + 1
+            assigned = values[-1] + 1.0
+            if start is not None:
+                open_levels = [k for k in range(last + 1) if is_open[levels[k]].any()]
+                assigned = values[open_levels[0]] if open_levels else np.inf
+            constant += w * float(values[0])
+            prev: pulp.LpVariable | None = None
+            for k in range(last + 1):
+                final = k == last
+                needs_z = not (final and (closed_at_end or U is None))
+                terms = [(y[j], 1.0) for j in levels[k].tolist()]
+                z = None
+                if needs_z:
+                    z = prob.add_variable(f"z_{i}_{k}", lowBound=0)
+                    nxt = float(values[k + 1]) if not final else float(U or 0.0)
+                    step = nxt - float(values[k])
+                    objective.append((z, w * step))
+                    terms.append((z, 1.0))
+                    if start is not None:
+                        z.setInitialValue(1.0 if assigned > values[k] else 0.0)
+                rhs = 1.0
+                if prev is not None:
+                    terms.append((prev, -1.0))
+                    rhs = 0.0
+                prob += pulp.LpConstraint(
+                    pulp.LpAffineExpression(terms), pulp.LpConstraintGE, f"chain_{i}_{k}", rhs
+                )
+                prev = z
+        prob += pulp.LpAffineExpression(objective, constant=constant), "weighted_cost"
+        prob += pulp.LpConstraint(
+            pulp.LpAffineExpression([(v, 1.0) for v in y]),
+            pulp.LpConstraintEQ,
+            "p_sites",
+            float(self.p),
+        )
+        return prob, y
+
+    def solve(
+        self,
+        solver: str | None = None,
+        *,
+        time_limit: float | None = None,
+        gap: float | None = None,
+        threads: int | None = None,
+        msg: bool = False,
+    ) -> SolveResult:
+        """Solve with HiGHS (default) or CBC, warm-started from :meth:`heuristic`.
+
+        See :meth:`MaximalCovering.solve` for the parameters.
+        """
+        t0 = time.perf_counter()
+        start = self.heuristic()
+        D = self.dense_costs()
+        heuristic_cost = _heuristics.pmedian_cost(D, self.weights, start)
+        prob, y = self.build(start=start)
+        build_s = time.perf_counter() - t0
+        info = _solvers.run(prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        if info.status == "infeasible":
+            raise InfeasibleError(f"the p-median problem is infeasible (p={self.p})")
+        selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
+        if len(selected) != self.p:
+            raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
+        cost = _heuristics.pmedian_cost(D, self.weights, selected)
+        return SolveResult(
+            model=self.name,
+            selected=selected,
+            objective=info.objective,
+            bound=info.bound,
+            gap=info.gap,
+            status=info.status,
+            solver=info.solver,
+            solve_s=info.seconds,
+            build_s=build_s,
+            gap_tolerance=info.gap_tolerance,
+            stopped_by=info.stopped_by,
+            extra={
+                "heuristic_objective": heuristic_cost,
+                "recomputed_objective": cost,
+                "chain_levels": int(self.levels_total.sum()),
+            },
+        )
+
+
+def _rows(
+    costs: np.ndarray | sp.sparray | sp.spmatrix,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """CSR arrays of a cost matrix, keeping every dense entry and every stored sparse one."""
+    if sp.issparse(costs):
+        m = sp.csr_array(costs)
+        m.sum_duplicates()
+        return (
+            m.indptr.astype(np.int64),
+            m.indices.astype(np.int64),
+            m.data.astype(float),
+            (int(m.shape[0]), int(m.shape[1])),
+        )
+    arr = np.asarray(costs, dtype=float)
+    if arr.ndim != 2:
+        raise InputError(f"costs: expected a 2-D matrix, got {arr.ndim} dimension(s)")
+    n, m = arr.shape
+    indptr = np.arange(0, n * m + 1, m, dtype=np.int64)
+    return indptr, np.tile(np.arange(m, dtype=np.int64), n), arr.ravel().copy(), (n, m)

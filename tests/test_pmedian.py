@@ -1,0 +1,100 @@
+"""p-median model: exact against brute force and against OR-Library's proven optima."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from siting._errors import InfeasibleError
+from siting._heuristics import pmedian_cost, pmedian_greedy, pmedian_swap
+from siting._orlib import read_optima, read_pmed
+from siting.optimize import PMedian
+
+ORLIB = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "orlib-pmed"
+
+
+def random_costs(seed: int, n: int = 25, m: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(0, 10, (n, 2))
+    s = rng.uniform(0, 10, (m, 2))
+    cost = np.round(np.linalg.norm(d[:, None] - s[None], axis=2), 1)
+    return cost, rng.integers(1, 10, n).astype(float)
+
+
+def brute(
+    cost: np.ndarray,
+    w: np.ndarray,
+    p: int,
+    fixed: tuple[int, ...] = (),
+    unserved: float | None = None,
+) -> float:
+    best = np.inf
+    others = [j for j in range(cost.shape[1]) if j not in fixed]
+    for combo in itertools.combinations(others, p - len(fixed)):
+        sel = list(fixed) + list(combo)
+        c = cost[:, sel].min(axis=1)
+        if unserved is not None:
+            c = np.minimum(c, unserved)
+        best = min(best, float(w @ c))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_pmedian_matches_brute_force(seed: int, solver: str) -> None:
+    cost, w = random_costs(seed)
+    for p in (1, 3, 5):
+        res = PMedian(cost, w, p).solve(solver, gap=0.0)
+        assert res.status == "optimal" and len(res.selected) == p
+        assert res.objective == pytest.approx(brute(cost, w, p))
+        assert res.extra["recomputed_objective"] == pytest.approx(res.objective)
+
+
+def test_fixed_sites_and_unserved_cost() -> None:
+    cost, w = random_costs(9)
+    res = PMedian(cost, w, 3, fixed=np.array([2])).solve(gap=0.0)
+    assert 2 in res.selected
+    assert res.objective == pytest.approx(brute(cost, w, 3, fixed=(2,)))
+    # sparse: only pairs within 4 allowed, unserved demand costs 6 per unit
+    sparse = sp.csr_array(np.where(cost <= 4.0, cost + 0.0, 0.0))
+    sparse.eliminate_zeros()
+    allowed = np.where(cost <= 4.0, cost, np.inf)
+    res = PMedian(sparse, w, 3, unserved_cost=6.0).solve(gap=0.0)
+    assert res.objective == pytest.approx(brute(allowed, w, 3, unserved=6.0))
+    with pytest.raises(InfeasibleError, match="no allowed site"):
+        far = sp.csr_array(np.where(cost <= 0.5, cost + 1, 0.0))
+        PMedian(far, w, 3)
+
+
+def test_swap_never_worsens_the_greedy_plan() -> None:
+    cost, w = random_costs(4, n=120, m=40)
+    g = pmedian_greedy(cost, w, 8, np.array([], dtype=np.int64))
+    s = pmedian_swap(cost, w, g, np.array([], dtype=np.int64))
+    assert len(s) == 8 and len(set(s.tolist())) == 8
+    assert pmedian_cost(cost, w, s) <= pmedian_cost(cost, w, g)
+    # and it reaches a swap-local optimum: no single swap improves it
+    base = pmedian_cost(cost, w, s)
+    for out in s:
+        for inn in set(range(40)) - set(s.tolist()):
+            trial = np.array(sorted((set(s.tolist()) - {out}) | {inn}))
+            assert pmedian_cost(cost, w, trial) >= base - 1e-9
+
+
+@pytest.mark.parametrize("k", range(1, 11))
+def test_orlib_instances_reach_their_proven_optimum(k: int) -> None:
+    inst = read_pmed(ORLIB / f"pmed{k}.txt")
+    optimum = read_optima(ORLIB / "pmedopt.txt")[inst.name]
+    res = PMedian(inst.costs, np.ones(inst.n), inst.p).solve(gap=0.0)
+    assert res.proven_optimal
+    assert res.objective == pytest.approx(optimum)
+
+
+def test_orlib_last_duplicate_edge_cost_stands(tmp_path: Path) -> None:
+    f = tmp_path / "tiny.txt"
+    f.write_text("3 3 1\n1 2 5\n2 3 1\n1 2 2\n")
+    inst = read_pmed(f)
+    assert inst.costs[0, 1] == 2.0 and inst.costs[0, 2] == 3.0
