@@ -136,11 +136,7 @@ def population_by_district(
     geopandas.GeoDataFrame
         Columns ``district``, ``pop`` and the piece geometry (metric CRS).
     """
-    values = pd.to_numeric(population[column], errors="coerce")
-    if values.isna().any():
-        raise DataFileError(f"demand.population_column: {column!r} has non-numeric values")
-    if (values < 0).any():
-        raise DataFileError(f"demand.population_column: {column!r} has negative values")
+    values = _counts(population, column, field="demand.population_column")
     metric = utm_crs(population)
     pop = gpd.GeoDataFrame(
         {"pop": values.to_numpy(float)}, geometry=population.geometry, crs=population.crs
@@ -211,11 +207,7 @@ def layer_on_cells(
 
     Returns a Series indexed by ``h3`` (every cell, zeros included).
     """
-    values = pd.to_numeric(layer[column], errors="coerce")
-    if values.isna().any():
-        raise DataFileError(f"{field}: column {column!r} has non-numeric values")
-    if (values < 0).any():
-        raise DataFileError(f"{field}: column {column!r} has negative values")
+    values = _counts(layer, column, field=field)
     metric = utm_crs(cells)
     lay = gpd.GeoDataFrame(
         {"v": values.to_numpy(float)}, geometry=layer.geometry.to_numpy(), crs=layer.crs
@@ -502,6 +494,16 @@ def _cell_districts(
 
 
 # ----------------------------------------------------------------- internals
+def _counts(layer: gpd.GeoDataFrame, column: str, *, field: str) -> pd.Series:
+    """``layer[column]`` as numbers, which must all be present and non-negative."""
+    values = pd.to_numeric(layer[column], errors="coerce")
+    if values.isna().any():
+        raise DataFileError(f"{field}: column {column!r} has non-numeric values")
+    if (values < 0).any():
+        raise DataFileError(f"{field}: column {column!r} has negative values")
+    return values
+
+
 def _split(
     layer: gpd.GeoDataFrame, value: str, zones: gpd.GeoDataFrame, *, keep: list[str] | None = None
 ) -> gpd.GeoDataFrame:

@@ -159,13 +159,7 @@ class MaximalCovering:
         self.p = int(p)
         self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
         n_d, n_s = nb.shape
-        if self.weights.shape != (n_d,):
-            raise InputError(
-                f"weights: expected {n_d} values (one per demand point), "
-                f"got shape {self.weights.shape}"
-            )
-        if not np.all(np.isfinite(self.weights)) or (self.weights < 0).any():
-            raise InputError("weights: expected finite values >= 0")
+        _check_weights(self.weights, n_d)
         if len(self.fixed) and (self.fixed.min() < 0 or self.fixed.max() >= n_s):
             raise InputError(
                 f"fixed: site indices must lie in [0, {n_s}), got {self.fixed.tolist()[:5]}"
@@ -296,14 +290,7 @@ class MaximalCovering:
         if stage2 and self.costs is None:
             raise InputError("min_coverage: the tie-break stage needs costs")
         prob = pulp.LpProblem(self.name, pulp.LpMinimize if stage2 else pulp.LpMaximize)
-        fixed = set(self.fixed.tolist())
-        # LpBinary would reset lowBound to 0: fixed sites are integers bounded to [1, 1]
-        y = [
-            prob.add_variable(
-                f"y_{j}", lowBound=1 if j in fixed else 0, upBound=1, cat=pulp.LpInteger
-            )
-            for j in range(n_s)
-        ]
+        y = _site_variables(prob, n_s, self.fixed)
         counts = np.diff(nb.indptr)
         rows = np.flatnonzero((counts > 0) & (self.weights > 0))
         z = {i: prob.add_variable(f"z_{i}", lowBound=0, upBound=1) for i in rows.tolist()}
@@ -360,12 +347,7 @@ class MaximalCovering:
             prob += pulp.LpConstraint(
                 pulp.LpAffineExpression(terms), pulp.LpConstraintLE, f"cover_{i}", 0.0
             )
-        prob += pulp.LpConstraint(
-            pulp.LpAffineExpression([(v, 1.0) for v in y]),
-            pulp.LpConstraintEQ,
-            "p_sites",
-            float(self.p),
-        )
+        _add_p_sites(prob, y, self.p)
         return prob, y
 
     def solve(
@@ -450,6 +432,34 @@ class MaximalCovering:
         if len(selected) != self.p:
             raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
         return result
+
+
+def _site_variables(prob: pulp.LpProblem, n_sites: int, fixed: np.ndarray) -> list[pulp.LpVariable]:
+    """One integer site variable per candidate; fixed sites bounded to [1, 1].
+
+    (``LpBinary`` would reset a lower bound of 1 to 0, silently un-fixing a site.)
+    """
+    keep = set(fixed.tolist())
+    return [
+        prob.add_variable(f"y_{j}", lowBound=1 if j in keep else 0, upBound=1, cat=pulp.LpInteger)
+        for j in range(n_sites)
+    ]
+
+
+def _add_p_sites(prob: pulp.LpProblem, y: list[pulp.LpVariable], p: int) -> None:
+    """Exactly ``p`` sites, fixed ones included."""
+    prob += pulp.LpConstraint(
+        pulp.LpAffineExpression([(v, 1.0) for v in y]), pulp.LpConstraintEQ, "p_sites", float(p)
+    )
+
+
+def _check_weights(weights: np.ndarray, n_demand: int) -> None:
+    if weights.shape != (n_demand,):
+        raise InputError(
+            f"weights: expected {n_demand} values (one per demand point), got shape {weights.shape}"
+        )
+    if not np.all(np.isfinite(weights)) or (weights < 0).any():
+        raise InputError("weights: expected finite values >= 0")
 
 
 def _check_p(p: int, n_sites: int, n_fixed: int) -> None:
@@ -540,10 +550,7 @@ class PMedian:
         self.p = int(p)
         self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
         self.unserved_cost = unserved_cost
-        if self.weights.shape != (n_d,):
-            raise InputError(f"weights: expected {n_d} values, got shape {self.weights.shape}")
-        if not np.all(np.isfinite(self.weights)) or (self.weights < 0).any():
-            raise InputError("weights: expected finite values >= 0")
+        _check_weights(self.weights, n_d)
         if not np.all(np.isfinite(self.data)) or (self.data < 0).any():
             raise InputError("costs: expected finite values >= 0 for allowed pairs")
         if unserved_cost is not None and len(self.data) and unserved_cost < self.data.max():
@@ -614,12 +621,7 @@ class PMedian:
         n_d, n_s = self.shape
         prob = pulp.LpProblem(self.name, pulp.LpMinimize)
         fixed = set(self.fixed.tolist())
-        y = [
-            prob.add_variable(
-                f"y_{j}", lowBound=1 if j in fixed else 0, upBound=1, cat=pulp.LpInteger
-            )
-            for j in range(n_s)
-        ]
+        y = _site_variables(prob, n_s, self.fixed)
         is_open = np.zeros(n_s, dtype=bool)
         if start is not None:
             is_open[np.asarray(start, dtype=np.int64)] = True
@@ -681,12 +683,7 @@ class PMedian:
                 )
                 prev = z
         prob += pulp.LpAffineExpression(objective, constant=constant), "weighted_cost"
-        prob += pulp.LpConstraint(
-            pulp.LpAffineExpression([(v, 1.0) for v in y]),
-            pulp.LpConstraintEQ,
-            "p_sites",
-            float(self.p),
-        )
+        _add_p_sites(prob, y, self.p)
         return prob, y
 
     def solve(
