@@ -155,7 +155,9 @@ def plan(
         dc = sc.demand
         segments = resolve_segments(sc)
         osm_path = source.osm_file
-        proxies = read_proxies(osm_path, field="network.osm_file") if osm_path else None
+        # OSM proxies: only read when a layer is missing or taxis need their hubs
+        wanted = dc.population is None or dc.jobs is None or "taxis" in segments
+        proxies = read_proxies(osm_path, field="network.osm_file") if osm_path and wanted else None
 
         def layer(name: str, column: str | None) -> gpd.GeoDataFrame | None:
             path = sc.resolve(getattr(dc, name), field=f"demand.{name}")
