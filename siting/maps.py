@@ -162,8 +162,10 @@ def save_map(m: folium.Map, path: Path) -> None:
 
 
 def _popup(row: dict[str, Any]) -> str:
+    kind = f" {row['station_type']}" if row.get("station_type") else ""
     lines = [
-        f"<b>{html.escape(str(row['site_id']))}</b> — {'existing' if row['existing'] else 'new'}",
+        f"<b>{html.escape(str(row['site_id']))}</b> — {'existing' if row['existing'] else 'new'}"
+        f"{kind}",
         f"Place: {html.escape(str(row['kind']).replace('_', ' '))}",
     ]
     if row.get("name"):
@@ -171,11 +173,15 @@ def _popup(row: dict[str, Any]) -> str:
     for key, label in (
         ("assigned_demand", "Demand assigned (sessions/day)"),
         ("covered_demand", "Demand within threshold"),
-        ("access_p50_min", "Median access (min)"),
+        ("load", "Load (sessions/day)"),
+        ("capacity", "Capacity (sessions/day)"),
     ):
         value = row.get(key)
         if value is not None and not (isinstance(value, float) and np.isnan(value)):
             lines.append(f"{label}: {value:.1f}")
+    util = row.get("utilisation")
+    if util is not None and not (isinstance(util, float) and np.isnan(util)):
+        lines.append(f"Utilisation: {100 * util:.0f}%")
     lines.append(f"{row['lat']:.5f}, {row['lon']:.5f}")
     return "<br>".join(lines)
 

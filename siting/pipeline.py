@@ -29,6 +29,7 @@ from siting._io import file_stamp, read_table, read_vector
 from siting._osm import read_features, read_proxies
 from siting.candidates import build_candidates, load_existing
 from siting.demand import (
+    Segment,
     allocate_to_cells,
     build_demand,
     corridor_cells,
@@ -49,8 +50,9 @@ from siting.network import (
     geocode_place,
     graph_stats,
 )
-from siting.optimize import MaximalCovering, SolveResult
-from siting.scenario import Scenario, resolve_segments
+from siting.optimize import CapacitatedCoverage, MaximalCovering, PMedian, SolveResult
+from siting.queueing import daily_capacity
+from siting.scenario import CapacityConfig, Scenario, resolve_segments
 from siting.travel import TravelTimes, graph_matrix, travel_times
 
 log = logging.getLogger(__name__)
@@ -262,13 +264,25 @@ def plan(
     with stage("optimize"):
         oc = sc.optimize
         fixed = np.flatnonzero(candidates["existing"].to_numpy())
-        model = MaximalCovering.from_travel_times(
-            tt,
-            demand["sessions_day"].to_numpy(),
-            oc.p,
-            threshold_s=oc.threshold_min * 60.0,
-            fixed=fixed,
-        )
+        threshold_s = oc.threshold_min * 60.0
+        weights = demand["sessions_day"].to_numpy()
+        capacity: dict[str, float] = {}
+        model: MaximalCovering | PMedian | CapacitatedCoverage
+        if oc.model == "capacitated":
+            capacity = station_capacity(oc.capacity, segments, dc.peak_hour_share)
+            ac, dc_demand = charger_demand(demand, segments)
+            model = CapacitatedCoverage.from_travel_times(
+                tt, ac, dc_demand, capacity, oc.p, threshold_s=threshold_s, fixed=fixed
+            )
+        elif oc.model == "pmedian":
+            # demand beyond the matrix cutoff counts as the cutoff time
+            model = PMedian.from_travel_times(
+                tt, weights, oc.p, fixed=fixed, unserved_cost=tt.cutoff_s
+            )
+        else:
+            model = MaximalCovering.from_travel_times(
+                tt, weights, oc.p, threshold_s=threshold_s, fixed=fixed
+            )
         result = model.solve(oc.solver, time_limit=oc.time_limit_s, gap=oc.gap, threads=oc.threads)
 
     with stage("evaluate"):
@@ -277,6 +291,25 @@ def plan(
         )
         sites = candidates.iloc[result.selected].reset_index(drop=True)
         sites = sites.join(per_site, on="site_id")
+        if oc.model == "capacitated":
+            x = result.extra
+            sites["station_type"] = x["types"]
+            sites["load"] = x["load"]
+            sites["capacity"] = x["capacity"]
+            sites["utilisation"] = x["utilisation"]
+            served = float(x["served_ac"].sum() + x["served_dc"].sum())
+            kpis["served"] = {
+                "sessions_day": round(served, 3),
+                "share": round(served / x["demand_total"], 6) if x["demand_total"] else 0.0,
+                "ac_sessions_day": round(float(x["served_ac"].sum()), 3),
+                "dc_sessions_day": round(float(x["served_dc"].sum()), 3),
+                "station_capacity_sessions_day": {t: round(k, 3) for t, k in capacity.items()},
+                "stations_by_type": {t: int((x["types"] == t).sum()) for t in capacity},
+                "mean_utilisation": round(float(np.mean(x["utilisation"])), 4),
+            }
+        else:
+            for col in ("station_type", "load", "capacity", "utilisation"):
+                sites[col] = np.nan if col != "station_type" else ""
         per_district = district_figures(
             alloc,
             per_demand,
@@ -365,6 +398,53 @@ def plan(
         fmap,
         timings,
     )
+
+
+def station_capacity(
+    cfg: CapacityConfig, segments: dict[str, Segment], peak_hour_share: float
+) -> dict[str, float]:
+    """Sessions per day of an AC and a DC station, from the queueing model.
+
+    A session holds a port for its energy over the charger power plus the handling
+    time; the energy is the demand-weighted mean session of the segments the type
+    serves (AC stations: AC segments; DC stations: all segments).
+    """
+
+    def mean_kwh(keep: list[Segment]) -> float:
+        total = sum(s.sessions_per_day for s in keep)
+        if total <= 0:
+            return float(np.mean([s.kwh_per_session for s in segments.values()]))
+        return sum(s.sessions_per_day * s.kwh_per_session for s in keep) / total
+
+    ac_segments = [s for s in segments.values() if s.charger == "AC"]
+    out: dict[str, float] = {}
+    for t in cfg.types:
+        kwh = mean_kwh(ac_segments if t == "AC" else list(segments.values()))
+        service_h = kwh / (cfg.ac_kw if t == "AC" else cfg.dc_kw) + cfg.handling_min / 60.0
+        wait_h = cfg.max_mean_wait_min / 60.0 if cfg.max_mean_wait_min else None
+        out[t] = daily_capacity(
+            cfg.ports,
+            service_h,
+            peak_hour_share,
+            max_wait_prob=cfg.max_wait_prob,
+            max_mean_wait_h=wait_h,
+        )
+    return out
+
+
+def charger_demand(
+    demand: gpd.GeoDataFrame, segments: dict[str, Segment]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions per day per demand point needing AC (any port) and DC ports."""
+    ac = np.zeros(len(demand))
+    dc = np.zeros(len(demand))
+    for name, seg in segments.items():
+        col = demand[f"{name}_sessions_day"].to_numpy()
+        if seg.charger == "DC":
+            dc += col
+        else:
+            ac += col
+    return ac, dc
 
 
 def run(

@@ -40,6 +40,10 @@ SITE_COLUMNS = [
     "demand_points",
     "assigned_demand",
     "covered_demand",
+    "station_type",
+    "load",
+    "capacity",
+    "utilisation",
 ]
 
 
@@ -76,7 +80,7 @@ def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
     sites = run.sites.copy()
     sites["status"] = sites["existing"].map({True: "existing", False: "new"})
     sites = sites[[*SITE_COLUMNS, "geometry"]]
-    for col in ("assigned_demand", "covered_demand"):
+    for col in ("assigned_demand", "covered_demand", "load", "capacity", "utilisation"):
         sites[col] = sites[col].round(4)
     sites.drop(columns="geometry").to_csv(paths["sites_csv"], index=False, float_format="%.6f")
     sites.to_file(paths["sites_geojson"], driver="GeoJSON")
@@ -101,6 +105,16 @@ def summary(kpis: dict[str, Any]) -> str:
             f"from {kpis['candidates']} candidates",
             f"  demand within {kpis['threshold_min']:g} min: {100 * kpis['coverage_share']:.1f}% "
             f"of {kpis['demand_total']:,.0f} sessions/day",
+            *(
+                [
+                    f"  served under station capacity: {100 * kpis['served']['share']:.1f}% "
+                    f"({kpis['served']['sessions_day']:,.0f} sessions/day; stations "
+                    + ", ".join(f"{t} {n}" for t, n in kpis["served"]["stations_by_type"].items())
+                    + f"; mean utilisation {100 * kpis['served']['mean_utilisation']:.0f}%)"
+                ]
+                if "served" in kpis
+                else []
+            ),
             f"  access time: mean {kpis['mean_access_min']:.1f} min, "
             f"95th percentile {kpis['p95_access_min']:.1f} min",
             f"  solver: {solver['label']} in {solver['solve_s']:.1f} s",

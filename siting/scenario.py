@@ -151,10 +151,38 @@ class TravelConfig(_Strict):
     connector_speed_kph: Positive = settings.CONNECTOR_SPEED_KPH
 
 
+class CapacityConfig(_Strict):
+    """Station capacity: ports, charger power and service level (see siting.queueing)."""
+
+    #: Ports (parking places with a charger) per station.
+    ports: Annotated[int, Field(ge=1)] = 2
+    #: Station types that may be built.
+    types: list[Literal["AC", "DC"]] = Field(
+        default_factory=lambda: ["AC", "DC"],  # type: ignore[arg-type]
+        min_length=1,
+    )
+    ac_kw: Positive = 22.0
+    dc_kw: Positive = 50.0
+    #: Minutes a session holds a port besides charging (parking, plugging, paying).
+    handling_min: NonNegative = 6.0
+    #: Service level in the peak hour: probability of waiting, and/or mean wait (minutes).
+    max_wait_prob: Annotated[float, Field(gt=0.0, lt=1.0)] | None = 0.2
+    max_mean_wait_min: Positive | None = None
+
+    @model_validator(mode="after")
+    def _has_service_level(self) -> CapacityConfig:
+        if self.max_wait_prob is None and self.max_mean_wait_min is None:
+            raise ValueError("optimize.capacity needs max_wait_prob or max_mean_wait_min")
+        return self
+
+
 class OptimizeConfig(_Strict):
     """The optimisation request."""
 
-    model: Literal["mclp"] = "mclp"
+    #: ``capacitated``: serve the most demand within the threshold under station
+    #: capacities; ``mclp``: cover the most demand within the threshold; ``pmedian``:
+    #: least demand-weighted access time.
+    model: Literal["capacitated", "mclp", "pmedian"] = "capacitated"
     #: Total number of stations in the plan, existing ones included.
     p: Annotated[int, Field(ge=1)] = 311
     threshold_min: Positive = 10.0
@@ -162,6 +190,7 @@ class OptimizeConfig(_Strict):
     time_limit_s: Positive = 120.0
     gap: Annotated[float, Field(ge=0.0, lt=1.0)] = 1e-4
     threads: Annotated[int, Field(ge=1)] | None = None
+    capacity: CapacityConfig = CapacityConfig()
 
 
 class Scenario(_Strict):

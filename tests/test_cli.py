@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -49,9 +50,14 @@ def test_small_run_outputs(small_run) -> None:  # type: ignore[no-untyped-def]
     assert 0 < kpis["coverage_share"] <= 1
     assert kpis["p95_access_min"] >= kpis["mean_access_min"] > 0
     assert kpis["inputs"]["osm_file"]["sha256"] == "9582e95712cf1ab3"
-    # the objective is the demand the plan covers, recomputed independently by evaluate
-    assert kpis["demand_covered"] == pytest.approx(kpis["solver"]["objective"], rel=1e-6)
     assert sites["covered_demand"].sum() == pytest.approx(kpis["demand_covered"], rel=1e-4)
+    # capacitated default: the objective is the demand served, which no station exceeds
+    assert kpis["solver"]["model"] == "capacitated"
+    assert kpis["served"]["sessions_day"] == pytest.approx(kpis["solver"]["objective"], abs=1e-3)
+    assert sites["load"].sum() == pytest.approx(kpis["served"]["sessions_day"], rel=1e-4)
+    assert (sites["load"] <= sites["capacity"] + 1e-4).all()
+    assert set(sites["station_type"]) <= {"AC", "DC"}
+    assert kpis["served"]["sessions_day"] <= kpis["demand_covered"] + 1e-6
 
     html = (out / "map.html").read_text()
     assert len(re.findall(r'"className": "siting-station siting-(?:new|existing)"', html)) == p
@@ -202,3 +208,20 @@ def test_bad_demand_input_through_the_cli(
     proc = run_cli("run", "s.toml", "--out", str(existing_out), cwd=tmp_path)
     assert_clean_failure(proc, pattern)
     check_untouched(existing_out)
+
+
+@pytest.mark.parametrize("model", ["mclp", "pmedian"])
+def test_other_models_in_the_pipeline(small_scenario: Path, cache_dir: Path, model: str) -> None:
+    from siting.pipeline import plan
+    from siting.scenario import load_scenario
+
+    sc = load_scenario(small_scenario).with_overrides({"optimize.model": model})
+    run = plan(sc, cache_dir=cache_dir)
+    k = run.kpis
+    assert k["solver"]["model"] == model and k["stations"] == sc.optimize.p
+    w = run.demand["sessions_day"].to_numpy()
+    if model == "mclp":  # objective = demand within the threshold, as evaluate finds it
+        assert k["demand_covered"] == pytest.approx(k["solver"]["objective"], rel=1e-6)
+    else:  # objective = weighted access seconds, beyond the cutoff counted at the cutoff
+        t = np.minimum(run.per_demand["access_min"].to_numpy() * 60.0, run.travel.cutoff_s)
+        assert float(w @ t) == pytest.approx(k["solver"]["objective"], rel=1e-4)

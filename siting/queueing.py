@@ -1,0 +1,116 @@
+"""Station capacity from a queueing model (M/M/c, Erlang C).
+
+A station with ``c`` ports is an M/M/c queue: sessions arrive at rate
+:math:`\\lambda` per hour and occupy a port for a mean service time :math:`1/\\mu`
+hours (charging plus handling). With offered load :math:`a = \\lambda/\\mu`, the
+probability that an arriving driver must wait is Erlang C,
+
+.. math::
+
+    C(c, a) = \\frac{c\\,B(c, a)}{c - a\\,(1 - B(c, a))},
+
+with Erlang B from the recursion :math:`B(0,a)=1`,
+:math:`B(k,a) = a B(k-1,a) / (k + a B(k-1,a))`, and the mean wait is
+:math:`W_q = C(c,a) / (c\\mu - \\lambda)`.
+
+A station's daily capacity is the largest peak-hour arrival rate that keeps the
+service level (probability of waiting, or mean wait, under a bound), divided by
+the share of a day's sessions that arrive in the peak hour.
+"""
+
+from __future__ import annotations
+
+import math
+
+from siting._errors import InputError
+
+
+def erlang_b(c: int, a: float) -> float:
+    """Blocking probability of an M/M/c/c system with offered load ``a`` (Erlangs)."""
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return b
+
+
+def erlang_c(c: int, a: float) -> float:
+    """Probability of waiting in an M/M/c queue; 1 when the queue is unstable (a >= c)."""
+    if c < 1:
+        raise InputError(f"ports: expected at least 1, got {c}")
+    if a <= 0:
+        return 0.0
+    if a >= c:
+        return 1.0
+    b = erlang_b(c, a)
+    return c * b / (c - a * (1.0 - b))
+
+
+def mean_wait_h(c: int, arrival_per_h: float, service_h: float) -> float:
+    """Mean wait in queue (hours) of an M/M/c queue; ``inf`` when unstable."""
+    mu = 1.0 / service_h
+    a = arrival_per_h * service_h
+    if a >= c:
+        return math.inf
+    return erlang_c(c, a) / (c * mu - arrival_per_h)
+
+
+def max_arrival_rate(
+    ports: int,
+    service_h: float,
+    *,
+    max_wait_prob: float | None = None,
+    max_mean_wait_h: float | None = None,
+) -> float:
+    """Largest arrival rate (per hour) meeting the service level, by bisection.
+
+    Parameters
+    ----------
+    ports
+        Ports (servers) at the station.
+    service_h
+        Mean time a session occupies a port, hours.
+    max_wait_prob
+        Bound on the probability that an arriving driver waits.
+    max_mean_wait_h
+        Bound on the mean wait, hours.
+    """
+    if service_h <= 0:
+        raise InputError(f"service time: expected hours > 0, got {service_h}")
+    if max_wait_prob is None and max_mean_wait_h is None:
+        raise InputError("service level: give max_wait_prob or max_mean_wait_h")
+    if max_wait_prob is not None and not 0.0 < max_wait_prob < 1.0:
+        raise InputError(f"max_wait_prob: expected a probability in (0, 1), got {max_wait_prob}")
+
+    def ok(lam: float) -> bool:
+        a = lam * service_h
+        if max_wait_prob is not None and erlang_c(ports, a) > max_wait_prob:
+            return False
+        return not (
+            max_mean_wait_h is not None and mean_wait_h(ports, lam, service_h) > max_mean_wait_h
+        )
+
+    lo, hi = 0.0, ports / service_h  # the queue is unstable at hi
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def daily_capacity(
+    ports: int,
+    service_h: float,
+    peak_hour_share: float,
+    *,
+    max_wait_prob: float | None = None,
+    max_mean_wait_h: float | None = None,
+) -> float:
+    """Sessions per day a station can take with the service level held in the peak hour."""
+    if not 0.0 < peak_hour_share <= 1.0:
+        raise InputError(f"peak_hour_share: expected a share in (0, 1], got {peak_hour_share}")
+    lam = max_arrival_rate(
+        ports, service_h, max_wait_prob=max_wait_prob, max_mean_wait_h=max_mean_wait_h
+    )
+    return lam / peak_hour_share
