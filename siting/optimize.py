@@ -79,7 +79,110 @@ class SolveResult:
         return info.describe()
 
 
-class MaximalCovering:
+def close_pairs(xy: np.ndarray, min_spacing: float) -> np.ndarray:
+    """Pairs (j, k), j < k, of sites closer than ``min_spacing`` (same units as ``xy``)."""
+    from scipy.spatial import cKDTree
+
+    if min_spacing <= 0 or len(xy) < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    pairs = cKDTree(xy).query_pairs(min_spacing - 1e-9, output_type="ndarray")
+    return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+class _SideConstraints:
+    """Spacing and equity rows shared by the covering and capacitated models.
+
+    ``spacing_pairs``: no two sites of a pair may both be open. ``equity``: each
+    group of demand points (e.g. a district) must have at least its share of
+    demand covered (covering model) or served (capacitated model).
+    """
+
+    spacing_pairs: np.ndarray
+    groups: np.ndarray | None
+    equity_share: float
+
+    def set_side_constraints(
+        self,
+        *,
+        spacing_pairs: np.ndarray | None,
+        groups: np.ndarray | None,
+        equity_share: float,
+        fixed: np.ndarray,
+        weights: np.ndarray,
+        reachable: np.ndarray,
+    ) -> None:
+        self.spacing_pairs = (
+            np.asarray(spacing_pairs, dtype=np.int64).reshape(-1, 2)
+            if spacing_pairs is not None
+            else np.empty((0, 2), dtype=np.int64)
+        )
+        fixed_set = set(fixed.tolist())
+        for j, k in self.spacing_pairs.tolist():
+            if j in fixed_set and k in fixed_set:
+                raise InfeasibleError(
+                    f"optimize.min_spacing_m: existing stations {j} and {k} are closer than the "
+                    "minimum spacing; lower it or drop one of them"
+                )
+        if not 0.0 <= equity_share <= 1.0:
+            raise InputError(
+                f"optimize.equity_share: expected a share in [0, 1], got {equity_share}"
+            )
+        self.groups = None if groups is None else np.asarray(groups, dtype=object)
+        self.equity_share = equity_share
+        if self.groups is not None and equity_share > 0:
+            if len(self.groups) != len(weights):
+                raise InputError("groups: expected one district per demand point")
+            for g in sorted(set(self.groups.tolist())):
+                mask = self.groups == g
+                total = float(weights[mask].sum())
+                best = float(weights[mask & reachable].sum())
+                if total > 0 and best < equity_share * total - 1e-9:
+                    raise InfeasibleError(
+                        f"optimize.equity_share = {equity_share:g} cannot be met in district "
+                        f"{g!r}: only {100 * best / total:.1f}% of its demand has a candidate "
+                        "site within the threshold"
+                    )
+
+    def explain_infeasible(self, what: str) -> str:
+        """Name the side constraints that, with p and the capacities, leave no plan."""
+        parts = []
+        if self.groups is not None and self.equity_share > 0:
+            parts.append(f"optimize.equity_share = {self.equity_share:g} in every district")
+        if len(self.spacing_pairs):
+            parts.append(f"optimize.min_spacing_m ({len(self.spacing_pairs)} site pairs too close)")
+        if not parts:
+            return f"{what} has no feasible plan"
+        return f"{what} has no plan meeting " + " and ".join(parts) + "; relax one of them"
+
+    def add_side_constraints(
+        self,
+        prob: pulp.LpProblem,
+        open_expr: list[pulp.LpAffineExpression],
+        served: dict[int, list[tuple[pulp.LpVariable, float]]],
+        weights: np.ndarray,
+    ) -> None:
+        """Add spacing rows (on ``open_expr[j]``) and equity rows (on ``served[i]``)."""
+        for j, k in self.spacing_pairs.tolist():
+            prob += pulp.LpConstraint(
+                open_expr[j] + open_expr[k], pulp.LpConstraintLE, f"spacing_{j}_{k}", 1.0
+            )
+        if self.groups is None or self.equity_share <= 0:
+            return
+        for g in sorted(set(self.groups.tolist())):
+            idx = np.flatnonzero(self.groups == g)
+            total = float(weights[idx].sum())
+            if total <= 0:
+                continue
+            terms = [t for i in idx.tolist() for t in served.get(i, [])]
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(terms),
+                pulp.LpConstraintGE,
+                f"equity_{g}",
+                self.equity_share * total,
+            )
+
+
+class MaximalCovering(_SideConstraints):
     r"""Maximal covering location problem (Church and ReVelle, 1974).
 
     Choose ``p`` sites maximising the demand within the coverage threshold of
@@ -142,6 +245,9 @@ class MaximalCovering:
         *,
         fixed: np.ndarray | None = None,
         costs: sp.sparray | sp.spmatrix | None = None,
+        spacing_pairs: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
+        equity_share: float = 0.0,
     ) -> None:
         nb = sp.csr_array(neighbours)
         nb.sum_duplicates()
@@ -166,6 +272,14 @@ class MaximalCovering:
                 f"fixed: site indices must lie in [0, {n_s}), got {self.fixed.tolist()[:5]}"
             )
         _check_p(self.p, n_s, len(self.fixed))
+        self.set_side_constraints(
+            spacing_pairs=spacing_pairs,
+            groups=groups,
+            equity_share=equity_share,
+            fixed=self.fixed,
+            weights=self.weights,
+            reachable=np.diff(nb.indptr) > 0,
+        )
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -195,6 +309,7 @@ class MaximalCovering:
         threshold_s: float,
         fixed: np.ndarray | None = None,
         tie_break: bool = True,
+        **side: Any,
     ) -> MaximalCovering:
         """Build from the sparse drive-time matrix of :func:`siting.travel.travel_times`.
 
@@ -211,7 +326,7 @@ class MaximalCovering:
             m = tt.matrix
             keep = m.data <= threshold_s
             costs = sp.csr_array((m.data[keep], nb.indices, nb.indptr), shape=nb.shape)
-        return cls(nb, weights, p, fixed=fixed, costs=costs)
+        return cls(nb, weights, p, fixed=fixed, costs=costs, **side)
 
     @classmethod
     def from_geodataframe(
@@ -348,6 +463,12 @@ class MaximalCovering:
             prob += pulp.LpConstraint(
                 pulp.LpAffineExpression(terms), pulp.LpConstraintLE, f"cover_{i}", 0.0
             )
+        self.add_side_constraints(
+            prob,
+            [pulp.LpAffineExpression([(v, 1.0)]) for v in y],
+            {i: [(z[i], float(self.weights[i]))] for i in z},
+            self.weights,
+        )
         _add_p_sites(prob, y, self.p)
         return prob, y
 
@@ -381,10 +502,7 @@ class MaximalCovering:
         build_s = time.perf_counter() - t0
         info = _solvers.run(prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible":
-            raise InfeasibleError(
-                f"the covering problem is infeasible (p={self.p}, {len(self.fixed)} fixed sites, "
-                f"{self.neighbours.shape[1]} candidates)"
-            )
+            raise InfeasibleError(self.explain_infeasible(f"maximal covering (p={self.p})"))
         selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
         extra: dict[str, Any] = {}
         status, stopped, bound, gap_v = info.status, info.stopped_by, info.bound, info.gap
@@ -754,7 +872,7 @@ def _rows(
     return indptr, np.tile(np.arange(m, dtype=np.int64), n), arr.ravel().copy(), (n, m)
 
 
-class CapacitatedCoverage:
+class CapacitatedCoverage(_SideConstraints):
     r"""Capacitated coverage with AC and DC stations: serve the most demand within reach.
 
     Each open site is an AC or a DC station with a daily capacity (from the queueing
@@ -813,6 +931,9 @@ class CapacitatedCoverage:
         *,
         fixed: np.ndarray | None = None,
         link_rows: bool = False,
+        spacing_pairs: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
+        equity_share: float = 0.0,
     ) -> None:
         self.link_rows = link_rows
         nb = sp.csr_array(neighbours).astype(bool)
@@ -838,6 +959,14 @@ class CapacitatedCoverage:
         if len(self.fixed) and (self.fixed.min() < 0 or self.fixed.max() >= n_s):
             raise InputError(f"fixed: site indices must lie in [0, {n_s})")
         _check_p(self.p, n_s, len(self.fixed))
+        self.set_side_constraints(
+            spacing_pairs=spacing_pairs,
+            groups=groups,
+            equity_share=equity_share,
+            fixed=self.fixed,
+            weights=self.ac + self.dc,
+            reachable=np.diff(nb.indptr) > 0,
+        )
         if self.dc.sum() > 0 and "DC" not in self.capacity:
             warnings.warn(
                 "capacity has no DC station type: DC demand cannot be served",
@@ -857,6 +986,7 @@ class CapacitatedCoverage:
         threshold_s: float,
         fixed: np.ndarray | None = None,
         link_rows: bool = False,
+        **side: Any,
     ) -> CapacitatedCoverage:
         """Build from the sparse drive times; pairs within ``threshold_s`` may be served."""
         if threshold_s > tt.cutoff_s:
@@ -871,6 +1001,7 @@ class CapacitatedCoverage:
             p,
             fixed=fixed,
             link_rows=link_rows,
+            **side,
         )
 
     @classmethod
@@ -962,6 +1093,12 @@ class CapacitatedCoverage:
             prob += pulp.LpConstraint(
                 pulp.LpAffineExpression(load[j] + cap), pulp.LpConstraintLE, f"capacity_{j}", 0.0
             )
+        served: dict[int, list[tuple[pulp.LpVariable, float]]] = {}
+        for kind, amounts in (("u", self.ac), ("v", self.dc)):
+            for (i, _), x in assign[kind].items():
+                served.setdefault(i, []).append((x, float(amounts[i])))
+        opened = [pulp.LpAffineExpression([(y[t][j], 1.0) for t in types]) for j in range(n_s)]
+        self.add_side_constraints(prob, opened, served, self.ac + self.dc)
         prob += pulp.LpAffineExpression(objective), "served"
         return prob, y, assign
 
@@ -984,7 +1121,7 @@ class CapacitatedCoverage:
         build_s = time.perf_counter() - t0
         info = _solvers.run(prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible":
-            raise InfeasibleError(f"the capacitated problem is infeasible (p={self.p})")
+            raise InfeasibleError(self.explain_infeasible(f"capacitated coverage (p={self.p})"))
         n_d, n_s = self.neighbours.shape
         site_type = np.full(n_s, "", dtype=object)
         for t, vs in y.items():

@@ -50,7 +50,13 @@ from siting.network import (
     geocode_place,
     graph_stats,
 )
-from siting.optimize import CapacitatedCoverage, MaximalCovering, PMedian, SolveResult
+from siting.optimize import (
+    CapacitatedCoverage,
+    MaximalCovering,
+    PMedian,
+    SolveResult,
+    close_pairs,
+)
 from siting.queueing import daily_capacity
 from siting.scenario import CapacityConfig, Scenario, resolve_segments
 from siting.travel import TravelTimes, graph_matrix, travel_times
@@ -267,12 +273,23 @@ def plan(
         threshold_s = oc.threshold_min * 60.0
         weights = demand["sessions_day"].to_numpy()
         capacity: dict[str, float] = {}
+        side: dict[str, Any] = {}
+        if oc.model != "pmedian":
+            pairs = close_pairs(
+                index.to_metric(candidates["lon"].to_numpy(), candidates["lat"].to_numpy()),
+                oc.min_spacing_m,
+            )
+            side = {
+                "spacing_pairs": pairs,
+                "equity_share": oc.equity_share,
+                "groups": demand["district"].to_numpy() if oc.equity_share > 0 else None,
+            }
         model: MaximalCovering | PMedian | CapacitatedCoverage
         if oc.model == "capacitated":
             capacity = station_capacity(oc.capacity, segments, dc.peak_hour_share)
             ac, dc_demand = charger_demand(demand, segments)
             model = CapacitatedCoverage.from_travel_times(
-                tt, ac, dc_demand, capacity, oc.p, threshold_s=threshold_s, fixed=fixed
+                tt, ac, dc_demand, capacity, oc.p, threshold_s=threshold_s, fixed=fixed, **side
             )
         elif oc.model == "pmedian":
             # demand beyond the matrix cutoff counts as the cutoff time
@@ -281,7 +298,7 @@ def plan(
             )
         else:
             model = MaximalCovering.from_travel_times(
-                tt, weights, oc.p, threshold_s=threshold_s, fixed=fixed
+                tt, weights, oc.p, threshold_s=threshold_s, fixed=fixed, **side
             )
         result = model.solve(oc.solver, time_limit=oc.time_limit_s, gap=oc.gap, threads=oc.threads)
 

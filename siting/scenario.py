@@ -191,6 +191,20 @@ class OptimizeConfig(_Strict):
     gap: Annotated[float, Field(ge=0.0, lt=1.0)] = 1e-4
     threads: Annotated[int, Field(ge=1)] | None = None
     capacity: CapacityConfig = CapacityConfig()
+    #: No two stations closer than this (metres, straight line); 0 turns it off.
+    min_spacing_m: NonNegative = 0.0
+    #: Each district must have at least this share of its demand covered (mclp) or
+    #: served (capacitated); 0 turns it off.
+    equity_share: Share = 0.0
+
+    @model_validator(mode="after")
+    def _side_constraints_fit_model(self) -> OptimizeConfig:
+        if self.model == "pmedian" and (self.min_spacing_m > 0 or self.equity_share > 0):
+            raise ValueError(
+                "optimize.min_spacing_m and optimize.equity_share work with the "
+                "capacitated and mclp models, not pmedian"
+            )
+        return self
 
 
 class Scenario(_Strict):

@@ -94,3 +94,53 @@ def test_erlang_c_against_known_values() -> None:
     lam = max_arrival_rate(2, 1.0, max_wait_prob=1 / 3)
     assert lam == pytest.approx(1.0, rel=1e-6)
     assert daily_capacity(2, 1.0, 0.1, max_wait_prob=1 / 3) == pytest.approx(10.0, rel=1e-6)
+
+
+def test_spacing_and_equity_hold_in_both_models() -> None:
+    from siting._errors import InfeasibleError
+    from siting.optimize import MaximalCovering, close_pairs
+
+    rng = np.random.default_rng(3)
+    d = rng.uniform(0, 10, (80, 2))
+    s = rng.uniform(0, 10, (30, 2))
+    cost = np.linalg.norm(d[:, None] - s[None], axis=2)
+    w = rng.uniform(1, 5, 80)
+    groups = np.where(d[:, 0] < 5, "west", "east")
+    pairs = close_pairs(s, 2.0)
+    assert len(pairs) > 0
+    for model in (
+        MaximalCovering.from_cost_matrix(cost, w, 6, threshold=2.0),
+        CapacitatedCoverage.from_cost_matrix(
+            cost, w, w * 0.2, {"AC": 8.0, "DC": 12.0}, 6, threshold=2.0
+        ),
+    ):
+        # make the constrained copy with the same data
+        kw = {"spacing_pairs": pairs, "groups": groups, "equity_share": 0.3}
+        if isinstance(model, MaximalCovering):
+            m = MaximalCovering(model.neighbours, w, 6, **kw)
+            res = m.solve(gap=0.0)
+            cov = np.asarray(model.neighbours[:, res.selected].sum(axis=1) > 0).ravel()
+            got = {g: w[(groups == g) & cov].sum() / w[groups == g].sum() for g in ("west", "east")}
+        else:
+            m = CapacitatedCoverage(model.neighbours, w, w * 0.2, {"AC": 40.0, "DC": 60.0}, 6, **kw)
+            res = m.solve(gap=0.0)
+            served = res.extra["served_ac"] + res.extra["served_dc"]
+            tot = w * 1.2
+            got = {g: served[groups == g].sum() / tot[groups == g].sum() for g in ("west", "east")}
+        sel = set(res.selected.tolist())
+        assert not any(j in sel and k in sel for j, k in pairs.tolist())  # spacing respected
+        assert all(v >= 0.3 - 1e-6 for v in got.values())  # equity met in each district
+    # an equity share no plan can reach is explained, naming the district
+    far = np.where(np.arange(80)[:, None] < 40, cost, 99.0)
+    with pytest.raises(InfeasibleError, match=r"equity_share = 0\.5 cannot be met in district"):
+        MaximalCovering(
+            far <= 2.0, w, 6, groups=np.where(np.arange(80) < 40, "a", "b"), equity_share=0.5
+        )
+    # capacities too small for the equity share: explained by the constraint's name
+    tight = CapacitatedCoverage(
+        cost <= 2.0, w, w * 0.2, {"AC": 8.0, "DC": 12.0}, 6, groups=groups, equity_share=0.3
+    )
+    with pytest.raises(InfeasibleError, match=r"no plan meeting optimize\.equity_share = 0\.3"):
+        tight.solve()
+    with pytest.raises(InfeasibleError, match="existing stations 0 and 1 are closer"):
+        MaximalCovering(cost <= 2.0, w, 6, fixed=np.array([0, 1]), spacing_pairs=np.array([[0, 1]]))

@@ -225,3 +225,26 @@ def test_other_models_in_the_pipeline(small_scenario: Path, cache_dir: Path, mod
     else:  # objective = weighted access seconds, beyond the cutoff counted at the cutoff
         t = np.minimum(run.per_demand["access_min"].to_numpy() * 60.0, run.travel.cutoff_s)
         assert float(w @ t) == pytest.approx(k["solver"]["objective"], rel=1e-4)
+
+
+def test_spacing_and_equity_through_the_pipeline(small_scenario: Path, cache_dir: Path) -> None:
+    from siting._errors import InfeasibleError
+    from siting._geo import NodeIndex
+    from siting.pipeline import plan
+    from siting.scenario import load_scenario
+
+    sc = load_scenario(small_scenario).with_overrides({"optimize.min_spacing_m": 900.0})
+    run = plan(sc, cache_dir=cache_dir)
+    xy = NodeIndex.from_graph(run.graph).to_metric(
+        run.sites["lon"].to_numpy(), run.sites["lat"].to_numpy()
+    )
+    d = np.linalg.norm(xy[:, None] - xy[None], axis=2)
+    np.fill_diagonal(d, np.inf)
+    assert d.min() >= 900.0 - 1e-6  # no two stations closer than the minimum spacing
+    assert run.kpis["solver"]["status"] == "optimal" and run.kpis["stations"] == sc.optimize.p
+    # the test area clips a sliver of Alatau that no candidate reaches: equity is explained
+    sc = sc.with_overrides({"optimize.equity_share": 0.5})
+    with pytest.raises(
+        InfeasibleError, match=r"equity_share = 0\.5 cannot be met in district 'Alatau'"
+    ):
+        plan(sc, cache_dir=cache_dir)
