@@ -56,6 +56,7 @@ from siting.optimize import (
     PMedian,
     SolveResult,
     close_pairs,
+    phased_plan,
 )
 from siting.queueing import daily_capacity
 from siting.scenario import CapacityConfig, Scenario, resolve_segments
@@ -284,23 +285,40 @@ def plan(
                 "equity_share": oc.equity_share,
                 "groups": demand["district"].to_numpy() if oc.equity_share > 0 else None,
             }
-        model: MaximalCovering | PMedian | CapacitatedCoverage
         if oc.model == "capacitated":
             capacity = station_capacity(oc.capacity, segments, dc.peak_hour_share)
             ac, dc_demand = charger_demand(demand, segments)
-            model = CapacitatedCoverage.from_travel_times(
-                tt, ac, dc_demand, capacity, oc.p, threshold_s=threshold_s, fixed=fixed, **side
+
+        def make_model(p: int, keep: np.ndarray) -> MaximalCovering | PMedian | CapacitatedCoverage:
+            if oc.model == "capacitated":
+                return CapacitatedCoverage.from_travel_times(
+                    tt, ac, dc_demand, capacity, p, threshold_s=threshold_s, fixed=keep, **side
+                )
+            if oc.model == "pmedian":  # demand beyond the matrix cutoff counts as the cutoff
+                return PMedian.from_travel_times(
+                    tt, weights, p, fixed=keep, unserved_cost=tt.cutoff_s
+                )
+            return MaximalCovering.from_travel_times(
+                tt, weights, p, threshold_s=threshold_s, fixed=keep, **side
             )
-        elif oc.model == "pmedian":
-            # demand beyond the matrix cutoff counts as the cutoff time
-            model = PMedian.from_travel_times(
-                tt, weights, oc.p, fixed=fixed, unserved_cost=tt.cutoff_s
+
+        phases = None
+        if oc.phases:
+            phases = phased_plan(
+                make_model,
+                sorted(oc.phases),
+                fixed,
+                maximize=oc.model != "pmedian",
+                solver=oc.solver,
+                time_limit=oc.time_limit_s,
+                gap=oc.gap,
+                threads=oc.threads,
             )
+            result = next(ph.result for ph in phases if ph.p == oc.p)
         else:
-            model = MaximalCovering.from_travel_times(
-                tt, weights, oc.p, threshold_s=threshold_s, fixed=fixed, **side
+            result = make_model(oc.p, fixed).solve(
+                oc.solver, time_limit=oc.time_limit_s, gap=oc.gap, threads=oc.threads
             )
-        result = model.solve(oc.solver, time_limit=oc.time_limit_s, gap=oc.gap, threads=oc.threads)
 
     with stage("evaluate"):
         kpis, per_site, per_demand = evaluate_plan(
@@ -308,6 +326,23 @@ def plan(
         )
         sites = candidates.iloc[result.selected].reset_index(drop=True)
         sites = sites.join(per_site, on="site_id")
+        if phases is not None:
+            first = {}
+            for ph in reversed(phases):
+                for j in ph.selected.tolist():
+                    first[j] = ph.p
+            sites["phase"] = [first.get(int(j), oc.p) for j in result.selected]
+            kpis["phasing"] = [
+                {
+                    "p": ph.p,
+                    "objective": ph.objective,
+                    "status": ph.status,
+                    "independent_objective": ph.independent_objective,
+                    "independent_status": ph.independent_status,
+                    "cost_of_nesting": round(ph.cost_of_nesting, 6),
+                }
+                for ph in phases
+            ]
         if oc.model == "capacitated":
             x = result.extra
             sites["station_type"] = x["types"]

@@ -79,12 +79,16 @@ def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
     }
     sites = run.sites.copy()
     sites["status"] = sites["existing"].map({True: "existing", False: "new"})
-    sites = sites[[*SITE_COLUMNS, "geometry"]]
+    extra_cols = [c for c in ("phase",) if c in sites.columns]
+    sites = sites[[*SITE_COLUMNS, *extra_cols, "geometry"]]
     for col in ("assigned_demand", "covered_demand", "load", "capacity", "utilisation"):
         sites[col] = sites[col].round(4)
     sites.drop(columns="geometry").to_csv(paths["sites_csv"], index=False, float_format="%.6f")
     sites.to_file(paths["sites_geojson"], driver="GeoJSON")
     write_json(paths["kpis"], run.kpis)
+    if "phasing" in run.kpis:
+        paths["phases"] = folder / "phases.csv"
+        pd.DataFrame(run.kpis["phasing"]).to_csv(paths["phases"], index=False)
     run.per_district.to_csv(paths["districts"], index=False, float_format="%.4f")
     demand = run.demand.drop(columns="geometry").merge(run.per_demand, on="demand_id")
     demand.to_csv(paths["demand"], index=False, float_format="%.6f")

@@ -196,9 +196,14 @@ class OptimizeConfig(_Strict):
     #: Each district must have at least this share of its demand covered (mclp) or
     #: served (capacitated); 0 turns it off.
     equity_share: Share = 0.0
+    #: Nested phases (e.g. [150, 311, 400]): each keeps the previous one's stations; the
+    #: plan written is the phase of size ``p``, which must be listed.
+    phases: list[Annotated[int, Field(ge=1)]] | None = None
 
     @model_validator(mode="after")
     def _side_constraints_fit_model(self) -> OptimizeConfig:
+        if self.phases is not None and self.p not in self.phases:
+            raise ValueError(f"optimize.phases {self.phases} must include optimize.p ({self.p})")
         if self.model == "pmedian" and (self.min_spacing_m > 0 or self.equity_share > 0):
             raise ValueError(
                 "optimize.min_spacing_m and optimize.equity_share work with the "

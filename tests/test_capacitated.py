@@ -144,3 +144,33 @@ def test_spacing_and_equity_hold_in_both_models() -> None:
         tight.solve()
     with pytest.raises(InfeasibleError, match="existing stations 0 and 1 are closer"):
         MaximalCovering(cost <= 2.0, w, 6, fixed=np.array([0, 1]), spacing_pairs=np.array([[0, 1]]))
+
+
+def test_phases_are_nested_and_the_cost_of_nesting_is_reported() -> None:
+    from siting._errors import InputError
+    from siting.optimize import MaximalCovering, phased_plan
+
+    rng = np.random.default_rng(5)
+    d = rng.uniform(0, 10, (120, 2))
+    s = rng.uniform(0, 10, (40, 2))
+    cost = np.linalg.norm(d[:, None] - s[None], axis=2)
+    w = rng.uniform(1, 5, 120)
+    nb = cost <= 1.8
+
+    def make(p: int, fixed: np.ndarray) -> MaximalCovering:
+        return MaximalCovering(nb, w, p, fixed=fixed)
+
+    phases = phased_plan(make, [3, 6, 10], np.array([7]), maximize=True, gap=0.0)
+    assert [len(ph.selected) for ph in phases] == [3, 6, 10]
+    for a, b in itertools.pairwise(phases):
+        assert set(a.selected.tolist()) <= set(b.selected.tolist())  # each stage keeps the last
+    assert all(7 in ph.selected for ph in phases)
+    for ph in phases:
+        assert ph.status == "optimal" and ph.independent_status == "optimal"
+        assert ph.independent_objective >= ph.objective - 1e-9  # nesting never helps
+        assert ph.cost_of_nesting == pytest.approx(
+            (ph.independent_objective - ph.objective) / ph.independent_objective
+        )
+    assert phases[0].cost_of_nesting == pytest.approx(0.0)  # the first stage is unconstrained
+    with pytest.raises(InputError, match="strictly increasing"):
+        phased_plan(make, [6, 3], np.array([], dtype=np.int64), maximize=True)

@@ -248,3 +248,21 @@ def test_spacing_and_equity_through_the_pipeline(small_scenario: Path, cache_dir
         InfeasibleError, match=r"equity_share = 0\.5 cannot be met in district 'Alatau'"
     ):
         plan(sc, cache_dir=cache_dir)
+
+
+def test_nested_phases_in_the_pipeline(
+    small_scenario: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    from siting.pipeline import run
+    from siting.scenario import load_scenario
+
+    sc = load_scenario(small_scenario).with_overrides({"optimize.phases": [4, 8, 10]})
+    out = tmp_path / "phased"
+    result = run(sc, out, cache_dir=cache_dir)
+    phases = pd.read_csv(out / "phases.csv")
+    assert list(phases["p"]) == [4, 8, 10]
+    assert (phases["cost_of_nesting"] >= -1e-9).all()
+    sites = pd.read_csv(out / "sites.csv")
+    assert len(sites) == 8 and set(sites["phase"]) <= {4, 8}
+    assert (sites["phase"] == 4).sum() == 4  # the first phase's stations stay in the plan
+    assert result.kpis["phasing"][1]["objective"] == pytest.approx(result.result.objective)
