@@ -919,6 +919,9 @@ class CapacitatedCoverage(_SideConstraints):
         Sites every plan keeps (their type is chosen by the model).
     link_rows
         Add the linking rows (tighter LP, many more rows).
+    budget, station_cost
+        Optional budget and the cost of a station of each type (site plus ports):
+        :math:`\sum_j \sum_t c_t y^t_j \le B`; ``p`` then bounds the count from above.
     """
 
     name = "capacitated"
@@ -936,8 +939,12 @@ class CapacitatedCoverage(_SideConstraints):
         spacing_pairs: np.ndarray | None = None,
         groups: np.ndarray | None = None,
         equity_share: float = 0.0,
+        budget: float | None = None,
+        station_cost: dict[str, float] | None = None,
     ) -> None:
         self.link_rows = link_rows
+        self.budget = budget
+        self.station_cost = dict(station_cost or {})
         nb = sp.csr_array(neighbours).astype(bool)
         nb.sum_duplicates()
         nb.sort_indices()
@@ -969,6 +976,17 @@ class CapacitatedCoverage(_SideConstraints):
             weights=self.ac + self.dc,
             reachable=np.diff(nb.indptr) > 0,
         )
+        if budget is not None:
+            missing = [t for t in self.capacity if t not in self.station_cost]
+            if missing:
+                raise InputError(f"station_cost: no cost for station type(s) {', '.join(missing)}")
+            cheapest = min(self.station_cost[t] for t in self.capacity)
+            fixed_cost = cheapest * len(self.fixed)
+            if fixed_cost > budget + 1e-9:
+                raise InfeasibleError(
+                    f"optimize.budget ({budget:,.0f}) is below the cost of the {len(self.fixed)} "
+                    f"existing stations ({fixed_cost:,.0f} at the cheapest type)"
+                )
         if self.dc.sum() > 0 and "DC" not in self.capacity:
             warnings.warn(
                 "capacity has no DC station type: DC demand cannot be served",
@@ -1018,8 +1036,12 @@ class CapacitatedCoverage(_SideConstraints):
         threshold: float,
         fixed: np.ndarray | None = None,
         link_rows: bool = False,
+        **options: Any,
     ) -> CapacitatedCoverage:
-        """Build from a dense or sparse cost matrix; pairs with cost <= threshold may be served."""
+        """Build from a dense or sparse cost matrix; pairs with cost <= threshold may be served.
+
+        Further keyword options (spacing, equity, budget) go to the constructor.
+        """
         return cls(
             _within(cost, threshold),
             ac_demand,
@@ -1028,6 +1050,7 @@ class CapacitatedCoverage(_SideConstraints):
             p,
             fixed=fixed,
             link_rows=link_rows,
+            **options,
         )
 
     def build(self) -> tuple[pulp.LpProblem, dict[str, list[pulp.LpVariable]], dict[str, Any]]:
@@ -1050,12 +1073,22 @@ class CapacitatedCoverage(_SideConstraints):
                 prob += pulp.LpConstraint(both, pulp.LpConstraintEQ, f"fixed_{j}", 1.0)
             elif len(types) > 1:
                 prob += pulp.LpConstraint(both, pulp.LpConstraintLE, f"one_type_{j}", 1.0)
+        # with a budget, p is an upper bound on the number of stations
         prob += pulp.LpConstraint(
             pulp.LpAffineExpression([(v, 1.0) for t in types for v in y[t]]),
-            pulp.LpConstraintEQ,
+            pulp.LpConstraintEQ if self.budget is None else pulp.LpConstraintLE,
             "p_sites",
             float(self.p),
         )
+        if self.budget is not None:
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(
+                    [(v, float(self.station_cost[t])) for t in types for v in y[t]]
+                ),
+                pulp.LpConstraintLE,
+                "budget",
+                float(self.budget),
+            )
         load: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_s)]
         objective: list[tuple[pulp.LpVariable, float]] = []
         assign: dict[str, Any] = {"u": {}, "v": {}}
@@ -1152,8 +1185,10 @@ class CapacitatedCoverage(_SideConstraints):
             "served_dc": served_dc,
             "demand_total": float(self.ac.sum() + self.dc.sum()),
         }
-        if len(selected) != self.p:
+        if self.budget is None and len(selected) != self.p:
             raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
+        if self.budget is not None:
+            extra["cost"] = float(sum(self.station_cost[t] for t in extra["types"]))
         return SolveResult(
             model=self.name,
             selected=selected,

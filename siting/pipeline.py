@@ -59,7 +59,7 @@ from siting.optimize import (
     phased_plan,
 )
 from siting.queueing import daily_capacity
-from siting.scenario import CapacityConfig, Scenario, resolve_segments
+from siting.scenario import CapacityConfig, OptimizeConfig, Scenario, resolve_segments
 from siting.travel import TravelTimes, graph_matrix, travel_times
 
 log = logging.getLogger(__name__)
@@ -292,7 +292,16 @@ def plan(
         def make_model(p: int, keep: np.ndarray) -> MaximalCovering | PMedian | CapacitatedCoverage:
             if oc.model == "capacitated":
                 return CapacitatedCoverage.from_travel_times(
-                    tt, ac, dc_demand, capacity, p, threshold_s=threshold_s, fixed=keep, **side
+                    tt,
+                    ac,
+                    dc_demand,
+                    capacity,
+                    p,
+                    threshold_s=threshold_s,
+                    fixed=keep,
+                    budget=oc.budget.total if oc.budget else None,
+                    station_cost=station_costs(oc),
+                    **side,
                 )
             if oc.model == "pmedian":  # demand beyond the matrix cutoff counts as the cutoff
                 return PMedian.from_travel_times(
@@ -358,6 +367,8 @@ def plan(
                 "station_capacity_sessions_day": {t: round(k, 3) for t, k in capacity.items()},
                 "stations_by_type": {t: int((x["types"] == t).sum()) for t in capacity},
                 "mean_utilisation": round(float(np.mean(x["utilisation"])), 4),
+                "cost": x.get("cost"),
+                "budget": oc.budget.total if oc.budget else None,
             }
         else:
             for col in ("station_type", "load", "capacity", "utilisation"):
@@ -482,6 +493,14 @@ def station_capacity(
             max_mean_wait_h=wait_h,
         )
     return out
+
+
+def station_costs(oc: OptimizeConfig) -> dict[str, float] | None:
+    """Cost of an AC and a DC station (site plus ports), when a budget is set."""
+    if oc.budget is None:
+        return None
+    b, ports = oc.budget, oc.capacity.ports
+    return {"AC": b.site_cost + ports * b.ac_port_cost, "DC": b.site_cost + ports * b.dc_port_cost}
 
 
 def charger_demand(

@@ -176,6 +176,19 @@ class CapacityConfig(_Strict):
         return self
 
 
+class BudgetConfig(_Strict):
+    """A budget for the capacitated model: station cost = site + ports × port cost.
+
+    Any currency, as long as all four figures use the same one. With a budget,
+    ``optimize.p`` is the largest number of stations.
+    """
+
+    total: Positive
+    site_cost: NonNegative
+    ac_port_cost: NonNegative
+    dc_port_cost: NonNegative
+
+
 class OptimizeConfig(_Strict):
     """The optimisation request."""
 
@@ -199,11 +212,14 @@ class OptimizeConfig(_Strict):
     #: Nested phases (e.g. [150, 311, 400]): each keeps the previous one's stations; the
     #: plan written is the phase of size ``p``, which must be listed.
     phases: list[Annotated[int, Field(ge=1)]] | None = None
+    budget: BudgetConfig | None = None
 
     @model_validator(mode="after")
     def _side_constraints_fit_model(self) -> OptimizeConfig:
         if self.phases is not None and self.p not in self.phases:
             raise ValueError(f"optimize.phases {self.phases} must include optimize.p ({self.p})")
+        if self.budget is not None and self.model != "capacitated":
+            raise ValueError("optimize.budget works with the capacitated model only")
         if self.model == "pmedian" and (self.min_spacing_m > 0 or self.equity_share > 0):
             raise ValueError(
                 "optimize.min_spacing_m and optimize.equity_share work with the "

@@ -174,3 +174,32 @@ def test_phases_are_nested_and_the_cost_of_nesting_is_reported() -> None:
     assert phases[0].cost_of_nesting == pytest.approx(0.0)  # the first stage is unconstrained
     with pytest.raises(InputError, match="strictly increasing"):
         phased_plan(make, [6, 3], np.array([], dtype=np.int64), maximize=True)
+
+
+def test_budget_binds_and_an_impossible_budget_is_explained() -> None:
+    from siting._errors import InfeasibleError
+
+    cost, ac, dc = instance(11, n=60, m=20)
+    cap = {"AC": 6.0, "DC": 11.0}
+    prices = {"AC": 10.0, "DC": 40.0}
+    free = CapacitatedCoverage.from_cost_matrix(cost, ac, dc, cap, 8, threshold=3.5).solve(gap=0.0)
+    tight = CapacitatedCoverage.from_cost_matrix(
+        cost, ac, dc, cap, 8, threshold=3.5, budget=100.0, station_cost=prices
+    ).solve(gap=0.0)
+    assert tight.extra["cost"] <= 100.0 + 1e-9
+    assert len(tight.selected) <= 8
+    assert tight.objective <= free.objective + 1e-9  # a budget never serves more
+    with pytest.raises(
+        InfeasibleError, match=r"optimize\.budget \(15\) is below the cost of the 2 existing"
+    ):
+        CapacitatedCoverage.from_cost_matrix(
+            cost,
+            ac,
+            dc,
+            cap,
+            8,
+            threshold=3.5,
+            budget=15.0,
+            station_cost=prices,
+            fixed=np.array([0, 1]),
+        )

@@ -266,3 +266,25 @@ def test_nested_phases_in_the_pipeline(
     assert len(sites) == 8 and set(sites["phase"]) <= {4, 8}
     assert (sites["phase"] == 4).sum() == 4  # the first phase's stations stay in the plan
     assert result.kpis["phasing"][1]["objective"] == pytest.approx(result.result.objective)
+
+
+def test_budget_below_existing_stations_through_the_cli(
+    tmp_path: Path, data_dir: Path, small_area_file: Path, existing_out: Path
+) -> None:
+    text = small_scenario_text(
+        data_dir,
+        small_area_file,
+        extra="""
+[optimize.budget]
+total = 100
+site_cost = 500
+ac_port_cost = 100
+dc_port_cost = 300
+""",
+    )
+    (tmp_path / "s.toml").write_text(text)
+    proc = run_cli("run", "s.toml", "--out", str(existing_out), cwd=tmp_path)
+    assert_clean_failure(
+        proc, r"optimize\.budget \(100\) is below the cost of the 1 existing station"
+    )
+    check_untouched(existing_out)
