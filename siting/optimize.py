@@ -61,6 +61,31 @@ class SolveResult:
     stopped_by: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_info(
+        cls,
+        model: str,
+        selected: np.ndarray,
+        info: _solvers.SolveInfo,
+        build_s: float,
+        extra: dict[str, Any],
+    ) -> SolveResult:
+        """A result from the solver's report (:class:`siting._solvers.SolveInfo`)."""
+        return cls(
+            model=model,
+            selected=selected,
+            objective=info.objective,
+            bound=info.bound,
+            gap=info.gap,
+            status=info.status,
+            solver=info.solver,
+            solve_s=info.seconds,
+            build_s=build_s,
+            gap_tolerance=info.gap_tolerance,
+            stopped_by=info.stopped_by,
+            extra=extra,
+        )
+
     @property
     def proven_optimal(self) -> bool:
         """True only when the solver proved optimality (within the tolerance)."""
@@ -833,19 +858,12 @@ class PMedian:
         if len(selected) != self.p:
             raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
         cost = _heuristics.pmedian_cost(D, self.weights, selected)
-        return SolveResult(
-            model=self.name,
-            selected=selected,
-            objective=info.objective,
-            bound=info.bound,
-            gap=info.gap,
-            status=info.status,
-            solver=info.solver,
-            solve_s=info.seconds,
-            build_s=build_s,
-            gap_tolerance=info.gap_tolerance,
-            stopped_by=info.stopped_by,
-            extra={
+        return SolveResult.from_info(
+            self.name,
+            selected,
+            info,
+            build_s,
+            {
                 "heuristic_objective": heuristic_cost,
                 "recomputed_objective": cost,
                 "chain_levels": int(self.levels_total.sum()),
@@ -1189,20 +1207,7 @@ class CapacitatedCoverage(_SideConstraints):
             raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
         if self.budget is not None:
             extra["cost"] = float(sum(self.station_cost[t] for t in extra["types"]))
-        return SolveResult(
-            model=self.name,
-            selected=selected,
-            objective=info.objective,
-            bound=info.bound,
-            gap=info.gap,
-            status=info.status,
-            solver=info.solver,
-            solve_s=info.seconds,
-            build_s=build_s,
-            gap_tolerance=info.gap_tolerance,
-            stopped_by=info.stopped_by,
-            extra=extra,
-        )
+        return SolveResult.from_info(self.name, selected, info, build_s, extra)
 
 
 @dataclass
