@@ -13,7 +13,6 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 
 if [ "${SITING_SKIP_APT:-0}" != "1" ] && ! command -v chromium >/dev/null 2>&1; then
