@@ -203,3 +203,24 @@ def test_budget_binds_and_an_impossible_budget_is_explained() -> None:
             station_cost=prices,
             fixed=np.array([0, 1]),
         )
+
+
+def test_tie_break_keeps_served_and_widens_coverage_when_capacity_binds() -> None:
+    cost, ac, dc = instance(21, n=80, m=25)
+    cap = {"AC": 2.0, "DC": 3.0}  # every station fills up: many plans serve the same
+    near = cost <= 3.0
+    plain = CapacitatedCoverage.from_cost_matrix(
+        cost, ac, dc, cap, 6, threshold=3.0, tie_break=False
+    ).solve(gap=0.0)
+    tied = CapacitatedCoverage.from_cost_matrix(
+        cost, ac, dc, cap, 6, threshold=3.0, tie_break=True
+    ).solve(gap=0.0)
+    assert tied.objective == pytest.approx(plain.objective, rel=1e-6)
+    assert tied.status == "optimal" and tied.extra["tie_break"]["status"] == "optimal"
+
+    def covered(sel: np.ndarray) -> float:
+        return float((ac + dc)[near[:, sel].any(axis=1)].sum())
+
+    assert covered(tied.selected) >= covered(plain.selected) - 1e-9
+    assert tied.extra["tie_break"]["value"] == pytest.approx(covered(tied.selected), rel=1e-6)
+    assert np.all(tied.extra["load"] <= tied.extra["capacity"] + 1e-6)
