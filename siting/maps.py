@@ -190,6 +190,11 @@ def _panel(title: str, kpis: dict[str, Any]) -> str:
     rows = [
         ("Stations", f"{kpis.get('stations')} ({kpis.get('stations_existing')} existing)"),
         ("Demand within threshold", _pct(kpis.get("coverage_share"))),
+        *(
+            [("Served (station capacity)", _pct(kpis["served"]["share"]))]
+            if kpis.get("served")
+            else []
+        ),
         ("Threshold", f"{kpis.get('threshold_min')} min"),
         ("Mean access", f"{kpis.get('mean_access_min')} min"),
         ("95th pct access", f"{kpis.get('p95_access_min')} min"),
