@@ -312,13 +312,18 @@ def load_scenario(path: str | Path) -> Scenario:
         The file is not valid TOML or a field is wrong.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"scenario file not found: {path}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"scenario {path}: not valid TOML: {exc}") from None
+    data = _read_toml(path, missing="scenario file not found", what="scenario")
     return _validate(data, base_dir=path.resolve().parent, origin=str(path))
+
+
+def _read_toml(path: Path, *, missing: str, what: str) -> dict[str, Any]:
+    """Parse a TOML file, with one-line errors for a missing or malformed file."""
+    if not path.is_file():
+        raise MissingFileError(f"{missing}: {path}")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{what} {path}: not valid TOML: {exc}") from None
 
 
 def _validate(data: dict[str, Any], *, base_dir: Path, origin: str) -> Scenario:
@@ -356,12 +361,9 @@ def _describe(exc: ValidationError) -> str:
 
 def load_presets(path: Path) -> dict[str, dict[str, Any]]:
     """Adoption presets (EV share per segment) from a TOML file."""
-    if not path.is_file():
-        raise MissingFileError(f"demand.presets_file: file not found: {path}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"demand.presets_file {path}: not valid TOML: {exc}") from None
+    data = _read_toml(
+        path, missing="demand.presets_file: file not found", what="demand.presets_file"
+    )
     for name, preset in data.items():
         if not isinstance(preset, dict):
             raise ScenarioError(f"demand.presets_file: [{name}] must be a table")
