@@ -78,14 +78,7 @@ def run(
     An infeasible problem is reported as ``status == "infeasible"`` with NaN
     objective, so that callers can explain which constraint to relax.
     """
-    name = (solver or "highs").lower()
-    if name not in SOLVERS:
-        raise InputError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
-    if time_limit is not None and time_limit <= 0:
-        raise InputError(f"time_limit: expected seconds > 0, got {time_limit}")
-    tol = 1e-4 if gap is None else float(gap)
-    if not 0.0 <= tol < 1.0:
-        raise InputError(f"gap: expected a relative gap in [0, 1), got {gap}")
+    name, tol = check_options(solver, time_limit, gap)
     start = time.perf_counter()
     if name == "highs":
         info = _run_highs(prob, time_limit, tol, threads, msg)
@@ -97,6 +90,21 @@ def run(
         "solver %s: %s, objective %.6g, %.2f s", name, info.describe(), info.objective, seconds
     )
     return info
+
+
+def check_options(
+    solver: str | None, time_limit: float | None, gap: float | None
+) -> tuple[str, float]:
+    """Validate the solve options; return the solver name and the relative gap tolerance."""
+    name = (solver or "highs").lower()
+    if name not in SOLVERS:
+        raise InputError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
+    if time_limit is not None and not time_limit > 0:
+        raise InputError(f"time_limit: expected seconds > 0, got {time_limit}")
+    tol = 1e-4 if gap is None else float(gap)
+    if not 0.0 <= tol < 1.0:
+        raise InputError(f"gap: expected a relative gap in [0, 1), got {gap}")
+    return name, tol
 
 
 def _run_highs(
@@ -127,7 +135,9 @@ def _run_highs(
     bound: float | None
     if prob.isMIP():
         raw_bound = float(hinfo.mip_dual_bound)
-        bound = sense * raw_bound if abs(raw_bound) < 1e300 else None
+        # PuLP leaves the objective's constant out of the HiGHS model
+        constant = float(prob.objective.constant) if prob.objective is not None else 0.0
+        bound = sense * raw_bound + constant if abs(raw_bound) < 1e300 else None
         gap_val = relative_gap(objective, bound)
     else:
         bound, gap_val = objective, 0.0

@@ -22,7 +22,7 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _heuristics, _solvers
+from siting import _heuristics, _lagrangian, _solvers, settings
 from siting._errors import InfeasibleError, InputError
 from siting._io import check_projected
 from siting.travel import TravelTimes
@@ -754,10 +754,8 @@ class PMedian:
         return D
 
     def heuristic(self) -> np.ndarray:
-        """Greedy construction and swap improvement; the warm start of :meth:`solve`."""
-        D = self.dense_costs()
-        start = _heuristics.pmedian_greedy(D, self.weights, self.p, self.fixed)
-        return _heuristics.pmedian_swap(D, self.weights, start, self.fixed)
+        """Greedy construction and swap improvement; the first incumbent of :meth:`solve`."""
+        return self._heuristic(self.dense_costs())
 
     # ------------------------------------------------------------------ model
     def build(
@@ -841,33 +839,237 @@ class PMedian:
         threads: int | None = None,
         msg: bool = False,
     ) -> SolveResult:
-        """Solve with HiGHS (default) or CBC, warm-started from :meth:`heuristic`.
+        """Solve exactly (within ``gap``): Lagrangian bound and reduction, search, then MIP.
 
-        See :meth:`MaximalCovering.solve` for the parameters.
+        1. Greedy + swap gives the incumbent (:meth:`heuristic`).
+        2. A subgradient Lagrangian bound (Beasley 1993) may prove it optimal at
+           once; its reduced costs close (or open) the sites that no better plan
+           can use (or avoid).
+        3. With few sites left to choose, a depth-first Lagrangian branch-and-bound
+           (``siting._lagrangian``) finishes the proof.
+        4. Otherwise, or if the search stops unfinished, the chain radius integer
+           program on the reduced sites is solved with HiGHS (default) or CBC,
+           warm-started from the incumbent.
+
+        ``result.solver`` names the step that proved the bound (``lagrangian`` or the
+        MIP solver). See :meth:`MaximalCovering.solve` for the parameters.
         """
+        name, tol = _solvers.check_options(solver, time_limit, gap)
         t0 = time.perf_counter()
-        start = self.heuristic()
+        deadline = t0 + time_limit if time_limit is not None else np.inf
         D = self.dense_costs()
-        heuristic_cost = _heuristics.pmedian_cost(D, self.weights, start)
-        prob, y = self.build(start=start)
-        build_s = time.perf_counter() - t0
-        info = _solvers.run(prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        w = self.weights
+        incumbent = self._heuristic(D)
+        cost = _heuristics.pmedian_cost(D, w, incumbent)
+        extra: dict[str, Any] = {"heuristic_objective": cost}
+        n_s = self.shape[1]
+        must = np.zeros(n_s, dtype=bool)
+        must[self.fixed] = True
+        allowed = np.ones(n_s, dtype=bool)
+        bound = -np.inf
+        if self._serves_everyone(incumbent):
+            found = self._lagrangian(D, incumbent, cost, tol, deadline, extra)
+            incumbent, cost, bound, must, allowed, proven = found
+            if proven:
+                return self._result("lagrangian", incumbent, cost, bound, tol, t0, None, extra)
+        return self._solve_reduced(
+            name, incumbent, cost, bound, must, allowed, tol, t0, deadline, threads, msg, extra
+        )
+
+    def _heuristic(self, D: np.ndarray) -> np.ndarray:
+        start = _heuristics.pmedian_greedy(D, self.weights, self.p, self.fixed)
+        return _heuristics.pmedian_swap(D, self.weights, start, self.fixed)
+
+    def _serves_everyone(self, sites: np.ndarray) -> bool:
+        """Whether every weighted point has an allowed site in ``sites`` (or may go unserved)."""
+        if self.unserved_cost is not None:
+            return True
+        is_open = np.zeros(self.shape[1], dtype=bool)
+        is_open[sites] = True
+        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+        served = np.zeros(self.shape[0], dtype=bool)
+        served[rows[is_open[self.indices]]] = True
+        return bool(served[self.weights > 0].all())
+
+    def _pruning(self, tol: float) -> _lagrangian.Pruning:
+        integral = bool(
+            np.all(self.weights == np.round(self.weights))
+            and np.all(self.data == np.round(self.data))
+            and (self.unserved_cost is None or float(self.unserved_cost).is_integer())
+        )
+        return _lagrangian.Pruning(integral=integral, gap=tol)
+
+    def _lagrangian(
+        self,
+        D: np.ndarray,
+        incumbent: np.ndarray,
+        cost: float,
+        tol: float,
+        deadline: float,
+        extra: dict[str, Any],
+    ) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray, bool]:
+        """Steps 2 and 3 of :meth:`solve`: (incumbent, cost, bound, must, allowed, proven)."""
+        w, p = self.weights, self.p
+        pruning = self._pruning(tol)
+        WD = w[:, None] * D
+        costs = _lagrangian.Costs(WD)
+        n_s = self.shape[1]
+        must = np.zeros(n_s, dtype=bool)
+        must[self.fixed] = True
+        allowed = np.ones(n_s, dtype=bool)
+        root = _lagrangian.subgradient(
+            costs,
+            p,
+            must,
+            allowed,
+            _lagrangian.start_multipliers(WD),
+            cost,
+            pruning.threshold(cost),
+            max_iter=settings.PMEDIAN_ROOT_ITERATIONS,
+        )
+        assert root is not None  # p is feasible (checked in __init__)
+        relaxed = _heuristics.pmedian_swap(D, w, np.sort(root.selection), self.fixed)
+        relaxed_cost = _heuristics.pmedian_cost(D, w, relaxed)
+        if relaxed_cost < cost and self._serves_everyone(relaxed):
+            incumbent, cost = relaxed, relaxed_cost
+        bound = pruning.tighten(root.value)
+        extra.update(lagrangian_bound=root.value, lagrangian_iterations=root.iterations)
+        if root.value > pruning.threshold(cost):
+            return incumbent, cost, min(bound, cost), must, allowed, True
+        must, allowed = _lagrangian.fix_sites(
+            costs, root.multipliers, p, must, allowed, pruning.threshold(cost)
+        )
+        extra.update(sites_closed=int((~allowed).sum()), sites_opened=int(must.sum()))
+        k = p - int(must.sum())
+        free = int((allowed & ~must).sum())
+        few = k <= max(settings.PMEDIAN_SEARCH_MAX_SITES, settings.PMEDIAN_SEARCH_SHARE * free)
+        if not few or time.perf_counter() >= deadline:
+            return incumbent, cost, bound, must, allowed, False
+        remaining = deadline - time.perf_counter()
+        keep = np.flatnonzero(allowed)  # search on the sites left only
+        search = _lagrangian.branch_and_bound(
+            D[:, keep],
+            w,
+            p,
+            must[keep],
+            np.ones(len(keep), dtype=bool),
+            root.multipliers,
+            np.empty(0, dtype=np.int64),  # the incumbent may use a closed site
+            cost,
+            pruning,
+            max_nodes=settings.PMEDIAN_SEARCH_NODES,
+            deadline=time.perf_counter() + min(remaining / 2, 300.0),
+        )
+        if search.cost < cost:
+            incumbent, cost = keep[search.incumbent], search.cost
+        extra.update(search_nodes=search.nodes, search_complete=search.complete)
+        if search.complete:
+            return incumbent, cost, search.bound, must, allowed, True
+        return incumbent, cost, max(bound, search.bound), must, allowed, False
+
+    def _solve_reduced(
+        self,
+        name: str,
+        incumbent: np.ndarray,
+        cost: float,
+        bound: float,
+        must: np.ndarray,
+        allowed: np.ndarray,
+        tol: float,
+        t0: float,
+        deadline: float,
+        threads: int | None,
+        msg: bool,
+        extra: dict[str, Any],
+    ) -> SolveResult:
+        """Step 4 of :meth:`solve`: the integer program on the sites left."""
+        # plans the Lagrangian tests excluded cost at least `floor` (none were excluded
+        # if those tests did not run)
+        floor = self._pruning(tol).floor(cost) if np.isfinite(bound) else np.inf
+        keep = np.flatnonzero(allowed)
+        remap = np.full(self.shape[1], -1, dtype=np.int64)
+        remap[keep] = np.arange(len(keep))
+        pair = allowed[self.indices]
+        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+        counts = np.bincount(rows[pair], minlength=self.shape[0])
+        sub_indptr = np.concatenate([[0], np.cumsum(counts)])
+        sub = sp.csr_array(
+            (self.data[pair], remap[self.indices[pair]], sub_indptr),
+            shape=(self.shape[0], len(keep)),
+        )
+        needy = (np.diff(sub_indptr) == 0) & (self.weights > 0)
+        if len(keep) < self.p or (self.unserved_cost is None and needy.any()):
+            # no plan left that could beat the incumbent
+            return self._result(
+                "lagrangian", incumbent, cost, max(bound, floor), tol, t0, None, extra
+            )
+        if time.perf_counter() >= deadline:
+            return self._result("lagrangian", incumbent, cost, bound, tol, t0, "time limit", extra)
+        model = PMedian(
+            sub,
+            self.weights,
+            self.p,
+            fixed=remap[np.flatnonzero(must)],
+            unserved_cost=self.unserved_cost,
+        )
+        start = remap[incumbent] if (remap[incumbent] >= 0).all() else model.heuristic()
+        prob, y = model.build(start=start)
+        extra["chain_levels"] = int(model.levels_total.sum())
+        remaining = deadline - time.perf_counter() if np.isfinite(deadline) else None
+        info = _solvers.run(
+            prob,
+            name,
+            time_limit=max(remaining, 1.0) if remaining is not None else None,
+            gap=tol,
+            threads=threads,
+            msg=msg,
+        )
         if info.status == "infeasible":
-            raise InfeasibleError(f"the p-median problem is infeasible (p={self.p})")
-        selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
-        if len(selected) != self.p:
-            raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
-        cost = _heuristics.pmedian_cost(D, self.weights, selected)
-        return SolveResult.from_info(
-            self.name,
-            selected,
-            info,
-            build_s,
-            {
-                "heuristic_objective": heuristic_cost,
-                "recomputed_objective": cost,
-                "chain_levels": int(self.levels_total.sum()),
-            },
+            return self._result(
+                "lagrangian", incumbent, cost, max(bound, floor), tol, t0, None, extra
+            )
+        chosen = keep[np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))]
+        if len(chosen) != self.p:
+            raise InfeasibleError(f"solver returned {len(chosen)} sites, expected p={self.p}")
+        chosen_cost = _heuristics.pmedian_cost(self.dense_costs(), self.weights, chosen)
+        if chosen_cost < cost:
+            incumbent, cost = chosen, chosen_cost
+        mip_bound = min(info.bound, floor) if info.bound is not None else None
+        if mip_bound is not None:
+            bound = max(bound, mip_bound)
+        stopped = None if info.status == "optimal" else (info.stopped_by or "stopped")
+        return self._result(name, incumbent, cost, bound, tol, t0, stopped, extra)
+
+    def _result(
+        self,
+        solver: str,
+        selected: np.ndarray,
+        cost: float,
+        bound: float,
+        tol: float,
+        t0: float,
+        stopped_by: str | None,
+        extra: dict[str, Any],
+    ) -> SolveResult:
+        bound_or_none = float(bound) if np.isfinite(bound) else None
+        gap_val = _solvers.relative_gap(cost, bound_or_none)
+        # 1e-9: the relative float tolerance the Lagrangian tests prune with
+        proven = stopped_by is None and gap_val is not None and gap_val <= tol + 1.5e-9
+        extra["recomputed_objective"] = cost
+        seconds = time.perf_counter() - t0
+        return SolveResult(
+            model=self.name,
+            selected=np.sort(np.asarray(selected, dtype=np.int64)),
+            objective=cost,
+            bound=bound_or_none,
+            gap=gap_val,
+            status="optimal" if proven else "feasible",
+            solver=solver,
+            solve_s=seconds,
+            build_s=0.0,
+            gap_tolerance=tol,
+            stopped_by=None if proven else (stopped_by or "gap above tolerance"),
+            extra=extra,
         )
 
 

@@ -117,3 +117,16 @@ GRID_KIND = "road_grid"
 
 #: Seconds in a minute, for readability.
 MINUTE = 60.0
+
+#: p-median: subgradient steps of the root Lagrangian bound (Beasley 1993).
+PMEDIAN_ROOT_ITERATIONS = 3000
+
+#: p-median: run the Lagrangian branch-and-bound before the integer program when
+#: the sites still to choose are few: at most this many, or at most this share of
+#: the free candidates (there the LP bound is weak and the search fast); otherwise,
+#: and whenever the search stops unfinished, the reduced integer program decides.
+PMEDIAN_SEARCH_MAX_SITES = 20
+PMEDIAN_SEARCH_SHARE = 0.15
+
+#: p-median: node limit of that search.
+PMEDIAN_SEARCH_NODES = 20000

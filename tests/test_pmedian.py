@@ -98,3 +98,109 @@ def test_orlib_last_duplicate_edge_cost_stands(tmp_path: Path) -> None:
     f.write_text("3 3 1\n1 2 5\n2 3 1\n1 2 2\n")
     inst = read_pmed(f)
     assert inst.costs[0, 1] == 2.0 and inst.costs[0, 2] == 3.0
+
+
+def weighted_instance(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """40 points, 14 sites, fractional weights: the bounds cannot round up."""
+    rng = np.random.default_rng(100 + seed)
+    d = rng.uniform(0, 10, (40, 2))
+    s = rng.uniform(0, 10, (14, 2))
+    return np.linalg.norm(d[:, None] - s[None], axis=2), rng.uniform(0.5, 3.0, 40)
+
+
+@pytest.mark.parametrize(
+    ("path", "solver"), [("search", "highs"), ("mip", "highs"), ("mip", "cbc")]
+)
+@pytest.mark.parametrize("seed", range(3))
+def test_each_exact_step_matches_brute_force(
+    path: str, solver: str, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a weak root bound, so that the search or the reduced MIP has to finish the proof
+    monkeypatch.setattr("siting.settings.PMEDIAN_ROOT_ITERATIONS", 3)
+    if path == "mip":
+        monkeypatch.setattr("siting.settings.PMEDIAN_SEARCH_MAX_SITES", 0)
+        monkeypatch.setattr("siting.settings.PMEDIAN_SEARCH_SHARE", 0.0)
+    else:
+        monkeypatch.setattr("siting.settings.PMEDIAN_SEARCH_MAX_SITES", 100)
+    cost, w = weighted_instance(seed)
+    for p, fixed in ((2, ()), (4, (5,)), (6, (0, 13))):
+        res = PMedian(cost, w, p, fixed=np.array(fixed, dtype=np.int64)).solve(solver, gap=0.0)
+        assert res.status == "optimal"
+        assert set(fixed) <= set(res.selected.tolist()) and len(res.selected) == p
+        best = brute(cost, w, p, fixed=fixed)
+        assert res.objective == pytest.approx(best, rel=1e-9)
+        assert res.bound is not None and res.bound <= best + 1e-6
+        assert res.solver == ("lagrangian" if path == "search" else solver)
+
+
+def test_lagrangian_bound_and_unfinished_search_are_honest() -> None:
+    from siting import _lagrangian
+
+    cost, w = weighted_instance(7)
+    p = 5
+    best = brute(cost, w, p)
+    costs = _lagrangian.Costs(w[:, None] * cost)
+    none = np.zeros(14, dtype=bool)
+    root = _lagrangian.subgradient(
+        costs,
+        p,
+        none,
+        ~none,
+        _lagrangian.start_multipliers(costs.WD),
+        best,
+        np.inf,
+        max_iter=500,
+    )
+    assert root is not None and root.value <= best + 1e-9
+    # a search stopped after two nodes is incomplete and its bound still below the optimum
+    start = np.arange(p)
+    pruning = _lagrangian.Pruning(integral=False, gap=0.0)
+    cut = _lagrangian.branch_and_bound(
+        cost,
+        w,
+        p,
+        none,
+        ~none,
+        _lagrangian.start_multipliers(costs.WD),
+        start,
+        pmedian_cost(cost, w, start),
+        pruning,
+        max_nodes=2,
+        root_iter=1,
+        node_iter=1,
+        deadline=np.inf,
+    )
+    assert not cut.complete and cut.bound <= best + 1e-9
+    full = _lagrangian.branch_and_bound(
+        cost,
+        w,
+        p,
+        none,
+        ~none,
+        root.multipliers,
+        start,
+        pmedian_cost(cost, w, start),
+        pruning,
+        max_nodes=10**6,
+        deadline=np.inf,
+    )
+    assert full.complete and full.cost == pytest.approx(best)
+    # reduced-cost tests never close a site of an optimal plan
+    opt = min(
+        itertools.combinations(range(14), p),
+        key=lambda s: pmedian_cost(cost, w, np.array(s)),
+    )
+    must, allowed = _lagrangian.fix_sites(
+        costs, root.multipliers, p, none, ~none, pruning.threshold(best * (1 + 1e-9))
+    )
+    assert allowed[list(opt)].all()
+    assert set(np.flatnonzero(must).tolist()) <= set(opt)
+
+
+def test_time_limited_pmedian_is_not_called_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
+    inst = read_pmed(ORLIB / "pmed36.txt")
+    res = PMedian(inst.costs, np.ones(inst.n), inst.p).solve(time_limit=3.0, gap=0.0)
+    assert res.status == "feasible" and res.stopped_by
+    assert res.bound is not None and res.bound < res.objective
+    optimum = read_optima(ORLIB / "pmedopt.txt")["pmed36"]
+    assert res.bound <= optimum <= res.objective
