@@ -170,6 +170,44 @@ class _SideConstraints:
                         "site within the threshold"
                     )
 
+    def set_budget(
+        self,
+        budget: float | None,
+        site_cost: float | np.ndarray | None,
+        n_sites: int,
+        fixed: np.ndarray,
+    ) -> None:
+        """A budget on the total site cost; with it, ``p`` is the largest number of sites."""
+        self.budget = budget
+        self.site_cost = None
+        if budget is None:
+            return
+        if site_cost is None:
+            raise InputError("site_cost: a budget needs the cost of each site")
+        cost = np.broadcast_to(np.asarray(site_cost, dtype=float), (n_sites,)).copy()
+        if not np.all(np.isfinite(cost)) or (cost < 0).any():
+            raise InputError("site_cost: expected finite costs >= 0")
+        fixed_cost = float(cost[fixed].sum())
+        if fixed_cost > budget + 1e-9:
+            raise InfeasibleError(
+                f"optimize.budget ({budget:,.0f}) is below the cost of the {len(fixed)} "
+                f"existing stations ({fixed_cost:,.0f}); raise the budget"
+            )
+        self.site_cost = cost
+
+    def add_budget(self, prob: pulp.LpProblem, y: list[pulp.LpVariable]) -> None:
+        """Add the budget row (nothing without a budget)."""
+        if self.budget is None or self.site_cost is None:
+            return
+        prob += pulp.LpConstraint(
+            pulp.LpAffineExpression(
+                [(v, float(c)) for v, c in zip(y, self.site_cost, strict=True) if c]
+            ),
+            pulp.LpConstraintLE,
+            "budget",
+            float(self.budget),
+        )
+
     def explain_infeasible(self, what: str) -> str:
         """Name the side constraints that, with p and the capacities, leave no plan."""
         parts = []
@@ -177,6 +215,8 @@ class _SideConstraints:
             parts.append(f"optimize.equity_share = {self.equity_share:g} in every district")
         if len(self.spacing_pairs):
             parts.append(f"optimize.min_spacing_m ({len(self.spacing_pairs)} site pairs too close)")
+        if getattr(self, "budget", None) is not None:
+            parts.append(f"optimize.budget ({self.budget:,.0f})")
         if not parts:
             return f"{what} has no feasible plan"
         return f"{what} has no plan meeting " + " and ".join(parts) + "; relax one of them"
@@ -187,8 +227,12 @@ class _SideConstraints:
         open_expr: list[pulp.LpAffineExpression],
         served: dict[int, list[tuple[pulp.LpVariable, float]]],
         weights: np.ndarray,
+        served_constant: np.ndarray | None = None,
     ) -> None:
-        """Add spacing rows (on ``open_expr[j]``) and equity rows (on ``served[i]``)."""
+        """Add spacing rows (on ``open_expr[j]``) and equity rows.
+
+        Point ``i`` serves ``served[i]`` (terms) plus ``served_constant[i]``.
+        """
         for j, k in self.spacing_pairs.tolist():
             prob += pulp.LpConstraint(
                 open_expr[j] + open_expr[k], pulp.LpConstraintLE, f"spacing_{j}_{k}", 1.0
@@ -201,11 +245,12 @@ class _SideConstraints:
             if total <= 0:
                 continue
             terms = [t for i in idx.tolist() for t in served.get(i, [])]
+            const = float(served_constant[idx].sum()) if served_constant is not None else 0.0
             prob += pulp.LpConstraint(
                 pulp.LpAffineExpression(terms),
                 pulp.LpConstraintGE,
                 f"equity_{g}",
-                self.equity_share * total,
+                self.equity_share * total - const,
             )
 
 
@@ -275,6 +320,8 @@ class MaximalCovering(_SideConstraints):
         spacing_pairs: np.ndarray | None = None,
         groups: np.ndarray | None = None,
         equity_share: float = 0.0,
+        budget: float | None = None,
+        site_cost: float | np.ndarray | None = None,
     ) -> None:
         nb = sp.csr_array(neighbours)
         nb.sum_duplicates()
@@ -307,6 +354,7 @@ class MaximalCovering(_SideConstraints):
             weights=self.weights,
             reachable=np.diff(nb.indptr) > 0,
         )
+        self.set_budget(budget, site_cost, n_s, self.fixed)
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -408,10 +456,19 @@ class MaximalCovering(_SideConstraints):
         chosen = np.zeros(self.neighbours.shape[1], dtype=bool)
         chosen[self.fixed] = True
         covered = np.asarray(self.neighbours[:, self.fixed].sum(axis=1) > 0).ravel()
+        left = np.inf
+        if self.site_cost is not None and self.budget is not None:
+            left = self.budget - float(self.site_cost[self.fixed].sum())
         for _ in range(self.p - len(self.fixed)):
             gain = nb_t @ np.where(covered, 0.0, self.weights)
             gain[chosen] = -1.0
+            if self.site_cost is not None:
+                gain[self.site_cost > left + 1e-9] = -1.0
             j = int(np.argmax(gain))
+            if gain[j] < 0:  # nothing affordable is left
+                break
+            if self.site_cost is not None:
+                left -= float(self.site_cost[j])
             chosen[j] = True
             covered[nb_t.indices[nb_t.indptr[j] : nb_t.indptr[j + 1]]] = True
         return np.flatnonzero(chosen)
@@ -496,7 +553,8 @@ class MaximalCovering(_SideConstraints):
             {i: [(z[i], float(self.weights[i]))] for i in z},
             self.weights,
         )
-        _add_p_sites(prob, y, self.p)
+        _add_p_sites(prob, y, self.p, at_most=self.budget is not None)
+        self.add_budget(prob, y)
         return prob, y
 
     def solve(
@@ -575,7 +633,9 @@ class MaximalCovering(_SideConstraints):
             stopped_by=stopped,
             extra=extra,
         )
-        if len(selected) != self.p:
+        if self.site_cost is not None:
+            extra["cost"] = float(self.site_cost[selected].sum())
+        elif len(selected) != self.p:
             raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
         return result
 
@@ -592,10 +652,13 @@ def _site_variables(prob: pulp.LpProblem, n_sites: int, fixed: np.ndarray) -> li
     ]
 
 
-def _add_p_sites(prob: pulp.LpProblem, y: list[pulp.LpVariable], p: int) -> None:
-    """Exactly ``p`` sites, fixed ones included."""
+def _add_p_sites(
+    prob: pulp.LpProblem, y: list[pulp.LpVariable], p: int, *, at_most: bool = False
+) -> None:
+    """Exactly ``p`` sites (at most ``p`` under a budget), fixed ones included."""
+    sense = pulp.LpConstraintLE if at_most else pulp.LpConstraintEQ
     prob += pulp.LpConstraint(
-        pulp.LpAffineExpression([(v, 1.0) for v in y]), pulp.LpConstraintEQ, "p_sites", float(p)
+        pulp.LpAffineExpression([(v, 1.0) for v in y]), sense, "p_sites", float(p)
     )
 
 
@@ -637,7 +700,7 @@ def _within(cost: np.ndarray | sp.sparray | sp.spmatrix, threshold: float) -> sp
     return sp.csr_array(arr <= threshold)
 
 
-class PMedian:
+class PMedian(_SideConstraints):
     r"""p-median: minimise the demand-weighted cost (e.g. access time) of serving demand.
 
     Radius formulation of Elloumi (2010), written as a chain per demand point. For
@@ -677,6 +740,10 @@ class PMedian:
         Sites every plan keeps.
     unserved_cost
         Cost per unit of demand left unserved; ``None`` requires serving everyone.
+    spacing_pairs, groups, equity_share, budget, site_cost
+        Side constraints, as for :class:`MaximalCovering`; equity counts the demand
+        served (not left unserved). With any of them the integer program is solved
+        directly, without the Lagrangian steps.
     """
 
     name = "pmedian"
@@ -689,6 +756,11 @@ class PMedian:
         *,
         fixed: np.ndarray | None = None,
         unserved_cost: float | None = None,
+        spacing_pairs: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
+        equity_share: float = 0.0,
+        budget: float | None = None,
+        site_cost: float | np.ndarray | None = None,
     ) -> None:
         self.indptr, self.indices, self.data, self.shape = _rows(costs)
         n_d, n_s = self.shape
@@ -707,6 +779,15 @@ class PMedian:
         if len(self.fixed) and (self.fixed.min() < 0 or self.fixed.max() >= n_s):
             raise InputError(f"fixed: site indices must lie in [0, {n_s})")
         _check_p(self.p, n_s, len(self.fixed))
+        self.set_side_constraints(
+            spacing_pairs=spacing_pairs,
+            groups=groups,
+            equity_share=equity_share,
+            fixed=self.fixed,
+            weights=self.weights,
+            reachable=np.diff(self.indptr) > 0,
+        )
+        self.set_budget(budget, site_cost, n_s, self.fixed)
         if unserved_cost is None:
             empty = np.flatnonzero((np.diff(self.indptr) == 0) & (self.weights > 0))
             if len(empty):
@@ -724,9 +805,10 @@ class PMedian:
         *,
         fixed: np.ndarray | None = None,
         unserved_cost: float | None = None,
+        **side: Any,
     ) -> PMedian:
         """Build from a dense or sparse (n_demand, n_sites) cost matrix."""
-        return cls(cost, weights, p, fixed=fixed, unserved_cost=unserved_cost)
+        return cls(cost, weights, p, fixed=fixed, unserved_cost=unserved_cost, **side)
 
     @classmethod
     def from_travel_times(
@@ -737,9 +819,10 @@ class PMedian:
         *,
         fixed: np.ndarray | None = None,
         unserved_cost: float | None = None,
+        **side: Any,
     ) -> PMedian:
         """Build from the sparse drive times (seconds); pairs beyond the cutoff are not allowed."""
-        return cls(tt.matrix, weights, p, fixed=fixed, unserved_cost=unserved_cost)
+        return cls(tt.matrix, weights, p, fixed=fixed, unserved_cost=unserved_cost, **side)
 
     # -------------------------------------------------------------- heuristic
     def dense_costs(self) -> np.ndarray:
@@ -774,6 +857,8 @@ class PMedian:
         guarantee = n_s - self.p + 1
         U = self.unserved_cost
         self.levels_total = np.zeros(n_d, dtype=np.int64)
+        served: dict[int, list[tuple[pulp.LpVariable, float]]] = {}
+        served_constant = np.where(np.diff(self.indptr) > 0, self.weights, 0.0)
         objective: list[tuple[pulp.LpVariable, float]] = []
         constant = 0.0
         for i in range(n_d):
@@ -826,8 +911,18 @@ class PMedian:
                     pulp.LpAffineExpression(terms), pulp.LpConstraintGE, f"chain_{i}_{k}", rhs
                 )
                 prev = z
+            if prev is not None and not closed_at_end and U is not None:
+                served[i] = [(prev, -w)]  # the last z: served beyond every site, i.e. unserved
         prob += pulp.LpAffineExpression(objective, constant=constant), "weighted_cost"
-        _add_p_sites(prob, y, self.p)
+        self.add_side_constraints(
+            prob,
+            [pulp.LpAffineExpression([(v, 1.0)]) for v in y],
+            served,
+            self.weights,
+            served_constant,
+        )
+        _add_p_sites(prob, y, self.p, at_most=self.budget is not None)
+        self.add_budget(prob, y)
         return prob, y
 
     def solve(
@@ -867,6 +962,13 @@ class PMedian:
         must[self.fixed] = True
         allowed = np.ones(n_s, dtype=bool)
         bound = -np.inf
+        constrained = (
+            len(self.spacing_pairs) > 0
+            or (self.groups is not None and self.equity_share > 0)
+            or self.budget is not None
+        )
+        if constrained:  # the Lagrangian steps know no side constraints
+            return self._solve_side(name, incumbent, tol, t0, time_limit, threads, msg, extra)
         if self._serves_everyone(incumbent):
             found = self._lagrangian(D, incumbent, cost, tol, deadline, extra)
             incumbent, cost, bound, must, allowed, proven = found
@@ -875,6 +977,38 @@ class PMedian:
         return self._solve_reduced(
             name, incumbent, cost, bound, must, allowed, tol, t0, deadline, threads, msg, extra
         )
+
+    def _solve_side(
+        self,
+        name: str,
+        start: np.ndarray,
+        tol: float,
+        t0: float,
+        time_limit: float | None,
+        threads: int | None,
+        msg: bool,
+        extra: dict[str, Any],
+    ) -> SolveResult:
+        """The integer program with its side constraints, warm-started where the start fits."""
+        fits = len(self.spacing_pairs) == 0 or not np.isin(self.spacing_pairs, start).all(1).any()
+        if self.site_cost is not None and self.budget is not None:
+            fits = fits and float(self.site_cost[start].sum()) <= self.budget
+        prob, y = self.build(start=start if fits else None)
+        remaining = (
+            None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - t0))
+        )
+        info = _solvers.run(prob, name, time_limit=remaining, gap=tol, threads=threads, msg=msg)
+        if info.status == "infeasible":
+            raise InfeasibleError(self.explain_infeasible(f"p-median (p={self.p})"))
+        selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
+        if self.site_cost is not None:
+            extra["cost"] = float(self.site_cost[selected].sum())
+        elif len(selected) != self.p:
+            raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
+        cost = _heuristics.pmedian_cost(self.dense_costs(), self.weights, selected)
+        bound = info.bound if info.bound is not None else -np.inf
+        stopped = None if info.status == "optimal" else (info.stopped_by or "stopped")
+        return self._result(name, selected, cost, bound, tol, t0, stopped, extra)
 
     def _heuristic(self, D: np.ndarray) -> np.ndarray:
         start = _heuristics.pmedian_greedy(D, self.weights, self.p, self.fixed)

@@ -303,12 +303,18 @@ def plan(
                     station_cost=station_costs(oc),
                     **side,
                 )
+            # one station type: a budget prices every station as an AC one
+            costs = station_costs(oc)
+            single: dict[str, Any] = {
+                "budget": oc.budget.total if oc.budget else None,
+                "site_cost": costs["AC"] if costs else None,
+            }
             if oc.model == "pmedian":  # demand beyond the matrix cutoff counts as the cutoff
                 return PMedian.from_travel_times(
-                    tt, weights, p, fixed=keep, unserved_cost=tt.cutoff_s
+                    tt, weights, p, fixed=keep, unserved_cost=tt.cutoff_s, **side, **single
                 )
             return MaximalCovering.from_travel_times(
-                tt, weights, p, threshold_s=threshold_s, fixed=keep, **side
+                tt, weights, p, threshold_s=threshold_s, fixed=keep, **side, **single
             )
 
         phases = None

@@ -177,10 +177,12 @@ class CapacityConfig(_Strict):
 
 
 class BudgetConfig(_Strict):
-    """A budget for the capacitated model: station cost = site + ports × port cost.
+    """A budget: station cost = site + ports × port cost.
 
     Any currency, as long as all four figures use the same one. With a budget,
-    ``optimize.p`` is the largest number of stations.
+    ``optimize.p`` is the largest number of stations. The capacitated model
+    prices AC and DC stations apart; ``mclp`` and ``pmedian`` plan one station
+    type and price every station as an AC one.
     """
 
     total: Positive

@@ -153,3 +153,64 @@ def test_greedy_is_deterministic_and_keeps_fixed_sites() -> None:
     model = MaximalCovering(nb, w, 30, fixed=np.array([5, 6]))
     a, b = model.greedy(), model.greedy()
     assert np.array_equal(a, b) and len(a) == 30 and {5, 6} <= set(a.tolist())
+
+
+def _brute_mclp_budget(
+    cov: np.ndarray, w: np.ndarray, p: int, cost: np.ndarray, budget: float
+) -> float:
+    best = -1.0
+    m = cov.shape[1]
+    for k in range(p + 1):
+        for combo in itertools.combinations(range(m), k):
+            if cost[list(combo)].sum() <= budget + 1e-9:
+                best = max(best, float(w @ (cov[:, list(combo)].sum(axis=1) > 0)))
+    return best
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_mclp_budget_matches_brute_force(solver: str) -> None:
+    rng = np.random.default_rng(5)
+    cov = rng.random((30, 9)) < 0.25
+    w = rng.integers(1, 10, 30).astype(float)
+    cost = rng.integers(1, 5, 9).astype(float)
+    model = MaximalCovering(sp.csr_array(cov), w, 4, budget=6.0, site_cost=cost)
+    res = model.solve(solver, gap=0.0)
+    assert res.status == "optimal" and len(res.selected) <= 4
+    assert res.extra["cost"] <= 6.0
+    assert res.objective == pytest.approx(_brute_mclp_budget(cov, w, 4, cost, 6.0))
+    with pytest.raises(InfeasibleError, match=r"optimize\.budget"):
+        MaximalCovering(sp.csr_array(cov), w, 4, fixed=np.array([0, 1]), budget=1.0, site_cost=5.0)
+
+
+def test_pmedian_side_constraints_match_brute_force() -> None:
+    from siting.optimize import PMedian
+
+    rng = np.random.default_rng(11)
+    d = rng.uniform(0, 10, (30, 2))
+    s = rng.uniform(0, 10, (10, 2))
+    cost = np.linalg.norm(d[:, None] - s[None], axis=2)
+    w = rng.integers(1, 5, 30).astype(float)
+    pairs = np.array([[0, 1], [2, 3], [4, 5]])
+    groups = np.where(d[:, 0] < 5, "west", "east")
+    allowed = sp.csr_array(np.where(cost <= 4.0, cost + 1e-9, 0.0))
+    U = 8.0
+    model = PMedian(
+        allowed, w, 3, unserved_cost=U, spacing_pairs=pairs, groups=groups, equity_share=0.6
+    )
+    res = model.solve(gap=0.0)
+    dense = np.where(cost <= 4.0, cost + 1e-9, np.inf)
+    best = np.inf
+    for combo in itertools.combinations(range(10), 3):
+        if any(a in combo and b in combo for a, b in pairs.tolist()):
+            continue
+        near = dense[:, list(combo)].min(axis=1)
+        ok = all(
+            w[(groups == g) & np.isfinite(near)].sum() >= 0.6 * w[groups == g].sum() - 1e-9
+            for g in ("west", "east")
+        )
+        if ok:
+            best = min(best, float(w @ np.minimum(near, U)))
+    assert res.status == "optimal" and res.solver == "highs"
+    assert res.objective == pytest.approx(best)
+    for a, b in pairs.tolist():
+        assert not (a in res.selected and b in res.selected)
