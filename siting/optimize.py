@@ -1417,6 +1417,73 @@ class CapacitatedCoverage(_SideConstraints):
             **options,
         )
 
+    def greedy(self) -> dict[str, Any]:
+        """Greedy plan and assignment, the warm start of :meth:`solve`.
+
+        Opens the fixed sites, then repeatedly the (site, type) that can serve the
+        most demand still unserved within reach (capped by its capacity), within p,
+        the budget and the spacing. Each new station serves DC demand first, then
+        AC demand, the same share of every reachable point. Deterministic.
+        """
+        nb = self.neighbours
+        n_s = nb.shape[1]
+        nb_t = nb.T.tocsr().astype(float)
+        types = [t for t in ("AC", "DC") if t in self.capacity]
+        ac, dc = self.ac.copy(), self.dc.copy()
+        chosen: dict[int, str] = {}
+        blocked = np.zeros(n_s, dtype=bool)
+        partners: dict[int, list[int]] = {}
+        for a, b in self.spacing_pairs.tolist():
+            partners.setdefault(a, []).append(b)
+            partners.setdefault(b, []).append(a)
+        money = np.inf if self.budget is None else float(self.budget)
+        plan: dict[str, Any] = {"types": chosen, "u": {}, "v": {}}
+
+        def gains() -> dict[str, np.ndarray]:
+            reach_ac, reach_dc = nb_t @ ac, nb_t @ dc
+            return {
+                t: np.minimum(self.capacity[t], reach_ac + (reach_dc if t == "DC" else 0.0))
+                for t in types
+            }
+
+        def open_site(j: int, t: str) -> None:
+            nonlocal money
+            chosen[j] = t
+            blocked[j] = True
+            blocked[partners.get(j, [])] = True
+            money -= self.station_cost.get(t, 0.0) if self.budget is not None else 0.0
+            left = float(self.capacity[t])
+            pts = nb_t.indices[nb_t.indptr[j] : nb_t.indptr[j + 1]]
+            for kind, residual, total in (("v", dc, self.dc), ("u", ac, self.ac)):
+                if kind == "v" and t != "DC":
+                    continue
+                want = float(residual[pts].sum())
+                if want <= 0 or left <= 0:
+                    continue
+                share = min(1.0, left / want)
+                for i in pts[residual[pts] > 0].tolist():
+                    plan[kind][(i, j)] = share * residual[i] / total[i]
+                left -= share * want
+                residual[pts] *= 1.0 - share
+
+        for j in self.fixed.tolist():
+            g = gains()
+            open_site(j, max(types, key=lambda t: (g[t][j], t == "DC")))
+        while len(chosen) < self.p:
+            g = gains()
+            best: tuple[float, int, str] | None = None
+            for t in types:
+                cand = np.where(blocked, -1.0, g[t])
+                if self.budget is not None:
+                    cand[self.station_cost.get(t, 0.0) > money + 1e-9] = -1.0
+                j = int(np.argmax(cand))
+                if cand[j] >= 0 and (best is None or cand[j] > best[0]):
+                    best = (float(cand[j]), j, t)
+            if best is None:
+                break
+            open_site(best[1], best[2])
+        return plan
+
     def build(
         self, *, min_served: float | None = None, start: dict[str, Any] | None = None
     ) -> tuple[pulp.LpProblem, dict[str, list[pulp.LpVariable]], dict[str, Any]]:
@@ -1552,7 +1619,12 @@ class CapacitatedCoverage(_SideConstraints):
         ``capacity`` and ``utilisation``; and ``served_ac``, ``served_dc`` per point.
         """
         t0 = time.perf_counter()
-        prob, y, assign = self.build()
+        start0 = self.greedy()
+        greedy_served = float(
+            sum(self.ac[i] * x for (i, _), x in start0["u"].items())
+            + sum(self.dc[i] * x for (i, _), x in start0["v"].items())
+        )
+        prob, y, assign = self.build(start=start0)
         build_s = time.perf_counter() - t0
         info = _solvers.run(prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible":
@@ -1631,6 +1703,7 @@ class CapacitatedCoverage(_SideConstraints):
             "served_dc": served_dc,
             "demand_total": float(self.ac.sum() + self.dc.sum()),
             "tie_break": self.last_tie_break if self.tie_break else None,
+            "heuristic_objective": greedy_served,
         }
         if self.budget is None and len(selected) != self.p:
             raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")

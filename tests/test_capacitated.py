@@ -224,3 +224,37 @@ def test_tie_break_keeps_served_and_widens_coverage_when_capacity_binds() -> Non
     assert covered(tied.selected) >= covered(plain.selected) - 1e-9
     assert tied.extra["tie_break"]["value"] == pytest.approx(covered(tied.selected), rel=1e-6)
     assert np.all(tied.extra["load"] <= tied.extra["capacity"] + 1e-6)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_greedy_start_is_a_feasible_plan_below_the_optimum(seed: int) -> None:
+    cost, ac, dc = instance(seed, n=30, m=8)
+    cap = {"AC": 4.0, "DC": 7.0}
+    model = CapacitatedCoverage.from_cost_matrix(
+        cost,
+        ac,
+        dc,
+        cap,
+        3,
+        threshold=4.0,
+        fixed=np.array([seed]),
+        spacing_pairs=np.array([[1, 2], [5, 6]]),
+    )
+    start = model.greedy()
+    types = start["types"]
+    assert len(types) == 3 and seed in types
+    assert not ({1, 2} <= set(types) or {5, 6} <= set(types))
+    load = dict.fromkeys(types, 0.0)
+    share = {"u": np.zeros(30), "v": np.zeros(30)}
+    for kind, amounts in (("u", ac), ("v", dc)):
+        for (i, j), x in start[kind].items():
+            assert j in types and cost[i, j] <= 4.0 and 0.0 <= x <= 1.0 + 1e-12
+            assert kind == "u" or types[j] == "DC"
+            load[j] += x * amounts[i]
+            share[kind][i] += x
+    assert all(load[j] <= cap[t] + 1e-9 for j, t in types.items())
+    assert share["u"].max() <= 1 + 1e-9 and share["v"].max() <= 1 + 1e-9
+    res = model.solve(gap=0.0)
+    assert res.status == "optimal"
+    assert res.extra["heuristic_objective"] <= res.objective + 1e-9
+    assert res.extra["heuristic_objective"] == pytest.approx(sum(load.values()))
