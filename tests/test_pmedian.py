@@ -122,6 +122,7 @@ def test_each_exact_step_matches_brute_force(
         monkeypatch.setattr("siting.settings.PMEDIAN_SEARCH_SHARE", 0.0)
     else:
         monkeypatch.setattr("siting.settings.PMEDIAN_SEARCH_MAX_SITES", 100)
+        monkeypatch.setattr("siting.settings.PMEDIAN_SEARCH_MIN_GAP", 0.0)
     cost, w = weighted_instance(seed)
     for p, fixed in ((2, ()), (4, (5,)), (6, (0, 13))):
         res = PMedian(cost, w, p, fixed=np.array(fixed, dtype=np.int64)).solve(solver, gap=0.0)
