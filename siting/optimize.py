@@ -686,6 +686,22 @@ def _check_p(p: int, n_sites: int, n_fixed: int) -> None:
         )
 
 
+def _layer_distances(
+    demand: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, columns: list[str], what: str
+) -> np.ndarray:
+    """Straight-line (n_demand, n_sites) distances between two layers in one projected CRS."""
+    if demand.crs != sites.crs:
+        raise InputError(f"demand CRS {demand.crs} differs from sites CRS {sites.crs}")
+    check_projected(demand, what=what)
+    for col in columns:
+        if col not in demand.columns:
+            raise InputError(f"{what}: demand has no column {col!r}")
+    d = np.column_stack([demand.geometry.centroid.x, demand.geometry.centroid.y])
+    s = np.column_stack([sites.geometry.centroid.x, sites.geometry.centroid.y])
+    out: np.ndarray = np.linalg.norm(d[:, None, :] - s[None, :, :], axis=2)
+    return out
+
+
 def _within(cost: np.ndarray | sp.sparray | sp.spmatrix, threshold: float) -> sp.csr_array:
     if sp.issparse(cost):
         m = sp.csr_array(cost)
@@ -823,6 +839,25 @@ class PMedian(_SideConstraints):
     ) -> PMedian:
         """Build from the sparse drive times (seconds); pairs beyond the cutoff are not allowed."""
         return cls(tt.matrix, weights, p, fixed=fixed, unserved_cost=unserved_cost, **side)
+
+    @classmethod
+    def from_geodataframe(
+        cls,
+        demand: gpd.GeoDataFrame,
+        sites: gpd.GeoDataFrame,
+        weight_col: str,
+        p: int,
+        *,
+        fixed_col: str | None = None,
+        **side: Any,
+    ) -> PMedian:
+        """Build from point layers with straight-line distances (in CRS units).
+
+        Both layers must share a projected CRS; a geographic CRS draws a warning.
+        """
+        cost = _layer_distances(demand, sites, [weight_col], "PMedian.from_geodataframe")
+        fixed = np.flatnonzero(sites[fixed_col].to_numpy(bool)) if fixed_col else None
+        return cls(cost, demand[weight_col].to_numpy(float), p, fixed=fixed, **side)
 
     # -------------------------------------------------------------- heuristic
     def dense_costs(self) -> np.ndarray:
@@ -1417,6 +1452,39 @@ class CapacitatedCoverage(_SideConstraints):
             p,
             fixed=fixed,
             link_rows=link_rows,
+            **options,
+        )
+
+    @classmethod
+    def from_geodataframe(
+        cls,
+        demand: gpd.GeoDataFrame,
+        sites: gpd.GeoDataFrame,
+        ac_col: str,
+        dc_col: str,
+        capacity: dict[str, float],
+        p: int,
+        *,
+        threshold: float,
+        fixed_col: str | None = None,
+        **options: Any,
+    ) -> CapacitatedCoverage:
+        """Build from point layers: AC and DC demand columns, straight-line distances.
+
+        Pairs within ``threshold`` (CRS units) may be served. Both layers must share a
+        projected CRS; a geographic CRS draws a warning.
+        """
+        cost = _layer_distances(
+            demand, sites, [ac_col, dc_col], "CapacitatedCoverage.from_geodataframe"
+        )
+        fixed = np.flatnonzero(sites[fixed_col].to_numpy(bool)) if fixed_col else None
+        return cls(
+            _within(cost, threshold),
+            demand[ac_col].to_numpy(float),
+            demand[dc_col].to_numpy(float),
+            capacity,
+            p,
+            fixed=fixed,
             **options,
         )
 

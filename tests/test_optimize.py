@@ -214,3 +214,44 @@ def test_pmedian_side_constraints_match_brute_force() -> None:
     assert res.objective == pytest.approx(best)
     for a, b in pairs.tolist():
         assert not (a in res.selected and b in res.selected)
+
+
+def test_pmedian_and_capacitated_from_geodataframes_match_their_matrices() -> None:
+    from siting.optimize import CapacitatedCoverage, PMedian
+
+    rng = np.random.default_rng(4)
+    dem = gpd.GeoDataFrame(
+        {"w": rng.integers(1, 9, 25).astype(float), "ac": rng.uniform(0, 5, 25)},
+        geometry=gpd.points_from_xy(*rng.uniform(0, 1000, (2, 25))),
+        crs="EPSG:32643",
+    )
+    dem["dc"] = rng.uniform(0, 2, 25)
+    sites = gpd.GeoDataFrame(
+        {"ex": [True] + [False] * 7},
+        geometry=gpd.points_from_xy(*rng.uniform(0, 1000, (2, 8))),
+        crs="EPSG:32643",
+    )
+    d = np.c_[dem.geometry.x, dem.geometry.y]
+    s = np.c_[sites.geometry.x, sites.geometry.y]
+    euclid = np.linalg.norm(d[:, None] - s[None], axis=2)
+    a = PMedian.from_geodataframe(dem, sites, "w", 3, fixed_col="ex").solve(gap=0.0)
+    b = PMedian.from_cost_matrix(euclid, dem["w"].to_numpy(), 3, fixed=np.array([0])).solve(gap=0.0)
+    assert 0 in a.selected and a.objective == pytest.approx(b.objective)
+    cap = {"AC": 4.0, "DC": 6.0}
+    c = CapacitatedCoverage.from_geodataframe(
+        dem, sites, "ac", "dc", cap, 3, threshold=300.0, fixed_col="ex"
+    ).solve(gap=0.0)
+    e = CapacitatedCoverage.from_cost_matrix(
+        euclid,
+        dem["ac"].to_numpy(),
+        dem["dc"].to_numpy(),
+        cap,
+        3,
+        threshold=300.0,
+        fixed=np.array([0]),
+    ).solve(gap=0.0)
+    assert 0 in c.selected and c.objective == pytest.approx(e.objective)
+    with pytest.warns(UserWarning, match="geographic"):
+        PMedian.from_geodataframe(dem.to_crs(4326), sites.to_crs(4326), "w", 3)
+    with pytest.raises(InputError, match="no column 'nope'"):
+        PMedian.from_geodataframe(dem, sites, "nope", 3)
