@@ -88,7 +88,7 @@ class Bound:
 
 
 def _choose(rho: np.ndarray, must: np.ndarray, free: np.ndarray, k: int) -> np.ndarray:
-    """The forced sites plus the ``k`` free sites of least reduced cost (ties: lowest index)."""
+    """The forced sites plus the ``k`` free sites of least reduced cost."""
     if k <= 0:
         return np.flatnonzero(must)
     r = np.where(free, rho, np.inf)
