@@ -619,6 +619,13 @@ class MaximalCovering(_SideConstraints):
         covered = self.neighbours[:, selected].sum(axis=1) > 0
         total = float(self.weights.sum())
         extra.update(covered_weight=float(self.weights[covered].sum()), total_weight=total)
+        # each covered point to its nearest selected site (by cost if given, else any)
+        nb = self.neighbours
+        pair_cost = self.costs.data if self.costs is not None else np.zeros(nb.nnz)
+        assignment = _assign(nb.indptr, nb.indices, pair_cost, nb.shape[0], selected)
+        extra.update(
+            assignment=assignment, load=_site_load(assignment, self.weights, len(selected))
+        )
         result = SolveResult(
             model=self.name,
             selected=selected,
@@ -684,6 +691,37 @@ def _check_p(p: int, n_sites: int, n_fixed: int) -> None:
             f"optimize.p = {p} exceeds the {n_sites} candidate sites; lower p or add candidates "
             "(candidates.grid_spacing_m smaller, or more OSM features)"
         )
+
+
+def _assign(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_demand: int, selected: np.ndarray
+) -> np.ndarray:
+    """Each point's cheapest selected site among its allowed pairs (-1: none within reach).
+
+    Returned as a position in ``selected``; ties go to the earlier position.
+    """
+    sel = np.asarray(selected, dtype=np.int64)
+    n_cols = max(
+        int(indices.max()) + 1 if len(indices) else 0, int(sel.max()) + 1 if len(sel) else 0
+    )
+    pos = np.full(max(n_cols, 1), -1, dtype=np.int64)
+    pos[sel] = np.arange(len(sel))
+    rows = np.repeat(np.arange(n_demand), np.diff(indptr))
+    keep = pos[indices] >= 0
+    rows, cols, cost = rows[keep], pos[indices[keep]], data[keep]
+    order = np.lexsort((cols, cost, rows))  # by row, then cost, then position
+    rows, cols = rows[order], cols[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]
+    assignment = np.full(n_demand, -1, dtype=np.int64)
+    assignment[rows[first]] = cols[first]
+    return assignment
+
+
+def _site_load(assignment: np.ndarray, weights: np.ndarray, n_selected: int) -> np.ndarray:
+    """Demand weight assigned to each selected site."""
+    served = assignment >= 0
+    return np.bincount(assignment[served], weights[served], minlength=n_selected)
 
 
 def _layer_distances(
@@ -1228,6 +1266,10 @@ class PMedian(_SideConstraints):
         # 1e-9: the relative float tolerance the Lagrangian tests prune with
         proven = stopped_by is None and gap_val is not None and gap_val <= tol + 1.5e-9
         extra["recomputed_objective"] = cost
+        chosen = np.sort(np.asarray(selected, dtype=np.int64))
+        assignment = _assign(self.indptr, self.indices, self.data, self.shape[0], chosen)
+        extra["assignment"] = assignment
+        extra["load"] = _site_load(assignment, self.weights, len(chosen))
         seconds = time.perf_counter() - t0
         return SolveResult(
             model=self.name,

@@ -44,6 +44,9 @@ def test_mclp_matches_brute_force(seed: int, solver: str) -> None:
         assert len(res.selected) == p
         assert res.objective == pytest.approx(brute_force(cost, w, p, 2.5))
         assert res.extra["covered_weight"] == pytest.approx(res.objective)
+        a = res.extra["assignment"]
+        assert res.extra["load"].sum() == pytest.approx(res.objective)
+        assert (cost[np.flatnonzero(a >= 0), res.selected[a[a >= 0]]] <= 2.5).all()
 
 
 def test_fixed_sites_are_kept_even_when_useless() -> None:

@@ -52,6 +52,9 @@ def test_pmedian_matches_brute_force(seed: int, solver: str) -> None:
         assert res.status == "optimal" and len(res.selected) == p
         assert res.objective == pytest.approx(brute(cost, w, p))
         assert res.extra["recomputed_objective"] == pytest.approx(res.objective)
+        a = res.extra["assignment"]
+        assert (a >= 0).all() and res.extra["load"].sum() == pytest.approx(w.sum())
+        assert w @ cost[np.arange(len(w)), res.selected[a]] == pytest.approx(res.objective)
 
 
 def test_fixed_sites_and_unserved_cost() -> None:
