@@ -97,7 +97,7 @@ def hash_key(*parts: Any) -> str:
 def write_json(path: Path, obj: Any) -> None:
     """Write JSON atomically (temporary file, then rename)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n")
     Path(tmp).replace(path)
 
 
@@ -117,7 +117,8 @@ def read_table(path: Path, *, field: str, columns: list[str]) -> pd.DataFrame:
     return df
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``default=`` for :func:`json.dumps`: numpy scalars and paths."""
     if hasattr(obj, "item"):
         return obj.item()
     if isinstance(obj, Path):

@@ -37,10 +37,13 @@ def evaluate_plan(
     *,
     threshold_s: float,
     weight_col: str = "sessions_day",
+    served: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """Coverage and access-time figures of a plan.
 
     Every demand point is assigned to its nearest chosen site by drive time.
+    ``served`` (sessions per day per point, e.g. under station capacities) is
+    the demand the plan serves; by default, the demand within the threshold.
 
     Returns
     -------
@@ -51,12 +54,18 @@ def evaluate_plan(
         For each chosen site: demand points and demand assigned to it, and the
         part of that within the threshold (``covered_demand``).
     per_demand
-        For each demand point: nearest site id and access time in minutes.
+        For each demand point: nearest site id, access time in minutes, whether
+        it is within the threshold and the demand served.
     """
     w = demand[weight_col].to_numpy(float)
     best, arg = tt.nearest(selected)
     reachable = np.isfinite(best)
     covered = best <= threshold_s
+    served_w = np.where(covered, w, 0.0) if served is None else np.asarray(served, dtype=float)
+    if served_w.shape != w.shape:
+        raise ValueError(
+            f"served: expected {len(w)} values (one per demand point), got {served_w.shape}"
+        )
     total = float(w.sum())
     minutes = best / 60.0
     kpis: dict[str, Any] = {
@@ -74,6 +83,8 @@ def evaluate_plan(
         "p95_access_min": round(weighted_percentile(minutes[reachable], w[reachable], 95), 3),
         "max_access_min": round(float(minutes[reachable].max()), 3) if reachable.any() else None,
         "demand_unreachable": round(float(w[~reachable].sum()), 3),
+        "demand_served": round(float(served_w.sum()), 3),
+        "served_share": round(float(served_w.sum()) / total, 6) if total else 0.0,
     }
     ids = sites["site_id"].to_numpy()
     per_demand = pd.DataFrame(
@@ -82,6 +93,7 @@ def evaluate_plan(
             "nearest_site": np.where(arg >= 0, ids[np.maximum(arg, 0)], ""),
             "access_min": np.round(minutes, 3),
             "covered": covered,
+            "served": served_w,
         }
     )
     frame = pd.DataFrame({"site": arg, "w": w, "cov": np.where(covered, w, 0.0), "n": 1})
@@ -108,16 +120,25 @@ def district_figures(
     *,
     district_column: str = "name",
 ) -> pd.DataFrame:
-    """Demand covered, share covered and stations per district.
+    """Demand covered and served, their shares and stations per district.
 
     ``alloc`` (see :func:`siting.demand.district_allocation`) splits each cell's
     demand over districts, so the per-district demand here is the same as in the
-    demand summary.
+    demand summary; a cell's served demand is split in the same proportions.
     """
-    covered = pd.Series(per_demand["covered"].to_numpy(), index=demand["h3"].to_numpy())
-    a = alloc.assign(cov=alloc["sessions_day"] * alloc["h3"].map(covered).fillna(False))
-    out = a.groupby("district").agg(demand=("sessions_day", "sum"), covered=("cov", "sum"))
+    cells = demand["h3"].to_numpy()
+    covered = pd.Series(per_demand["covered"].to_numpy(), index=cells)
+    w = demand["sessions_day"].to_numpy(float)
+    ratio = np.divide(per_demand["served"].to_numpy(float), w, out=np.zeros(len(w)), where=w > 0)
+    a = alloc.assign(
+        cov=alloc["sessions_day"] * alloc["h3"].map(covered).fillna(False),
+        srv=alloc["sessions_day"] * alloc["h3"].map(pd.Series(ratio, index=cells)).fillna(0.0),
+    )
+    out = a.groupby("district").agg(
+        demand=("sessions_day", "sum"), covered=("cov", "sum"), served=("srv", "sum")
+    )
     out["coverage_share"] = (out["covered"] / out["demand"].replace(0, np.nan)).round(6)
+    out["served_share"] = (out["served"] / out["demand"].replace(0, np.nan)).round(6)
     if districts is not None:
         chosen = sites.iloc[selected]
         named = districts[[district_column, "geometry"]].rename(
@@ -126,3 +147,53 @@ def district_figures(
         joined = gpd.sjoin(chosen[["site_id", "geometry"]], named, how="left", predicate="within")
         out["stations"] = joined.groupby("district").size().reindex(out.index).fillna(0).astype(int)
     return out.reset_index()
+
+
+def served_areas(
+    demand: gpd.GeoDataFrame, per_demand: pd.DataFrame, sites: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """Each station's served area: the demand cells within the threshold whose nearest
+    station it is, merged into one (multi)polygon per station.
+
+    Parameters
+    ----------
+    demand
+        Demand cells (polygons) in the order of ``per_demand``.
+    per_demand
+        Output of :func:`evaluate_plan` (``nearest_site``, ``covered``).
+    sites
+        The chosen stations with ``site_id`` and ``existing``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``site_id``, ``status``, ``cells``, ``demand_within`` (sessions/day) and
+        the area in km², one row per station with at least one cell.
+    """
+    keep = per_demand["covered"].to_numpy() & (per_demand["nearest_site"].to_numpy() != "")
+    cells = gpd.GeoDataFrame(
+        {
+            "site_id": per_demand["nearest_site"].to_numpy()[keep],
+            "demand_within": demand["sessions_day"].to_numpy(float)[keep],
+            "cells": 1,
+        },
+        geometry=demand.geometry.to_numpy()[keep],
+        crs=demand.crs,
+    )
+    if cells.empty:
+        empty: dict[str, list[Any]] = {
+            "site_id": [],
+            "status": [],
+            "cells": [],
+            "demand_within": [],
+            "area_km2": [],
+        }
+        return gpd.GeoDataFrame(empty, geometry=[], crs=demand.crs)
+    areas = cells.dissolve(by="site_id", aggfunc={"demand_within": "sum", "cells": "sum"})
+    areas = areas.reset_index()
+    status = sites.set_index("site_id")["existing"].map({True: "existing", False: "new"})
+    areas.insert(1, "status", areas["site_id"].map(status).to_numpy())
+    metric = areas.to_crs(areas.estimate_utm_crs())
+    areas["area_km2"] = (metric.area / 1e6).round(3).to_numpy()
+    areas["demand_within"] = areas["demand_within"].round(4)
+    return areas[["site_id", "status", "cells", "demand_within", "area_km2", "geometry"]]

@@ -1,10 +1,12 @@
 """Stage 7 — the plan as an interactive Folium map.
 
-Layers: district boundaries, demand cells (sessions per day), existing and new
-stations with popups, and a layer control; a panel shows the run's key figures.
-:func:`save_map` writes a self-contained file: Leaflet and the other assets are
-inlined from installed packages, so the map opens without internet (only the
-OpenStreetMap tiles need a connection; the plain background does not).
+Layers: two backgrounds (OpenStreetMap tiles and a plain one), districts
+coloured by the share of their demand served, demand cells per segment, each
+station's served area, and existing and new stations (by charger type) sized
+by their ports, with popups; a legend, a panel with the run's key figures and
+a layer control. :func:`save_map` writes a self-contained file: Leaflet and the
+other assets are inlined from installed packages, so the map opens without
+internet (only the OpenStreetMap tiles need a connection).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from siting._assets import inline_assets
 
 EXISTING_COLOR = "#d62728"
 NEW_COLOR = "#1f77b4"
+#: Fill of new stations by charger type (existing ones are red whatever their type).
+TYPE_COLORS = {"AC": "#1f77b4", "DC": "#ff7f0e"}
+SERVED_AREA_COLOR = "#2ca02c"
 
 #: A white 1×1 PNG used as every tile of the plain background (needs no network).
 BLANK_TILE = (
@@ -37,6 +42,8 @@ def plan_map(
     *,
     districts: gpd.GeoDataFrame | None = None,
     district_column: str = "name",
+    per_district: pd.DataFrame | None = None,
+    served_areas: gpd.GeoDataFrame | None = None,
     kpis: dict[str, Any] | None = None,
     title: str = "Charging station plan",
 ) -> folium.Map:
@@ -46,11 +53,18 @@ def plan_map(
     ----------
     sites
         The chosen stations (WGS84 points) with ``site_id``, ``kind``, ``name``,
-        ``existing`` and, if known, ``assigned_demand`` and ``covered_demand``.
+        ``existing`` and, if known, ``ports``, ``station_type``,
+        ``assigned_demand``, ``covered_demand``, ``load``, ``utilisation`` and
+        ``neighbours``.
     demand
         Demand cells (WGS84 polygons) with ``sessions_day`` and ``district``.
     districts
         District polygons, optional.
+    per_district
+        Per-district figures (``district``, ``served_share``, ``coverage_share``,
+        ``stations``) that colour the districts.
+    served_areas
+        Each station's served area (see :func:`siting.evaluate.served_areas`).
     kpis
         Key figures shown in the panel.
     """
@@ -67,80 +81,163 @@ def plan_map(
     ).add_to(m)
 
     if districts is not None:
+        layer, scale = _district_layer(districts, district_column, per_district)
+        layer.add_to(m)
+        if scale is not None:
+            scale.add_to(m)
+    if len(demand):
+        _demand_layers(m, demand)
+    if served_areas is not None and len(served_areas):
+        threshold = kpis.get("threshold_min") if kpis else None
         folium.GeoJson(
-            districts[[district_column, "geometry"]].rename(columns={district_column: "district"}),
-            name="Districts",
-            style_function=lambda _: {"color": "#444", "weight": 2, "fill": False},
-            tooltip=folium.GeoJsonTooltip(fields=["district"], aliases=["District"]),
+            served_areas[["site_id", "status", "demand_within", "area_km2", "geometry"]],
+            name=f"Served areas (within {threshold:g} min)" if threshold else "Served areas",
+            show=False,
+            style_function=lambda _: {
+                "color": SERVED_AREA_COLOR,
+                "weight": 1,
+                "fillColor": SERVED_AREA_COLOR,
+                "fillOpacity": 0.25,
+            },
+            tooltip=folium.GeoJsonTooltip(
+                fields=["site_id", "demand_within", "area_km2"],
+                aliases=["Station", "Demand within (sessions/day)", "Area (km²)"],
+            ),
         ).add_to(m)
 
-    if len(demand):
-        vmax = float(np.quantile(demand["sessions_day"], 0.98)) or 1.0
-        scale = cm.LinearColormap(
-            ["#fff5eb", "#fd8d3c", "#7f2704"],
-            vmin=0.0,
-            vmax=vmax,
-            caption="Charging sessions per day per cell",
-        )
-        segments = [
-            c.removesuffix("_sessions_day")
-            for c in demand.columns
-            if c.endswith("_sessions_day") and c not in ("dc_sessions_day",)
-        ]
-        cols = [
-            "h3",
-            "district",
-            "population",
-            "jobs",
-            "sessions_day",
-            "kwh_day",
-            *[f"{g}_sessions_day" for g in segments],
-        ]
-        cells = demand[[c for c in cols if c in demand.columns] + ["geometry"]].copy()
-        for col in cells.columns.drop(["h3", "district", "geometry"]):
-            cells[col] = cells[col].astype(float).round(2)
-        tip_fields = [c for c in cols[1:] if c in cells.columns]
-        tip_alias = [
-            c.replace("_sessions_day", " sessions/day").replace("_", " ").capitalize()
-            for c in tip_fields
-        ]
-        layers = [("sessions_day", "Demand: all segments (sessions/day)", True)]
-        layers += [(f"{g}_sessions_day", f"Demand: {g}", False) for g in segments]
-        for column, name, show in layers:
-            folium.GeoJson(
-                cells,
-                name=name,
-                show=show,
-                style_function=_cell_style(column, scale, vmax),
-                tooltip=folium.GeoJsonTooltip(fields=tip_fields, aliases=tip_alias),
-            ).add_to(m)
-        scale.add_to(m)
-
-    for existing, label, color in (
-        (True, "Existing stations", EXISTING_COLOR),
-        (False, "New stations", NEW_COLOR),
-    ):
-        group = folium.FeatureGroup(name=f"{label} ({int((sites['existing'] == existing).sum())})")
-        for row in sites[sites["existing"] == existing].itertuples(index=False):
+    for key, label, rows in _station_groups(sites):
+        group = folium.FeatureGroup(name=f"{label} ({len(rows)})")
+        for row in rows.to_dict("records"):
+            existing = bool(row["existing"])
+            color = EXISTING_COLOR if existing else TYPE_COLORS.get(key, NEW_COLOR)
             folium.CircleMarker(
-                location=[row.lat, row.lon],
-                radius=7 if existing else 5,
-                color="#222",
-                weight=1,
+                location=[row["lat"], row["lon"]],
+                radius=marker_radius(row.get("ports")),
+                color="#000" if existing else "#222",
+                weight=3 if existing else 1,
                 fill=True,
                 fill_color=color,
                 fill_opacity=0.9,
-                popup=folium.Popup(_popup(row._asdict()), max_width=280),
-                tooltip=f"{row.site_id}: {row.kind}",
+                popup=folium.Popup(_popup(row), max_width=300),
+                tooltip=f"{row['site_id']}: {str(row['kind']).replace('_', ' ')}",
                 class_name=f"siting-station siting-{'existing' if existing else 'new'}",
             ).add_to(group)
         group.add_to(m)
 
     if kpis:
         m.get_root().html.add_child(folium.Element(_panel(title, kpis)))  # type: ignore[attr-defined]
+    m.get_root().html.add_child(folium.Element(_legend(sites)))  # type: ignore[attr-defined]
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
+
+
+def marker_radius(ports: Any) -> float:
+    """Marker radius (pixels) of a station with ``ports`` ports (area grows with ports)."""
+    n = 2.0 if ports is None or pd.isna(ports) else max(float(ports), 1.0)
+    return round(3.0 + 2.5 * np.sqrt(n), 1)
+
+
+def _station_groups(sites: gpd.GeoDataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(key, layer label, rows): existing stations, then new ones by charger type."""
+    groups = [("existing", "Existing stations", sites[sites["existing"]])]
+    new = sites[~sites["existing"]]
+    types = new["station_type"] if "station_type" in new.columns else pd.Series(dtype=object)
+    known = [t for t in TYPE_COLORS if (types == t).any()]
+    if known:
+        groups += [(t, f"New stations: {t}", new[types == t]) for t in known]
+        rest = new[~types.isin(known)]
+        if len(rest):
+            groups.append(("new", "New stations: other", rest))
+    else:
+        groups.append(("new", "New stations", new))
+    return groups
+
+
+def _district_layer(
+    districts: gpd.GeoDataFrame, column: str, per_district: pd.DataFrame | None
+) -> tuple[folium.GeoJson, cm.LinearColormap | None]:
+    """District outlines, coloured by share served when the figures are given."""
+    shapes = districts[[column, "geometry"]].rename(columns={column: "district"})
+    if per_district is None or "served_share" not in per_district.columns:
+        plain = folium.GeoJson(
+            shapes,
+            name="Districts",
+            style_function=lambda _: {"color": "#444", "weight": 2, "fill": False},
+            tooltip=folium.GeoJsonTooltip(fields=["district"], aliases=["District"]),
+        )
+        return plain, None
+    figures = per_district.set_index("district")
+    shapes = shapes.assign(
+        served_pct=shapes["district"].map(100 * figures["served_share"]).round(1),
+        covered_pct=shapes["district"].map(100 * figures["coverage_share"]).round(1),
+        stations=shapes["district"].map(figures.get("stations", pd.Series(dtype=float))),
+    )
+    scale = cm.LinearColormap(
+        ["#d73027", "#fee08b", "#1a9850"],
+        vmin=0.0,
+        vmax=100.0,
+        caption="District: share of its demand served (%)",
+    )
+
+    def style(feature: dict[str, Any]) -> dict[str, Any]:
+        value = feature["properties"]["served_pct"]
+        fill = "#cccccc" if value is None or pd.isna(value) else scale(value)
+        return {"color": "#333", "weight": 2, "fillColor": fill, "fillOpacity": 0.35}
+
+    layer = folium.GeoJson(
+        shapes,
+        name="Districts: share served",
+        style_function=style,
+        tooltip=folium.GeoJsonTooltip(
+            fields=["district", "served_pct", "covered_pct", "stations"],
+            aliases=["District", "Demand served (%)", "Within threshold (%)", "Stations"],
+        ),
+    )
+    return layer, scale
+
+
+def _demand_layers(m: folium.Map, demand: gpd.GeoDataFrame) -> None:
+    vmax = float(np.quantile(demand["sessions_day"], 0.98)) or 1.0
+    scale = cm.LinearColormap(
+        ["#fff5eb", "#fd8d3c", "#7f2704"],
+        vmin=0.0,
+        vmax=vmax,
+        caption="Charging sessions per day per cell",
+    )
+    segments = [
+        c.removesuffix("_sessions_day")
+        for c in demand.columns
+        if c.endswith("_sessions_day") and c not in ("dc_sessions_day",)
+    ]
+    cols = [
+        "h3",
+        "district",
+        "population",
+        "jobs",
+        "sessions_day",
+        "kwh_day",
+        *[f"{g}_sessions_day" for g in segments],
+    ]
+    cells = demand[[c for c in cols if c in demand.columns] + ["geometry"]].copy()
+    for col in cells.columns.drop(["h3", "district", "geometry"]):
+        cells[col] = cells[col].astype(float).round(2)
+    tip_fields = [c for c in cols[1:] if c in cells.columns]
+    tip_alias = [
+        c.replace("_sessions_day", " sessions/day").replace("_", " ").capitalize()
+        for c in tip_fields
+    ]
+    layers = [("sessions_day", "Demand: all segments (sessions/day)", True)]
+    layers += [(f"{g}_sessions_day", f"Demand: {g}", False) for g in segments]
+    for column, name, show in layers:
+        folium.GeoJson(
+            cells,
+            name=name,
+            show=show,
+            style_function=_cell_style(column, scale, vmax),
+            tooltip=folium.GeoJsonTooltip(fields=tip_fields, aliases=tip_alias),
+        ).add_to(m)
+    scale.add_to(m)
 
 
 def _cell_style(column: str, scale: cm.LinearColormap, vmax: float) -> Any:
@@ -161,7 +258,7 @@ def save_map(m: folium.Map, path: Path) -> None:
     tmp.replace(path)
 
 
-def _popup(row: dict[str, Any]) -> str:
+def _popup(row: dict[Any, Any]) -> str:
     kind = f" {row['station_type']}" if row.get("station_type") else ""
     lines = [
         f"<b>{html.escape(str(row['site_id']))}</b> — {'existing' if row['existing'] else 'new'}"
@@ -170,10 +267,13 @@ def _popup(row: dict[str, Any]) -> str:
     ]
     if row.get("name"):
         lines.append(f"Name: {html.escape(str(row['name']))}")
+    ports = row.get("ports")
+    if ports is not None and not pd.isna(ports):
+        lines.append(f"Ports: {int(ports)}")
     for key, label in (
-        ("assigned_demand", "Demand assigned (sessions/day)"),
-        ("covered_demand", "Demand within threshold"),
-        ("load", "Load (sessions/day)"),
+        ("assigned_demand", "Nearest station for (sessions/day)"),
+        ("covered_demand", "… of which within threshold"),
+        ("load", "Demand served (sessions/day)"),
         ("capacity", "Capacity (sessions/day)"),
     ):
         value = row.get(key)
@@ -182,6 +282,8 @@ def _popup(row: dict[str, Any]) -> str:
     util = row.get("utilisation")
     if util is not None and not (isinstance(util, float) and np.isnan(util)):
         lines.append(f"Utilisation: {100 * util:.0f}%")
+    if row.get("neighbours"):
+        lines.append(f"Nearest stations: {html.escape(str(row['neighbours']))}")
     lines.append(f"{row['lat']:.5f}, {row['lon']:.5f}")
     return "<br>".join(lines)
 
@@ -190,11 +292,7 @@ def _panel(title: str, kpis: dict[str, Any]) -> str:
     rows = [
         ("Stations", f"{kpis.get('stations')} ({kpis.get('stations_existing')} existing)"),
         ("Demand within threshold", _pct(kpis.get("coverage_share"))),
-        *(
-            [("Served (station capacity)", _pct(kpis["served"]["share"]))]
-            if kpis.get("served")
-            else []
-        ),
+        ("Demand served", _pct(kpis.get("served_share"))),
         ("Threshold", f"{kpis.get('threshold_min')} min"),
         ("Mean access", f"{kpis.get('mean_access_min')} min"),
         ("95th pct access", f"{kpis.get('p95_access_min')} min"),
@@ -208,9 +306,41 @@ def _panel(title: str, kpis: dict[str, Any]) -> str:
         "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:6px;"
         'box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif;max-width:300px">'
         f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(title)}</div>"
-        f"<table>{body}</table>"
-        f"<div style='margin-top:4px'><span style='color:{EXISTING_COLOR}'>●</span> existing "
-        f"<span style='color:{NEW_COLOR}'>●</span> new</div></div>"
+        f"<table>{body}</table></div>"
+    )
+
+
+def _legend(sites: gpd.GeoDataFrame) -> str:
+    """What the markers and areas mean (types present in the plan only)."""
+
+    def dot(color: str, radius: float, border: str = "#222", width: int = 1) -> str:
+        d = 2 * radius
+        return (
+            f"<span style='display:inline-block;width:{d}px;height:{d}px;border-radius:50%;"
+            f"background:{color};border:{width}px solid {border};vertical-align:middle'></span>"
+        )
+
+    rows = [f"{dot(EXISTING_COLOR, 6, '#000', 3)} existing station"]
+    types = sites.loc[~sites["existing"], "station_type"] if "station_type" in sites else None
+    present = [t for t in TYPE_COLORS if types is not None and (types == t).any()]
+    if present:
+        rows += [f"{dot(TYPE_COLORS[t], 6)} new station, {t} chargers" for t in present]
+    else:
+        rows.append(f"{dot(NEW_COLOR, 6)} new station")
+    ports = sites["ports"].dropna().unique() if "ports" in sites else []
+    if len(ports):
+        sizes = ", ".join(f"{int(n)} ports" for n in sorted(ports))
+        rows.append(f"marker size: number of ports ({sizes})")
+    rows.append(
+        f"<span style='display:inline-block;width:12px;height:10px;background:{SERVED_AREA_COLOR};"
+        "opacity:.5'></span> served area: cells within the threshold of their nearest station"
+    )
+    rows.append("districts: share of their demand served (colour scale above)")
+    return (
+        '<div id="siting-legend" style="position:fixed;bottom:24px;right:12px;z-index:9999;'
+        "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:6px;"
+        'box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.6 sans-serif;max-width:260px">'
+        "<div style='font-weight:bold'>Legend</div>" + "<br>".join(rows) + "</div>"
     )
 
 

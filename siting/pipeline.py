@@ -22,7 +22,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from siting import __version__, report
+from siting import __version__, report, settings
 from siting._errors import InputError
 from siting._geo import NodeIndex
 from siting._io import file_stamp, read_table, read_vector
@@ -40,7 +40,7 @@ from siting.demand import (
     points_on_cells,
     population_by_district,
 )
-from siting.evaluate import district_figures, evaluate_plan
+from siting.evaluate import district_figures, evaluate_plan, served_areas
 from siting.maps import plan_map
 from siting.network import (
     NetworkSource,
@@ -53,6 +53,7 @@ from siting.network import (
 from siting.optimize import (
     CapacitatedCoverage,
     MaximalCovering,
+    Phase,
     PMedian,
     SolveResult,
     close_pairs,
@@ -83,6 +84,8 @@ class RunResult:
     per_demand: pd.DataFrame
     districts: gpd.GeoDataFrame | None
     map: folium.Map
+    served_areas: gpd.GeoDataFrame
+    curve: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -274,17 +277,16 @@ def plan(
         threshold_s = oc.threshold_min * 60.0
         weights = demand["sessions_day"].to_numpy()
         capacity: dict[str, float] = {}
-        side: dict[str, Any] = {}
-        if oc.model != "pmedian":
-            pairs = close_pairs(
+        side: dict[str, Any] = {
+            "spacing_pairs": close_pairs(
                 index.to_metric(candidates["lon"].to_numpy(), candidates["lat"].to_numpy()),
                 oc.min_spacing_m,
             )
-            side = {
-                "spacing_pairs": pairs,
-                "equity_share": oc.equity_share,
-                "groups": demand["district"].to_numpy() if oc.equity_share > 0 else None,
-            }
+            if oc.min_spacing_m > 0
+            else None,
+            "equity_share": oc.equity_share,
+            "groups": demand["district"].to_numpy() if oc.equity_share > 0 else None,
+        }
         if oc.model == "capacitated":
             capacity = station_capacity(oc.capacity, segments, dc.peak_hour_share)
             ac, dc_demand = charger_demand(demand, segments)
@@ -334,13 +336,39 @@ def plan(
             result = make_model(oc.p, fixed).solve(
                 oc.solver, time_limit=oc.time_limit_s, gap=oc.gap, threads=oc.threads
             )
+        alone: dict[int, SolveResult] = {}
+        for p in sorted(set(oc.curve or []) - {oc.p}):
+            if p < len(fixed):
+                raise InputError(
+                    f"optimize.curve: {p} stations is below the {len(fixed)} existing stations"
+                )
+            alone[p] = make_model(p, fixed).solve(
+                oc.solver, time_limit=oc.time_limit_s, gap=oc.gap, threads=oc.threads
+            )
 
     with stage("evaluate"):
         kpis, per_site, per_demand = evaluate_plan(
-            demand, candidates, result.selected, tt, threshold_s=oc.threshold_min * 60.0
+            demand,
+            candidates,
+            result.selected,
+            tt,
+            threshold_s=threshold_s,
+            served=served_per_point(result),
         )
         sites = candidates.iloc[result.selected].reset_index(drop=True)
         sites = sites.join(per_site, on="site_id")
+        sites["ports"] = oc.capacity.ports
+        sites["neighbours"] = neighbour_labels(tt, result.selected, sites["site_id"].to_numpy())
+        areas = served_areas(demand, per_demand, sites)
+        curve = served_curve(
+            demand,
+            candidates,
+            tt,
+            threshold_s,
+            plan=result,
+            alone=alone,
+            phases=phases,
+        )
         if phases is not None:
             first = {}
             for ph in reversed(phases):
@@ -445,6 +473,8 @@ def plan(
             demand,
             districts=districts,
             district_column=dc.district_column,
+            per_district=per_district,
+            served_areas=areas,
             kpis=kpis,
             title=f"siting: {sc.name}",
         )
@@ -465,8 +495,71 @@ def plan(
         per_demand,
         districts,
         fmap,
+        areas,
+        curve,
         timings,
     )
+
+
+def served_per_point(result: SolveResult) -> np.ndarray | None:
+    """Sessions per day served at each demand point, when the model says (capacitated)."""
+    x = result.extra
+    if "served_ac" in x and "served_dc" in x:
+        return np.asarray(x["served_ac"], dtype=float) + np.asarray(x["served_dc"], dtype=float)
+    return None
+
+
+def neighbour_labels(tt: TravelTimes, selected: np.ndarray, ids: np.ndarray) -> list[str]:
+    """For each chosen station, its nearest chosen stations by drive time, as text."""
+    pos, secs = tt.between_sites(selected, k=settings.NEIGHBOURS)
+    return [
+        "; ".join(
+            f"{ids[j]} ({t / 60.0:.1f} min)" for j, t in zip(row, srow, strict=True) if j >= 0
+        )
+        for row, srow in zip(pos, secs, strict=True)
+    ]
+
+
+def served_curve(
+    demand: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame,
+    tt: TravelTimes,
+    threshold_s: float,
+    *,
+    plan: SolveResult,
+    alone: dict[int, SolveResult],
+    phases: list[Phase] | None,
+) -> pd.DataFrame:
+    """Demand served and access time against the number of stations.
+
+    One row per solved plan: the plan itself, each ``optimize.curve`` size solved
+    alone and, with phases, each nested phase (``source`` says which).
+    """
+    rows = []
+    entries: list[tuple[str, SolveResult, np.ndarray]] = [("plan", plan, plan.selected)]
+    entries += [("alone", r, r.selected) for r in alone.values()]
+    if phases is not None:
+        entries += [("nested", ph.result, ph.selected) for ph in phases]
+    for source, res, selected in entries:
+        k, _, _ = evaluate_plan(
+            demand, candidates, selected, tt, threshold_s=threshold_s, served=served_per_point(res)
+        )
+        rows.append(
+            {
+                "stations": len(selected),
+                "source": source,
+                "served_share": k["served_share"],
+                "demand_served": k["demand_served"],
+                "coverage_share": k["coverage_share"],
+                "mean_access_min": k["mean_access_min"],
+                "p95_access_min": k["p95_access_min"],
+                "objective": res.objective,
+                "status": res.status,
+                "gap": res.gap,
+            }
+        )
+    out = pd.DataFrame(rows).drop_duplicates(["stations", "source"])
+    return out.sort_values(["stations", "source"], kind="stable").reset_index(drop=True)
 
 
 def station_capacity(

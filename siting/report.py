@@ -44,6 +44,8 @@ SITE_COLUMNS = [
     "load",
     "capacity",
     "utilisation",
+    "ports",
+    "neighbours",
 ]
 
 
@@ -67,6 +69,31 @@ def atomic_dir(dest: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def site_table(run: RunResult) -> gpd.GeoDataFrame:
+    """The chosen stations as written to ``sites.csv`` (plus geometry)."""
+    sites = run.sites.copy()
+    sites["status"] = sites["existing"].map({True: "existing", False: "new"})
+    extra_cols = [c for c in ("phase",) if c in sites.columns]
+    sites = sites[[*SITE_COLUMNS, *extra_cols, "geometry"]]
+    for col in ("assigned_demand", "covered_demand", "load", "capacity", "utilisation"):
+        sites[col] = sites[col].round(4)
+    return sites
+
+
+def demand_table(run: RunResult) -> pd.DataFrame:
+    """Every demand cell with its nearest station, access time and demand served."""
+    return run.demand.drop(columns="geometry").merge(run.per_demand, on="demand_id")
+
+
+def district_layer(run: RunResult) -> gpd.GeoDataFrame | None:
+    """District polygons with the per-district figures, if the run has districts."""
+    if run.districts is None:
+        return None
+    column = run.scenario.demand.district_column
+    shapes = run.districts[[column, "geometry"]].rename(columns={column: "district"})
+    return shapes.merge(run.per_district, on="district", how="left")
+
+
 def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
     """Write map, tables and KPIs of ``run`` into ``folder`` (already created)."""
     paths = {
@@ -77,12 +104,7 @@ def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
         "demand": folder / "demand.csv",
         "map": folder / "map.html",
     }
-    sites = run.sites.copy()
-    sites["status"] = sites["existing"].map({True: "existing", False: "new"})
-    extra_cols = [c for c in ("phase",) if c in sites.columns]
-    sites = sites[[*SITE_COLUMNS, *extra_cols, "geometry"]]
-    for col in ("assigned_demand", "covered_demand", "load", "capacity", "utilisation"):
-        sites[col] = sites[col].round(4)
+    sites = site_table(run)
     sites.drop(columns="geometry").to_csv(paths["sites_csv"], index=False, float_format="%.6f")
     sites.to_file(paths["sites_geojson"], driver="GeoJSON")
     write_json(paths["kpis"], run.kpis)
@@ -90,13 +112,123 @@ def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
         paths["phases"] = folder / "phases.csv"
         pd.DataFrame(run.kpis["phasing"]).to_csv(paths["phases"], index=False)
     run.per_district.to_csv(paths["districts"], index=False, float_format="%.4f")
-    demand = run.demand.drop(columns="geometry").merge(run.per_demand, on="demand_id")
+    demand = demand_table(run)
     demand.to_csv(paths["demand"], index=False, float_format="%.6f")
     save_map(run.map, paths["map"])
+    paths.update(write_layers(run, sites, demand, folder))
     figures = demand_figures(run.demand, run.per_district, folder)
+    figures.append(access_figure(demand, run.kpis, folder / "access_times.png"))
+    if len(run.curve):
+        paths["curve"] = folder / "curve.csv"
+        run.curve.to_csv(paths["curve"], index=False, float_format="%.6f")
+    if run.curve["stations"].nunique() > 1:
+        figures.append(curve_figure(run.curve, run.kpis, folder / "served_vs_stations.png"))
+    else:
+        log.info("served_vs_stations.png: one station count only (set optimize.curve)")
     paths.update({p.stem: p for p in figures})
     log.info("outputs: %s", ", ".join(p.name for p in paths.values()))
     return paths
+
+
+def write_layers(
+    run: RunResult, sites: gpd.GeoDataFrame, demand: pd.DataFrame, folder: Path
+) -> dict[str, Path]:
+    """The GeoPackage ``plan.gpkg`` (sites, demand, districts, served areas) and the
+    district and served-area layers as GeoJSON."""
+    paths = {
+        "gpkg": folder / "plan.gpkg",
+        "served_areas": folder / "served_areas.geojson",
+    }
+    cells = gpd.GeoDataFrame(demand, geometry=run.demand.geometry.to_numpy(), crs=run.demand.crs)
+    layers: dict[str, gpd.GeoDataFrame] = {"sites": sites, "demand": cells}
+    shapes = district_layer(run)
+    if shapes is not None:
+        layers["districts"] = shapes
+        paths["districts_geojson"] = folder / "districts.geojson"
+        layers["districts"].to_file(paths["districts_geojson"], driver="GeoJSON")
+    layers["served_areas"] = run.served_areas
+    run.served_areas.to_file(paths["served_areas"], driver="GeoJSON")
+    for name, layer in layers.items():
+        layer.to_file(paths["gpkg"], layer=name, driver="GPKG")
+    return paths
+
+
+def access_figure(demand: pd.DataFrame, kpis: dict[str, Any], path: Path) -> Path:
+    """Demand-weighted distribution of access times, with the threshold marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    minutes = demand["access_min"].to_numpy(float)
+    w = demand["sessions_day"].to_numpy(float)
+    ok = np.isfinite(minutes)
+    total = w.sum()
+    fig, ax = plt.subplots(figsize=(8, 4.6), constrained_layout=True)
+    top = max(float(np.ceil(minutes[ok].max())) if ok.any() else 1.0, 1.0)
+    bins = np.arange(0.0, top + 1.0, 0.5 if top <= 20 else 1.0)
+    ax.hist(minutes[ok], bins=bins.tolist(), weights=w[ok], color="#9ecae1", edgecolor="#3182bd")
+    ax.set_xlabel("drive time to the nearest station (min)")
+    ax.set_ylabel("sessions per day")
+    share = ax.twinx()
+    order = np.argsort(minutes[ok], kind="stable")
+    cum = np.cumsum(w[ok][order]) / total if total else np.zeros(int(ok.sum()))
+    share.plot(minutes[ok][order], 100 * cum, color="#08519c", lw=2)
+    share.set_ylim(0, 100)
+    share.set_ylabel("cumulative share of demand (%)")
+    t = kpis["threshold_min"]
+    ax.axvline(t, color="#d62728", ls="--", lw=1.5)
+    ax.annotate(
+        f"threshold {t:g} min: {100 * kpis['coverage_share']:.1f}% within",
+        (t, 0.95),
+        xycoords=("data", "axes fraction"),
+        ha="left",
+        va="top",
+        fontsize=9,
+        color="#d62728",
+    )
+    unreachable = total - w[ok].sum()
+    ax.set_title(
+        f"Access time, demand-weighted: mean {kpis['mean_access_min']:.1f} min, "
+        f"95th percentile {kpis['p95_access_min']:.1f} min"
+        + (f" ({unreachable:,.0f} sessions/day unreachable)" if unreachable > 0 else "")
+    )
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def curve_figure(curve: pd.DataFrame, kpis: dict[str, Any], path: Path) -> Path:
+    """Demand served and mean access time against the number of stations."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.4), constrained_layout=True)
+    styles = {"alone": ("o-", "#1f77b4", "solved alone"), "nested": ("s--", "#ff7f0e", "nested")}
+    alone = curve[curve["source"].isin(["alone", "plan"])].sort_values("stations")
+    nested = curve[curve["source"] == "nested"].sort_values("stations")
+    for frame, key in ((alone, "alone"), (nested, "nested")):
+        if len(frame):
+            fmt, color, label = styles[key]
+            ax.plot(frame["stations"], 100 * frame["served_share"], fmt, color=color, label=label)
+            ax2.plot(frame["stations"], frame["mean_access_min"], fmt, color=color, label=label)
+    plan = curve[curve["source"] == "plan"]
+    for a, col, scale in ((ax, "served_share", 100.0), (ax2, "mean_access_min", 1.0)):
+        a.plot(plan["stations"], scale * plan[col], "*", ms=14, color="#d62728", label="this plan")
+        a.set_xlabel("stations")
+        a.grid(alpha=0.3)
+        a.legend()
+    ax.set_ylabel("demand served (%)")
+    ax.set_ylim(0, 100)
+    ax2.set_ylabel("mean access time (min)")
+    feasible = curve["status"] != "optimal"
+    note = f" ({int(feasible.sum())} not proven optimal)" if feasible.any() else ""
+    fig.suptitle(f"{kpis['scenario']}: demand served against the number of stations{note}")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def summary(kpis: dict[str, Any]) -> str:

@@ -208,25 +208,22 @@ class OptimizeConfig(_Strict):
     capacity: CapacityConfig = CapacityConfig()
     #: No two stations closer than this (metres, straight line); 0 turns it off.
     min_spacing_m: NonNegative = 0.0
-    #: Each district must have at least this share of its demand covered (mclp) or
-    #: served (capacitated); 0 turns it off.
+    #: Each district must have at least this share of its demand covered (mclp),
+    #: served (capacitated) or within the travel cutoff (pmedian); 0 turns it off.
     equity_share: Share = 0.0
     #: Nested phases (e.g. [150, 311, 400]): each keeps the previous one's stations; the
     #: plan written is the phase of size ``p``, which must be listed.
     phases: list[Annotated[int, Field(ge=1)]] | None = None
+    #: Station counts also solved on their own (same model and constraints) for the
+    #: served-against-stations plot, e.g. [50, 100, 150, 200, 311, 400]; with
+    #: ``phases`` the phases are plotted as well.
+    curve: list[Annotated[int, Field(ge=1)]] | None = None
     budget: BudgetConfig | None = None
 
     @model_validator(mode="after")
-    def _side_constraints_fit_model(self) -> OptimizeConfig:
+    def _phases_include_p(self) -> OptimizeConfig:
         if self.phases is not None and self.p not in self.phases:
             raise ValueError(f"optimize.phases {self.phases} must include optimize.p ({self.p})")
-        if self.budget is not None and self.model != "capacitated":
-            raise ValueError("optimize.budget works with the capacitated model only")
-        if self.model == "pmedian" and (self.min_spacing_m > 0 or self.equity_share > 0):
-            raise ValueError(
-                "optimize.min_spacing_m and optimize.equity_share work with the "
-                "capacitated and mclp models, not pmedian"
-            )
         return self
 
 
@@ -301,6 +298,26 @@ class Scenario(_Strict):
                 node = node[key]
             node[leaf] = value
         return _validate(data, base_dir=self.base_dir, origin="overrides")
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings (as given to ``--set``) to a dict of dotted keys.
+
+    The value is read as a TOML value (``5``, ``0.2``, ``true``, ``[150, 311]``,
+    ``"text"``); anything TOML cannot read is taken as a plain string, so
+    ``demand.preset=growth-2030`` works without quotes.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not all(part.isidentifier() for part in key.split(".")):
+            raise ScenarioError(f"--set: expected KEY=VALUE with a dotted field name, got {item!r}")
+        try:
+            out[key] = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = text.strip()
+    return out
 
 
 def load_scenario(path: str | Path) -> Scenario:

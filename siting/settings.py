@@ -134,3 +134,6 @@ PMEDIAN_SEARCH_MIN_GAP = 1e-6
 
 #: p-median: node limit of that search.
 PMEDIAN_SEARCH_NODES = 20000
+
+#: Nearest stations (by drive time) listed in each station's map popup.
+NEIGHBOURS = 3

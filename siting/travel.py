@@ -125,6 +125,42 @@ class TravelTimes:
                     arg[i] = s
         return best, arg
 
+    def between_sites(self, sites: np.ndarray, *, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest other sites of each of ``sites`` by drive time.
+
+        Drive times run from each site along the road graph (connectors at both
+        ends included), up to ``cutoff_s``; the Dijkstra runs in batches so that
+        memory stays at a batch × nodes array.
+
+        Returns
+        -------
+        (positions, seconds)
+            Arrays of shape (len(sites), k): positions in ``sites`` (-1 where
+            fewer than ``k`` sites are within the cutoff) and their times
+            (``inf`` there).
+        """
+        sites = np.asarray(sites, dtype=np.int64)
+        n = len(sites)
+        pos = np.full((n, k), -1, dtype=np.int64)
+        secs = np.full((n, k), np.inf)
+        if n < 2 or k < 1:
+            return pos, secs
+        nodes = self.site_pos[sites]
+        conn = self.site_conn_s[sites]
+        kk = min(k, n - 1)
+        batch = max(1, _BATCH_BYTES // (8 * max(self.graph.shape[0], 1)))
+        for start in range(0, n, batch):
+            stop = min(start + batch, n)
+            dist = dijkstra(self.graph, indices=nodes[start:stop], limit=self.cutoff_s)
+            t = dist[:, nodes] + conn[start:stop, None] + conn[None, :]
+            t[np.arange(stop - start), np.arange(start, stop)] = np.inf  # not itself
+            t[t > self.cutoff_s] = np.inf
+            order = np.argsort(t, axis=1, kind="stable")[:, :kk]
+            best = np.take_along_axis(t, order, axis=1)
+            pos[start:stop, :kk] = np.where(np.isfinite(best), order, -1)
+            secs[start:stop, :kk] = best
+        return pos, secs
+
 
 def travel_times(
     graph: sp.csr_array,

@@ -26,7 +26,12 @@ def require_browser() -> None:
 
 
 def inspect_map(html_path: Path, screenshot: Path) -> dict[str, Any]:
-    """Load ``html_path`` from disk and report what Leaflet drew."""
+    """Load ``html_path`` from disk and report what Leaflet drew.
+
+    Returns the Leaflet version, the number of maps, station markers (all and
+    existing), the layer control's entries, whether the panel and legend are
+    there, and the page's script errors (``errors``).
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -50,6 +55,7 @@ def inspect_map(html_path: Path, screenshot: Path) -> dict[str, Any]:
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
     ):
         opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     try:
         driver.get(html_path.resolve().as_uri())
@@ -66,8 +72,10 @@ def inspect_map(html_path: Path, screenshot: Path) -> dict[str, Any]:
                   stations: document.querySelectorAll('path.siting-station').length,
                   existing: document.querySelectorAll('path.siting-existing').length,
                   layers: Array.from(document.querySelectorAll(
-                      '.leaflet-control-layers-list label span')).map(s => s.textContent.trim()),
+                      '.leaflet-control-layers-list label > span > span'))
+                      .map(s => s.textContent.trim()),
                   panel: !!document.getElementById('siting-panel'),
+                  legend: !!document.getElementById('siting-legend'),
                 };
                 """
             )
@@ -75,6 +83,12 @@ def inspect_map(html_path: Path, screenshot: Path) -> dict[str, Any]:
                 break
             time.sleep(0.25)
         driver.save_screenshot(str(screenshot))
+        # script errors of the page itself; tiles failing offline are expected
+        info["errors"] = [
+            e["message"]
+            for e in driver.get_log("browser")
+            if e["level"] == "SEVERE" and "net::ERR_" not in e["message"]
+        ]
         return info
     finally:
         driver.quit()

@@ -39,17 +39,24 @@ def test_small_map_in_headless_chromium(small_run) -> None:  # type: ignore[no-u
     assert info["maps"] == 1
     assert info["stations"] == len(sites) == result.scenario.optimize.p
     assert info["existing"] == (sites["status"] == "existing").sum()
-    layers = " | ".join(info["layers"])
-    for name in (
+    assert info["errors"] == []
+    new = sites[sites["status"] == "new"]
+    by_type = [f"New stations: {t} ({n})" for t, n in new["station_type"].value_counts().items()]
+    assert sum(new["station_type"].value_counts()) == len(sites) - 1
+    expected = [
         "OpenStreetMap",
         "Plain (no tiles)",
-        "Districts",
+        "Districts: share served",
         "Demand: all segments (sessions/day)",
+        "Demand: residents",
+        "Demand: inbound",
+        "Demand: taxis",
+        "Served areas (within 3 min)",
         "Existing stations (1)",
-        f"New stations ({len(sites) - 1})",
-    ):
-        assert name in layers
-    assert info["panel"]
+        *by_type,
+    ]
+    assert info["layers"] == expected
+    assert info["panel"] and info["legend"]
     assert shot.stat().st_size > 10_000
 
 
@@ -72,4 +79,8 @@ def test_almaty_default_run_and_map(tmp_path: Path, cache_dir: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     info = inspect_map(out / "map.html", ARTIFACTS / "almaty-map.png")
     assert info["stations"] == 311
+    assert info["existing"] == 1
     assert info["leaflet"] == "1.9.3"
+    assert info["errors"] == []
+    assert "Districts: share served" in info["layers"]
+    assert info["panel"] and info["legend"]

@@ -71,3 +71,32 @@ def test_row_minimum_keeps_explicit_zeros() -> None:
     )
     rows, cols, vals = row_minimum(m)
     assert rows.tolist() == [0, 2] and cols.tolist() == [2, 1] and vals.tolist() == [0.0, 2.0]
+
+
+@pytest.mark.parametrize("cutoff_min", [3, 60])
+def test_between_sites_matches_networkx(small_graph: nx.MultiDiGraph, setup, cutoff_min) -> None:  # type: ignore[no-untyped-def]
+    index, gm, _, s, dll, _ = setup
+    # sites 40 m north of nodes, so connectors count at both ends
+    slat = index.lat[s] + 40 / 111_320
+    tt = travel_times(
+        gm, index, demand_lonlat=dll, site_lonlat=(index.lon[s], slat), cutoff_s=cutoff_min * 60.0
+    )
+    chosen = np.arange(0, len(s), 2)
+    pos, secs = tt.between_sites(chosen, k=3)
+    assert tt.site_conn_s.min() > 0
+    for a, j in enumerate(chosen):
+        dist = nx.single_source_dijkstra_path_length(
+            small_graph, index.ids[tt.site_pos[j]], weight="travel_time"
+        )
+        want = sorted(
+            (tt.site_conn_s[j] + dist.get(index.ids[tt.site_pos[k]], np.inf) + tt.site_conn_s[k], b)
+            for b, k in enumerate(chosen)
+            if b != a
+        )
+        want = [(t, b) for t, b in want if t <= tt.cutoff_s][:3]
+        got = [(t, b) for t, b in zip(secs[a], pos[a], strict=True) if b >= 0]
+        assert len(got) == len(want)
+        np.testing.assert_allclose([t for t, _ in got], [t for t, _ in want], rtol=1e-9)
+        assert all(b != a for _, b in got)
+    if cutoff_min == 3:
+        assert (pos == -1).any()  # some sites have fewer than 3 others within 3 minutes
