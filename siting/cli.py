@@ -47,10 +47,12 @@ def main(argv: list[str] | None = None) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from siting import report
     from siting.pipeline import run
-    from siting.scenario import load_scenario
+    from siting.scenario import load_scenario, parse_overrides
 
     path = Path(args.scenario) if args.scenario else settings.DEFAULT_SCENARIO
     scenario = load_scenario(path)
+    if args.set:
+        scenario = scenario.with_overrides(parse_overrides(args.set))
     out = Path(args.out) if args.out else Path("out") / scenario.name
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a folder")
@@ -61,6 +63,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(report.summary(result.kpis))
         print(f"  outputs in {out}/ (map.html, sites.csv, sites.geojson, kpis.json, run.log)")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from siting.compare import compare_runs, load_run, write_comparison
+
+    if len(args.runs) < 2:
+        raise InputError(f"compare: expected at least 2 run folders, got {len(args.runs)}")
+    if args.names and len(args.names) != len(args.runs):
+        raise InputError(
+            f"--names: expected {len(args.runs)} names (one per run), got {len(args.names)}"
+        )
+    names = args.names or [None] * len(args.runs)
+    runs = [load_run(Path(f), name=n) for f, n in zip(args.runs, names, strict=True)]
+    cmp = compare_runs(runs)
+    out = Path(args.out) if args.out else Path("out") / "compare" / "-vs-".join(cmp.names)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} exists and is not a folder")
+    paths = write_comparison(cmp, out)
+    if not args.quiet:
+        counts = ", ".join(f"{k} {v}" for k, v in cmp.membership_counts().items())
+        print(f"compared {' vs '.join(cmp.names)}: stations {counts}")
+        print(
+            cmp.summary.loc[["share served (%)", "mean access (min)", "solver status"]].to_string()
+        )
+        print(f"  outputs in {out}/ ({', '.join(p.name for p in paths.values())})")
     return 0
 
 
@@ -80,7 +108,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("scenario", nargs="?", help="scenario TOML file (default: data/almaty.toml)")
     r.add_argument("--out", help="output folder (default: out/<scenario name>)")
+    r.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a scenario field, e.g. --set demand.preset=growth-2030 "
+        "--set optimize.p=400 (repeatable; values read as TOML)",
+    )
     r.set_defaults(func=_cmd_run)
+    c = sub.add_parser(
+        "compare",
+        parents=[common],
+        help="compare the outputs of two or more runs",
+        description="Compare run output folders side by side: key figures, districts, "
+        "stations in common and apart; writes HTML, Markdown, CSV, a chart and a map.",
+    )
+    c.add_argument("runs", nargs="+", metavar="RUN", help="output folders of siting run")
+    c.add_argument("--out", help="output folder (default: out/compare/<A>-vs-<B>)")
+    c.add_argument("--names", nargs="+", help="names of the runs (default: folder names)")
+    c.set_defaults(func=_cmd_compare)
     p.set_defaults(debug=False, verbose=False, quiet=False)
     return p
 

@@ -150,3 +150,21 @@ def small_run(
     path.write_text(small_scenario_text(data_dir, small_area_file))
     out = folder / "out"
     return run(load_scenario(path), out, cache_dir=cache_dir), out
+
+
+@pytest.fixture(scope="session")
+def small_run_mclp(
+    data_dir: Path, small_area_file: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory
+):  # type: ignore[no-untyped-def]
+    """A second small run to compare with: covering model, 10 stations, a curve of sizes."""
+    from siting.pipeline import run
+    from siting.scenario import load_scenario
+
+    folder = tmp_path_factory.mktemp("run-mclp")
+    path = folder / "small-mclp.toml"
+    text = small_scenario_text(
+        data_dir, small_area_file, p=10, extra='model = "mclp"\ncurve = [4, 6]'
+    )
+    path.write_text(text.replace('name = "small"', 'name = "small-mclp"'))
+    out = folder / "mclp"
+    return run(load_scenario(path), out, cache_dir=cache_dir), out

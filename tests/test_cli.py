@@ -31,7 +31,13 @@ def test_small_run_outputs(small_run) -> None:  # type: ignore[no-untyped-def]
         "run.log",
         "districts.csv",
         "demand.csv",
+        "plan.gpkg",
+        "served_areas.geojson",
+        "districts.geojson",
+        "curve.csv",
+        "access_times.png",
     } <= names
+    assert "served_vs_stations.png" not in names  # one station count: no curve to draw
     assert not [
         f for f in out.parent.iterdir() if f.name.startswith(".out.")
     ]  # no temp folders left
@@ -288,3 +294,71 @@ dc_port_cost = 300
         proc, r"optimize\.budget \(100\) is below the cost of the 1 existing station"
     )
     check_untouched(existing_out)
+
+
+def test_run_layers_served_areas_and_districts_agree(small_run) -> None:  # type: ignore[no-untyped-def]
+    """Served areas hold exactly the demand within the threshold; districts add up."""
+    import pyogrio
+
+    _, out = small_run
+    kpis = json.loads((out / "kpis.json").read_text())
+    sites = pd.read_csv(out / "sites.csv")
+    areas = gpd.read_file(out / "served_areas.geojson")
+    assert set(areas["site_id"]) <= set(sites["site_id"])
+    assert areas["demand_within"].sum() == pytest.approx(kpis["demand_covered"], rel=1e-4)
+    assert (areas["area_km2"] > 0).all()
+    layers = {name for name, _ in pyogrio.list_layers(out / "plan.gpkg")}
+    assert layers == {"sites", "demand", "districts", "served_areas"}
+    assert len(gpd.read_file(out / "plan.gpkg", layer="sites")) == len(sites)
+    districts = pd.read_csv(out / "districts.csv")
+    # capacitated: demand served is what the stations serve, less than what they cover
+    assert districts["served"].sum() == pytest.approx(kpis["demand_served"], abs=2e-3)
+    assert kpis["demand_served"] == pytest.approx(kpis["served"]["sessions_day"], rel=1e-6)
+    assert kpis["demand_served"] < kpis["demand_covered"]
+    assert (districts["served_share"] <= districts["coverage_share"] + 1e-9).all()
+    demand = pd.read_csv(out / "demand.csv")
+    assert demand["served"].sum() == pytest.approx(kpis["demand_served"], abs=2e-3)
+    # popups' neighbour lists name other chosen stations
+    for text in sites["neighbours"].dropna():
+        ids = [part.split(" (")[0] for part in text.split("; ")]
+        assert set(ids) <= set(sites["site_id"]) and len(ids) <= settings.NEIGHBOURS
+
+
+def test_curve_of_station_counts(small_run_mclp) -> None:  # type: ignore[no-untyped-def]
+    _, out = small_run_mclp
+    curve = pd.read_csv(out / "curve.csv")
+    assert curve[["stations", "source"]].values.tolist() == [
+        [4, "alone"],
+        [6, "alone"],
+        [10, "plan"],
+    ]
+    kpis = json.loads((out / "kpis.json").read_text())
+    # covering model: the objective is the demand covered, and served means covered
+    assert np.allclose(curve["objective"], curve["demand_served"], rtol=1e-4)
+    assert np.allclose(curve["served_share"], curve["coverage_share"])
+    assert curve["demand_served"].is_monotonic_increasing
+    assert curve.iloc[-1]["coverage_share"] == pytest.approx(kpis["coverage_share"], abs=1e-6)
+    assert (out / "served_vs_stations.png").stat().st_size > 20_000
+
+
+def test_curve_below_existing_stations_is_refused(small_scenario: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = small_scenario.parent / "out"
+    code = main(["run", str(small_scenario), "--out", str(out), "--set", "optimize.curve=[0]"])
+    assert code == 2
+    assert "optimize.curve" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("optimize.p", "--set: expected KEY=VALUE"),
+        ("optimize.pp=3", "unknown field 'optimize.pp' (did you mean 'p'?)"),
+        ("optimize.p=many", "field 'optimize.p'"),
+        ("demand.preset=tomorrow", "demand.preset: unknown preset 'tomorrow'"),
+    ],
+)
+def test_set_overrides_bad_input(small_scenario: Path, capsys, item: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    out = small_scenario.parent / "out"
+    assert main(["run", str(small_scenario), "--out", str(out), "--set", item]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and not out.exists()
