@@ -139,8 +139,9 @@ def marker_radius(ports: Any) -> float:
 
 
 def _station_groups(sites: gpd.GeoDataFrame) -> list[tuple[str, str, pd.DataFrame]]:
-    """(key, layer label, rows): existing stations, then new ones by charger type."""
-    groups = [("existing", "Existing stations", sites[sites["existing"]])]
+    """(key, layer label, rows): new stations by charger type, then existing ones
+    (drawn last, so that no new station hides them)."""
+    groups: list[tuple[str, str, pd.DataFrame]] = []
     new = sites[~sites["existing"]]
     types = new["station_type"] if "station_type" in new.columns else pd.Series(dtype=object)
     known = [t for t in TYPE_COLORS if (types == t).any()]
@@ -151,6 +152,7 @@ def _station_groups(sites: gpd.GeoDataFrame) -> list[tuple[str, str, pd.DataFram
             groups.append(("new", "New stations: other", rest))
     else:
         groups.append(("new", "New stations", new))
+    groups.append(("existing", "Existing stations", sites[sites["existing"]]))
     return groups
 
 
@@ -302,7 +304,7 @@ def _panel(title: str, kpis: dict[str, Any]) -> str:
         f"<tr><td>{html.escape(k)}</td><td><b>{html.escape(str(v))}</b></td></tr>" for k, v in rows
     )
     return (
-        '<div id="siting-panel" style="position:fixed;bottom:24px;left:12px;z-index:9999;'
+        '<div id="siting-panel" style="position:fixed;bottom:48px;left:12px;z-index:9999;'
         "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:6px;"
         'box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif;max-width:300px">'
         f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(title)}</div>"

@@ -76,6 +76,12 @@ def inspect_map(html_path: Path, screenshot: Path) -> dict[str, Any]:
                       .map(s => s.textContent.trim()),
                   panel: !!document.getElementById('siting-panel'),
                   legend: !!document.getElementById('siting-legend'),
+                  existing_on_top: (() => {
+                      const all = Array.from(document.querySelectorAll('path.siting-station'));
+                      const old = all.map(p => p.classList.contains('siting-existing'));
+                      const first = old.indexOf(true);
+                      return first === -1 || first > old.lastIndexOf(false);
+                  })(),
                 };
                 """
             )

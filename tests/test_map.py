@@ -39,6 +39,7 @@ def test_small_map_in_headless_chromium(small_run) -> None:  # type: ignore[no-u
     assert info["maps"] == 1
     assert info["stations"] == len(sites) == result.scenario.optimize.p
     assert info["existing"] == (sites["status"] == "existing").sum()
+    assert info["existing_on_top"]  # drawn after (above) every new station
     assert info["errors"] == []
     new = sites[sites["status"] == "new"]
     by_type = [f"New stations: {t} ({n})" for t, n in new["station_type"].value_counts().items()]
@@ -52,8 +53,8 @@ def test_small_map_in_headless_chromium(small_run) -> None:  # type: ignore[no-u
         "Demand: inbound",
         "Demand: taxis",
         "Served areas (within 3 min)",
-        "Existing stations (1)",
         *by_type,
+        "Existing stations (1)",
     ]
     assert info["layers"] == expected
     assert info["panel"] and info["legend"]
