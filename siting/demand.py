@@ -269,6 +269,29 @@ def corridor_cells(
     return pd.Series(acc, dtype=float).reindex(cells["h3"], fill_value=0.0)
 
 
+def demand_points(
+    cells: gpd.GeoDataFrame, residents_parts: gpd.GeoDataFrame, metric_crs: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's demand point (lon, lat), in the order of ``cells``: the
+    population-weighted centre where people live, else the cell's centre."""
+    h3_ids = cells["h3"].to_numpy()
+    rp = residents_parts.assign(
+        wx=residents_parts["cx"] * residents_parts["pop"],
+        wy=residents_parts["cy"] * residents_parts["pop"],
+    )
+    cent = rp.groupby("h3")[["wx", "wy", "pop"]].sum()
+    cent = cent[cent["pop"] > 0]
+    xy = gpd.GeoSeries(
+        gpd.points_from_xy(cent["wx"] / cent["pop"], cent["wy"] / cent["pop"]), crs=metric_crs
+    ).to_crs(WGS84)
+    lon = pd.Series(xy.x.to_numpy(), index=cent.index)
+    lat = pd.Series(xy.y.to_numpy(), index=cent.index)
+    centre = np.array([h3.cell_to_latlng(c) for c in h3_ids]).reshape(-1, 2)
+    lon_all = lon.reindex(h3_ids).fillna(pd.Series(centre[:, 1], index=h3_ids)).to_numpy()
+    lat_all = lat.reindex(h3_ids).fillna(pd.Series(centre[:, 0], index=h3_ids)).to_numpy()
+    return lon_all, lat_all
+
+
 def build_demand(
     cells: gpd.GeoDataFrame,
     residents_parts: pd.DataFrame,
@@ -370,21 +393,7 @@ def build_demand(
     table["dc_sessions_day"] = dc
 
     table["district"] = _cell_districts(cells, districts, district_column, metric_crs)
-    # demand point: population-weighted centre where people live, else the cell's centre
-    rp = residents_parts.assign(
-        wx=residents_parts["cx"] * residents_parts["pop"],
-        wy=residents_parts["cy"] * residents_parts["pop"],
-    )
-    cent = rp.groupby("h3")[["wx", "wy", "pop"]].sum()
-    cent = cent[cent["pop"] > 0]
-    xy = gpd.GeoSeries(
-        gpd.points_from_xy(cent["wx"] / cent["pop"], cent["wy"] / cent["pop"]), crs=metric_crs
-    ).to_crs(WGS84)
-    lon = pd.Series(xy.x.to_numpy(), index=cent.index)
-    lat = pd.Series(xy.y.to_numpy(), index=cent.index)
-    centre = np.array([h3.cell_to_latlng(c) for c in h3_ids])
-    table["lon"] = lon.reindex(h3_ids).fillna(pd.Series(centre[:, 1], index=h3_ids)).to_numpy()
-    table["lat"] = lat.reindex(h3_ids).fillna(pd.Series(centre[:, 0], index=h3_ids)).to_numpy()
+    table["lon"], table["lat"] = demand_points(cells, residents_parts, metric_crs)
 
     keep = table["sessions_day"].to_numpy() > 0
     table = table[keep]

@@ -7,6 +7,8 @@ optimisation → evaluation → map and report.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +35,7 @@ from siting.demand import (
     allocate_to_cells,
     build_demand,
     corridor_cells,
+    demand_points,
     district_allocation,
     district_summary,
     h3_cells,
@@ -89,28 +92,66 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def plan(
+@dataclass
+class Inputs:
+    """What a run builds before its demand figures and optimisation: road graph,
+    demand layers on the cells, candidate sites and travel times.
+
+    Scenarios that differ only in adoption, segment behaviour or the optimisation
+    request share one :class:`Inputs` (see :func:`inputs_key`); sweeps build it
+    once and hand it to every such scenario.
+    """
+
+    key: str
+    graph: nx.MultiDiGraph
+    index: NodeIndex
+    area: Any
+    districts: gpd.GeoDataFrame | None
+    cells: gpd.GeoDataFrame
+    parts: gpd.GeoDataFrame
+    metric_crs: Any
+    jobs: Any
+    hubs: Any
+    corridors: Any
+    candidates: gpd.GeoDataFrame
+    travel: TravelTimes
+    stamps: dict[str, Any]
+    timings: dict[str, float]
+
+
+def inputs_key(scenario: Scenario) -> str:
+    """Fingerprint of the scenario fields :func:`prepare` depends on.
+
+    Everything but the name, description, seed, the optimisation request, the
+    adoption preset and the segments' figures (only which segments exist, and
+    whether some inbound demand sits at the entry corridors, matter).
+    """
+    data = scenario.model_dump(mode="json")
+    for key in ("name", "description", "seed", "optimize"):
+        data.pop(key, None)
+    dc = data["demand"]
+    for key in ("preset", "presets_file", "peak_hour_share"):
+        dc.pop(key, None)
+    inbound = scenario.demand.inbound
+    dc["segments"] = [n for n in ("residents", "inbound", "taxis") if dc.pop(n, None) is not None]
+    dc["corridors"] = bool(inbound and inbound.corridor_share > 0)
+    data["base_dir"] = str(scenario.base_dir.resolve())
+    data["data_path"] = str(scenario.data_path)
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def prepare(
     scenario: Scenario,
     *,
     cache_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
-) -> RunResult:
-    """Run every stage of ``scenario`` in memory.
-
-    Parameters
-    ----------
-    scenario
-        A validated scenario (see :func:`siting.scenario.load_scenario`).
-    cache_dir
-        Cache folder for the road graph; default :func:`siting.settings.cache_dir`.
-    progress
-        Called with a short message as each stage starts.
-    """
+) -> Inputs:
+    """Build the road graph, demand layers, candidates and travel times of ``scenario``."""
     timings: dict[str, float] = {}
     say = progress or (lambda _msg: None)
     stamps: dict[str, Any] = {}
     sc = scenario
-    t_start = time.perf_counter()
 
     @contextmanager
     def stage(name: str) -> Iterator[None]:
@@ -165,10 +206,9 @@ def plan(
 
     with stage("demand"):
         dc = sc.demand
-        segments = resolve_segments(sc)
         osm_path = source.osm_file
         # OSM proxies: only read when a layer is missing or taxis need their hubs
-        wanted = dc.population is None or dc.jobs is None or "taxis" in segments
+        wanted = dc.population is None or dc.jobs is None or dc.taxis is not None
         proxies = read_proxies(osm_path, field="network.osm_file") if osm_path and wanted else None
 
         def layer(name: str, column: str | None) -> gpd.GeoDataFrame | None:
@@ -220,21 +260,6 @@ def plan(
         hubs = points_on_cells(proxies.hubs, cells, once_per=proxies.hub_kinds) if proxies else None
         corridor_share = dc.inbound.corridor_share if dc.inbound else 0.0
         corridors = corridor_cells(G, area, cells) if corridor_share > 0 else None
-        demand = build_demand(
-            cells,
-            parts,
-            segments,
-            jobs=jobs,
-            hubs=hubs,
-            corridors=corridors,
-            corridor_share=corridor_share,
-            taxi_jobs_weight=dc.taxis.jobs_weight if dc.taxis else 0.5,
-            districts=districts,
-            district_column=dc.district_column,
-            metric_crs=pieces.crs,
-        )
-        alloc = district_allocation(demand, parts, segments)
-        demand_by_district = district_summary(alloc, parts, peak_hour_share=dc.peak_hour_share)
 
     with stage("candidates"):
         cc = sc.candidates
@@ -264,11 +289,98 @@ def plan(
         tt = travel_times(
             gm,
             index,
-            demand_lonlat=(demand["lon"].to_numpy(), demand["lat"].to_numpy()),
+            demand_lonlat=demand_points(cells, parts, pieces.crs),  # every cell
             site_lonlat=(candidates["lon"].to_numpy(), candidates["lat"].to_numpy()),
             site_nodes=candidates["node"].to_numpy(),
             cutoff_s=sc.travel.cutoff_min * 60.0,
             connector_speed_kph=sc.travel.connector_speed_kph,
+        )
+
+    return Inputs(
+        inputs_key(sc),
+        G,
+        index,
+        area,
+        districts,
+        cells,
+        parts,
+        pieces.crs,
+        jobs,
+        hubs,
+        corridors,
+        candidates,
+        tt,
+        stamps,
+        timings,
+    )
+
+
+def plan(
+    scenario: Scenario,
+    *,
+    cache_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    inputs: Inputs | None = None,
+) -> RunResult:
+    """Run every stage of ``scenario`` in memory.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario (see :func:`siting.scenario.load_scenario`).
+    cache_dir
+        Cache folder for the road graph; default :func:`siting.settings.cache_dir`.
+    progress
+        Called with a short message as each stage starts.
+    inputs
+        Built by :func:`prepare` for a scenario with the same :func:`inputs_key`;
+        built here when not given.
+    """
+    t_start = time.perf_counter()
+    if inputs is None:
+        inputs = prepare(scenario, cache_dir=cache_dir, progress=progress)
+    elif inputs.key != inputs_key(scenario):
+        raise ValueError(
+            "inputs: built for a scenario with other network, demand-layer, candidate or "
+            f"travel settings (key {inputs.key}, this scenario needs {inputs_key(scenario)})"
+        )
+    timings: dict[str, float] = dict(inputs.timings)
+    say = progress or (lambda _msg: None)
+    stamps = dict(inputs.stamps)
+    sc = scenario
+    G, index, candidates = inputs.graph, inputs.index, inputs.candidates
+    districts, dc = inputs.districts, sc.demand
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        say(f"[{STAGES.index(name) + 1}/{len(STAGES)}] {name}")
+        t0 = time.perf_counter()
+        yield
+        timings[name] = round(timings.get(name, 0.0) + time.perf_counter() - t0, 3)
+        log.info("stage %s: %.2f s", name, timings[name])
+
+    with stage("demand"):
+        segments = resolve_segments(sc)
+        corridor_share = dc.inbound.corridor_share if dc.inbound else 0.0
+        demand = build_demand(
+            inputs.cells,
+            inputs.parts,
+            segments,
+            jobs=inputs.jobs,
+            hubs=inputs.hubs,
+            corridors=inputs.corridors,
+            corridor_share=corridor_share,
+            taxi_jobs_weight=dc.taxis.jobs_weight if dc.taxis else 0.5,
+            districts=districts,
+            district_column=dc.district_column,
+            metric_crs=inputs.metric_crs,
+        )
+        # travel times were built for every cell; keep the rows of cells with demand
+        cell_row = pd.Series(np.arange(len(inputs.cells)), index=inputs.cells["h3"].to_numpy())
+        tt = inputs.travel.demand_rows(cell_row.loc[demand["h3"].to_numpy()].to_numpy())
+        alloc = district_allocation(demand, inputs.parts, segments)
+        demand_by_district = district_summary(
+            alloc, inputs.parts, peak_hour_share=dc.peak_hour_share
         )
 
     with stage("optimize"):
@@ -623,11 +735,14 @@ def run(
     *,
     cache_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    inputs: Inputs | None = None,
+    extra_files: dict[str, str] | None = None,
 ) -> RunResult:
     """Run ``scenario`` and write its outputs into ``out_dir`` atomically.
 
     The run log (``run.log``) records every stage; nothing is written to
-    ``out_dir`` unless the whole run succeeds.
+    ``out_dir`` unless the whole run succeeds. ``inputs`` as for :func:`plan`;
+    ``extra_files`` (name → text) are written into the folder with the outputs.
     """
     with report.atomic_dir(out_dir) as tmp:
         handler = logging.FileHandler(tmp / "run.log", encoding="utf-8")
@@ -640,8 +755,10 @@ def run(
             root.setLevel(logging.INFO)
         try:
             log.info("run %s (siting %s)", scenario.name, __version__)
-            result = plan(scenario, cache_dir=cache_dir, progress=progress)
+            result = plan(scenario, cache_dir=cache_dir, progress=progress, inputs=inputs)
             report.write_outputs(result, tmp)
+            for name, text in (extra_files or {}).items():
+                (tmp / name).write_text(text, encoding="utf-8")
         finally:
             root.removeHandler(handler)
             root.setLevel(old_level)

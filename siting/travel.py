@@ -125,6 +125,19 @@ class TravelTimes:
                     arg[i] = s
         return best, arg
 
+    def demand_rows(self, rows: np.ndarray) -> TravelTimes:
+        """The same times for a subset of the demand points (in the order of ``rows``)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return TravelTimes(
+            sp.csr_array(self.matrix[rows]),
+            self.cutoff_s,
+            self.demand_pos[rows],
+            self.demand_conn_s[rows],
+            self.site_pos,
+            self.site_conn_s,
+            self.graph,
+        )
+
     def between_sites(self, sites: np.ndarray, *, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest other sites of each of ``sites`` by drive time.
 
