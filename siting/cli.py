@@ -92,6 +92,68 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from siting.sweep import load_sweep, run_sweep, sweep_figure
+
+    sweep = load_sweep(Path(args.sweep))
+    out = Path(args.out) if args.out else Path("out") / "sweeps" / sweep.name
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} exists and is not a folder")
+    if args.workers is not None and args.workers < 0:
+        raise InputError(f"--workers: expected 0 (serial) or more, got {args.workers}")
+    tty = sys.stderr.isatty() and not args.quiet
+
+    def on_row(row: dict[str, object], done: int, total: int) -> None:
+        width = 30
+        bar = "#" * (width * done // total) + "." * (width - width * done // total)
+        text = f"[{bar}] {done}/{total} {row['scenario']}: {row['status']}"
+        if tty:
+            print(f"\r\033[K{text}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+        elif not args.quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    client = cluster = None
+    try:
+        if args.scheduler:
+            from distributed import Client
+
+            client = Client(args.scheduler)
+        elif args.workers != 0:
+            from distributed import Client, LocalCluster
+
+            cluster = LocalCluster(
+                n_workers=args.workers or 2,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+        results = run_sweep(sweep, out, client=client, on_row=on_row)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    figure = sweep_figure(sweep, results, out / "sweep.png")
+    failed = results[results["status"] != "done"]
+    if not args.quiet:
+        print(f"sweep {sweep.name}: {len(results) - len(failed)} done, {len(failed)} failed")
+        print(
+            f"  results in {out}/ (results.csv, results.parquet"
+            + (", sweep.png" if figure else "")
+            + ", one folder per scenario)"
+        )
+    if len(failed):
+        first = failed.iloc[0]
+        print(
+            f"siting: error: sweep: {len(failed)} of {len(results)} scenarios failed "
+            f"(first: {first['scenario']}: {first['error']}); see {out / 'results.csv'}",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="siting", description="Plan EV charging station sites.")
     p.add_argument("--version", action="version", version=f"siting {__version__}")
@@ -127,12 +189,29 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="output folder (default: out/compare/<A>-vs-<B>)")
     c.add_argument("--names", nargs="+", help="names of the runs (default: folder names)")
     c.set_defaults(func=_cmd_compare)
+    w = sub.add_parser(
+        "sweep",
+        parents=[common],
+        help="run many scenarios from one base on Dask",
+        description="Run every scenario of a sweep file (a base scenario and a grid or list "
+        "of overrides) on a Dask LocalCluster or an existing scheduler; resumable.",
+    )
+    w.add_argument("sweep", help="sweep TOML file")
+    w.add_argument("--out", help="output folder (default: out/sweeps/<sweep name>)")
+    w.add_argument(
+        "--workers", type=int, help="local worker processes (default 2; 0 runs serially)"
+    )
+    w.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:port)")
+    w.set_defaults(func=_cmd_sweep)
     p.set_defaults(debug=False, verbose=False, quiet=False)
     return p
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
+    for old in [h for h in log.handlers if getattr(h, "siting_cli", False)]:
+        log.removeHandler(old)  # main() called again in the same process
     handler = logging.StreamHandler(sys.stderr)
+    handler.siting_cli = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     level = logging.INFO if verbose else logging.WARNING
     handler.setLevel(logging.ERROR if quiet else level)

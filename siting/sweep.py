@@ -1,0 +1,401 @@
+"""Scenario sweeps: many plans from one base scenario, on Dask.
+
+A sweep file (TOML) names a base scenario and the overrides to try::
+
+    name = "almaty-adoption"
+    base = "almaty.toml"            # relative to the sweep file; default: the Almaty default
+
+    [grid]                          # every combination is one scenario
+    "demand.preset" = ["today", "growth-2030"]
+    "optimize.threshold_min" = [5, 10]
+
+    [[scenarios]]                   # and/or a list; with a grid, each is crossed with it
+    "optimize.model" = "mclp"
+
+Scenarios that share their network, demand layers, candidates and travel
+settings (:func:`siting.pipeline.inputs_key`) share one
+:class:`~siting.pipeline.Inputs`, built once as a Dask task and passed to each
+scenario's task, so workers fetch it instead of rebuilding it. Each scenario
+writes its own output folder atomically, with a ``sweep.json`` row; the
+results table (``results.csv``, ``results.parquet``) is rewritten after every
+finished scenario. A scenario that fails is recorded with its error and the
+others go on; a rerun skips the scenarios whose folder is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import re
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from siting import settings
+from siting._errors import InputError, MissingFileError, ScenarioError
+from siting._io import json_default
+from siting.scenario import Scenario, load_scenario
+
+log = logging.getLogger(__name__)
+
+#: Key figures copied from each scenario's ``kpis.json`` into the results table.
+FIGURES = (
+    "stations",
+    "demand_total",
+    "demand_served",
+    "served_share",
+    "coverage_share",
+    "mean_access_min",
+    "p95_access_min",
+)
+ROW_FILE = "sweep.json"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One scenario of a sweep."""
+
+    id: str
+    overrides: dict[str, Any]
+    scenario: Scenario | None  # None: the overrides do not make a valid scenario
+    error: str | None = None
+
+
+@dataclass
+class Sweep:
+    """A parsed sweep file."""
+
+    name: str
+    base: Scenario
+    tasks: list[Task]
+    keys: list[str]  # swept fields, in order
+
+
+def load_sweep(path: Path | str) -> Sweep:
+    """Read a sweep file and expand it into tasks (invalid combinations become failed tasks).
+
+    Raises
+    ------
+    InputError
+        The file is missing, not TOML, or its structure is wrong.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"sweep file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"sweep {path}: not valid TOML: {exc}") from None
+    unknown = set(data) - {"name", "base", "grid", "scenarios", "description"}
+    if unknown:
+        raise ScenarioError(
+            f"sweep {path}: unknown field {sorted(unknown)[0]!r} "
+            "(known: name, base, grid, scenarios, description)"
+        )
+    name = str(data.get("name") or path.stem)
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
+        raise ScenarioError(
+            f"sweep {path}: field 'name' must be letters, digits, _ . -, got {name!r}"
+        )
+    base_path = (
+        (path.parent / data["base"]).resolve() if "base" in data else settings.DEFAULT_SCENARIO
+    )
+    base = load_scenario(base_path)
+    grid = data.get("grid", {})
+    listed = data.get("scenarios", [])
+    if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+        raise ScenarioError(
+            f"sweep {path}: [grid] must map field names to non-empty lists of values"
+        )
+    if not isinstance(listed, list) or not all(isinstance(x, dict) for x in listed):
+        raise ScenarioError(f"sweep {path}: [[scenarios]] must be a list of tables of overrides")
+    combos = expand(grid, listed)
+    if not combos:
+        raise ScenarioError(f"sweep {path}: no scenarios (give a [grid] or [[scenarios]])")
+    keys = list(dict.fromkeys(k for c in combos for k in c))
+    tasks = []
+    for overrides in combos:
+        task_id = scenario_id(overrides)
+        try:
+            sc = base.with_overrides({**overrides, "name": task_id})
+            tasks.append(Task(task_id, overrides, sc))
+        except InputError as exc:
+            tasks.append(Task(task_id, overrides, None, f"{type(exc).__name__}: {exc}"))
+    ids = [t.id for t in tasks]
+    if len(set(ids)) != len(ids):
+        raise ScenarioError(f"sweep {path}: the same scenario is listed twice")
+    return Sweep(name, base, tasks, keys)
+
+
+def expand(grid: dict[str, list[Any]], listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every grid combination, crossed with every listed scenario (either may be empty)."""
+    if not grid and not listed:
+        return []
+    points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
+    if not listed:
+        return points
+    return [{**item, **point} for item in listed for point in (points or [{}])]
+
+
+def scenario_id(overrides: dict[str, Any]) -> str:
+    """A readable, stable folder name for a set of overrides."""
+    if not overrides:
+        return "base"
+    parts = []
+    for key, value in overrides.items():
+        if isinstance(value, list):
+            text = "-".join(str(v) for v in value) or "none"
+        else:
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+        parts.append(f"{key.split('.')[-1]}-{text}")
+    slug = re.sub(r"[^A-Za-z0-9_.\-]+", "_", "__".join(parts)).strip("_")
+    if len(slug) > 80:
+        digest = hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
+        slug = f"{slug[:70]}-{digest}"
+    return slug
+
+
+# ----------------------------------------------------------------------- tasks
+def prepare_task(scenario: Scenario, cache_dir: str | None) -> Any:
+    """Build the shared inputs (runs on a worker)."""
+    from siting.pipeline import prepare
+
+    return prepare(scenario, cache_dir=Path(cache_dir) if cache_dir else None)
+
+
+def run_task(inputs: Any, task: Task, out_dir: str, cache_dir: str | None) -> dict[str, Any]:
+    """Plan one scenario with the shared inputs and write its folder (runs on a worker).
+
+    Never raises: a failure comes back as a row with ``status = "failed"``.
+    """
+    from siting.pipeline import run
+
+    assert task.scenario is not None
+    t0 = time.perf_counter()
+    row = base_row(task)
+    folder = Path(out_dir) / task.id
+    try:
+        if isinstance(inputs, BaseException):
+            raise inputs
+        done = {**row, "status": "done", "error": "", "inputs": getattr(inputs, "key", "")}
+        result = run(
+            task.scenario,
+            folder,
+            cache_dir=Path(cache_dir) if cache_dir else None,
+            inputs=inputs,
+            extra_files={ROW_FILE: "{}"},  # rewritten below, once the figures are known
+        )
+        k = result.kpis
+        done.update({f: k.get(f) for f in FIGURES})
+        done.update(
+            solver_status=k["solver"]["status"],
+            gap=k["solver"]["gap"],
+            objective=k["solver"]["objective"],
+            solve_s=k["solver"]["solve_s"],
+            seconds=round(time.perf_counter() - t0, 3),
+        )
+        _write_row(folder / ROW_FILE, done)
+        return done
+    except Exception as exc:  # isolate: one failed scenario must not stop the sweep
+        log.info("sweep: scenario %s failed: %s", task.id, exc)
+        return {
+            **row,
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+
+
+def base_row(task: Task) -> dict[str, Any]:
+    """The parameter part of a task's row."""
+    params = {
+        k: v if not isinstance(v, list | dict) else json.dumps(v) for k, v in task.overrides.items()
+    }
+    return {"scenario": task.id, **params}
+
+
+def _write_row(path: Path, row: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(row, default=json_default, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+def completed_row(out_dir: Path, task: Task) -> dict[str, Any] | None:
+    """The row of a task already finished in an earlier run of the sweep, if any."""
+    folder = out_dir / task.id
+    try:
+        row = json.loads((folder / ROW_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if row.get("status") != "done" or not (folder / "kpis.json").is_file():
+        return None
+    if {k: row.get(k) for k in base_row(task)} != base_row(task):
+        return None  # same folder name, other parameters: run again
+    return dict(row)
+
+
+# ----------------------------------------------------------------------- driver
+def run_sweep(
+    sweep: Sweep,
+    out_dir: Path,
+    *,
+    client: Any | None = None,
+    cache_dir: Path | None = None,
+    on_row: Callable[[dict[str, Any], int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Run every task of ``sweep``; return (and keep writing) the results table.
+
+    Parameters
+    ----------
+    client
+        A ``dask.distributed.Client``; ``None`` runs the tasks one by one in this
+        process (same code, no Dask), which is also the reference for tests.
+    on_row
+        Called with each finished row, the number finished and the total.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict[str, Any]] = {}
+    pending: list[Task] = []
+    for task in sweep.tasks:
+        if task.scenario is None:
+            rows[task.id] = {**base_row(task), "status": "failed", "error": task.error}
+        elif (row := completed_row(out_dir, task)) is not None:
+            rows[task.id] = {**row, "status": "done"}
+            log.info("sweep: %s already done; skipped", task.id)
+        else:
+            pending.append(task)
+    total = len(sweep.tasks)
+    order = [t.id for t in sweep.tasks]
+
+    def finish(row: dict[str, Any]) -> None:
+        rows[row["scenario"]] = row
+        write_results(sweep, rows, order, out_dir)
+        if on_row is not None:
+            on_row(row, len(rows), total)
+
+    for row in list(rows.values()):
+        if on_row is not None:
+            on_row(row, len(rows), total)
+    write_results(sweep, rows, order, out_dir)
+    cache = str(cache_dir) if cache_dir else None
+    groups: dict[str, list[Task]] = {}
+    from siting.pipeline import inputs_key
+
+    for task in pending:
+        assert task.scenario is not None
+        groups.setdefault(inputs_key(task.scenario), []).append(task)
+
+    if client is None:
+        for tasks in groups.values():
+            assert tasks[0].scenario is not None
+            try:
+                inputs: Any = prepare_task(tasks[0].scenario, cache)
+            except Exception as exc:  # every scenario of the group fails alike
+                inputs = exc
+            for task in tasks:
+                finish(run_task(inputs, task, str(out_dir), cache))
+        return results_frame(rows, order)
+
+    from distributed import as_completed
+
+    futures = {}
+    for key, tasks in groups.items():
+        assert tasks[0].scenario is not None
+        shared = client.submit(prepare_task, tasks[0].scenario, cache, key=f"inputs-{key}")
+        for task in tasks:
+            fut = client.submit(
+                run_task, shared, task, str(out_dir), cache, key=f"scenario-{sweep.name}-{task.id}"
+            )
+            futures[fut] = task
+    for fut in as_completed(list(futures)):
+        task = futures[fut]
+        if fut.status == "error":  # the shared inputs failed to build
+            err = fut.exception()
+            row = {
+                **base_row(task),
+                "status": "failed",
+                "error": f"{type(err).__name__}: {err}".splitlines()[0],
+            }
+        else:
+            row = fut.result()
+        finish(row)
+    return results_frame(rows, order)
+
+
+def results_frame(rows: dict[str, dict[str, Any]], order: list[str]) -> pd.DataFrame:
+    """The rows in the sweep's order."""
+    frame = pd.DataFrame([rows[i] for i in order if i in rows])
+    for col in ("status", "error"):
+        if col not in frame:
+            frame[col] = ""
+    return frame
+
+
+def write_results(
+    sweep: Sweep, rows: dict[str, dict[str, Any]], order: list[str], out_dir: Path
+) -> None:
+    """Rewrite ``results.csv`` and ``results.parquet`` atomically."""
+    frame = results_frame(rows, order)
+    for name, write in (
+        ("results.csv", lambda p: frame.to_csv(p, index=False)),
+        ("results.parquet", lambda p: frame.astype({"error": str}).to_parquet(p, index=False)),
+    ):
+        tmp = out_dir / f".{name}.tmp"
+        write(tmp)
+        tmp.replace(out_dir / name)
+
+
+def sweep_figure(sweep: Sweep, results: pd.DataFrame, path: Path) -> Path | None:
+    """Share served and within the threshold against each swept field."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = results[results["status"] == "done"]
+    if done.empty or not sweep.keys:
+        return None
+    fig, axes = plt.subplots(
+        1,
+        len(sweep.keys),
+        figsize=(5.5 * len(sweep.keys), 4.2),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for ax, key in zip(axes[0], sweep.keys, strict=True):
+        others = [k for k in sweep.keys if k != key and k in done]
+        values = list(dict.fromkeys(done[key].tolist()))
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        xpos = {v: (v if numeric else i) for i, v in enumerate(values)}
+        groups = done.groupby(others, dropna=False) if others else [((), done)]
+        for label, frame in groups:
+            frame = frame.assign(_x=frame[key].map(xpos)).sort_values("_x")
+            parts = label if isinstance(label, tuple) else (label,)
+            text = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(others, parts, strict=False))
+            ax.plot(frame["_x"], 100 * frame["served_share"], "o-", label=f"served {text}".strip())
+            ax.plot(
+                frame["_x"],
+                100 * frame["coverage_share"],
+                "s--",
+                alpha=0.6,
+                label=f"within {text}".strip(),
+            )
+        if not numeric:
+            ax.set_xticks(range(len(values)), [str(v) for v in values])
+        ax.set_xlabel(key)
+        ax.set_ylabel("% of demand")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"sweep {sweep.name}: demand served and within the threshold")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
