@@ -161,3 +161,29 @@ def test_sweep_bad_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-unty
         assert message in err and len(err.strip().splitlines()) == 1
     assert main(["sweep", str(tmp_path / "missing.toml"), "--workers", "0"]) == 2
     assert "sweep file not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sweep_cli_on_an_existing_scheduler(
+    tmp_path: Path, data_dir: Path, small_area_file: Path, cache_dir: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from distributed import LocalCluster
+
+    (tmp_path / "small.toml").write_text(small_scenario_text(data_dir, small_area_file))
+    sweep = tmp_path / "two.toml"
+    sweep.write_text('base = "small.toml"\n[grid]\n"optimize.threshold_min" = [3, 5]\n')
+    out = tmp_path / "out"
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        code = main(
+            ["sweep", str(sweep), "--scheduler", cluster.scheduler_address, "--out", str(out)]
+        )
+    assert code == 0
+    printed = capsys.readouterr()
+    assert "sweep two: 2 done, 0 failed" in printed.out
+    assert "2/2" in printed.err  # the progress line
+    results = pd.read_csv(out / "results.csv")
+    assert results["status"].tolist() == ["done", "done"]
+    assert results["coverage_share"].iloc[1] >= results["coverage_share"].iloc[0]
+    assert all((out / s / "map.html").is_file() for s in results["scenario"])
