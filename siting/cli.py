@@ -62,7 +62,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = run(scenario, out, progress=progress)
     if not args.quiet:
         print(report.summary(result.kpis))
-        print(f"  outputs in {out}/ (map.html, sites.csv, sites.geojson, kpis.json, run.log)")
+        print(f"  outputs in {out}/ (map.html, sites.csv, kpis.json, plan.gpkg, plots; run.log)")
     return 0
 
 

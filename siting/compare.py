@@ -26,7 +26,7 @@ import pandas as pd
 from siting._errors import InputError
 from siting._io import json_default
 from siting.evaluate import weighted_percentile
-from siting.maps import BLANK_TILE, marker_radius, save_map
+from siting.maps import base_map, marker_radius, save_map
 
 if TYPE_CHECKING:
     from siting.pipeline import RunResult
@@ -418,16 +418,7 @@ def comparison_map(cmp: Comparison) -> folium.Map:
     """Stations in every plan and in some only, one layer each; with two runs and
     district shapes, the districts coloured by the change in share served."""
     st = cmp.stations
-    m = folium.Map(
-        location=[float(st["lat"].mean()), float(st["lon"].mean())],
-        zoom_start=11,
-        tiles=None,
-        control_scale=True,
-    )
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
-    folium.TileLayer(
-        tiles=BLANK_TILE, attr="plain background", name="Plain (no tiles)", show=False
-    ).add_to(m)
+    m = base_map(float(st["lat"].mean()), float(st["lon"].mean()))
     names = cmp.names
     shapes = cmp.runs[0].district_shapes
     if len(names) == 2 and shapes is not None and "served_share" in shapes:

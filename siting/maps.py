@@ -69,16 +69,7 @@ def plan_map(
         Key figures shown in the panel.
     """
     bounds = demand.total_bounds if len(demand) else sites.total_bounds
-    m = folium.Map(
-        location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2],
-        zoom_start=11,
-        tiles=None,
-        control_scale=True,
-    )
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
-    folium.TileLayer(
-        tiles=BLANK_TILE, attr="plain background", name="Plain (no tiles)", show=False
-    ).add_to(m)
+    m = base_map((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
 
     if districts is not None:
         layer, scale = _district_layer(districts, district_column, per_district)
@@ -129,6 +120,17 @@ def plan_map(
     m.get_root().html.add_child(folium.Element(_legend(sites)))  # type: ignore[attr-defined]
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    return m
+
+
+def base_map(lat: float, lon: float) -> folium.Map:
+    """An empty map centred on (lat, lon) with the two backgrounds: OpenStreetMap
+    tiles and a plain one that needs no network."""
+    m = folium.Map(location=[lat, lon], zoom_start=11, tiles=None, control_scale=True)
+    folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
+    folium.TileLayer(
+        tiles=BLANK_TILE, attr="plain background", name="Plain (no tiles)", show=False
+    ).add_to(m)
     return m
 
 

@@ -137,19 +137,24 @@ def small_graph(data_dir: Path, small_area_file: Path, cache_dir: Path):  # type
     )
 
 
+def _run_to_disk(folder: Path, name: str, text: str, cache_dir: Path):  # type: ignore[no-untyped-def]
+    """Write scenario ``text`` as ``name``.toml in ``folder`` and run it into ``folder/out``."""
+    from siting.pipeline import run
+    from siting.scenario import load_scenario
+
+    path = folder / f"{name}.toml"
+    path.write_text(text.replace('name = "small"', f'name = "{name}"'))
+    out = folder / "out"
+    return run(load_scenario(path), out, cache_dir=cache_dir), out
+
+
 @pytest.fixture(scope="session")
 def small_run(
     data_dir: Path, small_area_file: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ):  # type: ignore[no-untyped-def]
     """One end-to-end run of the small scenario, written to disk."""
-    from siting.pipeline import run
-    from siting.scenario import load_scenario
-
-    folder = tmp_path_factory.mktemp("run")
-    path = folder / "small.toml"
-    path.write_text(small_scenario_text(data_dir, small_area_file))
-    out = folder / "out"
-    return run(load_scenario(path), out, cache_dir=cache_dir), out
+    text = small_scenario_text(data_dir, small_area_file)
+    return _run_to_disk(tmp_path_factory.mktemp("run"), "small", text, cache_dir)
 
 
 @pytest.fixture(scope="session")
@@ -157,14 +162,7 @@ def small_run_mclp(
     data_dir: Path, small_area_file: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ):  # type: ignore[no-untyped-def]
     """A second small run to compare with: covering model, 10 stations, a curve of sizes."""
-    from siting.pipeline import run
-    from siting.scenario import load_scenario
-
-    folder = tmp_path_factory.mktemp("run-mclp")
-    path = folder / "small-mclp.toml"
     text = small_scenario_text(
         data_dir, small_area_file, p=10, extra='model = "mclp"\ncurve = [4, 6]'
     )
-    path.write_text(text.replace('name = "small"', 'name = "small-mclp"'))
-    out = folder / "mclp"
-    return run(load_scenario(path), out, cache_dir=cache_dir), out
+    return _run_to_disk(tmp_path_factory.mktemp("run-mclp"), "small-mclp", text, cache_dir)
