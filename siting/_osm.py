@@ -123,7 +123,10 @@ def write_drive_xml(
     except RuntimeError as exc:
         raise DataFileError(f"{field}: cannot read OSM file {src}: {exc}") from None
     if not ways and outside:
-        raise InputError(f"network: the city boundary contains no roads of {src.name}")
+        raise InputError(
+            f"network.boundary: the city boundary contains no roads of {src.name} "
+            "(do the boundary and the OSM extract cover the same place?)"
+        )
     if not ways:
         raise DataFileError(f"{field}: {src} contains no drivable highways")
 

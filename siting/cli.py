@@ -95,12 +95,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from siting.sweep import load_sweep, run_sweep, sweep_figure
 
+    if args.workers is not None and args.workers < 0:
+        raise InputError(f"--workers: expected 0 (serial) or more, got {args.workers}")
     sweep = load_sweep(Path(args.sweep))
     out = Path(args.out) if args.out else Path("out") / "sweeps" / sweep.name
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a folder")
-    if args.workers is not None and args.workers < 0:
-        raise InputError(f"--workers: expected 0 (serial) or more, got {args.workers}")
     tty = sys.stderr.isatty() and not args.quiet
 
     def on_row(row: dict[str, object], done: int, total: int) -> None:

@@ -191,7 +191,9 @@ def finish_graph(
                 G, _as_polygon(clip, "network.boundary"), truncate_by_edge=True
             )
         except ValueError:
-            raise InputError("network: the city boundary contains no roads of the graph") from None
+            raise InputError(
+                "network.boundary: the city boundary contains no roads of the graph"
+            ) from None
     G = ox.truncate.largest_component(G, strongly=True)
     if len(G) < 2:
         raise InputError("network: the road graph has fewer than 2 connected nodes")

@@ -1,0 +1,230 @@
+"""A corpus of bad inputs: scenario fields, data files and command-line arguments.
+
+Each one must end with exit code 2, one line on stderr naming what is wrong, no
+traceback, and the previous output folder untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from siting.cli import main
+from tests.conftest import small_scenario_text
+
+FAR = [[10.0, 50.0], [10.1, 50.0], [10.1, 50.1], [10.0, 50.1], [10.0, 50.0]]
+
+# (case id, replacements in the small scenario or "+"-appended text, expected message)
+SCENARIO_CASES = [
+    ("unknown-top-key", ('name = "small"', 'name = "small"\nnme = "x"'), "unknown field 'nme'"),
+    ("unknown-nested-key", ("p = 8", "stations = 8"), "unknown field 'optimize.stations'"),
+    ("p-zero", ("p = 8", "p = 0"), "field 'optimize.p'"),
+    ("p-text", ("p = 8", 'p = "many"'), "field 'optimize.p'"),
+    ("model", ("p = 8", 'p = 8\nmodel = "median"'), "field 'optimize.model'"),
+    ("solver", ("p = 8", 'p = 8\nsolver = "gurobi"'), "field 'optimize.solver'"),
+    ("gap", ("p = 8", "p = 8\ngap = 1.5"), "field 'optimize.gap'"),
+    ("threshold-negative", ("threshold_min = 3", "threshold_min = -1"), "optimize.threshold_min"),
+    ("threshold-over-cutoff", ("threshold_min = 3", "threshold_min = 30"), "travel.cutoff_min (20"),
+    ("phases-without-p", ("p = 8", "p = 8\nphases = [4, 6]"), "must include optimize.p"),
+    ("equity", ("p = 8", "p = 8\nequity_share = 1.5"), "optimize.equity_share"),
+    ("h3", ("h3_resolution = 8", "h3_resolution = 3"), "demand.h3_resolution"),
+    (
+        "preset",
+        ("h3_resolution = 8", 'h3_resolution = 8\npreset = "tomorrow"'),
+        "unknown preset 'tomorrow'",
+    ),
+    ("name", ('name = "small"', 'name = "small run"'), "field 'name'"),
+    ("not-toml", ("p = 8", "p = = 8"), "not valid TOML"),
+    ("source", ('source = "file"', 'source = "web"'), "network.source"),
+    ("ports", ("p = 8", "p = 8\n[optimize.capacity]\nports = 0"), "optimize.capacity.ports"),
+    (
+        "sessions",
+        ("sessions_per_ev_day = 0.3", "sessions_per_ev_day = -1"),
+        "demand.residents.sessions_per_ev_day",
+    ),
+    ("ev-share", ("count = 80000", "count = 80000\nev_share = 2.0"), "demand.taxis.ev_share"),
+    (
+        "osm-missing",
+        ("roads/almaty-osm-2012.osm.pbf", "roads/nope.osm.pbf"),
+        "network.osm_file: file not found",
+    ),
+    (
+        "boundary-missing",
+        ("boundary = ", 'boundary = "/nonexistent/area.geojson"\n#'),
+        "network.boundary: file not found",
+    ),
+    (
+        "population-missing",
+        ("residents-500m-proxy.geojson", "nope.geojson"),
+        "demand.population: file not found",
+    ),
+    (
+        "jobs-column",
+        ('jobs_column = "emp"', 'jobs_column = "employees"'),
+        "has no column 'employees'",
+    ),
+    (
+        "existing-missing",
+        ("stations/ocm-146017-supercharger.json", "stations/nope.json"),
+        "candidates.existing: file not found",
+    ),
+    (
+        "presets-missing",
+        ("h3_resolution = 8", 'h3_resolution = 8\npresets_file = "/nonexistent/adoption.toml"'),
+        "demand.presets_file: file not found",
+    ),
+    ("p-above-candidates", ("p = 8", "p = 500"), "exceeds the 196 candidate sites"),
+    (
+        "budget-below-existing",
+        (
+            "p = 8",
+            "p = 8\n[optimize.budget]\ntotal = 1\nsite_cost = 10\n"
+            "ac_port_cost = 1\ndc_port_cost = 1",
+        ),
+        "optimize.budget",
+    ),
+]
+
+
+@pytest.fixture()
+def existing_out(tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sites.csv").write_text("previous run\n")
+    return out
+
+
+def fails_cleanly(
+    argv: list[str], message: str, out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own usage errors
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert message in lines[0], lines[0]
+    assert [f.name for f in out.iterdir()] == ["sites.csv"]
+    assert (out / "sites.csv").read_text() == "previous run\n"
+    assert not [f for f in out.parent.iterdir() if ".partial-" in f.name]
+
+
+@pytest.mark.parametrize(
+    ("case", "edit", "message"), SCENARIO_CASES, ids=[c[0] for c in SCENARIO_CASES]
+)
+def test_bad_scenario(
+    case: str,
+    edit: tuple[str, str],
+    message: str,
+    tmp_path: Path,
+    data_dir: Path,
+    small_area_file: Path,
+    cache_dir: Path,
+    existing_out: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = small_scenario_text(data_dir, small_area_file)
+    assert edit[0] in text, case
+    (tmp_path / "s.toml").write_text(text.replace(edit[0], edit[1], 1))
+    fails_cleanly(
+        ["run", str(tmp_path / "s.toml"), "--out", str(existing_out)], message, existing_out, capsys
+    )
+
+
+def _stations(path: Path, rows: str) -> Path:
+    path.write_text("name,lat,lon\n" + rows)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("existing-empty", "candidates.existing"),
+        ("existing-outside", "lies outside the city boundary"),
+        ("boundary-without-roads", "network.boundary"),
+        ("osm-broken", "network.osm_file: cannot read OSM file"),
+    ],
+)
+def test_bad_data_file(
+    case: str,
+    message: str,
+    tmp_path: Path,
+    data_dir: Path,
+    small_area_file: Path,
+    cache_dir: Path,
+    existing_out: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = small_scenario_text(data_dir, small_area_file)
+    ocm = '"{data_dir}/stations/ocm-146017-supercharger.json"'
+    if case == "existing-empty":
+        text = text.replace(ocm, f'"{_stations(tmp_path / "st.csv", "")}"')
+    elif case == "existing-outside":
+        outside = _stations(tmp_path / "st.csv", "far,50.0,10.0\n")
+        text = text.replace(ocm, f'"{outside}"')
+    elif case == "boundary-without-roads":
+        far = tmp_path / "far.geojson"
+        far.write_text(
+            json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "properties": {},
+                            "geometry": {"type": "Polygon", "coordinates": [FAR]},
+                        }
+                    ],
+                }
+            )
+        )
+        text = text.replace(f'boundary = "{small_area_file}"', f'boundary = "{far}"')
+        text = text.replace(ocm, f'"{_stations(tmp_path / "st.csv", "")}"')
+    else:
+        bad = tmp_path / "broken.osm.pbf"
+        bad.write_bytes(b"\x00\x01 not a pbf")
+        text = text.replace('"{data_dir}/roads/almaty-osm-2012.osm.pbf"', f'"{bad}"')
+    (tmp_path / "s.toml").write_text(text)
+    fails_cleanly(
+        ["run", str(tmp_path / "s.toml"), "--out", str(existing_out)], message, existing_out, capsys
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "@MISSING@"], "scenario file not found"),
+        (["run", "@SCENARIO@", "--out", "@FILE@"], "exists and is not a folder"),
+        (["run", "@SCENARIO@", "--set", "optimize.p"], "--set: expected KEY=VALUE"),
+        (["compare", "@OUT@"], "expected at least 2 run folders"),
+        (["sweep", "@MISSING@"], "sweep file not found"),
+        (
+            ["sweep", "@SCENARIO@", "--workers", "-1"],
+            "--workers: expected 0 (serial) or more, got -1",
+        ),
+        (["sweep", "@SCENARIO@", "--workers", "0"], "(known: name, base, grid, scenarios"),
+    ],
+)
+def test_bad_command_line(
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
+    small_scenario: Path,
+    existing_out: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    subs = {
+        "@MISSING@": str(tmp_path / "missing.toml"),
+        "@SCENARIO@": str(small_scenario),
+        "@FILE@": str(tmp_path / "afile"),
+        "@OUT@": str(existing_out),
+    }
+    args = [subs.get(a, a) for a in argv]
+    if "--out" not in args and args[0] != "compare":
+        args += ["--out", str(existing_out)]
+    fails_cleanly(args, message, existing_out, capsys)
