@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from pathlib import Path
@@ -24,6 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
+    # SIGTERM (kill, a job scheduler) unwinds like Ctrl-C: temporary output removed
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        return _main(args)
+    finally:
+        if main_thread and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace) -> int:
     _setup_logging(args.verbose, args.quiet)
     try:
         return int(args.func(args))
@@ -42,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("siting: run again with --debug for the traceback", file=sys.stderr)
         return 1
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

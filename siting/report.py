@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -51,10 +53,17 @@ SITE_COLUMNS = [
 
 @contextlib.contextmanager
 def atomic_dir(dest: Path) -> Iterator[Path]:
-    """Yield a temporary folder that replaces ``dest`` only if the block succeeds."""
+    """Yield a temporary folder that replaces ``dest`` only if the block succeeds.
+
+    The temporary folders carry the process id; folders left by a process that
+    was killed outright (SIGKILL, power loss) are cleaned up by the next run
+    into the same ``dest`` (see :func:`clean_stale`).
+    """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    clean_stale(dest)
+    pid = os.getpid()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-{pid}-", dir=dest.parent))
     try:
         yield tmp
     except BaseException:
@@ -62,11 +71,40 @@ def atomic_dir(dest: Path) -> Iterator[Path]:
         raise
     old = None
     if dest.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-{pid}-", dir=dest.parent))
         dest.replace(old / dest.name)
     Path(tmp).replace(dest)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_stale(dest: Path) -> None:
+    """Remove temporary folders of ``dest`` left by processes no longer running.
+
+    A partial folder is deleted; a folder holding the previous output (killed
+    between the two renames) is put back if ``dest`` is missing.
+    """
+    for folder in sorted(dest.parent.glob(f".{dest.name}.*-*-*")):
+        match = re.fullmatch(rf"\.{re.escape(dest.name)}\.(partial|old)-(\d+)-\w+", folder.name)
+        if not match or _alive(int(match.group(2))):
+            continue
+        previous = folder / dest.name
+        if match.group(1) == "old" and previous.is_dir() and not dest.exists():
+            previous.replace(dest)
+            log.warning("%s: restored the previous output left by an interrupted run", dest)
+        else:
+            log.warning("%s: removed %s left by an interrupted run", dest, folder.name)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def site_table(run: RunResult) -> gpd.GeoDataFrame:
