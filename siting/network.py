@@ -6,7 +6,8 @@ Three sources stand behind :func:`build_network`:
 2. offline: a local OSM file (``.osm.pbf``, ``.osm``, ``.osm.bz2``), filtered to
    drivable highways with pyosmium, repaired where ways leave the extract, and
    turned into a graph by OSMnx itself (``graph_from_xml``);
-3. a cache of the finished graph, keyed by a hash of the source and parameters.
+3. a cache of the finished graph, keyed by a hash of the source and parameters
+   (see :mod:`siting._cache`).
 
 Whatever the source, the graph is clipped to the city boundary plus a buffer,
 reduced to its largest strongly connected component (so every site can be
@@ -17,8 +18,6 @@ reached from every demand point and back), and given ``speed_kph`` and
 from __future__ import annotations
 
 import logging
-import os
-import pickle
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
@@ -35,7 +34,7 @@ import osmnx as ox
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from siting import settings
+from siting import _cache, settings
 from siting._errors import DataFileError, InputError, NetworkError
 from siting._io import WGS84, hash_key, sha256_file, utm_crs
 from siting._osm import check_osm_file, write_drive_xml
@@ -110,11 +109,10 @@ def build_network(
     speeds = {**settings.HIGHWAY_SPEEDS_KPH, **(speeds_kph or {})}
     clip = buffered(boundary, buffer_m) if boundary is not None else None
     key = _cache_key(source, clip, speeds, fallback_speed_kph)
-    path = cache_root / "graphs" / f"graph-{key}.pkl"
     if cache:
-        G = _load_cached(path, key)
-        if G is not None:
-            log.info("network: cached graph %s (%d nodes, %d edges)", path.name, len(G), G.size())
+        G = _cache.load(cache_root, "graph", key)
+        if isinstance(G, nx.MultiDiGraph):
+            log.info("network: cached graph %s (%d nodes, %d edges)", key, len(G), G.size())
             return G
 
     if source.osm_file is not None:
@@ -141,8 +139,9 @@ def build_network(
         raise InputError("network source: give an OSM file, a place name or a polygon")
 
     G = finish_graph(G, clip, speeds=speeds, fallback_speed_kph=fallback_speed_kph)
+    G.graph["siting_key"] = key  # downstream caches (demand, travel) key on it
     if cache:
-        _save_cached(path, key, G)
+        _cache.save(cache_root, "graph", key, G)
     return G
 
 
@@ -317,36 +316,3 @@ def _cache_key(
         fallback,
         version("osmnx"),
     )
-
-
-def _load_cached(path: Path, key: str) -> nx.MultiDiGraph | None:
-    if not path.exists():
-        return None
-    try:
-        with path.open("rb") as fh:
-            payload = pickle.load(fh)
-        if not isinstance(payload, dict) or payload.get("key") != key:
-            raise ValueError("cache key mismatch")
-        G = payload["graph"]
-        if not isinstance(G, nx.MultiDiGraph):
-            raise ValueError("not a graph")
-        return G
-    except Exception as exc:
-        warnings.warn(
-            f"network cache {path} is unreadable ({type(exc).__name__}); rebuilding it",
-            UserWarning,
-            stacklevel=3,
-        )
-        return None
-
-
-def _save_cached(path: Path, key: str, G: nx.MultiDiGraph) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump({"key": key, "graph": G}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

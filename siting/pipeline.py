@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,10 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from siting import __version__, report, settings
-from siting._errors import InputError
+from siting import __version__, _cache, report, settings
+from siting._errors import InfeasibleError, InputError
 from siting._geo import NodeIndex
-from siting._io import file_stamp, read_table, read_vector
+from siting._io import file_stamp, hash_key, read_table, read_vector
 from siting._osm import read_features, read_proxies
 from siting.candidates import build_candidates, load_existing
 from siting.demand import (
@@ -67,6 +68,24 @@ from siting.scenario import CapacityConfig, OptimizeConfig, Scenario, resolve_se
 from siting.travel import TravelTimes, graph_matrix, travel_times
 
 log = logging.getLogger(__name__)
+
+#: Bump when the cached demand layers or travel times change in content or layout.
+_DEMAND_CACHE_FORMAT = 1
+_TRAVEL_CACHE_FORMAT = 1
+
+#: Demand fields the demand layers depend on (the rest weigh them afterwards).
+_DEMAND_FIELDS = frozenset(
+    {
+        "h3_resolution",
+        "population",
+        "population_column",
+        "jobs",
+        "jobs_column",
+        "districts",
+        "district_column",
+        "district_totals",
+    }
+)
 
 STAGES = ("network", "demand", "candidates", "travel", "optimize", "evaluate", "map")
 
@@ -204,62 +223,42 @@ def prepare(
             area = nodes.union_all().convex_hull
         index = NodeIndex.from_graph(G)
 
+    root = cache_dir or settings.cache_dir()
+    use_cache = sc.network.cache
+
     with stage("demand"):
         dc = sc.demand
         osm_path = source.osm_file
         # OSM proxies: only read when a layer is missing or taxis need their hubs
         wanted = dc.population is None or dc.jobs is None or dc.taxis is not None
-        proxies = read_proxies(osm_path, field="network.osm_file") if osm_path and wanted else None
-
-        def layer(name: str, column: str | None) -> gpd.GeoDataFrame | None:
-            path = sc.resolve(getattr(dc, name), field=f"demand.{name}")
-            if path is None:
-                return None
-            stamps[name] = file_stamp(path)
-            return read_vector(path, field=f"demand.{name}", column=column)
-
-        def proxy(name: str) -> gpd.GeoDataFrame:
-            if proxies is None:
-                raise InputError(
-                    f"demand.{name}: no layer given, and no OSM file to derive a proxy from "
-                    f"(set demand.{name} and demand.{name}_column)"
-                )
-            log.warning("demand.%s: no layer given; using an OSM proxy", name)
-            pts = getattr(proxies, name)
-            return gpd.GeoDataFrame(
-                {"w": [w for *_, w in pts]},
-                geometry=gpd.points_from_xy([p[0] for p in pts], [p[1] for p in pts]),
-                crs="EPSG:4326",
-            )
-
-        population = layer("population", dc.population_column)
-        pop_column = dc.population_column or "w"
-        if population is None:
-            population = proxy("population")
-        districts = layer("districts", dc.district_column)
-        totals = None
-        if dc.district_totals:
-            t_path = sc.resolve(dc.district_totals, field="demand.district_totals")
-            assert t_path is not None
-            stamps["district_totals"] = file_stamp(t_path)
-            table = read_table(
-                t_path, field="demand.district_totals", columns=["district", "population"]
-            )
-            totals = table.set_index("district")["population"].astype(float)
-            if (totals < 0).any():
-                raise InputError("demand.district_totals: populations must be >= 0")
-        pieces = population_by_district(
-            population, pop_column, districts, district_column=dc.district_column, totals=totals
-        )
-        cells = h3_cells(area, dc.h3_resolution)
-        parts = allocate_to_cells(pieces, cells)
-        jobs_layer = layer("jobs", dc.jobs_column)
-        if jobs_layer is None:
-            jobs_layer = proxy("jobs")
-        jobs = layer_on_cells(jobs_layer, dc.jobs_column or "w", cells, field="demand.jobs")
-        hubs = points_on_cells(proxies.hubs, cells, once_per=proxies.hub_kinds) if proxies else None
+        if osm_path and wanted:
+            stamps["osm_file"] = file_stamp(osm_path)
+        paths: dict[str, Path | None] = {}
+        for name in ("population", "districts", "jobs", "district_totals"):
+            path = paths[name] = sc.resolve(getattr(dc, name), field=f"demand.{name}")
+            if path is not None:
+                stamps[name] = file_stamp(path)
+        for name in ("population", "jobs"):
+            if paths[name] is None and osm_path is not None:
+                log.warning("demand.%s: no layer given; using an OSM proxy", name)
         corridor_share = dc.inbound.corridor_share if dc.inbound else 0.0
-        corridors = corridor_cells(G, area, cells) if corridor_share > 0 else None
+        demand_key = hash_key(
+            "demand",
+            _DEMAND_CACHE_FORMAT,
+            G.graph.get("siting_key"),
+            area.wkb_hex,
+            {k: v for k, v in dc.model_dump(mode="json").items() if k in _DEMAND_FIELDS},
+            sorted((k, v["sha256"]) for k, v in stamps.items() if k != "boundary"),
+            corridor_share > 0,
+            dc.taxis is not None,
+            version("h3"),
+        )
+        layers = _cache.load(root, "demand", demand_key) if use_cache else None
+        if layers is None:
+            layers = _demand_layers(sc, G, area, paths, osm_path if wanted else None)
+            if use_cache:
+                _cache.save(root, "demand", demand_key, layers)
+        districts, cells, parts, metric_crs, jobs, hubs, corridors = layers
 
     with stage("candidates"):
         cc = sc.candidates
@@ -285,16 +284,32 @@ def prepare(
         )
 
     with stage("travel"):
-        gm = graph_matrix(G, index)
-        tt = travel_times(
-            gm,
-            index,
-            demand_lonlat=demand_points(cells, parts, pieces.crs),  # every cell
-            site_lonlat=(candidates["lon"].to_numpy(), candidates["lat"].to_numpy()),
-            site_nodes=candidates["node"].to_numpy(),
-            cutoff_s=sc.travel.cutoff_min * 60.0,
-            connector_speed_kph=sc.travel.connector_speed_kph,
+        points = demand_points(cells, parts, metric_crs)  # every cell
+        site_lonlat = (candidates["lon"].to_numpy(), candidates["lat"].to_numpy())
+        site_nodes = candidates["node"].to_numpy()
+        travel_key = hash_key(
+            "travel",
+            _TRAVEL_CACHE_FORMAT,
+            G.graph.get("siting_key"),
+            [hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest() for a in points],
+            [hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest() for a in site_lonlat],
+            hashlib.sha256(np.ascontiguousarray(site_nodes, dtype=np.int64).tobytes()).hexdigest(),
+            sc.travel.cutoff_min,
+            sc.travel.connector_speed_kph,
         )
+        tt = _cache.load(root, "travel", travel_key) if use_cache else None
+        if not isinstance(tt, TravelTimes):
+            tt = travel_times(
+                graph_matrix(G, index),
+                index,
+                demand_lonlat=points,
+                site_lonlat=site_lonlat,
+                site_nodes=site_nodes,
+                cutoff_s=sc.travel.cutoff_min * 60.0,
+                connector_speed_kph=sc.travel.connector_speed_kph,
+            )
+            if use_cache:
+                _cache.save(root, "travel", travel_key, tt)
 
     return Inputs(
         inputs_key(sc),
@@ -304,7 +319,7 @@ def prepare(
         districts,
         cells,
         parts,
-        pieces.crs,
+        metric_crs,
         jobs,
         hubs,
         corridors,
@@ -313,6 +328,106 @@ def prepare(
         stamps,
         timings,
     )
+
+
+def _explain_reach(tt: TravelTimes, weights: np.ndarray, threshold_s: float, *, model: str) -> None:
+    """Refuse a request no plan can answer; warn when much demand is out of reach.
+
+    Covering models serve only demand with a candidate within ``threshold_s``;
+    the p-median counts demand beyond the travel cutoff at the cutoff.
+    """
+    total = float(weights.sum())
+    if total <= 0:
+        raise InfeasibleError("demand: every demand point has zero sessions/day; nothing to plan")
+    field, limit_s = (
+        ("travel.cutoff_min", tt.cutoff_s)
+        if model == "pmedian"
+        else ("optimize.threshold_min", threshold_s)
+    )
+    near = np.diff(tt.neighbours(limit_s).indptr) > 0
+    reach = float(weights[near].sum())
+    if reach <= 0:
+        data = tt.matrix.data
+        nearest = f"the nearest pair is {data.min() / 60:.1f} min" if len(data) else "no pair"
+        raise InfeasibleError(
+            f"{field}: no demand point has a candidate site within {limit_s / 60:g} min "
+            f"({nearest} within the {tt.cutoff_s / 60:g} min travel cutoff); raise {field} "
+            "or add candidate sites"
+        )
+    out = total - reach
+    if out > 0:
+        share = 100.0 * out / total
+        log.log(
+            logging.WARNING if share >= settings.UNREACHABLE_WARN_PCT else logging.INFO,
+            "%s: %d demand points (%.0f sessions/day, %.1f%% of demand) have no candidate "
+            "site within %g min; no plan can serve them",
+            field,
+            int((~near & (weights > 0)).sum()),
+            out,
+            share,
+            limit_s / 60,
+        )
+
+
+def _demand_layers(
+    sc: Scenario,
+    G: nx.MultiDiGraph,
+    area: Any,
+    paths: dict[str, Path | None],
+    osm_path: Path | None,
+) -> tuple[Any, ...]:
+    """The demand stage's layers (what the ``demand`` cache stores).
+
+    Returns ``(districts, cells, parts, metric_crs, jobs, hubs, corridors)``.
+    """
+    dc = sc.demand
+    proxies = read_proxies(osm_path, field="network.osm_file") if osm_path else None
+
+    def layer(name: str, column: str | None) -> gpd.GeoDataFrame | None:
+        path = paths[name]
+        return None if path is None else read_vector(path, field=f"demand.{name}", column=column)
+
+    def proxy(name: str) -> gpd.GeoDataFrame:
+        if proxies is None:
+            raise InputError(
+                f"demand.{name}: no layer given, and no OSM file to derive a proxy from "
+                f"(set demand.{name} and demand.{name}_column)"
+            )
+        pts = getattr(proxies, name)
+        return gpd.GeoDataFrame(
+            {"w": [w for *_, w in pts]},
+            geometry=gpd.points_from_xy([p[0] for p in pts], [p[1] for p in pts]),
+            crs="EPSG:4326",
+        )
+
+    population = layer("population", dc.population_column)
+    pop_column = dc.population_column or "w"
+    if population is None:
+        population = proxy("population")
+    districts = layer("districts", dc.district_column)
+    totals = None
+    if paths["district_totals"] is not None:
+        table = read_table(
+            paths["district_totals"],
+            field="demand.district_totals",
+            columns=["district", "population"],
+        )
+        totals = table.set_index("district")["population"].astype(float)
+        if (totals < 0).any():
+            raise InputError("demand.district_totals: populations must be >= 0")
+    pieces = population_by_district(
+        population, pop_column, districts, district_column=dc.district_column, totals=totals
+    )
+    cells = h3_cells(area, dc.h3_resolution)
+    parts = allocate_to_cells(pieces, cells)
+    jobs_layer = layer("jobs", dc.jobs_column)
+    if jobs_layer is None:
+        jobs_layer = proxy("jobs")
+    jobs = layer_on_cells(jobs_layer, dc.jobs_column or "w", cells, field="demand.jobs")
+    hubs = points_on_cells(proxies.hubs, cells, once_per=proxies.hub_kinds) if proxies else None
+    corridor_share = dc.inbound.corridor_share if dc.inbound else 0.0
+    corridors = corridor_cells(G, area, cells) if corridor_share > 0 else None
+    return districts, cells, parts, pieces.crs, jobs, hubs, corridors
 
 
 def plan(
@@ -388,6 +503,7 @@ def plan(
         fixed = np.flatnonzero(candidates["existing"].to_numpy())
         threshold_s = oc.threshold_min * 60.0
         weights = demand["sessions_day"].to_numpy()
+        _explain_reach(tt, weights, threshold_s, model=oc.model)
         capacity: dict[str, float] = {}
         side: dict[str, Any] = {
             "spacing_pairs": close_pairs(

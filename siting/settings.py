@@ -33,6 +33,13 @@ def cache_dir() -> Path:
     return Path(base) / "siting"
 
 
+#: Share of demand (%) without a candidate in reach above which a run warns.
+UNREACHABLE_WARN_PCT = 5.0
+
+#: Logs of failed command-line runs kept in ``<cache>/logs/`` (newest first).
+CRASH_LOGS_KEPT = 20
+
+
 #: Highway classes kept for a driving network. Same meaning as OSMnx's
 #: ``network_type="drive"`` filter, applied locally to an OSM file.
 DRIVE_HIGHWAYS: frozenset[str] = frozenset(

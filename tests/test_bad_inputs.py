@@ -77,6 +77,19 @@ SCENARIO_CASES = [
     ),
     ("p-above-candidates", ("p = 8", "p = 500"), "exceeds the 196 candidate sites"),
     (
+        "no-candidate-within-threshold",
+        ("threshold_min = 3", "threshold_min = 0.02"),
+        "optimize.threshold_min: no demand point has a candidate site within 0.02 min",
+    ),
+    (
+        "no-candidate-within-cutoff",
+        (
+            "cutoff_min = 20\n\n[optimize]\np = 8\nthreshold_min = 3",
+            'cutoff_min = 0.02\n\n[optimize]\np = 8\nmodel = "pmedian"\nthreshold_min = 0.01',
+        ),
+        "travel.cutoff_min: no demand point has a candidate site within 0.02 min",
+    ),
+    (
         "budget-below-existing",
         (
             "p = 8",
@@ -200,6 +213,11 @@ def test_bad_data_file(
         (["run", "@MISSING@"], "scenario file not found"),
         (["run", "@SCENARIO@", "--out", "@FILE@"], "exists and is not a folder"),
         (["run", "@SCENARIO@", "--set", "optimize.p"], "--set: expected KEY=VALUE"),
+        (
+            ["run", "@SCENARIO@"]
+            + [f"--set=demand.{s}.ev_share=0" for s in ("residents", "inbound", "taxis")],
+            "demand: every demand point has zero sessions/day",
+        ),
         (["compare", "@OUT@"], "expected at least 2 run folders"),
         (["sweep", "@MISSING@"], "sweep file not found"),
         (

@@ -90,7 +90,7 @@ def test_cache_is_used_and_a_corrupt_cache_is_rebuilt(
     area = box(76.93, 43.235, 76.95, 43.25)
     src = NetworkSource(osm_file=data_dir / "roads" / "almaty-osm-2012.osm.pbf")
     G1 = build_network(src, area, buffer_m=0, cache_dir=tmp_path)
-    files = list((tmp_path / "graphs").glob("graph-*.pkl"))
+    files = list((tmp_path / "graph").glob("graph-*.pkl"))
     assert len(files) == 1
 
     def boom(_path: Path, **_kw: object) -> nx.MultiDiGraph:
