@@ -1,19 +1,21 @@
 """Command-line program ``siting``.
 
 Exit codes: 0 success; 2 bad input (one line on stderr, no traceback);
-1 internal error (a short message and where the log is; ``--debug`` shows the
-traceback).
+1 internal error (a short message and where the log with the traceback was
+written; ``--debug`` also prints the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 import traceback
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 
 from siting import __version__, settings
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    _setup_logging(args.verbose, args.quiet)
+    recorder = _setup_logging(args.verbose, args.quiet)
     try:
         return int(args.func(args))
     except InputError as exc:
@@ -49,11 +51,18 @@ def _main(args: argparse.Namespace) -> int:
         print("siting: interrupted; no output was written", file=sys.stderr)
         return 130
     except (SitingError, Exception) as exc:  # internal error: short message, traceback on --debug
-        print(f"siting: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        text = str(exc).strip().splitlines()
+        print(
+            f"siting: internal error: {type(exc).__name__}: {text[0] if text else ''}",
+            file=sys.stderr,
+        )
+        where = _crash_log(recorder, args)
         if args.debug:
             traceback.print_exc()
-        else:
-            print("siting: run again with --debug for the traceback", file=sys.stderr)
+        if where is not None:
+            print(f"siting: the log and traceback are in {where}", file=sys.stderr)
+        if not args.debug:
+            print("siting: run again with --debug to see the traceback here", file=sys.stderr)
         return 1
 
 
@@ -224,7 +233,43 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _setup_logging(verbose: bool, quiet: bool) -> None:
+class _Recorder(logging.Handler):
+    """Keeps this invocation's log lines, written out only if it fails."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def _crash_log(recorder: _Recorder, args: argparse.Namespace) -> Path | None:
+    """Write the log and traceback of a failed invocation; return its path.
+
+    Logs go to ``<cache>/logs/`` (see :func:`siting.settings.cache_dir`); the
+    newest :data:`siting.settings.CRASH_LOGS_KEPT` are kept.
+    """
+    folder = settings.cache_dir() / "logs"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"siting-{stamp}-{os.getpid()}.log"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        body = [
+            f"siting {__version__} {' '.join(sys.argv[1:]) or args.command}",
+            *recorder.lines,
+            traceback.format_exc(),
+        ]
+        path.write_text("\n".join(body), encoding="utf-8")
+        for old in sorted(folder.glob("siting-*.log"))[: -settings.CRASH_LOGS_KEPT]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return None
+    return path
+
+
+def _setup_logging(verbose: bool, quiet: bool) -> _Recorder:
     for old in [h for h in log.handlers if getattr(h, "siting_cli", False)]:
         log.removeHandler(old)  # main() called again in the same process
     handler = logging.StreamHandler(sys.stderr)
@@ -233,10 +278,14 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
     level = logging.INFO if verbose else logging.WARNING
     handler.setLevel(logging.ERROR if quiet else level)
     log.addHandler(handler)
+    recorder = _Recorder()
+    recorder.siting_cli = True  # type: ignore[attr-defined]
+    log.addHandler(recorder)
     log.setLevel(logging.INFO)
     logging.getLogger("osmnx").setLevel(logging.WARNING)
     logging.captureWarnings(True)
     warnings.simplefilter("default", UserWarning)
+    return recorder
 
 
 if __name__ == "__main__":  # pragma: no cover

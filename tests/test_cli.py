@@ -362,3 +362,38 @@ def test_set_overrides_bad_input(small_scenario: Path, capsys, item: str, messag
     assert main(["run", str(small_scenario), "--out", str(out), "--set", item]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_internal_error_exit_1_names_the_log(
+    small_scenario: Path,
+    existing_out: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    debug: bool,
+) -> None:
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("evaluation exploded\nsecond line of detail")
+
+    monkeypatch.setattr("siting.pipeline.evaluate_plan", broken)
+    logs = tmp_path / "cache"
+    monkeypatch.setenv(settings.CACHE_DIR_ENV, str(logs))
+    argv = ["run", str(small_scenario), "--out", str(existing_out)]
+    code = main(argv + (["--debug"] if debug else []))
+    err = capsys.readouterr().err
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert lines[0] == "siting: internal error: RuntimeError: evaluation exploded"
+    where = re.search(r"the log and traceback are in (\S+\.log)$", err, re.M)
+    assert where, err
+    log_file = Path(where.group(1))
+    assert log_file.parent == logs / "logs" and log_file.exists()
+    text = log_file.read_text()
+    assert "stage network" in text and "stage travel" in text  # the run's own log lines
+    assert "Traceback" in text and "RuntimeError: evaluation exploded" in text
+    if debug:
+        assert "Traceback (most recent call last)" in err
+    else:
+        assert "Traceback" not in err and len(lines) == 3 and "--debug" in lines[2]
+    check_untouched(existing_out)
