@@ -1334,9 +1334,11 @@ class CapacitatedCoverage(_SideConstraints):
     with binary :math:`y` and :math:`u, v \ge 0` the shares of point *i*'s AC and DC
     demand (:math:`a_i, d_i`, sessions/day) served at *j*. Every row is built from the
     sparse neighbour lists only. The capacity row alone already forbids serving at a
-    closed site; the linking rows :math:`u_{ij} \le \dots` only tighten the LP bound
-    and are optional (``link_rows``): on the Almaty default both reach the same proven
-    optimum, in 4 s without them and 37 s with them.
+    closed site, and a per-site DC row :math:`\sum_i d_i v_{ij} \le K^{DC} y^{DC}_j`
+    forbids serving DC demand at an AC station; the linking rows
+    :math:`u_{ij} \le \dots` only tighten the LP bound and are optional
+    (``link_rows``): on the Almaty default both reach the same proven optimum, in 4 s
+    without them and 37 s with them.
 
     Parameters
     ----------
@@ -1667,6 +1669,9 @@ class CapacitatedCoverage(_SideConstraints):
                     f"share_{kind}_{i}",
                     1.0,
                 )
+        dc_load: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_s)]
+        for (i, j), x in assign["v"].items():
+            dc_load[j].append((x, float(self.dc[i])))
         for j in range(n_s):
             if not load[j]:
                 continue
@@ -1674,6 +1679,16 @@ class CapacitatedCoverage(_SideConstraints):
             prob += pulp.LpConstraint(
                 pulp.LpAffineExpression(load[j] + cap), pulp.LpConstraintLE, f"capacity_{j}", 0.0
             )
+            if dc_load[j]:
+                # DC demand only at a DC station (v_ij <= y^DC_j, aggregated per site)
+                prob += pulp.LpConstraint(
+                    pulp.LpAffineExpression(
+                        dc_load[j] + [(y["DC"][j], -float(self.capacity["DC"]))]
+                    ),
+                    pulp.LpConstraintLE,
+                    f"dc_capacity_{j}",
+                    0.0,
+                )
         served: dict[int, list[tuple[pulp.LpVariable, float]]] = {}
         for kind, amounts in (("u", self.ac), ("v", self.dc)):
             for (i, _), x in assign[kind].items():

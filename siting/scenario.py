@@ -21,7 +21,7 @@ import difflib
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -364,8 +364,11 @@ def _describe(exc: ValidationError) -> str:
         for part in err["loc"][:-1]:
             field = model.model_fields.get(str(part))
             ann = getattr(field, "annotation", None) if field else None
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
-                model = ann
+            # a section may be optional (``InboundConfig | None``): look inside the union
+            for cand in (ann, *get_args(ann)):
+                if isinstance(cand, type) and issubclass(cand, BaseModel):
+                    model = cand
+                    break
         known = [k for k in model.model_fields if k != "base_dir"]
         close = difflib.get_close_matches(leaf, known, n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
