@@ -53,6 +53,7 @@ class NetworkConfig(_Strict):
     #: Per-highway-class speeds (km/h) overriding :data:`settings.HIGHWAY_SPEEDS_KPH`.
     speeds_kph: dict[str, Positive] = Field(default_factory=dict)
     fallback_speed_kph: Positive = settings.FALLBACK_SPEED_KPH
+    #: Read and write the caches of the graph, demand layers and travel times.
     cache: bool = True
     #: Overpass and Nominatim endpoints for online sources (default: OSMnx's public ones).
     overpass_url: str | None = None
