@@ -73,9 +73,20 @@ def test_small_run_outputs(small_run) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_same_inputs_same_plan(small_run, tmp_path: Path, small_scenario: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Another process, another hash seed, cold caches: the same sites and figures."""
     _, first = small_run
     out = tmp_path / "again"
-    assert main(["run", str(small_scenario), "--out", str(out), "-q"]) == 0
+    proc = run_cli(
+        "run",
+        str(small_scenario),
+        "--out",
+        str(out),
+        "-q",
+        cwd=tmp_path,
+        env={"PYTHONHASHSEED": "12345", settings.CACHE_DIR_ENV: str(tmp_path / "cold")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "cold" / "travel").is_dir()  # built afresh, not read
     assert (out / "sites.csv").read_text() == (first / "sites.csv").read_text()
     a = json.loads((first / "kpis.json").read_text())
     b = json.loads((out / "kpis.json").read_text())
@@ -89,8 +100,10 @@ def test_same_inputs_same_plan(small_run, tmp_path: Path, small_scenario: Path, 
     assert a == b
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ}
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "siting.cli", *args],
         cwd=cwd,
