@@ -330,11 +330,15 @@ def prepare(
     )
 
 
-def _explain_reach(tt: TravelTimes, weights: np.ndarray, threshold_s: float, *, model: str) -> None:
-    """Refuse a request no plan can answer; warn when much demand is out of reach.
+def _explain_reach(
+    tt: TravelTimes, weights: np.ndarray, threshold_s: float, *, model: str
+) -> dict[str, Any]:
+    """Refuse a request no plan can answer; measure the demand out of every plan's reach.
 
     Covering models serve only demand with a candidate within ``threshold_s``;
-    the p-median counts demand beyond the travel cutoff at the cutoff.
+    the p-median counts demand beyond the travel cutoff at the cutoff. Returns
+    the figures for ``kpis.json`` (``field``, ``limit_min``, ``points``,
+    ``sessions_day``, ``share``); the run summary prints them when not zero.
     """
     total = float(weights.sum())
     if total <= 0:
@@ -355,18 +359,24 @@ def _explain_reach(tt: TravelTimes, weights: np.ndarray, threshold_s: float, *, 
             "or add candidate sites"
         )
     out = total - reach
+    points = int((~near & (weights > 0)).sum())
     if out > 0:
-        share = 100.0 * out / total
-        log.log(
-            logging.WARNING if share >= settings.UNREACHABLE_WARN_PCT else logging.INFO,
+        log.info(
             "%s: %d demand points (%.0f sessions/day, %.1f%% of demand) have no candidate "
             "site within %g min; no plan can serve them",
             field,
-            int((~near & (weights > 0)).sum()),
+            points,
             out,
-            share,
+            100.0 * out / total,
             limit_s / 60,
         )
+    return {
+        "field": field,
+        "limit_min": round(limit_s / 60, 3),
+        "points": points,
+        "sessions_day": round(out, 3),
+        "share": round(out / total, 6),
+    }
 
 
 def _demand_layers(
@@ -503,7 +513,7 @@ def plan(
         fixed = np.flatnonzero(candidates["existing"].to_numpy())
         threshold_s = oc.threshold_min * 60.0
         weights = demand["sessions_day"].to_numpy()
-        _explain_reach(tt, weights, threshold_s, model=oc.model)
+        reach = _explain_reach(tt, weights, threshold_s, model=oc.model)
         capacity: dict[str, float] = {}
         side: dict[str, Any] = {
             "spacing_pairs": close_pairs(
@@ -689,6 +699,7 @@ def plan(
         },
         "network": graph_stats(G),
         "travel": {"pairs_within_cutoff": int(tt.matrix.nnz), "cutoff_min": sc.travel.cutoff_min},
+        "out_of_reach": reach,
         "inputs": stamps,
         "siting_version": __version__,
         "seed": sc.seed,

@@ -281,6 +281,15 @@ def summary(kpis: dict[str, Any]) -> str:
             f"of {kpis['demand_total']:,.0f} sessions/day",
             *(
                 [
+                    f"  out of reach: {100 * reach['share']:.1f}% of demand "
+                    f"({reach['points']} points) has no candidate site within "
+                    f"{reach['limit_min']:g} min ({reach['field']}); no plan can cover it"
+                ]
+                if (reach := kpis.get("out_of_reach")) and reach["share"] > 0
+                else []
+            ),
+            *(
+                [
                     f"  served under station capacity: {100 * kpis['served']['share']:.1f}% "
                     f"({kpis['served']['sessions_day']:,.0f} sessions/day; stations "
                     + ", ".join(f"{t} {n}" for t, n in kpis["served"]["stations_by_type"].items())

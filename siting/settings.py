@@ -33,9 +33,6 @@ def cache_dir() -> Path:
     return Path(base) / "siting"
 
 
-#: Share of demand (%) without a candidate in reach above which a run warns.
-UNREACHABLE_WARN_PCT = 5.0
-
 #: Logs of failed command-line runs kept in ``<cache>/logs/`` (newest first).
 CRASH_LOGS_KEPT = 20
 

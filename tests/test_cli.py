@@ -64,6 +64,13 @@ def test_small_run_outputs(small_run) -> None:  # type: ignore[no-untyped-def]
     assert (sites["load"] <= sites["capacity"] + 1e-4).all()
     assert set(sites["station_type"]) <= {"AC", "DC"}
     assert kpis["served"]["sessions_day"] <= kpis["demand_covered"] + 1e-6
+    # demand with no candidate within the threshold: counted, and never covered
+    reach = kpis["out_of_reach"]
+    assert reach["field"] == "optimize.threshold_min" and reach["points"] > 0
+    assert kpis["coverage_share"] <= 1 - reach["share"] + 1e-6
+    from siting.report import summary
+
+    assert f"out of reach: {100 * reach['share']:.1f}% of demand" in summary(kpis)
 
     html = (out / "map.html").read_text()
     assert len(re.findall(r'"className": "siting-station siting-(?:new|existing)"', html)) == p
