@@ -493,6 +493,15 @@ class MaximalCovering(_SideConstraints):
         y = _site_variables(prob, n_s, self.fixed)
         counts = np.diff(nb.indptr)
         rows = np.flatnonzero((counts > 0) & (self.weights > 0))
+        row_weight = self.weights
+        served_constant = None
+        constant = 0.0
+        if not stage2:
+            # exact reductions: points an existing site covers are covered in every plan,
+            # and points with the same sites in reach (and district) share one row
+            rows, row_weight, by_fixed = _cover_rows(nb, self.weights, self.fixed, self.groups)
+            served_constant = np.where(by_fixed, self.weights, 0.0)
+            constant = float(served_constant.sum())
         z = {i: prob.add_variable(f"z_{i}", lowBound=0, upBound=1) for i in rows.tolist()}
         is_open = np.zeros(n_s, dtype=bool)
         hit = np.zeros(nb.shape[0], dtype=bool)
@@ -503,7 +512,9 @@ class MaximalCovering(_SideConstraints):
                 v.setInitialValue(1.0 if is_open[j] else 0.0)
             for i, v in z.items():
                 v.setInitialValue(1.0 if hit[i] else 0.0)
-        covered = pulp.LpAffineExpression([(z[i], float(self.weights[i])) for i in z])
+        covered = pulp.LpAffineExpression(
+            [(z[i], float(row_weight[i])) for i in z], constant=constant
+        )
         indptr, indices = nb.indptr, nb.indices
         if stage2:
             assert self.costs is not None and min_coverage is not None
@@ -550,8 +561,9 @@ class MaximalCovering(_SideConstraints):
         self.add_side_constraints(
             prob,
             [pulp.LpAffineExpression([(v, 1.0)]) for v in y],
-            {i: [(z[i], float(self.weights[i]))] for i in z},
+            {i: [(z[i], float(row_weight[i]))] for i in z},
             self.weights,
+            served_constant,
         )
         _add_p_sites(prob, y, self.p, at_most=self.budget is not None)
         self.add_budget(prob, y)
@@ -645,6 +657,35 @@ class MaximalCovering(_SideConstraints):
         elif len(selected) != self.p:
             raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
         return result
+
+
+def _cover_rows(
+    nb: sp.csr_array, weights: np.ndarray, fixed: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of a covering model after two exact reductions.
+
+    Points within reach of a fixed site are covered in every plan (returned as a
+    mask, their weight a constant); points with identical neighbour sets (and the
+    same equity group) are merged into their first point, which carries the
+    summed weight. Returns (representative rows, weight per row, fixed-covered mask).
+    """
+    n_d = nb.shape[0]
+    by_fixed = np.zeros(n_d, dtype=bool)
+    if len(fixed):
+        by_fixed = np.asarray(nb[:, fixed].sum(axis=1) > 0).ravel() & (weights > 0)
+    live = np.flatnonzero((np.diff(nb.indptr) > 0) & (weights > 0) & ~by_fixed)
+    merged = np.zeros(n_d)
+    first: dict[tuple[object, bytes], int] = {}
+    indptr, indices = nb.indptr, nb.indices
+    for i in live.tolist():
+        key = (
+            groups[i] if groups is not None else None,
+            np.sort(indices[indptr[i] : indptr[i + 1]]).tobytes(),
+        )
+        rep = first.setdefault(key, i)
+        merged[rep] += weights[i]
+    rows = np.fromiter(sorted(first.values()), dtype=np.int64, count=len(first))
+    return rows, merged, by_fixed
 
 
 def _site_variables(prob: pulp.LpProblem, n_sites: int, fixed: np.ndarray) -> list[pulp.LpVariable]:
