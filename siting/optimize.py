@@ -22,7 +22,7 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _heuristics, _lagrangian, _solvers, settings
+from siting import _cover, _heuristics, _lagrangian, _solvers, settings
 from siting._errors import InfeasibleError, InputError
 from siting._io import check_projected
 from siting.travel import TravelTimes
@@ -569,6 +569,122 @@ class MaximalCovering(_SideConstraints):
         self.add_budget(prob, y)
         return prob, y
 
+    def _plain(self) -> bool:
+        """No spacing, equity or budget rows: the Lagrangian path applies."""
+        return (
+            len(self.spacing_pairs) == 0
+            and (self.groups is None or self.equity_share <= 0)
+            and self.budget is None
+        )
+
+    def _solve_reduced(
+        self,
+        solver: str | None,
+        *,
+        time_limit: float | None,
+        gap: float | None,
+        threads: int | None,
+        msg: bool,
+    ) -> tuple[_solvers.SolveInfo, np.ndarray, float, dict[str, Any]]:
+        """Greedy and swap plan, Lagrangian bound, site fixing, then the MIP on what is left.
+
+        The reported bound is the smaller of the Lagrangian bound and the MIP's
+        bound on the reduced problem (or the plan's value, if higher): the fixings
+        only exclude plans no better than the swap plan.
+        """
+        t0 = time.perf_counter()
+        _, tol = _solvers.check_options(solver, time_limit, gap)
+        nb = self.neighbours
+        n_s = nb.shape[1]
+        rows, row_w, by_fixed = _cover_rows(nb, self.weights, self.fixed, None)
+        constant = float(self.weights[by_fixed].sum())
+        sub = nb[rows]
+        w = row_w[rows]
+        budget_s = 0.25 * time_limit if time_limit else 30.0
+        plan = _cover.swap(sub, w, self.greedy(), self.fixed, time_limit=budget_s)
+        is_open = np.zeros(n_s, dtype=bool)
+        is_open[plan] = True
+        incumbent = _cover.coverage(sub, w, is_open)
+        free = np.ones(n_s, dtype=bool)
+        free[self.fixed] = False
+        n_free = self.p - len(self.fixed)
+        bound = _cover.lagrangian_bound(sub, w, n_free, free, incumbent, time_limit=budget_s)
+        eps = 1e-7 * max(1.0, incumbent)
+        must_open, must_close = _cover.fix_sites(bound, free, n_free, incumbent - eps)
+        heuristic_s = time.perf_counter() - t0
+        upper = constant + bound.value
+        lower = constant + incumbent
+        report: dict[str, Any] = {
+            "heuristic_objective": lower,
+            "bound": upper,
+            "iterations": bound.iterations,
+            "sites_opened_for_good": int(must_open.sum()),
+            "sites_closed_for_good": int(must_close.sum()),
+            "seconds": round(heuristic_s, 3),
+        }
+        log.info(
+            "mclp: swap plan %.6g, Lagrangian bound %.6g (%d steps), %d sites fixed open, "
+            "%d closed, %.2f s",
+            lower,
+            upper,
+            bound.iterations,
+            must_open.sum(),
+            must_close.sum(),
+            heuristic_s,
+        )
+        if _solvers.relative_gap(lower, upper) <= tol:  # type: ignore[operator]
+            info = _solvers.SolveInfo(
+                "optimal",
+                lower,
+                upper,
+                _solvers.relative_gap(lower, upper),
+                "lagrangian",
+                heuristic_s,
+                tol,
+                None,
+            )
+            return info, plan, heuristic_s, report
+        # the MIP on the sites still undecided: closed ones lose their columns
+        keep = np.flatnonzero(~must_close)
+        cols = sp.csr_array(nb[:, keep])
+        restricted = MaximalCovering(
+            sp.csr_array((cols.data, keep[cols.indices], cols.indptr), shape=nb.shape),
+            self.weights,
+            self.p,
+            fixed=np.union1d(self.fixed, np.flatnonzero(must_open)),
+        )
+        prob, y = restricted.build(start=plan)
+        for j in np.flatnonzero(must_close).tolist():
+            y[j].upBound = 0
+        build_s = time.perf_counter() - t0
+        left = None if time_limit is None else max(1.0, time_limit - build_s)
+        info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
+        if info.status == "infeasible":
+            raise InfeasibleError(self.explain_infeasible(f"maximal covering (p={self.p})"))
+        selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
+        objective = info.objective
+        if lower > objective + eps:  # the solver lost the warm start: keep the swap plan
+            objective, selected = lower, plan
+        mip_bound = info.bound if info.bound is not None else np.inf
+        best_bound = min(upper, max(mip_bound, lower))
+        g = _solvers.relative_gap(objective, best_bound)
+        # proven on the reduced problem, whose fixings only exclude plans no better
+        # than the swap plan it was started from: proven for the whole problem
+        proven = info.status == "optimal" or (g is not None and g <= tol + 1e-9)
+        status = "optimal" if proven else "feasible"
+        report["mip_bound"] = info.bound
+        info = _solvers.SolveInfo(
+            status,
+            objective,
+            best_bound,
+            g,
+            info.solver,
+            time.perf_counter() - t0 - build_s,
+            tol,
+            None if status == "optimal" else info.stopped_by,
+        )
+        return info, selected, build_s, report
+
     def solve(
         self,
         solver: str | None = None,
@@ -594,14 +710,21 @@ class MaximalCovering(_SideConstraints):
             Show the solver's log.
         """
         t0 = time.perf_counter()
-        start = self.greedy()
-        prob, y = self.build(start=start)
-        build_s = time.perf_counter() - t0
-        info = _solvers.run(prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
-        if info.status == "infeasible":
-            raise InfeasibleError(self.explain_infeasible(f"maximal covering (p={self.p})"))
-        selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
         extra: dict[str, Any] = {}
+        if self._plain():
+            info, selected, build_s, extra["lagrangian"] = self._solve_reduced(
+                solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+            )
+        else:
+            start = self.greedy()
+            prob, y = self.build(start=start)
+            build_s = time.perf_counter() - t0
+            info = _solvers.run(
+                prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+            )
+            if info.status == "infeasible":
+                raise InfeasibleError(self.explain_infeasible(f"maximal covering (p={self.p})"))
+            selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
         status, stopped, bound, gap_v = info.status, info.stopped_by, info.bound, info.gap
         if self.costs is not None:
             # lexicographic stage 2: keep the coverage found, minimise access time
@@ -673,19 +796,31 @@ def _cover_rows(
     by_fixed = np.zeros(n_d, dtype=bool)
     if len(fixed):
         by_fixed = np.asarray(nb[:, fixed].sum(axis=1) > 0).ravel() & (weights > 0)
-    live = np.flatnonzero((np.diff(nb.indptr) > 0) & (weights > 0) & ~by_fixed)
-    merged = np.zeros(n_d)
+    live = (np.diff(nb.indptr) > 0) & (weights > 0) & ~by_fixed
+    rows, rep_of = _same_rows(nb, live, groups)
+    merged = np.bincount(rep_of[live], weights=weights[live], minlength=n_d)
+    return rows, merged, by_fixed
+
+
+def _same_rows(
+    nb: sp.csr_array, live: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Group the ``live`` rows with identical neighbour sets (and group labels).
+
+    Returns (representative rows ascending, representative of every row; -1
+    where not live). A representative is the first row of its group.
+    """
+    rep_of = np.full(nb.shape[0], -1, dtype=np.int64)
     first: dict[tuple[object, bytes], int] = {}
     indptr, indices = nb.indptr, nb.indices
-    for i in live.tolist():
+    for i in np.flatnonzero(live).tolist():
         key = (
             groups[i] if groups is not None else None,
             np.sort(indices[indptr[i] : indptr[i + 1]]).tobytes(),
         )
-        rep = first.setdefault(key, i)
-        merged[rep] += weights[i]
+        rep_of[i] = first.setdefault(key, i)
     rows = np.fromiter(sorted(first.values()), dtype=np.int64, count=len(first))
-    return rows, merged, by_fixed
+    return rows, rep_of
 
 
 def _site_variables(prob: pulp.LpProblem, n_sites: int, fixed: np.ndarray) -> list[pulp.LpVariable]:
@@ -1773,6 +1908,165 @@ class CapacitatedCoverage(_SideConstraints):
                 z.setInitialValue(1.0 if any(j in start["types"] for j in js) else 0.0)
         return prob, y, assign
 
+    #: Solve this instance as given (no row merging or candidate reduction).
+    _direct = False
+
+    def _plain(self) -> bool:
+        """No spacing, equity or budget rows."""
+        return (
+            len(self.spacing_pairs) == 0
+            and (self.groups is None or self.equity_share <= 0)
+            and self.budget is None
+        )
+
+    def _solve_large(
+        self,
+        solver: str | None,
+        *,
+        time_limit: float | None,
+        gap: float | None,
+        threads: int | None,
+        msg: bool,
+    ) -> SolveResult:
+        """A large instance: merged rows, bounds over every candidate, MIP on the best.
+
+        1. Points with the same sites in reach are merged (exact: shares of a merged
+           point split back in proportion).
+        2. Two bounds hold for every plan over all candidates: served demand is at
+           most the demand covered (Lagrangian bound of the covering model, see
+           ``siting._cover``) and at most the sum, over the ``p`` best sites, of
+           ``min(capacity, demand in reach)``.
+        3. The integer program runs on a reduced candidate set (the greedy and
+           covering plans' sites, the existing ones and the
+           ``settings.CANDIDATES_PER_STATION * p`` sites of highest bound), warm
+           started from the greedy plan. Its plan is feasible for the full problem;
+           the gap is measured against the bound of step 2, so it is honest even
+           though the reduced set might miss a better plan.
+        """
+        t0 = time.perf_counter()
+        _, tol = _solvers.check_options(solver, time_limit, gap)
+        nb = self.neighbours
+        n_d, n_s = nb.shape
+        live = (np.diff(nb.indptr) > 0) & ((self.ac + self.dc) > 0)
+        rows, rep_of = _same_rows(nb, live, None)
+        ac = np.bincount(rep_of[live], weights=self.ac[live], minlength=n_d)[rows]
+        dc = np.bincount(rep_of[live], weights=self.dc[live], minlength=n_d)[rows]
+        sub = sp.csr_array(nb[rows])
+        w = ac + dc
+        # bound 1: capacity of the p best sites, each limited to the demand in its reach
+        nb_t = sp.csr_array(sub, dtype=np.float64).T.tocsr()
+        value = np.zeros(n_s)
+        if "AC" in self.capacity:
+            value = np.maximum(value, np.minimum(self.capacity["AC"], nb_t @ ac))
+        if "DC" in self.capacity:
+            value = np.maximum(value, np.minimum(self.capacity["DC"], nb_t @ w))
+        free = np.ones(n_s, dtype=bool)
+        free[self.fixed] = False
+        n_free = self.p - len(self.fixed)
+        free_values = np.sort(value[free])[::-1]
+        bound_capacity = float(value[self.fixed].sum() + free_values[:n_free].sum())
+        # bound 2: the demand the best plan could cover at all
+        budget_s = 0.15 * time_limit if time_limit else 20.0
+        cov_rows, cov_w, by_fixed = _cover_rows(sub, w, self.fixed, None)
+        constant = float(w[by_fixed].sum())
+        cov_nb, cov_weights = sub[cov_rows], cov_w[cov_rows]
+        cover_model = MaximalCovering(sub, w, self.p, fixed=self.fixed)
+        cover_plan = _cover.swap(
+            cov_nb, cov_weights, cover_model.greedy(), self.fixed, time_limit=budget_s
+        )
+        is_open = np.zeros(n_s, dtype=bool)
+        is_open[cover_plan] = True
+        lag = _cover.lagrangian_bound(
+            cov_nb,
+            cov_weights,
+            n_free,
+            free,
+            _cover.coverage(cov_nb, cov_weights, is_open),
+            time_limit=budget_s,
+        )
+        bound_coverage = constant + lag.value
+        upper = min(bound_capacity, bound_coverage)
+        # the integer program on the most promising candidates
+        merged = CapacitatedCoverage(sub, ac, dc, self.capacity, self.p, fixed=self.fixed)
+        start = merged.greedy()
+        n_keep = settings.CANDIDATES_PER_STATION * self.p
+        ranked = np.argsort(-value, kind="stable")[:n_keep]
+        keep = np.unique(
+            np.concatenate(
+                [self.fixed, np.fromiter(start["types"], dtype=np.int64), cover_plan, ranked]
+            )
+        )
+        heuristic_s = time.perf_counter() - t0
+        log.info(
+            "capacitated: %d points merged into %d rows; bounds: capacity %.6g, coverage %.6g; "
+            "integer program on %d of %d candidates (%.2f s so far)",
+            int(live.sum()),
+            len(rows),
+            bound_capacity,
+            bound_coverage,
+            len(keep),
+            n_s,
+            heuristic_s,
+        )
+        cols = sp.csr_array(sub[:, keep])
+        restricted = CapacitatedCoverage(
+            cols, ac, dc, self.capacity, self.p, fixed=np.searchsorted(keep, self.fixed)
+        )
+        restricted._direct = True
+        left = None if time_limit is None else max(1.0, time_limit - heuristic_s)
+        res = restricted.solve(solver, time_limit=left, gap=gap, threads=threads, msg=msg)
+        selected = keep[res.selected]
+        bound = upper
+        if len(keep) == n_s and res.bound is not None:
+            bound = min(upper, res.bound)
+        g = _solvers.relative_gap(res.objective, bound)
+        proven = (len(keep) == n_s and res.status == "optimal") or (
+            g is not None and g <= tol + 1e-9
+        )
+        status = "optimal" if proven else "feasible"
+        stopped = None
+        if status != "optimal":
+            stopped = res.stopped_by or (
+                f"bound over all candidates; integer program on {len(keep)} of {n_s}"
+            )
+        # shares of each merged row go back to its points
+        pos = np.searchsorted(rows, np.where(rep_of >= 0, rep_of, rows[0] if len(rows) else 0))
+        x = res.extra
+        frac_ac = np.divide(x["served_ac"], ac, out=np.zeros(len(rows)), where=ac > 0)
+        frac_dc = np.divide(x["served_dc"], dc, out=np.zeros(len(rows)), where=dc > 0)
+        served_ac = np.where(rep_of >= 0, frac_ac[pos] * self.ac, 0.0) if len(rows) else self.ac * 0
+        served_dc = np.where(rep_of >= 0, frac_dc[pos] * self.dc, 0.0) if len(rows) else self.dc * 0
+        extra = {
+            **x,
+            "served_ac": served_ac,
+            "served_dc": served_dc,
+            "demand_total": float(self.ac.sum() + self.dc.sum()),
+            "scale": {
+                "points_merged": int(live.sum()),
+                "rows": len(rows),
+                "candidates_kept": len(keep),
+                "bound_capacity": bound_capacity,
+                "bound_coverage": bound_coverage,
+                "lagrangian_steps": lag.iterations,
+                "reduced_bound": res.bound,
+                "heuristic_s": round(heuristic_s, 3),
+            },
+        }
+        return SolveResult(
+            model=self.name,
+            selected=selected,
+            objective=res.objective,
+            bound=bound,
+            gap=g,
+            status=status,
+            solver=res.solver,
+            solve_s=res.solve_s,
+            build_s=res.build_s + heuristic_s,
+            gap_tolerance=tol,
+            stopped_by=stopped,
+            extra=extra,
+        )
+
     def solve(
         self,
         solver: str | None = None,
@@ -1787,6 +2081,12 @@ class CapacitatedCoverage(_SideConstraints):
         ``extra`` holds per selected site: ``types``, ``load`` (sessions/day),
         ``capacity`` and ``utilisation``; and ``served_ac``, ``served_dc`` per point.
         """
+        if not self._direct and self._plain() and not self.tie_break:
+            pairs = int(self.neighbours.nnz) * (2 if "DC" in self.capacity else 1)
+            if pairs > settings.CAPACITATED_DIRECT_PAIRS:
+                return self._solve_large(
+                    solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+                )
         t0 = time.perf_counter()
         start0 = self.greedy()
         greedy_served = float(
@@ -1795,7 +2095,9 @@ class CapacitatedCoverage(_SideConstraints):
         )
         prob, y, assign = self.build(start=start0)
         build_s = time.perf_counter() - t0
-        info = _solvers.run(prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        # the time limit covers building the model too
+        limit = None if time_limit is None else max(1.0, time_limit - build_s)
+        info = _solvers.run(prob, solver, time_limit=limit, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible":
             raise InfeasibleError(self.explain_infeasible(f"capacitated coverage (p={self.p})"))
         if self.tie_break:
@@ -1812,7 +2114,7 @@ class CapacitatedCoverage(_SideConstraints):
                 "v": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["v"].items()},
             }
             floor = info.objective - 1e-7 * max(1.0, abs(info.objective))
-            left = None if time_limit is None else max(1.0, time_limit - info.seconds)
+            left = None if limit is None else max(1.0, limit - info.seconds)
             t1 = time.perf_counter()
             prob2, y2, assign2 = self.build(min_served=floor, start=start)
             build_s += time.perf_counter() - t1

@@ -33,6 +33,14 @@ def cache_dir() -> Path:
     return Path(base) / "siting"
 
 
+#: Capacitated models with more assignment pairs than this are solved by the
+#: large-instance path (merged rows, bounds over every candidate, integer program
+#: on a reduced candidate set; see ``CapacitatedCoverage._solve_large``).
+CAPACITATED_DIRECT_PAIRS = 400_000
+
+#: Candidates kept per station for the large-instance integer program.
+CANDIDATES_PER_STATION = 1
+
 #: Logs of failed command-line runs kept in ``<cache>/logs/`` (newest first).
 CRASH_LOGS_KEPT = 20
 

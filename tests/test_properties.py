@@ -229,3 +229,73 @@ def test_capacitated_invariants(inst: dict[str, Any], ac_cap: float, dc_cap: flo
 def test_shipped_scenario_is_the_base() -> None:
     assert Path(BASE.base_dir) == ROOT / "data"
     assert "optimize.p" in LEAVES and LEAVES["optimize.p"] == 311
+
+
+def _best_cover(cost: np.ndarray, w: np.ndarray, p: int, fixed: np.ndarray, r: float) -> float:
+    m = cost.shape[1]
+    near = cost <= r
+    free = [j for j in range(m) if j not in set(fixed.tolist())]
+    best = 0.0
+    for extra in itertools.combinations(free, p - len(fixed)):
+        sites = list(fixed.tolist()) + list(extra)
+        best = max(best, float(w[near[:, sites].any(axis=1)].sum()))
+    return best
+
+
+@FEW
+@given(inst=instances(), p_share=st.floats(0.0, 1.0))
+def test_covering_is_exact_against_enumeration(inst: dict[str, Any], p_share: float) -> None:
+    """The Lagrangian site fixing never removes the optimum (brute force over every plan)."""
+    fixed = inst["fixed"]
+    lo = max(1, len(fixed))
+    p = lo + round(p_share * (inst["p_max"] - lo))
+    res = MaximalCovering.from_cost_matrix(
+        inst["cost"], inst["weights"], p, threshold=inst["threshold"], fixed=fixed
+    ).solve(gap=0.0)
+    best = _best_cover(inst["cost"], inst["weights"], p, fixed, inst["threshold"])
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(best, abs=1e-6)
+    assert res.bound is not None and res.bound >= best - 1e-6
+
+
+@FEW
+@given(inst=instances(capacitated=True), ac_cap=st.floats(5, 80), dc_cap=st.floats(5, 80))
+def test_large_capacitated_path_bounds_are_valid(
+    inst: dict[str, Any], ac_cap: float, dc_cap: float
+) -> None:
+    """The large-instance path (merged rows, bounds, reduced candidates) on small
+    cases: a feasible plan, no better than the optimum, and a bound no lower."""
+    from siting import settings as siting_settings
+
+    fixed, ac, dc = inst["fixed"], inst["weights"], inst["dc"]
+    cap = {"AC": ac_cap, "DC": dc_cap}
+    p = max(1, len(fixed)) + (inst["p_max"] - max(1, len(fixed))) // 2
+    args = (inst["cost"], ac, dc, cap, p)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(siting_settings, "CAPACITATED_DIRECT_PAIRS", -1)
+        mp.setattr(siting_settings, "CANDIDATES_PER_STATION", 0)
+        large = CapacitatedCoverage.from_cost_matrix(
+            *args, threshold=inst["threshold"], fixed=fixed
+        ).solve(gap=0.0)
+    assert "scale" in large.extra
+    exact = CapacitatedCoverage.from_cost_matrix(
+        *args, threshold=inst["threshold"], fixed=fixed
+    ).solve(gap=0.0)
+    assert exact.status == "optimal"
+    tol = 1e-6 * max(1.0, exact.objective)
+    _check_plan_sites(large, p, fixed)
+    assert large.objective <= exact.objective + tol
+    assert large.bound is not None and large.bound >= exact.objective - tol
+    x = large.extra
+    assert np.all(x["load"] <= x["capacity"] * (1 + 1e-7) + 1e-7)
+    assert np.all(x["served_ac"] <= ac + 1e-7) and np.all(x["served_dc"] <= dc + 1e-7)
+    assert x["served_ac"].sum() + x["served_dc"].sum() == pytest.approx(
+        large.objective, rel=1e-6, abs=1e-6
+    )
+    if large.status == "optimal":
+        assert large.objective == pytest.approx(exact.objective, rel=1e-6, abs=1e-6)
+
+
+def _check_plan_sites(res: Any, p: int, fixed: np.ndarray) -> None:
+    assert len(res.selected) == p == len(set(res.selected.tolist()))
+    assert set(fixed.tolist()) <= set(res.selected.tolist())

@@ -1,0 +1,1 @@
+"""Benchmarks of siting: run them all with ``python -m benchmarks.run``."""
