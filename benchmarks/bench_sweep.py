@@ -26,13 +26,14 @@ import pickle
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from siting import settings
 from siting.pipeline import prepare, run
 from siting.scenario import load_scenario
 from siting.sweep import Sweep, Task, run_sweep, scenario_id
 
-GRID = {
+GRID: dict[str, list[Any]] = {
     "demand.preset": ["today", "growth-2030"],
     "optimize.threshold_min": [5, 10],
     "optimize.p": [250, 311],

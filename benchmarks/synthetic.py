@@ -19,6 +19,8 @@ from scipy.spatial import cKDTree
 DETOUR = 1.35
 #: Urban driving speed, km/h.
 SPEED_KPH = 28.0
+#: Seconds added to every trip (parking, the last metres).
+PARK_S = 30.0
 #: Mean public charging sessions per day per demand point.
 SESSIONS_PER_POINT = 0.11
 
@@ -97,12 +99,13 @@ def make_instance(
     dc_share = rng.uniform(0.0, 0.4, n_demand)
     dc = np.round(weights * dc_share, 4)
     ac = weights - dc
-    radius_km = cutoff_min / 60.0 * SPEED_KPH / DETOUR
+    # drive time: road distance at the urban speed plus half a minute to park
+    radius_km = (cutoff_min * 60.0 - PARK_S) / 3600.0 * SPEED_KPH / DETOUR
     dist = cKDTree(demand).sparse_distance_matrix(
         cKDTree(sites), radius_km, output_type="coo_matrix"
     )
     secs = sp.csr_array(
-        (dist.data * DETOUR / SPEED_KPH * 3600.0 + 30.0, (dist.row, dist.col)),
+        (dist.data * DETOUR / SPEED_KPH * 3600.0 + PARK_S, (dist.row, dist.col)),
         shape=(n_demand, n_sites),
     )
     secs.sort_indices()

@@ -9,6 +9,7 @@ prove.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import time
@@ -220,6 +221,14 @@ class _SideConstraints:
         if not parts:
             return f"{what} has no feasible plan"
         return f"{what} has no plan meeting " + " and ".join(parts) + "; relax one of them"
+
+    def _plain(self) -> bool:
+        """No spacing, equity or budget rows: the large-instance methods apply."""
+        return (
+            len(self.spacing_pairs) == 0
+            and (self.groups is None or self.equity_share <= 0)
+            and getattr(self, "budget", None) is None
+        )
 
     def add_side_constraints(
         self,
@@ -568,14 +577,6 @@ class MaximalCovering(_SideConstraints):
         _add_p_sites(prob, y, self.p, at_most=self.budget is not None)
         self.add_budget(prob, y)
         return prob, y
-
-    def _plain(self) -> bool:
-        """No spacing, equity or budget rows: the Lagrangian path applies."""
-        return (
-            len(self.spacing_pairs) == 0
-            and (self.groups is None or self.equity_share <= 0)
-            and self.budget is None
-        )
 
     def _solve_reduced(
         self,
@@ -1911,14 +1912,6 @@ class CapacitatedCoverage(_SideConstraints):
     #: Solve this instance as given (no row merging or candidate reduction).
     _direct = False
 
-    def _plain(self) -> bool:
-        """No spacing, equity or budget rows."""
-        return (
-            len(self.spacing_pairs) == 0
-            and (self.groups is None or self.equity_share <= 0)
-            and self.budget is None
-        )
-
     def _solve_large(
         self,
         solver: str | None,
@@ -2052,15 +2045,12 @@ class CapacitatedCoverage(_SideConstraints):
                 "heuristic_s": round(heuristic_s, 3),
             },
         }
-        return SolveResult(
-            model=self.name,
+        return dataclasses.replace(
+            res,
             selected=selected,
-            objective=res.objective,
             bound=bound,
             gap=g,
             status=status,
-            solver=res.solver,
-            solve_s=res.solve_s,
             build_s=res.build_s + heuristic_s,
             gap_tolerance=tol,
             stopped_by=stopped,

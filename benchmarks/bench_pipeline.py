@@ -3,12 +3,13 @@
 Each run is a separate process, so "cold" really starts with an empty graph
 cache and peak memory (``ru_maxrss``) belongs to that run alone:
 
-* cold: a fresh cache folder, so the road graph is built from the OSM file;
-* warm: the same cache folder again, so the graph is loaded from the cache.
+* cold: a fresh cache folder, so the road graph, demand layers and travel times
+  are built from the input files;
+* warm: the same cache folder again, so all three come from the cache.
 
 Usage::
 
-    .venv/bin/python scripts/bench_pipeline.py [SCENARIO] [--repeat N] [--json FILE]
+    .venv/bin/python -m benchmarks.bench_pipeline [SCENARIO] [--repeat N] [--json FILE]
 
 Targets for the Almaty default on the 2-core machine: cold <= 90 s, warm <= 20 s,
 peak memory <= 2 GB.
@@ -54,6 +55,17 @@ def run_once(scenario: Path, cache: Path) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def measure(scenario: Path, *, repeat: int = 1) -> dict[str, Any]:
+    """Cold and warm runs of ``scenario``, each in its own process; the best of each."""
+    results: dict[str, list[dict[str, Any]]] = {"cold": [], "warm": []}
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="siting-bench-cache-") as cache:
+            results["cold"].append(run_once(scenario, Path(cache)))
+            results["warm"].append(run_once(scenario, Path(cache)))
+    best = {k: min(v, key=lambda r: r["wall_s"]) for k, v in results.items()}
+    return {"scenario": str(scenario), "best": best, "runs": results}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -64,13 +76,8 @@ def main() -> None:
     args = ap.parse_args()
     scenario = Path(args.scenario)
 
-    results: dict[str, list[dict[str, Any]]] = {"cold": [], "warm": []}
-    for _ in range(args.repeat):
-        with tempfile.TemporaryDirectory(prefix="siting-bench-cache-") as cache:
-            results["cold"].append(run_once(scenario, Path(cache)))
-            results["warm"].append(run_once(scenario, Path(cache)))
-
-    best = {k: min(v, key=lambda r: r["wall_s"]) for k, v in results.items()}
+    measured = measure(scenario, repeat=args.repeat)
+    best, results = measured["best"], measured["runs"]
     stages = list(best["cold"]["stages"])
     machine = f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"scenario {scenario.name}; {machine}")

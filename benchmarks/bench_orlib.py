@@ -6,7 +6,7 @@ optimal.
 
 Usage::
 
-    .venv/bin/python scripts/orlib_pmed.py [pmed1 pmed2 ...] [--solver highs|cbc]
+    .venv/bin/python -m benchmarks.bench_orlib [pmed1 pmed2 ...] [--solver highs|cbc]
         [--time-limit S] [--data DIR]
 """
 
@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,35 @@ DEFAULT_DATA = Path(
 )
 
 
+def solve_all(
+    names: list[str], *, solver: str = "highs", time_limit: float = 600.0, data: Path = DEFAULT_DATA
+) -> list[dict[str, Any]]:
+    """Solve the named instances; one row per instance with its proven optimum."""
+    optima = read_optima(data / "pmedopt.txt")
+    rows = []
+    for name in names:
+        inst = read_pmed(data / f"{name}.txt")
+        t0 = time.perf_counter()
+        res = PMedian(inst.costs, np.ones(inst.n), inst.p).solve(
+            solver, time_limit=time_limit, gap=0.0
+        )
+        seconds = time.perf_counter() - t0
+        rows.append(
+            {
+                "name": name,
+                "n": inst.n,
+                "p": inst.p,
+                "objective": res.objective,
+                "optimum": optima[name],
+                "status": res.status,
+                "solver": res.solver,
+                "seconds": round(seconds, 3),
+                "ok": res.proven_optimal and abs(res.objective - optima[name]) < 1e-6,
+            }
+        )
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -38,7 +68,6 @@ def main() -> int:
     ap.add_argument("--time-limit", type=float, default=600.0, help="seconds per instance")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = ap.parse_args()
-    optima = read_optima(args.data / "pmedopt.txt")
     names = args.names or [f"pmed{k}" for k in range(1, 41)]
     print(
         f"{'name':<8}{'n':>5}{'p':>5}{'objective':>11}{'optimum':>10}  {'status':<10}{'seconds':>9}"
@@ -46,19 +75,13 @@ def main() -> int:
     total = 0.0
     bad = []
     for name in names:
-        inst = read_pmed(args.data / f"{name}.txt")
-        t0 = time.perf_counter()
-        res = PMedian(inst.costs, np.ones(inst.n), inst.p).solve(
-            args.solver, time_limit=args.time_limit, gap=0.0
-        )
-        seconds = time.perf_counter() - t0
-        total += seconds
-        ok = res.proven_optimal and abs(res.objective - optima[name]) < 1e-6
-        if not ok:
+        (r,) = solve_all([name], solver=args.solver, time_limit=args.time_limit, data=args.data)
+        total += r["seconds"]
+        if not r["ok"]:
             bad.append(name)
         print(
-            f"{name:<8}{inst.n:>5}{inst.p:>5}{res.objective:>11.0f}{optima[name]:>10.0f}  "
-            f"{res.status:<10}{seconds:>9.2f}{'' if ok else '  MISMATCH'}",
+            f"{name:<8}{r['n']:>5}{r['p']:>5}{r['objective']:>11.0f}{r['optimum']:>10.0f}  "
+            f"{r['status']:<10}{r['seconds']:>9.2f}{'' if r['ok'] else '  MISMATCH'}",
             flush=True,
         )
     n_ok = len(names) - len(bad)

@@ -1,0 +1,276 @@
+"""The benchmark suite: every benchmark, one report (Markdown and JSON).
+
+1. Pipeline: time per stage and peak memory of the Almaty default, cold (empty
+   caches) and warm, each in its own process (:mod:`benchmarks.bench_pipeline`).
+2. Travel times: the default matrix against networkx's per-source Dijkstra on
+   the same graph and pairs, and growth with demand points
+   (:mod:`benchmarks.bench_travel`).
+3. Optimisation against spopt on the same instances (:mod:`benchmarks.bench_spopt`).
+4. Scale: 50,000 demand points × 5,000 candidates with 311 stations, and scaling
+   curves in demand points and candidates for each model
+   (:mod:`benchmarks.bench_scale`).
+5. The 40 OR-Library p-median instances against their proven optima
+   (:mod:`benchmarks.bench_orlib`).
+
+Usage::
+
+    .venv/bin/python -m benchmarks.run [--quick] [--only SECTION ...] [--out DIR]
+
+``--quick`` runs small sizes of every section that has them (the test suite's
+smoke run); the report goes to ``benchmarks/report.md`` and ``report.json``
+unless ``--out`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ("pipeline", "travel", "spopt", "scale", "orlib")
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = "unknown"
+    mem_gb = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gb = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    pkgs = ("siting", "numpy", "scipy", "networkx", "osmnx", "pulp", "highspy", "spopt")
+    versions: dict[str, str | None] = {}
+    for name in pkgs:
+        try:
+            versions[name] = version(name)
+        except Exception:
+            versions[name] = None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def run(sections: list[str], *, quick: bool, out: Path | None = None) -> dict[str, Any]:
+    """Run the named sections; their figures, timed. With ``out``, the report is
+    rewritten there after every section (a failure keeps what was measured)."""
+    report: dict[str, Any] = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "machine": machine(),
+        "seconds": {},
+    }
+    for name in sections:
+        t0 = time.perf_counter()
+        if name == "pipeline":
+            from benchmarks.bench_pipeline import measure
+            from siting import settings
+
+            report["pipeline"] = measure(settings.DEFAULT_SCENARIO)["best"]
+        elif name == "travel":
+            from benchmarks.bench_travel import almaty_inputs, growth, versus_networkx
+
+            inputs = almaty_inputs()
+            report["travel"] = {
+                "networkx": versus_networkx(inputs, sample=10 if quick else 60),
+                "growth": growth(inputs, (1_000, 5_000) if quick else (1_000, 5_000, 10_000,
+                                                                        25_000, 50_000)),
+            }  # fmt: skip
+        elif name == "spopt":
+            from benchmarks.bench_spopt import compare
+
+            report["spopt"] = compare(quick=quick, echo=False)
+        elif name == "scale":
+            from benchmarks.bench_scale import curves, scale
+
+            report["scale"] = scale(quick=quick)
+            report["curves"] = curves(quick=quick)
+        elif name == "orlib":
+            from benchmarks.bench_orlib import solve_all
+
+            names = [f"pmed{k}" for k in range(1, 6 if quick else 41)]
+            report["orlib"] = solve_all(names)
+        else:
+            raise SystemExit(f"--only: expected sections from {', '.join(SECTIONS)}, got {name!r}")
+        report["seconds"][name] = round(time.perf_counter() - t0, 1)
+        if out is not None:
+            write(report, out)
+    return report
+
+
+def write(report: dict[str, Any], out: Path) -> str:
+    """Write ``report.json`` and ``report.md`` into ``out``; return the Markdown."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    text = markdown(report)
+    (out / "report.md").write_text(text)
+    return text
+
+
+def _fmt(x: Any, digits: int = 2) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}"
+    return f"{x:,}" if isinstance(x, int) and not isinstance(x, bool) else str(x)
+
+
+def _gap(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.2f}%"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown tables."""
+    m = report["machine"]
+    out = [
+        "# siting benchmarks",
+        "",
+        f"Measured {report['created']}{' (quick sizes)' if report['quick'] else ''} on "
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']} "
+        f"({', '.join(f'{k} {v}' for k, v in m['versions'].items() if v)}).",
+        "",
+    ]
+    if "pipeline" in report:
+        b = report["pipeline"]
+        stages = list(b["cold"]["stages"])
+        out += [
+            "## Almaty default: time per stage (s) and peak memory",
+            "",
+            "| stage | cold | warm |",
+            "| --- | ---: | ---: |",
+            *[f"| {s} | {b['cold']['stages'][s]:.2f} | {b['warm']['stages'][s]:.2f} |"
+              for s in stages],
+            f"| whole process | {b['cold']['wall_s']:.1f} | {b['warm']['wall_s']:.1f} |",
+            f"| peak memory (MB) | {b['cold']['peak_mb']:.0f} | {b['warm']['peak_mb']:.0f} |",
+            "",
+            f"Plan: {b['cold']['stations']} stations, solver {b['cold']['solver']}.",
+            "",
+        ]  # fmt: skip
+    if "travel" in report:
+        v = report["travel"]["networkx"]
+        out += [
+            "## Travel-time matrix against networkx",
+            "",
+            f"Almaty graph ({v['graph']['nodes']:,} nodes, {v['graph']['edges']:,} edges), "
+            f"{v['demand_points']} demand points × {v['candidates']} candidates, "
+            f"{v['pairs_within_cutoff']:,} pairs within {v['cutoff_min']:g} min, "
+            f"{v['sources']} Dijkstra sources.",
+            "",
+            "| siting (s) | networkx (s) | ratio | largest difference (s) |",
+            "| ---: | ---: | ---: | ---: |",
+            f"| {v['siting_s']:.2f} | {v['networkx_s_all_sources']:.1f} | {v['ratio']:.0f}× | "
+            f"{v['max_abs_diff_s']:.1e} |",
+            "",
+            f"networkx timed on {v['networkx_sampled_sources']} evenly spaced sources of "
+            f"{v['sources']} ({v['networkx_sample_s']:.1f} s) and scaled to all.",
+            "",
+            "| demand points | pairs | seconds | µs per pair |",
+            "| ---: | ---: | ---: | ---: |",
+            *[f"| {g['demand_points']:,} | {g['pairs']:,} | {g['seconds']:.2f} | "
+              f"{g['us_per_pair']:.3f} |" for g in report["travel"]["growth"]],
+            "",
+        ]  # fmt: skip
+    if "spopt" in report:
+        out += [
+            "## Optimisation against spopt (same matrices, both with HiGHS)",
+            "",
+            "| instance | model | siting objective | spopt objective | siting (s) | spopt (s) "
+            "| ratio |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+            *[f"| {r['instance']} | {r['model']} | {r['siting_obj']:,.3f} | "
+              f"{r['spopt_obj']:,.3f} | {r['siting_s']:.2f} | {r['spopt_s']:.2f} | "
+              f"{r['ratio']:.1f}× |" for r in report["spopt"]],
+            "",
+        ]  # fmt: skip
+    if "scale" in report:
+        cols = (
+            "| curve | model | points × candidates | p | plan (s) | status | objective | bound "
+            "| gap | peak MB | dense matrix MB |"
+        )
+        sep = "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+
+        def row(r: dict[str, Any]) -> str:
+            head = f"| {r.get('curve', '')} | {r['model']} | "
+            if "error" in r:
+                return (
+                    head
+                    + f"{r['demand_points']:,} × {r['candidates']:,} | "
+                    + (f"error: {r['error']} | | | | | | | |")
+                )
+            return head + (
+                f"{r['demand_points']:,} × {r['candidates']:,} | {r['p']} | "
+                f"{r['plan_s']:.1f} | {r['status']} | {_fmt(r['objective'])} | "
+                f"{_fmt(r['bound'])} | {_gap(r['gap'])} | {r['peak_rss_mb']:.0f} | "
+                f"{r['dense_matrix_mb']:.0f} |"
+            )
+
+        out += [
+            "## Scale: synthetic agglomeration",
+            "",
+            "Plan time covers building the model, heuristics, bounds and the solver; the "
+            f"time limit ({_fmt(report['scale'][0].get('time_limit_s'), 0)} s here, "
+            f"{_fmt(report['curves'][0].get('time_limit_s') if report['curves'] else None, 0)} "
+            "s per curve point) applies to all of it. `feasible` means stopped with the gap "
+            "shown; `peak MB` is the whole process's resident memory.",
+            "",
+            cols,
+            sep,
+            *[row(r) for r in report["scale"]],
+            "",
+            "### Scaling curves",
+            "",
+            cols,
+            sep,
+            *[row(r) for r in report["curves"]],
+            "",
+        ]
+    if "orlib" in report:
+        rows = report["orlib"]
+        ok = sum(r["ok"] for r in rows)
+        total = sum(r["seconds"] for r in rows)
+        slowest = max(rows, key=lambda r: r["seconds"])
+        out += [
+            "## OR-Library p-median",
+            "",
+            f"{ok} of {len(rows)} instances at their proven optimum, proven optimal; "
+            f"{total:.1f} s in all (slowest {slowest['name']}: {slowest['seconds']:.1f} s).",
+            "",
+        ]
+    out += [
+        "Section times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in report["seconds"].items()),
+        "",
+    ]
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    ap.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks", help="report folder")
+    args = ap.parse_args()
+    report = run(list(args.only or SECTIONS), quick=args.quick, out=args.out)
+    print(write(report, args.out))
+
+
+if __name__ == "__main__":
+    main()
