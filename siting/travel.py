@@ -1,9 +1,10 @@
 """Stage 4 — drive times from demand points to candidate sites.
 
 The graph becomes a compressed sparse row matrix once (parallel edges keep
-their fastest ``travel_time``); shortest paths come from the compiled Dijkstra
-of :mod:`scipy.sparse.csgraph`, run in batches of sources with a ``limit``, so
-only the pairs within the cutoff are ever stored.
+their fastest ``travel_time``); shortest paths come from a compiled Dijkstra
+(:mod:`siting._dijkstra`) that searches from each source up to the cutoff, writes
+only the target columns and runs blocks of sources on all CPUs, so only the pairs
+within the cutoff are ever stored.
 
 A trip from demand point *i* to site *j* costs
 
@@ -24,6 +25,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from siting import settings
+from siting._dijkstra import to_targets
 from siting._geo import NodeIndex
 
 log = logging.getLogger(__name__)
@@ -142,8 +144,8 @@ class TravelTimes:
         """The ``k`` nearest other sites of each of ``sites`` by drive time.
 
         Drive times run from each site along the road graph (connectors at both
-        ends included), up to ``cutoff_s``; the Dijkstra runs in batches so that
-        memory stays at a batch × nodes array.
+        ends included), up to ``cutoff_s``; the searches run in batches so that
+        memory stays at a batch × sites array.
 
         Returns
         -------
@@ -161,11 +163,12 @@ class TravelTimes:
         nodes = self.site_pos[sites]
         conn = self.site_conn_s[sites]
         kk = min(k, n - 1)
-        batch = max(1, _BATCH_BYTES // (8 * max(self.graph.shape[0], 1)))
+        uniq, inverse = np.unique(nodes, return_inverse=True)
+        batch = max(1, _BATCH_BYTES // (8 * n))
         for start in range(0, n, batch):
             stop = min(start + batch, n)
-            dist = dijkstra(self.graph, indices=nodes[start:stop], limit=self.cutoff_s)
-            t = dist[:, nodes] + conn[start:stop, None] + conn[None, :]
+            dist = to_targets(self.graph, nodes[start:stop], uniq, self.cutoff_s)
+            t = dist[:, inverse] + conn[start:stop, None] + conn[None, :]
             t[np.arange(stop - start), np.arange(start, stop)] = np.inf  # not itself
             t[t > self.cutoff_s] = np.inf
             order = np.argsort(t, axis=1, kind="stable")[:, :kk]
@@ -184,6 +187,7 @@ def travel_times(
     site_nodes: np.ndarray | None = None,
     cutoff_s: float,
     connector_speed_kph: float = settings.CONNECTOR_SPEED_KPH,
+    threads: int | None = None,
 ) -> TravelTimes:
     """Sparse drive times from demand points to sites, within ``cutoff_s``.
 
@@ -201,6 +205,9 @@ def travel_times(
         Largest time stored.
     connector_speed_kph
         Speed on the straight line from a point to its road node.
+    threads
+        Threads for the shortest-path searches (default: the CPUs available);
+        the result does not depend on it.
     """
     mps = connector_speed_kph / 3.6
     d_pos, d_dist = index.snap(*demand_lonlat)
@@ -218,20 +225,25 @@ def travel_times(
     src_conn, dst_conn = (d_conn, s_conn) if forward else (s_conn, d_conn)
     g = graph if forward else graph.T.tocsr()
     uniq, inverse = np.unique(src_pos, return_inverse=True)
-    n_nodes = graph.shape[0]
-    batch = max(1, _BATCH_BYTES // (8 * max(n_nodes, 1)))
+    dst_uniq, dst_inverse = np.unique(dst_pos, return_inverse=True)
+    # batches of source nodes whose points' rows (points × destinations) fit the budget
+    by_node = np.argsort(inverse, kind="stable")
+    ends = np.cumsum(np.bincount(inverse, minlength=len(uniq)))
+    rows_per_batch = max(1, _BATCH_BYTES // (8 * max(len(dst_pos), 1)))
     rows_l, cols_l, vals_l = [], [], []
-    for start in range(0, len(uniq), batch):
-        chunk = uniq[start : start + batch]
-        dist = dijkstra(g, indices=chunk, limit=cutoff_s)
-        sub = dist[:, dst_pos]  # (chunk, n_dst)
-        # each source point whose node is in this chunk
-        members = np.flatnonzero((inverse >= start) & (inverse < start + len(chunk)))
-        t = sub[inverse[members] - start] + src_conn[members, None] + dst_conn[None, :]
+    start = 0
+    while start < len(uniq):
+        first = int(ends[start - 1]) if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, first + rows_per_batch, side="right")))
+        dist = to_targets(g, uniq[start:stop], dst_uniq, cutoff_s, threads=threads)
+        members = by_node[first : ends[stop - 1]]  # the source points at these nodes
+        t = dist[inverse[members] - start][:, dst_inverse]
+        t += src_conn[members, None] + dst_conn[None, :]
         r, c = np.nonzero(t <= cutoff_s)
         rows_l.append(members[r])
         cols_l.append(c)
         vals_l.append(t[r, c])
+        start = stop
     rows = np.concatenate(rows_l)
     cols = np.concatenate(cols_l)
     vals = np.concatenate(vals_l)

@@ -100,3 +100,25 @@ def test_between_sites_matches_networkx(small_graph: nx.MultiDiGraph, setup, cut
         assert all(b != a for _, b in got)
     if cutoff_min == 3:
         assert (pos == -1).any()  # some sites have fewer than 3 others within 3 minutes
+
+
+def test_batches_and_threads_do_not_change_the_matrix(
+    setup, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Many points on one node, tiny batches, one or three threads: the same matrix."""
+    import siting.travel as travel
+
+    index, gm, _, s, dll, sll = setup
+    dlon = np.concatenate([dll[0], np.repeat(dll[0][:3], 5)])  # 15 points on 3 nodes
+    dlat = np.concatenate([dll[1], np.repeat(dll[1][:3], 5)])
+    kw = dict(demand_lonlat=(dlon, dlat), site_lonlat=sll, cutoff_s=600.0)
+    ref = travel_times(gm, index, threads=1, **kw).matrix  # type: ignore[arg-type]
+    monkeypatch.setattr(travel, "_BATCH_BYTES", 8 * len(s) * 4)  # four rows per batch
+    for threads in (1, 3):
+        got = travel_times(gm, index, threads=threads, **kw).matrix  # type: ignore[arg-type]
+        assert (got.indptr == ref.indptr).all() and (got.indices == ref.indices).all()
+        assert (got.data == ref.data).all()
+    # and the reverse direction (more distinct demand nodes than site nodes)
+    few = (sll[0][:2], sll[1][:2])
+    rev = travel_times(gm, index, demand_lonlat=(dlon, dlat), site_lonlat=few, cutoff_s=600.0)
+    assert (rev.matrix.toarray() == ref.toarray()[:, :2]).all()
