@@ -7,6 +7,9 @@ go to the lowest index).
 
 from __future__ import annotations
 
+import math
+import time
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -34,12 +37,19 @@ def pmedian_greedy(D: np.ndarray, w: np.ndarray, p: int, fixed: np.ndarray) -> n
 
 
 def pmedian_swap(
-    D: np.ndarray, w: np.ndarray, selected: np.ndarray, fixed: np.ndarray, *, max_swaps: int = 500
+    D: np.ndarray,
+    w: np.ndarray,
+    selected: np.ndarray,
+    fixed: np.ndarray,
+    *,
+    max_swaps: int = 500,
+    deadline: float = math.inf,
 ) -> np.ndarray:
     """Best-improvement interchange (Teitz and Bart) until no swap lowers the cost.
 
     One pass evaluates every (closed site in, open site out) pair at once with
-    the best and second-best open site of each demand point.
+    the best and second-best open site of each demand point. Stops early (with
+    the best plan so far) at ``deadline``, a ``time.perf_counter`` value.
     """
     n, m = D.shape
     sel = np.asarray(selected, dtype=np.int64).copy()
@@ -48,6 +58,8 @@ def pmedian_swap(
         return np.sort(sel)
     rows = np.arange(n)
     for _ in range(max_swaps):
+        if time.perf_counter() >= deadline:
+            break
         sub = D[:, sel]
         order = np.argsort(sub, axis=1, kind="stable")[:, :2]
         cur = sub[rows, order[:, 0]]

@@ -109,11 +109,14 @@ def subgradient(
     step: float = 2.0,
     patience: int = 20,
     min_step: float = 1e-4,
+    deadline: float = math.inf,
 ) -> Bound | None:
     """Maximise :math:`L(\\lambda)` over plans with the ``must`` sites and only ``allowed`` ones.
 
-    Stops once the bound exceeds ``stop_above``, after ``max_iter`` steps, or when
-    the step factor (halved after ``patience`` steps without progress) vanishes.
+    Stops once the bound exceeds ``stop_above``, after ``max_iter`` steps, when
+    the step factor (halved after ``patience`` steps without progress) vanishes,
+    or at ``deadline`` (a ``time.perf_counter`` value); every value found is a
+    valid bound, so an early stop only weakens it.
     Returns None when no such plan exists.
     """
     k = p - int(must.sum())
@@ -133,7 +136,7 @@ def subgradient(
             stall += 1
             if stall >= patience:
                 step, stall = step / 2.0, 0
-        if best.value > stop_above or step < min_step:
+        if best.value > stop_above or step < min_step or time.perf_counter() >= deadline:
             break
         g = 1.0 - (WD[:, sel] < lam[:, None]).sum(axis=1)
         norm = float(g @ g)
@@ -249,6 +252,7 @@ def branch_and_bound(
             max_iter=root_iter if first else node_iter,
             step=2.0 if first else 0.5,
             patience=20,
+            deadline=deadline,
         )
         if found is None:
             continue

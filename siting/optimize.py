@@ -1204,7 +1204,7 @@ class PMedian(_SideConstraints):
         deadline = t0 + time_limit if time_limit is not None else np.inf
         D = self.dense_costs()
         w = self.weights
-        incumbent = self._heuristic(D)
+        incumbent = self._heuristic(D, deadline)
         cost = _heuristics.pmedian_cost(D, w, incumbent)
         extra: dict[str, Any] = {"heuristic_objective": cost}
         n_s = self.shape[1]
@@ -1260,9 +1260,9 @@ class PMedian(_SideConstraints):
         stopped = None if info.status == "optimal" else (info.stopped_by or "stopped")
         return self._result(name, selected, cost, bound, tol, t0, stopped, extra)
 
-    def _heuristic(self, D: np.ndarray) -> np.ndarray:
+    def _heuristic(self, D: np.ndarray, deadline: float = np.inf) -> np.ndarray:
         start = _heuristics.pmedian_greedy(D, self.weights, self.p, self.fixed)
-        return _heuristics.pmedian_swap(D, self.weights, start, self.fixed)
+        return _heuristics.pmedian_swap(D, self.weights, start, self.fixed, deadline=deadline)
 
     def _serves_everyone(self, sites: np.ndarray) -> bool:
         """Whether every weighted point has an allowed site in ``sites`` (or may go unserved)."""
@@ -1310,9 +1310,12 @@ class PMedian(_SideConstraints):
             cost,
             pruning.threshold(cost),
             max_iter=settings.PMEDIAN_ROOT_ITERATIONS,
+            deadline=deadline,
         )
         assert root is not None  # p is feasible (checked in __init__)
-        relaxed = _heuristics.pmedian_swap(D, w, np.sort(root.selection), self.fixed)
+        relaxed = _heuristics.pmedian_swap(
+            D, w, np.sort(root.selection), self.fixed, deadline=deadline
+        )
         relaxed_cost = _heuristics.pmedian_cost(D, w, relaxed)
         if relaxed_cost < cost and self._serves_everyone(relaxed):
             incumbent, cost = relaxed, relaxed_cost

@@ -237,8 +237,9 @@ def travel_times(
         stop = max(start + 1, int(np.searchsorted(ends, first + rows_per_batch, side="right")))
         dist = to_targets(g, uniq[start:stop], dst_uniq, cutoff_s, threads=threads)
         members = by_node[first : ends[stop - 1]]  # the source points at these nodes
-        t = dist[inverse[members] - start][:, dst_inverse]
-        t += src_conn[members, None] + dst_conn[None, :]
+        t = dist[np.ix_(inverse[members] - start, dst_inverse)]
+        t += src_conn[members, None]
+        t += dst_conn[None, :]
         r, c = np.nonzero(t <= cutoff_s)
         rows_l.append(members[r])
         cols_l.append(c)
@@ -250,11 +251,10 @@ def travel_times(
     if not forward:
         rows, cols = cols, rows
     shape = (len(d_pos), len(s_pos))
-    order = np.lexsort((cols, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.add.at(indptr, rows + 1, 1)
-    matrix = sp.csr_array((vals, cols.astype(np.int32), np.cumsum(indptr)), shape=shape)
+    # COO to CSR is a counting sort by row (no pair appears twice); then sort each row
+    idx = np.int32 if max(shape) < 2**31 - 1 else np.int64
+    matrix = sp.coo_array((vals, (rows.astype(idx), cols.astype(idx))), shape=shape).tocsr()
+    matrix.sort_indices()
     log.info(
         "travel: %d × %d pairs, %d within %.0f min (%.1f%%)",
         shape[0],

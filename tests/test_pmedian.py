@@ -208,3 +208,24 @@ def test_time_limited_pmedian_is_not_called_optimal(monkeypatch: pytest.MonkeyPa
     assert res.bound is not None and res.bound < res.objective
     optimum = read_optima(ORLIB / "pmedopt.txt")["pmed36"]
     assert res.bound <= optimum <= res.objective
+
+
+def test_every_step_stops_at_its_deadline() -> None:
+    """A deadline already passed: one subgradient step (still a valid bound), no swap."""
+    import time
+
+    from siting import _lagrangian
+
+    cost, w = weighted_instance(7)
+    p = 5
+    best = brute(cost, w, p)
+    costs = _lagrangian.Costs(w[:, None] * cost)
+    none = np.zeros(14, dtype=bool)
+    lam = _lagrangian.start_multipliers(costs.WD)
+    kw = dict(max_iter=500, deadline=time.perf_counter())
+    root = _lagrangian.subgradient(costs, p, none, ~none, lam, best, np.inf, **kw)  # type: ignore[arg-type]
+    assert root is not None and root.iterations == 1 and root.value <= best + 1e-9
+    start = np.array([0, 1, 2, 3, 4])
+    fixed = np.array([], dtype=np.int64)
+    assert pmedian_swap(cost, w, start, fixed, deadline=0.0).tolist() == start.tolist()
+    assert pmedian_swap(cost, w, start, fixed).tolist() != start.tolist()  # it would move
