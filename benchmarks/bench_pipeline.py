@@ -1,7 +1,7 @@
 """Time per stage and peak memory of a scenario run, cold and warm.
 
 Each run is a separate process, so "cold" really starts with an empty graph
-cache and peak memory (``ru_maxrss``) belongs to that run alone:
+cache and peak memory (``VmHWM``) belongs to that run alone:
 
 * cold: a fresh cache folder, so the road graph, demand layers and travel times
   are built from the input files;
@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
-import json, resource, sys, time, tempfile
+import json, sys, time, tempfile
 from pathlib import Path
 t0 = time.perf_counter()
 from siting.pipeline import run
@@ -39,7 +39,8 @@ t_import = time.perf_counter() - t0
 with tempfile.TemporaryDirectory() as out:
     result = run(load_scenario(sys.argv[1]), Path(out) / "run")
 wall = time.perf_counter() - t0
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from benchmarks import peak_rss_mb
+peak_mb = peak_rss_mb()
 print(json.dumps({"import_s": t_import, "wall_s": wall, "peak_mb": peak_mb,
                   "stages": result.timings, "stations": result.kpis["stations"],
                   "solver": result.kpis["solver"]["label"]}))

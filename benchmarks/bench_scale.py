@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import peak_rss_mb
 from benchmarks.synthetic import capacities, make_instance
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +101,7 @@ def solve_one(
         "stopped_by": res.stopped_by,
         "selected": len(res.selected),
         "existing_kept": bool(np.isin(inst.fixed, res.selected).all()),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "dense_matrix_mb": round(n * m * 8 / 2**20, 1),
     }
 

@@ -233,8 +233,9 @@ def markdown(report: dict[str, Any]) -> str:
             "Plan time covers building the model, heuristics, bounds and the solver; the "
             f"time limit ({_fmt(report['scale'][0].get('time_limit_s'), 0)} s here, "
             f"{_fmt(report['curves'][0].get('time_limit_s') if report['curves'] else None, 0)} "
-            "s per curve point) applies to all of it. `feasible` means stopped with the gap "
-            "shown; `peak MB` is the whole process's resident memory.",
+            "s per curve point) is given to all of it (HiGHS checks its clock between steps, "
+            "so a large solve can end a few seconds late). `feasible` means stopped with the "
+            "gap shown; `peak MB` is the process's peak resident memory, instance included.",
             "",
             cols,
             sep,
