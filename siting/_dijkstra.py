@@ -10,15 +10,12 @@ independent: the result does not depend on the number of threads.
 
 from __future__ import annotations
 
-import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 import scipy.sparse as sp
-
-log = logging.getLogger(__name__)
 
 
 @numba.njit(cache=True, nogil=True)
