@@ -128,6 +128,7 @@ class _SideConstraints:
     spacing_pairs: np.ndarray
     groups: np.ndarray | None
     equity_share: float
+    budget: float | None
 
     def set_side_constraints(
         self,
@@ -227,7 +228,7 @@ class _SideConstraints:
         return (
             len(self.spacing_pairs) == 0
             and (self.groups is None or self.equity_share <= 0)
-            and getattr(self, "budget", None) is None
+            and self.budget is None
         )
 
     def add_side_constraints(
@@ -1212,12 +1213,7 @@ class PMedian(_SideConstraints):
         must[self.fixed] = True
         allowed = np.ones(n_s, dtype=bool)
         bound = -np.inf
-        constrained = (
-            len(self.spacing_pairs) > 0
-            or (self.groups is not None and self.equity_share > 0)
-            or self.budget is not None
-        )
-        if constrained:  # the Lagrangian steps know no side constraints
+        if not self._plain():  # the Lagrangian steps know no side constraints
             return self._solve_side(name, incumbent, tol, t0, time_limit, threads, msg, extra)
         if self._serves_everyone(incumbent):
             found = self._lagrangian(D, incumbent, cost, tol, deadline, extra)
