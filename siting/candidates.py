@@ -17,7 +17,6 @@ one non-existing candidate is kept per node.
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from pathlib import Path
@@ -34,17 +33,20 @@ from siting._errors import DataFileError, InputError, MissingFileError
 from siting._geo import NodeIndex
 from siting._io import WGS84
 from siting._osm import Features
+from siting.existing import STATION_COLUMNS, read_ocm_file
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["site_id", "kind", "name", "osmid", "existing", "node", "lon", "lat", "snap_m"]
+COLUMNS = ["site_id", "kind", "name", "osmid", "existing", "node", "lon", "lat", "snap_m",
+           "ports_known", "type_known", "kw_known", "source"]  # fmt: skip
 
 
 def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataFrame:
-    """Read existing stations: columns ``name``, ``lon``, ``lat``, ``ports``.
+    """Read existing stations (columns :data:`siting.existing.STATION_COLUMNS`).
 
-    Accepts a CSV with ``lat``/``lon`` (or ``latitude``/``longitude``) columns, a
-    GeoJSON of points, or Open Charge Map JSON (one record or a list).
+    Accepts a CSV with ``lat``/``lon`` (or ``latitude``/``longitude``) columns and
+    optional ``ports``, ``station_type`` (AC/DC) and ``kw``, a GeoJSON of points with
+    the same optional properties, or Open Charge Map JSON (one record or a list).
     """
     if not path.exists():
         raise MissingFileError(f"{field}: file not found: {path}")
@@ -60,16 +62,11 @@ def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataF
             gdf = gdf.to_crs(WGS84)
             if not gdf.geom_type.eq("Point").all():
                 raise DataFileError(f"{field}: {path} must contain points only")
-            df = pd.DataFrame(
-                {
-                    "name": gdf.get("name", pd.Series([""] * len(gdf))),
-                    "lon": gdf.geometry.x,
-                    "lat": gdf.geometry.y,
-                    "ports": gdf.get("ports", pd.Series([np.nan] * len(gdf))),
-                }
-            )
+            props = pd.DataFrame(gdf.drop(columns="geometry"))
+            props["lon"], props["lat"] = gdf.geometry.x, gdf.geometry.y
+            df = _normalise_columns(props, path, field)
         elif suffix == ".json":
-            df = _read_ocm(path, field)
+            df = read_ocm_file(path, field=field)
         else:
             raise DataFileError(f"{field}: {path.name}: expected .csv, .geojson or .json")
     except (DataFileError, MissingFileError):
@@ -86,7 +83,16 @@ def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataF
             f"(lat {df['lat'].iloc[row]}, lon {df['lon'].iloc[row]})"
         )
     df["name"] = df["name"].fillna("").astype(str)
-    return df.reset_index(drop=True)
+    bad_type = ~df["station_type"].isin(["", "AC", "DC"])
+    if bad_type.any():
+        row = int(np.flatnonzero(bad_type.to_numpy())[0])
+        raise DataFileError(
+            f"{field}: row {row + 1}: station_type must be AC, DC or empty, "
+            f"got {df['station_type'].iloc[row]!r}"
+        )
+    if "source" not in df or (df["source"] == "").all():
+        df["source"] = path.name
+    return df[STATION_COLUMNS].reset_index(drop=True)
 
 
 def build_candidates(
@@ -158,6 +164,10 @@ def build_candidates(
                     "lon": existing["lon"].to_numpy(),
                     "lat": existing["lat"].to_numpy(),
                     "snap_m": dist,
+                    "ports_known": existing["ports"].to_numpy(float),
+                    "type_known": existing["station_type"].to_numpy(),
+                    "kw_known": existing["kw"].to_numpy(float),
+                    "source": existing["source"].to_numpy(),
                 }
             )
         )
@@ -200,6 +210,13 @@ def build_candidates(
     new = new[~new["pos"].isin(taken)]
     cand = pd.concat([cand[cand["existing"]], new], ignore_index=True)
     cand = cand.drop(columns=["_rank", "_ex"])
+    for col, empty in (("ports_known", np.nan), ("type_known", ""), ("kw_known", np.nan),
+                       ("source", "")):  # fmt: skip
+        cand[col] = cand[col].fillna(empty) if col in cand else empty
+    new_site = ~cand["existing"] & (cand["source"] == "")
+    cand.loc[new_site, "source"] = np.where(
+        cand.loc[new_site, "kind"] == settings.GRID_KIND, "road grid", "osm"
+    )
 
     n_ex = int(cand["existing"].sum())
     ids = [f"E{i + 1:04d}" for i in range(n_ex)] + [
@@ -257,14 +274,20 @@ def _normalise_columns(df: pd.DataFrame, path: Path, field: str) -> pd.DataFrame
         raise DataFileError(
             f"{field}: {path} needs 'lat' and 'lon' columns; has {', '.join(map(str, df.columns))}"
         )
+
+    def numeric(name: str) -> pd.Series | float:
+        return pd.to_numeric(df[lower[name]], errors="coerce") if name in lower else np.nan
+
+    kind = next((lower[c] for c in ("station_type", "type") if c in lower), None)
     out = pd.DataFrame(
         {
             "name": df[lower["name"]] if "name" in lower else "",
             "lon": pd.to_numeric(df[lon], errors="coerce"),
             "lat": pd.to_numeric(df[lat], errors="coerce"),
-            "ports": pd.to_numeric(df[lower["ports"]], errors="coerce")
-            if "ports" in lower
-            else np.nan,
+            "ports": numeric("ports"),
+            "station_type": df[kind].fillna("").astype(str).str.upper() if kind else "",
+            "kw": numeric("kw"),
+            "source": df[lower["source"]].fillna("").astype(str) if "source" in lower else "",
         }
     )
     if out[["lon", "lat"]].isna().any().any():
@@ -279,25 +302,3 @@ def _is_geojson(path: Path) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     return '"FeatureCollection"' in head or '"Feature"' in head
-
-
-def _read_ocm(path: Path, field: str) -> pd.DataFrame:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    records = data if isinstance(data, list) else [data]
-    rows = []
-    for rec in records:
-        info = rec.get("AddressInfo") if isinstance(rec, dict) else None
-        if not info or "Latitude" not in info or "Longitude" not in info:
-            raise DataFileError(f"{field}: {path} is neither GeoJSON nor Open Charge Map JSON")
-        ports = rec.get("NumberOfPoints") or sum(
-            (c.get("Quantity") or 1) for c in rec.get("Connections") or []
-        )
-        rows.append(
-            {
-                "name": info.get("Title", ""),
-                "lon": float(info["Longitude"]),
-                "lat": float(info["Latitude"]),
-                "ports": ports or np.nan,
-            }
-        )
-    return pd.DataFrame(rows, columns=["name", "lon", "lat", "ports"])

@@ -38,12 +38,19 @@ def evaluate_plan(
     threshold_s: float,
     weight_col: str = "sessions_day",
     served: np.ndarray | None = None,
+    assignment: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """Coverage and access-time figures of a plan.
 
-    Every demand point is assigned to its nearest chosen site by drive time.
-    ``served`` (sessions per day per point, e.g. under station capacities) is
-    the demand the plan serves; by default, the demand within the threshold.
+    Access times are to the nearest chosen site by drive time. ``served``
+    (sessions per day per point, e.g. under station capacities) is the demand
+    the plan serves; by default, the demand within the threshold. Every
+    per-station figure comes from one assignment of demand to stations: the
+    model's (``assignment``: demand point, position in ``selected``, sessions/day,
+    DC flag), or without one each point within the threshold to its nearest site.
+    A station's served area holds the cells within the threshold it serves most
+    of (cells within reach that no station serves go to the nearest station), so
+    station loads sum to the demand served and areas to the demand covered.
 
     Returns
     -------
@@ -51,11 +58,11 @@ def evaluate_plan(
         ``coverage_share`` (demand within the threshold of a chosen site),
         demand-weighted ``mean_access_min`` and ``p95_access_min``, counts.
     per_site
-        For each chosen site: demand points and demand assigned to it, and the
-        part of that within the threshold (``covered_demand``).
+        For each chosen site: ``area_cells`` and ``area_sessions`` (cells of its served
+        area and their sessions/day), ``sessions_served`` (its load).
     per_demand
         For each demand point: nearest site id, access time in minutes, whether
-        it is within the threshold and the demand served.
+        it is within the threshold, the demand served and its ``area_site``.
     """
     w = demand[weight_col].to_numpy(float)
     best, arg = tt.nearest(selected)
@@ -87,6 +94,22 @@ def evaluate_plan(
         "served_share": round(float(served_w.sum()) / total, 6) if total else 0.0,
     }
     ids = sites["site_id"].to_numpy()
+    pos = np.full(len(sites), -1, dtype=np.int64)
+    pos[selected] = np.arange(len(selected))
+    near_pos = np.where(arg >= 0, pos[np.maximum(arg, 0)], -1)
+    area_pos = np.where(covered, near_pos, -1)
+    load: np.ndarray = np.zeros(len(selected))
+    if assignment is not None:
+        r, c, v, _ = assignment
+        load = np.bincount(c, weights=v, minlength=len(selected))
+        # the station serving most of each point (ties to the lower position)
+        order = np.lexsort((c, -v, r))
+        first = np.r_[True, r[order][1:] != r[order][:-1]] if len(order) else np.array([], bool)
+        top_r, top_c = r[order][first], c[order][first]
+        area_pos[top_r] = np.where(covered[top_r], top_c, area_pos[top_r])
+    else:
+        inside = area_pos >= 0
+        load = np.bincount(area_pos[inside], weights=served_w[inside], minlength=len(selected))
     per_demand = pd.DataFrame(
         {
             "demand_id": demand["demand_id"].to_numpy(),
@@ -94,19 +117,20 @@ def evaluate_plan(
             "access_min": np.round(minutes, 3),
             "covered": covered,
             "served": served_w,
+            "area_site": np.where(area_pos >= 0, ids[selected][np.maximum(area_pos, 0)], ""),
         }
     )
-    frame = pd.DataFrame({"site": arg, "w": w, "cov": np.where(covered, w, 0.0), "n": 1})
-    agg = (
-        frame[frame["site"] >= 0]
-        .groupby("site")
-        .agg(
-            demand_points=("n", "sum"), assigned_demand=("w", "sum"), covered_demand=("cov", "sum")
-        )
+    inside = area_pos >= 0
+    per_site = pd.DataFrame(
+        {
+            "area_cells": np.bincount(area_pos[inside], minlength=len(selected)),
+            "area_sessions": np.bincount(
+                area_pos[inside], weights=w[inside], minlength=len(selected)
+            ),
+            "sessions_served": load,
+        },
+        index=ids[selected],
     )
-    per_site = agg.reindex(selected).fillna(0.0)
-    per_site.index = ids[selected]
-    per_site["demand_points"] = per_site["demand_points"].astype(int)
     return kpis, per_site, per_demand
 
 
@@ -152,30 +176,30 @@ def district_figures(
 def served_areas(
     demand: gpd.GeoDataFrame, per_demand: pd.DataFrame, sites: gpd.GeoDataFrame
 ) -> gpd.GeoDataFrame:
-    """Each station's served area: the demand cells within the threshold whose nearest
-    station it is, merged into one (multi)polygon per station.
+    """Each station's served area: the demand cells within the threshold it serves most
+    of (see :func:`evaluate_plan`), merged into one (multi)polygon per station.
 
     Parameters
     ----------
     demand
         Demand cells (polygons) in the order of ``per_demand``.
     per_demand
-        Output of :func:`evaluate_plan` (``nearest_site``, ``covered``).
+        Output of :func:`evaluate_plan` (``area_site``).
     sites
         The chosen stations with ``site_id`` and ``existing``.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        ``site_id``, ``status``, ``cells``, ``demand_within`` (sessions/day) and
+        ``site_id``, ``status``, ``area_cells``, ``area_sessions`` (sessions/day) and
         the area in km², one row per station with at least one cell.
     """
-    keep = per_demand["covered"].to_numpy() & (per_demand["nearest_site"].to_numpy() != "")
+    keep = per_demand["area_site"].to_numpy() != ""
     cells = gpd.GeoDataFrame(
         {
-            "site_id": per_demand["nearest_site"].to_numpy()[keep],
-            "demand_within": demand["sessions_day"].to_numpy(float)[keep],
-            "cells": 1,
+            "site_id": per_demand["area_site"].to_numpy()[keep],
+            "area_sessions": demand["sessions_day"].to_numpy(float)[keep],
+            "area_cells": 1,
         },
         geometry=demand.geometry.to_numpy()[keep],
         crs=demand.crs,
@@ -184,16 +208,16 @@ def served_areas(
         empty: dict[str, list[Any]] = {
             "site_id": [],
             "status": [],
-            "cells": [],
-            "demand_within": [],
+            "area_cells": [],
+            "area_sessions": [],
             "area_km2": [],
         }
         return gpd.GeoDataFrame(empty, geometry=[], crs=demand.crs)
-    areas = cells.dissolve(by="site_id", aggfunc={"demand_within": "sum", "cells": "sum"})
+    areas = cells.dissolve(by="site_id", aggfunc={"area_sessions": "sum", "area_cells": "sum"})
     areas = areas.reset_index()
     status = sites.set_index("site_id")["existing"].map({True: "existing", False: "new"})
     areas.insert(1, "status", areas["site_id"].map(status).to_numpy())
     metric = areas.to_crs(areas.estimate_utm_crs())
     areas["area_km2"] = (metric.area / 1e6).round(3).to_numpy()
-    areas["demand_within"] = areas["demand_within"].round(4)
-    return areas[["site_id", "status", "cells", "demand_within", "area_km2", "geometry"]]
+    areas["area_sessions"] = areas["area_sessions"].round(4)
+    return areas[["site_id", "status", "area_cells", "area_sessions", "area_km2", "geometry"]]

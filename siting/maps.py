@@ -54,7 +54,7 @@ def plan_map(
     sites
         The chosen stations (WGS84 points) with ``site_id``, ``kind``, ``name``,
         ``existing`` and, if known, ``ports``, ``station_type``,
-        ``assigned_demand``, ``covered_demand``, ``load``, ``utilisation`` and
+        ``area_sessions``, ``sessions_served``, ``capacity_sessions``, ``utilisation`` and
         ``neighbours``.
     demand
         Demand cells (WGS84 polygons) with ``sessions_day`` and ``district``.
@@ -81,7 +81,7 @@ def plan_map(
     if served_areas is not None and len(served_areas):
         threshold = kpis.get("threshold_min") if kpis else None
         folium.GeoJson(
-            served_areas[["site_id", "status", "demand_within", "area_km2", "geometry"]],
+            served_areas[["site_id", "status", "area_sessions", "area_km2", "geometry"]],
             name=f"Served areas (within {threshold:g} min)" if threshold else "Served areas",
             show=False,
             style_function=lambda _: {
@@ -91,7 +91,7 @@ def plan_map(
                 "fillOpacity": 0.25,
             },
             tooltip=folium.GeoJsonTooltip(
-                fields=["site_id", "demand_within", "area_km2"],
+                fields=["site_id", "area_sessions", "area_km2"],
                 aliases=["Station", "Demand within (sessions/day)", "Area (km²)"],
             ),
         ).add_to(m)
@@ -275,10 +275,10 @@ def _popup(row: dict[Any, Any]) -> str:
     if ports is not None and not pd.isna(ports):
         lines.append(f"Ports: {int(ports)}")
     for key, label in (
-        ("assigned_demand", "Nearest station for (sessions/day)"),
-        ("covered_demand", "… of which within threshold"),
-        ("load", "Demand served (sessions/day)"),
-        ("capacity", "Capacity (sessions/day)"),
+        ("sessions_served", "Sessions served (sessions/day)"),
+        ("capacity_sessions", "Capacity (sessions/day)"),
+        ("area_sessions", "Demand in its served area (sessions/day)"),
+        ("capital_cost", "Capital cost"),
     ):
         value = row.get(key)
         if value is not None and not (isinstance(value, float) and np.isnan(value)):

@@ -16,7 +16,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -179,7 +179,10 @@ class _SideConstraints:
         n_sites: int,
         fixed: np.ndarray,
     ) -> None:
-        """A budget on the total site cost; with it, ``p`` is the largest number of sites."""
+        """A budget on the cost of the new sites; with it, ``p`` is the largest number of sites.
+
+        Existing (fixed) sites are sunk costs: they cost nothing against the budget.
+        """
         self.budget = budget
         self.site_cost = None
         if budget is None:
@@ -189,12 +192,7 @@ class _SideConstraints:
         cost = np.broadcast_to(np.asarray(site_cost, dtype=float), (n_sites,)).copy()
         if not np.all(np.isfinite(cost)) or (cost < 0).any():
             raise InputError("site_cost: expected finite costs >= 0")
-        fixed_cost = float(cost[fixed].sum())
-        if fixed_cost > budget + 1e-9:
-            raise InfeasibleError(
-                f"optimize.budget ({budget:,.0f}) is below the cost of the {len(fixed)} "
-                f"existing stations ({fixed_cost:,.0f}); raise the budget"
-            )
+        cost[fixed] = 0.0  # existing stations are sunk costs
         self.site_cost = cost
 
     def add_budget(self, prob: pulp.LpProblem, y: list[pulp.LpVariable]) -> None:
@@ -932,6 +930,58 @@ def _within(cost: np.ndarray | sp.sparray | sp.spmatrix, threshold: float) -> sp
     return sp.csr_array(arr <= threshold)
 
 
+def _within_times(
+    cost: np.ndarray | sp.sparray | sp.spmatrix, threshold: float
+) -> tuple[sp.csr_array, sp.csr_array]:
+    """Boolean pairs within ``threshold`` and their costs, on the same sparsity."""
+    if sp.issparse(cost):
+        m = sp.csr_array(cost)
+        keep = m.data <= threshold
+        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))[keep]
+        cols, vals = m.indices[keep], m.data[keep].astype(float)
+    else:
+        arr = np.asarray(cost, dtype=float)
+        if arr.ndim != 2:
+            raise InputError(f"cost: expected a 2-D matrix, got {arr.ndim} dimension(s)")
+        rows, cols = np.nonzero(arr <= threshold)
+        vals = arr[rows, cols]
+        m = sp.csr_array(arr.shape)
+    shape = m.shape if sp.issparse(cost) else np.asarray(cost).shape
+    nb = sp.csr_array((np.ones(len(rows), dtype=bool), (rows, cols)), shape=shape)
+    times = sp.csr_array((vals, (rows, cols)), shape=shape)
+    return nb, times
+
+
+def _aligned_times(times: sp.sparray | sp.spmatrix | None, nb: sp.csr_array) -> np.ndarray | None:
+    """Pair times in the order of ``nb``'s stored entries (``None`` without times)."""
+    if times is None:
+        return None
+    t = sp.csr_array(times, dtype=float)
+    t.sum_duplicates()
+    t.sort_indices()
+    if t.shape != nb.shape or not (
+        np.array_equal(t.indptr, nb.indptr) and np.array_equal(t.indices, nb.indices)
+    ):
+        raise InputError("times: expected the same sparsity pattern as neighbours")
+    return np.asarray(t.data, dtype=float)
+
+
+def _check_site_capacity(
+    site_capacity: dict[int, tuple[str, float]] | None, fixed: np.ndarray
+) -> dict[int, tuple[str, float]]:
+    out: dict[int, tuple[str, float]] = {}
+    fixed_set = set(fixed.tolist())
+    for j, (t, k) in (site_capacity or {}).items():
+        if int(j) not in fixed_set:
+            raise InputError(f"site_capacity: site {j} is not a fixed (existing) site")
+        if t not in ("AC", "DC") or not np.isfinite(k) or k <= 0:
+            raise InputError(
+                f"site_capacity[{j}]: expected ('AC' or 'DC', sessions/day > 0), got {(t, k)}"
+            )
+        out[int(j)] = (str(t), float(k))
+    return out
+
+
 class PMedian(_SideConstraints):
     r"""p-median: minimise the demand-weighted cost (e.g. access time) of serving demand.
 
@@ -1499,7 +1549,8 @@ class CapacitatedCoverage(_SideConstraints):
 
         \sum_{j \in N_i} u_{ij} \le 1,\quad \sum_{j \in N_i} v_{ij} \le 1 \;\; \forall i,
         \qquad
-        \sum_i a_i u_{ij} + \sum_i d_i v_{ij} \le K^{AC} y^{AC}_j + K^{DC} y^{DC}_j \;\; \forall j,
+        \sum_i a_i u_{ij} + \sum_i d_i v_{ij} \le K^{AC}_j y^{AC}_j + K^{DC}_j y^{DC}_j
+        \;\; \forall j,
 
     .. math::
 
@@ -1510,11 +1561,33 @@ class CapacitatedCoverage(_SideConstraints):
     with binary :math:`y` and :math:`u, v \ge 0` the shares of point *i*'s AC and DC
     demand (:math:`a_i, d_i`, sessions/day) served at *j*. Every row is built from the
     sparse neighbour lists only. The capacity row alone already forbids serving at a
-    closed site, and a per-site DC row :math:`\sum_i d_i v_{ij} \le K^{DC} y^{DC}_j`
+    closed site, and a per-site DC row :math:`\sum_i d_i v_{ij} \le K^{DC}_j y^{DC}_j`
     forbids serving DC demand at an AC station; the linking rows
     :math:`u_{ij} \le \dots` only tighten the LP bound and are optional
-    (``link_rows``): on the Almaty default both reach the same proven optimum, in 4 s
-    without them and 37 s with them.
+    (``link_rows``). An existing station of known type and capacity
+    (``site_capacity``) keeps them; other existing sites get the type the model
+    chooses. With a budget :math:`B` on new stations,
+    :math:`\sum_{j \notin E} \sum_t c_t y^t_j \le B` and ``p`` bounds the count
+    from above (existing stations are sunk costs).
+
+    **Secondary order** (``secondary``): one objective, the demand served plus
+    :math:`\lambda` times the terms below, with :math:`\lambda` so small that the
+    secondary can move the served total by at most half the gap tolerance, solved to
+    :data:`siting.settings.SECONDARY_GAP_FACTOR` of that tolerance so the secondary
+    is resolved too (``secondary="cost"``: the cost term only). The terms
+
+    .. math::
+
+        \sum_i w_i z_i \;-\; \alpha \sum_{ij} (a_i u_{ij} + d_i v_{ij})\, t_{ij} / T
+        \;-\; \beta \sum_{j \notin E} \sum_t c_t y^t_j / \bar c,
+        \qquad z_i \le \sum_{j \in N_i} \sum_t y^t_j,
+
+    are the demand within the threshold of a station, then the access time of the
+    sessions served (:math:`t_{ij}` drive time, :math:`T` the longest; off by default,
+    :math:`\alpha = 0`), then the capital cost (:math:`\bar c` the dearest station,
+    :math:`\beta = 10^{-4}`; :data:`siting.settings.SECONDARY_WEIGHTS`). Without it,
+    when every station is full many plans serve the same and the solver's path picks
+    one of them.
 
     Parameters
     ----------
@@ -1528,19 +1601,20 @@ class CapacitatedCoverage(_SideConstraints):
     p
         Number of stations, fixed ones included.
     fixed
-        Sites every plan keeps (their type is chosen by the model).
+        Sites every plan keeps (their type is chosen by the model unless given in
+        ``site_capacity``).
     link_rows
         Add the linking rows (tighter LP, many more rows).
-    tie_break
-        Lexicographic second stage: among plans serving the most demand, the one with
-        the most demand within the threshold of a station. When every station is full
-        (capacity-bound demand, as in Almaty today) many plans serve the same and the
-        site choice is otherwise arbitrary. Off by default: on the Almaty default the
-        second stage reached its 120 s limit at a 17.7 % gap without improving on the
-        first stage's coverage.
+    times
+        Drive times (seconds) of the pairs in ``neighbours`` (same sparsity), for the
+        access-time term of the secondary order.
+    secondary
+        Run the secondary stage above.
+    site_capacity
+        Fixed sites of known type and capacity: ``{site: ("DC", sessions/day)}``.
     budget, station_cost
-        Optional budget and the cost of a station of each type (site plus ports):
-        :math:`\sum_j \sum_t c_t y^t_j \le B`; ``p`` then bounds the count from above.
+        Optional budget and the capital cost of a new station of each type; the cost
+        is also reported and, with ``secondary``, minimised last.
     """
 
     name = "capacitated"
@@ -1560,11 +1634,15 @@ class CapacitatedCoverage(_SideConstraints):
         equity_share: float = 0.0,
         budget: float | None = None,
         station_cost: dict[str, float] | None = None,
-        tie_break: bool = False,
+        times: sp.sparray | sp.spmatrix | None = None,
+        secondary: bool | Literal["cost"] = False,
+        site_capacity: dict[int, tuple[str, float]] | None = None,
+        max_dc: int | None = None,
     ) -> None:
         self.link_rows = link_rows
-        self.tie_break = tie_break
-        self.last_tie_break: dict[str, Any] | None = None
+        self.secondary = secondary
+        self.max_dc = max_dc
+        self.last_secondary: dict[str, Any] | None = None
         self.budget = budget
         self.station_cost = dict(station_cost or {})
         nb = sp.csr_array(neighbours).astype(bool)
@@ -1572,6 +1650,7 @@ class CapacitatedCoverage(_SideConstraints):
         nb.sort_indices()
         self.neighbours = nb
         n_d, n_s = nb.shape
+        self.times = _aligned_times(times, nb)
         self.ac = np.asarray(ac_demand, dtype=float)
         self.dc = np.asarray(dc_demand, dtype=float)
         _check_weights(self.ac, n_d)
@@ -1590,6 +1669,8 @@ class CapacitatedCoverage(_SideConstraints):
         if len(self.fixed) and (self.fixed.min() < 0 or self.fixed.max() >= n_s):
             raise InputError(f"fixed: site indices must lie in [0, {n_s})")
         _check_p(self.p, n_s, len(self.fixed))
+        self.fixed_set = set(self.fixed.tolist())
+        self.site_capacity = _check_site_capacity(site_capacity, self.fixed)
         self.set_side_constraints(
             spacing_pairs=spacing_pairs,
             groups=groups,
@@ -1598,23 +1679,36 @@ class CapacitatedCoverage(_SideConstraints):
             weights=self.ac + self.dc,
             reachable=np.diff(nb.indptr) > 0,
         )
-        if budget is not None:
-            missing = [t for t in self.capacity if t not in self.station_cost]
-            if missing:
-                raise InputError(f"station_cost: no cost for station type(s) {', '.join(missing)}")
-            cheapest = min(self.station_cost[t] for t in self.capacity)
-            fixed_cost = cheapest * len(self.fixed)
-            if fixed_cost > budget + 1e-9:
-                raise InfeasibleError(
-                    f"optimize.budget ({budget:,.0f}) is below the cost of the {len(self.fixed)} "
-                    f"existing stations ({fixed_cost:,.0f} at the cheapest type)"
-                )
+        needs_cost = budget is not None or bool(self.station_cost)
+        missing = [t for t in self.capacity if t not in self.station_cost]
+        if needs_cost and missing:
+            raise InputError(f"station_cost: no cost for station type(s) {', '.join(missing)}")
+        if any(c < 0 or not np.isfinite(c) for c in self.station_cost.values()):
+            raise InputError(f"station_cost: expected finite costs >= 0, got {self.station_cost}")
         if self.dc.sum() > 0 and "DC" not in self.capacity:
             warnings.warn(
                 "capacity has no DC station type: DC demand cannot be served",
                 UserWarning,
                 stacklevel=2,
             )
+
+    def site_types(self, j: int) -> list[str]:
+        """Station types site ``j`` may take."""
+        if j in self.site_capacity:
+            return [self.site_capacity[j][0]]
+        return [t for t in ("AC", "DC") if t in self.capacity]
+
+    def capacity_of(self, j: int, t: str) -> float:
+        """Sessions per day of site ``j`` as a station of type ``t``."""
+        if j in self.site_capacity and self.site_capacity[j][0] == t:
+            return float(self.site_capacity[j][1])
+        return float(self.capacity.get(t, 0.0))
+
+    def cost_of(self, j: int, t: str) -> float:
+        """Capital cost of site ``j`` as a station of type ``t`` (existing ones: 0)."""
+        if j in self.fixed_set:
+            return 0.0
+        return float(self.station_cost.get(t, 0.0))
 
     @classmethod
     def from_travel_times(
@@ -1635,14 +1729,16 @@ class CapacitatedCoverage(_SideConstraints):
             raise InputError(
                 f"threshold_s ({threshold_s:.0f}) exceeds the matrix cutoff ({tt.cutoff_s:.0f})"
             )
+        nb, times = _within_times(tt.matrix, threshold_s)
         return cls(
-            tt.neighbours(threshold_s),
+            nb,
             ac_demand,
             dc_demand,
             capacity,
             p,
             fixed=fixed,
             link_rows=link_rows,
+            times=times,
             **side,
         )
 
@@ -1662,17 +1758,19 @@ class CapacitatedCoverage(_SideConstraints):
     ) -> CapacitatedCoverage:
         """Build from a dense or sparse cost matrix; pairs with cost <= threshold may be served.
 
-        Further keyword options (spacing, equity, budget) go to the constructor.
+        Further keyword options (spacing, equity, budget) go to the constructor; the
+        costs of the pairs within the threshold are the secondary order's access times.
         """
+        nb, times = _within_times(cost, threshold)
         return cls(
-            _within(cost, threshold),
+            nb,
             ac_demand,
             dc_demand,
             capacity,
             p,
             fixed=fixed,
             link_rows=link_rows,
-            **options,
+            **{"times": times, **options},
         )
 
     @classmethod
@@ -1708,13 +1806,15 @@ class CapacitatedCoverage(_SideConstraints):
             **options,
         )
 
-    def greedy(self) -> dict[str, Any]:
+    def greedy(self, *, stop_at: float | None = None, per_cost: bool = False) -> dict[str, Any]:
         """Greedy plan and assignment, the warm start of :meth:`solve`.
 
         Opens the fixed sites, then repeatedly the (site, type) that can serve the
-        most demand still unserved within reach (capped by its capacity), within p,
-        the budget and the spacing. Each new station serves DC demand first, then
-        AC demand, the same share of every reachable point. Deterministic.
+        most demand still unserved within reach (capped by its capacity; with
+        ``per_cost``, the most per unit of capital cost), within p, the budget and the
+        spacing, until ``stop_at`` sessions/day are served if given. Each new station
+        serves DC demand first, then AC demand, the same share of every reachable
+        point. Deterministic.
         """
         nb = self.neighbours
         n_s = nb.shape[1]
@@ -1733,8 +1833,10 @@ class CapacitatedCoverage(_SideConstraints):
         def gains() -> dict[str, np.ndarray]:
             reach_ac, reach_dc = nb_t @ ac, nb_t @ dc
             return {
-                t: np.minimum(self.capacity[t], reach_ac + (reach_dc if t == "DC" else 0.0))
-                for t in types
+                t: np.minimum(
+                    self.capacity.get(t, 0.0), reach_ac + (reach_dc if t == "DC" else 0.0)
+                )
+                for t in ("AC", "DC")
             }
 
         def open_site(j: int, t: str) -> None:
@@ -1742,8 +1844,8 @@ class CapacitatedCoverage(_SideConstraints):
             chosen[j] = t
             blocked[j] = True
             blocked[partners.get(j, [])] = True
-            money -= self.station_cost.get(t, 0.0) if self.budget is not None else 0.0
-            left = float(self.capacity[t])
+            money -= self.cost_of(j, t) if self.budget is not None else 0.0
+            left = self.capacity_of(j, t)
             pts = nb_t.indices[nb_t.indptr[j] : nb_t.indptr[j + 1]]
             for kind, residual, total in (("v", dc, self.dc), ("u", ac, self.ac)):
                 if kind == "v" and t != "DC":
@@ -1759,79 +1861,125 @@ class CapacitatedCoverage(_SideConstraints):
 
         for j in self.fixed.tolist():
             g = gains()
-            open_site(j, max(types, key=lambda t: (g[t][j], t == "DC")))
+            open_site(j, max(self.site_types(j), key=lambda t: (g[t][j], t == "DC")))
         while len(chosen) < self.p:
             g = gains()
             best: tuple[float, int, str] | None = None
             for t in types:
                 cand = np.where(blocked, -1.0, g[t])
+                if per_cost and self.station_cost.get(t, 0.0) > 0:
+                    cand = np.where(blocked, -1.0, g[t] / self.station_cost[t])
                 if self.budget is not None:
                     cand[self.station_cost.get(t, 0.0) > money + 1e-9] = -1.0
+                if t == "DC" and self.max_dc is not None:
+                    n_dc = sum(
+                        1 for k, v in chosen.items() if v == "DC" and k not in self.fixed_set
+                    )
+                    if n_dc >= self.max_dc:
+                        cand[:] = -1.0
                 j = int(np.argmax(cand))
                 if cand[j] >= 0 and (best is None or cand[j] > best[0]):
                     best = (float(cand[j]), j, t)
             if best is None:
                 break
             open_site(best[1], best[2])
+            if (
+                stop_at is not None
+                and float(self.ac.sum() + self.dc.sum() - ac.sum() - dc.sum()) >= stop_at
+            ):
+                break
         return plan
 
     def build(
-        self, *, min_served: float | None = None, start: dict[str, Any] | None = None
+        self,
+        *,
+        floor: float | None = None,
+        start: dict[str, Any] | None = None,
+        mode: Literal["secondary", "cost", "stations"] = "secondary",
+        weight: float | None = None,
     ) -> tuple[pulp.LpProblem, dict[str, list[pulp.LpVariable]], dict[str, Any]]:
-        """The PuLP problem, its site variables per type, and the assignment variables."""
+        """The PuLP problem, its site variables per type, and the assignment variables.
+
+        With ``weight``, the objective is the demand served plus ``weight`` times the
+        secondary order. With ``floor``, serve at least ``floor`` sessions/day and, by
+        ``mode``, maximise the secondary order or minimise the capital cost or the
+        number of stations (the minimum plan, with ``p`` an upper bound; see
+        :class:`siting.minimum.MinimumPlan`).
+        """
+        # one long function on purpose: the rows share the variable lists built here
         nb = self.neighbours
         n_d, n_s = nb.shape
         prob = pulp.LpProblem(self.name, pulp.LpMaximize)
-        types: list[str] = [t for t in ("AC", "DC") if t in self.capacity]
-        y = {
-            t: [
-                prob.add_variable(f"y{t}_{j}", lowBound=0, upBound=1, cat=pulp.LpInteger)
+        types: list[str] = sorted({t for j in range(n_s) for t in self.site_types(j)})
+        y: dict[str, list[pulp.LpVariable]] = {}
+        for t in types:
+            y[t] = [
+                prob.add_variable(
+                    f"y{t}_{j}",
+                    lowBound=0,
+                    upBound=1 if t in self.site_types(j) else 0,
+                    cat=pulp.LpInteger,
+                )
                 for j in range(n_s)
             ]
-            for t in types
-        }
-        fixed = set(self.fixed.tolist())
         for j in range(n_s):
             both = pulp.LpAffineExpression([(y[t][j], 1.0) for t in types])
-            if j in fixed:
+            if j in self.fixed_set:
                 prob += pulp.LpConstraint(both, pulp.LpConstraintEQ, f"fixed_{j}", 1.0)
             elif len(types) > 1:
                 prob += pulp.LpConstraint(both, pulp.LpConstraintLE, f"one_type_{j}", 1.0)
         # with a budget, p is an upper bound on the number of stations
+        at_most = self.budget is not None or (floor is not None and mode != "secondary")
         prob += pulp.LpConstraint(
             pulp.LpAffineExpression([(v, 1.0) for t in types for v in y[t]]),
-            pulp.LpConstraintEQ if self.budget is None else pulp.LpConstraintLE,
+            pulp.LpConstraintLE if at_most else pulp.LpConstraintEQ,
             "p_sites",
             float(self.p),
         )
+        cost_terms = [
+            (y[t][j], self.cost_of(j, t))
+            for t in types
+            for j in range(n_s)
+            if self.cost_of(j, t) > 0 and t in self.site_types(j)
+        ]
+        if self.max_dc is not None and "DC" in y:
+            new_dc = [(y["DC"][j], 1.0) for j in range(n_s) if j not in self.fixed_set]
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(new_dc), pulp.LpConstraintLE, "max_dc", float(self.max_dc)
+            )
         if self.budget is not None:
             prob += pulp.LpConstraint(
-                pulp.LpAffineExpression(
-                    [(v, float(self.station_cost[t])) for t in types for v in y[t]]
-                ),
+                pulp.LpAffineExpression(cost_terms),
                 pulp.LpConstraintLE,
                 "budget",
                 float(self.budget),
             )
         load: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_s)]
+        dc_load: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_s)]
         objective: list[tuple[pulp.LpVariable, float]] = []
+        access: list[tuple[pulp.LpVariable, float]] = []
         assign: dict[str, Any] = {"u": {}, "v": {}}
         for i in range(n_d):
-            js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
+            lo, hi = nb.indptr[i], nb.indptr[i + 1]
+            js = nb.indices[lo:hi].tolist()
             if not js:
                 continue
-            for kind, amount, allowed in (("u", self.ac[i], types), ("v", self.dc[i], ["DC"])):
-                allowed = [t for t in allowed if t in types]
-                if amount <= 0 or not allowed:
+            for kind, amount in (("u", self.ac[i]), ("v", self.dc[i])):
+                if amount <= 0 or (kind == "v" and "DC" not in types):
                     continue
                 xs = []
-                for j in js:
+                for k, j in enumerate(js):
                     x = prob.add_variable(f"{kind}_{i}_{j}", lowBound=0, upBound=1)
                     xs.append(x)
                     assign[kind][(i, j)] = x
                     load[j].append((x, float(amount)))
+                    if kind == "v":
+                        dc_load[j].append((x, float(amount)))
                     objective.append((x, float(amount)))
+                    if self.times is not None:
+                        access.append((x, float(amount) * float(self.times[lo + k])))
                     if self.link_rows:
+                        allowed = ["DC"] if kind == "v" else types
                         link = [(x, 1.0)] + [(y[t][j], -1.0) for t in allowed]
                         prob += pulp.LpConstraint(
                             pulp.LpAffineExpression(link),
@@ -1845,13 +1993,10 @@ class CapacitatedCoverage(_SideConstraints):
                     f"share_{kind}_{i}",
                     1.0,
                 )
-        dc_load: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_s)]
-        for (i, j), x in assign["v"].items():
-            dc_load[j].append((x, float(self.dc[i])))
         for j in range(n_s):
             if not load[j]:
                 continue
-            cap = [(y[t][j], -float(self.capacity[t])) for t in types]
+            cap = [(y[t][j], -self.capacity_of(j, t)) for t in types if t in self.site_types(j)]
             prob += pulp.LpConstraint(
                 pulp.LpAffineExpression(load[j] + cap), pulp.LpConstraintLE, f"capacity_{j}", 0.0
             )
@@ -1859,7 +2004,7 @@ class CapacitatedCoverage(_SideConstraints):
                 # DC demand only at a DC station (v_ij <= y^DC_j, aggregated per site)
                 prob += pulp.LpConstraint(
                     pulp.LpAffineExpression(
-                        dc_load[j] + [(y["DC"][j], -float(self.capacity["DC"]))]
+                        dc_load[j] + [(y["DC"][j], -self.capacity_of(j, "DC"))]
                     ),
                     pulp.LpConstraintLE,
                     f"dc_capacity_{j}",
@@ -1871,42 +2016,86 @@ class CapacitatedCoverage(_SideConstraints):
                 served.setdefault(i, []).append((x, float(amounts[i])))
         opened = [pulp.LpAffineExpression([(y[t][j], 1.0) for t in types]) for j in range(n_s)]
         self.add_side_constraints(prob, opened, served, self.ac + self.dc)
-        if min_served is None:
+        if floor is None and weight is None:
             prob += pulp.LpAffineExpression(objective), "served"
-        else:
-            # tie-break stage: keep the demand served, cover the most demand within reach
-            prob.sense = pulp.LpMaximize
-            prob += pulp.LpConstraint(
-                pulp.LpAffineExpression(objective),
-                pulp.LpConstraintGE,
-                "served_floor",
-                float(min_served),
+        elif floor is None:
+            # served plus the secondary order, weighted so that it can move the served
+            # total by at most half the gap tolerance (see the class docstring)
+            terms = self._secondary_terms(prob, y, assign, access, cost_terms)
+            lam = float(weight or 0.0)
+            prob += (
+                _summed(objective + [(v, lam * c) for v, c in terms]),
+                "served",
             )
-            w = self.ac + self.dc
-            cover = []
-            for i in range(n_d):
-                js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
-                if not js or w[i] <= 0:
-                    continue
-                z = prob.add_variable(f"z_{i}", lowBound=0, upBound=1)
-                cover.append((z, float(w[i])))
-                terms = [(z, 1.0)] + [(y[t][j], -1.0) for t in types for j in js]
-                prob += pulp.LpConstraint(
-                    pulp.LpAffineExpression(terms), pulp.LpConstraintLE, f"cover_{i}", 0.0
-                )
-                assign.setdefault("z", {})[i] = z
-            prob += pulp.LpAffineExpression(cover), "covered"
+        else:
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(objective), pulp.LpConstraintGE, "served_floor", floor
+            )
+            if mode == "secondary":
+                terms = self._secondary_terms(prob, y, assign, access, cost_terms)
+                prob += _summed(terms), "secondary"
+            else:
+                prob.sense = pulp.LpMinimize
+                new_sites = [
+                    (y[t][j], 1.0) for t in types for j in range(n_s) if j not in self.fixed_set
+                ]
+                if mode == "cost":
+                    # least cost, then (a tie-break worth less than any cost step) fewer sites
+                    top = max((c for _, c in cost_terms), default=0.0)
+                    tiny = 1e-6 * top if top > 0 else 1.0
+                    terms = cost_terms + [(v, tiny) for v, _ in new_sites]
+                else:
+                    top = max((c for _, c in cost_terms), default=0.0)
+                    terms = new_sites + [(v, 1e-4 * c / top) for v, c in cost_terms if top > 0]
+                prob += _summed(terms), mode
         if start is not None:
-            for t in types:
-                for j, v in enumerate(y[t]):
-                    v.setInitialValue(1.0 if start["types"].get(j) == t else 0.0)
-            for kind in ("u", "v"):
-                for key, x in assign[kind].items():
-                    x.setInitialValue(start[kind].get(key, 0.0))
-            for i, z in assign.get("z", {}).items():
-                js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
-                z.setInitialValue(1.0 if any(j in start["types"] for j in js) else 0.0)
+            self._warm(y, assign, start)
         return prob, y, assign
+
+    def _secondary_terms(
+        self,
+        prob: pulp.LpProblem,
+        y: dict[str, list[pulp.LpVariable]],
+        assign: dict[str, Any],
+        access: list[tuple[pulp.LpVariable, float]],
+        cost_terms: list[tuple[pulp.LpVariable, float]],
+    ) -> list[tuple[pulp.LpVariable, float]]:
+        """Objective terms of the secondary order, adding the cover variables z_i."""
+        nb = self.neighbours
+        alpha, beta = settings.SECONDARY_WEIGHTS
+        w = self.ac + self.dc
+        terms: list[tuple[pulp.LpVariable, float]] = []
+        for i in range(nb.shape[0]) if self.secondary != "cost" else []:
+            js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
+            if not js or w[i] <= 0:
+                continue
+            z = prob.add_variable(f"z_{i}", lowBound=0, upBound=1)
+            terms.append((z, float(w[i])))
+            row = [(z, 1.0)] + [(y[t][j], -1.0) for t in y for j in js]
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(row), pulp.LpConstraintLE, f"cover_{i}", 0.0
+            )
+            assign.setdefault("z", {})[i] = z
+        scale_t = float(self.times.max()) if self.times is not None and len(self.times) else 1.0
+        terms += [(x, -alpha * c / max(scale_t, 1e-9)) for x, c in access]
+        top = max((c for _, c in cost_terms), default=0.0)
+        if top > 0:
+            terms += [(v, -beta * c / top) for v, c in cost_terms]
+        return terms
+
+    def _warm(
+        self, y: dict[str, list[pulp.LpVariable]], assign: dict[str, Any], start: dict[str, Any]
+    ) -> None:
+        for t, vs in y.items():
+            for j, v in enumerate(vs):
+                v.setInitialValue(1.0 if start["types"].get(j) == t else 0.0)
+        for kind in ("u", "v"):
+            for key, x in assign[kind].items():
+                x.setInitialValue(start[kind].get(key, 0.0))
+        nb = self.neighbours
+        for i, z in assign.get("z", {}).items():
+            js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
+            z.setInitialValue(1.0 if any(j in start["types"] for j in js) else 0.0)
 
     #: Solve this instance as given (no row merging or candidate reduction).
     _direct = False
@@ -2002,7 +2191,13 @@ class CapacitatedCoverage(_SideConstraints):
         )
         cols = sp.csr_array(sub[:, keep])
         restricted = CapacitatedCoverage(
-            cols, ac, dc, self.capacity, self.p, fixed=np.searchsorted(keep, self.fixed)
+            cols,
+            ac,
+            dc,
+            self.capacity,
+            self.p,
+            fixed=np.searchsorted(keep, self.fixed),
+            station_cost=self.station_cost,
         )
         restricted._direct = True
         left = None if time_limit is None else max(1.0, time_limit - heuristic_s)
@@ -2030,6 +2225,9 @@ class CapacitatedCoverage(_SideConstraints):
         served_dc = np.where(rep_of >= 0, frac_dc[pos] * self.dc, 0.0) if len(rows) else self.dc * 0
         extra = {
             **x,
+            "assignment": _expand_assignment(
+                x["assignment"], rep_of, pos, ac, dc, self.ac, self.dc
+            ),
             "served_ac": served_ac,
             "served_dc": served_dc,
             "demand_total": float(self.ac.sum() + self.dc.sum()),
@@ -2070,71 +2268,88 @@ class CapacitatedCoverage(_SideConstraints):
         ``extra`` holds per selected site: ``types``, ``load`` (sessions/day),
         ``capacity`` and ``utilisation``; and ``served_ac``, ``served_dc`` per point.
         """
-        if not self._direct and self._plain() and not self.tie_break:
+        if not self._direct and self._plain() and not self.secondary and not self.site_capacity:
             pairs = int(self.neighbours.nnz) * (2 if "DC" in self.capacity else 1)
             if pairs > settings.CAPACITATED_DIRECT_PAIRS:
                 return self._solve_large(
                     solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
                 )
         t0 = time.perf_counter()
+        _, tol = _solvers.check_options(solver, time_limit, gap)
         start0 = self.greedy()
         greedy_served = float(
             sum(self.ac[i] * x for (i, _), x in start0["u"].items())
             + sum(self.dc[i] * x for (i, _), x in start0["v"].items())
         )
-        prob, y, assign = self.build(start=start0)
+        weight, slack = None, 0.0
+        solve_gap = gap
+        if self.secondary:
+            weight, slack = self._secondary_weight(greedy_served, tol)
+            solve_gap = tol * settings.SECONDARY_GAP_FACTOR
+        prob, y, assign = self.build(start=start0, weight=weight)
         build_s = time.perf_counter() - t0
         # the time limit covers building the model too
         limit = None if time_limit is None else max(1.0, time_limit - build_s)
-        info = _solvers.run(prob, solver, time_limit=limit, gap=gap, threads=threads, msg=msg)
+        info = _solvers.run(prob, solver, time_limit=limit, gap=solve_gap, threads=threads, msg=msg)
         if info.status == "infeasible":
             raise InfeasibleError(self.explain_infeasible(f"capacitated coverage (p={self.p})"))
-        if self.tie_break:
-            # lexicographic stage 2: the same demand served, the most demand within reach of a
-            # station (many plans saturate every station; this picks the best spread one)
-            start = {
-                "types": {
-                    j: t
-                    for t, vs in y.items()
-                    for j, v in enumerate(vs)
-                    if (v.varValue or 0.0) > 0.5
-                },
-                "u": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["u"].items()},
-                "v": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["v"].items()},
+        status, stopped = info.status, info.stopped_by
+        self.last_secondary = None
+        if weight is not None:
+            secondary = info.objective - self._served_value(assign)
+            # any plan serves at most the combined bound less its own secondary terms,
+            # which are at least -slack
+            bound = None if info.bound is None else info.bound / 1.0 + weight * slack
+            self.last_secondary = {
+                "order": "demand within the threshold, then capital cost",
+                "weight": weight,
+                "value": secondary / weight,
+                "combined_gap": info.gap,
+                "status": info.status,
             }
-            floor = info.objective - 1e-7 * max(1.0, abs(info.objective))
-            left = None if limit is None else max(1.0, limit - info.seconds)
-            t1 = time.perf_counter()
-            prob2, y2, assign2 = self.build(min_served=floor, start=start)
-            build_s += time.perf_counter() - t1
-            info2 = _solvers.run(prob2, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
-            if info2.status != "infeasible":
-                y, assign = y2, assign2
-                tie = {
-                    "objective": "demand within the threshold (sessions/day)",
-                    "value": info2.objective,
-                    "bound": info2.bound,
-                    "gap": info2.gap,
-                    "status": info2.status,
-                    "solve_s": round(info2.seconds, 3),
-                }
-                status = info.status if info2.status == "optimal" else "feasible"
-                stopped = (
-                    info.stopped_by
-                    if info2.status == "optimal"
-                    else (f"tie-break stage: {info2.stopped_by}")
-                )
-                info = _solvers.SolveInfo(
-                    status,
-                    info.objective,
-                    info.bound,
-                    info.gap,
-                    info.solver,
-                    info.seconds + info2.seconds,
-                    info.gap_tolerance,
-                    stopped,
-                )
-                self.last_tie_break = tie
+            info = dataclasses.replace(info, bound=bound, gap_tolerance=tol)
+            if info.status == "optimal":
+                # proven to the tighter gap of the combined objective; the served total
+                # is within the tolerance of its bound
+                g = _solvers.relative_gap(self._served_value(assign), bound)
+                ok = max(tol, settings.SECONDARY_MIN_TOLERANCE) + 1e-12
+                status = "optimal" if g is not None and g <= ok else "feasible"
+        return self._result(y, assign, info, status, stopped, info.seconds, build_s, greedy_served)
+
+    def _served_value(self, assign: dict[str, Any]) -> float:
+        return float(
+            sum(max(0.0, x.varValue or 0.0) * self.ac[i] for (i, _), x in assign["u"].items())
+            + sum(max(0.0, x.varValue or 0.0) * self.dc[i] for (i, _), x in assign["v"].items())
+        )
+
+    def _secondary_weight(self, served_floor: float, tol: float) -> tuple[float, float]:
+        """Weight of the secondary order and the most its negative terms can subtract.
+
+        The secondary terms of any plan lie in ``[-slack, W]`` (``W`` all demand);
+        with ``weight × (W + slack) <= tol / 2 × served`` the combined optimum serves
+        within half the tolerance of the most served.
+        """
+        alpha, beta = settings.SECONDARY_WEIGHTS
+        total = float(self.ac.sum() + self.dc.sum())
+        slack = alpha * total + beta * self.p
+        scale = max(served_floor, 1e-9 * max(total, 1.0))
+        tol = max(tol, settings.SECONDARY_MIN_TOLERANCE)
+        return 0.5 * tol * scale / max(total + slack, 1e-12), slack
+
+    def _result(
+        self,
+        y: dict[str, list[pulp.LpVariable]],
+        assign: dict[str, Any],
+        info: _solvers.SolveInfo,
+        status: str,
+        stopped: str | None,
+        seconds: float,
+        build_s: float,
+        greedy_served: float,
+        *,
+        exact_p: bool = True,
+    ) -> SolveResult:
+        """Read the plan and its one assignment of demand to stations."""
         n_d, n_s = self.neighbours.shape
         site_type = np.full(n_s, "", dtype=object)
         for t, vs in y.items():
@@ -2142,34 +2357,107 @@ class CapacitatedCoverage(_SideConstraints):
                 if (v.varValue or 0.0) > 0.5:
                     site_type[j] = t
         selected = np.flatnonzero(site_type != "")
-        load = np.zeros(n_s)
-        served_ac = np.zeros(n_d)
-        served_dc = np.zeros(n_d)
-        for (i, j), x in assign["u"].items():
-            val = max(0.0, x.varValue or 0.0) * self.ac[i]
-            load[j] += val
-            served_ac[i] += val
-        for (i, j), x in assign["v"].items():
-            val = max(0.0, x.varValue or 0.0) * self.dc[i]
-            load[j] += val
-            served_dc[i] += val
-        cap = np.array([self.capacity.get(t, 0.0) for t in site_type[selected]])
+        pos = np.full(n_s, -1, dtype=np.int64)
+        pos[selected] = np.arange(len(selected))
+        rows, cols, vals, kinds = [], [], [], []
+        for kind, amounts in (("u", self.ac), ("v", self.dc)):
+            for (i, j), x in assign[kind].items():
+                val = max(0.0, x.varValue or 0.0) * amounts[i]
+                if val > 1e-9 and pos[j] >= 0:
+                    rows.append(i)
+                    cols.append(int(pos[j]))
+                    vals.append(val)
+                    kinds.append(kind)
+        r, c, v = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(vals)
+        is_dc = np.array([k == "v" for k in kinds], dtype=bool).reshape(-1)
+        load = np.bincount(c, weights=v, minlength=len(selected))
+        served_ac = np.bincount(r[~is_dc], weights=v[~is_dc], minlength=n_d)
+        served_dc = np.bincount(r[is_dc], weights=v[is_dc], minlength=n_d)
+        types = site_type[selected].astype(str)
+        cap = np.array([self.capacity_of(int(j), t) for j, t in zip(selected, types, strict=True)])
+        cost = np.array([self.cost_of(int(j), t) for j, t in zip(selected, types, strict=True)])
+        served = float(load.sum())
         extra = {
-            "types": site_type[selected].astype(str),
-            "load": load[selected],
+            "types": types,
+            "load": load,
             "capacity": cap,
-            "utilisation": load[selected] / cap,
+            "utilisation": np.divide(load, cap, out=np.zeros(len(cap)), where=cap > 0),
             "served_ac": served_ac,
             "served_dc": served_dc,
+            # the model's one assignment: demand point, position in selected, sessions/day
+            # and whether they are DC sessions
+            "assignment": (r, c, v, is_dc),
             "demand_total": float(self.ac.sum() + self.dc.sum()),
-            "tie_break": self.last_tie_break if self.tie_break else None,
+            "secondary": self.last_secondary,
             "heuristic_objective": greedy_served,
+            "station_cost": cost,
+            "cost": float(cost.sum()),
         }
-        if self.budget is None and len(selected) != self.p:
+        if exact_p and self.budget is None and len(selected) != self.p:
             raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
-        if self.budget is not None:
-            extra["cost"] = float(sum(self.station_cost[t] for t in extra["types"]))
+        g = _solvers.relative_gap(served, info.bound)
+        info = dataclasses.replace(info, objective=served, gap=g, seconds=seconds)
+        info = dataclasses.replace(info, status=status, stopped_by=stopped)
         return SolveResult.from_info(self.name, selected, info, build_s, extra)
+
+
+def _summed(terms: list[tuple[pulp.LpVariable, float]]) -> pulp.LpAffineExpression:
+    """An expression from (variable, coefficient) terms, adding up repeated variables
+    (``LpAffineExpression`` of a list keeps only the last coefficient of each)."""
+    coef: dict[str, float] = {}
+    var: dict[str, pulp.LpVariable] = {}
+    for v, c in terms:
+        coef[v.name] = coef.get(v.name, 0.0) + c
+        var[v.name] = v
+    return pulp.LpAffineExpression([(var[k], c) for k, c in coef.items()])
+
+
+def _expand_assignment(
+    assignment: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    rep_of: np.ndarray,
+    pos: np.ndarray,
+    row_ac: np.ndarray,
+    row_dc: np.ndarray,
+    ac: np.ndarray,
+    dc: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split an assignment of merged rows back to their points, in proportion."""
+    r, c, v, is_dc = assignment
+    points = np.flatnonzero(rep_of >= 0)
+    group = pos[points]
+    out_r, out_c, out_v, out_k = [], [], [], []
+    for kind_dc, amounts, totals in ((False, ac, row_ac), (True, dc, row_dc)):
+        sel = is_dc == kind_dc
+        share = np.divide(
+            amounts[points], totals[group], out=np.zeros(len(points)), where=totals[group] > 0
+        )
+        # points of each group (CSR by group), then every (group, site, value) entry
+        m = sp.csr_array((share, (group, points)), shape=(len(totals), len(amounts)))
+        entries = sp.csr_array(
+            (v[sel], (r[sel], c[sel])), shape=(len(totals), int(c.max(initial=-1)) + 1)
+        )
+        split = sp.coo_array(m.T @ entries)
+        out_r.append(split.row)
+        out_c.append(split.col)
+        out_v.append(split.data)
+        out_k.append(np.full(len(split.data), kind_dc))
+    return (
+        np.concatenate(out_r).astype(np.int64),
+        np.concatenate(out_c).astype(np.int64),
+        np.concatenate(out_v).astype(float),
+        np.concatenate(out_k).astype(bool),
+    )
+
+
+def _values(y: dict[str, list[pulp.LpVariable]], assign: dict[str, Any]) -> dict[str, Any]:
+    """A solved plan as a warm start."""
+    return {
+        "types": {
+            j: t for t, vs in y.items() for j, v in enumerate(vs) if (v.varValue or 0.0) > 0.5
+        },
+        "u": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["u"].items()},
+        "v": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["v"].items()},
+    }
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,6 +46,8 @@ from siting.demand import (
     population_by_district,
 )
 from siting.evaluate import district_figures, evaluate_plan, served_areas
+from siting.existing import fetch_ocm, merge_stations, read_osm_stations
+from siting.figures import plan_figures, station_figures
 from siting.maps import plan_map
 from siting.network import (
     NetworkSource,
@@ -54,17 +57,9 @@ from siting.network import (
     geocode_place,
     graph_stats,
 )
-from siting.optimize import (
-    CapacitatedCoverage,
-    MaximalCovering,
-    Phase,
-    PMedian,
-    SolveResult,
-    close_pairs,
-    phased_plan,
-)
-from siting.queueing import daily_capacity
-from siting.scenario import CapacityConfig, OptimizeConfig, Scenario, resolve_segments
+from siting.optimize import Phase, SolveResult
+from siting.planning import decide, minimum_plans
+from siting.scenario import Scenario, resolve_segments
 from siting.travel import TravelTimes, graph_matrix, travel_times
 
 log = logging.getLogger(__name__)
@@ -146,7 +141,7 @@ def inputs_key(scenario: Scenario) -> str:
     whether some inbound demand sits at the entry corridors, matter).
     """
     data = scenario.model_dump(mode="json")
-    for key in ("name", "description", "seed", "optimize"):
+    for key in ("name", "description", "seed", "optimize", "costs", "benefits"):
         data.pop(key, None)
     dc = data["demand"]
     for key in ("preset", "presets_file", "peak_hour_share"):
@@ -268,12 +263,7 @@ def prepare(
                 log.warning("candidates.osm_features needs an OSM file; using the road grid only")
             else:
                 features = read_features(osm_path, field="network.osm_file")
-        existing = None
-        if cc.existing:
-            e_path = sc.resolve(cc.existing, field="candidates.existing")
-            assert e_path is not None
-            stamps["existing"] = file_stamp(e_path)
-            existing = load_existing(e_path)
+        existing = gather_existing(sc, osm_path, area.bounds, stamps)
         candidates = build_candidates(
             index,
             features=features,
@@ -328,6 +318,29 @@ def prepare(
         stamps,
         timings,
     )
+
+
+def gather_existing(
+    sc: Scenario,
+    osm_path: Path | None,
+    bbox: tuple[float, float, float, float],
+    stamps: dict[str, Any],
+) -> pd.DataFrame | None:
+    """Existing stations from the scenario's file, the OSM extract and Open Charge Map."""
+    cc = sc.candidates
+    frames = []
+    if cc.existing:
+        e_path = sc.resolve(cc.existing, field="candidates.existing")
+        assert e_path is not None
+        stamps["existing"] = file_stamp(e_path)
+        frames.append(load_existing(e_path))
+    if cc.existing_osm and osm_path is not None:
+        frames.append(read_osm_stations(osm_path))
+    if cc.existing_ocm_url:
+        key = cc.existing_ocm_key or os.environ.get("OCM_API_KEY")
+        frames.append(fetch_ocm(cc.existing_ocm_url, bbox, key=key, timeout_s=sc.network.timeout_s))
+    merged = merge_stations(frames)
+    return merged if len(merged) else None
 
 
 def _explain_reach(
@@ -485,24 +498,7 @@ def plan(
         log.info("stage %s: %.2f s", name, timings[name])
 
     with stage("demand"):
-        segments = resolve_segments(sc)
-        corridor_share = dc.inbound.corridor_share if dc.inbound else 0.0
-        demand = build_demand(
-            inputs.cells,
-            inputs.parts,
-            segments,
-            jobs=inputs.jobs,
-            hubs=inputs.hubs,
-            corridors=inputs.corridors,
-            corridor_share=corridor_share,
-            taxi_jobs_weight=dc.taxis.jobs_weight if dc.taxis else 0.5,
-            districts=districts,
-            district_column=dc.district_column,
-            metric_crs=inputs.metric_crs,
-        )
-        # travel times were built for every cell; keep the rows of cells with demand
-        cell_row = pd.Series(np.arange(len(inputs.cells)), index=inputs.cells["h3"].to_numpy())
-        tt = inputs.travel.demand_rows(cell_row.loc[demand["h3"].to_numpy()].to_numpy())
+        segments, demand, tt = demand_for(sc, inputs)
         alloc = district_allocation(demand, inputs.parts, segments)
         demand_by_district = district_summary(
             alloc, inputs.parts, peak_hour_share=dc.peak_hour_share
@@ -510,79 +506,24 @@ def plan(
 
     with stage("optimize"):
         oc = sc.optimize
-        fixed = np.flatnonzero(candidates["existing"].to_numpy())
         threshold_s = oc.threshold_min * 60.0
-        weights = demand["sessions_day"].to_numpy()
-        reach = _explain_reach(tt, weights, threshold_s, model=oc.model)
-        capacity: dict[str, float] = {}
-        side: dict[str, Any] = {
-            "spacing_pairs": close_pairs(
-                index.to_metric(candidates["lon"].to_numpy(), candidates["lat"].to_numpy()),
-                oc.min_spacing_m,
-            )
-            if oc.min_spacing_m > 0
-            else None,
-            "equity_share": oc.equity_share,
-            "groups": demand["district"].to_numpy() if oc.equity_share > 0 else None,
-        }
-        if oc.model == "capacitated":
-            capacity = station_capacity(oc.capacity, segments, dc.peak_hour_share)
-            ac, dc_demand = charger_demand(demand, segments)
-
-        def make_model(p: int, keep: np.ndarray) -> MaximalCovering | PMedian | CapacitatedCoverage:
-            if oc.model == "capacitated":
-                return CapacitatedCoverage.from_travel_times(
-                    tt,
-                    ac,
-                    dc_demand,
-                    capacity,
-                    p,
-                    threshold_s=threshold_s,
-                    fixed=keep,
-                    budget=oc.budget.total if oc.budget else None,
-                    station_cost=station_costs(oc),
-                    **side,
-                )
-            # one station type: a budget prices every station as an AC one
-            costs = station_costs(oc)
-            single: dict[str, Any] = {
-                "budget": oc.budget.total if oc.budget else None,
-                "site_cost": costs["AC"] if costs else None,
-            }
-            if oc.model == "pmedian":  # demand beyond the matrix cutoff counts as the cutoff
-                return PMedian.from_travel_times(
-                    tt, weights, p, fixed=keep, unserved_cost=tt.cutoff_s, **side, **single
-                )
-            return MaximalCovering.from_travel_times(
-                tt, weights, p, threshold_s=threshold_s, fixed=keep, **side, **single
-            )
-
-        phases = None
-        if oc.phases:
-            phases = phased_plan(
-                make_model,
-                sorted(oc.phases),
-                fixed,
-                maximize=oc.model != "pmedian",
-                solver=oc.solver,
-                time_limit=oc.time_limit_s,
-                gap=oc.gap,
-                threads=oc.threads,
-            )
-            result = next(ph.result for ph in phases if ph.p == oc.p)
-        else:
-            result = make_model(oc.p, fixed).solve(
-                oc.solver, time_limit=oc.time_limit_s, gap=oc.gap, threads=oc.threads
-            )
-        alone: dict[int, SolveResult] = {}
-        for p in sorted(set(oc.curve or []) - {oc.p}):
-            if p < len(fixed):
-                raise InputError(
-                    f"optimize.curve: {p} stations is below the {len(fixed)} existing stations"
-                )
-            alone[p] = make_model(p, fixed).solve(
-                oc.solver, time_limit=oc.time_limit_s, gap=oc.gap, threads=oc.threads
-            )
+        reach = _explain_reach(tt, demand["sessions_day"].to_numpy(), threshold_s, model=oc.model)
+        decision = decide(sc, segments, demand, candidates, tt, index.to_metric)
+        result, alone, phases = decision.result, decision.alone, decision.phases
+        demands, segments_of, tt_of = {dc.preset: demand}, {dc.preset: segments}, {dc.preset: tt}
+        for preset in oc.minimum.presets if oc.minimum else []:
+            if preset not in demands:
+                other = sc.with_overrides({"demand.preset": preset})
+                segments_of[preset], demands[preset], tt_of[preset] = demand_for(other, inputs)
+        minimum = minimum_plans(
+            sc,
+            demands,
+            segments_of,
+            candidates,
+            tt_of,
+            decision,
+            cache_root=(cache_dir or settings.cache_dir()) if sc.network.cache else None,
+        )
 
     with stage("evaluate"):
         kpis, per_site, per_demand = evaluate_plan(
@@ -592,12 +533,19 @@ def plan(
             tt,
             threshold_s=threshold_s,
             served=served_per_point(result),
+            assignment=result.extra.get("assignment"),
         )
         sites = candidates.iloc[result.selected].reset_index(drop=True)
         sites = sites.join(per_site, on="site_id")
-        sites["ports"] = oc.capacity.ports
+        known = sites["ports_known"].to_numpy(float)
+        sites["ports"] = np.where(np.isfinite(known), known, oc.capacity.ports).astype(int)
         sites["neighbours"] = neighbour_labels(tt, result.selected, sites["site_id"].to_numpy())
         areas = served_areas(demand, per_demand, sites)
+        reaching = [
+            row["result"]
+            for row in minimum
+            if row["preset"] == dc.preset and "result" in row and row["form"] == "capacitated"
+        ]
         curve = served_curve(
             demand,
             candidates,
@@ -606,6 +554,7 @@ def plan(
             plan=result,
             alone=alone,
             phases=phases,
+            minimum=reaching,
         )
         if phases is not None:
             first = {}
@@ -624,27 +573,11 @@ def plan(
                 }
                 for ph in phases
             ]
-        if oc.model == "capacitated":
-            x = result.extra
-            sites["station_type"] = x["types"]
-            sites["load"] = x["load"]
-            sites["capacity"] = x["capacity"]
-            sites["utilisation"] = x["utilisation"]
-            served = float(x["served_ac"].sum() + x["served_dc"].sum())
-            kpis["served"] = {
-                "sessions_day": round(served, 3),
-                "share": round(served / x["demand_total"], 6) if x["demand_total"] else 0.0,
-                "ac_sessions_day": round(float(x["served_ac"].sum()), 3),
-                "dc_sessions_day": round(float(x["served_dc"].sum()), 3),
-                "station_capacity_sessions_day": {t: round(k, 3) for t, k in capacity.items()},
-                "stations_by_type": {t: int((x["types"] == t).sum()) for t in capacity},
-                "mean_utilisation": round(float(np.mean(x["utilisation"])), 4),
-                "cost": x.get("cost"),
-                "budget": oc.budget.total if oc.budget else None,
-            }
-        else:
-            for col in ("station_type", "load", "capacity", "utilisation"):
-                sites[col] = np.nan if col != "station_type" else ""
+        station_figures(sites, result, decision, oc)
+        kpis.update(
+            plan_figures(sc, result, decision, demand, segments, tt, threshold_s, candidates, kpis)
+        )
+        kpis["minimum"] = [{k: v for k, v in row.items() if k != "result"} for row in minimum]
         per_district = district_figures(
             alloc,
             per_demand,
@@ -695,7 +628,7 @@ def plan(
             "build_s": round(result.build_s, 3),
             "solve_s": round(result.solve_s, 3),
             "time_limit_s": oc.time_limit_s,
-            "tie_break": result.extra.get("tie_break"),
+            "secondary": result.extra.get("secondary") or result.extra.get("tie_break"),
         },
         "network": graph_stats(G),
         "travel": {"pairs_within_cutoff": int(tt.matrix.nnz), "cutoff_min": sc.travel.cutoff_min},
@@ -740,6 +673,32 @@ def plan(
     )
 
 
+def demand_for(
+    sc: Scenario, inputs: Inputs
+) -> tuple[dict[str, Segment], gpd.GeoDataFrame, TravelTimes]:
+    """The segments, demand cells and their travel-time rows of ``sc`` on ``inputs``."""
+    dc = sc.demand
+    segments = resolve_segments(sc)
+    corridor_share = dc.inbound.corridor_share if dc.inbound else 0.0
+    demand = build_demand(
+        inputs.cells,
+        inputs.parts,
+        segments,
+        jobs=inputs.jobs,
+        hubs=inputs.hubs,
+        corridors=inputs.corridors,
+        corridor_share=corridor_share,
+        taxi_jobs_weight=dc.taxis.jobs_weight if dc.taxis else 0.5,
+        districts=inputs.districts,
+        district_column=dc.district_column,
+        metric_crs=inputs.metric_crs,
+    )
+    # travel times were built for every cell; keep the rows of cells with demand
+    cell_row = pd.Series(np.arange(len(inputs.cells)), index=inputs.cells["h3"].to_numpy())
+    tt = inputs.travel.demand_rows(cell_row.loc[demand["h3"].to_numpy()].to_numpy())
+    return segments, demand, tt
+
+
 def served_per_point(result: SolveResult) -> np.ndarray | None:
     """Sessions per day served at each demand point, when the model says (capacitated)."""
     x = result.extra
@@ -768,15 +727,18 @@ def served_curve(
     plan: SolveResult,
     alone: dict[int, SolveResult],
     phases: list[Phase] | None,
+    minimum: list[SolveResult] | None = None,
 ) -> pd.DataFrame:
     """Demand served and access time against the number of stations.
 
     One row per solved plan: the plan itself, each ``optimize.curve`` size solved
-    alone and, with phases, each nested phase (``source`` says which).
+    alone, with phases each nested phase, and the minimum plans (``source`` says
+    which), so the curve reaches the station count that serves the target.
     """
     rows = []
     entries: list[tuple[str, SolveResult, np.ndarray]] = [("plan", plan, plan.selected)]
     entries += [("alone", r, r.selected) for r in alone.values()]
+    entries += [("minimum", r, r.selected) for r in minimum or []]
     if phases is not None:
         entries += [("nested", ph.result, ph.selected) for ph in phases]
     for source, res, selected in entries:
@@ -799,61 +761,6 @@ def served_curve(
         )
     out = pd.DataFrame(rows).drop_duplicates(["stations", "source"])
     return out.sort_values(["stations", "source"], kind="stable").reset_index(drop=True)
-
-
-def station_capacity(
-    cfg: CapacityConfig, segments: dict[str, Segment], peak_hour_share: float
-) -> dict[str, float]:
-    """Sessions per day of an AC and a DC station, from the queueing model.
-
-    A session holds a port for its energy over the charger power plus the handling
-    time; the energy is the demand-weighted mean session of the segments the type
-    serves (AC stations: AC segments; DC stations: all segments).
-    """
-
-    def mean_kwh(keep: list[Segment]) -> float:
-        total = sum(s.sessions_per_day for s in keep)
-        if total <= 0:
-            return float(np.mean([s.kwh_per_session for s in segments.values()]))
-        return sum(s.sessions_per_day * s.kwh_per_session for s in keep) / total
-
-    ac_segments = [s for s in segments.values() if s.charger == "AC"]
-    out: dict[str, float] = {}
-    for t in cfg.types:
-        kwh = mean_kwh(ac_segments if t == "AC" else list(segments.values()))
-        service_h = kwh / (cfg.ac_kw if t == "AC" else cfg.dc_kw) + cfg.handling_min / 60.0
-        wait_h = cfg.max_mean_wait_min / 60.0 if cfg.max_mean_wait_min else None
-        out[t] = daily_capacity(
-            cfg.ports,
-            service_h,
-            peak_hour_share,
-            max_wait_prob=cfg.max_wait_prob,
-            max_mean_wait_h=wait_h,
-        )
-    return out
-
-
-def station_costs(oc: OptimizeConfig) -> dict[str, float] | None:
-    """Cost of an AC and a DC station (site plus ports), when a budget is set."""
-    if oc.budget is None:
-        return None
-    b, ports = oc.budget, oc.capacity.ports
-    return {"AC": b.site_cost + ports * b.ac_port_cost, "DC": b.site_cost + ports * b.dc_port_cost}
-
-
-def charger_demand(
-    demand: gpd.GeoDataFrame, segments: dict[str, Segment]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sessions per day per demand point needing AC (any port) and DC ports."""
-    ac = np.zeros(len(demand))
-    dc = np.zeros(len(demand))
-    for name, seg in segments.items():
-        col = demand[f"{name}_sessions_day"].to_numpy()
-        if seg.charger == "DC":
-            dc += col
-        else:
-            ac += col
-    return ac, dc
 
 
 def run(

@@ -39,14 +39,16 @@ SITE_COLUMNS = [
     "name",
     "osmid",
     "node",
-    "demand_points",
-    "assigned_demand",
-    "covered_demand",
+    "source",
     "station_type",
-    "load",
-    "capacity",
-    "utilisation",
     "ports",
+    "kw",
+    "sessions_served",
+    "capacity_sessions",
+    "utilisation",
+    "area_cells",
+    "area_sessions",
+    "capital_cost",
     "neighbours",
 ]
 
@@ -113,7 +115,7 @@ def site_table(run: RunResult) -> gpd.GeoDataFrame:
     sites["status"] = sites["existing"].map({True: "existing", False: "new"})
     extra_cols = [c for c in ("phase",) if c in sites.columns]
     sites = sites[[*SITE_COLUMNS, *extra_cols, "geometry"]]
-    for col in ("assigned_demand", "covered_demand", "load", "capacity", "utilisation"):
+    for col in ("sessions_served", "capacity_sessions", "utilisation", "area_sessions"):
         sites[col] = sites[col].round(4)
     return sites
 
@@ -156,6 +158,14 @@ def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
     paths.update(write_layers(run, sites, demand, folder))
     figures = demand_figures(run.demand, run.per_district, folder)
     figures.append(access_figure(demand, run.kpis, folder / "access_times.png"))
+    if run.kpis.get("frontier"):
+        paths["frontier"] = folder / "frontier.csv"
+        frontier = pd.DataFrame(run.kpis["frontier"])
+        frontier.to_csv(paths["frontier"], index=False, float_format="%.6f")
+        figures.append(frontier_figure(frontier, run.kpis, folder / "frontier.png"))
+    if run.kpis.get("minimum"):
+        paths["minimum"] = folder / "minimum.csv"
+        pd.DataFrame(run.kpis["minimum"]).to_csv(paths["minimum"], index=False)
     if len(run.curve):
         paths["curve"] = folder / "curve.csv"
         run.curve.to_csv(paths["curve"], index=False, float_format="%.6f")
@@ -189,6 +199,40 @@ def write_layers(
     for name, layer in layers.items():
         layer.to_file(paths["gpkg"], layer=name, driver="GPKG")
     return paths
+
+
+def frontier_figure(frontier: pd.DataFrame, kpis: dict[str, Any], path: Path) -> Path:
+    """Served and covered sessions/day against capital cost, the chosen point marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    cost = frontier["capital_cost"].to_numpy(float) / 1e9
+    unit = f"capital cost (billion {frontier['currency'].iloc[0] or 'units'})"
+    ax.plot(cost, frontier["served_sessions_day"], "o-", label="served (sessions/day)")
+    ax.plot(cost, frontier["covered_sessions_day"], "s--", label="within the threshold")
+    pick = frontier[frontier["chosen"]]
+    ax.scatter(
+        pick["capital_cost"] / 1e9, pick["served_sessions_day"], s=160, facecolors="none",
+        edgecolors="red", linewidths=2, label=f"plan ({kpis['plan_choice']['rule']})", zorder=5,
+    )  # fmt: skip
+    for _, row in frontier.iterrows():
+        ax.annotate(
+            f"{row['stations_dc']} DC",
+            (row["capital_cost"] / 1e9, row["served_sessions_day"]),
+            textcoords="offset points", xytext=(4, -12), fontsize=8,
+        )  # fmt: skip
+    ax.set_xlabel(unit)
+    ax.set_ylabel("sessions per day")
+    ax.set_title("Cost frontier: demand served against capital cost")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def access_figure(demand: pd.DataFrame, kpis: dict[str, Any], path: Path) -> Path:

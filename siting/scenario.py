@@ -143,6 +143,16 @@ class CandidatesConfig(_Strict):
     #: Existing stations (CSV with lat/lon, GeoJSON, or Open Charge Map JSON); kept in
     #: every plan.
     existing: str | None = None
+    #: Also take ``amenity=charging_station`` from the OSM extract.
+    existing_osm: bool = True
+    #: Open Charge Map API (``https://api.openchargemap.io/v3/poi``) for the stations in
+    #: the city's bounding box; its key (or the ``OCM_API_KEY`` environment variable).
+    existing_ocm_url: str | None = None
+    existing_ocm_key: str | None = None
+    #: Stations known to operate by an official count (shown against those known).
+    existing_reported: Annotated[int, Field(ge=0)] | None = None
+    #: Where ``existing_reported`` comes from.
+    existing_reported_source: str = ""
 
 
 class TravelConfig(_Strict):
@@ -178,18 +188,65 @@ class CapacityConfig(_Strict):
 
 
 class BudgetConfig(_Strict):
-    """A budget: station cost = site + ports × port cost.
+    """A capital budget for the new stations (the currency of ``[costs]``).
 
-    Any currency, as long as all four figures use the same one. With a budget,
-    ``optimize.p`` is the largest number of stations. The capacitated model
-    prices AC and DC stations apart; ``mclp`` and ``pmedian`` plan one station
-    type and price every station as an AC one.
+    With a budget, ``optimize.p`` is the largest number of stations. Existing
+    stations are sunk costs: they do not count against it.
     """
 
     total: Positive
-    site_cost: NonNegative
-    ac_port_cost: NonNegative
-    dc_port_cost: NonNegative
+
+
+class CostsConfig(_Strict):
+    """Capital and operating cost of a station, in one currency.
+
+    Capital cost of a new station of type *t* with *n* ports of *kW* each:
+    ``site_works + n × port[t] + n × kW × grid_per_kw``. ``opex_share_year`` is the
+    yearly operating cost as a share of the capital cost. Every figure should
+    carry its source, year and currency conversion in the scenario file.
+    """
+
+    currency: Annotated[str, Field(min_length=1)] = "USD"
+    #: Works per site (parking bays, marking, signage, permits).
+    site_works: NonNegative = 0.0
+    #: Cost per port (charger hardware and installation) by station type.
+    port: dict[Literal["AC", "DC"], NonNegative] = Field(default_factory=dict)
+    #: Grid connection per kW of installed charger power.
+    grid_per_kw: NonNegative = 0.0
+    #: Yearly operating cost as a share of the capital cost.
+    opex_share_year: Share = 0.0
+    #: Where the figures come from (shown in the outputs).
+    source: str = ""
+
+
+class PlanChoiceConfig(_Strict):
+    """Which point of the cost frontier is the plan written.
+
+    ``knee``: the point of the frontier (served against capital cost, both scaled
+    to [0, 1]) farthest above the straight line from the cheapest to the most-serving
+    point, where extra money starts to buy much less service; ``max_served``: the
+    most served, at its least cost; ``budget``: the most served within
+    ``optimize.budget``.
+    """
+
+    rule: Literal["knee", "max_served", "budget"] = "max_served"
+    #: Frontier points solved between the cheapest and the most-serving plan.
+    points: Annotated[int, Field(ge=2, le=50)] = 6
+    #: Why this rule, in the planner's words (written to kpis.json).
+    rationale: str = ""
+
+
+class MinimumConfig(_Strict):
+    """The minimum plan: fewest stations, or least capital cost, to reach a target."""
+
+    #: Shares of the demand within reach (any candidate within the threshold) to serve.
+    targets: list[Annotated[float, Field(gt=0.0, le=1.0)]] = Field(
+        default_factory=lambda: [1.0, 0.9]
+    )
+    #: ``stations``: fewest stations; ``cost``: least capital cost.
+    objective: Literal["stations", "cost"] = "cost"
+    #: Adoption presets to report it for (the scenario's own preset when empty).
+    presets: list[str] = Field(default_factory=list)
 
 
 class OptimizeConfig(_Strict):
@@ -220,12 +277,48 @@ class OptimizeConfig(_Strict):
     #: ``phases`` the phases are plotted as well.
     curve: list[Annotated[int, Field(ge=1)]] | None = None
     budget: BudgetConfig | None = None
+    #: The cost frontier and the point written as the plan (capacitated model).
+    choose: PlanChoiceConfig = PlanChoiceConfig()
+    #: Secondary order among plans within ``gap`` of the primary objective: more
+    #: demand within the threshold, then less access time, then less capital cost.
+    secondary: bool = True
+    #: Minimum plans reported beside the plan; ``None`` turns them off.
+    minimum: MinimumConfig | None = MinimumConfig()
 
     @model_validator(mode="after")
     def _phases_include_p(self) -> OptimizeConfig:
         if self.phases is not None and self.p not in self.phases:
             raise ValueError(f"optimize.phases {self.phases} must include optimize.p ({self.p})")
+        if self.choose.rule == "budget" and self.budget is None:
+            raise ValueError("optimize.choose.rule = 'budget' needs optimize.budget")
         return self
+
+
+class BenefitsConfig(_Strict):
+    """Factors for the benefits of a plan against the petrol cars its sessions replace.
+
+    Each figure should carry its source, year and unit in the scenario file.
+    """
+
+    #: Grid carbon intensity at the charger (kg CO2 per kWh delivered).
+    grid_kg_co2_per_kwh: NonNegative
+    #: EV energy use (kWh per km, at the charger).
+    ev_kwh_per_km: Positive
+    #: Petrol car fuel use (litres per 100 km).
+    petrol_l_per_100km: Positive
+    #: CO2 per litre of petrol burnt (kg/L).
+    petrol_kg_co2_per_l: Positive
+    #: Density of petrol (kg/L), to apply per-kg-fuel pollutant factors.
+    petrol_kg_per_l: Positive = 0.74
+    #: Local pollutants per kg of petrol burnt (g/kg), e.g. NOx, CO, NMVOC, PM2.5.
+    pollutants_g_per_kg_fuel: dict[str, NonNegative] = Field(default_factory=dict)
+    #: Days per year a station operates like the planning day.
+    days_per_year: Annotated[float, Field(gt=0.0, le=366.0)] = 365.0
+    #: Years a station serves, for the capital cost per tonne over its life.
+    lifetime_years: Positive = 10.0
+    #: Context figures shown beside the results (free text).
+    context: str = ""
+    source: str = ""
 
 
 class Scenario(_Strict):
@@ -240,6 +333,8 @@ class Scenario(_Strict):
     candidates: CandidatesConfig = CandidatesConfig()
     travel: TravelConfig = TravelConfig()
     optimize: OptimizeConfig = OptimizeConfig()
+    costs: CostsConfig | None = None
+    benefits: BenefitsConfig | None = None
     #: Folder of the scenario file; relative paths resolve against it.
     base_dir: Path = Field(default=Path(), exclude=True)
 

@@ -93,10 +93,9 @@ SCENARIO_CASES = [
         "budget-below-existing",
         (
             "p = 8",
-            "p = 8\n[optimize.budget]\ntotal = 1\nsite_cost = 10\n"
-            "ac_port_cost = 1\ndc_port_cost = 1",
+            "p = 8\n[optimize.budget]\ntotal = 1\nsite_cost = 10\n",
         ),
-        "optimize.budget",
+        "optimize.budget.site_cost",
     ),
 ]
 

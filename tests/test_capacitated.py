@@ -176,9 +176,7 @@ def test_phases_are_nested_and_the_cost_of_nesting_is_reported() -> None:
         phased_plan(make, [6, 3], np.array([], dtype=np.int64), maximize=True)
 
 
-def test_budget_binds_and_an_impossible_budget_is_explained() -> None:
-    from siting._errors import InfeasibleError
-
+def test_budget_binds_and_existing_stations_are_sunk_costs() -> None:
     cost, ac, dc = instance(11, n=60, m=20)
     cap = {"AC": 6.0, "DC": 11.0}
     prices = {"AC": 10.0, "DC": 40.0}
@@ -189,41 +187,71 @@ def test_budget_binds_and_an_impossible_budget_is_explained() -> None:
     assert tight.extra["cost"] <= 100.0 + 1e-9
     assert len(tight.selected) <= 8
     assert tight.objective <= free.objective + 1e-9  # a budget never serves more
-    with pytest.raises(
-        InfeasibleError, match=r"optimize\.budget \(15\) is below the cost of the 2 existing"
-    ):
-        CapacitatedCoverage.from_cost_matrix(
-            cost,
-            ac,
-            dc,
-            cap,
-            8,
-            threshold=3.5,
-            budget=15.0,
-            station_cost=prices,
-            fixed=np.array([0, 1]),
-        )
+    # a budget for one AC station: the two existing stations cost nothing against it
+    kept = CapacitatedCoverage.from_cost_matrix(
+        cost,
+        ac,
+        dc,
+        cap,
+        8,
+        threshold=3.5,
+        budget=15.0,
+        station_cost=prices,
+        fixed=np.array([0, 1]),
+    ).solve(gap=0.0)
+    assert {0, 1} <= set(kept.selected.tolist()) and len(kept.selected) <= 3
+    assert kept.extra["cost"] <= 15.0 + 1e-9
+    assert kept.extra["station_cost"][np.isin(kept.selected, [0, 1])].sum() == 0.0
 
 
-def test_tie_break_keeps_served_and_widens_coverage_when_capacity_binds() -> None:
-    cost, ac, dc = instance(21, n=80, m=25)
+def _served_mixed(cost, ac, dc, cap, sites, kinds, threshold):  # type: ignore[no-untyped-def]
+    near = cost <= threshold
+    cols, c = [], []
+    for i in range(len(ac)):
+        for j, t in zip(sites, kinds, strict=True):
+            if near[i, j]:
+                cols.append(("u", i, j))
+                c.append(-ac[i])
+                if t == "DC":
+                    cols.append(("v", i, j))
+                    c.append(-dc[i])
+    if not cols:
+        return 0.0
+    A, b = [], []
+    for i in range(len(ac)):
+        for kind in ("u", "v"):
+            A.append([1.0 if (k == kind and ii == i) else 0.0 for k, ii, _ in cols])
+            b.append(1.0)
+    for j, t in zip(sites, kinds, strict=True):
+        A.append([(ac[ii] if k == "u" else dc[ii]) if jj == j else 0.0 for k, ii, jj in cols])
+        b.append(cap[t])
+    return -linprog(c, A_ub=A, b_ub=b, bounds=(0, 1), method="highs").fun
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_secondary_order_keeps_served_and_covers_the_most_brute_force(seed: int) -> None:
+    cost, ac, dc = instance(seed, n=24, m=8)
     cap = {"AC": 2.0, "DC": 3.0}  # every station fills up: many plans serve the same
     near = cost <= 3.0
-    plain = CapacitatedCoverage.from_cost_matrix(
-        cost, ac, dc, cap, 6, threshold=3.0, tie_break=False
+    plain = CapacitatedCoverage.from_cost_matrix(cost, ac, dc, cap, 3, threshold=3.0).solve(gap=0.0)
+    ordered = CapacitatedCoverage.from_cost_matrix(
+        cost, ac, dc, cap, 3, threshold=3.0, secondary=True
     ).solve(gap=0.0)
-    tied = CapacitatedCoverage.from_cost_matrix(
-        cost, ac, dc, cap, 6, threshold=3.0, tie_break=True
-    ).solve(gap=0.0)
-    assert tied.objective == pytest.approx(plain.objective, rel=1e-6)
-    assert tied.status == "optimal" and tied.extra["tie_break"]["status"] == "optimal"
+    assert ordered.objective == pytest.approx(plain.objective, rel=1e-6)
+    assert ordered.status == "optimal" and ordered.extra["secondary"]["status"] == "optimal"
 
-    def covered(sel: np.ndarray) -> float:
-        return float((ac + dc)[near[:, sel].any(axis=1)].sum())
+    def covered(sel: np.ndarray | tuple[int, ...]) -> float:
+        return float((ac + dc)[near[:, list(sel)].any(axis=1)].sum())
 
-    assert covered(tied.selected) >= covered(plain.selected) - 1e-9
-    assert tied.extra["tie_break"]["value"] == pytest.approx(covered(tied.selected), rel=1e-6)
-    assert np.all(tied.extra["load"] <= tied.extra["capacity"] + 1e-6)
+    best = max(
+        covered(sites)
+        for sites in itertools.combinations(range(8), 3)
+        for kinds in itertools.product(["AC", "DC"], repeat=3)
+        if _served_mixed(cost, ac, dc, cap, sites, kinds, 3.0) >= plain.objective - 1e-6
+    )
+    assert covered(ordered.selected) == pytest.approx(best)
+    assert covered(ordered.selected) >= covered(plain.selected) - 1e-9
+    assert np.all(ordered.extra["load"] <= ordered.extra["capacity"] + 1e-6)
 
 
 @pytest.mark.parametrize("seed", range(4))

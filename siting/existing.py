@@ -1,0 +1,223 @@
+"""Existing charging stations: OpenStreetMap tags and Open Charge Map records.
+
+Every reader returns one row per station with ``name``, ``lon``, ``lat``,
+``ports`` (charge points usable at once), ``station_type`` (``AC``/``DC``, empty
+when unknown), ``kw`` (highest power per port, NaN when unknown) and ``source``.
+A station with any DC socket counts as DC (it serves taxis).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import osmium
+import pandas as pd
+
+from siting._errors import DataFileError, NetworkError
+
+log = logging.getLogger(__name__)
+
+STATION_COLUMNS = ["name", "lon", "lat", "ports", "station_type", "kw", "source"]
+
+#: OSM ``socket:*`` keys of DC connectors; any other socket is AC.
+DC_SOCKETS = frozenset(
+    {"type2_combo", "ccs", "chademo", "tesla_supercharger", "tesla_supercharger_ccs", "gb_dc"}
+)
+#: Open Charge Map ``CurrentTypeID`` of DC, and ``LevelID`` of DC fast charging.
+OCM_DC_CURRENT, OCM_DC_LEVEL = 30, 3
+
+
+def _number(text: object) -> float | None:
+    """The first number in a tag value (``"2"``, ``"22 kW"``, ``"50;22"``)."""
+    if text is None:
+        return None
+    m = re.search(r"\d+(?:[.,]\d+)?", str(text))
+    return float(m.group(0).replace(",", ".")) if m else None
+
+
+def _kw(text: object) -> float | None:
+    """Power from an ``output`` tag: ``"22 kW"``, ``"50kW"``, ``"7400 W"`` (W → kW)."""
+    value = _number(text)
+    if value is None:
+        return None
+    if re.search(r"\d\s*W\b", str(text)) and not re.search(r"kW", str(text), re.IGNORECASE):
+        return value / 1000.0
+    return value
+
+
+def parse_osm_tags(tags: Mapping[str, str]) -> dict[str, Any]:
+    """Ports, type and power of an ``amenity=charging_station`` from its tags.
+
+    ``socket:<type>=<n>`` counts connectors per type (``socket:<type>:output`` their
+    power); ``capacity`` is the number of vehicles charging at once and, when given,
+    is the number of ports. Without sockets the type is unknown.
+    """
+    sockets: dict[str, float] = {}
+    powers: list[float] = []
+    for key, value in tags.items():
+        parts = key.split(":")
+        if parts[0] != "socket" or len(parts) < 2:
+            continue
+        if len(parts) == 2:
+            n = _number(value)
+            sockets[parts[1]] = n if n is not None else 1.0
+        elif parts[2] == "output":
+            kw = _kw(value)
+            if kw is not None:
+                powers.append(kw)
+    capacity = _number(tags.get("capacity"))
+    station_type = ""
+    if sockets:
+        station_type = "DC" if any(s in DC_SOCKETS for s in sockets) else "AC"
+    ports = capacity if capacity else (sum(sockets.values()) or None)
+    kw = max(powers) if powers else _kw(tags.get("charging_station:output"))
+    return {
+        "ports": float(ports) if ports else np.nan,
+        "station_type": station_type,
+        "kw": float(kw) if kw else np.nan,
+    }
+
+
+def read_osm_stations(src: Path, *, field: str = "network.osm_file") -> pd.DataFrame:
+    """``amenity=charging_station`` nodes and areas of an OSM file."""
+    rows: list[dict[str, Any]] = []
+    try:
+        processor = osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY)
+        processor = processor.with_locations().with_filter(osmium.filter.KeyFilter("amenity"))
+        for obj in processor:
+            if obj.tags.get("amenity") != "charging_station":
+                continue
+            if isinstance(obj, osmium.osm.Node):
+                if not obj.location.valid():
+                    continue
+                lon, lat = obj.location.lon, obj.location.lat
+                ref = f"osm:node/{obj.id}"
+            elif isinstance(obj, osmium.osm.Way):
+                pts = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
+                if not pts:
+                    continue
+                lon, lat = np.asarray(pts).mean(axis=0).tolist()
+                ref = f"osm:way/{obj.id}"
+            else:
+                continue
+            tags = {t.k: t.v for t in obj.tags}
+            rows.append(
+                {
+                    "name": tags.get("name", ""),
+                    "lon": lon,
+                    "lat": lat,
+                    **parse_osm_tags(tags),
+                    "source": ref,
+                }
+            )
+    except RuntimeError as exc:
+        raise DataFileError(f"{field}: cannot read OSM file {src}: {exc}") from None
+    log.info("existing: %d charging stations tagged in %s", len(rows), src.name)
+    return pd.DataFrame(rows, columns=STATION_COLUMNS)
+
+
+def parse_ocm_record(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """One Open Charge Map POI: position, ports, type and power from its connections."""
+    info = rec.get("AddressInfo") or {}
+    conns = [c for c in rec.get("Connections") or [] if isinstance(c, Mapping)]
+    ports = rec.get("NumberOfPoints") or sum((c.get("Quantity") or 1) for c in conns)
+    dc = any(
+        c.get("CurrentTypeID") == OCM_DC_CURRENT or c.get("LevelID") == OCM_DC_LEVEL for c in conns
+    )
+    known = any(c.get("CurrentTypeID") or c.get("LevelID") for c in conns)
+    powers = [float(c["PowerKW"]) for c in conns if c.get("PowerKW")]
+    return {
+        "name": info.get("Title", "") or "",
+        "lon": float(info["Longitude"]),
+        "lat": float(info["Latitude"]),
+        "ports": float(ports) if ports else np.nan,
+        "station_type": "DC" if dc else ("AC" if known else ""),
+        "kw": max(powers) if powers else np.nan,
+        "source": f"ocm:{rec.get('ID', '')}",
+    }
+
+
+def read_ocm(records: Iterable[Any], *, origin: str, field: str) -> pd.DataFrame:
+    """Open Charge Map records (the API's JSON list, or one record)."""
+    rows = []
+    for rec in records:
+        info = rec.get("AddressInfo") if isinstance(rec, Mapping) else None
+        if not info or "Latitude" not in info or "Longitude" not in info:
+            raise DataFileError(f"{field}: {origin} is neither GeoJSON nor Open Charge Map JSON")
+        rows.append(parse_ocm_record(rec))
+    return pd.DataFrame(rows, columns=STATION_COLUMNS)
+
+
+def read_ocm_file(path: Path, *, field: str) -> pd.DataFrame:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return read_ocm(data if isinstance(data, list) else [data], origin=str(path), field=field)
+
+
+def fetch_ocm(
+    url: str,
+    bbox: tuple[float, float, float, float],
+    *,
+    key: str | None = None,
+    timeout_s: float = 60.0,
+    max_results: int = 5000,
+    field: str = "candidates.existing",
+) -> pd.DataFrame:
+    """Download the stations in ``bbox`` (west, south, east, north) from the OCM API.
+
+    ``url`` is the ``/v3/poi`` endpoint (``https://api.openchargemap.io/v3/poi``).
+    """
+    w, s, e, n = bbox
+    query = {
+        "output": "json",
+        "boundingbox": f"({s},{w}),({n},{e})",
+        "maxresults": str(max_results),
+        "compact": "false",
+        "verbose": "false",
+    }
+    if key:
+        query["key"] = key
+    full = f"{url}?{urllib.parse.urlencode(query)}"
+    try:
+        with urllib.request.urlopen(full, timeout=timeout_s) as resp:
+            data = json.loads(resp.read().decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise NetworkError(f"{field}: Open Charge Map request to {url} failed: {exc}") from None
+    if not isinstance(data, list):
+        raise NetworkError(
+            f"{field}: Open Charge Map answered with {type(data).__name__}, not a list"
+        )
+    log.info("existing: %d stations from Open Charge Map (%s)", len(data), url)
+    return read_ocm(data, origin=url, field=field)
+
+
+def merge_stations(frames: list[pd.DataFrame], *, within_m: float = 50.0) -> pd.DataFrame:
+    """Stations from several sources, one row per place (the first source wins).
+
+    Two records closer than ``within_m`` are the same station; the first keeps
+    its position and fills its unknown ports, type and power from the other.
+    """
+    rows = pd.concat([f for f in frames if f is not None and len(f)], ignore_index=True)
+    if rows.empty:
+        return pd.DataFrame(columns=STATION_COLUMNS)
+    lat0 = np.radians(rows["lat"].mean())
+    xy = np.c_[rows["lon"].to_numpy() * np.cos(lat0), rows["lat"].to_numpy()] * 111_320.0
+    keep: list[int] = []
+    for k in range(len(rows)):
+        twin = next((j for j in keep if np.hypot(*(xy[k] - xy[j])) <= within_m), None)
+        if twin is None:
+            keep.append(k)
+            continue
+        for col in ("ports", "kw", "station_type"):
+            cur: Any = rows.at[twin, col]
+            if (col != "station_type" and pd.isna(cur)) or cur == "":
+                rows.at[twin, col] = rows.at[k, col]  # type: ignore[assignment]
+        rows.at[twin, "source"] = f"{rows.at[twin, 'source']!s}+{rows.at[k, 'source']!s}"
+    return rows.loc[keep].reset_index(drop=True)

@@ -1,0 +1,228 @@
+"""Stage 6 (continued) — the figures a planner defends a plan with.
+
+Per station: type, capacity, load and capital cost from the model's one
+assignment. Per plan: costs and cost per session, the cost frontier and why its
+point was chosen, the existing network known against reported, and the benefits
+(energy, electric km, CO2 and local pollutants avoided) with the factors used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+
+from siting.costs import cost_breakdown, opex_year
+from siting.demand import Segment
+from siting.frontier import RULES, frontier_table
+from siting.optimize import SolveResult
+from siting.scenario import OptimizeConfig, Scenario
+from siting.travel import TravelTimes
+
+if TYPE_CHECKING:
+    from siting.planning import Decision
+
+
+def station_figures(
+    sites: gpd.GeoDataFrame, result: SolveResult, decision: Decision, oc: OptimizeConfig
+) -> None:
+    """Add type, capacity, utilisation, power and capital cost to ``sites`` (in place)."""
+    x = result.extra
+    existing = sites["existing"].to_numpy(bool)
+    if "types" in x:
+        sites["station_type"] = x["types"]
+        sites["capacity_sessions"] = x["capacity"]
+        cap = np.asarray(x["capacity"], dtype=float)
+        load = sites["sessions_served"].to_numpy(float)
+        sites["utilisation"] = np.divide(load, cap, out=np.zeros(len(cap)), where=cap > 0)
+        sites["capital_cost"] = x["station_cost"]
+    else:
+        sites["station_type"] = np.where(existing, sites["type_known"].to_numpy(), "")
+        sites["capacity_sessions"] = np.nan
+        sites["utilisation"] = np.nan
+        sites["capital_cost"] = np.where(existing, 0.0, decision.costs.get("AC", 0.0))
+    kw = {"AC": oc.capacity.ac_kw, "DC": oc.capacity.dc_kw}
+    known = sites["kw_known"].to_numpy(float)
+    default = np.array([kw.get(t, np.nan) for t in sites["station_type"]], dtype=float)
+    sites["kw"] = np.where(np.isfinite(known), known, default)
+
+
+def plan_figures(
+    sc: Scenario,
+    result: SolveResult,
+    decision: Decision,
+    demand: gpd.GeoDataFrame,
+    segments: dict[str, Segment],
+    tt: TravelTimes,
+    threshold_s: float,
+    candidates: gpd.GeoDataFrame,
+    kpis: dict[str, Any],
+) -> dict[str, Any]:
+    """kpis.json sections ``served``, ``costs``, ``plan_choice``, ``frontier``,
+    ``existing`` and ``benefits``."""
+    oc = sc.optimize
+    out: dict[str, Any] = {}
+    x = result.extra
+    capital = float(x.get("cost", 0.0) or 0.0)
+    served = float(kpis["demand_served"])
+    if "types" in x:
+        out["served"] = {
+            "sessions_day": round(served, 3),
+            "share": kpis["served_share"],
+            "ac_sessions_day": round(float(x["served_ac"].sum()), 3),
+            "dc_sessions_day": round(float(x["served_dc"].sum()), 3),
+            "station_capacity_sessions_day": {t: round(k, 3) for t, k in decision.capacity.items()},
+            "stations_by_type": {t: int((x["types"] == t).sum()) for t in decision.capacity},
+            "mean_utilisation": round(float(np.mean(x["utilisation"])), 4)
+            if len(x["utilisation"])
+            else 0.0,
+            "cost": round(capital, 2),
+            "budget": oc.budget.total if oc.budget else None,
+        }
+    breakdown = cost_breakdown(sc.costs, oc.capacity)
+    per_session = {
+        t: round(decision.costs[t] / k, 2) if k > 0 else None
+        for t, k in decision.capacity.items()
+        if t in decision.costs
+    }
+    out["costs"] = {
+        **breakdown,
+        "plan_capital_cost": round(capital, 2),
+        "plan_opex_year": round(opex_year(capital, sc.costs), 2),
+        "cost_per_session_day": round(capital / served, 2) if served > 0 else None,
+        # why a type: what one session/day of capacity costs at a full station of each type
+        "station_cost_per_session_day_of_capacity": per_session,
+        "existing_stations_cost": "sunk: existing stations cost nothing in the plan",
+    }
+    if decision.frontier is not None and decision.chosen is not None:
+        nb = tt.neighbours(threshold_s)
+        w = demand["sessions_day"].to_numpy(float)
+        covered = [
+            float(w[np.asarray(nb[:, pt.result.selected].sum(axis=1)).ravel() > 0].sum())
+            for pt in decision.frontier
+        ]
+        table = frontier_table(
+            decision.frontier,
+            decision.chosen,
+            covered=covered,
+            demand_total=float(w.sum()),
+            currency=sc.costs.currency if sc.costs else None,
+        )
+        out["frontier"] = table.to_dict(orient="records")
+        out["plan_choice"] = {
+            "rule": oc.choose.rule,
+            "meaning": RULES[oc.choose.rule],
+            "rationale": oc.choose.rationale,
+            "point": decision.chosen,
+            "points": len(decision.frontier),
+        }
+    else:
+        out["plan_choice"] = {
+            "rule": "p stations, no cost frontier",
+            "meaning": "the model's optimum for optimize.p "
+            + ("(phases)" if oc.phases else "(no costs, or not the capacitated model)"),
+            "rationale": oc.choose.rationale,
+        }
+    out["existing"] = existing_figures(sc, candidates)
+    if sc.benefits is not None:
+        out["benefits"] = benefits(sc, result, demand, segments, kpis, capital)
+    return out
+
+
+def existing_figures(sc: Scenario, candidates: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Existing stations known to the plan against the number reported to operate."""
+    ex = candidates[candidates["existing"].to_numpy(bool)]
+    cc = sc.candidates
+    sources: dict[str, int] = {}
+    for src in ex["source"].astype(str):
+        for part in src.split("+"):
+            key = part.split(":")[0] if ":" in part else part
+            sources[key] = sources.get(key, 0) + 1
+    known = len(ex)
+    out: dict[str, Any] = {
+        "known": known,
+        "by_source": sources,
+        "by_type": {
+            t or "unknown": int(n) for t, n in ex["type_known"].value_counts().sort_index().items()
+        },
+        "reported": cc.existing_reported,
+        "reported_source": cc.existing_reported_source or None,
+    }
+    if cc.existing_reported:
+        missing = max(cc.existing_reported - known, 0)
+        out["missing"] = missing
+        out["note"] = (
+            f"{known} existing station(s) known to the plan against {cc.existing_reported} "
+            f"reported to operate: {missing} are not in the plan's data, so the plan adds "
+            "stations on top of a network it only partly sees"
+            if missing
+            else f"all {cc.existing_reported} reported stations are known"
+        )
+    return out
+
+
+def benefits(
+    sc: Scenario,
+    result: SolveResult,
+    demand: gpd.GeoDataFrame,
+    segments: dict[str, Segment],
+    kpis: dict[str, Any],
+    capital: float,
+) -> dict[str, Any]:
+    """Energy, electric km and emissions avoided by the sessions the plan serves.
+
+    Each served session delivers its segment's energy; the km it drives are the
+    energy over the EV's consumption; a petrol car would burn
+    ``km × l/100km / 100`` litres for them. CO2 avoided is the petrol CO2 less the
+    grid's CO2 for the energy; local pollutants avoided are the petrol car's
+    (charging emits none in the city).
+    """
+    b = sc.benefits
+    assert b is not None
+    x = result.extra
+    ac_served = x.get("served_ac")
+    dc_served = x.get("served_dc")
+    per_point = kpis["demand_served"]
+    energy = 0.0
+    for kind, served in (("AC", ac_served), ("DC", dc_served)):
+        names = [n for n, s in segments.items() if s.charger == kind]
+        sess = sum(demand[f"{n}_sessions_day"].to_numpy(float) for n in names) if names else 0.0
+        kwh = sum(demand[f"{n}_kwh_day"].to_numpy(float) for n in names) if names else 0.0
+        if not names:
+            continue
+        mean_kwh = np.divide(kwh, sess, out=np.zeros(len(demand)), where=np.asarray(sess) > 0)
+        if served is None:  # one station type: the demand within the threshold is served
+            covered = kpis["coverage_share"]
+            energy += float(np.sum(kwh)) * covered
+        else:
+            energy += float(np.sum(np.asarray(served) * mean_kwh))
+    km_day = energy / b.ev_kwh_per_km
+    litres_day = km_day * b.petrol_l_per_100km / 100.0
+    co2_petrol_t = litres_day * b.petrol_kg_co2_per_l / 1000.0
+    co2_grid_t = energy * b.grid_kg_co2_per_kwh / 1000.0
+    co2_day = co2_petrol_t - co2_grid_t
+    year = b.days_per_year
+    fuel_kg_day = litres_day * b.petrol_kg_per_l
+    pollutants = {
+        name: round(fuel_kg_day * g / 1e6 * year, 3)
+        for name, g in b.pollutants_g_per_kg_fuel.items()
+    }
+    co2_year = co2_day * year
+    return {
+        "energy_kwh_day": round(energy, 1),
+        "electric_km_day": round(km_day, 0),
+        "petrol_litres_avoided_day": round(litres_day, 1),
+        "co2_avoided_t_year": round(co2_year, 1),
+        "co2_petrol_t_year": round(co2_petrol_t * year, 1),
+        "co2_grid_t_year": round(co2_grid_t * year, 1),
+        "local_pollutants_avoided_t_year": pollutants,
+        "local_pollutants_total_t_year": round(sum(pollutants.values()), 3),
+        "capital_cost_per_t_co2_year": round(capital / co2_year, 2) if co2_year > 0 else None,
+        "capital_cost_per_t_co2_lifetime": round(capital / (co2_year * b.lifetime_years), 2)
+        if co2_year > 0
+        else None,
+        "lifetime_years": b.lifetime_years,
+        "sessions_served_day": per_point,
+        "factors": b.model_dump(mode="json"),
+    }

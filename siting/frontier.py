@@ -1,0 +1,164 @@
+"""The cost frontier of a plan: demand served against capital cost, and the point chosen.
+
+For a number of stations ``p``, each point is the plan serving the most demand
+with at most so many new DC stations (from none, the cheapest plan, to no cap, the
+plan serving the most), at its least capital cost, solved with the same model and
+constraints as the plan. The chosen point is then solved again with the full
+secondary order (:class:`siting.optimize.CapacitatedCoverage`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from siting.optimize import SolveResult
+
+log = logging.getLogger(__name__)
+
+#: What each rule means, written beside the chosen point.
+RULES = {
+    "knee": (
+        "the knee of the frontier: served and capital cost both scaled to [0, 1] from the "
+        "cheapest to the most-serving point, the point farthest above the straight line "
+        "between them; beyond it each extra session served costs more than average"
+    ),
+    "max_served": "the plan serving the most demand, at its least cost",
+    "budget": "the plan serving the most demand within optimize.budget",
+}
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    """One solved point of the frontier: its budget or cap on new DC stations, its plan."""
+
+    budget: float | None
+    result: SolveResult
+    max_dc: int | None = None
+
+    @property
+    def served(self) -> float:
+        return float(self.result.objective)
+
+    @property
+    def cost(self) -> float:
+        return float(self.result.extra.get("cost", 0.0))
+
+
+def frontier_steps(n_new: int, points: int) -> list[int]:
+    """Caps on the new DC stations, from none to all ``n_new`` (``points`` of them)."""
+    return sorted({round(float(v)) for v in np.linspace(0, n_new, max(points, 2))})
+
+
+def cost_frontier(
+    solve: Callable[[int | None, float | None], SolveResult],
+    *,
+    n_new: int,
+    points: int,
+    budget: float | None = None,
+) -> list[FrontierPoint]:
+    """Solve the frontier for ``n_new`` new stations, cheapest first.
+
+    With two station types and every station built, a plan's capital cost is set by
+    how many of the new stations are DC, so each point caps that number (0, ...,
+    ``n_new``; the last point is unconstrained, the most served): the cost frontier
+    as a sequence of easy cardinality rows instead of knapsack rows. A stated budget
+    is solved as one more point under its budget row.
+
+    Parameters
+    ----------
+    solve
+        ``solve(max_dc, budget)`` solves the plan under a cap on new DC stations and
+        a budget (``None``: no limit).
+    n_new
+        New stations in the plan (``p`` less the existing ones).
+    points
+        Points on the frontier, the most-serving one included.
+    budget
+        A stated budget, solved as one more point.
+    """
+    steps = frontier_steps(n_new, points)
+    out = [FrontierPoint(None, solve(k if k < n_new else None, None), k) for k in steps]
+    if budget is not None:
+        out.append(FrontierPoint(float(budget), solve(None, float(budget)), None))
+    out.sort(key=lambda pt: (pt.cost, pt.served))
+    # served cannot fall as the cost rises: a point that does is a solver's early
+    # stop; each point reports its own status and gap
+    for a, b in itertools.pairwise(out):
+        if b.served < a.served - 1e-6 * max(1.0, a.served):
+            log.warning(
+                "frontier: %.3f served at cost %.0f is below %.3f at a smaller cost "
+                "(statuses %s, %s)",
+                b.served,
+                b.cost,
+                a.served,
+                a.result.status,
+                b.result.status,
+            )
+    return out
+
+
+def choose(frontier: list[FrontierPoint], rule: str, *, budget: float | None = None) -> int:
+    """Index of the point ``rule`` picks (see :data:`RULES`)."""
+    if rule == "max_served":
+        return len(frontier) - 1
+    if rule == "budget":
+        if budget is None:
+            raise ValueError("choose: rule 'budget' needs a budget")
+        fits = [k for k, pt in enumerate(frontier) if pt.cost <= budget + 1e-6]
+        return max(fits, key=lambda k: (frontier[k].served, -frontier[k].cost))
+    if rule != "knee":
+        raise ValueError(f"choose: unknown rule {rule!r}; expected one of {', '.join(RULES)}")
+    cost = np.array([pt.cost for pt in frontier])
+    served = np.array([pt.served for pt in frontier])
+    span_c, span_s = cost.max() - cost.min(), served.max() - served.min()
+    if span_c <= 0 or span_s <= 0:
+        return len(frontier) - 1
+    x = (cost - cost.min()) / span_c
+    yv = (served - served.min()) / span_s
+    lift = yv - x
+    best = float(lift.max())
+    # near-ties (within 0.1 % of the scaled ranges: a straight frontier) go to the
+    # cheaper point
+    return int(np.flatnonzero(lift >= best - 1e-3)[0])
+
+
+def frontier_table(
+    frontier: list[FrontierPoint],
+    chosen: int,
+    *,
+    covered: list[float],
+    demand_total: float,
+    currency: str | None,
+) -> pd.DataFrame:
+    """``frontier.csv``: one row per point, the chosen one marked."""
+    rows = []
+    for k, pt in enumerate(frontier):
+        types = pt.result.extra.get("types", np.array([]))
+        served = pt.served
+        rows.append(
+            {
+                "point": k,
+                "max_new_dc": pt.max_dc,
+                "budget": pt.budget,
+                "capital_cost": round(pt.cost, 2),
+                "currency": currency or "",
+                "stations": len(pt.result.selected),
+                "stations_ac": int((np.asarray(types) == "AC").sum()),
+                "stations_dc": int((np.asarray(types) == "DC").sum()),
+                "served_sessions_day": round(served, 3),
+                "served_share": round(served / demand_total, 6) if demand_total else 0.0,
+                "covered_sessions_day": round(covered[k], 3),
+                "covered_share": round(covered[k] / demand_total, 6) if demand_total else 0.0,
+                "cost_per_session_day": round(pt.cost / served, 2) if served > 0 else None,
+                "status": pt.result.status,
+                "gap": pt.result.gap,
+                "chosen": k == chosen,
+            }
+        )
+    return pd.DataFrame(rows)

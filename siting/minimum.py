@@ -1,0 +1,311 @@
+"""The minimum plan: how many stations, at least cost, reach a target of the demand.
+
+Two forms, one class. Without capacities it is the (partial) set covering problem:
+the location set covering problem (LSCP, Toregas et al. 1971; spopt's ``LSCP``)
+when the target is all the demand within reach. With capacities it is the
+capacitated model of :class:`siting.optimize.CapacitatedCoverage` turned round:
+least capital cost (or fewest stations) serving a target of the demand.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import numpy as np
+import pulp
+import scipy.sparse as sp
+
+from siting import _solvers
+from siting._errors import InfeasibleError, InputError
+from siting.optimize import CapacitatedCoverage, SolveResult, _within_times
+from siting.travel import TravelTimes
+
+
+class MinimumPlan:
+    r"""Fewest stations, or least capital cost, serving a target share of the demand.
+
+    Set covering form (no ``capacity``), with :math:`R` the demand that has a
+    candidate within the threshold and :math:`\alpha` the target:
+
+    .. math::
+
+        \min \sum_{j \notin E} c_j y_j
+        \quad\text{s.t.}\quad
+        z_i \le \sum_{j \in N_i} y_j,\quad
+        \sum_i w_i z_i \ge \alpha R,\quad y_j = 1 \;\; \forall j \in E,
+
+    with binary :math:`y` and :math:`0 \le z_i \le 1`; for :math:`\alpha = 1` the rows
+    are the LSCP's :math:`\sum_{j \in N_i} y_j \ge 1` for every reachable point. With
+    ``objective="stations"`` every :math:`c_j = 1` (the cost breaks ties).
+
+    Capacitated form (``capacity`` given): the rows of
+    :class:`~siting.optimize.CapacitatedCoverage` (types, capacities, DC demand at DC
+    stations) with served demand :math:`\ge \alpha R` and the cost objective; here
+    :math:`R` is the demand a plan opening every candidate could serve (an LP), so a
+    target above what capacity allows is explained instead of searched for.
+
+    Parameters
+    ----------
+    neighbours
+        Sparse (n_demand, n_sites) pairs within the threshold.
+    ac_demand, dc_demand
+        Sessions per day needing AC (any port) and DC ports; for the set covering
+        form their sum is the weight.
+    target
+        Share of the demand within reach to serve, in (0, 1].
+    capacity
+        Sessions/day per station type; ``None`` for the set covering form.
+    station_cost
+        Capital cost of a new station per type (set covering: the cheapest type that
+        serves the point's needs, see :meth:`solve`).
+    objective
+        ``"cost"`` or ``"stations"``.
+    fixed, site_capacity
+        Existing stations (kept, cost nothing) and their known type and capacity.
+    """
+
+    name = "minimum"
+
+    def __init__(
+        self,
+        neighbours: sp.sparray | sp.spmatrix,
+        ac_demand: np.ndarray,
+        dc_demand: np.ndarray,
+        target: float,
+        *,
+        capacity: dict[str, float] | None = None,
+        station_cost: dict[str, float] | None = None,
+        objective: Literal["cost", "stations"] = "cost",
+        fixed: np.ndarray | None = None,
+        site_capacity: dict[int, tuple[str, float]] | None = None,
+    ) -> None:
+        if not 0.0 < target <= 1.0:
+            raise InputError(f"target: expected a share in (0, 1], got {target}")
+        if objective not in ("cost", "stations"):
+            raise InputError(f"objective: expected 'cost' or 'stations', got {objective!r}")
+        nb = sp.csr_array(neighbours).astype(bool)
+        nb.sum_duplicates()
+        nb.sort_indices()
+        self.neighbours = nb
+        self.ac = np.asarray(ac_demand, dtype=float)
+        self.dc = np.asarray(dc_demand, dtype=float)
+        self.target = float(target)
+        self.capacity = None if capacity is None else dict(capacity)
+        types = list(self.capacity) if self.capacity else ["AC"]
+        self.station_cost = dict(station_cost or dict.fromkeys(types, 1.0))
+        self.objective = objective
+        self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
+        self.site_capacity = site_capacity or {}
+        self._start: dict[str, Any] | None = None
+
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost: np.ndarray | sp.sparray | sp.spmatrix,
+        ac_demand: np.ndarray,
+        dc_demand: np.ndarray,
+        target: float,
+        *,
+        threshold: float,
+        **options: Any,
+    ) -> MinimumPlan:
+        """Build from a dense or sparse cost matrix; pairs with cost <= threshold count."""
+        nb, _ = _within_times(cost, threshold)
+        return cls(nb, ac_demand, dc_demand, target, **options)
+
+    @classmethod
+    def from_travel_times(
+        cls,
+        tt: TravelTimes,
+        ac_demand: np.ndarray,
+        dc_demand: np.ndarray,
+        target: float,
+        *,
+        threshold_s: float,
+        **options: Any,
+    ) -> MinimumPlan:
+        """Build from the sparse drive times; pairs within ``threshold_s`` count."""
+        return cls(tt.neighbours(threshold_s), ac_demand, dc_demand, target, **options)
+
+    # ----------------------------------------------------------------- solving
+    def reachable(self) -> float:
+        """Demand with a candidate site within the threshold (sessions/day)."""
+        w = self.ac + self.dc
+        return float(w[np.diff(self.neighbours.indptr) > 0].sum())
+
+    def solve(
+        self,
+        solver: str | None = None,
+        *,
+        time_limit: float | None = None,
+        gap: float | None = None,
+        threads: int | None = None,
+        msg: bool = False,
+    ) -> SolveResult:
+        """Solve with HiGHS (default) or CBC.
+
+        ``objective`` is the capital cost (or station count) of the plan; ``extra``
+        has ``target``, ``reachable`` and ``required`` (sessions/day), ``served``,
+        ``cost``, ``stations`` and, for the capacitated form, ``types``.
+
+        Raises
+        ------
+        InfeasibleError
+            The target exceeds what any plan can serve; the message says how much can.
+        """
+        if self.capacity is None:
+            return self._solve_cover(
+                solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+            )
+        t0 = time.perf_counter()
+        n_s = self.neighbours.shape[1]
+        model = CapacitatedCoverage(
+            self.neighbours,
+            self.ac,
+            self.dc,
+            self.capacity,
+            n_s,
+            fixed=self.fixed,
+            station_cost=self.station_cost,
+            site_capacity=self.site_capacity,
+        )
+        most = self.most_served(model, solver)
+        required = self.target * self.reachable()
+        if required > most + 1e-6 * max(1.0, most):
+            raise InfeasibleError(
+                f"minimum plan: serving {100 * self.target:.0f}% of the demand within reach "
+                f"({required:,.1f} sessions/day) is beyond any plan: with every one of the "
+                f"{n_s} candidates built, capacity serves at most {most:,.1f} sessions/day "
+                f"({100 * most / max(self.reachable(), 1e-12):.1f}% of it)"
+            )
+        # warm start: the greedy by value per cost, else by value, else everything open
+        start = self._start
+        for per_cost in dict.fromkeys([self.objective == "cost", False]):
+            plan = model.greedy(stop_at=required, per_cost=per_cost)
+            got = float(
+                sum(self.ac[i] * x for (i, _), x in plan["u"].items())
+                + sum(self.dc[i] * x for (i, _), x in plan["v"].items())
+            )
+            if got >= required - 1e-6 * max(1.0, required):
+                start = plan
+                break
+        prob, y, assign = model.build(floor=required, mode=self.objective, start=start)
+        build_s = time.perf_counter() - t0
+        limit = None if time_limit is None else max(1.0, time_limit - build_s)
+        info = _solvers.run(prob, solver, time_limit=limit, gap=gap, threads=threads, msg=msg)
+        if info.status == "infeasible":
+            raise InfeasibleError(f"minimum plan: no plan serves {required:,.1f} sessions/day")
+        res = model._result(
+            y, assign, info, info.status, info.stopped_by, info.seconds, build_s, 0.0, exact_p=False
+        )
+        served = float(res.extra["load"].sum())
+        value = res.extra["cost"] if self.objective == "cost" else float(len(res.selected))
+        res.extra.update(
+            target=self.target,
+            reachable=self.reachable(),
+            required=required,
+            served=served,
+            stations=len(res.selected),
+            most_served=most,
+        )
+        bound = info.bound
+        return SolveResult(
+            model=self.name,
+            selected=res.selected,
+            objective=float(value),
+            bound=bound,
+            gap=_solvers.relative_gap(info.objective, bound),
+            status=info.status,
+            solver=info.solver,
+            solve_s=info.seconds,
+            build_s=build_s,
+            gap_tolerance=info.gap_tolerance,
+            stopped_by=info.stopped_by,
+            extra=res.extra,
+        )
+
+    def most_served(self, model: CapacitatedCoverage, solver: str | None) -> float:
+        """Demand served with every candidate open as its most capable type (an LP)."""
+        n_s = self.neighbours.shape[1]
+        best = max(model.capacity, key=lambda t: model.capacity[t] + (t == "DC"))
+        cap = "DC" if "DC" in model.capacity else best
+        everything = CapacitatedCoverage(
+            self.neighbours,
+            self.ac,
+            self.dc,
+            {cap: model.capacity[cap]},
+            n_s,
+            fixed=np.arange(n_s),
+            site_capacity={j: kv for j, kv in self.site_capacity.items() if kv[0] == cap},
+        )
+        prob, _, assign = everything.build()
+        for v in prob.variables():
+            v.cat = pulp.LpContinuous
+        info = _solvers.run(prob, solver, time_limit=None, gap=None)
+        # warm start of the minimum plan: every candidate open, this assignment
+        self._start = {
+            "types": {j: model.site_types(j)[-1] for j in range(n_s)},
+            "u": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["u"].items()},
+            "v": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["v"].items()},
+        }
+        return float(info.objective)
+
+    def _solve_cover(
+        self,
+        solver: str | None,
+        *,
+        time_limit: float | None,
+        gap: float | None,
+        threads: int | None,
+        msg: bool,
+    ) -> SolveResult:
+        """The set covering form (LSCP for a target of 1)."""
+        t0 = time.perf_counter()
+        nb = self.neighbours
+        n_s = nb.shape[1]
+        w = self.ac + self.dc
+        # a station must be able to serve what it covers: DC where there is DC demand
+        unit = min(self.station_cost.values()) if self.station_cost else 1.0
+        cost = np.full(n_s, 1.0 if self.objective == "stations" else unit)
+        cost[self.fixed] = 0.0
+        prob = pulp.LpProblem("minimum_cover", pulp.LpMinimize)
+        y = [
+            prob.add_variable(f"y_{j}", lowBound=0, upBound=1, cat=pulp.LpInteger)
+            for j in range(n_s)
+        ]
+        for j in self.fixed.tolist():
+            y[j].lowBound = 1
+        live = (np.diff(nb.indptr) > 0) & (w > 0)
+        reach = float(w[live].sum())
+        required = self.target * reach
+        cover = []
+        for i in np.flatnonzero(live).tolist():
+            js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
+            expr = pulp.LpAffineExpression([(y[j], 1.0) for j in js])
+            if self.target >= 1.0:
+                prob += pulp.LpConstraint(expr, pulp.LpConstraintGE, f"cover_{i}", 1.0)
+                continue
+            z = prob.add_variable(f"z_{i}", lowBound=0, upBound=1)
+            cover.append((z, float(w[i])))
+            prob += pulp.LpConstraint(expr - z, pulp.LpConstraintGE, f"cover_{i}", 0.0)
+        if cover:
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(cover), pulp.LpConstraintGE, "target", required
+            )
+        prob += pulp.LpAffineExpression([(v, float(c)) for v, c in zip(y, cost, strict=True) if c])
+        build_s = time.perf_counter() - t0
+        info = _solvers.run(prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        if info.status == "infeasible":
+            raise InfeasibleError(f"minimum plan: no plan covers {required:,.1f} sessions/day")
+        selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
+        covered = nb[:, selected].sum(axis=1) > 0
+        extra = {
+            "target": self.target,
+            "reachable": reach,
+            "required": required,
+            "served": float(w[np.asarray(covered).ravel()].sum()),
+            "stations": len(selected),
+            "cost": float(cost[selected].sum()) if self.objective == "cost" else None,
+        }
+        return SolveResult.from_info(self.name, selected, info, build_s, extra)

@@ -1,0 +1,363 @@
+"""Stage 5 — the optimisation request: the plan, its cost frontier, curve and phases.
+
+:func:`decide` builds the model the scenario asks for (capacities of new and
+existing stations, costs, side constraints, secondary order), solves the cost
+frontier and picks the plan by the scenario's rule, solves the curve sizes and
+the phases. :func:`minimum_plans` answers how many stations a target takes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from siting import _cache, settings
+from siting._errors import InfeasibleError, InputError
+from siting._io import hash_key
+from siting.costs import station_costs
+from siting.demand import Segment
+from siting.frontier import FrontierPoint, choose, cost_frontier
+from siting.minimum import MinimumPlan
+from siting.optimize import (
+    CapacitatedCoverage,
+    MaximalCovering,
+    Phase,
+    PMedian,
+    SolveResult,
+    close_pairs,
+    phased_plan,
+)
+from siting.queueing import daily_capacity
+from siting.scenario import CapacityConfig, OptimizeConfig, Scenario
+from siting.travel import TravelTimes
+
+log = logging.getLogger(__name__)
+
+#: Bump when the cached minimum-plan rows change in content or layout.
+_MINIMUM_CACHE_FORMAT = 1
+
+Model = MaximalCovering | PMedian | CapacitatedCoverage
+
+
+@dataclass
+class Decision:
+    """What the optimise stage decided."""
+
+    result: SolveResult
+    alone: dict[int, SolveResult]
+    phases: list[Phase] | None
+    capacity: dict[str, float]
+    costs: dict[str, float]
+    frontier: list[FrontierPoint] | None = None
+    chosen: int | None = None
+    site_capacity: dict[int, tuple[str, float]] = field(default_factory=dict)
+
+
+def decide(
+    sc: Scenario,
+    segments: dict[str, Segment],
+    demand: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame,
+    tt: TravelTimes,
+    to_metric: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> Decision:
+    """Solve the scenario's optimisation request (see the module docstring)."""
+    oc = sc.optimize
+    fixed = np.flatnonzero(candidates["existing"].to_numpy())
+    threshold_s = oc.threshold_min * 60.0
+    weights = demand["sessions_day"].to_numpy()
+    side: dict[str, Any] = {
+        "spacing_pairs": close_pairs(
+            to_metric(candidates["lon"].to_numpy(), candidates["lat"].to_numpy()),
+            oc.min_spacing_m,
+        )
+        if oc.min_spacing_m > 0
+        else None,
+        "equity_share": oc.equity_share,
+        "groups": demand["district"].to_numpy() if oc.equity_share > 0 else None,
+    }
+    costs = station_costs(sc.costs, oc.capacity)
+    capacity: dict[str, float] = {}
+    site_cap: dict[int, tuple[str, float]] = {}
+    if oc.model == "capacitated":
+        capacity = station_capacity(oc.capacity, segments, sc.demand.peak_hour_share)
+        site_cap = existing_capacity(candidates, oc.capacity, segments, sc.demand.peak_hour_share)
+        ac, dc_demand = charger_demand(demand, segments)
+
+    def make_model(
+        p: int,
+        keep: np.ndarray,
+        budget: float | None = None,
+        *,
+        max_dc: int | None = None,
+        secondary: bool | str | None = None,
+    ) -> Model:
+        if oc.model == "capacitated":
+            return CapacitatedCoverage.from_travel_times(
+                tt,
+                ac,
+                dc_demand,
+                capacity,
+                p,
+                threshold_s=threshold_s,
+                fixed=keep,
+                budget=budget,
+                station_cost=costs,
+                secondary=oc.secondary if secondary is None else secondary,
+                max_dc=max_dc,
+                site_capacity={j: v for j, v in site_cap.items() if j in set(keep.tolist())},
+                **side,
+            )
+        # one station type: a budget prices every new station as an AC one
+        single: dict[str, Any] = {"budget": budget, "site_cost": costs.get("AC", 0.0)}
+        if oc.model == "pmedian":  # demand beyond the matrix cutoff counts as the cutoff
+            return PMedian.from_travel_times(
+                tt, weights, p, fixed=keep, unserved_cost=tt.cutoff_s, **side, **single
+            )
+        return MaximalCovering.from_travel_times(
+            tt,
+            weights,
+            p,
+            threshold_s=threshold_s,
+            fixed=keep,
+            tie_break=oc.secondary,
+            **side,
+            **single,
+        )
+
+    opts: dict[str, Any] = {
+        "solver": oc.solver,
+        "time_limit": oc.time_limit_s,
+        "gap": oc.gap,
+        "threads": oc.threads,
+    }
+    budget = oc.budget.total if oc.budget else None
+    frontier, chosen, phases = None, None, None
+    if oc.phases:
+        phases = phased_plan(
+            lambda p, keep: make_model(p, keep, budget),
+            sorted(oc.phases),
+            fixed,
+            maximize=oc.model != "pmedian",
+            **opts,
+        )
+        result = next(ph.result for ph in phases if ph.p == oc.p)
+    elif oc.model == "capacitated" and max(costs.values(), default=0.0) > 0:
+
+        def point(max_dc: int | None, cap: float | None) -> SolveResult:
+            sec = "cost" if oc.secondary else False
+            return make_model(oc.p, fixed, cap, max_dc=max_dc, secondary=sec).solve(**opts)
+
+        frontier = cost_frontier(
+            point, n_new=oc.p - len(fixed), points=oc.choose.points, budget=budget
+        )
+        chosen = choose(frontier, oc.choose.rule, budget=budget)
+        pick = frontier[chosen]
+        # the plan: the chosen point again, with the full secondary order
+        result = pick.result
+        if oc.secondary:
+            result = make_model(oc.p, fixed, pick.budget, max_dc=pick.max_dc).solve(**opts)
+    else:
+        result = make_model(oc.p, fixed, budget).solve(**opts)
+    alone: dict[int, SolveResult] = {}
+    # curve sizes: served is the primary objective; only capital cost breaks ties there
+    curve_secondary = "cost" if oc.secondary else False
+    for p in sorted(set(oc.curve or []) - {oc.p}):
+        if p < len(fixed):
+            raise InputError(
+                f"optimize.curve: {p} stations is below the {len(fixed)} existing stations"
+            )
+        alone[p] = make_model(p, fixed, budget, secondary=curve_secondary).solve(**opts)
+    return Decision(result, alone, phases, capacity, costs, frontier, chosen, site_cap)
+
+
+def minimum_plans(
+    sc: Scenario,
+    demands: dict[str, gpd.GeoDataFrame],
+    segments_of: dict[str, dict[str, Segment]],
+    candidates: gpd.GeoDataFrame,
+    tt_of: dict[str, TravelTimes],
+    decision: Decision,
+    *,
+    cache_root: Path | None = None,
+) -> list[dict[str, Any]]:
+    """The minimum plan for each preset and target (an explained row when out of reach).
+
+    Each depends only on the instance (demand, reach, capacities, costs, existing
+    stations) and the solver options, so with ``cache_root`` it is cached under a
+    hash of them: a warm run does not solve it again.
+    """
+    oc, mc = sc.optimize, sc.optimize.minimum
+    if mc is None:
+        return []
+    fixed = np.flatnonzero(candidates["existing"].to_numpy())
+    rows: list[dict[str, Any]] = []
+    limit = min(oc.time_limit_s, settings.MINIMUM_TIME_LIMIT_S)
+    for preset, demand in demands.items():
+        segments = segments_of[preset]
+        ac, dc = charger_demand(demand, segments)
+        capacity = (
+            station_capacity(oc.capacity, segments, sc.demand.peak_hour_share)
+            if oc.model == "capacitated"
+            else None
+        )
+        for target in mc.targets:
+            model = MinimumPlan.from_travel_times(
+                tt_of[preset],
+                ac,
+                dc,
+                target,
+                threshold_s=oc.threshold_min * 60.0,
+                capacity=capacity,
+                station_cost=decision.costs if capacity else None,
+                objective=mc.objective if capacity else "stations",
+                fixed=fixed,
+                site_capacity=decision.site_capacity if capacity else None,
+            )
+            key = _minimum_key(model, oc, limit) if cache_root is not None else None
+            cached = _cache.load(cache_root, "minimum", key) if key and cache_root else None
+            if isinstance(cached, dict):
+                rows.append(cached)
+                continue
+            row: dict[str, Any] = {
+                "preset": preset,
+                "target_share": target,
+                "form": "capacitated" if capacity else "set covering",
+                "objective": mc.objective if capacity else "stations",
+                "reachable_sessions_day": round(model.reachable(), 3),
+            }
+            try:
+                res = model.solve(oc.solver, time_limit=limit, gap=oc.gap, threads=oc.threads)
+            except InfeasibleError as exc:
+                row.update(status="infeasible", explanation=str(exc))
+                rows.append(row)
+                if key and cache_root:
+                    _cache.save(cache_root, "minimum", key, row)
+                continue
+            x = res.extra
+            types = np.asarray(x.get("types", []))
+            row.update(
+                status=res.status,
+                gap=res.gap,
+                stations=int(x["stations"]),
+                stations_new=int(x["stations"]) - len(fixed),
+                stations_ac=int((types == "AC").sum()),
+                stations_dc=int((types == "DC").sum()),
+                capital_cost=round(float(x["cost"]), 2) if x.get("cost") is not None else None,
+                served_sessions_day=round(float(x["served"]), 3),
+                required_sessions_day=round(float(x["required"]), 3),
+                result=res,
+                solve_s=round(res.solve_s + res.build_s, 3),
+            )
+            rows.append(row)
+            if key and cache_root:
+                _cache.save(cache_root, "minimum", key, row)
+    return rows
+
+
+def _minimum_key(model: MinimumPlan, oc: OptimizeConfig, limit: float) -> str:
+    nb = model.neighbours
+    parts = [nb.indptr, nb.indices, model.ac, model.dc, model.fixed]
+    digests = [hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest() for a in parts]
+    return hash_key(
+        "minimum",
+        _MINIMUM_CACHE_FORMAT,
+        digests,
+        model.target,
+        model.objective,
+        sorted((model.capacity or {}).items()),
+        sorted(model.station_cost.items()),
+        sorted(model.site_capacity.items()),
+        oc.solver,
+        oc.gap,
+        limit,
+    )
+
+
+def station_capacity(
+    cfg: CapacityConfig, segments: dict[str, Segment], peak_hour_share: float
+) -> dict[str, float]:
+    """Sessions per day of an AC and a DC station, from the queueing model.
+
+    A session holds a port for its energy over the charger power plus the handling
+    time; the energy is the demand-weighted mean session of the segments the type
+    serves (AC stations: AC segments; DC stations: all segments).
+    """
+    return {
+        t: _capacity(
+            cfg, segments, peak_hour_share, t, cfg.ports, cfg.ac_kw if t == "AC" else cfg.dc_kw
+        )
+        for t in cfg.types
+    }
+
+
+def existing_capacity(
+    candidates: gpd.GeoDataFrame,
+    cfg: CapacityConfig,
+    segments: dict[str, Segment],
+    peak_hour_share: float,
+) -> dict[int, tuple[str, float]]:
+    """Type and daily capacity of each existing station whose type is known.
+
+    Its own ports and power when recorded, else the scenario's per-station figures.
+    """
+    out: dict[int, tuple[str, float]] = {}
+    frame = candidates.reset_index(drop=True)
+    for j in np.flatnonzero(frame["existing"].to_numpy()).tolist():
+        t = str(frame.at[j, "type_known"] or "")
+        if t not in ("AC", "DC"):
+            continue
+        ports = frame.at[j, "ports_known"]
+        kw = frame.at[j, "kw_known"]
+        n = int(ports) if pd.notna(ports) and ports >= 1 else cfg.ports
+        power = float(kw) if pd.notna(kw) and kw > 0 else (cfg.ac_kw if t == "AC" else cfg.dc_kw)
+        out[j] = (t, _capacity(cfg, segments, peak_hour_share, t, n, power))
+    return out
+
+
+def _capacity(
+    cfg: CapacityConfig,
+    segments: dict[str, Segment],
+    peak_hour_share: float,
+    kind: str,
+    ports: int,
+    kw: float,
+) -> float:
+    ac_segments = [s for s in segments.values() if s.charger == "AC"]
+    keep = ac_segments if kind == "AC" else list(segments.values())
+    total = sum(s.sessions_per_day for s in keep)
+    if total <= 0:
+        kwh = float(np.mean([s.kwh_per_session for s in segments.values()]))
+    else:
+        kwh = sum(s.sessions_per_day * s.kwh_per_session for s in keep) / total
+    service_h = kwh / kw + cfg.handling_min / 60.0
+    wait_h = cfg.max_mean_wait_min / 60.0 if cfg.max_mean_wait_min else None
+    return daily_capacity(
+        ports, service_h, peak_hour_share, max_wait_prob=cfg.max_wait_prob, max_mean_wait_h=wait_h
+    )
+
+
+def charger_demand(
+    demand: gpd.GeoDataFrame, segments: dict[str, Segment]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions per day per demand point needing AC (any port) and DC ports."""
+    ac = np.zeros(len(demand))
+    dc = np.zeros(len(demand))
+    for name, seg in segments.items():
+        col = f"{name}_sessions_day"
+        if col not in demand:
+            continue
+        values = demand[col].to_numpy()
+        if seg.charger == "DC":
+            dc += values
+        else:
+            ac += values
+    return ac, dc
