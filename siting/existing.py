@@ -204,7 +204,10 @@ def merge_stations(frames: list[pd.DataFrame], *, within_m: float = 50.0) -> pd.
     Two records closer than ``within_m`` are the same station; the first keeps
     its position and fills its unknown ports, type and power from the other.
     """
-    rows = pd.concat([f for f in frames if f is not None and len(f)], ignore_index=True)
+    found = [f for f in frames if f is not None and len(f)]
+    if not found:
+        return pd.DataFrame(columns=STATION_COLUMNS)
+    rows = pd.concat(found, ignore_index=True)
     if rows.empty:
         return pd.DataFrame(columns=STATION_COLUMNS)
     lat0 = np.radians(rows["lat"].mean())

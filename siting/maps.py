@@ -302,6 +302,31 @@ def _panel(title: str, kpis: dict[str, Any]) -> str:
         ("95th pct access", f"{kpis.get('p95_access_min')} min"),
         ("Solver", str(kpis.get("solver_label", ""))),
     ]
+    costs = kpis.get("costs") or {}
+    if costs.get("currency"):
+        cur = costs["currency"]
+        rows.append(("Capital cost", f"{costs['plan_capital_cost'] / 1e9:,.2f} bn {cur}"))
+        if costs.get("cost_per_session_day"):
+            rows.append(("Per session/day", f"{costs['cost_per_session_day']:,.0f} {cur}"))
+    choice = kpis.get("plan_choice") or {}
+    if choice.get("rule"):
+        rows.append(("Plan chosen by", str(choice["rule"])))
+    ex = kpis.get("existing") or {}
+    if ex.get("reported"):
+        rows.append(("Existing known / reported", f"{ex['known']} / {ex['reported']}"))
+    ben = kpis.get("benefits") or {}
+    if ben:
+        rows.append(("CO2 avoided", f"{ben['co2_avoided_t_year']:,.0f} t/year"))
+        rows.append(
+            ("Local pollutants avoided", f"{ben['local_pollutants_total_t_year']:,.0f} t/year")
+        )
+        if ben.get("capital_cost_per_t_co2_lifetime") and costs.get("currency"):
+            rows.append(
+                (
+                    "Capital per t CO2 (life)",
+                    f"{ben['capital_cost_per_t_co2_lifetime']:,.0f} {costs['currency']}",
+                )
+            )
     body = "".join(
         f"<tr><td>{html.escape(k)}</td><td><b>{html.escape(str(v))}</b></td></tr>" for k, v in rows
     )

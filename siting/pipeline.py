@@ -533,7 +533,9 @@ def plan(
             tt,
             threshold_s=threshold_s,
             served=served_per_point(result),
-            assignment=result.extra.get("assignment"),
+            # the capacitated model's (point, station, sessions, DC) assignment; the
+            # covering models assign each point to its nearest station, as evaluate does
+            assignment=a if isinstance(a := result.extra.get("assignment"), tuple) else None,
         )
         sites = candidates.iloc[result.selected].reset_index(drop=True)
         sites = sites.join(per_site, on="site_id")

@@ -342,6 +342,29 @@ def summary(kpis: dict[str, Any]) -> str:
                 if "served" in kpis
                 else []
             ),
+            *(
+                [
+                    f"  capital cost: {c['plan_capital_cost']:,.0f} {c['currency']} "
+                    f"({c['cost_per_session_day'] or 0:,.0f} per session/day); plan chosen by "
+                    f"{kpis.get('plan_choice', {}).get('rule', '')}"
+                ]
+                if (c := kpis.get("costs") or {}).get("currency")
+                else []
+            ),
+            *(
+                f"  minimum plan, {m['preset']}, {100 * m['target_share']:.0f}% in reach: "
+                + (
+                    f"{m['stations']} stations, {m['capital_cost'] or 0:,.0f} ({m['status']})"
+                    if m["status"] != "infeasible"
+                    else "out of reach: " + m["explanation"].split(": ", 1)[-1]
+                )
+                for m in kpis.get("minimum") or []
+            ),
+            *(
+                [f"  existing stations: {ex['note']}"]
+                if (ex := kpis.get("existing") or {}).get("note")
+                else []
+            ),
             f"  access time: mean {kpis['mean_access_min']:.1f} min, "
             f"95th percentile {kpis['p95_access_min']:.1f} min",
             f"  solver: {solver['label']} in {solver['solve_s']:.1f} s",

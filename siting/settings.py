@@ -48,7 +48,7 @@ SECONDARY_GAP_FACTOR = 1e-4
 
 #: With a gap tolerance of 0 the secondary order may still move the served total by
 #: half this relative amount.
-SECONDARY_MIN_TOLERANCE = 1e-6
+SECONDARY_MIN_TOLERANCE = 1e-4
 
 #: Weights (alpha, beta) of the secondary order of the capacitated model, after the
 #: demand within the threshold: access time of the sessions served (scaled to the

@@ -237,7 +237,8 @@ def test_secondary_order_keeps_served_and_covers_the_most_brute_force(seed: int)
     ordered = CapacitatedCoverage.from_cost_matrix(
         cost, ac, dc, cap, 3, threshold=3.0, secondary=True
     ).solve(gap=0.0)
-    assert ordered.objective == pytest.approx(plain.objective, rel=1e-6)
+    # within half the (floor) tolerance of the most served
+    assert ordered.objective >= plain.objective * (1 - 0.5e-4) - 1e-9
     assert ordered.status == "optimal" and ordered.extra["secondary"]["status"] == "optimal"
 
     def covered(sel: np.ndarray | tuple[int, ...]) -> float:
@@ -247,7 +248,8 @@ def test_secondary_order_keeps_served_and_covers_the_most_brute_force(seed: int)
         covered(sites)
         for sites in itertools.combinations(range(8), 3)
         for kinds in itertools.product(["AC", "DC"], repeat=3)
-        if _served_mixed(cost, ac, dc, cap, sites, kinds, 3.0) >= plain.objective - 1e-6
+        if _served_mixed(cost, ac, dc, cap, sites, kinds, 3.0)
+        >= plain.objective * (1 - 0.5e-4) - 1e-9
     )
     assert covered(ordered.selected) == pytest.approx(best)
     assert covered(ordered.selected) >= covered(plain.selected) - 1e-9
