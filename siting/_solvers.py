@@ -9,8 +9,11 @@ time-limited solve is reported as ``feasible`` with its gap, never ``optimal``.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -81,6 +84,7 @@ def run(
     name, tol = check_options(solver, time_limit, gap)
     start = time.perf_counter()
     if name == "highs":
+        quiet_banner()
         info = _run_highs(prob, time_limit, tol, threads, msg)
     else:
         info = _run_cbc(prob, time_limit, tol, threads, msg)
@@ -90,6 +94,40 @@ def run(
         "solver %s: %s, objective %.6g, %.2f s", name, info.describe(), info.objective, seconds
     )
     return info
+
+
+_BANNER_LOCK = threading.Lock()
+_banner_shown = False
+
+
+def quiet_banner() -> None:
+    """Send HiGHS's banner to the log instead of the console.
+
+    HiGHS prints it on standard output (file descriptor 1, below Python) when the
+    first ``Highs`` object of a process is made, before any option can silence it.
+    The first one is made here with descriptor 1 pointed at a temporary file, whose
+    text goes to the log at debug level. Thread-safe; does nothing after the first call.
+    """
+    global _banner_shown
+    with _BANNER_LOCK:
+        if _banner_shown:
+            return
+        import highspy
+
+        sys.stdout.flush()
+        saved = os.dup(1)
+        with tempfile.TemporaryFile(mode="w+b") as sink:
+            try:
+                os.dup2(sink.fileno(), 1)
+                highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode(errors="replace").strip()
+        if text:
+            log.debug("HiGHS: %s", text)
+        _banner_shown = True
 
 
 def check_options(

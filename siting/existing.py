@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import osmium
 import pandas as pd
@@ -121,6 +122,35 @@ def read_osm_stations(src: Path, *, field: str = "network.osm_file") -> pd.DataF
     except RuntimeError as exc:
         raise DataFileError(f"{field}: cannot read OSM file {src}: {exc}") from None
     log.info("existing: %d charging stations tagged in %s", len(rows), src.name)
+    return pd.DataFrame(rows, columns=STATION_COLUMNS)
+
+
+def stations_from_features(features: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Stations from downloaded OSM features (OSMnx's frame: tags as columns).
+
+    Points stand where they are; areas (a charging forecourt drawn as a way) at a
+    point inside them.
+    """
+    rows: list[dict[str, Any]] = []
+    for key, row in features.iterrows():
+        geom = row.geometry
+        if geom is None or geom.is_empty:
+            continue
+        pt = geom if geom.geom_type == "Point" else geom.representative_point()
+        tags = {k: str(v) for k, v in row.items() if k != "geometry" and isinstance(v, str)}
+        if tags.get("amenity", "charging_station") != "charging_station":
+            continue
+        element, osm_id = key if isinstance(key, tuple) else ("node", key)
+        rows.append(
+            {
+                "name": tags.get("name", ""),
+                "lon": float(pt.x),
+                "lat": float(pt.y),
+                **parse_osm_tags(tags),
+                "source": f"osm:{element}/{osm_id}",
+            }
+        )
+    log.info("existing: %d charging stations downloaded from OSM", len(rows))
     return pd.DataFrame(rows, columns=STATION_COLUMNS)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +61,7 @@ def cost_frontier(
     n_new: int,
     points: int,
     budget: float | None = None,
+    map_fn: Callable[..., Iterable[SolveResult]] = map,
 ) -> list[FrontierPoint]:
     """Solve the frontier for ``n_new`` new stations, cheapest first.
 
@@ -81,11 +82,20 @@ def cost_frontier(
         Points on the frontier, the most-serving one included.
     budget
         A stated budget, solved as one more point.
+    map_fn
+        How the points are solved: ``map`` (in turn) or an executor's ``map`` (side
+        by side); the points are independent.
     """
     steps = frontier_steps(n_new, points)
-    out = [FrontierPoint(None, solve(k if k < n_new else None, None), k) for k in steps]
+    caps: list[int | None] = [k if k < n_new else None for k in steps]
+    budgets: list[float | None] = [None] * len(steps)
     if budget is not None:
-        out.append(FrontierPoint(float(budget), solve(None, float(budget)), None))
+        caps.append(None)
+        budgets.append(float(budget))
+    results = list(map_fn(solve, caps, budgets))
+    out = [FrontierPoint(None, r, k) for r, k in zip(results, steps, strict=False)]
+    if budget is not None:
+        out.append(FrontierPoint(float(budget), results[-1], None))
     out.sort(key=lambda pt: (pt.cost, pt.served))
     # served cannot fall as the cost rises: a point that does is a solver's early
     # stop; each point reports its own status and gap

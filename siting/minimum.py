@@ -183,11 +183,7 @@ class MinimumPlan:
         start = self._start
         for per_cost in dict.fromkeys([self.objective == "cost", False]):
             plan = model.greedy(stop_at=required, per_cost=per_cost)
-            got = float(
-                sum(self.ac[i] * x for (i, _), x in plan["u"].items())
-                + sum(self.dc[i] * x for (i, _), x in plan["v"].items())
-            )
-            if got >= required - 1e-6 * max(1.0, required):
+            if model.plan_served(plan) >= required - 1e-6 * max(1.0, required):
                 start = plan
                 break
         prob, y, assign = model.build(floor=required, mode=self.objective, start=start)

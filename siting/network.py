@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 import geopandas as gpd
 import networkx as nx
 import numpy as np
-import osmnx as ox
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -115,6 +114,8 @@ def build_network(
             log.info("network: cached graph %s (%d nodes, %d edges)", key, len(G), G.size())
             return G
 
+    import osmnx as ox  # here, not at the top: a warm run never needs it (1.2 s)
+
     if source.osm_file is not None:
         G = graph_from_file(source.osm_file, bbox=clip.bounds if clip is not None else None)
     elif source.place is not None:
@@ -149,6 +150,8 @@ def geocode_place(
     place: str, *, online: OnlineOptions | None = None, cache_dir: Path | None = None
 ) -> Polygon | MultiPolygon:
     """The boundary polygon of a place name, from Nominatim through OSMnx."""
+    import osmnx as ox  # here, not at the top: a warm run never needs it (1.2 s)
+
     with _osmnx_online(online or OnlineOptions(), cache_dir or settings.cache_dir()):
         gdf = _download(lambda: ox.geocode_to_gdf(place), place)
     return _as_polygon(gdf.union_all(), "network.place")
@@ -164,6 +167,8 @@ def graph_from_file(
     ``bbox`` (lon_min, lat_min, lon_max, lat_max) only ways touching it are
     read; the graph is not clipped exactly (see :func:`finish_graph`).
     """
+    import osmnx as ox  # here, not at the top: a warm run never needs it (1.2 s)
+
     check_osm_file(path, field="network.osm_file")
     with tempfile.TemporaryDirectory(prefix="siting-osm-") as tmp:
         xml = Path(tmp) / "drive.osm"
@@ -184,6 +189,8 @@ def finish_graph(
     fallback_speed_kph: float,
 ) -> nx.MultiDiGraph:
     """Clip, keep the largest strongly connected component, add travel times."""
+    import osmnx as ox  # here, not at the top: a warm run never needs it (1.2 s)
+
     if clip is not None:
         try:
             G = ox.truncate.truncate_graph_polygon(
@@ -212,6 +219,7 @@ def add_travel_times(
     (for an edge merged from several classes, the slowest); otherwise
     ``fallback_speed_kph``.
     """
+    import osmnx as ox  # here, not at the top: a warm run never needs it (1.2 s)
 
     def class_speed(c: str) -> tuple[float, str]:
         return (speeds.get(c, fallback_speed_kph), c)
@@ -249,6 +257,33 @@ def node_arrays(G: nx.MultiDiGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return ids, x, y
 
 
+def download_features(
+    polygon: BaseGeometry,
+    tags: dict[str, bool | str | list[str]],
+    *,
+    what: str,
+    online: OnlineOptions | None = None,
+    cache_dir: Path | None = None,
+) -> gpd.GeoDataFrame:
+    """OSM features with ``tags`` inside ``polygon``, from Overpass through OSMnx.
+
+    An empty frame when the area has none; a failed download is a
+    :class:`~siting._errors.NetworkError` naming ``what``.
+    """
+    import osmnx as ox  # here, not at the top: only online runs need it
+
+    poly = _as_polygon(polygon, "network.boundary")
+
+    def fetch() -> gpd.GeoDataFrame:
+        try:
+            return ox.features_from_polygon(poly, tags=tags)
+        except ox._errors.InsufficientResponseError:  # no such feature in the area
+            return gpd.GeoDataFrame(geometry=[], crs=WGS84)
+
+    with _osmnx_online(online or OnlineOptions(), cache_dir or settings.cache_dir()):
+        return _download(fetch, what)
+
+
 def graph_stats(G: nx.MultiDiGraph) -> dict[str, Any]:
     """Size of the graph for the run's KPIs."""
     length = sum(d.get("length", 0.0) for _, _, d in G.edges(data=True))
@@ -269,6 +304,8 @@ def _first(value: Any) -> Any:
 @contextmanager
 def _osmnx_online(online: OnlineOptions, cache_root: Path) -> Iterator[None]:
     """Point OSMnx at the chosen services for one download, then restore its settings."""
+    import osmnx as ox  # here, not at the top: a warm run never needs it (1.2 s)
+
     names = ("overpass_url", "nominatim_url", "requests_timeout", "cache_folder", "use_cache")
     saved = {n: getattr(ox.settings, n) for n in names}
     try:

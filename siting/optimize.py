@@ -9,6 +9,7 @@ prove.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import logging
@@ -917,17 +918,7 @@ def _layer_distances(
 
 
 def _within(cost: np.ndarray | sp.sparray | sp.spmatrix, threshold: float) -> sp.csr_array:
-    if sp.issparse(cost):
-        m = sp.csr_array(cost)
-        keep = m.data <= threshold
-        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))[keep]
-        return sp.csr_array(
-            (np.ones(len(rows), dtype=bool), (rows, m.indices[keep])), shape=m.shape
-        )
-    arr = np.asarray(cost, dtype=float)
-    if arr.ndim != 2:
-        raise InputError(f"cost: expected a 2-D matrix, got {arr.ndim} dimension(s)")
-    return sp.csr_array(arr <= threshold)
+    return _within_times(cost, threshold)[0]
 
 
 def _within_times(
@@ -945,8 +936,7 @@ def _within_times(
             raise InputError(f"cost: expected a 2-D matrix, got {arr.ndim} dimension(s)")
         rows, cols = np.nonzero(arr <= threshold)
         vals = arr[rows, cols]
-        m = sp.csr_array(arr.shape)
-    shape = m.shape if sp.issparse(cost) else np.asarray(cost).shape
+    shape = cost.shape
     nb = sp.csr_array((np.ones(len(rows), dtype=bool), (rows, cols)), shape=shape)
     times = sp.csr_array((vals, (rows, cols)), shape=shape)
     return nb, times
@@ -1839,9 +1829,12 @@ class CapacitatedCoverage(_SideConstraints):
                 for t in ("AC", "DC")
             }
 
+        new_dc = 0
+
         def open_site(j: int, t: str) -> None:
-            nonlocal money
+            nonlocal money, new_dc
             chosen[j] = t
+            new_dc += int(t == "DC" and j not in self.fixed_set)
             blocked[j] = True
             blocked[partners.get(j, [])] = True
             money -= self.cost_of(j, t) if self.budget is not None else 0.0
@@ -1871,12 +1864,8 @@ class CapacitatedCoverage(_SideConstraints):
                     cand = np.where(blocked, -1.0, g[t] / self.station_cost[t])
                 if self.budget is not None:
                     cand[self.station_cost.get(t, 0.0) > money + 1e-9] = -1.0
-                if t == "DC" and self.max_dc is not None:
-                    n_dc = sum(
-                        1 for k, v in chosen.items() if v == "DC" and k not in self.fixed_set
-                    )
-                    if n_dc >= self.max_dc:
-                        cand[:] = -1.0
+                if t == "DC" and self.max_dc is not None and new_dc >= self.max_dc:
+                    cand[:] = -1.0
                 j = int(np.argmax(cand))
                 if cand[j] >= 0 and (best is None or cand[j] > best[0]):
                     best = (float(cand[j]), j, t)
@@ -2216,21 +2205,8 @@ class CapacitatedCoverage(_SideConstraints):
             stopped = res.stopped_by or (
                 f"bound over all candidates; integer program on {len(keep)} of {n_s}"
             )
-        # shares of each merged row go back to its points
-        pos = np.searchsorted(rows, np.where(rep_of >= 0, rep_of, rows[0] if len(rows) else 0))
-        x = res.extra
-        frac_ac = np.divide(x["served_ac"], ac, out=np.zeros(len(rows)), where=ac > 0)
-        frac_dc = np.divide(x["served_dc"], dc, out=np.zeros(len(rows)), where=dc > 0)
-        served_ac = np.where(rep_of >= 0, frac_ac[pos] * self.ac, 0.0) if len(rows) else self.ac * 0
-        served_dc = np.where(rep_of >= 0, frac_dc[pos] * self.dc, 0.0) if len(rows) else self.dc * 0
         extra = {
-            **x,
-            "assignment": _expand_assignment(
-                x["assignment"], rep_of, pos, ac, dc, self.ac, self.dc
-            ),
-            "served_ac": served_ac,
-            "served_dc": served_dc,
-            "demand_total": float(self.ac.sum() + self.dc.sum()),
+            **self._unmerged(res.extra, rows, rep_of, ac, dc),
             "scale": {
                 "points_merged": int(live.sum()),
                 "rows": len(rows),
@@ -2274,13 +2250,18 @@ class CapacitatedCoverage(_SideConstraints):
                 return self._solve_large(
                     solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
                 )
+        merged = None if self._direct else self._merged()
+        if merged is not None:
+            model, rows, rep_of = merged
+            res = model.solve(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+            self.last_secondary = model.last_secondary
+            return dataclasses.replace(
+                res, extra=self._unmerged(res.extra, rows, rep_of, model.ac, model.dc)
+            )
         t0 = time.perf_counter()
         _, tol = _solvers.check_options(solver, time_limit, gap)
         start0 = self.greedy()
-        greedy_served = float(
-            sum(self.ac[i] * x for (i, _), x in start0["u"].items())
-            + sum(self.dc[i] * x for (i, _), x in start0["v"].items())
-        )
+        greedy_served = self.plan_served(start0)
         weight, slack = None, 0.0
         solve_gap = gap
         if self.secondary:
@@ -2315,6 +2296,68 @@ class CapacitatedCoverage(_SideConstraints):
                 ok = max(tol, settings.SECONDARY_MIN_TOLERANCE) + 1e-12
                 status = "optimal" if g is not None and g <= ok else "feasible"
         return self._result(y, assign, info, status, stopped, info.seconds, build_s, greedy_served)
+
+    def _merged(self) -> tuple[CapacitatedCoverage, np.ndarray, np.ndarray] | None:
+        """The same instance with the points of identical reach merged into one row.
+
+        Exact: a merged point's shares split back in proportion, its cover variable
+        stands for all of them. Not applied where points differ beyond their reach
+        (district equity rows, access times in the secondary order) or where fewer
+        than a tenth of the rows would go. Returns (model, representative rows,
+        representative of every point) or None.
+        """
+        if self.groups is not None and self.equity_share > 0:
+            return None
+        if self.times is not None and settings.SECONDARY_WEIGHTS[0] > 0:
+            return None
+        nb = self.neighbours
+        n_d = nb.shape[0]
+        live = (np.diff(nb.indptr) > 0) & ((self.ac + self.dc) > 0)
+        rows, rep_of = _same_rows(nb, live, None)
+        if len(rows) > 0.9 * live.sum():
+            return None
+        # a shallow copy keeps every option and side constraint (all per site);
+        # only the per-point arrays change
+        model = copy.copy(self)
+        model.neighbours = sp.csr_array(nb[rows])
+        model.ac = np.bincount(rep_of[live], weights=self.ac[live], minlength=n_d)[rows]
+        model.dc = np.bincount(rep_of[live], weights=self.dc[live], minlength=n_d)[rows]
+        model.times = None
+        model.groups = None
+        model._direct = True
+        log.info("capacitated: %d points merged into %d rows", int(live.sum()), len(rows))
+        return model, rows, rep_of
+
+    def _unmerged(
+        self,
+        x: dict[str, Any],
+        rows: np.ndarray,
+        rep_of: np.ndarray,
+        ac: np.ndarray,
+        dc: np.ndarray,
+    ) -> dict[str, Any]:
+        """A merged model's per-point figures back on this model's points, in proportion."""
+        pos = np.searchsorted(rows, np.where(rep_of >= 0, rep_of, rows[0] if len(rows) else 0))
+        frac_ac = np.divide(x["served_ac"], ac, out=np.zeros(len(rows)), where=ac > 0)
+        frac_dc = np.divide(x["served_dc"], dc, out=np.zeros(len(rows)), where=dc > 0)
+        served_ac = np.where(rep_of >= 0, frac_ac[pos] * self.ac, 0.0) if len(rows) else self.ac * 0
+        served_dc = np.where(rep_of >= 0, frac_dc[pos] * self.dc, 0.0) if len(rows) else self.dc * 0
+        return {
+            **x,
+            "assignment": _expand_assignment(
+                x["assignment"], rep_of, pos, ac, dc, self.ac, self.dc
+            ),
+            "served_ac": served_ac,
+            "served_dc": served_dc,
+            "demand_total": float(self.ac.sum() + self.dc.sum()),
+        }
+
+    def plan_served(self, plan: dict[str, Any]) -> float:
+        """Sessions per day a plan of :meth:`greedy` serves."""
+        return float(
+            sum(self.ac[i] * x for (i, _), x in plan["u"].items())
+            + sum(self.dc[i] * x for (i, _), x in plan["v"].items())
+        )
 
     def _served_value(self, assign: dict[str, Any]) -> float:
         return float(

@@ -46,7 +46,12 @@ from siting.demand import (
     population_by_district,
 )
 from siting.evaluate import district_figures, evaluate_plan, served_areas
-from siting.existing import fetch_ocm, merge_stations, read_osm_stations
+from siting.existing import (
+    fetch_ocm,
+    merge_stations,
+    read_osm_stations,
+    stations_from_features,
+)
 from siting.figures import plan_figures, station_figures
 from siting.maps import plan_map
 from siting.network import (
@@ -54,6 +59,7 @@ from siting.network import (
     OnlineOptions,
     buffered,
     build_network,
+    download_features,
     geocode_place,
     graph_stats,
 )
@@ -263,7 +269,7 @@ def prepare(
                 log.warning("candidates.osm_features needs an OSM file; using the road grid only")
             else:
                 features = read_features(osm_path, field="network.osm_file")
-        existing = gather_existing(sc, osm_path, area.bounds, stamps)
+        existing = gather_existing(sc, osm_path, area, stamps, online=online, cache_root=root)
         candidates = build_candidates(
             index,
             features=features,
@@ -323,10 +329,14 @@ def prepare(
 def gather_existing(
     sc: Scenario,
     osm_path: Path | None,
-    bbox: tuple[float, float, float, float],
+    area: Any,
     stamps: dict[str, Any],
+    *,
+    online: OnlineOptions,
+    cache_root: Path,
 ) -> pd.DataFrame | None:
-    """Existing stations from the scenario's file, the OSM extract and Open Charge Map."""
+    """Existing stations from the scenario's file, OSM (the extract, or downloaded with
+    an online graph) and Open Charge Map."""
     cc = sc.candidates
     frames = []
     if cc.existing:
@@ -336,9 +346,20 @@ def gather_existing(
         frames.append(load_existing(e_path))
     if cc.existing_osm and osm_path is not None:
         frames.append(read_osm_stations(osm_path))
+    elif cc.existing_osm and sc.network.source != "file":
+        found = download_features(
+            area,
+            {"amenity": "charging_station"},
+            what="the charging stations (candidates.existing_osm)",
+            online=online,
+            cache_dir=cache_root,
+        )
+        frames.append(stations_from_features(found))
     if cc.existing_ocm_url:
         key = cc.existing_ocm_key or os.environ.get("OCM_API_KEY")
-        frames.append(fetch_ocm(cc.existing_ocm_url, bbox, key=key, timeout_s=sc.network.timeout_s))
+        frames.append(
+            fetch_ocm(cc.existing_ocm_url, area.bounds, key=key, timeout_s=sc.network.timeout_s)
+        )
     merged = merge_stations(frames)
     return merged if len(merged) else None
 

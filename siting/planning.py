@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siting import _cache, settings
+from siting import _cache, _solvers, settings
 from siting._errors import InfeasibleError, InputError
 from siting._io import hash_key
 from siting.costs import station_costs
@@ -133,13 +134,58 @@ def decide(
             **single,
         )
 
+    # independent solves (frontier points, curve sizes) run side by side, each solver on
+    # one thread unless the scenario sets threads; the plan too, so that it is the same
+    # whichever solves run beside it
     opts: dict[str, Any] = {
         "solver": oc.solver,
         "time_limit": oc.time_limit_s,
         "gap": oc.gap,
-        "threads": oc.threads,
+        "threads": oc.threads or (1 if settings.PARALLEL_SOLVES > 1 else None),
     }
     budget = oc.budget.total if oc.budget else None
+    _solvers.quiet_banner()
+    pool = ThreadPoolExecutor(max_workers=settings.PARALLEL_SOLVES, thread_name_prefix="solve")
+    try:
+        return _decide(sc, make_model, pool, opts, fixed, budget, capacity, costs, site_cap)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _decide(
+    sc: Scenario,
+    make_model: Callable[..., Model],
+    pool: ThreadPoolExecutor,
+    opts: dict[str, Any],
+    fixed: np.ndarray,
+    budget: float | None,
+    capacity: dict[str, float],
+    costs: dict[str, float],
+    site_cap: dict[int, tuple[str, float]],
+) -> Decision:
+    """The plan, its frontier, curve sizes and phases (see :func:`decide`).
+
+    The curve sizes and the frontier points are independent solves and run side by
+    side on ``pool``.
+    """
+    oc = sc.optimize
+    sizes = sorted(set(oc.curve or []) - {oc.p})
+    for p in sizes:
+        if p < len(fixed):
+            raise InputError(
+                f"optimize.curve: {p} stations is below the {len(fixed)} existing stations"
+            )
+    # curve sizes and frontier points: served is the primary objective; only capital
+    # cost breaks ties there (the plan gets the full secondary order)
+    tie = "cost" if oc.secondary else False
+
+    def curve_point(p: int) -> SolveResult:
+        return make_model(p, fixed, budget, secondary=tie).solve(**opts)
+
+    def frontier_point(max_dc: int | None, cap: float | None) -> SolveResult:
+        return make_model(oc.p, fixed, cap, max_dc=max_dc, secondary=tie).solve(**opts)
+
+    curve_jobs = {p: pool.submit(curve_point, p) for p in sizes}
     frontier, chosen, phases = None, None, None
     if oc.phases:
         phases = phased_plan(
@@ -151,13 +197,12 @@ def decide(
         )
         result = next(ph.result for ph in phases if ph.p == oc.p)
     elif oc.model == "capacitated" and max(costs.values(), default=0.0) > 0:
-
-        def point(max_dc: int | None, cap: float | None) -> SolveResult:
-            sec = "cost" if oc.secondary else False
-            return make_model(oc.p, fixed, cap, max_dc=max_dc, secondary=sec).solve(**opts)
-
         frontier = cost_frontier(
-            point, n_new=oc.p - len(fixed), points=oc.choose.points, budget=budget
+            frontier_point,
+            n_new=oc.p - len(fixed),
+            points=oc.choose.points,
+            budget=budget,
+            map_fn=pool.map,
         )
         chosen = choose(frontier, oc.choose.rule, budget=budget)
         pick = frontier[chosen]
@@ -167,15 +212,7 @@ def decide(
             result = make_model(oc.p, fixed, pick.budget, max_dc=pick.max_dc).solve(**opts)
     else:
         result = make_model(oc.p, fixed, budget).solve(**opts)
-    alone: dict[int, SolveResult] = {}
-    # curve sizes: served is the primary objective; only capital cost breaks ties there
-    curve_secondary = "cost" if oc.secondary else False
-    for p in sorted(set(oc.curve or []) - {oc.p}):
-        if p < len(fixed):
-            raise InputError(
-                f"optimize.curve: {p} stations is below the {len(fixed)} existing stations"
-            )
-        alone[p] = make_model(p, fixed, budget, secondary=curve_secondary).solve(**opts)
+    alone = {p: job.result() for p, job in curve_jobs.items()}
     return Decision(result, alone, phases, capacity, costs, frontier, chosen, site_cap)
 
 

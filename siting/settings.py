@@ -38,6 +38,12 @@ def cache_dir() -> Path:
 #: on a reduced candidate set; see ``CapacitatedCoverage._solve_large``).
 CAPACITATED_DIRECT_PAIRS = 400_000
 
+#: Independent solves of one run (frontier points, curve sizes) run side by side in
+#: this many threads, each solver on one thread (HiGHS releases the GIL while it
+#: solves; CBC runs as its own process). The root LP of these models is serial, so
+#: two one-thread solves take about half the time of two two-thread solves in turn.
+PARALLEL_SOLVES = min(2, os.cpu_count() or 1)
+
 #: Time limit of each minimum-plan solve (seconds; the scenario's limit if lower).
 MINIMUM_TIME_LIMIT_S = 15.0
 

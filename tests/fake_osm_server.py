@@ -1,8 +1,10 @@
 """A local stand-in for Overpass and Nominatim on 127.0.0.1, answering from the extract.
 
 It serves ``/api/status`` and ``/api/interpreter`` like the Overpass API (drivable ways
-with a node inside the query polygon's bounding box, and their nodes) and ``/search``
-like Nominatim (one administrative boundary: the configured polygon). ``mode`` makes it
+with a node inside the query polygon's bounding box, and their nodes; for a query of
+``amenity=charging_station``, the ``stations`` given, as tagged nodes), ``/search``
+like Nominatim (one administrative boundary: the configured polygon) and ``/v3/poi``
+like the Open Charge Map API (the ``ocm`` records inside its ``boundingbox``). ``mode`` makes it
 fail on purpose: ``"http500"``, ``"slow"`` (answers after ``slow_s`` seconds) or
 ``"empty"`` (no elements).
 """
@@ -67,12 +69,24 @@ class _QuietServer(ThreadingHTTPServer):
 class FakeOSM:
     """Start with ``with FakeOSM(pbf, area) as srv:``; ``srv.url`` is the base URL."""
 
-    def __init__(self, pbf: Path, area: BaseGeometry, *, mode: str = "ok", slow_s: float = 5.0):
+    def __init__(
+        self,
+        pbf: Path,
+        area: BaseGeometry,
+        *,
+        mode: str = "ok",
+        slow_s: float = 5.0,
+        stations: list[dict[str, Any]] | None = None,
+        ocm: list[dict[str, Any]] | None = None,
+    ):
+        self.stations = stations or []
+        self.ocm = ocm or []
         self.coords, self.ways = load_ways(pbf)
         self.area = area
         self.mode = mode
         self.slow_s = slow_s
         self.requests: list[str] = []
+        self.queries: list[str] = []
         handler = self._handler()
         self.server = _QuietServer(("127.0.0.1", 0), handler)
         self.server.errors = []
@@ -94,12 +108,20 @@ class FakeOSM:
 
     # ---------------------------------------------------------------- answers
     def overpass(self, query: str) -> dict[str, Any]:
+        self.queries.append(query)
         if self.mode == "empty":
             return {"version": 0.6, "elements": []}
         polys = re.findall(r"poly:['\"]([^'\"]+)['\"]", query)
         nums = [float(v) for p in polys for v in p.split()]
         lats, lons = nums[0::2], nums[1::2]
         s, n, w, e = min(lats), max(lats), min(lons), max(lons)
+        if "charging_station" in query:
+            nodes = [
+                {"type": "node", **st}
+                for st in self.stations
+                if s <= st["lat"] <= n and w <= st["lon"] <= e
+            ]
+            return {"version": 0.6, "generator": "siting fake Overpass", "elements": nodes}
         inside = {k for k, (la, lo) in self.coords.items() if s <= la <= n and w <= lo <= e}
         ways = [wy for wy in self.ways if any(r in inside for r in wy["nodes"])]
         used = sorted({r for wy in ways for r in wy["nodes"]})
@@ -108,6 +130,19 @@ class FakeOSM:
             for r in used
         ]
         return {"version": 0.6, "generator": "siting fake Overpass", "elements": nodes + ways}
+
+    def open_charge_map(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """Records inside ``boundingbox=(south,west),(north,east)``, as the OCM API."""
+        if self.mode == "empty":
+            return []
+        nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", query["boundingbox"][0])]
+        s, w, n, e = nums
+        return [
+            rec
+            for rec in self.ocm
+            if s <= rec["AddressInfo"]["Latitude"] <= n
+            and w <= rec["AddressInfo"]["Longitude"] <= e
+        ]
 
     def nominatim(self) -> list[dict[str, Any]]:
         if self.mode == "empty":
@@ -163,6 +198,10 @@ class FakeOSM:
                 elif self.path.startswith("/search"):
                     if not self._fail_or_wait():
                         self._send(200, json.dumps(fake.nominatim()))
+                elif self.path.startswith("/v3/poi"):
+                    query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                    if not self._fail_or_wait():
+                        self._send(200, json.dumps(fake.open_charge_map(query)))
                 else:
                     self._send(404, "not found", "text/plain")
 

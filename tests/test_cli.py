@@ -408,3 +408,31 @@ def test_internal_error_exit_1_names_the_log(
     else:
         assert "Traceback" not in err and len(lines) == 3 and "--debug" in lines[2]
     check_untouched(existing_out)
+
+
+def test_costed_plan_does_not_move_with_the_curve(
+    data_dir: Path, small_area_file: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    """A change that does not touch the instance (the curve sizes, solved side by side
+    with the frontier) leaves the plan, its station types and the frontier as they were."""
+    from siting.pipeline import plan, prepare
+    from siting.scenario import load_scenario
+    from tests.conftest import small_scenario_text
+
+    costs = '\n[costs]\ncurrency = "KZT"\nport = { AC = 4.0e6, DC = 5.4e7 }\nsource = "test"\n'
+    plans = []
+    inputs = None
+    for k, curve in enumerate(["[]", "[3, 6]"]):
+        path = tmp_path / f"costed{k}.toml"
+        path.write_text(
+            small_scenario_text(data_dir, small_area_file, p=8, extra=f"curve = {curve}") + costs
+        )
+        sc = load_scenario(path)
+        inputs = inputs or prepare(sc, cache_dir=cache_dir)
+        plans.append(plan(sc, cache_dir=cache_dir, inputs=inputs))
+    a, b = plans
+    assert len(a.kpis["frontier"]) >= 2  # a costed plan: the frontier was solved
+    assert a.sites["site_id"].tolist() == b.sites["site_id"].tolist()
+    assert a.sites["station_type"].tolist() == b.sites["station_type"].tolist()
+    assert a.kpis["frontier"] == b.kpis["frontier"]
+    assert len(b.curve) > len(a.curve)

@@ -142,3 +142,107 @@ def test_cli_reports_download_failure_in_one_line(
     assert code == 2
     assert len(err) == 1 and "offline" in err[0] and "Traceback" not in err[0]
     assert not (tmp_path / "out").exists()
+
+
+#: Two tagged stations inside AREA (one with DC sockets and their power, one with a
+#: capacity only) and one outside it.
+OSM_STATIONS = [
+    {
+        "id": 901,
+        "lat": 43.2381,
+        "lon": 76.9205,
+        "tags": {
+            "amenity": "charging_station",
+            "name": "Forum DC",
+            "socket:type2_combo": "2",
+            "socket:type2_combo:output": "50 kW",
+        },
+    },
+    {
+        "id": 902,
+        "lat": 43.2302,
+        "lon": 76.9402,
+        "tags": {"amenity": "charging_station", "capacity": "4"},
+    },
+    {"id": 903, "lat": 43.30, "lon": 77.10, "tags": {"amenity": "charging_station"}},
+]
+
+#: Open Charge Map records: a 4-point 120 kW DC site inside AREA, one outside it.
+OCM_RECORDS = [
+    {
+        "ID": 146017,
+        "AddressInfo": {"Title": "Supercharger", "Latitude": 43.2455, "Longitude": 76.9301},
+        "NumberOfPoints": 4,
+        "Connections": [{"CurrentTypeID": 30, "LevelID": 3, "PowerKW": 120, "Quantity": 4}],
+    },
+    {
+        "ID": 5,
+        "AddressInfo": {"Title": "Far away", "Latitude": 43.40, "Longitude": 77.20},
+        "Connections": [{"CurrentTypeID": 10, "PowerKW": 22}],
+    },
+]
+
+
+def test_online_run_keeps_stations_from_overpass_and_open_charge_map(
+    tmp_path: Path, data_dir: Path, pbf: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SITING_CACHE_DIR", str(tmp_path / "cache"))
+    with FakeOSM(pbf, AREA, stations=OSM_STATIONS, ocm=OCM_RECORDS) as srv:
+        scenario = online_scenario(tmp_path, data_dir, srv.url)
+        text = scenario.read_text().replace(
+            "[candidates]\n", f'[candidates]\nexisting_ocm_url = "{srv.url}/v3/poi"\n'
+        )
+        scenario.write_text(text)
+        out = tmp_path / "out"
+        code = main(["run", str(scenario), "--out", str(out), "-q"])
+        assert code == 0, capsys.readouterr().err
+    assert any(r.startswith("/v3/poi") for r in srv.requests)
+    sites = pd.read_csv(out / "sites.csv", dtype={"source": str})
+    existing = sites[sites["status"] == "existing"].set_index("source")
+    # the two OSM stations inside the area and the OCM one; none from outside it
+    assert sorted(existing.index) == ["ocm:146017", "osm:node/901", "osm:node/902"]
+    assert existing.loc["osm:node/901", "station_type"] == "DC"
+    assert existing.loc["osm:node/901", "kw"] == 50
+    assert existing.loc["osm:node/902", "ports"] == 4
+    assert existing.loc["ocm:146017", "station_type"] == "DC"
+    assert existing.loc["ocm:146017", "kw"] == 120 and existing.loc["ocm:146017", "ports"] == 4
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert kpis["stations_existing"] == 3
+
+
+def test_open_charge_map_failure_is_one_line(pbf: Path) -> None:
+    from siting.existing import fetch_ocm
+
+    with (
+        FakeOSM(pbf, AREA, mode="http500") as srv,
+        pytest.raises(NetworkError, match="Open Charge Map") as info,
+    ):
+        fetch_ocm(f"{srv.url}/v3/poi", AREA.bounds, timeout_s=2)
+    assert "candidates.existing" in str(info.value)
+    assert len(str(info.value).splitlines()) == 1
+
+
+def test_stations_from_downloaded_features(tmp_path: Path, pbf: Path) -> None:
+    from siting.existing import stations_from_features
+    from siting.network import download_features
+
+    with FakeOSM(pbf, AREA, stations=OSM_STATIONS) as srv:
+        opts = OnlineOptions(f"{srv.url}/api", f"{srv.url}/", timeout_s=5)
+        found = download_features(
+            AREA, {"amenity": "charging_station"}, what="stations", online=opts, cache_dir=tmp_path
+        )
+    assert any("charging_station" in q for q in srv.queries)
+    table = stations_from_features(found).set_index("source")
+    assert sorted(table.index) == ["osm:node/901", "osm:node/902"]
+    assert table.loc["osm:node/901", "station_type"] == "DC"
+    assert table.loc["osm:node/902", "station_type"] == ""  # no sockets: type unknown
+    with FakeOSM(pbf, AREA, mode="empty") as srv:
+        opts = OnlineOptions(f"{srv.url}/api", f"{srv.url}/", timeout_s=5)
+        none = download_features(
+            AREA,
+            {"amenity": "charging_station"},
+            what="stations",
+            online=opts,
+            cache_dir=tmp_path / "empty",  # not the cached answer of the first server
+        )
+    assert stations_from_features(none).empty
