@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pulp
 
+from siting import settings
 from siting._errors import InputError, SolverError
 
 log = logging.getLogger(__name__)
@@ -145,10 +146,33 @@ def check_options(
     return name, tol
 
 
+_highs_threads: list[int] = []
+
+
+def _one_thread_count(requested: int | None) -> int:
+    """The thread count of every HiGHS run in this process: the first one asked for
+    (``settings.HIGHS_THREADS`` when none is).
+
+    HiGHS starts one task scheduler per process with the first run's thread count,
+    and a later run asking for another count fails (model status "Not Set"); so a
+    different request later in the process is logged and the first count kept.
+    """
+    requested = requested or settings.HIGHS_THREADS
+    with _BANNER_LOCK:
+        if not _highs_threads:
+            _highs_threads.append(requested)
+        first = _highs_threads[0]
+    if requested != first:
+        log.info("HiGHS: %s threads asked for; this process runs HiGHS with %s", requested, first)
+    return first
+
+
 def _run_highs(
     prob: pulp.LpProblem, time_limit: float | None, tol: float, threads: int | None, msg: bool
 ) -> SolveInfo:
     import highspy
+
+    threads = _one_thread_count(threads)
 
     solver = _WarmHiGHS(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads)
     try:

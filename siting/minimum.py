@@ -63,6 +63,9 @@ class MinimumPlan:
         ``"cost"`` or ``"stations"``.
     fixed, site_capacity
         Existing stations (kept, cost nothing) and their known type and capacity.
+    most_served
+        A dictionary shared by minimum plans of the same instance (other targets):
+        the LP of every candidate built is then solved once.
     """
 
     name = "minimum"
@@ -79,6 +82,7 @@ class MinimumPlan:
         objective: Literal["cost", "stations"] = "cost",
         fixed: np.ndarray | None = None,
         site_capacity: dict[int, tuple[str, float]] | None = None,
+        most_served: dict[str, Any] | None = None,
     ) -> None:
         if not 0.0 < target <= 1.0:
             raise InputError(f"target: expected a share in (0, 1], got {target}")
@@ -97,7 +101,8 @@ class MinimumPlan:
         self.objective = objective
         self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
         self.site_capacity = site_capacity or {}
-        self._start: dict[str, Any] | None = None
+        # the most any plan serves and its warm start, shared by the plans of one instance
+        self._most = most_served if most_served is not None else {}
 
     @classmethod
     def from_cost_matrix(
@@ -160,7 +165,7 @@ class MinimumPlan:
             )
         t0 = time.perf_counter()
         n_s = self.neighbours.shape[1]
-        model = CapacitatedCoverage(
+        full = CapacitatedCoverage(
             self.neighbours,
             self.ac,
             self.dc,
@@ -170,7 +175,12 @@ class MinimumPlan:
             station_cost=self.station_cost,
             site_capacity=self.site_capacity,
         )
-        most = self.most_served(model, solver)
+        # points with the same sites in reach share one row (exact; see _merged)
+        merged = full._merged()
+        model, rows, rep_of = merged if merged else (full, None, None)
+        if "value" not in self._most:
+            self._most["value"], self._most["start"] = self.most_served(model, solver)
+        most = float(self._most["value"])
         required = self.target * self.reachable()
         if required > most + 1e-6 * max(1.0, most):
             raise InfeasibleError(
@@ -180,7 +190,7 @@ class MinimumPlan:
                 f"({100 * most / max(self.reachable(), 1e-12):.1f}% of it)"
             )
         # warm start: the greedy by value per cost, else by value, else everything open
-        start = self._start
+        start = self._most["start"]
         for per_cost in dict.fromkeys([self.objective == "cost", False]):
             plan = model.greedy(stop_at=required, per_cost=per_cost)
             if model.plan_served(plan) >= required - 1e-6 * max(1.0, required):
@@ -195,9 +205,12 @@ class MinimumPlan:
         res = model._result(
             y, assign, info, info.status, info.stopped_by, info.seconds, build_s, 0.0, exact_p=False
         )
-        served = float(res.extra["load"].sum())
-        value = res.extra["cost"] if self.objective == "cost" else float(len(res.selected))
-        res.extra.update(
+        extra = res.extra
+        if rows is not None and rep_of is not None:
+            extra = full._unmerged(extra, rows, rep_of, model.ac, model.dc)
+        served = float(extra["load"].sum())
+        value = extra["cost"] if self.objective == "cost" else float(len(res.selected))
+        extra.update(
             target=self.target,
             reachable=self.reachable(),
             required=required,
@@ -218,18 +231,21 @@ class MinimumPlan:
             build_s=build_s,
             gap_tolerance=info.gap_tolerance,
             stopped_by=info.stopped_by,
-            extra=res.extra,
+            extra=extra,
         )
 
-    def most_served(self, model: CapacitatedCoverage, solver: str | None) -> float:
-        """Demand served with every candidate open as its most capable type (an LP)."""
+    def most_served(
+        self, model: CapacitatedCoverage, solver: str | None
+    ) -> tuple[float, dict[str, Any]]:
+        """Demand served with every candidate open as its most capable type (an LP),
+        and that plan as a warm start for the minimum plan."""
         n_s = self.neighbours.shape[1]
         best = max(model.capacity, key=lambda t: model.capacity[t] + (t == "DC"))
         cap = "DC" if "DC" in model.capacity else best
         everything = CapacitatedCoverage(
-            self.neighbours,
-            self.ac,
-            self.dc,
+            model.neighbours,
+            model.ac,
+            model.dc,
             {cap: model.capacity[cap]},
             n_s,
             fixed=np.arange(n_s),
@@ -239,13 +255,12 @@ class MinimumPlan:
         for v in prob.variables():
             v.cat = pulp.LpContinuous
         info = _solvers.run(prob, solver, time_limit=None, gap=None)
-        # warm start of the minimum plan: every candidate open, this assignment
-        self._start = {
+        start = {
             "types": {j: model.site_types(j)[-1] for j in range(n_s)},
             "u": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["u"].items()},
             "v": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["v"].items()},
         }
-        return float(info.objective)
+        return float(info.objective), start
 
     def _solve_cover(
         self,

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -529,22 +530,25 @@ def plan(
         oc = sc.optimize
         threshold_s = oc.threshold_min * 60.0
         reach = _explain_reach(tt, demand["sessions_day"].to_numpy(), threshold_s, model=oc.model)
-        decision = decide(sc, segments, demand, candidates, tt, index.to_metric)
-        result, alone, phases = decision.result, decision.alone, decision.phases
         demands, segments_of, tt_of = {dc.preset: demand}, {dc.preset: segments}, {dc.preset: tt}
         for preset in oc.minimum.presets if oc.minimum else []:
             if preset not in demands:
                 other = sc.with_overrides({"demand.preset": preset})
                 segments_of[preset], demands[preset], tt_of[preset] = demand_for(other, inputs)
-        minimum = minimum_plans(
-            sc,
-            demands,
-            segments_of,
-            candidates,
-            tt_of,
-            decision,
-            cache_root=(cache_dir or settings.cache_dir()) if sc.network.cache else None,
-        )
+        # the minimum plans need nothing from the plan: solved beside it
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="minimum") as beside:
+            minimum_job = beside.submit(
+                minimum_plans,
+                sc,
+                demands,
+                segments_of,
+                candidates,
+                tt_of,
+                cache_root=(cache_dir or settings.cache_dir()) if sc.network.cache else None,
+            )
+            decision = decide(sc, segments, demand, candidates, tt, index.to_metric)
+            minimum = minimum_job.result()
+        result, alone, phases = decision.result, decision.alone, decision.phases
 
     with stage("evaluate"):
         kpis, per_site, per_demand = evaluate_plan(

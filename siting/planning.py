@@ -134,14 +134,12 @@ def decide(
             **single,
         )
 
-    # independent solves (frontier points, curve sizes) run side by side, each solver on
-    # one thread unless the scenario sets threads; the plan too, so that it is the same
-    # whichever solves run beside it
+    # independent solves (frontier points, curve sizes) run side by side
     opts: dict[str, Any] = {
         "solver": oc.solver,
         "time_limit": oc.time_limit_s,
         "gap": oc.gap,
-        "threads": oc.threads or (1 if settings.PARALLEL_SOLVES > 1 else None),
+        "threads": oc.threads,
     }
     budget = oc.budget.total if oc.budget else None
     _solvers.quiet_banner()
@@ -222,7 +220,6 @@ def minimum_plans(
     segments_of: dict[str, dict[str, Segment]],
     candidates: gpd.GeoDataFrame,
     tt_of: dict[str, TravelTimes],
-    decision: Decision,
     *,
     cache_root: Path | None = None,
 ) -> list[dict[str, Any]]:
@@ -230,7 +227,8 @@ def minimum_plans(
 
     Each depends only on the instance (demand, reach, capacities, costs, existing
     stations) and the solver options, so with ``cache_root`` it is cached under a
-    hash of them: a warm run does not solve it again.
+    hash of them: a warm run does not solve it again. It needs nothing from the
+    plan, so a run may solve it beside :func:`decide`.
     """
     oc, mc = sc.optimize, sc.optimize.minimum
     if mc is None:
@@ -238,14 +236,16 @@ def minimum_plans(
     fixed = np.flatnonzero(candidates["existing"].to_numpy())
     rows: list[dict[str, Any]] = []
     limit = min(oc.time_limit_s, settings.MINIMUM_TIME_LIMIT_S)
+    costs = station_costs(sc.costs, oc.capacity)
     for preset, demand in demands.items():
         segments = segments_of[preset]
         ac, dc = charger_demand(demand, segments)
-        capacity = (
-            station_capacity(oc.capacity, segments, sc.demand.peak_hour_share)
-            if oc.model == "capacitated"
-            else None
-        )
+        capacity, site_cap = None, None
+        if oc.model == "capacitated":
+            peak = sc.demand.peak_hour_share
+            capacity = station_capacity(oc.capacity, segments, peak)
+            site_cap = existing_capacity(candidates, oc.capacity, segments, peak)
+        most: dict[str, Any] = {}  # the most any plan serves: one LP per preset
         for target in mc.targets:
             model = MinimumPlan.from_travel_times(
                 tt_of[preset],
@@ -254,10 +254,11 @@ def minimum_plans(
                 target,
                 threshold_s=oc.threshold_min * 60.0,
                 capacity=capacity,
-                station_cost=decision.costs if capacity else None,
+                station_cost=costs if capacity else None,
                 objective=mc.objective if capacity else "stations",
                 fixed=fixed,
-                site_capacity=decision.site_capacity if capacity else None,
+                site_capacity=site_cap,
+                most_served=most,
             )
             key = _minimum_key(model, oc, limit) if cache_root is not None else None
             cached = _cache.load(cache_root, "minimum", key) if key and cache_root else None

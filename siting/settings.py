@@ -39,10 +39,16 @@ def cache_dir() -> Path:
 CAPACITATED_DIRECT_PAIRS = 400_000
 
 #: Independent solves of one run (frontier points, curve sizes) run side by side in
-#: this many threads, each solver on one thread (HiGHS releases the GIL while it
-#: solves; CBC runs as its own process). The root LP of these models is serial, so
-#: two one-thread solves take about half the time of two two-thread solves in turn.
+#: this many threads (HiGHS releases the GIL while it solves; CBC runs as its own
+#: process); on the 2-core machine two solves side by side take about half the time
+#: of the same two in turn.
 PARALLEL_SOLVES = min(2, os.cpu_count() or 1)
+
+#: HiGHS threads per solve when the caller does not say. One: a run solves several
+#: models side by side (above), and HiGHS keeps one thread count per process (a later
+#: run asking for another fails), so every solve of a process uses the same count and
+#: the same plan comes out however many solves run beside it.
+HIGHS_THREADS = 1
 
 #: Time limit of each minimum-plan solve (seconds; the scenario's limit if lower).
 MINIMUM_TIME_LIMIT_S = 15.0
