@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -459,12 +460,18 @@ def district_allocation(
 
 
 def district_summary(
-    alloc: pd.DataFrame, residents_parts: pd.DataFrame, *, peak_hour_share: float
+    alloc: pd.DataFrame,
+    residents_parts: pd.DataFrame,
+    *,
+    peak_hour_share: float,
+    segments: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Per district: residents, sessions and kWh per segment, and peak load (MW).
 
     ``alloc`` comes from :func:`district_allocation`. The peak load is the busiest
-    hour's energy, ``kwh_day × peak_hour_share``, in MW.
+    hour's energy, ``kwh_day × peak_hour_share``, in MW. Every segment named in
+    ``segments`` gets its columns, zero where it has no demand (a segment set to
+    zero vehicles has no rows in ``alloc``).
     """
     wide = alloc.pivot_table(
         index="district",
@@ -477,9 +484,10 @@ def district_summary(
     by["population"] = (
         residents_parts.groupby("district")["pop"].sum().reindex(by.index).fillna(0.0)
     )
-    for seg in sorted(set(alloc["segment"]), key=SEGMENTS.index):
-        by[f"{seg}_sessions_day"] = wide[("sessions_day", seg)]
-        by[f"{seg}_kwh_day"] = wide[("kwh_day", seg)]
+    for seg in sorted(set(alloc["segment"]) | set(segments), key=SEGMENTS.index):
+        for value in ("sessions_day", "kwh_day"):
+            col = wide[(value, seg)] if (value, seg) in wide.columns else 0.0
+            by[f"{seg}_{value}"] = col
     by["sessions_day"] = alloc.groupby("district")["sessions_day"].sum()
     by["kwh_day"] = alloc.groupby("district")["kwh_day"].sum()
     by["peak_mw"] = by["kwh_day"] * peak_hour_share / 1000.0

@@ -1,10 +1,11 @@
 """The cost frontier of a plan: demand served against capital cost, and the point chosen.
 
 For a number of stations ``p``, each point is the plan serving the most demand
-with at most so many new DC stations (from none, the cheapest plan, to no cap, the
-plan serving the most), at its least capital cost, solved with the same model and
-constraints as the plan. The chosen point is then solved again with the full
-secondary order (:class:`siting.optimize.CapacitatedCoverage`).
+with a set number of new DC stations (from none, the cheapest plan, to all, the
+most capable one; with every station built that number sets the capital cost),
+solved with the same model and constraints as the plan. The chosen point is then
+solved again with the full secondary order
+(:class:`siting.optimize.CapacitatedCoverage`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from siting._errors import InfeasibleError
 from siting.optimize import SolveResult
 
 log = logging.getLogger(__name__)
@@ -35,11 +37,11 @@ RULES = {
 
 @dataclass(frozen=True)
 class FrontierPoint:
-    """One solved point of the frontier: its budget or cap on new DC stations, its plan."""
+    """One solved point of the frontier: its budget or number of new DC stations, its plan."""
 
     budget: float | None
     result: SolveResult
-    max_dc: int | None = None
+    max_dc: int | None = None  # the number of new DC stations (None: the budget point)
 
     @property
     def served(self) -> float:
@@ -51,31 +53,33 @@ class FrontierPoint:
 
 
 def frontier_steps(n_new: int, points: int) -> list[int]:
-    """Caps on the new DC stations, from none to all ``n_new`` (``points`` of them)."""
+    """Numbers of new DC stations, from none to all ``n_new`` (``points`` of them)."""
     return sorted({round(float(v)) for v in np.linspace(0, n_new, max(points, 2))})
 
 
 def cost_frontier(
-    solve: Callable[[int | None, float | None], SolveResult],
+    solve: Callable[[int | None, float | None], SolveResult | None],
     *,
     n_new: int,
     points: int,
     budget: float | None = None,
-    map_fn: Callable[..., Iterable[SolveResult]] = map,
+    map_fn: Callable[..., Iterable[SolveResult | None]] = map,
 ) -> list[FrontierPoint]:
     """Solve the frontier for ``n_new`` new stations, cheapest first.
 
     With two station types and every station built, a plan's capital cost is set by
-    how many of the new stations are DC, so each point caps that number (0, ...,
-    ``n_new``; the last point is unconstrained, the most served): the cost frontier
-    as a sequence of easy cardinality rows instead of knapsack rows. A stated budget
-    is solved as one more point under its budget row.
+    how many of the new stations are DC, so each point sets that number (0, ...,
+    ``n_new``): the cost frontier as a sequence of cardinality rows instead of
+    knapsack rows, each point's cost known before it is solved. With DC stations at
+    least as capable as AC ones, served cannot fall along it (a plan with one DC
+    station more does at least as well). A stated budget is solved as one more point
+    under its budget row.
 
     Parameters
     ----------
     solve
-        ``solve(max_dc, budget)`` solves the plan under a cap on new DC stations and
-        a budget (``None``: no limit).
+        ``solve(n_dc, budget)`` solves the plan with ``n_dc`` new DC stations (None:
+        any number) under a budget (None: no limit); None when no plan has them.
     n_new
         New stations in the plan (``p`` less the existing ones).
     points
@@ -86,16 +90,19 @@ def cost_frontier(
         How the points are solved: ``map`` (in turn) or an executor's ``map`` (side
         by side); the points are independent.
     """
-    steps = frontier_steps(n_new, points)
-    caps: list[int | None] = [k if k < n_new else None for k in steps]
+    steps: list[int | None] = list(frontier_steps(n_new, points))
     budgets: list[float | None] = [None] * len(steps)
     if budget is not None:
-        caps.append(None)
+        steps.append(None)
         budgets.append(float(budget))
-    results = list(map_fn(solve, caps, budgets))
-    out = [FrontierPoint(None, r, k) for r, k in zip(results, steps, strict=False)]
-    if budget is not None:
-        out.append(FrontierPoint(float(budget), results[-1], None))
+    results = list(map_fn(solve, steps, budgets))
+    out = [
+        FrontierPoint(b, r, k)
+        for r, k, b in zip(results, steps, budgets, strict=True)
+        if r is not None
+    ]
+    if not out:
+        raise InfeasibleError("optimize: no point of the cost frontier has a feasible plan")
     out.sort(key=lambda pt: (pt.cost, pt.served))
     # served cannot fall as the cost rises: a point that does is a solver's early
     # stop; each point reports its own status and gap
@@ -113,10 +120,25 @@ def cost_frontier(
     return out
 
 
-def choose(frontier: list[FrontierPoint], rule: str, *, budget: float | None = None) -> int:
-    """Index of the point ``rule`` picks (see :data:`RULES`)."""
+def choose(
+    frontier: list[FrontierPoint],
+    rule: str,
+    *,
+    budget: float | None = None,
+    tolerance: float = 1e-4,
+) -> int:
+    """Index of the point ``rule`` picks (see :data:`RULES`).
+
+    Points whose served totals differ by less than ``tolerance`` (relative: the
+    solves' gap tolerance) serve the same; the cheaper of them is taken.
+    """
     if rule == "max_served":
-        return len(frontier) - 1
+        # the most served; among points serving as much (within the solve's tolerance),
+        # the cheapest
+        top = max(pt.served for pt in frontier)
+        return next(
+            k for k, pt in enumerate(frontier) if pt.served >= top - tolerance * max(1.0, top)
+        )
     if rule == "budget":
         if budget is None:
             raise ValueError("choose: rule 'budget' needs a budget")
@@ -127,8 +149,10 @@ def choose(frontier: list[FrontierPoint], rule: str, *, budget: float | None = N
     cost = np.array([pt.cost for pt in frontier])
     served = np.array([pt.served for pt in frontier])
     span_c, span_s = cost.max() - cost.min(), served.max() - served.min()
-    if span_c <= 0 or span_s <= 0:
-        return len(frontier) - 1
+    if span_s <= tolerance * max(1.0, float(served.max())):
+        return 0  # every point serves as much: the cheapest
+    if span_c <= 0:
+        return int(np.argmax(served))
     x = (cost - cost.min()) / span_c
     yv = (served - served.min()) / span_s
     lift = yv - x
@@ -154,7 +178,7 @@ def frontier_table(
         rows.append(
             {
                 "point": k,
-                "max_new_dc": pt.max_dc,
+                "new_dc": pt.max_dc,
                 "budget": pt.budget,
                 "capital_cost": round(pt.cost, 2),
                 "currency": currency or "",

@@ -1602,6 +1602,9 @@ class CapacitatedCoverage(_SideConstraints):
         Run the secondary stage above.
     site_capacity
         Fixed sites of known type and capacity: ``{site: ("DC", sessions/day)}``.
+    max_dc, dc_exact
+        At most (with ``dc_exact``: exactly) so many new DC stations; the points of
+        the cost frontier (:mod:`siting.frontier`).
     budget, station_cost
         Optional budget and the capital cost of a new station of each type; the cost
         is also reported and, with ``secondary``, minimised last.
@@ -1628,10 +1631,12 @@ class CapacitatedCoverage(_SideConstraints):
         secondary: bool | Literal["cost"] = False,
         site_capacity: dict[int, tuple[str, float]] | None = None,
         max_dc: int | None = None,
+        dc_exact: bool = False,
     ) -> None:
         self.link_rows = link_rows
         self.secondary = secondary
         self.max_dc = max_dc
+        self.dc_exact = dc_exact and max_dc is not None
         self.last_secondary: dict[str, Any] | None = None
         self.budget = budget
         self.station_cost = dict(station_cost or {})
@@ -1858,7 +1863,11 @@ class CapacitatedCoverage(_SideConstraints):
         while len(chosen) < self.p:
             g = gains()
             best: tuple[float, int, str] | None = None
+            # with an exact number of new DC stations, the last places go to DC
+            dc_only = self.dc_exact and self.p - len(chosen) <= (self.max_dc or 0) - new_dc
             for t in types:
+                if t == "AC" and dc_only:
+                    continue
                 cand = np.where(blocked, -1.0, g[t])
                 if per_cost and self.station_cost.get(t, 0.0) > 0:
                     cand = np.where(blocked, -1.0, g[t] / self.station_cost[t])
@@ -1931,10 +1940,15 @@ class CapacitatedCoverage(_SideConstraints):
             for j in range(n_s)
             if self.cost_of(j, t) > 0 and t in self.site_types(j)
         ]
-        if self.max_dc is not None and "DC" in y:
-            new_dc = [(y["DC"][j], 1.0) for j in range(n_s) if j not in self.fixed_set]
+        if self.max_dc is not None and ("DC" in y or self.dc_exact):
+            new_dc = [
+                (y["DC"][j], 1.0) for j in range(n_s) if "DC" in y and j not in self.fixed_set
+            ]
             prob += pulp.LpConstraint(
-                pulp.LpAffineExpression(new_dc), pulp.LpConstraintLE, "max_dc", float(self.max_dc)
+                pulp.LpAffineExpression(new_dc),
+                pulp.LpConstraintEQ if self.dc_exact else pulp.LpConstraintLE,
+                "max_dc",
+                float(self.max_dc),
             )
         if self.budget is not None:
             prob += pulp.LpConstraint(

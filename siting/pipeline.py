@@ -523,7 +523,7 @@ def plan(
         segments, demand, tt = demand_for(sc, inputs)
         alloc = district_allocation(demand, inputs.parts, segments)
         demand_by_district = district_summary(
-            alloc, inputs.parts, peak_hour_share=dc.peak_hour_share
+            alloc, inputs.parts, peak_hour_share=dc.peak_hour_share, segments=segments
         )
 
     with stage("optimize"):

@@ -100,6 +100,7 @@ def decide(
         *,
         max_dc: int | None = None,
         secondary: bool | str | None = None,
+        dc_exact: bool = False,
     ) -> Model:
         if oc.model == "capacitated":
             return CapacitatedCoverage.from_travel_times(
@@ -114,6 +115,7 @@ def decide(
                 station_cost=costs,
                 secondary=oc.secondary if secondary is None else secondary,
                 max_dc=max_dc,
+                dc_exact=dc_exact,
                 site_capacity={j: v for j, v in site_cap.items() if j in set(keep.tolist())},
                 **side,
             )
@@ -180,8 +182,16 @@ def _decide(
     def curve_point(p: int) -> SolveResult:
         return make_model(p, fixed, budget, secondary=tie).solve(**opts)
 
-    def frontier_point(max_dc: int | None, cap: float | None) -> SolveResult:
-        return make_model(oc.p, fixed, cap, max_dc=max_dc, secondary=tie).solve(**opts)
+    def frontier_point(n_dc: int | None, cap: float | None) -> SolveResult | None:
+        # a point with a set number of new DC stations has its cost set too: no cost
+        # term to resolve; the budget point minimises cost after served
+        sec = tie if n_dc is None else False
+        model = make_model(oc.p, fixed, cap, max_dc=n_dc, secondary=sec, dc_exact=True)
+        try:
+            return model.solve(**opts)
+        except InfeasibleError as exc:  # e.g. equity shares no all-AC plan can meet
+            log.info("frontier: no plan with %s new DC stations (%s)", n_dc, exc)
+            return None
 
     curve_jobs = {p: pool.submit(curve_point, p) for p in sizes}
     frontier, chosen, phases = None, None, None
@@ -194,7 +204,7 @@ def _decide(
             **opts,
         )
         result = next(ph.result for ph in phases if ph.p == oc.p)
-    elif oc.model == "capacitated" and max(costs.values(), default=0.0) > 0:
+    elif oc.model == "capacitated" and len(costs) > 1 and max(costs.values()) > 0:
         frontier = cost_frontier(
             frontier_point,
             n_new=oc.p - len(fixed),
@@ -202,12 +212,14 @@ def _decide(
             budget=budget,
             map_fn=pool.map,
         )
-        chosen = choose(frontier, oc.choose.rule, budget=budget)
+        chosen = choose(frontier, oc.choose.rule, budget=budget, tolerance=oc.gap)
         pick = frontier[chosen]
         # the plan: the chosen point again, with the full secondary order
         result = pick.result
         if oc.secondary:
-            result = make_model(oc.p, fixed, pick.budget, max_dc=pick.max_dc).solve(**opts)
+            result = make_model(oc.p, fixed, pick.budget, max_dc=pick.max_dc, dc_exact=True).solve(
+                **opts
+            )
     else:
         result = make_model(oc.p, fixed, budget).solve(**opts)
     alone = {p: job.result() for p, job in curve_jobs.items()}

@@ -436,3 +436,26 @@ def test_costed_plan_does_not_move_with_the_curve(
     assert a.sites["station_type"].tolist() == b.sites["station_type"].tolist()
     assert a.kpis["frontier"] == b.kpis["frontier"]
     assert len(b.curve) > len(a.curve)
+
+
+@pytest.mark.parametrize(
+    ("segment", "model"),
+    [("taxis", "capacitated"), ("inbound", "capacitated"), ("residents", "capacitated"),
+     ("taxis", "mclp")],
+)  # fmt: skip
+def test_a_segment_set_to_zero_runs_and_its_columns_are_zero(
+    small_scenario: Path, cache_dir: Path, tmp_path: Path, segment: str, model: str
+) -> None:
+    """Found by hand (issue 15): a segment with no vehicles crashed the district figures."""
+    out = tmp_path / "out"
+    code = main(
+        [
+            "run", str(small_scenario), "--out", str(out), "-q",
+            "--set", f"demand.{segment}.count=0", "--set", f"optimize.model='{model}'",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    districts = pd.read_csv(out / "districts.csv")
+    assert (districts[f"{segment}_sessions_day"] == 0).all()
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert kpis["demand_total"] == pytest.approx(districts["sessions_day"].sum(), rel=1e-6)
