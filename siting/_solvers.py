@@ -97,6 +97,44 @@ def run(
     return info
 
 
+@dataclass(frozen=True)
+class StageClock:
+    """Time for a stage of several solves that must all end by one deadline.
+
+    ``end`` is the deadline (``time.perf_counter()``; None: no limit) and ``share``
+    what one solve may take: the time left when the stage starts over the number of
+    solves run one after another on a thread. A solve never gets more than the time
+    left, nor less than :data:`siting.settings.MIN_SOLVE_S`.
+    """
+
+    end: float | None
+    share: float | None = None
+
+    @classmethod
+    def deadline(cls, limit: float | None) -> float | None:
+        """The deadline of a stage of ``limit`` seconds starting now (reserve kept)."""
+        if limit is None:
+            return None
+        return time.perf_counter() + limit * (1.0 - settings.STAGE_RESERVE)
+
+    @classmethod
+    def split(cls, end: float | None, rounds: int) -> StageClock:
+        """Share the time up to ``end`` between ``rounds`` solves in turn."""
+        if end is None:
+            return cls(None)
+        return cls(end, max(end - time.perf_counter(), 0.0) / max(rounds, 1))
+
+    def limit(self, *, cap: float | None = None, last: bool = False) -> float | None:
+        """Time limit of the next solve (``last``: all that is left), at most ``cap``."""
+        if self.end is None:
+            return cap
+        left = self.end - time.perf_counter()
+        want = left if last or self.share is None else min(self.share, left)
+        if cap is not None:
+            want = min(want, cap)
+        return max(settings.MIN_SOLVE_S, want)
+
+
 _BANNER_LOCK = threading.Lock()
 _banner_shown = False
 

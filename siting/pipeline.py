@@ -32,6 +32,7 @@ from siting._errors import InfeasibleError, InputError
 from siting._geo import NodeIndex
 from siting._io import file_stamp, hash_key, read_table, read_vector
 from siting._osm import read_features, read_proxies
+from siting._solvers import StageClock
 from siting.candidates import build_candidates, load_existing
 from siting.demand import (
     Segment,
@@ -528,6 +529,7 @@ def plan(
 
     with stage("optimize"):
         oc = sc.optimize
+        deadline = StageClock.deadline(oc.time_limit_s)
         threshold_s = oc.threshold_min * 60.0
         reach = _explain_reach(tt, demand["sessions_day"].to_numpy(), threshold_s, model=oc.model)
         demands, segments_of, tt_of = {dc.preset: demand}, {dc.preset: segments}, {dc.preset: tt}
@@ -535,7 +537,8 @@ def plan(
             if preset not in demands:
                 other = sc.with_overrides({"demand.preset": preset})
                 segments_of[preset], demands[preset], tt_of[preset] = demand_for(other, inputs)
-        # the minimum plans need nothing from the plan: solved beside it
+        # the minimum plans need nothing from the plan: solved beside it; both end
+        # by the stage's deadline (optimize.time_limit_s from the stage's start)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="minimum") as beside:
             minimum_job = beside.submit(
                 minimum_plans,
@@ -545,8 +548,11 @@ def plan(
                 candidates,
                 tt_of,
                 cache_root=(cache_dir or settings.cache_dir()) if sc.network.cache else None,
+                deadline=deadline,
             )
-            decision = decide(sc, segments, demand, candidates, tt, index.to_metric)
+            decision = decide(
+                sc, segments, demand, candidates, tt, index.to_metric, deadline=deadline
+            )
             minimum = minimum_job.result()
         result, alone, phases = decision.result, decision.alone, decision.phases
 

@@ -25,7 +25,7 @@ from siting._errors import InfeasibleError, InputError
 from siting._io import hash_key
 from siting.costs import station_costs
 from siting.demand import Segment
-from siting.frontier import FrontierPoint, choose, cost_frontier
+from siting.frontier import FrontierPoint, choose, cost_frontier, frontier_steps
 from siting.minimum import MinimumPlan
 from siting.optimize import (
     CapacitatedCoverage,
@@ -69,8 +69,14 @@ def decide(
     candidates: gpd.GeoDataFrame,
     tt: TravelTimes,
     to_metric: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    *,
+    deadline: float | None = None,
 ) -> Decision:
-    """Solve the scenario's optimisation request (see the module docstring)."""
+    """Solve the scenario's optimisation request (see the module docstring).
+
+    Every solve ends by ``deadline`` (``time.perf_counter()``; by default
+    ``optimize.time_limit_s`` from now, see :class:`siting._solvers.StageClock`).
+    """
     oc = sc.optimize
     fixed = np.flatnonzero(candidates["existing"].to_numpy())
     threshold_s = oc.threshold_min * 60.0
@@ -137,17 +143,16 @@ def decide(
         )
 
     # independent solves (frontier points, curve sizes) run side by side
-    opts: dict[str, Any] = {
-        "solver": oc.solver,
-        "time_limit": oc.time_limit_s,
-        "gap": oc.gap,
-        "threads": oc.threads,
-    }
+    opts: dict[str, Any] = {"solver": oc.solver, "gap": oc.gap, "threads": oc.threads}
     budget = oc.budget.total if oc.budget else None
+    if deadline is None:
+        deadline = _solvers.StageClock.deadline(oc.time_limit_s)
     _solvers.quiet_banner()
     pool = ThreadPoolExecutor(max_workers=settings.PARALLEL_SOLVES, thread_name_prefix="solve")
     try:
-        return _decide(sc, make_model, pool, opts, fixed, budget, capacity, costs, site_cap)
+        return _decide(
+            sc, make_model, pool, opts, fixed, budget, capacity, costs, site_cap, deadline
+        )
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -162,11 +167,13 @@ def _decide(
     capacity: dict[str, float],
     costs: dict[str, float],
     site_cap: dict[int, tuple[str, float]],
+    deadline: float | None,
 ) -> Decision:
     """The plan, its frontier, curve sizes and phases (see :func:`decide`).
 
     The curve sizes and the frontier points are independent solves and run side by
-    side on ``pool``.
+    side on ``pool``; each gets its share of the time up to ``deadline``, the plan
+    (solved last) all that is left.
     """
     oc = sc.optimize
     sizes = sorted(set(oc.curve or []) - {oc.p})
@@ -175,12 +182,20 @@ def _decide(
             raise InputError(
                 f"optimize.curve: {p} stations is below the {len(fixed)} existing stations"
             )
+    costed = oc.model == "capacitated" and len(costs) > 1 and max(costs.values()) > 0
+    n_points = 0
+    if costed and not oc.phases:
+        n_points = len(frontier_steps(oc.p - len(fixed), oc.choose.points)) + (budget is not None)
+    side_by_side = -(-(len(sizes) + n_points) // settings.PARALLEL_SOLVES)
+    in_turn = 2 * len(oc.phases or []) or 1 + int(n_points > 0 and bool(oc.secondary))
+    clock = _solvers.StageClock.split(deadline, side_by_side + in_turn)
     # curve sizes and frontier points: served is the primary objective; only capital
     # cost breaks ties there (the plan gets the full secondary order)
     tie = "cost" if oc.secondary else False
 
     def curve_point(p: int) -> SolveResult:
-        return make_model(p, fixed, budget, secondary=tie).solve(**opts)
+        model = make_model(p, fixed, budget, secondary=tie)
+        return model.solve(**opts, time_limit=clock.limit())
 
     def frontier_point(n_dc: int | None, cap: float | None) -> SolveResult | None:
         # a point with a set number of new DC stations has its cost set too: no cost
@@ -188,7 +203,7 @@ def _decide(
         sec = tie if n_dc is None else False
         model = make_model(oc.p, fixed, cap, max_dc=n_dc, secondary=sec, dc_exact=True)
         try:
-            return model.solve(**opts)
+            return model.solve(**opts, time_limit=clock.limit())
         except InfeasibleError as exc:  # e.g. equity shares no all-AC plan can meet
             log.info("frontier: no plan with %s new DC stations (%s)", n_dc, exc)
             return None
@@ -201,10 +216,11 @@ def _decide(
             sorted(oc.phases),
             fixed,
             maximize=oc.model != "pmedian",
+            time_limit=clock.limit(),
             **opts,
         )
         result = next(ph.result for ph in phases if ph.p == oc.p)
-    elif oc.model == "capacitated" and len(costs) > 1 and max(costs.values()) > 0:
+    elif costed:
         frontier = cost_frontier(
             frontier_point,
             n_new=oc.p - len(fixed),
@@ -217,11 +233,10 @@ def _decide(
         # the plan: the chosen point again, with the full secondary order
         result = pick.result
         if oc.secondary:
-            result = make_model(oc.p, fixed, pick.budget, max_dc=pick.max_dc, dc_exact=True).solve(
-                **opts
-            )
+            model = make_model(oc.p, fixed, pick.budget, max_dc=pick.max_dc, dc_exact=True)
+            result = model.solve(**opts, time_limit=clock.limit(last=True))
     else:
-        result = make_model(oc.p, fixed, budget).solve(**opts)
+        result = make_model(oc.p, fixed, budget).solve(**opts, time_limit=clock.limit(last=True))
     alone = {p: job.result() for p, job in curve_jobs.items()}
     return Decision(result, alone, phases, capacity, costs, frontier, chosen, site_cap)
 
@@ -234,13 +249,15 @@ def minimum_plans(
     tt_of: dict[str, TravelTimes],
     *,
     cache_root: Path | None = None,
+    deadline: float | None = None,
 ) -> list[dict[str, Any]]:
     """The minimum plan for each preset and target (an explained row when out of reach).
 
     Each depends only on the instance (demand, reach, capacities, costs, existing
     stations) and the solver options, so with ``cache_root`` it is cached under a
-    hash of them: a warm run does not solve it again. It needs nothing from the
-    plan, so a run may solve it beside :func:`decide`.
+    hash of them: a warm run does not solve it again (unless it was cut short by
+    ``deadline``, the end of the optimise stage). It needs nothing from the plan, so
+    a run may solve it beside :func:`decide`.
     """
     oc, mc = sc.optimize, sc.optimize.minimum
     if mc is None:
@@ -248,6 +265,7 @@ def minimum_plans(
     fixed = np.flatnonzero(candidates["existing"].to_numpy())
     rows: list[dict[str, Any]] = []
     limit = min(oc.time_limit_s, settings.MINIMUM_TIME_LIMIT_S)
+    clock = _solvers.StageClock(deadline)
     costs = station_costs(sc.costs, oc.capacity)
     for preset, demand in demands.items():
         segments = segments_of[preset]
@@ -285,7 +303,8 @@ def minimum_plans(
                 "reachable_sessions_day": round(model.reachable(), 3),
             }
             try:
-                res = model.solve(oc.solver, time_limit=limit, gap=oc.gap, threads=oc.threads)
+                given = clock.limit(cap=limit)
+                res = model.solve(oc.solver, time_limit=given, gap=oc.gap, threads=oc.threads)
             except InfeasibleError as exc:
                 row.update(status="infeasible", explanation=str(exc))
                 rows.append(row)
@@ -308,7 +327,9 @@ def minimum_plans(
                 solve_s=round(res.solve_s + res.build_s, 3),
             )
             rows.append(row)
-            if key and cache_root:
+            # a solve the stage's deadline cut short is not what the key promises
+            cut = given is not None and given < limit - 1e-9 and res.status != "optimal"
+            if key and cache_root and not cut:
                 _cache.save(cache_root, "minimum", key, row)
     return rows
 

@@ -9,6 +9,7 @@ complete one.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -66,18 +67,47 @@ def atomic_dir(dest: Path) -> Iterator[Path]:
     clean_stale(dest)
     pid = os.getpid()
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-{pid}-", dir=dest.parent))
+    # mkdtemp makes a private folder (0700); the output is read like any file the
+    # user writes (a planning server's other users, a web server publishing maps)
+    tmp.chmod(0o777 & ~_umask())
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     old = None
-    if dest.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-{pid}-", dir=dest.parent))
-        dest.replace(old / dest.name)
-    Path(tmp).replace(dest)
+    # runs into the same folder swap it one at a time: the last to finish wins whole
+    with _locked(dest.parent):
+        if dest.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-{pid}-", dir=dest.parent))
+            dest.replace(old / dest.name)
+        Path(tmp).replace(dest)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on ``folder`` itself (flock on its descriptor; no lock file)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def clean_stale(dest: Path) -> None:

@@ -50,6 +50,12 @@ PARALLEL_SOLVES = min(2, os.cpu_count() or 1)
 #: the same plan comes out however many solves run beside it.
 HIGHS_THREADS = 1
 
+#: ``optimize.time_limit_s`` bounds the whole optimise stage; this share of it is
+#: kept for what is not a solver run (building models, reading plans), and a solve
+#: started when the time is up still gets ``MIN_SOLVE_S`` to return its warm start.
+STAGE_RESERVE = 0.1
+MIN_SOLVE_S = 1.0
+
 #: Time limit of each minimum-plan solve (seconds; the scenario's limit if lower).
 MINIMUM_TIME_LIMIT_S = 15.0
 
