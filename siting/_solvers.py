@@ -231,7 +231,7 @@ def _run_highs(
             f"HiGHS stopped with no feasible plan ({stop}); "
             "raise the time limit or relax the request"
         )
-    objective = float(pulp.value(prob.objective))
+    objective = _objective(prob)
     bound: float | None
     if prob.isMIP():
         raw_bound = float(hinfo.mip_dual_bound)
@@ -302,7 +302,7 @@ def _run_cbc(
         raise SolverError(
             "CBC stopped with no feasible plan; raise the time limit or relax the request"
         )
-    objective = float(pulp.value(prob.objective))
+    objective = _objective(prob)
     if prob.sol_status == pulp.LpSolutionOptimal:
         return SolveInfo("optimal", objective, objective, 0.0, "cbc", 0.0, tol, None)
     # CBC minimises internally; for a maximisation it logs the negated bound
@@ -325,6 +325,14 @@ def _cbc(**options: object) -> pulp.LpSolver:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # bundled CBC, deprecated in PuLP 4
         return pulp.PULP_CBC_CMD(**options)
+
+
+def _objective(prob: pulp.LpProblem) -> float:
+    """The objective's value; 0 for a problem whose objective has no terms (everything
+    it could count is already a constant, e.g. all demand covered by existing sites),
+    where PuLP gives None."""
+    value = pulp.value(prob.objective) if prob.objective is not None else None
+    return float(value) if value is not None else 0.0
 
 
 def _infeasible(solver: str, tol: float) -> SolveInfo:

@@ -1836,14 +1836,9 @@ class CapacitatedCoverage(_SideConstraints):
 
         new_dc = 0
 
-        def open_site(j: int, t: str) -> None:
-            nonlocal money, new_dc
-            chosen[j] = t
-            new_dc += int(t == "DC" and j not in self.fixed_set)
-            blocked[j] = True
-            blocked[partners.get(j, [])] = True
-            money -= self.cost_of(j, t) if self.budget is not None else 0.0
-            left = self.capacity_of(j, t)
+        def allocate(j: int, t: str, left: float) -> None:
+            # ``left`` sessions/day of site j go to the demand still unserved in reach,
+            # DC demand first (a DC station), the same share of every point
             pts = nb_t.indices[nb_t.indptr[j] : nb_t.indptr[j + 1]]
             for kind, residual, total in (("v", dc, self.dc), ("u", ac, self.ac)):
                 if kind == "v" and t != "DC":
@@ -1853,9 +1848,22 @@ class CapacitatedCoverage(_SideConstraints):
                     continue
                 share = min(1.0, left / want)
                 for i in pts[residual[pts] > 0].tolist():
-                    plan[kind][(i, j)] = share * residual[i] / total[i]
+                    key = (i, j)
+                    plan[kind][key] = plan[kind].get(key, 0.0) + share * residual[i] / total[i]
                 left -= share * want
                 residual[pts] *= 1.0 - share
+
+        def open_site(j: int, t: str) -> None:
+            nonlocal money, new_dc
+            chosen[j] = t
+            new_dc += int(t == "DC" and j not in self.fixed_set)
+            blocked[j] = True
+            blocked[partners.get(j, [])] = True
+            money -= self.cost_of(j, t) if self.budget is not None else 0.0
+            allocate(j, t, self.capacity_of(j, t))
+
+        def served() -> float:
+            return float(self.ac.sum() + self.dc.sum() - ac.sum() - dc.sum())
 
         for j in self.fixed.tolist():
             g = gains()
@@ -1881,11 +1889,26 @@ class CapacitatedCoverage(_SideConstraints):
             if best is None:
                 break
             open_site(best[1], best[2])
-            if (
-                stop_at is not None
-                and float(self.ac.sum() + self.dc.sum() - ac.sum() - dc.sum()) >= stop_at
-            ):
+            if stop_at is not None and served() >= stop_at:
                 break
+        # short of stop_at with no site left to open: upgrade new AC stations to DC
+        # (more capacity, and DC demand in reach), the most served first
+        extra = self.capacity.get("DC", 0.0) - self.capacity.get("AC", 0.0)
+        while stop_at is not None and served() < stop_at and extra > 0 and self.max_dc is None:
+            step = self.station_cost.get("DC", 0.0) - self.station_cost.get("AC", 0.0)
+            ups = np.array(
+                [j for j, t in chosen.items() if t == "AC" and j not in self.fixed_set],
+                dtype=np.int64,
+            )
+            if not len(ups) or (self.budget is not None and step > money + 1e-9):
+                break
+            gain = np.minimum(extra, (nb_t @ ac + nb_t @ dc)[ups])
+            j = int(ups[np.argmax(gain)])
+            if gain.max() <= 1e-12:
+                break
+            chosen[j] = "DC"
+            money -= step if self.budget is not None else 0.0
+            allocate(j, "DC", extra)
         return plan
 
     def build(
@@ -2094,7 +2117,7 @@ class CapacitatedCoverage(_SideConstraints):
                 v.setInitialValue(1.0 if start["types"].get(j) == t else 0.0)
         for kind in ("u", "v"):
             for key, x in assign[kind].items():
-                x.setInitialValue(start[kind].get(key, 0.0))
+                x.setInitialValue(min(1.0, max(0.0, start[kind].get(key, 0.0))))
         nb = self.neighbours
         for i, z in assign.get("z", {}).items():
             js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()

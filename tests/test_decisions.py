@@ -208,3 +208,36 @@ def test_open_charge_map_records_and_merging() -> None:
     merged = merge_stations([table, osm])
     assert len(merged) == 3
     assert merged.loc[0, "source"] == "ocm:1+osm:node/9" and merged.loc[0, "kw"] == 120
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_cheap_greedy_upgrades_to_dc_until_it_reaches_the_target(seed: int) -> None:
+    """The least-cost warm start of a minimum plan: AC stations everywhere serve too
+    little, so it upgrades the most useful ones to DC until the target is met, and the
+    plan it hands the solver respects every capacity."""
+    cost, ac, dc = instance(seed, n=40, m=10)
+    model = CapacitatedCoverage.from_cost_matrix(
+        cost, ac * 3, dc * 3, CAP, 10, threshold=4.0, station_cost=PRICE
+    )
+    everything_dc = CapacitatedCoverage.from_cost_matrix(
+        cost, ac * 3, dc * 3, {"DC": CAP["DC"]}, 10, threshold=4.0, fixed=np.arange(10)
+    ).solve("highs", gap=0.0)
+    all_ac = model.greedy(per_cost=True)
+    target = 0.98 * everything_dc.objective
+    assert model.plan_served(all_ac) < target  # AC everywhere is not enough
+    plan = model.greedy(stop_at=target, per_cost=True)
+    assert model.plan_served(plan) >= target - 1e-9
+    assert "DC" in plan["types"].values()
+    load = np.zeros(10)
+    for kind, amounts in (("u", ac * 3), ("v", dc * 3)):
+        for (i, j), share in plan[kind].items():
+            assert share <= 1.0 + 1e-9
+            load[j] += share * amounts[i]
+            assert kind == "u" or plan["types"][j] == "DC"  # DC demand only at DC
+    for j, t in plan["types"].items():
+        assert load[j] <= CAP[t] + 1e-9
+    for kind in ("u", "v"):  # no point served more than once over
+        per_point = np.zeros(40)
+        for (i, _), share in plan[kind].items():
+            per_point[i] += share
+        assert per_point.max() <= 1.0 + 1e-9
