@@ -59,7 +59,7 @@ def test_covering_at_scale_never_builds_a_dense_matrix() -> None:
 
 def test_suite_report_quick(tmp_path: Path) -> None:
     report = run(["scale", "orlib"], quick=True)
-    assert {r["model"] for r in report["scale"]} == {"mclp", "capacitated"}
+    assert {r["model"] for r in report["scale"]} == {"mclp", "capacitated", "capacitated+secondary"}
     assert not [r for r in report["scale"] + report["curves"] if "error" in r]
     curves = {(r["curve"], r["model"]) for r in report["curves"]}
     assert curves == {(c, m) for c in ("demand", "candidates")
