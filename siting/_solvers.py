@@ -145,7 +145,7 @@ def quiet_banner() -> None:
     HiGHS prints it on standard output (file descriptor 1, below Python) when the
     first ``Highs`` object of a process is made, before any option can silence it.
     The first one is made here with descriptor 1 pointed at a temporary file, whose
-    text goes to the log at debug level. Thread-safe; does nothing after the first call.
+    text goes to the log (run.log). Thread-safe; does nothing after the first call.
     """
     global _banner_shown
     with _BANNER_LOCK:
@@ -165,7 +165,7 @@ def quiet_banner() -> None:
             sink.seek(0)
             text = sink.read().decode(errors="replace").strip()
         if text:
-            log.debug("HiGHS: %s", text)
+            log.info("HiGHS: %s", " ".join(text.split()))
         _banner_shown = True
 
 

@@ -2281,12 +2281,31 @@ class CapacitatedCoverage(_SideConstraints):
         ``extra`` holds per selected site: ``types``, ``load`` (sessions/day),
         ``capacity`` and ``utilisation``; and ``served_ac``, ``served_dc`` per point.
         """
-        if not self._direct and self._plain() and not self.secondary and not self.site_capacity:
-            pairs = int(self.neighbours.nnz) * (2 if "DC" in self.capacity else 1)
-            if pairs > settings.CAPACITATED_DIRECT_PAIRS:
-                return self._solve_large(
+        pairs = int(self.neighbours.nnz) * (2 if "DC" in self.capacity else 1)
+        large = pairs > settings.CAPACITATED_DIRECT_PAIRS
+        if large and not self._direct and self._plain() and not self.site_capacity:
+            if self.secondary:
+                # the secondary order needs the whole model, which at this size takes
+                # longer to build than the time limit: the large path without it
+                log.info(
+                    "capacitated: %d assignment pairs (over %d): secondary order off, "
+                    "large-instance path",
+                    pairs,
+                    settings.CAPACITATED_DIRECT_PAIRS,
+                )
+                plain = copy.copy(self)
+                plain.secondary = False
+                res = plain._solve_large(
                     solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
                 )
+                res.extra["secondary"] = {
+                    "order": "off: the instance is above settings.CAPACITATED_DIRECT_PAIRS",
+                    "status": "not applied",
+                }
+                return res
+            return self._solve_large(
+                solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+            )
         merged = None if self._direct else self._merged()
         if merged is not None:
             model, rows, rep_of = merged

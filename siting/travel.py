@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -25,7 +26,6 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from siting import settings
-from siting._dijkstra import to_targets
 from siting._geo import NodeIndex
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ class TravelTimes:
         batch = max(1, _BATCH_BYTES // (8 * n))
         for start in range(0, n, batch):
             stop = min(start + batch, n)
-            dist = to_targets(self.graph, nodes[start:stop], uniq, self.cutoff_s)
+            dist = _kernel()(self.graph, nodes[start:stop], uniq, self.cutoff_s)
             t = dist[:, inverse] + conn[start:stop, None] + conn[None, :]
             t[np.arange(stop - start), np.arange(start, stop)] = np.inf  # not itself
             t[t > self.cutoff_s] = np.inf
@@ -235,7 +235,7 @@ def travel_times(
     while start < len(uniq):
         first = int(ends[start - 1]) if start else 0
         stop = max(start + 1, int(np.searchsorted(ends, first + rows_per_batch, side="right")))
-        dist = to_targets(g, uniq[start:stop], dst_uniq, cutoff_s, threads=threads)
+        dist = _kernel()(g, uniq[start:stop], dst_uniq, cutoff_s, threads=threads)
         members = by_node[first : ends[stop - 1]]  # the source points at these nodes
         t = dist[np.ix_(inverse[members] - start, dst_inverse)]
         t += src_conn[members, None]
@@ -277,3 +277,11 @@ def row_minimum(m: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     first[1:] = rows[order][1:] != rows[order][:-1]
     pick = order[first]
     return rows[pick], m.indices[pick].astype(np.int64), m.data[pick]
+
+
+def _kernel() -> Any:
+    """The compiled Dijkstra, imported when first needed (numba takes 0.2 s to import and
+    a warm run reads its travel times from the cache)."""
+    from siting._dijkstra import to_targets
+
+    return to_targets

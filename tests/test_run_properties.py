@@ -40,7 +40,8 @@ scenarios = st.fixed_dictionaries(
         "preset": st.sampled_from(["today", "growth-2030"]),
         "model": st.sampled_from(["capacitated", "mclp", "pmedian"]),
         "solver": st.sampled_from(["highs", "cbc"]),
-        "p": st.integers(1, 70),
+        # up to every candidate of the small area (196) and beyond it (exit 2)
+        "p": st.one_of(st.integers(1, 70), st.sampled_from([196, 197, 250])),
         "threshold": st.sampled_from([1, 3, 5, 20]),
         "types": st.sampled_from([["AC", "DC"], ["AC"], ["DC"]]),
         "curve": st.lists(st.integers(1, 70), max_size=2),

@@ -1,0 +1,35 @@
+"""The package face: the notebook API from ``import siting``, imported lazily."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import siting
+
+
+def test_notebook_api_is_exported_from_the_package() -> None:
+    from siting import compare, minimum, optimize, pipeline, scenario
+
+    assert siting.plan is pipeline.plan and siting.prepare is pipeline.prepare
+    assert siting.load_scenario is scenario.load_scenario
+    assert siting.compare_runs is compare.compare_runs
+    assert siting.CapacitatedCoverage is optimize.CapacitatedCoverage
+    assert siting.MinimumPlan is minimum.MinimumPlan
+    assert set(siting.__all__) == {"__version__", *siting._EXPORTS}
+    assert set(siting.__all__) <= set(dir(siting))
+    with pytest.raises(AttributeError, match="no attribute 'plann'"):
+        siting.plann  # noqa: B018 (the attribute access is the test)
+
+
+def test_import_siting_stays_light() -> None:
+    """``import siting`` loads none of the heavy stages (solvers, geopandas, osmnx)."""
+    code = (
+        "import sys, siting; "
+        "print(sorted(m for m in ('siting.pipeline', 'pulp', 'geopandas', 'osmnx') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
