@@ -65,10 +65,22 @@ def small_area_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def small_scenario_text(data_dir: Path, area: Path, *, p: int = 8, extra: str = "") -> str:
-    """TOML of a small scenario on the test area (absolute paths)."""
+#: Candidates and travel settings of the test scenarios (``{data_dir}`` left to the
+#: scenario reader).
+SITES = """[candidates]
+grid_spacing_m = 800
+existing = "{data_dir}/stations/ocm-146017-supercharger.json"
+
+[travel]
+cutoff_min = 20
+"""
+
+
+def scenario_head(data_dir: Path, area: Path, *, name: str = "small", demand: str = "") -> str:
+    """The network and demand layers of a scenario on the test area (absolute paths);
+    ``demand`` adds lines to the ``[demand]`` table."""
     return f"""
-name = "small"
+name = "{name}"
 data_dir = "{data_dir}"
 
 [network]
@@ -85,7 +97,14 @@ jobs = "{{data_dir}}/population/jobs-h3r9.geojson"
 jobs_column = "emp"
 districts = "{{data_dir}}/boundaries/districts.geojson"
 district_column = "name"
+{demand}"""
 
+
+def small_scenario_text(data_dir: Path, area: Path, *, p: int = 8, extra: str = "") -> str:
+    """TOML of a small scenario on the test area (absolute paths)."""
+    return (
+        scenario_head(data_dir, area)
+        + f"""
 [demand.residents]
 count = 615000
 public_share = 0.5
@@ -105,19 +124,14 @@ public_share = 0.8
 sessions_per_ev_day = 1.5
 kwh_per_session = 30
 
-[candidates]
-grid_spacing_m = 800
-existing = "{{data_dir}}/stations/ocm-146017-supercharger.json"
-
-[travel]
-cutoff_min = 20
-
+{SITES}
 [optimize]
 p = {p}
 threshold_min = 3
 time_limit_s = 60
 {extra}
 """
+    )
 
 
 @pytest.fixture()

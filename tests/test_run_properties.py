@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from siting.cli import main
+from tests.conftest import SITES, scenario_head
 
 #: Segment figures of the small scenario (tests/conftest.py), count drawn apart.
 SEGMENTS = {
@@ -93,31 +94,9 @@ def scenario_text(data_dir: Path, area: Path, d: dict[str, Any]) -> str:
     costs = ""
     if d["costs"]:
         costs = '\n[costs]\ncurrency = "KZT"\nport = { AC = 4.0e6, DC = 5.4e7 }\n'
-    return f"""
-name = "prop"
-data_dir = "{data_dir}"
-
-[network]
-source = "file"
-osm_file = "{{data_dir}}/roads/almaty-osm-2012.osm.pbf"
-boundary = "{area}"
-buffer_m = 300
-
-[demand]
-preset = "{d["preset"]}"
-population = "{{data_dir}}/population/residents-500m-proxy.geojson"
-population_column = "population_estimate_final"
-jobs = "{{data_dir}}/population/jobs-h3r9.geojson"
-jobs_column = "emp"
-districts = "{{data_dir}}/boundaries/districts.geojson"
-{demand}
-[candidates]
-grid_spacing_m = 800
-existing = "{{data_dir}}/stations/ocm-146017-supercharger.json"
-
-[travel]
-cutoff_min = 20
-
+    head = scenario_head(data_dir, area, name="prop", demand=f'preset = "{d["preset"]}"')
+    return f"""{head}{demand}
+{SITES}
 [optimize]
 {chr(10).join(opt)}
 {tables}{costs}"""
