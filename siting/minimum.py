@@ -18,7 +18,8 @@ import scipy.sparse as sp
 
 from siting import _solvers
 from siting._errors import InfeasibleError, InputError
-from siting.optimize import CapacitatedCoverage, SolveResult, _within_times
+from siting.optimize import CapacitatedCoverage, SolveResult
+from siting.optimize._common import _within_times
 from siting.travel import TravelTimes
 
 

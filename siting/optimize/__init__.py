@@ -1,0 +1,36 @@
+"""Stage 5 — choose station sites with integer programs (PuLP; HiGHS or CBC).
+
+Models are classes built with ``cls(...)`` from a sparse neighbour structure,
+with classmethod constructors from a cost matrix (dense or sparse), from a
+:class:`~siting.travel.TravelTimes`, or from GeoDataFrames; ``solve()`` returns a
+:class:`SolveResult` whose status never claims an optimum the solver did not
+prove. One module per model:
+
+- :mod:`~siting.optimize.covering`: :class:`MaximalCovering`;
+- :mod:`~siting.optimize.pmedian`: :class:`PMedian`;
+- :mod:`~siting.optimize.capacitated`: :class:`CapacitatedCoverage`;
+
+and the shared parts: :mod:`~siting.optimize.result` (:class:`SolveResult`),
+:mod:`~siting.optimize._side` (spacing, equity and budget rows),
+:mod:`~siting.optimize.phasing` (nested plans) and :mod:`~siting.optimize._common`
+(rows, checks and assignments). :class:`siting.minimum.MinimumPlan` is the minimum
+plan; the solver adapter is :mod:`siting._solvers`, the heuristics and Lagrangian
+bounds :mod:`siting._heuristics`, :mod:`siting._cover` and :mod:`siting._lagrangian`.
+"""
+
+from siting.optimize._side import close_pairs
+from siting.optimize.capacitated import CapacitatedCoverage
+from siting.optimize.covering import MaximalCovering
+from siting.optimize.phasing import Phase, phased_plan
+from siting.optimize.pmedian import PMedian
+from siting.optimize.result import SolveResult
+
+__all__ = [
+    "CapacitatedCoverage",
+    "MaximalCovering",
+    "PMedian",
+    "Phase",
+    "SolveResult",
+    "close_pairs",
+    "phased_plan",
+]

@@ -1,0 +1,261 @@
+"""Private helpers shared by the models: rows, checks, assignments, matrices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pulp
+import scipy.sparse as sp
+
+from siting._errors import InfeasibleError, InputError
+from siting._io import check_projected
+
+
+def _cover_rows(
+    nb: sp.csr_array, weights: np.ndarray, fixed: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of a covering model after two exact reductions.
+
+    Points within reach of a fixed site are covered in every plan (returned as a
+    mask, their weight a constant); points with identical neighbour sets (and the
+    same equity group) are merged into their first point, which carries the
+    summed weight. Returns (representative rows, weight per row, fixed-covered mask).
+    """
+    n_d = nb.shape[0]
+    by_fixed = np.zeros(n_d, dtype=bool)
+    if len(fixed):
+        by_fixed = np.asarray(nb[:, fixed].sum(axis=1) > 0).ravel() & (weights > 0)
+    live = (np.diff(nb.indptr) > 0) & (weights > 0) & ~by_fixed
+    rows, rep_of = _same_rows(nb, live, groups)
+    merged = np.bincount(rep_of[live], weights=weights[live], minlength=n_d)
+    return rows, merged, by_fixed
+
+
+def _same_rows(
+    nb: sp.csr_array, live: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Group the ``live`` rows with identical neighbour sets (and group labels).
+
+    Returns (representative rows ascending, representative of every row; -1
+    where not live). A representative is the first row of its group.
+    """
+    rep_of = np.full(nb.shape[0], -1, dtype=np.int64)
+    first: dict[tuple[object, bytes], int] = {}
+    indptr, indices = nb.indptr, nb.indices
+    for i in np.flatnonzero(live).tolist():
+        key = (
+            groups[i] if groups is not None else None,
+            np.sort(indices[indptr[i] : indptr[i + 1]]).tobytes(),
+        )
+        rep_of[i] = first.setdefault(key, i)
+    rows = np.fromiter(sorted(first.values()), dtype=np.int64, count=len(first))
+    return rows, rep_of
+
+
+def _site_variables(prob: pulp.LpProblem, n_sites: int, fixed: np.ndarray) -> list[pulp.LpVariable]:
+    """One integer site variable per candidate; fixed sites bounded to [1, 1].
+
+    (``LpBinary`` would reset a lower bound of 1 to 0, silently un-fixing a site.)
+    """
+    keep = set(fixed.tolist())
+    return [
+        prob.add_variable(f"y_{j}", lowBound=1 if j in keep else 0, upBound=1, cat=pulp.LpInteger)
+        for j in range(n_sites)
+    ]
+
+
+def _add_p_sites(
+    prob: pulp.LpProblem, y: list[pulp.LpVariable], p: int, *, at_most: bool = False
+) -> None:
+    """Exactly ``p`` sites (at most ``p`` under a budget), fixed ones included."""
+    sense = pulp.LpConstraintLE if at_most else pulp.LpConstraintEQ
+    prob += pulp.LpConstraint(
+        pulp.LpAffineExpression([(v, 1.0) for v in y]), sense, "p_sites", float(p)
+    )
+
+
+def _check_weights(weights: np.ndarray, n_demand: int) -> None:
+    if weights.shape != (n_demand,):
+        raise InputError(
+            f"weights: expected {n_demand} values (one per demand point), got shape {weights.shape}"
+        )
+    if not np.all(np.isfinite(weights)) or (weights < 0).any():
+        raise InputError("weights: expected finite values >= 0")
+
+
+def _check_p(p: int, n_sites: int, n_fixed: int) -> None:
+    if p < 1:
+        raise InfeasibleError(f"optimize.p: expected at least 1 station, got {p}")
+    if p < n_fixed:
+        raise InfeasibleError(
+            f"optimize.p = {p} is smaller than the {n_fixed} existing stations that every plan "
+            f"keeps; set p to at least {n_fixed}"
+        )
+    if p > n_sites:
+        raise InfeasibleError(
+            f"optimize.p = {p} exceeds the {n_sites} candidate sites; lower p or add candidates "
+            "(candidates.grid_spacing_m smaller, or more OSM features)"
+        )
+
+
+def _assign(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_demand: int, selected: np.ndarray
+) -> np.ndarray:
+    """Each point's cheapest selected site among its allowed pairs (-1: none within reach).
+
+    Returned as a position in ``selected``; ties go to the earlier position.
+    """
+    sel = np.asarray(selected, dtype=np.int64)
+    n_cols = max(
+        int(indices.max()) + 1 if len(indices) else 0, int(sel.max()) + 1 if len(sel) else 0
+    )
+    pos = np.full(max(n_cols, 1), -1, dtype=np.int64)
+    pos[sel] = np.arange(len(sel))
+    rows = np.repeat(np.arange(n_demand), np.diff(indptr))
+    keep = pos[indices] >= 0
+    rows, cols, cost = rows[keep], pos[indices[keep]], data[keep]
+    order = np.lexsort((cols, cost, rows))  # by row, then cost, then position
+    rows, cols = rows[order], cols[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]
+    assignment = np.full(n_demand, -1, dtype=np.int64)
+    assignment[rows[first]] = cols[first]
+    return assignment
+
+
+def _site_load(assignment: np.ndarray, weights: np.ndarray, n_selected: int) -> np.ndarray:
+    """Demand weight assigned to each selected site."""
+    served = assignment >= 0
+    return np.bincount(assignment[served], weights[served], minlength=n_selected)
+
+
+def _layer_distances(
+    demand: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, columns: list[str], what: str
+) -> np.ndarray:
+    """Straight-line (n_demand, n_sites) distances between two layers in one projected CRS."""
+    if demand.crs != sites.crs:
+        raise InputError(f"demand CRS {demand.crs} differs from sites CRS {sites.crs}")
+    check_projected(demand, what=what)
+    for col in columns:
+        if col not in demand.columns:
+            raise InputError(f"{what}: demand has no column {col!r}")
+    d = np.column_stack([demand.geometry.centroid.x, demand.geometry.centroid.y])
+    s = np.column_stack([sites.geometry.centroid.x, sites.geometry.centroid.y])
+    out: np.ndarray = np.linalg.norm(d[:, None, :] - s[None, :, :], axis=2)
+    return out
+
+
+def _within(cost: np.ndarray | sp.sparray | sp.spmatrix, threshold: float) -> sp.csr_array:
+    return _within_times(cost, threshold)[0]
+
+
+def _within_times(
+    cost: np.ndarray | sp.sparray | sp.spmatrix, threshold: float
+) -> tuple[sp.csr_array, sp.csr_array]:
+    """Boolean pairs within ``threshold`` and their costs, on the same sparsity."""
+    if sp.issparse(cost):
+        m = sp.csr_array(cost)
+        keep = m.data <= threshold
+        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))[keep]
+        cols, vals = m.indices[keep], m.data[keep].astype(float)
+    else:
+        arr = np.asarray(cost, dtype=float)
+        if arr.ndim != 2:
+            raise InputError(f"cost: expected a 2-D matrix, got {arr.ndim} dimension(s)")
+        rows, cols = np.nonzero(arr <= threshold)
+        vals = arr[rows, cols]
+    shape = cost.shape
+    nb = sp.csr_array((np.ones(len(rows), dtype=bool), (rows, cols)), shape=shape)
+    times = sp.csr_array((vals, (rows, cols)), shape=shape)
+    return nb, times
+
+
+def _aligned_times(times: sp.sparray | sp.spmatrix | None, nb: sp.csr_array) -> np.ndarray | None:
+    """Pair times in the order of ``nb``'s stored entries (``None`` without times)."""
+    if times is None:
+        return None
+    t = sp.csr_array(times, dtype=float)
+    t.sum_duplicates()
+    t.sort_indices()
+    if t.shape != nb.shape or not (
+        np.array_equal(t.indptr, nb.indptr) and np.array_equal(t.indices, nb.indices)
+    ):
+        raise InputError("times: expected the same sparsity pattern as neighbours")
+    return np.asarray(t.data, dtype=float)
+
+
+def _check_site_capacity(
+    site_capacity: dict[int, tuple[str, float]] | None, fixed: np.ndarray
+) -> dict[int, tuple[str, float]]:
+    out: dict[int, tuple[str, float]] = {}
+    fixed_set = set(fixed.tolist())
+    for j, (t, k) in (site_capacity or {}).items():
+        if int(j) not in fixed_set:
+            raise InputError(f"site_capacity: site {j} is not a fixed (existing) site")
+        if t not in ("AC", "DC") or not np.isfinite(k) or k <= 0:
+            raise InputError(
+                f"site_capacity[{j}]: expected ('AC' or 'DC', sessions/day > 0), got {(t, k)}"
+            )
+        out[int(j)] = (str(t), float(k))
+    return out
+
+
+def _summed(terms: list[tuple[pulp.LpVariable, float]]) -> pulp.LpAffineExpression:
+    """An expression from (variable, coefficient) terms, adding up repeated variables
+    (``LpAffineExpression`` of a list keeps only the last coefficient of each)."""
+    coef: dict[str, float] = {}
+    var: dict[str, pulp.LpVariable] = {}
+    for v, c in terms:
+        coef[v.name] = coef.get(v.name, 0.0) + c
+        var[v.name] = v
+    return pulp.LpAffineExpression([(var[k], c) for k, c in coef.items()])
+
+
+def _expand_assignment(
+    assignment: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    rep_of: np.ndarray,
+    pos: np.ndarray,
+    row_ac: np.ndarray,
+    row_dc: np.ndarray,
+    ac: np.ndarray,
+    dc: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split an assignment of merged rows back to their points, in proportion."""
+    r, c, v, is_dc = assignment
+    points = np.flatnonzero(rep_of >= 0)
+    group = pos[points]
+    out_r, out_c, out_v, out_k = [], [], [], []
+    for kind_dc, amounts, totals in ((False, ac, row_ac), (True, dc, row_dc)):
+        sel = is_dc == kind_dc
+        share = np.divide(
+            amounts[points], totals[group], out=np.zeros(len(points)), where=totals[group] > 0
+        )
+        # points of each group (CSR by group), then every (group, site, value) entry
+        m = sp.csr_array((share, (group, points)), shape=(len(totals), len(amounts)))
+        entries = sp.csr_array(
+            (v[sel], (r[sel], c[sel])), shape=(len(totals), int(c.max(initial=-1)) + 1)
+        )
+        split = sp.coo_array(m.T @ entries)
+        out_r.append(split.row)
+        out_c.append(split.col)
+        out_v.append(split.data)
+        out_k.append(np.full(len(split.data), kind_dc))
+    return (
+        np.concatenate(out_r).astype(np.int64),
+        np.concatenate(out_c).astype(np.int64),
+        np.concatenate(out_v).astype(float),
+        np.concatenate(out_k).astype(bool),
+    )
+
+
+def _values(y: dict[str, list[pulp.LpVariable]], assign: dict[str, Any]) -> dict[str, Any]:
+    """A solved plan as a warm start."""
+    return {
+        "types": {
+            j: t for t, vs in y.items() for j, v in enumerate(vs) if (v.varValue or 0.0) > 0.5
+        },
+        "u": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["u"].items()},
+        "v": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["v"].items()},
+    }

@@ -1,0 +1,1013 @@
+"""Capacitated coverage with AC and DC stations (the pipeline's default model)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import time
+import warnings
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pulp
+import scipy.sparse as sp
+
+from siting import _cover, _solvers, settings
+from siting._errors import InfeasibleError, InputError
+from siting.optimize._common import (
+    _aligned_times,
+    _check_p,
+    _check_site_capacity,
+    _check_weights,
+    _cover_rows,
+    _expand_assignment,
+    _layer_distances,
+    _same_rows,
+    _summed,
+    _within,
+    _within_times,
+)
+from siting.optimize._side import _SideConstraints
+from siting.optimize.covering import MaximalCovering
+from siting.optimize.result import SolveResult
+from siting.travel import TravelTimes
+
+log = logging.getLogger(__name__)
+
+
+class CapacitatedCoverage(_SideConstraints):
+    r"""Capacitated coverage with AC and DC stations: serve the most demand within reach.
+
+    Each open site is an AC or a DC station with a daily capacity (from the queueing
+    model, :mod:`siting.queueing`). AC demand may charge at either type, DC demand
+    (taxis) only at DC stations, and only at sites within the threshold:
+
+    .. math::
+
+        \max \sum_i \sum_{j \in N_i} (a_i u_{ij} + d_i v_{ij})
+
+    .. math::
+
+        \sum_{j \in N_i} u_{ij} \le 1,\quad \sum_{j \in N_i} v_{ij} \le 1 \;\; \forall i,
+        \qquad
+        \sum_i a_i u_{ij} + \sum_i d_i v_{ij} \le K^{AC}_j y^{AC}_j + K^{DC}_j y^{DC}_j
+        \;\; \forall j,
+
+    .. math::
+
+        u_{ij} \le y^{AC}_j + y^{DC}_j,\quad v_{ij} \le y^{DC}_j,\quad
+        y^{AC}_j + y^{DC}_j \le 1,\quad \sum_j (y^{AC}_j + y^{DC}_j) = p,
+        \quad y^{AC}_j + y^{DC}_j = 1 \;\; \forall j \in E,
+
+    with binary :math:`y` and :math:`u, v \ge 0` the shares of point *i*'s AC and DC
+    demand (:math:`a_i, d_i`, sessions/day) served at *j*. Every row is built from the
+    sparse neighbour lists only. The capacity row alone already forbids serving at a
+    closed site, and a per-site DC row :math:`\sum_i d_i v_{ij} \le K^{DC}_j y^{DC}_j`
+    forbids serving DC demand at an AC station; the linking rows
+    :math:`u_{ij} \le \dots` only tighten the LP bound and are optional
+    (``link_rows``). An existing station of known type and capacity
+    (``site_capacity``) keeps them; other existing sites get the type the model
+    chooses. With a budget :math:`B` on new stations,
+    :math:`\sum_{j \notin E} \sum_t c_t y^t_j \le B` and ``p`` bounds the count
+    from above (existing stations are sunk costs).
+
+    **Secondary order** (``secondary``): one objective, the demand served plus
+    :math:`\lambda` times the terms below, with :math:`\lambda` so small that the
+    secondary can move the served total by at most half the gap tolerance, solved to
+    :data:`siting.settings.SECONDARY_GAP_FACTOR` of that tolerance so the secondary
+    is resolved too (``secondary="cost"``: the cost term only). The terms
+
+    .. math::
+
+        \sum_i w_i z_i \;-\; \alpha \sum_{ij} (a_i u_{ij} + d_i v_{ij})\, t_{ij} / T
+        \;-\; \beta \sum_{j \notin E} \sum_t c_t y^t_j / \bar c,
+        \qquad z_i \le \sum_{j \in N_i} \sum_t y^t_j,
+
+    are the demand within the threshold of a station, then the access time of the
+    sessions served (:math:`t_{ij}` drive time, :math:`T` the longest; off by default,
+    :math:`\alpha = 0`), then the capital cost (:math:`\bar c` the dearest station,
+    :math:`\beta = 10^{-4}`; :data:`siting.settings.SECONDARY_WEIGHTS`). Without it,
+    when every station is full many plans serve the same and the solver's path picks
+    one of them.
+
+    Parameters
+    ----------
+    neighbours
+        Sparse (n_demand, n_sites) matrix marking pairs within the threshold.
+    ac_demand, dc_demand
+        Sessions per day per demand point needing AC (any port) and DC ports.
+    capacity
+        Sessions per day of an AC and of a DC station: ``{"AC": K_ac, "DC": K_dc}``;
+        a type left out is not built.
+    p
+        Number of stations, fixed ones included.
+    fixed
+        Sites every plan keeps (their type is chosen by the model unless given in
+        ``site_capacity``).
+    link_rows
+        Add the linking rows (tighter LP, many more rows).
+    times
+        Drive times (seconds) of the pairs in ``neighbours`` (same sparsity), for the
+        access-time term of the secondary order.
+    secondary
+        Run the secondary stage above.
+    site_capacity
+        Fixed sites of known type and capacity: ``{site: ("DC", sessions/day)}``.
+    max_dc, dc_exact
+        At most (with ``dc_exact``: exactly) so many new DC stations; the points of
+        the cost frontier (:mod:`siting.frontier`).
+    budget, station_cost
+        Optional budget and the capital cost of a new station of each type; the cost
+        is also reported and, with ``secondary``, minimised last.
+    """
+
+    name = "capacitated"
+
+    def __init__(
+        self,
+        neighbours: sp.sparray | sp.spmatrix,
+        ac_demand: np.ndarray,
+        dc_demand: np.ndarray,
+        capacity: dict[str, float],
+        p: int,
+        *,
+        fixed: np.ndarray | None = None,
+        link_rows: bool = False,
+        spacing_pairs: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
+        equity_share: float = 0.0,
+        budget: float | None = None,
+        station_cost: dict[str, float] | None = None,
+        times: sp.sparray | sp.spmatrix | None = None,
+        secondary: bool | Literal["cost"] = False,
+        site_capacity: dict[int, tuple[str, float]] | None = None,
+        max_dc: int | None = None,
+        dc_exact: bool = False,
+    ) -> None:
+        self.link_rows = link_rows
+        self.secondary = secondary
+        self.max_dc = max_dc
+        self.dc_exact = dc_exact and max_dc is not None
+        self.last_secondary: dict[str, Any] | None = None
+        self.budget = budget
+        self.station_cost = dict(station_cost or {})
+        nb = sp.csr_array(neighbours).astype(bool)
+        nb.sum_duplicates()
+        nb.sort_indices()
+        self.neighbours = nb
+        n_d, n_s = nb.shape
+        self.times = _aligned_times(times, nb)
+        self.ac = np.asarray(ac_demand, dtype=float)
+        self.dc = np.asarray(dc_demand, dtype=float)
+        _check_weights(self.ac, n_d)
+        _check_weights(self.dc, n_d)
+        unknown = set(capacity) - {"AC", "DC"}
+        if unknown or not capacity:
+            raise InputError(
+                f"capacity: expected station types 'AC' and/or 'DC', got {sorted(capacity)}"
+            )
+        for t, k in capacity.items():
+            if not np.isfinite(k) or k <= 0:
+                raise InputError(f"capacity[{t!r}]: expected sessions/day > 0, got {k}")
+        self.capacity = dict(capacity)
+        self.p = int(p)
+        self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
+        if len(self.fixed) and (self.fixed.min() < 0 or self.fixed.max() >= n_s):
+            raise InputError(f"fixed: site indices must lie in [0, {n_s})")
+        _check_p(self.p, n_s, len(self.fixed))
+        self.fixed_set = set(self.fixed.tolist())
+        self.site_capacity = _check_site_capacity(site_capacity, self.fixed)
+        self.set_side_constraints(
+            spacing_pairs=spacing_pairs,
+            groups=groups,
+            equity_share=equity_share,
+            fixed=self.fixed,
+            weights=self.ac + self.dc,
+            reachable=np.diff(nb.indptr) > 0,
+        )
+        needs_cost = budget is not None or bool(self.station_cost)
+        missing = [t for t in self.capacity if t not in self.station_cost]
+        if needs_cost and missing:
+            raise InputError(f"station_cost: no cost for station type(s) {', '.join(missing)}")
+        if any(c < 0 or not np.isfinite(c) for c in self.station_cost.values()):
+            raise InputError(f"station_cost: expected finite costs >= 0, got {self.station_cost}")
+        if self.dc.sum() > 0 and "DC" not in self.capacity:
+            warnings.warn(
+                "capacity has no DC station type: DC demand cannot be served",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    def site_types(self, j: int) -> list[str]:
+        """Station types site ``j`` may take."""
+        if j in self.site_capacity:
+            return [self.site_capacity[j][0]]
+        return [t for t in ("AC", "DC") if t in self.capacity]
+
+    def capacity_of(self, j: int, t: str) -> float:
+        """Sessions per day of site ``j`` as a station of type ``t``."""
+        if j in self.site_capacity and self.site_capacity[j][0] == t:
+            return float(self.site_capacity[j][1])
+        return float(self.capacity.get(t, 0.0))
+
+    def cost_of(self, j: int, t: str) -> float:
+        """Capital cost of site ``j`` as a station of type ``t`` (existing ones: 0)."""
+        if j in self.fixed_set:
+            return 0.0
+        return float(self.station_cost.get(t, 0.0))
+
+    @classmethod
+    def from_travel_times(
+        cls,
+        tt: TravelTimes,
+        ac_demand: np.ndarray,
+        dc_demand: np.ndarray,
+        capacity: dict[str, float],
+        p: int,
+        *,
+        threshold_s: float,
+        fixed: np.ndarray | None = None,
+        link_rows: bool = False,
+        **side: Any,
+    ) -> CapacitatedCoverage:
+        """Build from the sparse drive times; pairs within ``threshold_s`` may be served."""
+        if threshold_s > tt.cutoff_s:
+            raise InputError(
+                f"threshold_s ({threshold_s:.0f}) exceeds the matrix cutoff ({tt.cutoff_s:.0f})"
+            )
+        nb, times = _within_times(tt.matrix, threshold_s)
+        return cls(
+            nb,
+            ac_demand,
+            dc_demand,
+            capacity,
+            p,
+            fixed=fixed,
+            link_rows=link_rows,
+            times=times,
+            **side,
+        )
+
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost: np.ndarray | sp.sparray | sp.spmatrix,
+        ac_demand: np.ndarray,
+        dc_demand: np.ndarray,
+        capacity: dict[str, float],
+        p: int,
+        *,
+        threshold: float,
+        fixed: np.ndarray | None = None,
+        link_rows: bool = False,
+        **options: Any,
+    ) -> CapacitatedCoverage:
+        """Build from a dense or sparse cost matrix; pairs with cost <= threshold may be served.
+
+        Further keyword options (spacing, equity, budget) go to the constructor; the
+        costs of the pairs within the threshold are the secondary order's access times.
+        """
+        nb, times = _within_times(cost, threshold)
+        return cls(
+            nb,
+            ac_demand,
+            dc_demand,
+            capacity,
+            p,
+            fixed=fixed,
+            link_rows=link_rows,
+            **{"times": times, **options},
+        )
+
+    @classmethod
+    def from_geodataframe(
+        cls,
+        demand: gpd.GeoDataFrame,
+        sites: gpd.GeoDataFrame,
+        ac_col: str,
+        dc_col: str,
+        capacity: dict[str, float],
+        p: int,
+        *,
+        threshold: float,
+        fixed_col: str | None = None,
+        **options: Any,
+    ) -> CapacitatedCoverage:
+        """Build from point layers: AC and DC demand columns, straight-line distances.
+
+        Pairs within ``threshold`` (CRS units) may be served. Both layers must share a
+        projected CRS; a geographic CRS draws a warning.
+        """
+        cost = _layer_distances(
+            demand, sites, [ac_col, dc_col], "CapacitatedCoverage.from_geodataframe"
+        )
+        fixed = np.flatnonzero(sites[fixed_col].to_numpy(bool)) if fixed_col else None
+        return cls(
+            _within(cost, threshold),
+            demand[ac_col].to_numpy(float),
+            demand[dc_col].to_numpy(float),
+            capacity,
+            p,
+            fixed=fixed,
+            **options,
+        )
+
+    def greedy(self, *, stop_at: float | None = None, per_cost: bool = False) -> dict[str, Any]:
+        """Greedy plan and assignment, the warm start of :meth:`solve`.
+
+        Opens the fixed sites, then repeatedly the (site, type) that can serve the
+        most demand still unserved within reach (capped by its capacity; with
+        ``per_cost``, the most per unit of capital cost), within p, the budget and the
+        spacing, until ``stop_at`` sessions/day are served if given. Each new station
+        serves DC demand first, then AC demand, the same share of every reachable
+        point. Deterministic.
+        """
+        nb = self.neighbours
+        n_s = nb.shape[1]
+        nb_t = nb.T.tocsr().astype(float)
+        types = [t for t in ("AC", "DC") if t in self.capacity]
+        ac, dc = self.ac.copy(), self.dc.copy()
+        chosen: dict[int, str] = {}
+        blocked = np.zeros(n_s, dtype=bool)
+        partners: dict[int, list[int]] = {}
+        for a, b in self.spacing_pairs.tolist():
+            partners.setdefault(a, []).append(b)
+            partners.setdefault(b, []).append(a)
+        money = np.inf if self.budget is None else float(self.budget)
+        plan: dict[str, Any] = {"types": chosen, "u": {}, "v": {}}
+
+        def gains() -> dict[str, np.ndarray]:
+            reach_ac, reach_dc = nb_t @ ac, nb_t @ dc
+            return {
+                t: np.minimum(
+                    self.capacity.get(t, 0.0), reach_ac + (reach_dc if t == "DC" else 0.0)
+                )
+                for t in ("AC", "DC")
+            }
+
+        new_dc = 0
+
+        def allocate(j: int, t: str, left: float) -> None:
+            # ``left`` sessions/day of site j go to the demand still unserved in reach,
+            # DC demand first (a DC station), the same share of every point
+            pts = nb_t.indices[nb_t.indptr[j] : nb_t.indptr[j + 1]]
+            for kind, residual, total in (("v", dc, self.dc), ("u", ac, self.ac)):
+                if kind == "v" and t != "DC":
+                    continue
+                want = float(residual[pts].sum())
+                if want <= 0 or left <= 0:
+                    continue
+                share = min(1.0, left / want)
+                for i in pts[residual[pts] > 0].tolist():
+                    key = (i, j)
+                    plan[kind][key] = plan[kind].get(key, 0.0) + share * residual[i] / total[i]
+                left -= share * want
+                residual[pts] *= 1.0 - share
+
+        def open_site(j: int, t: str) -> None:
+            nonlocal money, new_dc
+            chosen[j] = t
+            new_dc += int(t == "DC" and j not in self.fixed_set)
+            blocked[j] = True
+            blocked[partners.get(j, [])] = True
+            money -= self.cost_of(j, t) if self.budget is not None else 0.0
+            allocate(j, t, self.capacity_of(j, t))
+
+        def served() -> float:
+            return float(self.ac.sum() + self.dc.sum() - ac.sum() - dc.sum())
+
+        for j in self.fixed.tolist():
+            g = gains()
+            open_site(j, max(self.site_types(j), key=lambda t: (g[t][j], t == "DC")))
+        while len(chosen) < self.p:
+            g = gains()
+            best: tuple[float, int, str] | None = None
+            # with an exact number of new DC stations, the last places go to DC
+            dc_only = self.dc_exact and self.p - len(chosen) <= (self.max_dc or 0) - new_dc
+            for t in types:
+                if t == "AC" and dc_only:
+                    continue
+                cand = np.where(blocked, -1.0, g[t])
+                if per_cost and self.station_cost.get(t, 0.0) > 0:
+                    cand = np.where(blocked, -1.0, g[t] / self.station_cost[t])
+                if self.budget is not None:
+                    cand[self.station_cost.get(t, 0.0) > money + 1e-9] = -1.0
+                if t == "DC" and self.max_dc is not None and new_dc >= self.max_dc:
+                    cand[:] = -1.0
+                j = int(np.argmax(cand))
+                if cand[j] >= 0 and (best is None or cand[j] > best[0]):
+                    best = (float(cand[j]), j, t)
+            if best is None:
+                break
+            open_site(best[1], best[2])
+            if stop_at is not None and served() >= stop_at:
+                break
+        # short of stop_at with no site left to open: upgrade new AC stations to DC
+        # (more capacity, and DC demand in reach), the most served first
+        extra = self.capacity.get("DC", 0.0) - self.capacity.get("AC", 0.0)
+        while stop_at is not None and served() < stop_at and extra > 0 and self.max_dc is None:
+            step = self.station_cost.get("DC", 0.0) - self.station_cost.get("AC", 0.0)
+            ups = np.array(
+                [j for j, t in chosen.items() if t == "AC" and j not in self.fixed_set],
+                dtype=np.int64,
+            )
+            if not len(ups) or (self.budget is not None and step > money + 1e-9):
+                break
+            gain = np.minimum(extra, (nb_t @ ac + nb_t @ dc)[ups])
+            j = int(ups[np.argmax(gain)])
+            if gain.max() <= 1e-12:
+                break
+            chosen[j] = "DC"
+            money -= step if self.budget is not None else 0.0
+            allocate(j, "DC", extra)
+        return plan
+
+    def build(
+        self,
+        *,
+        floor: float | None = None,
+        start: dict[str, Any] | None = None,
+        mode: Literal["secondary", "cost", "stations"] = "secondary",
+        weight: float | None = None,
+    ) -> tuple[pulp.LpProblem, dict[str, list[pulp.LpVariable]], dict[str, Any]]:
+        """The PuLP problem, its site variables per type, and the assignment variables.
+
+        With ``weight``, the objective is the demand served plus ``weight`` times the
+        secondary order. With ``floor``, serve at least ``floor`` sessions/day and, by
+        ``mode``, maximise the secondary order or minimise the capital cost or the
+        number of stations (the minimum plan, with ``p`` an upper bound; see
+        :class:`siting.minimum.MinimumPlan`).
+        """
+        # one long function on purpose: the rows share the variable lists built here
+        nb = self.neighbours
+        n_d, n_s = nb.shape
+        prob = pulp.LpProblem(self.name, pulp.LpMaximize)
+        types: list[str] = sorted({t for j in range(n_s) for t in self.site_types(j)})
+        y: dict[str, list[pulp.LpVariable]] = {}
+        for t in types:
+            y[t] = [
+                prob.add_variable(
+                    f"y{t}_{j}",
+                    lowBound=0,
+                    upBound=1 if t in self.site_types(j) else 0,
+                    cat=pulp.LpInteger,
+                )
+                for j in range(n_s)
+            ]
+        for j in range(n_s):
+            both = pulp.LpAffineExpression([(y[t][j], 1.0) for t in types])
+            if j in self.fixed_set:
+                prob += pulp.LpConstraint(both, pulp.LpConstraintEQ, f"fixed_{j}", 1.0)
+            elif len(types) > 1:
+                prob += pulp.LpConstraint(both, pulp.LpConstraintLE, f"one_type_{j}", 1.0)
+        # with a budget, p is an upper bound on the number of stations
+        at_most = self.budget is not None or (floor is not None and mode != "secondary")
+        prob += pulp.LpConstraint(
+            pulp.LpAffineExpression([(v, 1.0) for t in types for v in y[t]]),
+            pulp.LpConstraintLE if at_most else pulp.LpConstraintEQ,
+            "p_sites",
+            float(self.p),
+        )
+        cost_terms = [
+            (y[t][j], self.cost_of(j, t))
+            for t in types
+            for j in range(n_s)
+            if self.cost_of(j, t) > 0 and t in self.site_types(j)
+        ]
+        if self.max_dc is not None and ("DC" in y or self.dc_exact):
+            new_dc = [
+                (y["DC"][j], 1.0) for j in range(n_s) if "DC" in y and j not in self.fixed_set
+            ]
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(new_dc),
+                pulp.LpConstraintEQ if self.dc_exact else pulp.LpConstraintLE,
+                "max_dc",
+                float(self.max_dc),
+            )
+        if self.budget is not None:
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(cost_terms),
+                pulp.LpConstraintLE,
+                "budget",
+                float(self.budget),
+            )
+        load: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_s)]
+        dc_load: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_s)]
+        objective: list[tuple[pulp.LpVariable, float]] = []
+        access: list[tuple[pulp.LpVariable, float]] = []
+        assign: dict[str, Any] = {"u": {}, "v": {}}
+        for i in range(n_d):
+            lo, hi = nb.indptr[i], nb.indptr[i + 1]
+            js = nb.indices[lo:hi].tolist()
+            if not js:
+                continue
+            for kind, amount in (("u", self.ac[i]), ("v", self.dc[i])):
+                if amount <= 0 or (kind == "v" and "DC" not in types):
+                    continue
+                xs = []
+                for k, j in enumerate(js):
+                    x = prob.add_variable(f"{kind}_{i}_{j}", lowBound=0, upBound=1)
+                    xs.append(x)
+                    assign[kind][(i, j)] = x
+                    load[j].append((x, float(amount)))
+                    if kind == "v":
+                        dc_load[j].append((x, float(amount)))
+                    objective.append((x, float(amount)))
+                    if self.times is not None:
+                        access.append((x, float(amount) * float(self.times[lo + k])))
+                    if self.link_rows:
+                        allowed = ["DC"] if kind == "v" else types
+                        link = [(x, 1.0)] + [(y[t][j], -1.0) for t in allowed]
+                        prob += pulp.LpConstraint(
+                            pulp.LpAffineExpression(link),
+                            pulp.LpConstraintLE,
+                            f"link_{kind}_{i}_{j}",
+                            0.0,
+                        )
+                prob += pulp.LpConstraint(
+                    pulp.LpAffineExpression([(x, 1.0) for x in xs]),
+                    pulp.LpConstraintLE,
+                    f"share_{kind}_{i}",
+                    1.0,
+                )
+        for j in range(n_s):
+            if not load[j]:
+                continue
+            cap = [(y[t][j], -self.capacity_of(j, t)) for t in types if t in self.site_types(j)]
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(load[j] + cap), pulp.LpConstraintLE, f"capacity_{j}", 0.0
+            )
+            if dc_load[j]:
+                # DC demand only at a DC station (v_ij <= y^DC_j, aggregated per site)
+                prob += pulp.LpConstraint(
+                    pulp.LpAffineExpression(
+                        dc_load[j] + [(y["DC"][j], -self.capacity_of(j, "DC"))]
+                    ),
+                    pulp.LpConstraintLE,
+                    f"dc_capacity_{j}",
+                    0.0,
+                )
+        served: dict[int, list[tuple[pulp.LpVariable, float]]] = {}
+        for kind, amounts in (("u", self.ac), ("v", self.dc)):
+            for (i, _), x in assign[kind].items():
+                served.setdefault(i, []).append((x, float(amounts[i])))
+        opened = [pulp.LpAffineExpression([(y[t][j], 1.0) for t in types]) for j in range(n_s)]
+        self.add_side_constraints(prob, opened, served, self.ac + self.dc)
+        if floor is None and weight is None:
+            prob += pulp.LpAffineExpression(objective), "served"
+        elif floor is None:
+            # served plus the secondary order, weighted so that it can move the served
+            # total by at most half the gap tolerance (see the class docstring)
+            terms = self._secondary_terms(prob, y, assign, access, cost_terms)
+            lam = float(weight or 0.0)
+            prob += (
+                _summed(objective + [(v, lam * c) for v, c in terms]),
+                "served",
+            )
+        else:
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(objective), pulp.LpConstraintGE, "served_floor", floor
+            )
+            if mode == "secondary":
+                terms = self._secondary_terms(prob, y, assign, access, cost_terms)
+                prob += _summed(terms), "secondary"
+            else:
+                prob.sense = pulp.LpMinimize
+                new_sites = [
+                    (y[t][j], 1.0) for t in types for j in range(n_s) if j not in self.fixed_set
+                ]
+                if mode == "cost":
+                    # least cost, then (a tie-break worth less than any cost step) fewer sites
+                    top = max((c for _, c in cost_terms), default=0.0)
+                    tiny = 1e-6 * top if top > 0 else 1.0
+                    terms = cost_terms + [(v, tiny) for v, _ in new_sites]
+                else:
+                    top = max((c for _, c in cost_terms), default=0.0)
+                    terms = new_sites + [(v, 1e-4 * c / top) for v, c in cost_terms if top > 0]
+                prob += _summed(terms), mode
+        if start is not None:
+            self._warm(y, assign, start)
+        return prob, y, assign
+
+    def _secondary_terms(
+        self,
+        prob: pulp.LpProblem,
+        y: dict[str, list[pulp.LpVariable]],
+        assign: dict[str, Any],
+        access: list[tuple[pulp.LpVariable, float]],
+        cost_terms: list[tuple[pulp.LpVariable, float]],
+    ) -> list[tuple[pulp.LpVariable, float]]:
+        """Objective terms of the secondary order, adding the cover variables z_i."""
+        nb = self.neighbours
+        alpha, beta = settings.SECONDARY_WEIGHTS
+        w = self.ac + self.dc
+        terms: list[tuple[pulp.LpVariable, float]] = []
+        for i in range(nb.shape[0]) if self.secondary != "cost" else []:
+            js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
+            if not js or w[i] <= 0:
+                continue
+            z = prob.add_variable(f"z_{i}", lowBound=0, upBound=1)
+            terms.append((z, float(w[i])))
+            row = [(z, 1.0)] + [(y[t][j], -1.0) for t in y for j in js]
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(row), pulp.LpConstraintLE, f"cover_{i}", 0.0
+            )
+            assign.setdefault("z", {})[i] = z
+        scale_t = float(self.times.max()) if self.times is not None and len(self.times) else 1.0
+        terms += [(x, -alpha * c / max(scale_t, 1e-9)) for x, c in access]
+        top = max((c for _, c in cost_terms), default=0.0)
+        if top > 0:
+            terms += [(v, -beta * c / top) for v, c in cost_terms]
+        return terms
+
+    def _warm(
+        self, y: dict[str, list[pulp.LpVariable]], assign: dict[str, Any], start: dict[str, Any]
+    ) -> None:
+        for t, vs in y.items():
+            for j, v in enumerate(vs):
+                v.setInitialValue(1.0 if start["types"].get(j) == t else 0.0)
+        for kind in ("u", "v"):
+            for key, x in assign[kind].items():
+                x.setInitialValue(min(1.0, max(0.0, start[kind].get(key, 0.0))))
+        nb = self.neighbours
+        for i, z in assign.get("z", {}).items():
+            js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
+            z.setInitialValue(1.0 if any(j in start["types"] for j in js) else 0.0)
+
+    #: Solve this instance as given (no row merging or candidate reduction).
+    _direct = False
+
+    def _solve_large(
+        self,
+        solver: str | None,
+        *,
+        time_limit: float | None,
+        gap: float | None,
+        threads: int | None,
+        msg: bool,
+    ) -> SolveResult:
+        """A large instance: merged rows, bounds over every candidate, MIP on the best.
+
+        1. Points with the same sites in reach are merged (exact: shares of a merged
+           point split back in proportion).
+        2. Two bounds hold for every plan over all candidates: served demand is at
+           most the demand covered (Lagrangian bound of the covering model, see
+           ``siting._cover``) and at most the sum, over the ``p`` best sites, of
+           ``min(capacity, demand in reach)``.
+        3. The integer program runs on a reduced candidate set (the greedy and
+           covering plans' sites, the existing ones and the
+           ``settings.CANDIDATES_PER_STATION * p`` sites of highest bound), warm
+           started from the greedy plan. Its plan is feasible for the full problem;
+           the gap is measured against the bound of step 2, so it is honest even
+           though the reduced set might miss a better plan.
+        """
+        t0 = time.perf_counter()
+        _, tol = _solvers.check_options(solver, time_limit, gap)
+        nb = self.neighbours
+        n_d, n_s = nb.shape
+        live = (np.diff(nb.indptr) > 0) & ((self.ac + self.dc) > 0)
+        rows, rep_of = _same_rows(nb, live, None)
+        ac = np.bincount(rep_of[live], weights=self.ac[live], minlength=n_d)[rows]
+        dc = np.bincount(rep_of[live], weights=self.dc[live], minlength=n_d)[rows]
+        sub = sp.csr_array(nb[rows])
+        w = ac + dc
+        # bound 1: capacity of the p best sites, each limited to the demand in its reach
+        nb_t = sp.csr_array(sub, dtype=np.float64).T.tocsr()
+        value = np.zeros(n_s)
+        if "AC" in self.capacity:
+            value = np.maximum(value, np.minimum(self.capacity["AC"], nb_t @ ac))
+        if "DC" in self.capacity:
+            value = np.maximum(value, np.minimum(self.capacity["DC"], nb_t @ w))
+        free = np.ones(n_s, dtype=bool)
+        free[self.fixed] = False
+        n_free = self.p - len(self.fixed)
+        free_values = np.sort(value[free])[::-1]
+        bound_capacity = float(value[self.fixed].sum() + free_values[:n_free].sum())
+        # bound 2: the demand the best plan could cover at all
+        budget_s = 0.15 * time_limit if time_limit else 20.0
+        cov_rows, cov_w, by_fixed = _cover_rows(sub, w, self.fixed, None)
+        constant = float(w[by_fixed].sum())
+        cov_nb, cov_weights = sub[cov_rows], cov_w[cov_rows]
+        cover_model = MaximalCovering(sub, w, self.p, fixed=self.fixed)
+        cover_plan = _cover.swap(
+            cov_nb, cov_weights, cover_model.greedy(), self.fixed, time_limit=budget_s
+        )
+        is_open = np.zeros(n_s, dtype=bool)
+        is_open[cover_plan] = True
+        lag = _cover.lagrangian_bound(
+            cov_nb,
+            cov_weights,
+            n_free,
+            free,
+            _cover.coverage(cov_nb, cov_weights, is_open),
+            time_limit=budget_s,
+        )
+        bound_coverage = constant + lag.value
+        upper = min(bound_capacity, bound_coverage)
+        # the integer program on the most promising candidates
+        merged = CapacitatedCoverage(sub, ac, dc, self.capacity, self.p, fixed=self.fixed)
+        start = merged.greedy()
+        n_keep = settings.CANDIDATES_PER_STATION * self.p
+        ranked = np.argsort(-value, kind="stable")[:n_keep]
+        keep = np.unique(
+            np.concatenate(
+                [self.fixed, np.fromiter(start["types"], dtype=np.int64), cover_plan, ranked]
+            )
+        )
+        heuristic_s = time.perf_counter() - t0
+        log.info(
+            "capacitated: %d points merged into %d rows; bounds: capacity %.6g, coverage %.6g; "
+            "integer program on %d of %d candidates (%.2f s so far)",
+            int(live.sum()),
+            len(rows),
+            bound_capacity,
+            bound_coverage,
+            len(keep),
+            n_s,
+            heuristic_s,
+        )
+        cols = sp.csr_array(sub[:, keep])
+        restricted = CapacitatedCoverage(
+            cols,
+            ac,
+            dc,
+            self.capacity,
+            self.p,
+            fixed=np.searchsorted(keep, self.fixed),
+            station_cost=self.station_cost,
+        )
+        restricted._direct = True
+        left = None if time_limit is None else max(1.0, time_limit - heuristic_s)
+        res = restricted.solve(solver, time_limit=left, gap=gap, threads=threads, msg=msg)
+        selected = keep[res.selected]
+        bound = upper
+        if len(keep) == n_s and res.bound is not None:
+            bound = min(upper, res.bound)
+        g = _solvers.relative_gap(res.objective, bound)
+        proven = (len(keep) == n_s and res.status == "optimal") or (
+            g is not None and g <= tol + 1e-9
+        )
+        status = "optimal" if proven else "feasible"
+        stopped = None
+        if status != "optimal":
+            stopped = res.stopped_by or (
+                f"bound over all candidates; integer program on {len(keep)} of {n_s}"
+            )
+        extra = {
+            **self._unmerged(res.extra, rows, rep_of, ac, dc),
+            "scale": {
+                "points_merged": int(live.sum()),
+                "rows": len(rows),
+                "candidates_kept": len(keep),
+                "bound_capacity": bound_capacity,
+                "bound_coverage": bound_coverage,
+                "lagrangian_steps": lag.iterations,
+                "reduced_bound": res.bound,
+                "heuristic_s": round(heuristic_s, 3),
+            },
+        }
+        return dataclasses.replace(
+            res,
+            selected=selected,
+            bound=bound,
+            gap=g,
+            status=status,
+            build_s=res.build_s + heuristic_s,
+            gap_tolerance=tol,
+            stopped_by=stopped,
+            extra=extra,
+        )
+
+    def solve(
+        self,
+        solver: str | None = None,
+        *,
+        time_limit: float | None = None,
+        gap: float | None = None,
+        threads: int | None = None,
+        msg: bool = False,
+    ) -> SolveResult:
+        """Solve with HiGHS (default) or CBC; see :meth:`MaximalCovering.solve`.
+
+        ``extra`` holds per selected site: ``types``, ``load`` (sessions/day),
+        ``capacity`` and ``utilisation``; and ``served_ac``, ``served_dc`` per point.
+        """
+        pairs = int(self.neighbours.nnz) * (2 if "DC" in self.capacity else 1)
+        large = pairs > settings.CAPACITATED_DIRECT_PAIRS
+        if large and not self._direct and self._plain() and not self.site_capacity:
+            if self.secondary:
+                # the secondary order needs the whole model, which at this size takes
+                # longer to build than the time limit: the large path without it
+                log.info(
+                    "capacitated: %d assignment pairs (over %d): secondary order off, "
+                    "large-instance path",
+                    pairs,
+                    settings.CAPACITATED_DIRECT_PAIRS,
+                )
+                plain = copy.copy(self)
+                plain.secondary = False
+                res = plain._solve_large(
+                    solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+                )
+                res.extra["secondary"] = {
+                    "order": "off: the instance is above settings.CAPACITATED_DIRECT_PAIRS",
+                    "status": "not applied",
+                }
+                return res
+            return self._solve_large(
+                solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+            )
+        merged = None if self._direct else self._merged()
+        if merged is not None:
+            model, rows, rep_of = merged
+            res = model.solve(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+            self.last_secondary = model.last_secondary
+            return dataclasses.replace(
+                res, extra=self._unmerged(res.extra, rows, rep_of, model.ac, model.dc)
+            )
+        t0 = time.perf_counter()
+        _, tol = _solvers.check_options(solver, time_limit, gap)
+        start0 = self.greedy()
+        greedy_served = self.plan_served(start0)
+        weight, slack = None, 0.0
+        solve_gap = gap
+        if self.secondary:
+            weight, slack = self._secondary_weight(greedy_served, tol)
+            solve_gap = tol * settings.SECONDARY_GAP_FACTOR
+        prob, y, assign = self.build(start=start0, weight=weight)
+        build_s = time.perf_counter() - t0
+        # the time limit covers building the model too
+        limit = None if time_limit is None else max(1.0, time_limit - build_s)
+        info = _solvers.run(prob, solver, time_limit=limit, gap=solve_gap, threads=threads, msg=msg)
+        if info.status == "infeasible":
+            raise InfeasibleError(self.explain_infeasible(f"capacitated coverage (p={self.p})"))
+        status, stopped = info.status, info.stopped_by
+        self.last_secondary = None
+        if weight is not None:
+            secondary = info.objective - self._served_value(assign)
+            # any plan serves at most the combined bound less its own secondary terms,
+            # which are at least -slack
+            bound = None if info.bound is None else info.bound / 1.0 + weight * slack
+            self.last_secondary = {
+                "order": "demand within the threshold, then capital cost",
+                "weight": weight,
+                "value": secondary / weight,
+                "combined_gap": info.gap,
+                "status": info.status,
+            }
+            info = dataclasses.replace(info, bound=bound, gap_tolerance=tol)
+            if info.status == "optimal":
+                # proven to the tighter gap of the combined objective; the served total
+                # is within the tolerance of its bound
+                g = _solvers.relative_gap(self._served_value(assign), bound)
+                ok = max(tol, settings.SECONDARY_MIN_TOLERANCE) + 1e-12
+                status = "optimal" if g is not None and g <= ok else "feasible"
+        return self._result(y, assign, info, status, stopped, info.seconds, build_s, greedy_served)
+
+    def _merged(self) -> tuple[CapacitatedCoverage, np.ndarray, np.ndarray] | None:
+        """The same instance with the points of identical reach merged into one row.
+
+        Exact: a merged point's shares split back in proportion, its cover variable
+        stands for all of them. Not applied where points differ beyond their reach
+        (district equity rows, access times in the secondary order) or where fewer
+        than a tenth of the rows would go. Returns (model, representative rows,
+        representative of every point) or None.
+        """
+        if self.groups is not None and self.equity_share > 0:
+            return None
+        if self.times is not None and settings.SECONDARY_WEIGHTS[0] > 0:
+            return None
+        nb = self.neighbours
+        n_d = nb.shape[0]
+        live = (np.diff(nb.indptr) > 0) & ((self.ac + self.dc) > 0)
+        rows, rep_of = _same_rows(nb, live, None)
+        if len(rows) > 0.9 * live.sum():
+            return None
+        # a shallow copy keeps every option and side constraint (all per site);
+        # only the per-point arrays change
+        model = copy.copy(self)
+        model.neighbours = sp.csr_array(nb[rows])
+        model.ac = np.bincount(rep_of[live], weights=self.ac[live], minlength=n_d)[rows]
+        model.dc = np.bincount(rep_of[live], weights=self.dc[live], minlength=n_d)[rows]
+        model.times = None
+        model.groups = None
+        model._direct = True
+        log.info("capacitated: %d points merged into %d rows", int(live.sum()), len(rows))
+        return model, rows, rep_of
+
+    def _unmerged(
+        self,
+        x: dict[str, Any],
+        rows: np.ndarray,
+        rep_of: np.ndarray,
+        ac: np.ndarray,
+        dc: np.ndarray,
+    ) -> dict[str, Any]:
+        """A merged model's per-point figures back on this model's points, in proportion."""
+        pos = np.searchsorted(rows, np.where(rep_of >= 0, rep_of, rows[0] if len(rows) else 0))
+        frac_ac = np.divide(x["served_ac"], ac, out=np.zeros(len(rows)), where=ac > 0)
+        frac_dc = np.divide(x["served_dc"], dc, out=np.zeros(len(rows)), where=dc > 0)
+        served_ac = np.where(rep_of >= 0, frac_ac[pos] * self.ac, 0.0) if len(rows) else self.ac * 0
+        served_dc = np.where(rep_of >= 0, frac_dc[pos] * self.dc, 0.0) if len(rows) else self.dc * 0
+        return {
+            **x,
+            "assignment": _expand_assignment(
+                x["assignment"], rep_of, pos, ac, dc, self.ac, self.dc
+            ),
+            "served_ac": served_ac,
+            "served_dc": served_dc,
+            "demand_total": float(self.ac.sum() + self.dc.sum()),
+        }
+
+    def plan_served(self, plan: dict[str, Any]) -> float:
+        """Sessions per day a plan of :meth:`greedy` serves."""
+        return float(
+            sum(self.ac[i] * x for (i, _), x in plan["u"].items())
+            + sum(self.dc[i] * x for (i, _), x in plan["v"].items())
+        )
+
+    def _served_value(self, assign: dict[str, Any]) -> float:
+        return float(
+            sum(max(0.0, x.varValue or 0.0) * self.ac[i] for (i, _), x in assign["u"].items())
+            + sum(max(0.0, x.varValue or 0.0) * self.dc[i] for (i, _), x in assign["v"].items())
+        )
+
+    def _secondary_weight(self, served_floor: float, tol: float) -> tuple[float, float]:
+        """Weight of the secondary order and the most its negative terms can subtract.
+
+        The secondary terms of any plan lie in ``[-slack, W]`` (``W`` all demand);
+        with ``weight × (W + slack) <= tol / 2 × served`` the combined optimum serves
+        within half the tolerance of the most served.
+        """
+        alpha, beta = settings.SECONDARY_WEIGHTS
+        total = float(self.ac.sum() + self.dc.sum())
+        slack = alpha * total + beta * self.p
+        scale = max(served_floor, 1e-9 * max(total, 1.0))
+        tol = max(tol, settings.SECONDARY_MIN_TOLERANCE)
+        return 0.5 * tol * scale / max(total + slack, 1e-12), slack
+
+    def _result(
+        self,
+        y: dict[str, list[pulp.LpVariable]],
+        assign: dict[str, Any],
+        info: _solvers.SolveInfo,
+        status: str,
+        stopped: str | None,
+        seconds: float,
+        build_s: float,
+        greedy_served: float,
+        *,
+        exact_p: bool = True,
+    ) -> SolveResult:
+        """Read the plan and its one assignment of demand to stations."""
+        n_d, n_s = self.neighbours.shape
+        site_type = np.full(n_s, "", dtype=object)
+        for t, vs in y.items():
+            for j, v in enumerate(vs):
+                if (v.varValue or 0.0) > 0.5:
+                    site_type[j] = t
+        selected = np.flatnonzero(site_type != "")
+        pos = np.full(n_s, -1, dtype=np.int64)
+        pos[selected] = np.arange(len(selected))
+        rows, cols, vals, kinds = [], [], [], []
+        for kind, amounts in (("u", self.ac), ("v", self.dc)):
+            for (i, j), x in assign[kind].items():
+                val = max(0.0, x.varValue or 0.0) * amounts[i]
+                if val > 1e-9 and pos[j] >= 0:
+                    rows.append(i)
+                    cols.append(int(pos[j]))
+                    vals.append(val)
+                    kinds.append(kind)
+        r, c, v = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(vals)
+        is_dc = np.array([k == "v" for k in kinds], dtype=bool).reshape(-1)
+        load = np.bincount(c, weights=v, minlength=len(selected))
+        served_ac = np.bincount(r[~is_dc], weights=v[~is_dc], minlength=n_d)
+        served_dc = np.bincount(r[is_dc], weights=v[is_dc], minlength=n_d)
+        types = site_type[selected].astype(str)
+        cap = np.array([self.capacity_of(int(j), t) for j, t in zip(selected, types, strict=True)])
+        cost = np.array([self.cost_of(int(j), t) for j, t in zip(selected, types, strict=True)])
+        served = float(load.sum())
+        extra = {
+            "types": types,
+            "load": load,
+            "capacity": cap,
+            "utilisation": np.divide(load, cap, out=np.zeros(len(cap)), where=cap > 0),
+            "served_ac": served_ac,
+            "served_dc": served_dc,
+            # the model's one assignment: demand point, position in selected, sessions/day
+            # and whether they are DC sessions
+            "assignment": (r, c, v, is_dc),
+            "demand_total": float(self.ac.sum() + self.dc.sum()),
+            "secondary": self.last_secondary,
+            "heuristic_objective": greedy_served,
+            "station_cost": cost,
+            "cost": float(cost.sum()),
+        }
+        if exact_p and self.budget is None and len(selected) != self.p:
+            raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
+        g = _solvers.relative_gap(served, info.bound)
+        info = dataclasses.replace(info, objective=served, gap=g, seconds=seconds)
+        info = dataclasses.replace(info, status=status, stopped_by=stopped)
+        return SolveResult.from_info(self.name, selected, info, build_s, extra)

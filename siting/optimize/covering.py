@@ -1,0 +1,551 @@
+"""The maximal covering model (MCLP)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pulp
+import scipy.sparse as sp
+
+from siting import _cover, _solvers
+from siting._errors import InfeasibleError, InputError
+from siting._io import check_projected
+from siting.optimize._common import (
+    _add_p_sites,
+    _assign,
+    _check_p,
+    _check_weights,
+    _cover_rows,
+    _site_load,
+    _site_variables,
+    _within,
+)
+from siting.optimize._side import _SideConstraints
+from siting.optimize.result import SolveResult
+from siting.travel import TravelTimes
+
+log = logging.getLogger(__name__)
+
+
+class MaximalCovering(_SideConstraints):
+    r"""Maximal covering location problem (Church and ReVelle, 1974).
+
+    Choose ``p`` sites maximising the demand within the coverage threshold of
+    at least one chosen site, keeping the fixed (existing) sites:
+
+    .. math::
+
+        \max \sum_{i \in I} w_i z_i
+        \quad\text{s.t.}\quad
+        z_i \le \sum_{j \in N_i} y_j \;\; \forall i,\qquad
+        \sum_{j \in J} y_j = p,\qquad
+        y_j = 1 \;\; \forall j \in E,
+
+    .. math::
+
+        y_j \in \{0, 1\},\qquad 0 \le z_i \le 1,
+
+    where :math:`N_i` are the sites within the threshold of demand point
+    :math:`i` and :math:`E` the existing sites. :math:`z_i` may be continuous:
+    for binary :math:`y` an optimum has :math:`z_i \in \{0,1\}`. Demand points
+    with an empty :math:`N_i` get no variable and no constraint.
+
+    When ``costs`` (travel times of the pairs in :math:`N_i`) are given, a second,
+    lexicographic stage chooses among the plans of maximal coverage
+    :math:`C^*` the one with the least demand-weighted access time:
+
+    .. math::
+
+        \min \sum_i \sum_{j \in N_i} w_i t_{ij} x_{ij}
+        \quad\text{s.t.}\quad
+        \sum_{j \in N_i} x_{ij} = z_i,\quad x_{ij} \le y_j,\quad
+        \sum_i w_i z_i \ge C^*,
+
+    with the constraints above and :math:`x_{ij} \ge 0`. Without it, once
+    coverage saturates the remaining sites would be placed arbitrarily.
+
+    Parameters
+    ----------
+    neighbours
+        Sparse (n_demand, n_sites) matrix whose stored entries mark the pairs
+        within the threshold.
+    weights
+        Demand weight per point (e.g. sessions per day), non-negative.
+    p
+        Number of sites in the plan, fixed ones included.
+    fixed
+        Indices of sites that every plan keeps.
+    costs
+        Optional sparse matrix of the same pattern as ``neighbours`` holding
+        the travel time of each pair; turns on the access-time tie-break.
+    """
+
+    name = "mclp"
+
+    def __init__(
+        self,
+        neighbours: sp.sparray | sp.spmatrix,
+        weights: np.ndarray,
+        p: int,
+        *,
+        fixed: np.ndarray | None = None,
+        costs: sp.sparray | sp.spmatrix | None = None,
+        spacing_pairs: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
+        equity_share: float = 0.0,
+        budget: float | None = None,
+        site_cost: float | np.ndarray | None = None,
+    ) -> None:
+        nb = sp.csr_array(neighbours)
+        nb.sum_duplicates()
+        self.neighbours = nb
+        self.costs = None
+        if costs is not None:
+            c = sp.csr_array(costs)
+            c.sort_indices()
+            nb.sort_indices()
+            if c.shape != nb.shape or not (
+                np.array_equal(c.indptr, nb.indptr) and np.array_equal(c.indices, nb.indices)
+            ):
+                raise InputError("costs: expected the same sparsity pattern as neighbours")
+            self.costs = c
+        self.weights = np.asarray(weights, dtype=float)
+        self.p = int(p)
+        self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
+        n_d, n_s = nb.shape
+        _check_weights(self.weights, n_d)
+        if len(self.fixed) and (self.fixed.min() < 0 or self.fixed.max() >= n_s):
+            raise InputError(
+                f"fixed: site indices must lie in [0, {n_s}), got {self.fixed.tolist()[:5]}"
+            )
+        _check_p(self.p, n_s, len(self.fixed))
+        self.set_side_constraints(
+            spacing_pairs=spacing_pairs,
+            groups=groups,
+            equity_share=equity_share,
+            fixed=self.fixed,
+            weights=self.weights,
+            reachable=np.diff(nb.indptr) > 0,
+        )
+        self.set_budget(budget, site_cost, n_s, self.fixed)
+
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost: np.ndarray | sp.sparray | sp.spmatrix,
+        weights: np.ndarray,
+        p: int,
+        *,
+        threshold: float,
+        fixed: np.ndarray | None = None,
+    ) -> MaximalCovering:
+        """Build from a (n_demand, n_sites) cost matrix.
+
+        A dense matrix counts every entry; a sparse one only its stored entries
+        (pairs not stored are out of reach). Pairs with ``cost <= threshold`` cover.
+        """
+        return cls(_within(cost, threshold), weights, p, fixed=fixed)
+
+    @classmethod
+    def from_travel_times(
+        cls,
+        tt: TravelTimes,
+        weights: np.ndarray,
+        p: int,
+        *,
+        threshold_s: float,
+        fixed: np.ndarray | None = None,
+        tie_break: bool = True,
+        **side: Any,
+    ) -> MaximalCovering:
+        """Build from the sparse drive-time matrix of :func:`siting.travel.travel_times`.
+
+        With ``tie_break`` the pair times feed the access-time second stage.
+        """
+        if threshold_s > tt.cutoff_s:
+            raise InputError(
+                f"threshold_s ({threshold_s:.0f}) exceeds the matrix cutoff "
+                f"({tt.cutoff_s:.0f}); rebuild travel times with a larger cutoff"
+            )
+        nb = tt.neighbours(threshold_s)
+        costs = None
+        if tie_break:
+            m = tt.matrix
+            keep = m.data <= threshold_s
+            costs = sp.csr_array((m.data[keep], nb.indices, nb.indptr), shape=nb.shape)
+        return cls(nb, weights, p, fixed=fixed, costs=costs, **side)
+
+    @classmethod
+    def from_geodataframe(
+        cls,
+        demand: gpd.GeoDataFrame,
+        sites: gpd.GeoDataFrame,
+        weight_col: str,
+        p: int,
+        *,
+        threshold: float,
+        fixed_col: str | None = None,
+    ) -> MaximalCovering:
+        """Build from point layers with straight-line distances (in CRS units).
+
+        Both layers must share a projected CRS; a geographic CRS draws a warning
+        because the threshold would then be in degrees.
+        """
+        if demand.crs != sites.crs:
+            raise InputError(f"demand CRS {demand.crs} differs from sites CRS {sites.crs}")
+        check_projected(demand, what="MaximalCovering.from_geodataframe")
+        if weight_col not in demand.columns:
+            raise InputError(f"weight_col: demand has no column {weight_col!r}")
+        from scipy.spatial import cKDTree
+
+        d_xy = np.column_stack([demand.geometry.centroid.x, demand.geometry.centroid.y])
+        s_xy = np.column_stack([sites.geometry.centroid.x, sites.geometry.centroid.y])
+        pairs = cKDTree(d_xy).sparse_distance_matrix(
+            cKDTree(s_xy), threshold, output_type="coo_matrix"
+        )
+        nb = sp.csr_array(
+            (np.ones(pairs.nnz, dtype=bool), (pairs.row, pairs.col)),
+            shape=(len(demand), len(sites)),
+        )
+        # sparse_distance_matrix drops zero distances; add exact coincidences back
+        same = cKDTree(d_xy).query_ball_tree(cKDTree(s_xy), 0.0)
+        extra = [(i, j) for i, js in enumerate(same) for j in js]
+        if extra:
+            r, c = np.array(extra).T
+            nb = (nb + sp.csr_array((np.ones(len(r), dtype=bool), (r, c)), shape=nb.shape)).astype(
+                bool
+            )
+        fixed = np.flatnonzero(sites[fixed_col].to_numpy(bool)) if fixed_col else None
+        return cls(nb, demand[weight_col].to_numpy(float), p, fixed=fixed)
+
+    # -------------------------------------------------------------- heuristic
+    def greedy(self) -> np.ndarray:
+        """Greedy plan: fixed sites, then repeatedly the site adding most coverage.
+
+        Deterministic (ties go to the lowest index); used as the warm start.
+        """
+        nb_t = self.neighbours.T.tocsr().astype(float)
+        chosen = np.zeros(self.neighbours.shape[1], dtype=bool)
+        chosen[self.fixed] = True
+        covered = np.asarray(self.neighbours[:, self.fixed].sum(axis=1) > 0).ravel()
+        left = np.inf
+        if self.site_cost is not None and self.budget is not None:
+            left = self.budget - float(self.site_cost[self.fixed].sum())
+        for _ in range(self.p - len(self.fixed)):
+            gain = nb_t @ np.where(covered, 0.0, self.weights)
+            gain[chosen] = -1.0
+            if self.site_cost is not None:
+                gain[self.site_cost > left + 1e-9] = -1.0
+            j = int(np.argmax(gain))
+            if gain[j] < 0:  # nothing affordable is left
+                break
+            if self.site_cost is not None:
+                left -= float(self.site_cost[j])
+            chosen[j] = True
+            covered[nb_t.indices[nb_t.indptr[j] : nb_t.indptr[j + 1]]] = True
+        return np.flatnonzero(chosen)
+
+    # ------------------------------------------------------------------ model
+    def build(
+        self, *, min_coverage: float | None = None, start: np.ndarray | None = None
+    ) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+        """The PuLP problem and its site variables (sparse: one row per reachable point).
+
+        With ``min_coverage`` (and ``costs``) this is the tie-break stage: coverage
+        at least ``min_coverage``, minimum demand-weighted access time. ``start``
+        (site indices) sets initial values for a warm start: each covered point
+        assigned to its nearest chosen site.
+        """
+        nb = self.neighbours
+        n_s = nb.shape[1]
+        stage2 = min_coverage is not None
+        if stage2 and self.costs is None:
+            raise InputError("min_coverage: the tie-break stage needs costs")
+        prob = pulp.LpProblem(self.name, pulp.LpMinimize if stage2 else pulp.LpMaximize)
+        y = _site_variables(prob, n_s, self.fixed)
+        counts = np.diff(nb.indptr)
+        rows = np.flatnonzero((counts > 0) & (self.weights > 0))
+        row_weight = self.weights
+        served_constant = None
+        constant = 0.0
+        if not stage2:
+            # exact reductions: points an existing site covers are covered in every plan,
+            # and points with the same sites in reach (and district) share one row
+            rows, row_weight, by_fixed = _cover_rows(nb, self.weights, self.fixed, self.groups)
+            served_constant = np.where(by_fixed, self.weights, 0.0)
+            constant = float(served_constant.sum())
+        z = {i: prob.add_variable(f"z_{i}", lowBound=0, upBound=1) for i in rows.tolist()}
+        is_open = np.zeros(n_s, dtype=bool)
+        hit = np.zeros(nb.shape[0], dtype=bool)
+        if start is not None:
+            is_open[np.asarray(start, dtype=np.int64)] = True
+            hit = np.asarray(nb[:, is_open].sum(axis=1) > 0).ravel()
+            for j, v in enumerate(y):
+                v.setInitialValue(1.0 if is_open[j] else 0.0)
+            for i, v in z.items():
+                v.setInitialValue(1.0 if hit[i] else 0.0)
+        covered = pulp.LpAffineExpression(
+            [(z[i], float(row_weight[i])) for i in z], constant=constant
+        )
+        indptr, indices = nb.indptr, nb.indices
+        if stage2:
+            assert self.costs is not None and min_coverage is not None
+            prob += covered >= min_coverage, "coverage_floor"
+            obj: list[tuple[pulp.LpVariable, float]] = []
+            for i in rows.tolist():
+                lo, hi = indptr[i], indptr[i + 1]
+                xs = [
+                    prob.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1)
+                    for j in indices[lo:hi].tolist()
+                ]
+                if start is not None:
+                    js = indices[lo:hi]
+                    t = np.where(is_open[js], self.costs.data[lo:hi], np.inf)
+                    best = int(np.argmin(t)) if hit[i] else -1
+                    for k, x in enumerate(xs):
+                        x.setInitialValue(1.0 if k == best else 0.0)
+                w = float(self.weights[i])
+                obj.extend(
+                    (x, w * float(t)) for x, t in zip(xs, self.costs.data[lo:hi], strict=True)
+                )
+                prob += pulp.LpConstraint(
+                    pulp.LpAffineExpression([(x, 1.0) for x in xs] + [(z[i], -1.0)]),
+                    pulp.LpConstraintEQ,
+                    f"assign_{i}",
+                    0.0,
+                )
+                for x, j in zip(xs, indices[lo:hi].tolist(), strict=True):
+                    prob += pulp.LpConstraint(
+                        pulp.LpAffineExpression([(x, 1.0), (y[j], -1.0)]),
+                        pulp.LpConstraintLE,
+                        f"open_{i}_{j}",
+                        0.0,
+                    )
+            prob += pulp.LpAffineExpression(obj), "weighted_access_s"
+        else:
+            prob += covered, "covered"
+        for i in rows.tolist():
+            terms = [(y[j], -1.0) for j in indices[indptr[i] : indptr[i + 1]].tolist()]
+            terms.append((z[i], 1.0))
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(terms), pulp.LpConstraintLE, f"cover_{i}", 0.0
+            )
+        self.add_side_constraints(
+            prob,
+            [pulp.LpAffineExpression([(v, 1.0)]) for v in y],
+            {i: [(z[i], float(row_weight[i]))] for i in z},
+            self.weights,
+            served_constant,
+        )
+        _add_p_sites(prob, y, self.p, at_most=self.budget is not None)
+        self.add_budget(prob, y)
+        return prob, y
+
+    def _solve_reduced(
+        self,
+        solver: str | None,
+        *,
+        time_limit: float | None,
+        gap: float | None,
+        threads: int | None,
+        msg: bool,
+    ) -> tuple[_solvers.SolveInfo, np.ndarray, float, dict[str, Any]]:
+        """Greedy and swap plan, Lagrangian bound, site fixing, then the MIP on what is left.
+
+        The reported bound is the smaller of the Lagrangian bound and the MIP's
+        bound on the reduced problem (or the plan's value, if higher): the fixings
+        only exclude plans no better than the swap plan.
+        """
+        t0 = time.perf_counter()
+        _, tol = _solvers.check_options(solver, time_limit, gap)
+        nb = self.neighbours
+        n_s = nb.shape[1]
+        rows, row_w, by_fixed = _cover_rows(nb, self.weights, self.fixed, None)
+        constant = float(self.weights[by_fixed].sum())
+        sub = nb[rows]
+        w = row_w[rows]
+        budget_s = 0.25 * time_limit if time_limit else 30.0
+        plan = _cover.swap(sub, w, self.greedy(), self.fixed, time_limit=budget_s)
+        is_open = np.zeros(n_s, dtype=bool)
+        is_open[plan] = True
+        incumbent = _cover.coverage(sub, w, is_open)
+        free = np.ones(n_s, dtype=bool)
+        free[self.fixed] = False
+        n_free = self.p - len(self.fixed)
+        bound = _cover.lagrangian_bound(sub, w, n_free, free, incumbent, time_limit=budget_s)
+        eps = 1e-7 * max(1.0, incumbent)
+        must_open, must_close = _cover.fix_sites(bound, free, n_free, incumbent - eps)
+        heuristic_s = time.perf_counter() - t0
+        upper = constant + bound.value
+        lower = constant + incumbent
+        report: dict[str, Any] = {
+            "heuristic_objective": lower,
+            "bound": upper,
+            "iterations": bound.iterations,
+            "sites_opened_for_good": int(must_open.sum()),
+            "sites_closed_for_good": int(must_close.sum()),
+            "seconds": round(heuristic_s, 3),
+        }
+        log.info(
+            "mclp: swap plan %.6g, Lagrangian bound %.6g (%d steps), %d sites fixed open, "
+            "%d closed, %.2f s",
+            lower,
+            upper,
+            bound.iterations,
+            must_open.sum(),
+            must_close.sum(),
+            heuristic_s,
+        )
+        if _solvers.relative_gap(lower, upper) <= tol:  # type: ignore[operator]
+            info = _solvers.SolveInfo(
+                "optimal",
+                lower,
+                upper,
+                _solvers.relative_gap(lower, upper),
+                "lagrangian",
+                heuristic_s,
+                tol,
+                None,
+            )
+            return info, plan, heuristic_s, report
+        # the MIP on the sites still undecided: closed ones lose their columns
+        keep = np.flatnonzero(~must_close)
+        cols = sp.csr_array(nb[:, keep])
+        restricted = MaximalCovering(
+            sp.csr_array((cols.data, keep[cols.indices], cols.indptr), shape=nb.shape),
+            self.weights,
+            self.p,
+            fixed=np.union1d(self.fixed, np.flatnonzero(must_open)),
+        )
+        prob, y = restricted.build(start=plan)
+        for j in np.flatnonzero(must_close).tolist():
+            y[j].upBound = 0
+        build_s = time.perf_counter() - t0
+        left = None if time_limit is None else max(1.0, time_limit - build_s)
+        info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
+        if info.status == "infeasible":
+            raise InfeasibleError(self.explain_infeasible(f"maximal covering (p={self.p})"))
+        selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
+        objective = info.objective
+        if lower > objective + eps:  # the solver lost the warm start: keep the swap plan
+            objective, selected = lower, plan
+        mip_bound = info.bound if info.bound is not None else np.inf
+        best_bound = min(upper, max(mip_bound, lower))
+        g = _solvers.relative_gap(objective, best_bound)
+        # proven on the reduced problem, whose fixings only exclude plans no better
+        # than the swap plan it was started from: proven for the whole problem
+        proven = info.status == "optimal" or (g is not None and g <= tol + 1e-9)
+        status = "optimal" if proven else "feasible"
+        report["mip_bound"] = info.bound
+        info = _solvers.SolveInfo(
+            status,
+            objective,
+            best_bound,
+            g,
+            info.solver,
+            time.perf_counter() - t0 - build_s,
+            tol,
+            None if status == "optimal" else info.stopped_by,
+        )
+        return info, selected, build_s, report
+
+    def solve(
+        self,
+        solver: str | None = None,
+        *,
+        time_limit: float | None = None,
+        gap: float | None = None,
+        threads: int | None = None,
+        msg: bool = False,
+    ) -> SolveResult:
+        """Solve with HiGHS (default) or CBC.
+
+        Parameters
+        ----------
+        solver
+            ``"highs"`` or ``"cbc"``.
+        time_limit
+            Seconds; a solve stopped by it is reported ``feasible`` with its gap.
+        gap
+            Relative optimality gap at which the solver may stop (default 1e-4).
+        threads
+            Solver threads.
+        msg
+            Show the solver's log.
+        """
+        t0 = time.perf_counter()
+        extra: dict[str, Any] = {}
+        if self._plain():
+            info, selected, build_s, extra["lagrangian"] = self._solve_reduced(
+                solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+            )
+        else:
+            start = self.greedy()
+            prob, y = self.build(start=start)
+            build_s = time.perf_counter() - t0
+            info = _solvers.run(
+                prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+            )
+            if info.status == "infeasible":
+                raise InfeasibleError(self.explain_infeasible(f"maximal covering (p={self.p})"))
+            selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
+        status, stopped, bound, gap_v = info.status, info.stopped_by, info.bound, info.gap
+        if self.costs is not None:
+            # lexicographic stage 2: keep the coverage found, minimise access time
+            floor = info.objective - 1e-7 * max(1.0, abs(info.objective))
+            remaining = None if time_limit is None else max(1.0, time_limit - info.seconds)
+            t1 = time.perf_counter()
+            prob2, y2 = self.build(min_coverage=floor, start=selected)
+            build_s += time.perf_counter() - t1
+            info2 = _solvers.run(
+                prob2, solver, time_limit=remaining, gap=gap, threads=threads, msg=msg
+            )
+            if info2.status != "infeasible":
+                selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y2]))
+                extra["tie_break"] = {
+                    "objective": "demand-weighted access time (s)",
+                    "value": info2.objective,
+                    "bound": info2.bound,
+                    "gap": info2.gap,
+                    "status": info2.status,
+                    "solve_s": round(info2.seconds, 3),
+                }
+                if info2.status != "optimal":
+                    status, stopped = "feasible", f"tie-break stage: {info2.stopped_by}"
+                info = _solvers.SolveInfo(
+                    **{**info.__dict__, "seconds": info.seconds + info2.seconds}
+                )
+        covered = self.neighbours[:, selected].sum(axis=1) > 0
+        total = float(self.weights.sum())
+        extra.update(covered_weight=float(self.weights[covered].sum()), total_weight=total)
+        # each covered point to its nearest selected site (by cost if given, else any)
+        nb = self.neighbours
+        pair_cost = self.costs.data if self.costs is not None else np.zeros(nb.nnz)
+        assignment = _assign(nb.indptr, nb.indices, pair_cost, nb.shape[0], selected)
+        extra.update(
+            assignment=assignment, load=_site_load(assignment, self.weights, len(selected))
+        )
+        result = SolveResult(
+            model=self.name,
+            selected=selected,
+            objective=info.objective,
+            bound=bound,
+            gap=gap_v,
+            status=status,
+            solver=info.solver,
+            solve_s=info.seconds,
+            build_s=build_s,
+            gap_tolerance=info.gap_tolerance,
+            stopped_by=stopped,
+            extra=extra,
+        )
+        if self.site_cost is not None:
+            extra["cost"] = float(self.site_cost[selected].sum())
+        elif len(selected) != self.p:
+            raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
+        return result

@@ -1,0 +1,578 @@
+"""The p-median model."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pulp
+import scipy.sparse as sp
+
+from siting import _heuristics, _lagrangian, _solvers, settings
+from siting._errors import InfeasibleError, InputError
+from siting.optimize._common import (
+    _add_p_sites,
+    _assign,
+    _check_p,
+    _check_weights,
+    _layer_distances,
+    _site_load,
+    _site_variables,
+)
+from siting.optimize._side import _SideConstraints
+from siting.optimize.result import SolveResult
+from siting.travel import TravelTimes
+
+
+class PMedian(_SideConstraints):
+    r"""p-median: minimise the demand-weighted cost (e.g. access time) of serving demand.
+
+    Radius formulation of Elloumi (2010), written as a chain per demand point. For
+    point :math:`i`, let :math:`D_i^1 < D_i^2 < \dots < D_i^{K_i}` be the distinct
+    costs of its allowed sites and :math:`z_i^k = 1` when :math:`i` is served at a
+    cost above :math:`D_i^k`:
+
+    .. math::
+
+        \min \sum_i w_i \Big( D_i^1 + \sum_{k=1}^{K_i - 1} (D_i^{k+1} - D_i^k)\, z_i^k
+        + (U - D_i^{K_i})\, z_i^{K_i} \Big)
+
+    .. math::
+
+        z_i^1 + \sum_{j: c_{ij} = D_i^1} y_j \ge 1, \qquad
+        z_i^k + \sum_{j: c_{ij} = D_i^k} y_j \ge z_i^{k-1} \;\; (k \ge 2),\qquad
+        \sum_j y_j = p,\qquad y_j = 1 \;\; \forall j \in E,
+
+    with :math:`y_j \in \{0,1\}`, :math:`z \ge 0`. Summing a chain gives Elloumi's
+    constraint :math:`z_i^k \ge 1 - \sum_{j: c_{ij} \le D_i^k} y_j` (same LP bound), but
+    every :math:`y_j` appears once per point, so the model has as many nonzeros as
+    allowed pairs. :math:`U` is the cost of leaving a point unserved (optional; without
+    it :math:`z_i^{K_i} = 0` and every point must be served). A chain stops at the first
+    level where a plan is sure to have a site: a fixed site, or :math:`m - p + 1` sites
+    (any :math:`p` of :math:`m` sites include one of them).
+
+    Parameters
+    ----------
+    costs
+        (n_demand, n_sites) cost matrix: dense (every pair allowed) or sparse (only
+        stored pairs allowed; stored zeros are real zero costs).
+    weights
+        Demand weight per point.
+    p
+        Number of sites, fixed ones included.
+    fixed
+        Sites every plan keeps.
+    unserved_cost
+        Cost per unit of demand left unserved; ``None`` requires serving everyone.
+    spacing_pairs, groups, equity_share, budget, site_cost
+        Side constraints, as for :class:`MaximalCovering`; equity counts the demand
+        served (not left unserved). With any of them the integer program is solved
+        directly, without the Lagrangian steps.
+    """
+
+    name = "pmedian"
+
+    def __init__(
+        self,
+        costs: np.ndarray | sp.sparray | sp.spmatrix,
+        weights: np.ndarray,
+        p: int,
+        *,
+        fixed: np.ndarray | None = None,
+        unserved_cost: float | None = None,
+        spacing_pairs: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
+        equity_share: float = 0.0,
+        budget: float | None = None,
+        site_cost: float | np.ndarray | None = None,
+    ) -> None:
+        self.indptr, self.indices, self.data, self.shape = _rows(costs)
+        n_d, n_s = self.shape
+        self.weights = np.asarray(weights, dtype=float)
+        self.p = int(p)
+        self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
+        self.unserved_cost = unserved_cost
+        _check_weights(self.weights, n_d)
+        if not np.all(np.isfinite(self.data)) or (self.data < 0).any():
+            raise InputError("costs: expected finite values >= 0 for allowed pairs")
+        if unserved_cost is not None and len(self.data) and unserved_cost < self.data.max():
+            raise InputError(
+                f"unserved_cost ({unserved_cost}) must be at least the largest cost "
+                f"({self.data.max()})"
+            )
+        if len(self.fixed) and (self.fixed.min() < 0 or self.fixed.max() >= n_s):
+            raise InputError(f"fixed: site indices must lie in [0, {n_s})")
+        _check_p(self.p, n_s, len(self.fixed))
+        self.set_side_constraints(
+            spacing_pairs=spacing_pairs,
+            groups=groups,
+            equity_share=equity_share,
+            fixed=self.fixed,
+            weights=self.weights,
+            reachable=np.diff(self.indptr) > 0,
+        )
+        self.set_budget(budget, site_cost, n_s, self.fixed)
+        if unserved_cost is None:
+            empty = np.flatnonzero((np.diff(self.indptr) == 0) & (self.weights > 0))
+            if len(empty):
+                raise InfeasibleError(
+                    f"demand point {int(empty[0])} ({len(empty)} in all) has no allowed site and "
+                    "unserved demand is not allowed; raise the cutoff or set an unserved cost"
+                )
+
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost: np.ndarray | sp.sparray | sp.spmatrix,
+        weights: np.ndarray,
+        p: int,
+        *,
+        fixed: np.ndarray | None = None,
+        unserved_cost: float | None = None,
+        **side: Any,
+    ) -> PMedian:
+        """Build from a dense or sparse (n_demand, n_sites) cost matrix."""
+        return cls(cost, weights, p, fixed=fixed, unserved_cost=unserved_cost, **side)
+
+    @classmethod
+    def from_travel_times(
+        cls,
+        tt: TravelTimes,
+        weights: np.ndarray,
+        p: int,
+        *,
+        fixed: np.ndarray | None = None,
+        unserved_cost: float | None = None,
+        **side: Any,
+    ) -> PMedian:
+        """Build from the sparse drive times (seconds); pairs beyond the cutoff are not allowed."""
+        return cls(tt.matrix, weights, p, fixed=fixed, unserved_cost=unserved_cost, **side)
+
+    @classmethod
+    def from_geodataframe(
+        cls,
+        demand: gpd.GeoDataFrame,
+        sites: gpd.GeoDataFrame,
+        weight_col: str,
+        p: int,
+        *,
+        fixed_col: str | None = None,
+        **side: Any,
+    ) -> PMedian:
+        """Build from point layers with straight-line distances (in CRS units).
+
+        Both layers must share a projected CRS; a geographic CRS draws a warning.
+        """
+        cost = _layer_distances(demand, sites, [weight_col], "PMedian.from_geodataframe")
+        fixed = np.flatnonzero(sites[fixed_col].to_numpy(bool)) if fixed_col else None
+        return cls(cost, demand[weight_col].to_numpy(float), p, fixed=fixed, **side)
+
+    # -------------------------------------------------------------- heuristic
+    def dense_costs(self) -> np.ndarray:
+        """The cost matrix with disallowed pairs at the unserved cost (or a big M)."""
+        n_d, n_s = self.shape
+        big = self.unserved_cost
+        if big is None:
+            big = 10.0 * (float(self.data.max()) if len(self.data) else 1.0) + 1.0
+        D = np.full((n_d, n_s), big)
+        rows = np.repeat(np.arange(n_d), np.diff(self.indptr))
+        D[rows, self.indices] = self.data
+        return D
+
+    def heuristic(self) -> np.ndarray:
+        """Greedy construction and swap improvement; the first incumbent of :meth:`solve`."""
+        return self._heuristic(self.dense_costs())
+
+    # ------------------------------------------------------------------ model
+    def build(
+        self, *, start: np.ndarray | None = None
+    ) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+        """The PuLP problem (chain radius formulation) and its site variables."""
+        n_d, n_s = self.shape
+        prob = pulp.LpProblem(self.name, pulp.LpMinimize)
+        fixed = set(self.fixed.tolist())
+        y = _site_variables(prob, n_s, self.fixed)
+        is_open = np.zeros(n_s, dtype=bool)
+        if start is not None:
+            is_open[np.asarray(start, dtype=np.int64)] = True
+            for j, v in enumerate(y):
+                v.setInitialValue(1.0 if is_open[j] else 0.0)
+        guarantee = n_s - self.p + 1
+        U = self.unserved_cost
+        self.levels_total = np.zeros(n_d, dtype=np.int64)
+        served: dict[int, list[tuple[pulp.LpVariable, float]]] = {}
+        served_constant = np.where(np.diff(self.indptr) > 0, self.weights, 0.0)
+        objective: list[tuple[pulp.LpVariable, float]] = []
+        constant = 0.0
+        for i in range(n_d):
+            w = float(self.weights[i])
+            lo, hi = self.indptr[i], self.indptr[i + 1]
+            if w <= 0:
+                continue
+            if hi == lo:  # no allowed site: unserved (checked feasible in __init__)
+                constant += w * float(U or 0.0)
+                continue
+            order = np.argsort(self.data[lo:hi], kind="stable")
+            cost = self.data[lo:hi][order]
+            sites = self.indices[lo:hi][order]
+            new = np.ones(len(cost), dtype=bool)
+            new[1:] = cost[1:] != cost[:-1]
+            starts = np.flatnonzero(new)
+            levels = np.split(sites, starts[1:])
+            values = cost[starts]
+            counts = np.cumsum([len(g) for g in levels])
+            sure = np.flatnonzero(
+                (counts >= guarantee) | np.array([bool(fixed & set(g.tolist())) for g in levels])
+            )
+            last = int(sure[0]) if len(sure) else len(levels) - 1
+            closed_at_end = len(sure) > 0
+            self.levels_total[i] = last + 1
+            assigned = values[-1] + 1.0
+            if start is not None:
+                open_levels = [k for k in range(last + 1) if is_open[levels[k]].any()]
+                assigned = values[open_levels[0]] if open_levels else np.inf
+            constant += w * float(values[0])
+            prev: pulp.LpVariable | None = None
+            for k in range(last + 1):
+                final = k == last
+                needs_z = not (final and (closed_at_end or U is None))
+                terms = [(y[j], 1.0) for j in levels[k].tolist()]
+                z = None
+                if needs_z:
+                    z = prob.add_variable(f"z_{i}_{k}", lowBound=0)
+                    nxt = float(values[k + 1]) if not final else float(U or 0.0)
+                    step = nxt - float(values[k])
+                    objective.append((z, w * step))
+                    terms.append((z, 1.0))
+                    if start is not None:
+                        z.setInitialValue(1.0 if assigned > values[k] else 0.0)
+                rhs = 1.0
+                if prev is not None:
+                    terms.append((prev, -1.0))
+                    rhs = 0.0
+                prob += pulp.LpConstraint(
+                    pulp.LpAffineExpression(terms), pulp.LpConstraintGE, f"chain_{i}_{k}", rhs
+                )
+                prev = z
+            if prev is not None and not closed_at_end and U is not None:
+                served[i] = [(prev, -w)]  # the last z: served beyond every site, i.e. unserved
+        prob += pulp.LpAffineExpression(objective, constant=constant), "weighted_cost"
+        self.add_side_constraints(
+            prob,
+            [pulp.LpAffineExpression([(v, 1.0)]) for v in y],
+            served,
+            self.weights,
+            served_constant,
+        )
+        _add_p_sites(prob, y, self.p, at_most=self.budget is not None)
+        self.add_budget(prob, y)
+        return prob, y
+
+    def solve(
+        self,
+        solver: str | None = None,
+        *,
+        time_limit: float | None = None,
+        gap: float | None = None,
+        threads: int | None = None,
+        msg: bool = False,
+    ) -> SolveResult:
+        """Solve exactly (within ``gap``): Lagrangian bound and reduction, search, then MIP.
+
+        1. Greedy + swap gives the incumbent (:meth:`heuristic`).
+        2. A subgradient Lagrangian bound (Beasley 1993) may prove it optimal at
+           once; its reduced costs close (or open) the sites that no better plan
+           can use (or avoid).
+        3. With few sites left to choose, a depth-first Lagrangian branch-and-bound
+           (``siting._lagrangian``) finishes the proof.
+        4. Otherwise, or if the search stops unfinished, the chain radius integer
+           program on the reduced sites is solved with HiGHS (default) or CBC,
+           warm-started from the incumbent.
+
+        ``result.solver`` names the step that proved the bound (``lagrangian`` or the
+        MIP solver). See :meth:`MaximalCovering.solve` for the parameters.
+        """
+        name, tol = _solvers.check_options(solver, time_limit, gap)
+        t0 = time.perf_counter()
+        deadline = t0 + time_limit if time_limit is not None else np.inf
+        D = self.dense_costs()
+        w = self.weights
+        incumbent = self._heuristic(D, deadline)
+        cost = _heuristics.pmedian_cost(D, w, incumbent)
+        extra: dict[str, Any] = {"heuristic_objective": cost}
+        n_s = self.shape[1]
+        must = np.zeros(n_s, dtype=bool)
+        must[self.fixed] = True
+        allowed = np.ones(n_s, dtype=bool)
+        bound = -np.inf
+        if not self._plain():  # the Lagrangian steps know no side constraints
+            return self._solve_side(name, incumbent, tol, t0, time_limit, threads, msg, extra)
+        if self._serves_everyone(incumbent):
+            found = self._lagrangian(D, incumbent, cost, tol, deadline, extra)
+            incumbent, cost, bound, must, allowed, proven = found
+            if proven:
+                return self._result("lagrangian", incumbent, cost, bound, tol, t0, None, extra)
+        return self._solve_reduced(
+            name, incumbent, cost, bound, must, allowed, tol, t0, deadline, threads, msg, extra
+        )
+
+    def _solve_side(
+        self,
+        name: str,
+        start: np.ndarray,
+        tol: float,
+        t0: float,
+        time_limit: float | None,
+        threads: int | None,
+        msg: bool,
+        extra: dict[str, Any],
+    ) -> SolveResult:
+        """The integer program with its side constraints, warm-started where the start fits."""
+        fits = len(self.spacing_pairs) == 0 or not np.isin(self.spacing_pairs, start).all(1).any()
+        if self.site_cost is not None and self.budget is not None:
+            fits = fits and float(self.site_cost[start].sum()) <= self.budget
+        prob, y = self.build(start=start if fits else None)
+        remaining = (
+            None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - t0))
+        )
+        info = _solvers.run(prob, name, time_limit=remaining, gap=tol, threads=threads, msg=msg)
+        if info.status == "infeasible":
+            raise InfeasibleError(self.explain_infeasible(f"p-median (p={self.p})"))
+        selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
+        if self.site_cost is not None:
+            extra["cost"] = float(self.site_cost[selected].sum())
+        elif len(selected) != self.p:
+            raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
+        cost = _heuristics.pmedian_cost(self.dense_costs(), self.weights, selected)
+        bound = info.bound if info.bound is not None else -np.inf
+        stopped = None if info.status == "optimal" else (info.stopped_by or "stopped")
+        return self._result(name, selected, cost, bound, tol, t0, stopped, extra)
+
+    def _heuristic(self, D: np.ndarray, deadline: float = np.inf) -> np.ndarray:
+        start = _heuristics.pmedian_greedy(D, self.weights, self.p, self.fixed)
+        return _heuristics.pmedian_swap(D, self.weights, start, self.fixed, deadline=deadline)
+
+    def _serves_everyone(self, sites: np.ndarray) -> bool:
+        """Whether every weighted point has an allowed site in ``sites`` (or may go unserved)."""
+        if self.unserved_cost is not None:
+            return True
+        is_open = np.zeros(self.shape[1], dtype=bool)
+        is_open[sites] = True
+        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+        served = np.zeros(self.shape[0], dtype=bool)
+        served[rows[is_open[self.indices]]] = True
+        return bool(served[self.weights > 0].all())
+
+    def _pruning(self, tol: float) -> _lagrangian.Pruning:
+        integral = bool(
+            np.all(self.weights == np.round(self.weights))
+            and np.all(self.data == np.round(self.data))
+            and (self.unserved_cost is None or float(self.unserved_cost).is_integer())
+        )
+        return _lagrangian.Pruning(integral=integral, gap=tol)
+
+    def _lagrangian(
+        self,
+        D: np.ndarray,
+        incumbent: np.ndarray,
+        cost: float,
+        tol: float,
+        deadline: float,
+        extra: dict[str, Any],
+    ) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray, bool]:
+        """Steps 2 and 3 of :meth:`solve`: (incumbent, cost, bound, must, allowed, proven)."""
+        w, p = self.weights, self.p
+        pruning = self._pruning(tol)
+        WD = w[:, None] * D
+        costs = _lagrangian.Costs(WD)
+        n_s = self.shape[1]
+        must = np.zeros(n_s, dtype=bool)
+        must[self.fixed] = True
+        allowed = np.ones(n_s, dtype=bool)
+        root = _lagrangian.subgradient(
+            costs,
+            p,
+            must,
+            allowed,
+            _lagrangian.start_multipliers(WD),
+            cost,
+            pruning.threshold(cost),
+            max_iter=settings.PMEDIAN_ROOT_ITERATIONS,
+            deadline=deadline,
+        )
+        assert root is not None  # p is feasible (checked in __init__)
+        relaxed = _heuristics.pmedian_swap(
+            D, w, np.sort(root.selection), self.fixed, deadline=deadline
+        )
+        relaxed_cost = _heuristics.pmedian_cost(D, w, relaxed)
+        if relaxed_cost < cost and self._serves_everyone(relaxed):
+            incumbent, cost = relaxed, relaxed_cost
+        bound = pruning.tighten(root.value)
+        extra.update(lagrangian_bound=root.value, lagrangian_iterations=root.iterations)
+        if root.value > pruning.threshold(cost):
+            return incumbent, cost, min(bound, cost), must, allowed, True
+        must, allowed = _lagrangian.fix_sites(
+            costs, root.multipliers, p, must, allowed, pruning.threshold(cost)
+        )
+        extra.update(sites_closed=int((~allowed).sum()), sites_opened=int(must.sum()))
+        k = p - int(must.sum())
+        free = int((allowed & ~must).sum())
+        few = k <= max(settings.PMEDIAN_SEARCH_MAX_SITES, settings.PMEDIAN_SEARCH_SHARE * free)
+        # with fractional data and no gap tolerance the search can hardly prune: leave
+        # the proof to the MIP
+        prunable = pruning.integral or tol >= settings.PMEDIAN_SEARCH_MIN_GAP
+        if not (few and prunable) or time.perf_counter() >= deadline:
+            return incumbent, cost, bound, must, allowed, False
+        remaining = deadline - time.perf_counter()
+        keep = np.flatnonzero(allowed)  # search on the sites left only
+        search = _lagrangian.branch_and_bound(
+            D[:, keep],
+            w,
+            p,
+            must[keep],
+            np.ones(len(keep), dtype=bool),
+            root.multipliers,
+            np.empty(0, dtype=np.int64),  # the incumbent may use a closed site
+            cost,
+            pruning,
+            max_nodes=settings.PMEDIAN_SEARCH_NODES,
+            deadline=time.perf_counter() + min(remaining / 2, 300.0),
+        )
+        if search.cost < cost:
+            incumbent, cost = keep[search.incumbent], search.cost
+        extra.update(search_nodes=search.nodes, search_complete=search.complete)
+        if search.complete:
+            return incumbent, cost, search.bound, must, allowed, True
+        return incumbent, cost, max(bound, search.bound), must, allowed, False
+
+    def _solve_reduced(
+        self,
+        name: str,
+        incumbent: np.ndarray,
+        cost: float,
+        bound: float,
+        must: np.ndarray,
+        allowed: np.ndarray,
+        tol: float,
+        t0: float,
+        deadline: float,
+        threads: int | None,
+        msg: bool,
+        extra: dict[str, Any],
+    ) -> SolveResult:
+        """Step 4 of :meth:`solve`: the integer program on the sites left."""
+        # plans the Lagrangian tests excluded cost at least `floor` (none were excluded
+        # if those tests did not run)
+        floor = self._pruning(tol).floor(cost) if np.isfinite(bound) else np.inf
+        keep = np.flatnonzero(allowed)
+        remap = np.full(self.shape[1], -1, dtype=np.int64)
+        remap[keep] = np.arange(len(keep))
+        pair = allowed[self.indices]
+        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+        counts = np.bincount(rows[pair], minlength=self.shape[0])
+        sub_indptr = np.concatenate([[0], np.cumsum(counts)])
+        sub = sp.csr_array(
+            (self.data[pair], remap[self.indices[pair]], sub_indptr),
+            shape=(self.shape[0], len(keep)),
+        )
+        needy = (np.diff(sub_indptr) == 0) & (self.weights > 0)
+        if len(keep) < self.p or (self.unserved_cost is None and needy.any()):
+            # no plan left that could beat the incumbent
+            return self._result(
+                "lagrangian", incumbent, cost, max(bound, floor), tol, t0, None, extra
+            )
+        if time.perf_counter() >= deadline:
+            return self._result("lagrangian", incumbent, cost, bound, tol, t0, "time limit", extra)
+        model = PMedian(
+            sub,
+            self.weights,
+            self.p,
+            fixed=remap[np.flatnonzero(must)],
+            unserved_cost=self.unserved_cost,
+        )
+        start = remap[incumbent] if (remap[incumbent] >= 0).all() else model.heuristic()
+        prob, y = model.build(start=start)
+        extra["chain_levels"] = int(model.levels_total.sum())
+        remaining = deadline - time.perf_counter() if np.isfinite(deadline) else None
+        info = _solvers.run(
+            prob,
+            name,
+            time_limit=max(remaining, 1.0) if remaining is not None else None,
+            gap=tol,
+            threads=threads,
+            msg=msg,
+        )
+        if info.status == "infeasible":
+            return self._result(
+                "lagrangian", incumbent, cost, max(bound, floor), tol, t0, None, extra
+            )
+        chosen = keep[np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))]
+        if len(chosen) != self.p:
+            raise InfeasibleError(f"solver returned {len(chosen)} sites, expected p={self.p}")
+        chosen_cost = _heuristics.pmedian_cost(self.dense_costs(), self.weights, chosen)
+        if chosen_cost < cost:
+            incumbent, cost = chosen, chosen_cost
+        mip_bound = min(info.bound, floor) if info.bound is not None else None
+        if mip_bound is not None:
+            bound = max(bound, mip_bound)
+        stopped = None if info.status == "optimal" else (info.stopped_by or "stopped")
+        return self._result(name, incumbent, cost, bound, tol, t0, stopped, extra)
+
+    def _result(
+        self,
+        solver: str,
+        selected: np.ndarray,
+        cost: float,
+        bound: float,
+        tol: float,
+        t0: float,
+        stopped_by: str | None,
+        extra: dict[str, Any],
+    ) -> SolveResult:
+        bound_or_none = float(bound) if np.isfinite(bound) else None
+        gap_val = _solvers.relative_gap(cost, bound_or_none)
+        # 1e-9: the relative float tolerance the Lagrangian tests prune with
+        proven = stopped_by is None and gap_val is not None and gap_val <= tol + 1.5e-9
+        extra["recomputed_objective"] = cost
+        chosen = np.sort(np.asarray(selected, dtype=np.int64))
+        assignment = _assign(self.indptr, self.indices, self.data, self.shape[0], chosen)
+        extra["assignment"] = assignment
+        extra["load"] = _site_load(assignment, self.weights, len(chosen))
+        seconds = time.perf_counter() - t0
+        return SolveResult(
+            model=self.name,
+            selected=np.sort(np.asarray(selected, dtype=np.int64)),
+            objective=cost,
+            bound=bound_or_none,
+            gap=gap_val,
+            status="optimal" if proven else "feasible",
+            solver=solver,
+            solve_s=seconds,
+            build_s=0.0,
+            gap_tolerance=tol,
+            stopped_by=None if proven else (stopped_by or "gap above tolerance"),
+            extra=extra,
+        )
+
+
+def _rows(
+    costs: np.ndarray | sp.sparray | sp.spmatrix,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """CSR arrays of a cost matrix, keeping every dense entry and every stored sparse one."""
+    if sp.issparse(costs):
+        m = sp.csr_array(costs)
+        m.sum_duplicates()
+        return (
+            m.indptr.astype(np.int64),
+            m.indices.astype(np.int64),
+            m.data.astype(float),
+            (int(m.shape[0]), int(m.shape[1])),
+        )
+    arr = np.asarray(costs, dtype=float)
+    if arr.ndim != 2:
+        raise InputError(f"costs: expected a 2-D matrix, got {arr.ndim} dimension(s)")
+    n, m = arr.shape
+    indptr = np.arange(0, n * m + 1, m, dtype=np.int64)
+    return indptr, np.tile(np.arange(m, dtype=np.int64), n), arr.ravel().copy(), (n, m)
