@@ -39,7 +39,7 @@ _EXPORTS = {
     "MaximalCovering": "siting.optimize",
     "PMedian": "siting.optimize",
     "SolveResult": "siting.optimize",
-    "MinimumPlan": "siting.minimum",
+    "MinimumPlan": "siting.optimize",
 }
 
 __all__ = [
@@ -79,7 +79,12 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and editors; nothing is imported at run time
     from siting.compare import RunOutputs, compare_runs, load_run, write_comparison
-    from siting.minimum import MinimumPlan
-    from siting.optimize import CapacitatedCoverage, MaximalCovering, PMedian, SolveResult
+    from siting.optimize import (
+        CapacitatedCoverage,
+        MaximalCovering,
+        MinimumPlan,
+        PMedian,
+        SolveResult,
+    )
     from siting.pipeline import Inputs, RunResult, plan, prepare, run
     from siting.scenario import Scenario, load_scenario, parse_overrides

@@ -587,3 +587,21 @@ def _rescale(
     pieces = pieces.copy()
     pieces["pop"] = pieces["pop"] * pieces["district"].map(factor).to_numpy()
     return pieces
+
+
+def charger_demand(
+    demand: gpd.GeoDataFrame, segments: dict[str, Segment]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions per day per demand point needing AC (any port) and DC ports."""
+    ac = np.zeros(len(demand))
+    dc = np.zeros(len(demand))
+    for name, seg in segments.items():
+        col = f"{name}_sessions_day"
+        if col not in demand:
+            continue
+        values = demand[col].to_numpy()
+        if seg.charger == "DC":
+            dc += values
+        else:
+            ac += values
+    return ac, dc

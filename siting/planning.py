@@ -18,26 +18,25 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from siting import _cache, _solvers, settings
 from siting._errors import InfeasibleError, InputError
 from siting._io import hash_key
 from siting.costs import station_costs
-from siting.demand import Segment
+from siting.demand import Segment, charger_demand
 from siting.frontier import FrontierPoint, choose, cost_frontier, frontier_steps
-from siting.minimum import MinimumPlan
 from siting.optimize import (
     CapacitatedCoverage,
     MaximalCovering,
+    MinimumPlan,
     Phase,
     PMedian,
     SolveResult,
     close_pairs,
     phased_plan,
 )
-from siting.queueing import daily_capacity
-from siting.scenario import CapacityConfig, OptimizeConfig, Scenario
+from siting.queueing import existing_capacity, station_capacity
+from siting.scenario import OptimizeConfig, Scenario
 from siting.travel import TravelTimes
 
 log = logging.getLogger(__name__)
@@ -351,84 +350,3 @@ def _minimum_key(model: MinimumPlan, oc: OptimizeConfig, limit: float) -> str:
         oc.gap,
         limit,
     )
-
-
-def station_capacity(
-    cfg: CapacityConfig, segments: dict[str, Segment], peak_hour_share: float
-) -> dict[str, float]:
-    """Sessions per day of an AC and a DC station, from the queueing model.
-
-    A session holds a port for its energy over the charger power plus the handling
-    time; the energy is the demand-weighted mean session of the segments the type
-    serves (AC stations: AC segments; DC stations: all segments).
-    """
-    return {
-        t: _capacity(
-            cfg, segments, peak_hour_share, t, cfg.ports, cfg.ac_kw if t == "AC" else cfg.dc_kw
-        )
-        for t in cfg.types
-    }
-
-
-def existing_capacity(
-    candidates: gpd.GeoDataFrame,
-    cfg: CapacityConfig,
-    segments: dict[str, Segment],
-    peak_hour_share: float,
-) -> dict[int, tuple[str, float]]:
-    """Type and daily capacity of each existing station whose type is known.
-
-    Its own ports and power when recorded, else the scenario's per-station figures.
-    """
-    out: dict[int, tuple[str, float]] = {}
-    frame = candidates.reset_index(drop=True)
-    for j in np.flatnonzero(frame["existing"].to_numpy()).tolist():
-        t = str(frame.at[j, "type_known"] or "")
-        if t not in ("AC", "DC"):
-            continue
-        ports = frame.at[j, "ports_known"]
-        kw = frame.at[j, "kw_known"]
-        n = int(ports) if pd.notna(ports) and ports >= 1 else cfg.ports
-        power = float(kw) if pd.notna(kw) and kw > 0 else (cfg.ac_kw if t == "AC" else cfg.dc_kw)
-        out[j] = (t, _capacity(cfg, segments, peak_hour_share, t, n, power))
-    return out
-
-
-def _capacity(
-    cfg: CapacityConfig,
-    segments: dict[str, Segment],
-    peak_hour_share: float,
-    kind: str,
-    ports: int,
-    kw: float,
-) -> float:
-    ac_segments = [s for s in segments.values() if s.charger == "AC"]
-    keep = ac_segments if kind == "AC" else list(segments.values())
-    total = sum(s.sessions_per_day for s in keep)
-    if total <= 0:
-        kwh = float(np.mean([s.kwh_per_session for s in segments.values()]))
-    else:
-        kwh = sum(s.sessions_per_day * s.kwh_per_session for s in keep) / total
-    service_h = kwh / kw + cfg.handling_min / 60.0
-    wait_h = cfg.max_mean_wait_min / 60.0 if cfg.max_mean_wait_min else None
-    return daily_capacity(
-        ports, service_h, peak_hour_share, max_wait_prob=cfg.max_wait_prob, max_mean_wait_h=wait_h
-    )
-
-
-def charger_demand(
-    demand: gpd.GeoDataFrame, segments: dict[str, Segment]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sessions per day per demand point needing AC (any port) and DC ports."""
-    ac = np.zeros(len(demand))
-    dc = np.zeros(len(demand))
-    for name, seg in segments.items():
-        col = f"{name}_sessions_day"
-        if col not in demand:
-            continue
-        values = demand[col].to_numpy()
-        if seg.charger == "DC":
-            dc += values
-        else:
-            ac += values
-    return ac, dc

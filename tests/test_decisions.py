@@ -11,8 +11,7 @@ import pytest
 from siting._errors import InfeasibleError
 from siting.existing import merge_stations, parse_ocm_record, parse_osm_tags, read_ocm
 from siting.frontier import choose, cost_frontier
-from siting.minimum import MinimumPlan
-from siting.optimize import CapacitatedCoverage
+from siting.optimize import CapacitatedCoverage, MinimumPlan
 from tests.test_capacitated import _served_mixed, instance
 
 CAP = {"AC": 2.0, "DC": 3.5}

@@ -11,13 +11,13 @@ import siting
 
 
 def test_notebook_api_is_exported_from_the_package() -> None:
-    from siting import compare, minimum, optimize, pipeline, scenario
+    from siting import compare, optimize, pipeline, scenario
 
     assert siting.plan is pipeline.plan and siting.prepare is pipeline.prepare
     assert siting.load_scenario is scenario.load_scenario
     assert siting.compare_runs is compare.compare_runs
     assert siting.CapacitatedCoverage is optimize.CapacitatedCoverage
-    assert siting.MinimumPlan is minimum.MinimumPlan
+    assert siting.MinimumPlan is optimize.MinimumPlan
     assert set(siting.__all__) == {"__version__", *siting._EXPORTS}
     assert set(siting.__all__) <= set(dir(siting))
     with pytest.raises(AttributeError, match="no attribute 'plann'"):

@@ -9,18 +9,20 @@ prove. One module per model:
 - :mod:`~siting.optimize.covering`: :class:`MaximalCovering`;
 - :mod:`~siting.optimize.pmedian`: :class:`PMedian`;
 - :mod:`~siting.optimize.capacitated`: :class:`CapacitatedCoverage`;
+- :mod:`~siting.optimize.minimum`: :class:`MinimumPlan` (how many stations a target takes);
 
 and the shared parts: :mod:`~siting.optimize.result` (:class:`SolveResult`),
 :mod:`~siting.optimize._side` (spacing, equity and budget rows),
 :mod:`~siting.optimize.phasing` (nested plans) and :mod:`~siting.optimize._common`
-(rows, checks and assignments). :class:`siting.minimum.MinimumPlan` is the minimum
-plan; the solver adapter is :mod:`siting._solvers`, the heuristics and Lagrangian
-bounds :mod:`siting._heuristics`, :mod:`siting._cover` and :mod:`siting._lagrangian`.
+(rows, checks and assignments). The solver adapter is :mod:`siting._solvers`; the
+heuristics and Lagrangian bounds are :mod:`siting._heuristics`, :mod:`siting._cover`
+and :mod:`siting._lagrangian`.
 """
 
 from siting.optimize._side import close_pairs
 from siting.optimize.capacitated import CapacitatedCoverage
 from siting.optimize.covering import MaximalCovering
+from siting.optimize.minimum import MinimumPlan
 from siting.optimize.phasing import Phase, phased_plan
 from siting.optimize.pmedian import PMedian
 from siting.optimize.result import SolveResult
@@ -28,6 +30,7 @@ from siting.optimize.result import SolveResult
 __all__ = [
     "CapacitatedCoverage",
     "MaximalCovering",
+    "MinimumPlan",
     "PMedian",
     "Phase",
     "SolveResult",

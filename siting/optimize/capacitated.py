@@ -438,7 +438,7 @@ class CapacitatedCoverage(_SideConstraints):
         secondary order. With ``floor``, serve at least ``floor`` sessions/day and, by
         ``mode``, maximise the secondary order or minimise the capital cost or the
         number of stations (the minimum plan, with ``p`` an upper bound; see
-        :class:`siting.minimum.MinimumPlan`).
+        :class:`siting.optimize.MinimumPlan`).
         """
         # one long function on purpose: the rows share the variable lists built here
         nb = self.neighbours

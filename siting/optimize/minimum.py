@@ -18,8 +18,9 @@ import scipy.sparse as sp
 
 from siting import _solvers
 from siting._errors import InfeasibleError, InputError
-from siting.optimize import CapacitatedCoverage, SolveResult
 from siting.optimize._common import _within_times
+from siting.optimize.capacitated import CapacitatedCoverage
+from siting.optimize.result import SolveResult
 from siting.travel import TravelTimes
 
 
