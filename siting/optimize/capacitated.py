@@ -14,14 +14,13 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _cover, _solvers, settings
+from siting import _solvers, settings
 from siting._errors import InfeasibleError, InputError
 from siting.optimize._common import (
     _aligned_times,
     _check_p,
     _check_site_capacity,
     _check_weights,
-    _cover_rows,
     _expand_assignment,
     _layer_distances,
     _same_rows,
@@ -29,8 +28,9 @@ from siting.optimize._common import (
     _within,
     _within_times,
 )
+from siting.optimize._greedy import greedy_plan
+from siting.optimize._large import solve_large
 from siting.optimize._side import _SideConstraints
-from siting.optimize.covering import MaximalCovering
 from siting.optimize.result import SolveResult
 from siting.travel import TravelTimes
 
@@ -324,105 +324,7 @@ class CapacitatedCoverage(_SideConstraints):
         serves DC demand first, then AC demand, the same share of every reachable
         point. Deterministic.
         """
-        nb = self.neighbours
-        n_s = nb.shape[1]
-        nb_t = nb.T.tocsr().astype(float)
-        types = [t for t in ("AC", "DC") if t in self.capacity]
-        ac, dc = self.ac.copy(), self.dc.copy()
-        chosen: dict[int, str] = {}
-        blocked = np.zeros(n_s, dtype=bool)
-        partners: dict[int, list[int]] = {}
-        for a, b in self.spacing_pairs.tolist():
-            partners.setdefault(a, []).append(b)
-            partners.setdefault(b, []).append(a)
-        money = np.inf if self.budget is None else float(self.budget)
-        plan: dict[str, Any] = {"types": chosen, "u": {}, "v": {}}
-
-        def gains() -> dict[str, np.ndarray]:
-            reach_ac, reach_dc = nb_t @ ac, nb_t @ dc
-            return {
-                t: np.minimum(
-                    self.capacity.get(t, 0.0), reach_ac + (reach_dc if t == "DC" else 0.0)
-                )
-                for t in ("AC", "DC")
-            }
-
-        new_dc = 0
-
-        def allocate(j: int, t: str, left: float) -> None:
-            # ``left`` sessions/day of site j go to the demand still unserved in reach,
-            # DC demand first (a DC station), the same share of every point
-            pts = nb_t.indices[nb_t.indptr[j] : nb_t.indptr[j + 1]]
-            for kind, residual, total in (("v", dc, self.dc), ("u", ac, self.ac)):
-                if kind == "v" and t != "DC":
-                    continue
-                want = float(residual[pts].sum())
-                if want <= 0 or left <= 0:
-                    continue
-                share = min(1.0, left / want)
-                for i in pts[residual[pts] > 0].tolist():
-                    key = (i, j)
-                    plan[kind][key] = plan[kind].get(key, 0.0) + share * residual[i] / total[i]
-                left -= share * want
-                residual[pts] *= 1.0 - share
-
-        def open_site(j: int, t: str) -> None:
-            nonlocal money, new_dc
-            chosen[j] = t
-            new_dc += int(t == "DC" and j not in self.fixed_set)
-            blocked[j] = True
-            blocked[partners.get(j, [])] = True
-            money -= self.cost_of(j, t) if self.budget is not None else 0.0
-            allocate(j, t, self.capacity_of(j, t))
-
-        def served() -> float:
-            return float(self.ac.sum() + self.dc.sum() - ac.sum() - dc.sum())
-
-        for j in self.fixed.tolist():
-            g = gains()
-            open_site(j, max(self.site_types(j), key=lambda t: (g[t][j], t == "DC")))
-        while len(chosen) < self.p:
-            g = gains()
-            best: tuple[float, int, str] | None = None
-            # with an exact number of new DC stations, the last places go to DC
-            dc_only = self.dc_exact and self.p - len(chosen) <= (self.max_dc or 0) - new_dc
-            for t in types:
-                if t == "AC" and dc_only:
-                    continue
-                cand = np.where(blocked, -1.0, g[t])
-                if per_cost and self.station_cost.get(t, 0.0) > 0:
-                    cand = np.where(blocked, -1.0, g[t] / self.station_cost[t])
-                if self.budget is not None:
-                    cand[self.station_cost.get(t, 0.0) > money + 1e-9] = -1.0
-                if t == "DC" and self.max_dc is not None and new_dc >= self.max_dc:
-                    cand[:] = -1.0
-                j = int(np.argmax(cand))
-                if cand[j] >= 0 and (best is None or cand[j] > best[0]):
-                    best = (float(cand[j]), j, t)
-            if best is None:
-                break
-            open_site(best[1], best[2])
-            if stop_at is not None and served() >= stop_at:
-                break
-        # short of stop_at with no site left to open: upgrade new AC stations to DC
-        # (more capacity, and DC demand in reach), the most served first
-        extra = self.capacity.get("DC", 0.0) - self.capacity.get("AC", 0.0)
-        while stop_at is not None and served() < stop_at and extra > 0 and self.max_dc is None:
-            step = self.station_cost.get("DC", 0.0) - self.station_cost.get("AC", 0.0)
-            ups = np.array(
-                [j for j, t in chosen.items() if t == "AC" and j not in self.fixed_set],
-                dtype=np.int64,
-            )
-            if not len(ups) or (self.budget is not None and step > money + 1e-9):
-                break
-            gain = np.minimum(extra, (nb_t @ ac + nb_t @ dc)[ups])
-            j = int(ups[np.argmax(gain)])
-            if gain.max() <= 1e-12:
-                break
-            chosen[j] = "DC"
-            money -= step if self.budget is not None else 0.0
-            allocate(j, "DC", extra)
-        return plan
+        return greedy_plan(self, stop_at=stop_at, per_cost=per_cost)
 
     def build(
         self,
@@ -648,137 +550,8 @@ class CapacitatedCoverage(_SideConstraints):
         threads: int | None,
         msg: bool,
     ) -> SolveResult:
-        """A large instance: merged rows, bounds over every candidate, MIP on the best.
-
-        1. Points with the same sites in reach are merged (exact: shares of a merged
-           point split back in proportion).
-        2. Two bounds hold for every plan over all candidates: served demand is at
-           most the demand covered (Lagrangian bound of the covering model, see
-           ``siting._cover``) and at most the sum, over the ``p`` best sites, of
-           ``min(capacity, demand in reach)``.
-        3. The integer program runs on a reduced candidate set (the greedy and
-           covering plans' sites, the existing ones and the
-           ``settings.CANDIDATES_PER_STATION * p`` sites of highest bound), warm
-           started from the greedy plan. Its plan is feasible for the full problem;
-           the gap is measured against the bound of step 2, so it is honest even
-           though the reduced set might miss a better plan.
-        """
-        t0 = time.perf_counter()
-        _, tol = _solvers.check_options(solver, time_limit, gap)
-        nb = self.neighbours
-        n_d, n_s = nb.shape
-        live = (np.diff(nb.indptr) > 0) & ((self.ac + self.dc) > 0)
-        rows, rep_of = _same_rows(nb, live, None)
-        ac = np.bincount(rep_of[live], weights=self.ac[live], minlength=n_d)[rows]
-        dc = np.bincount(rep_of[live], weights=self.dc[live], minlength=n_d)[rows]
-        sub = sp.csr_array(nb[rows])
-        w = ac + dc
-        # bound 1: capacity of the p best sites, each limited to the demand in its reach
-        nb_t = sp.csr_array(sub, dtype=np.float64).T.tocsr()
-        value = np.zeros(n_s)
-        if "AC" in self.capacity:
-            value = np.maximum(value, np.minimum(self.capacity["AC"], nb_t @ ac))
-        if "DC" in self.capacity:
-            value = np.maximum(value, np.minimum(self.capacity["DC"], nb_t @ w))
-        free = np.ones(n_s, dtype=bool)
-        free[self.fixed] = False
-        n_free = self.p - len(self.fixed)
-        free_values = np.sort(value[free])[::-1]
-        bound_capacity = float(value[self.fixed].sum() + free_values[:n_free].sum())
-        # bound 2: the demand the best plan could cover at all
-        budget_s = 0.15 * time_limit if time_limit else 20.0
-        cov_rows, cov_w, by_fixed = _cover_rows(sub, w, self.fixed, None)
-        constant = float(w[by_fixed].sum())
-        cov_nb, cov_weights = sub[cov_rows], cov_w[cov_rows]
-        cover_model = MaximalCovering(sub, w, self.p, fixed=self.fixed)
-        cover_plan = _cover.swap(
-            cov_nb, cov_weights, cover_model.greedy(), self.fixed, time_limit=budget_s
-        )
-        is_open = np.zeros(n_s, dtype=bool)
-        is_open[cover_plan] = True
-        lag = _cover.lagrangian_bound(
-            cov_nb,
-            cov_weights,
-            n_free,
-            free,
-            _cover.coverage(cov_nb, cov_weights, is_open),
-            time_limit=budget_s,
-        )
-        bound_coverage = constant + lag.value
-        upper = min(bound_capacity, bound_coverage)
-        # the integer program on the most promising candidates
-        merged = CapacitatedCoverage(sub, ac, dc, self.capacity, self.p, fixed=self.fixed)
-        start = merged.greedy()
-        n_keep = settings.CANDIDATES_PER_STATION * self.p
-        ranked = np.argsort(-value, kind="stable")[:n_keep]
-        keep = np.unique(
-            np.concatenate(
-                [self.fixed, np.fromiter(start["types"], dtype=np.int64), cover_plan, ranked]
-            )
-        )
-        heuristic_s = time.perf_counter() - t0
-        log.info(
-            "capacitated: %d points merged into %d rows; bounds: capacity %.6g, coverage %.6g; "
-            "integer program on %d of %d candidates (%.2f s so far)",
-            int(live.sum()),
-            len(rows),
-            bound_capacity,
-            bound_coverage,
-            len(keep),
-            n_s,
-            heuristic_s,
-        )
-        cols = sp.csr_array(sub[:, keep])
-        restricted = CapacitatedCoverage(
-            cols,
-            ac,
-            dc,
-            self.capacity,
-            self.p,
-            fixed=np.searchsorted(keep, self.fixed),
-            station_cost=self.station_cost,
-        )
-        restricted._direct = True
-        left = None if time_limit is None else max(1.0, time_limit - heuristic_s)
-        res = restricted.solve(solver, time_limit=left, gap=gap, threads=threads, msg=msg)
-        selected = keep[res.selected]
-        bound = upper
-        if len(keep) == n_s and res.bound is not None:
-            bound = min(upper, res.bound)
-        g = _solvers.relative_gap(res.objective, bound)
-        proven = (len(keep) == n_s and res.status == "optimal") or (
-            g is not None and g <= tol + 1e-9
-        )
-        status = "optimal" if proven else "feasible"
-        stopped = None
-        if status != "optimal":
-            stopped = res.stopped_by or (
-                f"bound over all candidates; integer program on {len(keep)} of {n_s}"
-            )
-        extra = {
-            **self._unmerged(res.extra, rows, rep_of, ac, dc),
-            "scale": {
-                "points_merged": int(live.sum()),
-                "rows": len(rows),
-                "candidates_kept": len(keep),
-                "bound_capacity": bound_capacity,
-                "bound_coverage": bound_coverage,
-                "lagrangian_steps": lag.iterations,
-                "reduced_bound": res.bound,
-                "heuristic_s": round(heuristic_s, 3),
-            },
-        }
-        return dataclasses.replace(
-            res,
-            selected=selected,
-            bound=bound,
-            gap=g,
-            status=status,
-            build_s=res.build_s + heuristic_s,
-            gap_tolerance=tol,
-            stopped_by=stopped,
-            extra=extra,
-        )
+        """A large instance: see :func:`siting.optimize._large.solve_large`."""
+        return solve_large(self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
 
     def solve(
         self,
