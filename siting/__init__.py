@@ -26,8 +26,8 @@ _EXPORTS = {
     "Scenario": "siting.scenario",
     "load_scenario": "siting.scenario",
     "parse_overrides": "siting.scenario",
-    "Inputs": "siting.pipeline",
-    "RunResult": "siting.pipeline",
+    "Inputs": "siting.results",
+    "RunResult": "siting.results",
     "prepare": "siting.pipeline",
     "plan": "siting.pipeline",
     "run": "siting.pipeline",
@@ -86,5 +86,6 @@ if TYPE_CHECKING:  # for type checkers and editors; nothing is imported at run t
         PMedian,
         SolveResult,
     )
-    from siting.pipeline import Inputs, RunResult, plan, prepare, run
+    from siting.pipeline import plan, prepare, run
+    from siting.results import Inputs, RunResult
     from siting.scenario import Scenario, load_scenario, parse_overrides

@@ -29,7 +29,7 @@ from siting.evaluate import weighted_percentile
 from siting.maps import base_map, marker_radius, save_map
 
 if TYPE_CHECKING:
-    from siting.pipeline import RunResult
+    from siting.results import RunResult
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,11 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import folium
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -67,6 +65,7 @@ from siting.network import (
 )
 from siting.optimize import Phase, SolveResult
 from siting.planning import decide, minimum_plans
+from siting.results import Inputs, RunResult
 from siting.scenario import Scenario, resolve_segments
 from siting.travel import TravelTimes, graph_matrix, travel_times
 
@@ -91,54 +90,6 @@ _DEMAND_FIELDS = frozenset(
 )
 
 STAGES = ("network", "demand", "candidates", "travel", "optimize", "evaluate", "map")
-
-
-@dataclass
-class RunResult:
-    """Everything a run computed."""
-
-    scenario: Scenario
-    graph: nx.MultiDiGraph
-    demand: gpd.GeoDataFrame
-    candidates: gpd.GeoDataFrame
-    travel: TravelTimes
-    result: SolveResult
-    sites: gpd.GeoDataFrame
-    kpis: dict[str, Any]
-    per_district: pd.DataFrame
-    per_demand: pd.DataFrame
-    districts: gpd.GeoDataFrame | None
-    map: folium.Map
-    served_areas: gpd.GeoDataFrame
-    curve: pd.DataFrame
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Inputs:
-    """What a run builds before its demand figures and optimisation: road graph,
-    demand layers on the cells, candidate sites and travel times.
-
-    Scenarios that differ only in adoption, segment behaviour or the optimisation
-    request share one :class:`Inputs` (see :func:`inputs_key`); sweeps build it
-    once and hand it to every such scenario.
-    """
-
-    key: str
-    graph: nx.MultiDiGraph
-    index: NodeIndex
-    area: Any
-    districts: gpd.GeoDataFrame | None
-    cells: gpd.GeoDataFrame
-    parts: gpd.GeoDataFrame
-    metric_crs: Any
-    jobs: Any
-    hubs: Any
-    corridors: Any
-    candidates: gpd.GeoDataFrame
-    travel: TravelTimes
-    stamps: dict[str, Any]
-    timings: dict[str, float]
 
 
 def inputs_key(scenario: Scenario) -> str:

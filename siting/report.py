@@ -27,7 +27,7 @@ from siting._io import write_json
 from siting.maps import save_map
 
 if TYPE_CHECKING:
-    from siting.pipeline import RunResult
+    from siting.results import RunResult
 
 log = logging.getLogger(__name__)
 
