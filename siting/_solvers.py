@@ -135,7 +135,8 @@ class StageClock:
         return max(settings.MIN_SOLVE_S, want)
 
 
-_BANNER_LOCK = threading.Lock()
+#: Guards the process-wide HiGHS state below (its banner, its thread count).
+_HIGHS_LOCK = threading.Lock()
 _banner_shown = False
 
 
@@ -148,7 +149,7 @@ def quiet_banner() -> None:
     text goes to the log (run.log). Thread-safe; does nothing after the first call.
     """
     global _banner_shown
-    with _BANNER_LOCK:
+    with _HIGHS_LOCK:
         if _banner_shown:
             return
         import highspy
@@ -196,7 +197,7 @@ def _one_thread_count(requested: int | None) -> int:
     different request later in the process is logged and the first count kept.
     """
     requested = requested or settings.HIGHS_THREADS
-    with _BANNER_LOCK:
+    with _HIGHS_LOCK:
         if not _highs_threads:
             _highs_threads.append(requested)
         first = _highs_threads[0]

@@ -264,7 +264,7 @@ def write_comparison(cmp: Comparison, out_dir: Path) -> dict[str, Path]:
     ``comparison.md``, ``comparison.png``, ``comparison_map.html`` and
     ``comparison.html`` (tables, chart and a link to the map).
     """
-    from siting.report import atomic_dir
+    from siting._outdir import atomic_dir
 
     with atomic_dir(Path(out_dir)) as tmp:
         paths = {

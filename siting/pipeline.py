@@ -30,6 +30,7 @@ from siting._errors import InfeasibleError, InputError
 from siting._geo import NodeIndex
 from siting._io import file_stamp, hash_key, read_table, read_vector
 from siting._osm import read_features, read_proxies
+from siting._outdir import atomic_dir
 from siting._solvers import StageClock
 from siting.candidates import build_candidates, load_existing
 from siting.demand import (
@@ -762,7 +763,7 @@ def run(
     ``out_dir`` unless the whole run succeeds. ``inputs`` as for :func:`plan`;
     ``extra_files`` (name → text) are written into the folder with the outputs.
     """
-    with report.atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp:
         handler = logging.FileHandler(tmp / "run.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.setLevel(logging.INFO)

@@ -146,7 +146,6 @@ def decide(
     budget = oc.budget.total if oc.budget else None
     if deadline is None:
         deadline = _solvers.StageClock.deadline(oc.time_limit_s)
-    _solvers.quiet_banner()
     pool = ThreadPoolExecutor(max_workers=settings.PARALLEL_SOLVES, thread_name_prefix="solve")
     try:
         return _decide(
@@ -186,7 +185,9 @@ def _decide(
     if costed and not oc.phases:
         n_points = len(frontier_steps(oc.p - len(fixed), oc.choose.points)) + (budget is not None)
     side_by_side = -(-(len(sizes) + n_points) // settings.PARALLEL_SOLVES)
-    in_turn = 2 * len(oc.phases or []) or 1 + int(n_points > 0 and bool(oc.secondary))
+    # solves in turn after those: each phase nested and alone; else the plan, and with a
+    # frontier and a secondary order one more round kept for solving its chosen point again
+    in_turn = 2 * len(oc.phases) if oc.phases else (2 if n_points and oc.secondary else 1)
     clock = _solvers.StageClock.split(deadline, side_by_side + in_turn)
     # curve sizes and frontier points: served is the primary objective; only capital
     # cost breaks ties there (the plan gets the full secondary order)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from siting.report import atomic_dir
+from siting._outdir import atomic_dir
 from tests.conftest import small_scenario_text
 
 
