@@ -28,14 +28,20 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    # SIGTERM (kill, a job scheduler) unwinds like Ctrl-C: temporary output removed
+    # Ctrl-C and SIGTERM (kill, a job scheduler) unwind the run: temporary output
+    # removed, exit 130. Not as KeyboardInterrupt: one raised inside exec'd code
+    # (dataclasses, during a late import) marks the interpreter, which then ends by
+    # SIGINT whatever the exit code (CPython 3.11), so the run looked killed.
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    previous: dict[int, object] = {}
+    if main_thread:
+        previous = {sig: signal.signal(sig, _interrupt) for sig in _UNWIND}
     try:
         return _main(args)
     finally:
-        if main_thread and previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -47,8 +53,10 @@ def _main(args: argparse.Namespace) -> int:
         if args.debug:
             traceback.print_exc()
         return 2
-    except KeyboardInterrupt:
+    except (Interrupted, KeyboardInterrupt):
         print("siting: interrupted; no output was written", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
         return 130
     except (SitingError, Exception) as exc:  # internal error: short message, traceback on --debug
         text = str(exc).strip().splitlines()
@@ -66,8 +74,15 @@ def _main(args: argparse.Namespace) -> int:
         return 1
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+_UNWIND = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(BaseException):
+    """The run was stopped by a signal (Ctrl-C or SIGTERM); not an error."""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted(f"signal {signal.Signals(signum).name}")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
