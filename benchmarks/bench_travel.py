@@ -32,7 +32,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from siting import settings
 from siting._dijkstra import default_threads, to_targets
-from siting.demand import demand_points
+from siting.cells import demand_points
 from siting.pipeline import Inputs, prepare
 from siting.scenario import load_scenario
 from siting.travel import graph_matrix, travel_times

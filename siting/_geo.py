@@ -9,13 +9,19 @@ import numpy as np
 from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
-from siting.network import node_arrays
-
 
 def utm_for(lon: float, lat: float) -> CRS:
     """The WGS84 UTM zone CRS containing a point."""
     zone = int((lon + 180.0) // 6.0) + 1
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+def node_arrays(G: nx.MultiDiGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node ids, longitudes and latitudes of ``G`` in a fixed (sorted) order."""
+    ids = np.array(sorted(G.nodes), dtype=np.int64)
+    x = np.fromiter((G.nodes[n]["x"] for n in ids), dtype=float, count=len(ids))
+    y = np.fromiter((G.nodes[n]["y"] for n in ids), dtype=float, count=len(ids))
+    return ids, x, y
 
 
 @dataclass(frozen=True)

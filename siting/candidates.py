@@ -3,7 +3,8 @@
 Three sources, in order of priority when they meet at one road node:
 
 1. existing stations from a user file (CSV with lat/lon, GeoJSON points, or
-   Open Charge Map JSON): always candidates, fixed in every plan;
+   Open Charge Map JSON), OSM and the Open Charge Map API (see
+   :func:`gather_existing`): always candidates, fixed in every plan;
 2. OSM features where a charging plot fits (parking, fuel, markets, malls,
    supermarkets, transport hubs, parks, cafes; see
    :data:`siting.settings.CANDIDATE_TAGS`), snapped to the road graph;
@@ -18,8 +19,10 @@ one non-existing candidate is kept per node.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -31,14 +34,88 @@ from shapely.prepared import prep
 from siting import settings
 from siting._errors import DataFileError, InputError, MissingFileError
 from siting._geo import NodeIndex
-from siting._io import WGS84
-from siting._osm import Features
-from siting.existing import STATION_COLUMNS, read_ocm_file
+from siting._io import WGS84, file_stamp
+from siting._osm import Features, read_features
+from siting.existing import (
+    STATION_COLUMNS,
+    fetch_ocm,
+    merge_stations,
+    read_ocm_file,
+    read_osm_stations,
+    stations_from_features,
+)
+from siting.network import OnlineOptions, RoadNetwork, download_features
+
+if TYPE_CHECKING:
+    from siting.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["site_id", "kind", "name", "osmid", "existing", "node", "lon", "lat", "snap_m",
            "ports_known", "type_known", "kw_known", "source"]  # fmt: skip
+
+
+def candidate_stage(
+    sc: Scenario, net: RoadNetwork, stamps: dict[str, Any], *, cache_root: Path
+) -> gpd.GeoDataFrame:
+    """Stage 3 of ``sc``: candidate sites (OSM features, the road grid) and the
+    existing stations, snapped to the road graph of ``net``."""
+    cc = sc.candidates
+    features = None
+    if cc.osm_features:
+        if net.osm_file is None:
+            log.warning("candidates.osm_features needs an OSM file; using the road grid only")
+        else:
+            features = read_features(net.osm_file, field="network.osm_file")
+    existing = gather_existing(
+        sc, net.osm_file, net.area, stamps, online=net.online, cache_root=cache_root
+    )
+    return build_candidates(
+        net.index,
+        features=features,
+        area=net.area,
+        grid_spacing_m=cc.grid_spacing_m,
+        snap_max_m=cc.snap_max_m,
+        existing=existing,
+    )
+
+
+def gather_existing(
+    sc: Scenario,
+    osm_path: Path | None,
+    area: Any,
+    stamps: dict[str, Any],
+    *,
+    online: OnlineOptions,
+    cache_root: Path,
+) -> pd.DataFrame | None:
+    """Existing stations from the scenario's file, OSM (the extract, or downloaded with
+    an online graph) and Open Charge Map."""
+    cc = sc.candidates
+    frames = []
+    if cc.existing:
+        e_path = sc.resolve(cc.existing, field="candidates.existing")
+        assert e_path is not None
+        stamps["existing"] = file_stamp(e_path)
+        frames.append(load_existing(e_path))
+    if cc.existing_osm and osm_path is not None:
+        frames.append(read_osm_stations(osm_path))
+    elif cc.existing_osm and sc.network.source != "file":
+        found = download_features(
+            area,
+            {"amenity": "charging_station"},
+            what="the charging stations (candidates.existing_osm)",
+            online=online,
+            cache_dir=cache_root,
+        )
+        frames.append(stations_from_features(found))
+    if cc.existing_ocm_url:
+        key = cc.existing_ocm_key or os.environ.get("OCM_API_KEY")
+        frames.append(
+            fetch_ocm(cc.existing_ocm_url, area.bounds, key=key, timeout_s=sc.network.timeout_s)
+        )
+    merged = merge_stations(frames)
+    return merged if len(merged) else None
 
 
 def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataFrame:
@@ -129,95 +206,15 @@ def build_candidates(
     """
     inside = prep(area)
     frames: list[pd.DataFrame] = []
-
     if existing is not None and len(existing):
-        outside = [
-            i
-            for i, (x, y) in enumerate(zip(existing["lon"], existing["lat"], strict=True))
-            if not inside.contains(Point(x, y))
-        ]
-        if outside:
-            i = outside[0]
-            raise InputError(
-                f"candidates.existing: station {i + 1} ({existing['name'].iloc[i] or 'unnamed'}, "
-                f"lat {existing['lat'].iloc[i]:.5f}, lon {existing['lon'].iloc[i]:.5f}) lies "
-                f"outside the city boundary ({len(outside)} of {len(existing)} do)"
-            )
-        pos, dist = index.snap(existing["lon"].to_numpy(), existing["lat"].to_numpy())
-        far = dist > snap_max_m
-        if far.any():
-            warnings.warn(
-                f"candidates.existing: {int(far.sum())} station(s) lie more than "
-                f"{snap_max_m:.0f} m from the road graph; they are kept and reached "
-                "through their nearest road node",
-                UserWarning,
-                stacklevel=2,
-            )
-        frames.append(
-            pd.DataFrame(
-                {
-                    "kind": "existing_station",
-                    "name": existing["name"].to_numpy(),
-                    "osmid": -1,
-                    "existing": True,
-                    "pos": pos,
-                    "lon": existing["lon"].to_numpy(),
-                    "lat": existing["lat"].to_numpy(),
-                    "snap_m": dist,
-                    "ports_known": existing["ports"].to_numpy(float),
-                    "type_known": existing["station_type"].to_numpy(),
-                    "kw_known": existing["kw"].to_numpy(float),
-                    "source": existing["source"].to_numpy(),
-                }
-            )
-        )
-
+        frames.append(_existing_sites(existing, index, inside, snap_max_m))
     if features is not None and len(features.kind):
-        keep = np.fromiter(
-            (inside.contains(Point(x, y)) for x, y in zip(features.lon, features.lat, strict=True)),
-            bool,
-            len(features.lon),
-        )
-        pos, dist = index.snap(features.lon[keep], features.lat[keep])
-        frames.append(
-            pd.DataFrame(
-                {
-                    "kind": features.kind[keep],
-                    "name": features.name[keep],
-                    "osmid": features.osmid[keep],
-                    "existing": False,
-                    "pos": pos,
-                    "lon": features.lon[keep],
-                    "lat": features.lat[keep],
-                    "snap_m": dist,
-                }
-            )
-        )
-
+        frames.append(_feature_sites(features, index, inside))
     if grid_spacing_m > 0:
         frames.append(_grid(index, area, grid_spacing_m))
-
     if not frames:
         raise InputError("candidates: no source of candidate sites (no features, grid or stations)")
-    cand = pd.concat(frames, ignore_index=True)
-    cand = cand[cand["existing"] | (cand["snap_m"] <= snap_max_m)]
-    rank = {kind: r for r, (_, _, kind) in enumerate(settings.CANDIDATE_TAGS)}
-    rank[settings.GRID_KIND] = len(rank)
-    cand = cand.assign(_rank=cand["kind"].map(rank).fillna(-1), _ex=~cand["existing"])
-    cand = cand.sort_values(["_ex", "_rank", "pos", "osmid"], kind="stable")
-    taken = set(cand.loc[cand["existing"], "pos"])
-    new = cand[~cand["existing"]].drop_duplicates("pos")
-    new = new[~new["pos"].isin(taken)]
-    cand = pd.concat([cand[cand["existing"]], new], ignore_index=True)
-    cand = cand.drop(columns=["_rank", "_ex"])
-    for col, empty in (("ports_known", np.nan), ("type_known", ""), ("kw_known", np.nan),
-                       ("source", "")):  # fmt: skip
-        cand[col] = cand[col].fillna(empty) if col in cand else empty
-    new_site = ~cand["existing"] & (cand["source"] == "")
-    cand.loc[new_site, "source"] = np.where(
-        cand.loc[new_site, "kind"] == settings.GRID_KIND, "road grid", "osm"
-    )
-
+    cand = _one_per_node(pd.concat(frames, ignore_index=True), snap_max_m)
     n_ex = int(cand["existing"].sum())
     ids = [f"E{i + 1:04d}" for i in range(n_ex)] + [
         f"C{i + 1:05d}" for i in range(len(cand) - n_ex)
@@ -236,6 +233,94 @@ def build_candidates(
         out["kind"].value_counts().to_dict(),
     )
     return out
+
+
+def _existing_sites(
+    existing: pd.DataFrame, index: NodeIndex, inside: Any, snap_max_m: float
+) -> pd.DataFrame:
+    """Existing stations snapped to the graph; one outside the city is an error."""
+    outside = [
+        i
+        for i, (x, y) in enumerate(zip(existing["lon"], existing["lat"], strict=True))
+        if not inside.contains(Point(x, y))
+    ]
+    if outside:
+        i = outside[0]
+        raise InputError(
+            f"candidates.existing: station {i + 1} ({existing['name'].iloc[i] or 'unnamed'}, "
+            f"lat {existing['lat'].iloc[i]:.5f}, lon {existing['lon'].iloc[i]:.5f}) lies "
+            f"outside the city boundary ({len(outside)} of {len(existing)} do)"
+        )
+    pos, dist = index.snap(existing["lon"].to_numpy(), existing["lat"].to_numpy())
+    far = dist > snap_max_m
+    if far.any():
+        warnings.warn(
+            f"candidates.existing: {int(far.sum())} station(s) lie more than "
+            f"{snap_max_m:.0f} m from the road graph; they are kept and reached "
+            "through their nearest road node",
+            UserWarning,
+            stacklevel=3,
+        )
+    return pd.DataFrame(
+        {
+            "kind": "existing_station",
+            "name": existing["name"].to_numpy(),
+            "osmid": -1,
+            "existing": True,
+            "pos": pos,
+            "lon": existing["lon"].to_numpy(),
+            "lat": existing["lat"].to_numpy(),
+            "snap_m": dist,
+            "ports_known": existing["ports"].to_numpy(float),
+            "type_known": existing["station_type"].to_numpy(),
+            "kw_known": existing["kw"].to_numpy(float),
+            "source": existing["source"].to_numpy(),
+        }
+    )
+
+
+def _feature_sites(features: Features, index: NodeIndex, inside: Any) -> pd.DataFrame:
+    """OSM features inside the city, snapped to the graph."""
+    keep = np.fromiter(
+        (inside.contains(Point(x, y)) for x, y in zip(features.lon, features.lat, strict=True)),
+        bool,
+        len(features.lon),
+    )
+    pos, dist = index.snap(features.lon[keep], features.lat[keep])
+    return pd.DataFrame(
+        {
+            "kind": features.kind[keep],
+            "name": features.name[keep],
+            "osmid": features.osmid[keep],
+            "existing": False,
+            "pos": pos,
+            "lon": features.lon[keep],
+            "lat": features.lat[keep],
+            "snap_m": dist,
+        }
+    )
+
+
+def _one_per_node(cand: pd.DataFrame, snap_max_m: float) -> pd.DataFrame:
+    """Existing stations first, then one new site per road node (the best kind wins)."""
+    cand = cand[cand["existing"] | (cand["snap_m"] <= snap_max_m)]
+    rank = {kind: r for r, (_, _, kind) in enumerate(settings.CANDIDATE_TAGS)}
+    rank[settings.GRID_KIND] = len(rank)
+    cand = cand.assign(_rank=cand["kind"].map(rank).fillna(-1), _ex=~cand["existing"])
+    cand = cand.sort_values(["_ex", "_rank", "pos", "osmid"], kind="stable")
+    taken = set(cand.loc[cand["existing"], "pos"])
+    new = cand[~cand["existing"]].drop_duplicates("pos")
+    new = new[~new["pos"].isin(taken)]
+    cand = pd.concat([cand[cand["existing"]], new], ignore_index=True)
+    cand = cand.drop(columns=["_rank", "_ex"])
+    for col, empty in (("ports_known", np.nan), ("type_known", ""), ("kw_known", np.nan),
+                       ("source", "")):  # fmt: skip
+        cand[col] = cand[col].fillna(empty) if col in cand else empty
+    new_site = ~cand["existing"] & (cand["source"] == "")
+    cand.loc[new_site, "source"] = np.where(
+        cand.loc[new_site, "kind"] == settings.GRID_KIND, "road grid", "osm"
+    )
+    return cand
 
 
 def _grid(index: NodeIndex, area: BaseGeometry, spacing: float) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from siting.scenario import CapacityConfig, CostsConfig
+from siting.sections import CapacityConfig, CostsConfig
 
 
 def station_costs(costs: CostsConfig | None, capacity: CapacityConfig) -> dict[str, float]:

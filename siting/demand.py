@@ -27,270 +27,82 @@ import logging
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
-import h3
-import networkx as nx
 import numpy as np
 import pandas as pd
-from shapely.geometry import Point, Polygon
-from shapely.geometry.base import BaseGeometry
-from shapely.prepared import prep
 
-from siting._errors import DataFileError, InputError
-from siting._io import WGS84, utm_crs
+from siting._errors import DataFileError
+from siting._io import WGS84
+from siting.cells import cell_districts, demand_points
+from siting.scenario import Scenario, resolve_segments
+from siting.segments import SEGMENTS, Segment
+from siting.travel import TravelTimes
+
+if TYPE_CHECKING:
+    from siting.results import Inputs
 
 log = logging.getLogger(__name__)
 
 
-SEGMENTS = ("residents", "inbound", "taxis")
+@dataclass
+class Demand:
+    """One scenario's charging demand on a run's inputs (what stage 2b makes).
 
-
-@dataclass(frozen=True)
-class Segment:
-    """One demand segment: an input count and the behaviour that turns it into sessions.
-
-    ``count`` is vehicles (residents: registered; inbound: entering per day) or, for
-    taxis, registered drivers (one shift a day). Sessions per day are
-
-    .. math:: S = \\text{count} \\cdot s_{EV} \\cdot s_{pub} \\cdot f
-
-    and energy per day :math:`E = S \\cdot e`.
+    ``points`` has one row per cell with demand (see :func:`build_demand`) and
+    ``travel`` their rows of the drive-time matrix; ``alloc`` and ``by_district``
+    split it over districts (:func:`district_allocation`, :func:`district_summary`).
     """
 
-    name: str
-    count: float
-    ev_share: float
-    public_share: float
-    sessions_per_ev_day: float
-    kwh_per_session: float
-    charger: str = "AC"
-
-    def __post_init__(self) -> None:
-        for field in ("count", "sessions_per_ev_day", "kwh_per_session"):
-            value = getattr(self, field)
-            if not np.isfinite(value) or value < 0:
-                raise InputError(f"demand.{self.name}.{field}: expected a number >= 0, got {value}")
-        for field in ("ev_share", "public_share"):
-            value = getattr(self, field)
-            if not 0.0 <= value <= 1.0:
-                raise InputError(
-                    f"demand.{self.name}.{field}: expected a share in [0, 1], got {value}"
-                )
-        if self.charger not in ("AC", "DC"):
-            raise InputError(
-                f"demand.{self.name}.charger: expected 'AC' or 'DC', got {self.charger!r}"
-            )
+    preset: str
+    segments: dict[str, Segment]
+    points: gpd.GeoDataFrame
+    travel: TravelTimes
+    peak_hour_share: float
+    alloc: pd.DataFrame | None = None
+    by_district: pd.DataFrame | None = None
 
     @property
-    def evs(self) -> float:
-        """Electric vehicles of the segment."""
-        return self.count * self.ev_share
+    def weights(self) -> np.ndarray:
+        """Sessions per day at each demand point."""
+        return self.points["sessions_day"].to_numpy()
 
-    @property
-    def sessions_per_day(self) -> float:
-        """Public charging sessions per day, city total."""
-        return self.count * self.ev_share * self.public_share * self.sessions_per_ev_day
-
-    @property
-    def kwh_per_day(self) -> float:
-        """Energy per day at public stations, city total."""
-        return self.sessions_per_day * self.kwh_per_session
+    def by_charger(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sessions per day at each point needing AC (any port) and DC ports."""
+        return charger_demand(self.points, self.segments)
 
 
-def h3_cells(boundary: BaseGeometry, resolution: int) -> gpd.GeoDataFrame:
-    """H3 cells that overlap ``boundary`` (WGS84), as hexagon polygons."""
-    shape = h3.geo_to_h3shape(boundary.__geo_interface__)
-    cells = sorted(h3.h3shape_to_cells_experimental(shape, resolution, contain="overlap"))
-    if not cells:
-        raise InputError("demand: the city boundary covers no H3 cell")
-    polys = [Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells]
-    return gpd.GeoDataFrame({"h3": cells}, geometry=polys, crs=WGS84)
-
-
-def population_by_district(
-    population: gpd.GeoDataFrame,
-    column: str,
-    districts: gpd.GeoDataFrame | None,
-    *,
-    district_column: str = "name",
-    totals: pd.Series | None = None,
-) -> gpd.GeoDataFrame:
-    """Population pieces, one per (input feature ∩ district), in a metric CRS.
-
-    Parameters
-    ----------
-    population
-        Polygons (area-weighted) or points with a numeric ``column``.
-    column
-        Population column.
-    districts
-        District polygons; ``None`` treats the layer as one district, ``"city"``.
-    district_column
-        District name column of ``districts``.
-    totals
-        Official population per district name; when given, pieces are rescaled
-        so that each district's sum equals its total.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        Columns ``district``, ``pop`` and the piece geometry (metric CRS).
-    """
-    values = _counts(population, column, field="demand.population_column")
-    metric = utm_crs(population)
-    pop = gpd.GeoDataFrame(
-        {"pop": values.to_numpy(float)}, geometry=population.geometry, crs=population.crs
-    ).to_crs(metric)
-    if districts is None:
-        zones = gpd.GeoDataFrame(
-            {"district": ["city"]}, geometry=[pop.union_all().convex_hull.buffer(1.0)], crs=metric
-        )
-    else:
-        if district_column not in districts.columns:
-            raise DataFileError(
-                f"demand.district_column: districts have no column {district_column!r}"
-            )
-        zones = gpd.GeoDataFrame(
-            {"district": districts[district_column].astype(str)},
-            geometry=districts.geometry,
-            crs=districts.crs,
-        ).to_crs(metric)
-        zones = zones.dissolve("district", as_index=False)
-    if not pop.intersects(zones.union_all()).any():
-        raise DataFileError(
-            "demand.population: the population layer does not overlap the districts"
-        )
-    pieces = _split(pop, "pop", zones)
-    if totals is not None:
-        pieces = _rescale(pieces, zones, totals)
-    return pieces
-
-
-def allocate_to_cells(pieces: gpd.GeoDataFrame, cells: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Spread population pieces onto cells; return one row per (cell, district).
-
-    Columns: ``h3``, ``district``, ``pop``, ``cx``, ``cy`` (population-weighted
-    centroid of the part, metric CRS). District sums are kept exactly: mass
-    that falls outside every cell (a sliver at the edge) is put back by
-    rescaling within its district.
-    """
-    cells_m = cells.to_crs(pieces.crs)
-    parts = _split(pieces, "pop", cells_m[["h3", "geometry"]], keep=["district"])
-    cent = parts.geometry.centroid
-    parts = pd.DataFrame(
-        {
-            "h3": parts["h3"],
-            "district": parts["district"],
-            "pop": parts["pop"],
-            "wx": cent.x * parts["pop"],
-            "wy": cent.y * parts["pop"],
-        }
+def demand_stage(sc: Scenario, inputs: Inputs, *, by_district: bool = True) -> Demand:
+    """Stage 2b of ``sc``: its segments' sessions on the cells of ``inputs``, the
+    travel-time rows of the cells with demand and (``by_district``) the figures
+    per district."""
+    dc = sc.demand
+    segments = resolve_segments(sc)
+    corridor_share = dc.inbound.corridor_share if dc.inbound else 0.0
+    demand = build_demand(
+        inputs.cells,
+        inputs.parts,
+        segments,
+        jobs=inputs.jobs,
+        hubs=inputs.hubs,
+        corridors=inputs.corridors,
+        corridor_share=corridor_share,
+        taxi_jobs_weight=dc.taxis.jobs_weight if dc.taxis else 0.5,
+        districts=inputs.districts,
+        district_column=dc.district_column,
+        metric_crs=inputs.metric_crs,
     )
-    out = parts.groupby(["h3", "district"], as_index=False, sort=True).sum()
-    want = pieces.groupby("district")["pop"].sum()
-    got = out.groupby("district")["pop"].sum()
-    factor = (want / got.replace(0.0, np.nan)).fillna(1.0)
-    f = out["district"].map(factor).to_numpy()
-    out["pop"] *= f
-    out["wx"] *= f
-    out["wy"] *= f
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["cx"] = out["wx"] / out["pop"]
-        out["cy"] = out["wy"] / out["pop"]
-    return out.drop(columns=["wx", "wy"])
-
-
-def layer_on_cells(
-    layer: gpd.GeoDataFrame, column: str, cells: gpd.GeoDataFrame, *, field: str
-) -> pd.Series:
-    """Sum of ``layer[column]`` falling in each cell (polygons area-weighted, points whole).
-
-    Returns a Series indexed by ``h3`` (every cell, zeros included).
-    """
-    values = _counts(layer, column, field=field)
-    metric = utm_crs(cells)
-    lay = gpd.GeoDataFrame(
-        {"v": values.to_numpy(float)}, geometry=layer.geometry.to_numpy(), crs=layer.crs
-    ).to_crs(metric)
-    zones = cells[["h3", "geometry"]].to_crs(metric)
-    if not lay.intersects(zones.union_all()).any():
-        raise DataFileError(f"{field}: the layer does not overlap the city")
-    parts = _split(lay, "v", zones)
-    return parts.groupby("h3")["v"].sum().reindex(cells["h3"], fill_value=0.0)
-
-
-def points_on_cells(
-    points: list[tuple[float, float, float]],
-    cells: gpd.GeoDataFrame,
-    *,
-    once_per: list[str] | None = None,
-) -> pd.Series:
-    """Sum of point weights (lon, lat, weight) per cell, by H3 index.
-
-    With ``once_per`` (a label per point), a label counts once per cell: an airport
-    mapped as an aerodrome and two terminals is one airport.
-    """
-    res = h3.get_resolution(cells["h3"].iloc[0])
-    acc: dict[str, float] = {}
-    seen: set[tuple[str, str]] = set()
-    for k, (lon, lat, w) in enumerate(points):
-        c = h3.latlng_to_cell(lat, lon, res)
-        if once_per is not None:
-            if (c, once_per[k]) in seen:
-                continue
-            seen.add((c, once_per[k]))
-        acc[c] = acc.get(c, 0.0) + w
-    return pd.Series(acc, dtype=float).reindex(cells["h3"], fill_value=0.0)
-
-
-def corridor_cells(
-    G: nx.MultiDiGraph, boundary: BaseGeometry, cells: gpd.GeoDataFrame
-) -> pd.Series:
-    """Entry corridors: where motorway, trunk and primary roads enter the city.
-
-    Each edge of those classes from a node outside ``boundary`` to a node inside
-    counts once, at the cell of its inside node.
-    """
-    inside = prep(boundary)
-    main = {"motorway", "trunk", "primary", "motorway_link", "trunk_link"}
-    res = h3.get_resolution(cells["h3"].iloc[0])
-    acc: dict[str, float] = {}
-    for u, v, d in G.edges(data=True):
-        hw = d.get("highway")
-        hw = hw[0] if isinstance(hw, list) else hw
-        if hw not in main:
-            continue
-        pu, pv = G.nodes[u], G.nodes[v]
-        if not inside.contains(Point(pu["x"], pu["y"])) and inside.contains(
-            Point(pv["x"], pv["y"])
-        ):
-            c = h3.latlng_to_cell(pv["y"], pv["x"], res)
-            acc[c] = acc.get(c, 0.0) + 1.0
-    return pd.Series(acc, dtype=float).reindex(cells["h3"], fill_value=0.0)
-
-
-def demand_points(
-    cells: gpd.GeoDataFrame, residents_parts: gpd.GeoDataFrame, metric_crs: object
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each cell's demand point (lon, lat), in the order of ``cells``: the
-    population-weighted centre where people live, else the cell's centre."""
-    h3_ids = cells["h3"].to_numpy()
-    rp = residents_parts.assign(
-        wx=residents_parts["cx"] * residents_parts["pop"],
-        wy=residents_parts["cy"] * residents_parts["pop"],
-    )
-    cent = rp.groupby("h3")[["wx", "wy", "pop"]].sum()
-    cent = cent[cent["pop"] > 0]
-    xy = gpd.GeoSeries(
-        gpd.points_from_xy(cent["wx"] / cent["pop"], cent["wy"] / cent["pop"]), crs=metric_crs
-    ).to_crs(WGS84)
-    lon = pd.Series(xy.x.to_numpy(), index=cent.index)
-    lat = pd.Series(xy.y.to_numpy(), index=cent.index)
-    centre = np.array([h3.cell_to_latlng(c) for c in h3_ids]).reshape(-1, 2)
-    lon_all = lon.reindex(h3_ids).fillna(pd.Series(centre[:, 1], index=h3_ids)).to_numpy()
-    lat_all = lat.reindex(h3_ids).fillna(pd.Series(centre[:, 0], index=h3_ids)).to_numpy()
-    return lon_all, lat_all
+    # travel times were built for every cell; keep the rows of cells with demand
+    cell_row = pd.Series(np.arange(len(inputs.cells)), index=inputs.cells["h3"].to_numpy())
+    tt = inputs.travel.demand_rows(cell_row.loc[demand["h3"].to_numpy()].to_numpy())
+    need = Demand(dc.preset, segments, demand, tt, dc.peak_hour_share)
+    if by_district:
+        need.alloc = district_allocation(demand, inputs.parts, segments)
+        need.by_district = district_summary(
+            need.alloc, inputs.parts, peak_hour_share=dc.peak_hour_share, segments=segments
+        )
+    return need
 
 
 def build_demand(
@@ -341,6 +153,64 @@ def build_demand(
     table["population"] = pop.to_numpy()
     table["jobs"] = jobs.reindex(h3_ids, fill_value=0.0).to_numpy()
 
+    patterns = _patterns(
+        h3_ids,
+        segments,
+        pop=pop,
+        jobs=jobs,
+        hubs=hubs,
+        corridors=corridors,
+        corridor_share=corridor_share,
+        taxi_jobs_weight=taxi_jobs_weight,
+    )
+    sessions = np.zeros(len(h3_ids))
+    kwh = np.zeros(len(h3_ids))
+    dc = np.zeros(len(h3_ids))
+    for name, seg in segments.items():
+        s_c = patterns[name] * seg.sessions_per_day
+        table[f"{name}_sessions_day"] = s_c
+        table[f"{name}_kwh_day"] = s_c * seg.kwh_per_session
+        sessions += s_c
+        kwh += s_c * seg.kwh_per_session
+        if seg.charger == "DC":
+            dc += s_c
+    table["sessions_day"] = sessions
+    table["kwh_day"] = kwh
+    table["dc_sessions_day"] = dc
+
+    table["district"] = cell_districts(cells, districts, district_column, metric_crs)
+    table["lon"], table["lat"] = demand_points(cells, residents_parts, metric_crs)
+
+    keep = table["sessions_day"].to_numpy() > 0
+    table = table[keep]
+    out = gpd.GeoDataFrame(
+        table.reset_index(),
+        geometry=cells.set_index("h3").loc[table.index, "geometry"].to_numpy(),
+        crs=WGS84,
+    )
+    out.insert(0, "demand_id", np.arange(len(out)))
+    log.info(
+        "demand: %d cells, %.0f sessions/day (%s)",
+        len(out),
+        out["sessions_day"].sum(),
+        ", ".join(f"{n} {s.sessions_per_day:.0f}" for n, s in segments.items()),
+    )
+    return out
+
+
+def _patterns(
+    h3_ids: np.ndarray,
+    segments: dict[str, Segment],
+    *,
+    pop: pd.Series,
+    jobs: pd.Series,
+    hubs: pd.Series | None,
+    corridors: pd.Series | None,
+    corridor_share: float,
+    taxi_jobs_weight: float,
+) -> dict[str, np.ndarray]:
+    """Each segment's spatial pattern: its share of the city total in each cell."""
+
     def share(series: pd.Series | None, what: str) -> np.ndarray:
         if series is None:
             return np.zeros(len(h3_ids))
@@ -361,7 +231,7 @@ def build_demand(
                     "demand.inbound.corridor_share: no entry corridor found; "
                     "all inbound demand follows jobs",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
             else:
                 p = (1 - corridor_share) * p + corridor_share * share(corridors, "corridors")
@@ -374,43 +244,11 @@ def build_demand(
             warnings.warn(
                 "demand.taxis: no taxi hub found in the city; taxi demand follows jobs",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         patterns["taxis"] = p
 
-    sessions = np.zeros(len(h3_ids))
-    kwh = np.zeros(len(h3_ids))
-    dc = np.zeros(len(h3_ids))
-    for name, seg in segments.items():
-        s_c = patterns[name] * seg.sessions_per_day
-        table[f"{name}_sessions_day"] = s_c
-        table[f"{name}_kwh_day"] = s_c * seg.kwh_per_session
-        sessions += s_c
-        kwh += s_c * seg.kwh_per_session
-        if seg.charger == "DC":
-            dc += s_c
-    table["sessions_day"] = sessions
-    table["kwh_day"] = kwh
-    table["dc_sessions_day"] = dc
-
-    table["district"] = _cell_districts(cells, districts, district_column, metric_crs)
-    table["lon"], table["lat"] = demand_points(cells, residents_parts, metric_crs)
-
-    keep = table["sessions_day"].to_numpy() > 0
-    table = table[keep]
-    out = gpd.GeoDataFrame(
-        table.reset_index(),
-        geometry=cells.set_index("h3").loc[table.index, "geometry"].to_numpy(),
-        crs=WGS84,
-    )
-    out.insert(0, "demand_id", np.arange(len(out)))
-    log.info(
-        "demand: %d cells, %.0f sessions/day (%s)",
-        len(out),
-        out["sessions_day"].sum(),
-        ", ".join(f"{n} {s.sessions_per_day:.0f}" for n, s in segments.items()),
-    )
-    return out
+    return patterns
 
 
 def district_allocation(
@@ -492,101 +330,6 @@ def district_summary(
     by["kwh_day"] = alloc.groupby("district")["kwh_day"].sum()
     by["peak_mw"] = by["kwh_day"] * peak_hour_share / 1000.0
     return by.reset_index()
-
-
-def _cell_districts(
-    cells: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None, column: str, metric_crs: object
-) -> np.ndarray:
-    """Each cell's district: the district it overlaps most ("outside" when none)."""
-    if districts is None:
-        return np.full(len(cells), "city", dtype=object)
-    c = cells[["h3", "geometry"]].to_crs(metric_crs)
-    d = gpd.GeoDataFrame(
-        {"district": districts[column].astype(str)}, geometry=districts.geometry, crs=districts.crs
-    ).to_crs(metric_crs)
-    inter = gpd.overlay(c, d, how="intersection", keep_geom_type=True)
-    inter["a"] = inter.geometry.area
-    best = inter.sort_values(["h3", "a"], ascending=[True, False]).drop_duplicates("h3")
-    return best.set_index("h3")["district"].reindex(cells["h3"]).fillna("outside").to_numpy()
-
-
-# ----------------------------------------------------------------- internals
-def _counts(layer: gpd.GeoDataFrame, column: str, *, field: str) -> pd.Series:
-    """``layer[column]`` as numbers, which must all be present and non-negative."""
-    values = pd.to_numeric(layer[column], errors="coerce")
-    if values.isna().any():
-        raise DataFileError(f"{field}: column {column!r} has non-numeric values")
-    if (values < 0).any():
-        raise DataFileError(f"{field}: column {column!r} has negative values")
-    return values
-
-
-def _split(
-    layer: gpd.GeoDataFrame, value: str, zones: gpd.GeoDataFrame, *, keep: list[str] | None = None
-) -> gpd.GeoDataFrame:
-    """Split ``layer[value]`` over ``zones``: by area for polygons, whole for points."""
-    keep = keep or []
-    zone_cols = [c for c in zones.columns if c != "geometry"]
-    is_point = layer.geom_type.isin(["Point", "MultiPoint"])
-    parts = []
-    if is_point.any():
-        pts = layer[is_point][[value, *keep, "geometry"]]
-        joined = gpd.sjoin(pts, zones, how="inner", predicate="within").drop(columns="index_right")
-        parts.append(joined[[*zone_cols, value, *keep, "geometry"]])
-    if (~is_point).any():
-        polys = layer[~is_point][[value, *keep, "geometry"]].copy()
-        polys["_area"] = polys.geometry.area
-        polys = polys[polys["_area"] > 0]
-        inter = gpd.overlay(polys, zones, how="intersection", keep_geom_type=True)
-        inter[value] = inter[value] * inter.geometry.area / inter["_area"]
-        parts.append(inter[[*zone_cols, value, *keep, "geometry"]])
-    out = pd.concat(parts, ignore_index=True)
-    return gpd.GeoDataFrame(out, geometry="geometry", crs=layer.crs)
-
-
-def _rescale(
-    pieces: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, totals: pd.Series
-) -> gpd.GeoDataFrame:
-    names = set(zones["district"])
-    unknown = sorted(set(totals.index) - names)
-    if unknown:
-        raise DataFileError(
-            f"demand.district_totals: district(s) {', '.join(unknown)} are not in the districts "
-            f"layer (it has {', '.join(sorted(names))})"
-        )
-    missing = sorted(names - set(totals.index))
-    if missing:
-        warnings.warn(
-            f"demand.district_totals has no figure for {', '.join(missing)}; their population "
-            "pattern is used unscaled",
-            UserWarning,
-            stacklevel=3,
-        )
-    sums = pieces.groupby("district")["pop"].sum()
-    extra = []
-    for name, official in totals.items():
-        have = float(sums.get(name, 0.0))
-        if have > 0:
-            continue
-        warnings.warn(
-            f"demand.population has no population in district {name!r}; "
-            f"its official {official:,.0f} residents are spread uniformly over its area",
-            UserWarning,
-            stacklevel=3,
-        )
-        zone = zones[zones["district"] == name]
-        extra.append(
-            gpd.GeoDataFrame(
-                {"district": [name], "pop": [1.0]}, geometry=zone.geometry.to_numpy(), crs=zones.crs
-            )
-        )
-    if extra:
-        pieces = gpd.GeoDataFrame(pd.concat([pieces, *extra], ignore_index=True), crs=pieces.crs)
-        sums = pieces.groupby("district")["pop"].sum()
-    factor = (totals.reindex(sums.index) / sums).fillna(1.0)
-    pieces = pieces.copy()
-    pieces["pop"] = pieces["pop"] * pieces["district"].map(factor).to_numpy()
-    return pieces
 
 
 def charger_demand(

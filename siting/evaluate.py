@@ -1,223 +1,237 @@
-"""Stage 6 — key figures of a plan: coverage, access times, per-site load."""
+"""Stage 6 — evaluate the plan: its stations, districts, curve and key figures.
+
+:func:`evaluate_stage` turns the optimise stage's :class:`~siting.planning.Decision`
+into what a planner reads: the stations with their load, type, cost and nearest
+neighbours, the figures per district, the areas each station serves, the curve of
+demand served against stations, and the kpis. :func:`explain_reach` measures the
+demand no plan can reach (and refuses a request no plan can answer). The metrics
+themselves are in :mod:`siting.metrics`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from siting import settings
+from siting._errors import InfeasibleError
+from siting.figures import plan_figures, run_figures, station_figures
+from siting.metrics import district_figures, evaluate_plan, served_areas
+from siting.optimize import Phase, SolveResult
 from siting.travel import TravelTimes
 
+if TYPE_CHECKING:
+    from siting.demand import Demand
+    from siting.planning import Decision
+    from siting.results import Inputs
+    from siting.scenario import Scenario
 
-def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """The ``q``-th (0–100) percentile of ``values`` weighted by ``weights``.
+log = logging.getLogger(__name__)
 
-    Uses the inverted empirical CDF: the smallest value whose cumulative weight
-    reaches ``q`` percent of the total.
+
+@dataclass
+class Evaluation:
+    """What stage 6 makes of a decision."""
+
+    sites: gpd.GeoDataFrame
+    kpis: dict[str, Any]
+    per_district: pd.DataFrame
+    per_demand: pd.DataFrame
+    areas: gpd.GeoDataFrame
+    curve: pd.DataFrame
+
+
+def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decision) -> Evaluation:
+    """Stage 6 of ``sc``: the figures of ``decision``'s plan (see the module docstring)."""
+    oc, result = sc.optimize, decision.result
+    demand, tt, candidates = need.points, need.travel, inputs.candidates
+    threshold_s = oc.threshold_min * 60.0
+    kpis, per_site, per_demand = evaluate_plan(
+        demand,
+        candidates,
+        result.selected,
+        tt,
+        threshold_s=threshold_s,
+        served=served_per_point(result),
+        # the capacitated model's (point, station, sessions, DC) assignment; the
+        # covering models assign each point to its nearest station, as evaluate does
+        assignment=a if isinstance(a := result.extra.get("assignment"), tuple) else None,
+    )
+    sites = candidates.iloc[result.selected].reset_index(drop=True)
+    sites = sites.join(per_site, on="site_id")
+    known = sites["ports_known"].to_numpy(float)
+    sites["ports"] = np.where(np.isfinite(known), known, oc.capacity.ports).astype(int)
+    sites["neighbours"] = neighbour_labels(tt, result.selected, sites["site_id"].to_numpy())
+    reaching = [
+        row["result"]
+        for row in decision.minimum
+        if row["preset"] == need.preset and "result" in row and row["form"] == "capacitated"
+    ]
+    curve = served_curve(
+        demand,
+        candidates,
+        tt,
+        threshold_s,
+        plan=result,
+        alone=decision.alone,
+        phases=decision.phases,
+        minimum=reaching,
+    )
+    if decision.phases is not None:
+        first = {j: ph.p for ph in reversed(decision.phases) for j in ph.selected.tolist()}
+        sites["phase"] = [first.get(int(j), oc.p) for j in result.selected]
+        kpis["phasing"] = phasing_figures(decision.phases)
+    station_figures(sites, result, decision, oc)
+    kpis.update(
+        plan_figures(sc, result, decision, demand, need.segments, tt, threshold_s, candidates, kpis)
+    )
+    kpis["minimum"] = [{k: v for k, v in row.items() if k != "result"} for row in decision.minimum]
+    assert need.alloc is not None and need.by_district is not None  # demand_stage(by_district)
+    per_district = district_figures(
+        need.alloc,
+        per_demand,
+        demand,
+        candidates,
+        result.selected,
+        inputs.districts,
+        district_column=sc.demand.district_column,
+    )
+    per_district = need.by_district.merge(
+        per_district.drop(columns=["demand"]), on="district", how="outer"
+    )
+    kpis = run_figures(sc, inputs, need, decision, kpis)
+    areas = served_areas(demand, per_demand, sites)
+    return Evaluation(sites, kpis, per_district, per_demand, areas, curve)
+
+
+def phasing_figures(phases: list[Phase]) -> list[dict[str, Any]]:
+    """Each nested phase's objective and status, against the same size solved alone."""
+    return [
+        {
+            "p": ph.p,
+            "objective": ph.objective,
+            "status": ph.status,
+            "independent_objective": ph.independent_objective,
+            "independent_status": ph.independent_status,
+            "cost_of_nesting": round(ph.cost_of_nesting, 6),
+        }
+        for ph in phases
+    ]
+
+
+def explain_reach(
+    tt: TravelTimes, weights: np.ndarray, threshold_s: float, *, model: str
+) -> dict[str, Any]:
+    """Refuse a request no plan can answer; measure the demand out of every plan's reach.
+
+    Covering models serve only demand with a candidate within ``threshold_s``;
+    the p-median counts demand beyond the travel cutoff at the cutoff. Returns
+    the figures for ``kpis.json`` (``field``, ``limit_min``, ``points``,
+    ``sessions_day``, ``share``); the run summary prints them when not zero.
     """
-    v = np.asarray(values, dtype=float)
-    w = np.asarray(weights, dtype=float)
-    keep = w > 0
-    v, w = v[keep], w[keep]
-    if len(v) == 0:
-        return float("nan")
-    order = np.argsort(v, kind="stable")
-    cum = np.cumsum(w[order])
-    k = int(np.searchsorted(cum, q / 100.0 * cum[-1], side="left"))
-    return float(v[order][min(k, len(v) - 1)])
-
-
-def evaluate_plan(
-    demand: gpd.GeoDataFrame,
-    sites: gpd.GeoDataFrame,
-    selected: np.ndarray,
-    tt: TravelTimes,
-    *,
-    threshold_s: float,
-    weight_col: str = "sessions_day",
-    served: np.ndarray | None = None,
-    assignment: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
-) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """Coverage and access-time figures of a plan.
-
-    Access times are to the nearest chosen site by drive time. ``served``
-    (sessions per day per point, e.g. under station capacities) is the demand
-    the plan serves; by default, the demand within the threshold. Every
-    per-station figure comes from one assignment of demand to stations: the
-    model's (``assignment``: demand point, position in ``selected``, sessions/day,
-    DC flag), or without one each point within the threshold to its nearest site.
-    A station's served area holds the cells within the threshold it serves most
-    of (cells within reach that no station serves go to the nearest station), so
-    station loads sum to the demand served and areas to the demand covered.
-
-    Returns
-    -------
-    kpis
-        ``coverage_share`` (demand within the threshold of a chosen site),
-        demand-weighted ``mean_access_min`` and ``p95_access_min``, counts.
-    per_site
-        For each chosen site: ``area_cells`` and ``area_sessions`` (cells of its served
-        area and their sessions/day), ``sessions_served`` (its load).
-    per_demand
-        For each demand point: nearest site id, access time in minutes, whether
-        it is within the threshold, the demand served and its ``area_site``.
-    """
-    w = demand[weight_col].to_numpy(float)
-    best, arg = tt.nearest(selected)
-    reachable = np.isfinite(best)
-    covered = best <= threshold_s
-    served_w = np.where(covered, w, 0.0) if served is None else np.asarray(served, dtype=float)
-    if served_w.shape != w.shape:
-        raise ValueError(
-            f"served: expected {len(w)} values (one per demand point), got {served_w.shape}"
+    total = float(weights.sum())
+    if total <= 0:
+        raise InfeasibleError("demand: every demand point has zero sessions/day; nothing to plan")
+    field, limit_s = (
+        ("travel.cutoff_min", tt.cutoff_s)
+        if model == "pmedian"
+        else ("optimize.threshold_min", threshold_s)
+    )
+    near = np.diff(tt.neighbours(limit_s).indptr) > 0
+    reach = float(weights[near].sum())
+    if reach <= 0:
+        data = tt.matrix.data
+        nearest = f"the nearest pair is {data.min() / 60:.1f} min" if len(data) else "no pair"
+        raise InfeasibleError(
+            f"{field}: no demand point has a candidate site within {limit_s / 60:g} min "
+            f"({nearest} within the {tt.cutoff_s / 60:g} min travel cutoff); raise {field} "
+            "or add candidate sites"
         )
-    total = float(w.sum())
-    minutes = best / 60.0
-    kpis: dict[str, Any] = {
-        "stations": len(selected),
-        "stations_existing": int(sites["existing"].to_numpy()[selected].sum()),
-        "stations_new": int((~sites["existing"].to_numpy()[selected]).sum()),
-        "demand_points": len(demand),
-        "demand_total": round(total, 3),
-        "demand_covered": round(float(w[covered].sum()), 3),
-        "coverage_share": round(float(w[covered].sum()) / total, 6) if total else 0.0,
-        "threshold_min": threshold_s / 60.0,
-        "mean_access_min": round(float(np.average(minutes[reachable], weights=w[reachable])), 3)
-        if w[reachable].sum() > 0
-        else None,
-        "p95_access_min": round(weighted_percentile(minutes[reachable], w[reachable], 95), 3),
-        "max_access_min": round(float(minutes[reachable].max()), 3) if reachable.any() else None,
-        "demand_unreachable": round(float(w[~reachable].sum()), 3),
-        "demand_served": round(float(served_w.sum()), 3),
-        "served_share": round(float(served_w.sum()) / total, 6) if total else 0.0,
+    out = total - reach
+    points = int((~near & (weights > 0)).sum())
+    if out > 0:
+        log.info(
+            "%s: %d demand points (%.0f sessions/day, %.1f%% of demand) have no candidate "
+            "site within %g min; no plan can serve them",
+            field,
+            points,
+            out,
+            100.0 * out / total,
+            limit_s / 60,
+        )
+    return {
+        "field": field,
+        "limit_min": round(limit_s / 60, 3),
+        "points": points,
+        "sessions_day": round(out, 3),
+        "share": round(out / total, 6),
     }
-    ids = sites["site_id"].to_numpy()
-    pos = np.full(len(sites), -1, dtype=np.int64)
-    pos[selected] = np.arange(len(selected))
-    near_pos = np.where(arg >= 0, pos[np.maximum(arg, 0)], -1)
-    area_pos = np.where(covered, near_pos, -1)
-    load: np.ndarray = np.zeros(len(selected))
-    if assignment is not None:
-        r, c, v, _ = assignment
-        load = np.bincount(c, weights=v, minlength=len(selected))
-        # the station serving most of each point (ties to the lower position)
-        order = np.lexsort((c, -v, r))
-        first = np.r_[True, r[order][1:] != r[order][:-1]] if len(order) else np.array([], bool)
-        top_r, top_c = r[order][first], c[order][first]
-        area_pos[top_r] = np.where(covered[top_r], top_c, area_pos[top_r])
-    else:
-        inside = area_pos >= 0
-        load = np.bincount(area_pos[inside], weights=served_w[inside], minlength=len(selected))
-    per_demand = pd.DataFrame(
-        {
-            "demand_id": demand["demand_id"].to_numpy(),
-            "nearest_site": np.where(arg >= 0, ids[np.maximum(arg, 0)], ""),
-            "access_min": np.round(minutes, 3),
-            "covered": covered,
-            "served": served_w,
-            "area_site": np.where(area_pos >= 0, ids[selected][np.maximum(area_pos, 0)], ""),
-        }
-    )
-    inside = area_pos >= 0
-    per_site = pd.DataFrame(
-        {
-            "area_cells": np.bincount(area_pos[inside], minlength=len(selected)),
-            "area_sessions": np.bincount(
-                area_pos[inside], weights=w[inside], minlength=len(selected)
-            ),
-            "sessions_served": load,
-        },
-        index=ids[selected],
-    )
-    return kpis, per_site, per_demand
 
 
-def district_figures(
-    alloc: pd.DataFrame,
-    per_demand: pd.DataFrame,
-    demand: gpd.GeoDataFrame,
-    sites: gpd.GeoDataFrame,
-    selected: np.ndarray,
-    districts: gpd.GeoDataFrame | None,
-    *,
-    district_column: str = "name",
-) -> pd.DataFrame:
-    """Demand covered and served, their shares and stations per district.
+def served_per_point(result: SolveResult) -> np.ndarray | None:
+    """Sessions per day served at each demand point, when the model says (capacitated)."""
+    x = result.extra
+    if "served_ac" in x and "served_dc" in x:
+        return np.asarray(x["served_ac"], dtype=float) + np.asarray(x["served_dc"], dtype=float)
+    return None
 
-    ``alloc`` (see :func:`siting.demand.district_allocation`) splits each cell's
-    demand over districts, so the per-district demand here is the same as in the
-    demand summary; a cell's served demand is split in the same proportions.
-    """
-    cells = demand["h3"].to_numpy()
-    covered = pd.Series(per_demand["covered"].to_numpy(), index=cells)
-    w = demand["sessions_day"].to_numpy(float)
-    ratio = np.divide(per_demand["served"].to_numpy(float), w, out=np.zeros(len(w)), where=w > 0)
-    a = alloc.assign(
-        cov=alloc["sessions_day"] * alloc["h3"].map(covered).fillna(False),
-        srv=alloc["sessions_day"] * alloc["h3"].map(pd.Series(ratio, index=cells)).fillna(0.0),
-    )
-    out = a.groupby("district").agg(
-        demand=("sessions_day", "sum"), covered=("cov", "sum"), served=("srv", "sum")
-    )
-    out["coverage_share"] = (out["covered"] / out["demand"].replace(0, np.nan)).round(6)
-    out["served_share"] = (out["served"] / out["demand"].replace(0, np.nan)).round(6)
-    if districts is not None:
-        chosen = sites.iloc[selected]
-        named = districts[[district_column, "geometry"]].rename(
-            columns={district_column: "district"}
+
+def neighbour_labels(tt: TravelTimes, selected: np.ndarray, ids: np.ndarray) -> list[str]:
+    """For each chosen station, its nearest chosen stations by drive time, as text."""
+    pos, secs = tt.between_sites(selected, k=settings.NEIGHBOURS)
+    return [
+        "; ".join(
+            f"{ids[j]} ({t / 60.0:.1f} min)" for j, t in zip(row, srow, strict=True) if j >= 0
         )
-        joined = gpd.sjoin(chosen[["site_id", "geometry"]], named, how="left", predicate="within")
-        out["stations"] = joined.groupby("district").size().reindex(out.index).fillna(0).astype(int)
-    return out.reset_index()
+        for row, srow in zip(pos, secs, strict=True)
+    ]
 
 
-def served_areas(
-    demand: gpd.GeoDataFrame, per_demand: pd.DataFrame, sites: gpd.GeoDataFrame
-) -> gpd.GeoDataFrame:
-    """Each station's served area: the demand cells within the threshold it serves most
-    of (see :func:`evaluate_plan`), merged into one (multi)polygon per station.
+def served_curve(
+    demand: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame,
+    tt: TravelTimes,
+    threshold_s: float,
+    *,
+    plan: SolveResult,
+    alone: dict[int, SolveResult],
+    phases: list[Phase] | None,
+    minimum: list[SolveResult] | None = None,
+) -> pd.DataFrame:
+    """Demand served and access time against the number of stations.
 
-    Parameters
-    ----------
-    demand
-        Demand cells (polygons) in the order of ``per_demand``.
-    per_demand
-        Output of :func:`evaluate_plan` (``area_site``).
-    sites
-        The chosen stations with ``site_id`` and ``existing``.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        ``site_id``, ``status``, ``area_cells``, ``area_sessions`` (sessions/day) and
-        the area in km², one row per station with at least one cell.
+    One row per solved plan: the plan itself, each ``optimize.curve`` size solved
+    alone, with phases each nested phase, and the minimum plans (``source`` says
+    which), so the curve reaches the station count that serves the target.
     """
-    keep = per_demand["area_site"].to_numpy() != ""
-    cells = gpd.GeoDataFrame(
-        {
-            "site_id": per_demand["area_site"].to_numpy()[keep],
-            "area_sessions": demand["sessions_day"].to_numpy(float)[keep],
-            "area_cells": 1,
-        },
-        geometry=demand.geometry.to_numpy()[keep],
-        crs=demand.crs,
-    )
-    if cells.empty:
-        empty: dict[str, list[Any]] = {
-            "site_id": [],
-            "status": [],
-            "area_cells": [],
-            "area_sessions": [],
-            "area_km2": [],
-        }
-        return gpd.GeoDataFrame(empty, geometry=[], crs=demand.crs)
-    areas = cells.dissolve(by="site_id", aggfunc={"area_sessions": "sum", "area_cells": "sum"})
-    areas = areas.reset_index()
-    status = sites.set_index("site_id")["existing"].map({True: "existing", False: "new"})
-    areas.insert(1, "status", areas["site_id"].map(status).to_numpy())
-    metric = areas.to_crs(areas.estimate_utm_crs())
-    areas["area_km2"] = (metric.area / 1e6).round(3).to_numpy()
-    areas["area_sessions"] = areas["area_sessions"].round(4)
-    return areas[["site_id", "status", "area_cells", "area_sessions", "area_km2", "geometry"]]
+    rows = []
+    entries: list[tuple[str, SolveResult, np.ndarray]] = [("plan", plan, plan.selected)]
+    entries += [("alone", r, r.selected) for r in alone.values()]
+    entries += [("minimum", r, r.selected) for r in minimum or []]
+    if phases is not None:
+        entries += [("nested", ph.result, ph.selected) for ph in phases]
+    for source, res, selected in entries:
+        k, _, _ = evaluate_plan(
+            demand, candidates, selected, tt, threshold_s=threshold_s, served=served_per_point(res)
+        )
+        rows.append(
+            {
+                "stations": len(selected),
+                "source": source,
+                "served_share": k["served_share"],
+                "demand_served": k["demand_served"],
+                "coverage_share": k["coverage_share"],
+                "mean_access_min": k["mean_access_min"],
+                "p95_access_min": k["p95_access_min"],
+                "objective": res.objective,
+                "status": res.status,
+                "gap": res.gap,
+            }
+        )
+    out = pd.DataFrame(rows).drop_duplicates(["stations", "source"])
+    return out.sort_values(["stations", "source"], kind="stable").reset_index(drop=True)

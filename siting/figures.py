@@ -13,15 +13,20 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 
+from siting import __version__
 from siting.costs import cost_breakdown, opex_year
-from siting.demand import Segment
 from siting.frontier import RULES, frontier_table
+from siting.network import graph_stats
 from siting.optimize import SolveResult
-from siting.scenario import OptimizeConfig, Scenario
+from siting.scenario import Scenario
+from siting.sections import OptimizeConfig
+from siting.segments import Segment
 from siting.travel import TravelTimes
 
 if TYPE_CHECKING:
+    from siting.demand import Demand
     from siting.planning import Decision
+    from siting.results import Inputs
 
 
 def station_figures(
@@ -226,3 +231,62 @@ def benefits(
         "sessions_served_day": per_point,
         "factors": b.model_dump(mode="json"),
     }
+
+
+def run_figures(
+    sc: Scenario, inputs: Inputs, need: Demand, decision: Decision, kpis: dict[str, Any]
+) -> dict[str, Any]:
+    """kpis.json whole: the scenario, the plan's figures (``kpis``), the demand by
+    segment, the candidates, the solver's report, the network, the travel times, the
+    demand out of reach and the inputs' provenance."""
+    result, oc, dc = decision.result, sc.optimize, sc.demand
+    candidates, tt = inputs.candidates, need.travel
+    assert need.by_district is not None
+    out = {
+        "scenario": sc.name,
+        **kpis,
+        "demand": {
+            "preset": dc.preset,
+            "segments": {
+                name: {
+                    "count": seg.count,
+                    "ev_share": seg.ev_share,
+                    "evs": round(seg.evs, 1),
+                    "public_share": seg.public_share,
+                    "sessions_per_ev_day": seg.sessions_per_ev_day,
+                    "kwh_per_session": seg.kwh_per_session,
+                    "charger": seg.charger,
+                    "sessions_day": round(seg.sessions_per_day, 3),
+                    "kwh_day": round(seg.kwh_per_day, 1),
+                }
+                for name, seg in need.segments.items()
+            },
+            "peak_mw": round(float(need.by_district["peak_mw"].sum()), 3),
+            "peak_hour_share": dc.peak_hour_share,
+        },
+        "candidates": len(candidates),
+        "candidates_by_kind": candidates["kind"].value_counts().sort_index().to_dict(),
+        "solver": {
+            "model": result.model,
+            "name": result.solver,
+            "status": result.status,
+            "label": result.describe(),
+            "objective": result.objective,
+            "bound": result.bound,
+            "gap": result.gap,
+            "gap_tolerance": result.gap_tolerance,
+            "stopped_by": result.stopped_by,
+            "build_s": round(result.build_s, 3),
+            "solve_s": round(result.solve_s, 3),
+            "time_limit_s": oc.time_limit_s,
+            "secondary": result.extra.get("secondary") or result.extra.get("tie_break"),
+        },
+        "network": graph_stats(inputs.graph),
+        "travel": {"pairs_within_cutoff": int(tt.matrix.nnz), "cutoff_min": sc.travel.cutoff_min},
+        "out_of_reach": decision.reach,
+        "inputs": dict(inputs.stamps),
+        "siting_version": __version__,
+        "seed": sc.seed,
+    }
+    out["solver_label"] = result.describe()
+    return out

@@ -25,18 +25,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import geopandas as gpd
 import networkx as nx
-import numpy as np
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from siting import _cache, settings
 from siting._errors import DataFileError, InputError, NetworkError
-from siting._io import WGS84, hash_key, sha256_file, utm_crs
+from siting._geo import NodeIndex, node_arrays
+from siting._io import WGS84, file_stamp, hash_key, read_vector, sha256_file, utm_crs
 from siting._osm import check_osm_file, write_drive_xml
+
+if TYPE_CHECKING:
+    from siting.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,61 @@ class NetworkSource:
     osm_file: Path | None = None
     place: str | None = None
     polygon: BaseGeometry | None = None
+
+
+@dataclass(frozen=True)
+class RoadNetwork:
+    """Stage 1's result: the graph, its node index, the city area and where it came from."""
+
+    graph: nx.MultiDiGraph
+    index: NodeIndex
+    area: BaseGeometry
+    osm_file: Path | None
+    online: OnlineOptions
+
+
+def network_stage(
+    sc: Scenario, stamps: dict[str, Any], *, cache_dir: Path | None = None
+) -> RoadNetwork:
+    """Stage 1 of ``sc``: the road graph from its file, place or polygon.
+
+    The city area is the boundary layer, else the geocoded place, else the hull of
+    the graph's nodes. The files read are stamped into ``stamps`` (provenance).
+    """
+    nc = sc.network
+    boundary_path = sc.resolve(nc.boundary, field="network.boundary")
+    area = None
+    if boundary_path:
+        stamps["boundary"] = file_stamp(boundary_path)
+        area = read_vector(boundary_path, field="network.boundary").union_all()
+    online = OnlineOptions(nc.overpass_url, nc.nominatim_url, nc.timeout_s)
+    if area is None and nc.source == "place":
+        assert nc.place is not None
+        area = geocode_place(nc.place, online=online, cache_dir=cache_dir)
+    if nc.source == "file":
+        osm_path = sc.resolve(nc.osm_file, field="network.osm_file")
+        assert osm_path is not None
+        stamps["osm_file"] = file_stamp(osm_path)
+        source = NetworkSource(osm_file=osm_path)
+    elif nc.source == "place":
+        source = NetworkSource(place=nc.place)
+    else:
+        assert area is not None
+        source = NetworkSource(polygon=buffered(area, nc.buffer_m))
+    G = build_network(
+        source,
+        area,
+        buffer_m=nc.buffer_m,
+        speeds_kph=nc.speeds_kph,
+        fallback_speed_kph=nc.fallback_speed_kph,
+        cache=nc.cache,
+        cache_dir=cache_dir,
+        online=online,
+    )
+    if area is None:
+        _, x, y = node_arrays(G)
+        area = gpd.GeoSeries(gpd.points_from_xy(x, y), crs=WGS84).union_all().convex_hull
+    return RoadNetwork(G, NodeIndex.from_graph(G), area, source.osm_file, online)
 
 
 def build_network(
@@ -247,14 +305,6 @@ def buffered(geom: BaseGeometry, buffer_m: float) -> BaseGeometry:
         return gs.iloc[0]
     metric = utm_crs(gpd.GeoDataFrame(geometry=gs))
     return gs.to_crs(metric).buffer(buffer_m).to_crs(WGS84).iloc[0]
-
-
-def node_arrays(G: nx.MultiDiGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Node ids, longitudes and latitudes of ``G`` in a fixed (sorted) order."""
-    ids = np.array(sorted(G.nodes), dtype=np.int64)
-    x = np.fromiter((G.nodes[n]["x"] for n in ids), dtype=float, count=len(ids))
-    y = np.fromiter((G.nodes[n]["y"] for n in ids), dtype=float, count=len(ids))
-    return ids, x, y
 
 
 def download_features(

@@ -1,6 +1,7 @@
 """Stage 5 — the optimisation request: the plan, its cost frontier, curve and phases.
 
-:func:`decide` builds the model the scenario asks for (capacities of new and
+:func:`optimise` is the stage. :func:`decide` builds the model the scenario asks
+for (the class :data:`siting.optimize.MODELS` names, with capacities of new and
 existing stations, costs, side constraints, secondary order), solves the cost
 frontier and picks the plan by the scenario's rule, solves the curve sizes and
 the phases. :func:`minimum_plans` answers how many stations a target takes.
@@ -16,35 +17,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 
 from siting import _cache, _solvers, settings
 from siting._errors import InfeasibleError, InputError
 from siting._io import hash_key
 from siting.costs import station_costs
-from siting.demand import Segment, charger_demand
+from siting.demand import Demand, demand_stage
+from siting.evaluate import explain_reach
 from siting.frontier import FrontierPoint, choose, cost_frontier, frontier_steps
-from siting.optimize import (
-    CapacitatedCoverage,
-    MaximalCovering,
-    MinimumPlan,
-    Phase,
-    PMedian,
-    SolveResult,
-    close_pairs,
-    phased_plan,
-)
+from siting.optimize import MinimumPlan, Phase, SolveResult, model_class, phased_plan
 from siting.queueing import existing_capacity, station_capacity
-from siting.scenario import OptimizeConfig, Scenario
-from siting.travel import TravelTimes
+from siting.results import Inputs
+from siting.scenario import Scenario
+from siting.sections import OptimizeConfig
 
 log = logging.getLogger(__name__)
 
 #: Bump when the cached minimum-plan rows change in content or layout.
 _MINIMUM_CACHE_FORMAT = 1
-
-Model = MaximalCovering | PMedian | CapacitatedCoverage
 
 
 @dataclass
@@ -59,86 +50,63 @@ class Decision:
     frontier: list[FrontierPoint] | None = None
     chosen: int | None = None
     site_capacity: dict[int, tuple[str, float]] = field(default_factory=dict)
+    minimum: list[dict[str, Any]] = field(default_factory=list)
+    reach: dict[str, Any] = field(default_factory=dict)
+
+
+def optimise(
+    sc: Scenario, inputs: Inputs, need: Demand, *, cache_root: Path | None = None
+) -> Decision:
+    """Stage 5 of ``sc``: refuse what no plan can answer, then solve the plan (see
+    :func:`decide`) and, beside it, the minimum plans of each preset asked for.
+
+    Both end by the stage's deadline: ``optimize.time_limit_s`` from now. With
+    ``cache_root`` the minimum plans are cached (see :func:`minimum_plans`).
+    """
+    oc = sc.optimize
+    deadline = _solvers.StageClock.deadline(oc.time_limit_s)
+    reach = explain_reach(need.travel, need.weights, oc.threshold_min * 60.0, model=oc.model)
+    demands = {need.preset: need}
+    for preset in oc.minimum.presets if oc.minimum else []:
+        if preset not in demands:
+            other = sc.with_overrides({"demand.preset": preset})
+            demands[preset] = demand_stage(other, inputs, by_district=False)
+    # the minimum plans need nothing from the plan: solved beside it
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="minimum") as beside:
+        job = beside.submit(
+            minimum_plans, sc, inputs, demands, cache_root=cache_root, deadline=deadline
+        )
+        decision = decide(sc, inputs, need, deadline=deadline)
+        decision.minimum = job.result()
+    decision.reach = reach
+    return decision
 
 
 def decide(
-    sc: Scenario,
-    segments: dict[str, Segment],
-    demand: gpd.GeoDataFrame,
-    candidates: gpd.GeoDataFrame,
-    tt: TravelTimes,
-    to_metric: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    *,
-    deadline: float | None = None,
+    sc: Scenario, inputs: Inputs, need: Demand, *, deadline: float | None = None
 ) -> Decision:
     """Solve the scenario's optimisation request (see the module docstring).
 
-    Every solve ends by ``deadline`` (``time.perf_counter()``; by default
-    ``optimize.time_limit_s`` from now, see :class:`siting._solvers.StageClock`).
+    The model is the class :func:`siting.optimize.model_class` names for
+    ``optimize.model``, built with its ``from_inputs``. Every solve ends by
+    ``deadline`` (``time.perf_counter()``; by default ``optimize.time_limit_s``
+    from now, see :class:`siting._solvers.StageClock`).
     """
     oc = sc.optimize
-    fixed = np.flatnonzero(candidates["existing"].to_numpy())
-    threshold_s = oc.threshold_min * 60.0
-    weights = demand["sessions_day"].to_numpy()
-    side: dict[str, Any] = {
-        "spacing_pairs": close_pairs(
-            to_metric(candidates["lon"].to_numpy(), candidates["lat"].to_numpy()),
-            oc.min_spacing_m,
-        )
-        if oc.min_spacing_m > 0
-        else None,
-        "equity_share": oc.equity_share,
-        "groups": demand["district"].to_numpy() if oc.equity_share > 0 else None,
-    }
+    fixed = np.flatnonzero(inputs.candidates["existing"].to_numpy())
     costs = station_costs(sc.costs, oc.capacity)
+    cls = model_class(oc.model)
     capacity: dict[str, float] = {}
     site_cap: dict[int, tuple[str, float]] = {}
-    if oc.model == "capacitated":
-        capacity = station_capacity(oc.capacity, segments, sc.demand.peak_hour_share)
-        site_cap = existing_capacity(candidates, oc.capacity, segments, sc.demand.peak_hour_share)
-        ac, dc_demand = charger_demand(demand, segments)
+    if oc.model == "capacitated":  # for the report: what a station serves
+        capacity = station_capacity(oc.capacity, need.segments, need.peak_hour_share)
+        site_cap = existing_capacity(
+            inputs.candidates, oc.capacity, need.segments, need.peak_hour_share
+        )
 
-    def make_model(
-        p: int,
-        keep: np.ndarray,
-        budget: float | None = None,
-        *,
-        max_dc: int | None = None,
-        secondary: bool | str | None = None,
-        dc_exact: bool = False,
-    ) -> Model:
-        if oc.model == "capacitated":
-            return CapacitatedCoverage.from_travel_times(
-                tt,
-                ac,
-                dc_demand,
-                capacity,
-                p,
-                threshold_s=threshold_s,
-                fixed=keep,
-                budget=budget,
-                station_cost=costs,
-                secondary=oc.secondary if secondary is None else secondary,
-                max_dc=max_dc,
-                dc_exact=dc_exact,
-                site_capacity={j: v for j, v in site_cap.items() if j in set(keep.tolist())},
-                **side,
-            )
-        # one station type: a budget prices every new station as an AC one
-        single: dict[str, Any] = {"budget": budget, "site_cost": costs.get("AC", 0.0)}
-        if oc.model == "pmedian":  # demand beyond the matrix cutoff counts as the cutoff
-            return PMedian.from_travel_times(
-                tt, weights, p, fixed=keep, unserved_cost=tt.cutoff_s, **side, **single
-            )
-        return MaximalCovering.from_travel_times(
-            tt,
-            weights,
-            p,
-            threshold_s=threshold_s,
-            fixed=keep,
-            tie_break=oc.secondary,
-            **side,
-            **single,
+    def make_model(p: int, keep: np.ndarray, budget: float | None = None, **kw: Any) -> Any:
+        return cls.from_inputs(
+            inputs, need, oc, station_cost=costs, p=p, fixed=keep, budget=budget, **kw
         )
 
     # independent solves (frontier points, curve sizes) run side by side
@@ -157,7 +125,7 @@ def decide(
 
 def _decide(
     sc: Scenario,
-    make_model: Callable[..., Model],
+    make_model: Callable[..., Any],
     pool: ThreadPoolExecutor,
     opts: dict[str, Any],
     fixed: np.ndarray,
@@ -243,10 +211,8 @@ def _decide(
 
 def minimum_plans(
     sc: Scenario,
-    demands: dict[str, gpd.GeoDataFrame],
-    segments_of: dict[str, dict[str, Segment]],
-    candidates: gpd.GeoDataFrame,
-    tt_of: dict[str, TravelTimes],
+    inputs: Inputs,
+    demands: dict[str, Demand],
     *,
     cache_root: Path | None = None,
     deadline: float | None = None,
@@ -262,76 +228,63 @@ def minimum_plans(
     oc, mc = sc.optimize, sc.optimize.minimum
     if mc is None:
         return []
-    fixed = np.flatnonzero(candidates["existing"].to_numpy())
     rows: list[dict[str, Any]] = []
     limit = min(oc.time_limit_s, settings.MINIMUM_TIME_LIMIT_S)
     clock = _solvers.StageClock(deadline)
     costs = station_costs(sc.costs, oc.capacity)
-    for preset, demand in demands.items():
-        segments = segments_of[preset]
-        ac, dc = charger_demand(demand, segments)
-        capacity, site_cap = None, None
-        if oc.model == "capacitated":
-            peak = sc.demand.peak_hour_share
-            capacity = station_capacity(oc.capacity, segments, peak)
-            site_cap = existing_capacity(candidates, oc.capacity, segments, peak)
+    for preset, need in demands.items():
         most: dict[str, Any] = {}  # the most any plan serves: one LP per preset
         for target in mc.targets:
-            model = MinimumPlan.from_travel_times(
-                tt_of[preset],
-                ac,
-                dc,
-                target,
-                threshold_s=oc.threshold_min * 60.0,
-                capacity=capacity,
-                station_cost=costs if capacity else None,
-                objective=mc.objective if capacity else "stations",
-                fixed=fixed,
-                site_capacity=site_cap,
-                most_served=most,
+            model = MinimumPlan.from_inputs(
+                inputs, need, oc, target=target, station_cost=costs, most_served=most
             )
             key = _minimum_key(model, oc, limit) if cache_root is not None else None
             cached = _cache.load(cache_root, "minimum", key) if key and cache_root else None
             if isinstance(cached, dict):
                 rows.append(cached)
                 continue
-            row: dict[str, Any] = {
-                "preset": preset,
-                "target_share": target,
-                "form": "capacitated" if capacity else "set covering",
-                "objective": mc.objective if capacity else "stations",
-                "reachable_sessions_day": round(model.reachable(), 3),
-            }
-            try:
-                given = clock.limit(cap=limit)
-                res = model.solve(oc.solver, time_limit=given, gap=oc.gap, threads=oc.threads)
-            except InfeasibleError as exc:
-                row.update(status="infeasible", explanation=str(exc))
-                rows.append(row)
-                if key and cache_root:
-                    _cache.save(cache_root, "minimum", key, row)
-                continue
-            x = res.extra
-            types = np.asarray(x.get("types", []))
-            row.update(
-                status=res.status,
-                gap=res.gap,
-                stations=int(x["stations"]),
-                stations_new=int(x["stations"]) - len(fixed),
-                stations_ac=int((types == "AC").sum()),
-                stations_dc=int((types == "DC").sum()),
-                capital_cost=round(float(x["cost"]), 2) if x.get("cost") is not None else None,
-                served_sessions_day=round(float(x["served"]), 3),
-                required_sessions_day=round(float(x["required"]), 3),
-                result=res,
-                solve_s=round(res.solve_s + res.build_s, 3),
-            )
+            row, cut = _minimum_row(model, preset, oc, clock.limit(cap=limit), limit)
             rows.append(row)
             # a solve the stage's deadline cut short is not what the key promises
-            cut = given is not None and given < limit - 1e-9 and res.status != "optimal"
             if key and cache_root and not cut:
                 _cache.save(cache_root, "minimum", key, row)
     return rows
+
+
+def _minimum_row(
+    model: MinimumPlan, preset: str, oc: OptimizeConfig, given: float | None, limit: float
+) -> tuple[dict[str, Any], bool]:
+    """Solve one minimum plan within ``given`` seconds: its row, and whether the
+    stage's deadline cut the solve short (below its own ``limit``)."""
+    row: dict[str, Any] = {
+        "preset": preset,
+        "target_share": model.target,
+        "form": "capacitated" if model.capacity else "set covering",
+        "objective": model.objective,
+        "reachable_sessions_day": round(model.reachable(), 3),
+    }
+    try:
+        res = model.solve(oc.solver, time_limit=given, gap=oc.gap, threads=oc.threads)
+    except InfeasibleError as exc:
+        row.update(status="infeasible", explanation=str(exc))
+        return row, False
+    x = res.extra
+    types = np.asarray(x.get("types", []))
+    row.update(
+        status=res.status,
+        gap=res.gap,
+        stations=int(x["stations"]),
+        stations_new=int(x["stations"]) - len(model.fixed),
+        stations_ac=int((types == "AC").sum()),
+        stations_dc=int((types == "DC").sum()),
+        capital_cost=round(float(x["cost"]), 2) if x.get("cost") is not None else None,
+        served_sessions_day=round(float(x["served"]), 3),
+        required_sessions_day=round(float(x["required"]), 3),
+        result=res,
+        solve_s=round(res.solve_s + res.build_s, 3),
+    )
+    cut = given is not None and given < limit - 1e-9 and res.status != "optimal"
+    return row, cut
 
 
 def _minimum_key(model: MinimumPlan, oc: OptimizeConfig, limit: float) -> str:

@@ -31,8 +31,8 @@ from siting._errors import InputError
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from siting.demand import Segment
-    from siting.scenario import CapacityConfig
+    from siting.sections import CapacityConfig
+    from siting.segments import Segment
 
 
 def erlang_b(c: int, a: float) -> float:

@@ -16,22 +16,34 @@ where :math:`d` is the network time between their road nodes and
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from siting import settings
+from siting import _cache, settings
 from siting._geo import NodeIndex
+from siting._io import hash_key
+from siting.cells import Layers, demand_points
+
+if TYPE_CHECKING:
+    from siting.network import RoadNetwork
+    from siting.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
 #: Bytes of dense Dijkstra output allowed per batch.
 _BATCH_BYTES = 64 * 1024 * 1024
+
+#: Bump when the cached travel times change in content or layout.
+_CACHE_FORMAT = 1
 
 
 def graph_matrix(
@@ -178,6 +190,51 @@ class TravelTimes:
         return pos, secs
 
 
+def travel_stage(
+    sc: Scenario,
+    net: RoadNetwork,
+    layers: Layers,
+    candidates: pd.DataFrame,
+    *,
+    cache_root: Path,
+) -> TravelTimes:
+    """Stage 4 of ``sc``: drive times from every cell's demand point to every
+    candidate, within ``travel.cutoff_min``, from the cache when unchanged."""
+    _, cells, parts, metric_crs, *_ = layers
+    points = demand_points(cells, parts, metric_crs)  # every cell
+    site_lonlat = (candidates["lon"].to_numpy(), candidates["lat"].to_numpy())
+    site_nodes = candidates["node"].to_numpy()
+
+    def digest(a: np.ndarray) -> str:
+        return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+    key = hash_key(
+        "travel",
+        _CACHE_FORMAT,
+        net.graph.graph.get("siting_key"),
+        [digest(a) for a in points],
+        [digest(a) for a in site_lonlat],
+        digest(site_nodes.astype(np.int64)),
+        sc.travel.cutoff_min,
+        sc.travel.connector_speed_kph,
+    )
+    use_cache = sc.network.cache
+    tt = _cache.load(cache_root, "travel", key) if use_cache else None
+    if not isinstance(tt, TravelTimes):
+        tt = travel_times(
+            graph_matrix(net.graph, net.index),
+            net.index,
+            demand_lonlat=points,
+            site_lonlat=site_lonlat,
+            site_nodes=site_nodes,
+            cutoff_s=sc.travel.cutoff_min * 60.0,
+            connector_speed_kph=sc.travel.connector_speed_kph,
+        )
+        if use_cache:
+            _cache.save(cache_root, "travel", key, tt)
+    return tt
+
+
 def travel_times(
     graph: sp.csr_array,
     index: NodeIndex,
@@ -221,12 +278,42 @@ def travel_times(
     s_conn = s_dist / mps
 
     forward = len(np.unique(d_pos)) <= len(np.unique(s_pos))
-    src_pos, dst_pos = (d_pos, s_pos) if forward else (s_pos, d_pos)
-    src_conn, dst_conn = (d_conn, s_conn) if forward else (s_conn, d_conn)
-    g = graph if forward else graph.T.tocsr()
+    if forward:
+        rows, cols, vals = _pairs(graph, d_pos, d_conn, s_pos, s_conn, cutoff_s, threads)
+    else:  # search from the sites, on the reversed graph
+        cols, rows, vals = _pairs(graph.T.tocsr(), s_pos, s_conn, d_pos, d_conn, cutoff_s, threads)
+    shape = (len(d_pos), len(s_pos))
+    # COO to CSR is a counting sort by row (no pair appears twice); then sort each row
+    idx = np.int32 if max(shape) < 2**31 - 1 else np.int64
+    matrix = sp.coo_array((vals, (rows.astype(idx), cols.astype(idx))), shape=shape).tocsr()
+    matrix.sort_indices()
+    log.info(
+        "travel: %d × %d pairs, %d within %.0f min (%.1f%%)",
+        shape[0],
+        shape[1],
+        len(vals),
+        cutoff_s / 60,
+        100.0 * len(vals) / max(1, shape[0] * shape[1]),
+    )
+    return TravelTimes(matrix, cutoff_s, d_pos, d_conn, s_pos, s_conn, graph)
+
+
+def _pairs(
+    g: sp.csr_array,
+    src_pos: np.ndarray,
+    src_conn: np.ndarray,
+    dst_pos: np.ndarray,
+    dst_conn: np.ndarray,
+    cutoff_s: float,
+    threads: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source point, destination point, seconds) of every pair within ``cutoff_s``.
+
+    One search per distinct source node, in batches whose rows (points ×
+    destinations) fit :data:`_BATCH_BYTES`; connector times added at both ends.
+    """
     uniq, inverse = np.unique(src_pos, return_inverse=True)
     dst_uniq, dst_inverse = np.unique(dst_pos, return_inverse=True)
-    # batches of source nodes whose points' rows (points × destinations) fit the budget
     by_node = np.argsort(inverse, kind="stable")
     ends = np.cumsum(np.bincount(inverse, minlength=len(uniq)))
     rows_per_batch = max(1, _BATCH_BYTES // (8 * max(len(dst_pos), 1)))
@@ -245,25 +332,10 @@ def travel_times(
         cols_l.append(c)
         vals_l.append(t[r, c])
         start = stop
-    rows = np.concatenate(rows_l)
-    cols = np.concatenate(cols_l)
-    vals = np.concatenate(vals_l)
-    if not forward:
-        rows, cols = cols, rows
-    shape = (len(d_pos), len(s_pos))
-    # COO to CSR is a counting sort by row (no pair appears twice); then sort each row
-    idx = np.int32 if max(shape) < 2**31 - 1 else np.int64
-    matrix = sp.coo_array((vals, (rows.astype(idx), cols.astype(idx))), shape=shape).tocsr()
-    matrix.sort_indices()
-    log.info(
-        "travel: %d × %d pairs, %d within %.0f min (%.1f%%)",
-        shape[0],
-        shape[1],
-        len(vals),
-        cutoff_s / 60,
-        100.0 * len(vals) / max(1, shape[0] * shape[1]),
-    )
-    return TravelTimes(matrix, cutoff_s, d_pos, d_conn, s_pos, s_conn, graph)
+    if not rows_l:
+        empty = np.array([], dtype=np.int64)
+        return empty, empty, np.array([], dtype=float)
+    return np.concatenate(rows_l), np.concatenate(cols_l), np.concatenate(vals_l)
 
 
 def row_minimum(m: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -46,8 +46,8 @@ def _no_rebuild(monkeypatch: pytest.MonkeyPatch, *kinds: str) -> None:
 
     targets = {
         "graph": ("siting.network.graph_from_file", boom),
-        "demand": ("siting.pipeline._demand_layers", boom),
-        "travel": ("siting.pipeline.travel_times", boom),
+        "demand": ("siting.cells._read_layers", boom),
+        "travel": ("siting.travel.travel_times", boom),
     }
     for kind in kinds:
         monkeypatch.setattr(*targets[kind])

@@ -387,7 +387,7 @@ def test_internal_error_exit_1_names_the_log(
     def broken(*_a: object, **_k: object) -> None:
         raise RuntimeError("evaluation exploded\nsecond line of detail")
 
-    monkeypatch.setattr("siting.pipeline.evaluate_plan", broken)
+    monkeypatch.setattr("siting.evaluate.evaluate_plan", broken)
     logs = tmp_path / "cache"
     monkeypatch.setenv(settings.CACHE_DIR_ENV, str(logs))
     argv = ["run", str(small_scenario), "--out", str(existing_out)]

@@ -140,7 +140,7 @@ def test_capacitated_minimum_plan_matches_brute_force_and_explains_capacity() ->
 
 
 def test_per_station_figures_add_up_to_served_and_covered() -> None:
-    from siting.evaluate import evaluate_plan
+    from siting.metrics import evaluate_plan
 
     class TT:
         def __init__(self, m: np.ndarray) -> None:

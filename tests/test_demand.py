@@ -13,17 +13,14 @@ from shapely.geometry import Point, box
 from siting import settings
 from siting._errors import DataFileError, InputError
 from siting._io import read_vector
-from siting.demand import (
-    Segment,
+from siting.cells import (
     allocate_to_cells,
-    build_demand,
-    district_allocation,
-    district_summary,
     h3_cells,
     layer_on_cells,
     points_on_cells,
     population_by_district,
 )
+from siting.demand import Segment, build_demand, district_allocation, district_summary
 from siting.scenario import load_scenario, resolve_segments
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,6 +11,9 @@ prove. One module per model:
 - :mod:`~siting.optimize.capacitated`: :class:`CapacitatedCoverage`;
 - :mod:`~siting.optimize.minimum`: :class:`MinimumPlan` (how many stations a target takes);
 
+each also built from what a run has (``from_inputs(inputs, demand, optimize_config)``),
+and :mod:`~siting.optimize.registry` maps ``optimize.model`` to its class (:data:`MODELS`);
+
 and the shared parts: :mod:`~siting.optimize.result` (:class:`SolveResult`),
 :mod:`~siting.optimize._side` (spacing, equity and budget rows),
 :mod:`~siting.optimize.phasing` (nested plans) and :mod:`~siting.optimize._common`
@@ -25,15 +28,19 @@ from siting.optimize.covering import MaximalCovering
 from siting.optimize.minimum import MinimumPlan
 from siting.optimize.phasing import Phase, phased_plan
 from siting.optimize.pmedian import PMedian
+from siting.optimize.registry import MODELS, PlanModel, model_class
 from siting.optimize.result import SolveResult
 
 __all__ = [
+    "MODELS",
     "CapacitatedCoverage",
     "MaximalCovering",
     "MinimumPlan",
     "PMedian",
     "Phase",
+    "PlanModel",
     "SolveResult",
     "close_pairs",
+    "model_class",
     "phased_plan",
 ]

@@ -7,7 +7,8 @@ import dataclasses
 import logging
 import time
 import warnings
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -16,6 +17,7 @@ import scipy.sparse as sp
 
 from siting import _solvers, settings
 from siting._errors import InfeasibleError, InputError
+from siting.optimize import _capacitated_rows as _rows
 from siting.optimize._common import (
     _aligned_times,
     _check_p,
@@ -29,10 +31,17 @@ from siting.optimize._common import (
     _within_times,
 )
 from siting.optimize._greedy import greedy_plan
+from siting.optimize._inputs import existing_sites, side_options
 from siting.optimize._large import solve_large
 from siting.optimize._side import _SideConstraints
 from siting.optimize.result import SolveResult
+from siting.queueing import existing_capacity, station_capacity
 from siting.travel import TravelTimes
+
+if TYPE_CHECKING:
+    from siting.demand import Demand
+    from siting.results import Inputs
+    from siting.sections import OptimizeConfig
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +260,53 @@ class CapacitatedCoverage(_SideConstraints):
         )
 
     @classmethod
+    def from_inputs(
+        cls,
+        inputs: Inputs,
+        demand: Demand,
+        optimize_config: OptimizeConfig,
+        *,
+        station_cost: Mapping[str, float] | None = None,
+        p: int | None = None,
+        fixed: np.ndarray | None = None,
+        budget: float | None = None,
+        secondary: bool | str | None = None,
+        max_dc: int | None = None,
+        dc_exact: bool = False,
+    ) -> CapacitatedCoverage:
+        """Build from what a run has: its inputs, one scenario's demand and its
+        ``[optimize]`` section.
+
+        Station capacities come from the queueing model (existing stations of known
+        type keep their own), AC and DC demand from the segments' chargers.
+        ``p``, ``fixed`` (default: the existing stations) and ``secondary``
+        (default: ``optimize.secondary``) override the scenario's.
+        """
+        oc = optimize_config
+        keep = existing_sites(inputs) if fixed is None else np.asarray(fixed, dtype=np.int64)
+        peak = demand.peak_hour_share
+        capacity = station_capacity(oc.capacity, demand.segments, peak)
+        known = existing_capacity(inputs.candidates, oc.capacity, demand.segments, peak)
+        kept = set(keep.tolist())
+        ac, dc = demand.by_charger()
+        return cls.from_travel_times(
+            demand.travel,
+            ac,
+            dc,
+            capacity,
+            oc.p if p is None else p,
+            threshold_s=oc.threshold_min * 60.0,
+            fixed=keep,
+            budget=budget,
+            station_cost=dict(station_cost or {}),
+            secondary=oc.secondary if secondary is None else secondary,
+            max_dc=max_dc,
+            dc_exact=dc_exact,
+            site_capacity={j: v for j, v in known.items() if j in kept},
+            **side_options(inputs, demand, oc),
+        )
+
+    @classmethod
     def from_cost_matrix(
         cls,
         cost: np.ndarray | sp.sparray | sp.spmatrix,
@@ -342,127 +398,17 @@ class CapacitatedCoverage(_SideConstraints):
         number of stations (the minimum plan, with ``p`` an upper bound; see
         :class:`siting.optimize.MinimumPlan`).
         """
-        # one long function on purpose: the rows share the variable lists built here
-        nb = self.neighbours
-        n_d, n_s = nb.shape
         prob = pulp.LpProblem(self.name, pulp.LpMaximize)
-        types: list[str] = sorted({t for j in range(n_s) for t in self.site_types(j)})
-        y: dict[str, list[pulp.LpVariable]] = {}
-        for t in types:
-            y[t] = [
-                prob.add_variable(
-                    f"y{t}_{j}",
-                    lowBound=0,
-                    upBound=1 if t in self.site_types(j) else 0,
-                    cat=pulp.LpInteger,
-                )
-                for j in range(n_s)
-            ]
-        for j in range(n_s):
-            both = pulp.LpAffineExpression([(y[t][j], 1.0) for t in types])
-            if j in self.fixed_set:
-                prob += pulp.LpConstraint(both, pulp.LpConstraintEQ, f"fixed_{j}", 1.0)
-            elif len(types) > 1:
-                prob += pulp.LpConstraint(both, pulp.LpConstraintLE, f"one_type_{j}", 1.0)
-        # with a budget, p is an upper bound on the number of stations
         at_most = self.budget is not None or (floor is not None and mode != "secondary")
-        prob += pulp.LpConstraint(
-            pulp.LpAffineExpression([(v, 1.0) for t in types for v in y[t]]),
-            pulp.LpConstraintLE if at_most else pulp.LpConstraintEQ,
-            "p_sites",
-            float(self.p),
-        )
-        cost_terms = [
-            (y[t][j], self.cost_of(j, t))
-            for t in types
-            for j in range(n_s)
-            if self.cost_of(j, t) > 0 and t in self.site_types(j)
-        ]
-        if self.max_dc is not None and ("DC" in y or self.dc_exact):
-            new_dc = [
-                (y["DC"][j], 1.0) for j in range(n_s) if "DC" in y and j not in self.fixed_set
-            ]
-            prob += pulp.LpConstraint(
-                pulp.LpAffineExpression(new_dc),
-                pulp.LpConstraintEQ if self.dc_exact else pulp.LpConstraintLE,
-                "max_dc",
-                float(self.max_dc),
-            )
-        if self.budget is not None:
-            prob += pulp.LpConstraint(
-                pulp.LpAffineExpression(cost_terms),
-                pulp.LpConstraintLE,
-                "budget",
-                float(self.budget),
-            )
-        load: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_s)]
-        dc_load: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_s)]
-        objective: list[tuple[pulp.LpVariable, float]] = []
-        access: list[tuple[pulp.LpVariable, float]] = []
-        assign: dict[str, Any] = {"u": {}, "v": {}}
-        for i in range(n_d):
-            lo, hi = nb.indptr[i], nb.indptr[i + 1]
-            js = nb.indices[lo:hi].tolist()
-            if not js:
-                continue
-            for kind, amount in (("u", self.ac[i]), ("v", self.dc[i])):
-                if amount <= 0 or (kind == "v" and "DC" not in types):
-                    continue
-                xs = []
-                for k, j in enumerate(js):
-                    x = prob.add_variable(f"{kind}_{i}_{j}", lowBound=0, upBound=1)
-                    xs.append(x)
-                    assign[kind][(i, j)] = x
-                    load[j].append((x, float(amount)))
-                    if kind == "v":
-                        dc_load[j].append((x, float(amount)))
-                    objective.append((x, float(amount)))
-                    if self.times is not None:
-                        access.append((x, float(amount) * float(self.times[lo + k])))
-                    if self.link_rows:
-                        allowed = ["DC"] if kind == "v" else types
-                        link = [(x, 1.0)] + [(y[t][j], -1.0) for t in allowed]
-                        prob += pulp.LpConstraint(
-                            pulp.LpAffineExpression(link),
-                            pulp.LpConstraintLE,
-                            f"link_{kind}_{i}_{j}",
-                            0.0,
-                        )
-                prob += pulp.LpConstraint(
-                    pulp.LpAffineExpression([(x, 1.0) for x in xs]),
-                    pulp.LpConstraintLE,
-                    f"share_{kind}_{i}",
-                    1.0,
-                )
-        for j in range(n_s):
-            if not load[j]:
-                continue
-            cap = [(y[t][j], -self.capacity_of(j, t)) for t in types if t in self.site_types(j)]
-            prob += pulp.LpConstraint(
-                pulp.LpAffineExpression(load[j] + cap), pulp.LpConstraintLE, f"capacity_{j}", 0.0
-            )
-            if dc_load[j]:
-                # DC demand only at a DC station (v_ij <= y^DC_j, aggregated per site)
-                prob += pulp.LpConstraint(
-                    pulp.LpAffineExpression(
-                        dc_load[j] + [(y["DC"][j], -self.capacity_of(j, "DC"))]
-                    ),
-                    pulp.LpConstraintLE,
-                    f"dc_capacity_{j}",
-                    0.0,
-                )
-        served: dict[int, list[tuple[pulp.LpVariable, float]]] = {}
-        for kind, amounts in (("u", self.ac), ("v", self.dc)):
-            for (i, _), x in assign[kind].items():
-                served.setdefault(i, []).append((x, float(amounts[i])))
-        opened = [pulp.LpAffineExpression([(y[t][j], 1.0) for t in types]) for j in range(n_s)]
-        self.add_side_constraints(prob, opened, served, self.ac + self.dc)
+        types, y, cost_terms = _rows.site_rows(self, prob, at_most=at_most)
+        assign, objective, access = _rows.assignment_rows(self, prob, y, types)
+        n_s = self.neighbours.shape[1]
         if floor is None and weight is None:
             prob += pulp.LpAffineExpression(objective), "served"
         elif floor is None:
             # served plus the secondary order, weighted so that it can move the served
             # total by at most half the gap tolerance (see the class docstring)
-            terms = self._secondary_terms(prob, y, assign, access, cost_terms)
+            terms = _rows.secondary_terms(self, prob, y, assign, access, cost_terms)
             lam = float(weight or 0.0)
             prob += (
                 _summed(objective + [(v, lam * c) for v, c in terms]),
@@ -473,7 +419,7 @@ class CapacitatedCoverage(_SideConstraints):
                 pulp.LpAffineExpression(objective), pulp.LpConstraintGE, "served_floor", floor
             )
             if mode == "secondary":
-                terms = self._secondary_terms(prob, y, assign, access, cost_terms)
+                terms = _rows.secondary_terms(self, prob, y, assign, access, cost_terms)
                 prob += _summed(terms), "secondary"
             else:
                 prob.sense = pulp.LpMinimize
@@ -490,53 +436,8 @@ class CapacitatedCoverage(_SideConstraints):
                     terms = new_sites + [(v, 1e-4 * c / top) for v, c in cost_terms if top > 0]
                 prob += _summed(terms), mode
         if start is not None:
-            self._warm(y, assign, start)
+            _rows.warm(self, y, assign, start)
         return prob, y, assign
-
-    def _secondary_terms(
-        self,
-        prob: pulp.LpProblem,
-        y: dict[str, list[pulp.LpVariable]],
-        assign: dict[str, Any],
-        access: list[tuple[pulp.LpVariable, float]],
-        cost_terms: list[tuple[pulp.LpVariable, float]],
-    ) -> list[tuple[pulp.LpVariable, float]]:
-        """Objective terms of the secondary order, adding the cover variables z_i."""
-        nb = self.neighbours
-        alpha, beta = settings.SECONDARY_WEIGHTS
-        w = self.ac + self.dc
-        terms: list[tuple[pulp.LpVariable, float]] = []
-        for i in range(nb.shape[0]) if self.secondary != "cost" else []:
-            js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
-            if not js or w[i] <= 0:
-                continue
-            z = prob.add_variable(f"z_{i}", lowBound=0, upBound=1)
-            terms.append((z, float(w[i])))
-            row = [(z, 1.0)] + [(y[t][j], -1.0) for t in y for j in js]
-            prob += pulp.LpConstraint(
-                pulp.LpAffineExpression(row), pulp.LpConstraintLE, f"cover_{i}", 0.0
-            )
-            assign.setdefault("z", {})[i] = z
-        scale_t = float(self.times.max()) if self.times is not None and len(self.times) else 1.0
-        terms += [(x, -alpha * c / max(scale_t, 1e-9)) for x, c in access]
-        top = max((c for _, c in cost_terms), default=0.0)
-        if top > 0:
-            terms += [(v, -beta * c / top) for v, c in cost_terms]
-        return terms
-
-    def _warm(
-        self, y: dict[str, list[pulp.LpVariable]], assign: dict[str, Any], start: dict[str, Any]
-    ) -> None:
-        for t, vs in y.items():
-            for j, v in enumerate(vs):
-                v.setInitialValue(1.0 if start["types"].get(j) == t else 0.0)
-        for kind in ("u", "v"):
-            for key, x in assign[kind].items():
-                x.setInitialValue(min(1.0, max(0.0, start[kind].get(key, 0.0))))
-        nb = self.neighbours
-        for i, z in assign.get("z", {}).items():
-            js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
-            z.setInitialValue(1.0 if any(j in start["types"] for j in js) else 0.0)
 
     #: Solve this instance as given (no row merging or candidate reduction).
     _direct = False

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -24,9 +25,15 @@ from siting.optimize._common import (
     _site_variables,
     _within,
 )
+from siting.optimize._inputs import existing_sites, side_options
 from siting.optimize._side import _SideConstraints
 from siting.optimize.result import SolveResult
 from siting.travel import TravelTimes
+
+if TYPE_CHECKING:
+    from siting.demand import Demand
+    from siting.results import Inputs
+    from siting.sections import OptimizeConfig
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +186,39 @@ class MaximalCovering(_SideConstraints):
             keep = m.data <= threshold_s
             costs = sp.csr_array((m.data[keep], nb.indices, nb.indptr), shape=nb.shape)
         return cls(nb, weights, p, fixed=fixed, costs=costs, **side)
+
+    @classmethod
+    def from_inputs(
+        cls,
+        inputs: Inputs,
+        demand: Demand,
+        optimize_config: OptimizeConfig,
+        *,
+        station_cost: Mapping[str, float] | None = None,
+        p: int | None = None,
+        fixed: np.ndarray | None = None,
+        budget: float | None = None,
+        secondary: bool | str | None = None,
+    ) -> MaximalCovering:
+        """Build from what a run has: its inputs, one scenario's demand and its
+        ``[optimize]`` section.
+
+        One station type: a budget prices every new station as an AC one
+        (``station_cost["AC"]``). ``secondary`` (default ``optimize.secondary``)
+        turns the access-time second stage on or off.
+        """
+        oc = optimize_config
+        return cls.from_travel_times(
+            demand.travel,
+            demand.weights,
+            oc.p if p is None else p,
+            threshold_s=oc.threshold_min * 60.0,
+            fixed=existing_sites(inputs) if fixed is None else fixed,
+            tie_break=bool(oc.secondary if secondary is None else secondary),
+            budget=budget,
+            site_cost=(station_cost or {}).get("AC", 0.0),
+            **side_options(inputs, demand, oc),
+        )
 
     @classmethod
     def from_geodataframe(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -21,9 +22,15 @@ from siting.optimize._common import (
     _site_load,
     _site_variables,
 )
+from siting.optimize._inputs import existing_sites, side_options
 from siting.optimize._side import _SideConstraints
 from siting.optimize.result import SolveResult
 from siting.travel import TravelTimes
+
+if TYPE_CHECKING:
+    from siting.demand import Demand
+    from siting.results import Inputs
+    from siting.sections import OptimizeConfig
 
 
 class PMedian(_SideConstraints):
@@ -149,6 +156,39 @@ class PMedian(_SideConstraints):
     ) -> PMedian:
         """Build from the sparse drive times (seconds); pairs beyond the cutoff are not allowed."""
         return cls(tt.matrix, weights, p, fixed=fixed, unserved_cost=unserved_cost, **side)
+
+    @classmethod
+    def from_inputs(
+        cls,
+        inputs: Inputs,
+        demand: Demand,
+        optimize_config: OptimizeConfig,
+        *,
+        station_cost: Mapping[str, float] | None = None,
+        p: int | None = None,
+        fixed: np.ndarray | None = None,
+        budget: float | None = None,
+        secondary: bool | str | None = None,
+    ) -> PMedian:
+        """Build from what a run has: its inputs, one scenario's demand and its
+        ``[optimize]`` section.
+
+        Demand beyond the travel cutoff counts at the cutoff. One station type: a
+        budget prices every new station as an AC one (``station_cost["AC"]``).
+        The p-median has no secondary order; ``secondary`` is accepted and unused.
+        """
+        oc = optimize_config
+        tt = demand.travel
+        return cls.from_travel_times(
+            tt,
+            demand.weights,
+            oc.p if p is None else p,
+            fixed=existing_sites(inputs) if fixed is None else fixed,
+            unserved_cost=tt.cutoff_s,
+            budget=budget,
+            site_cost=(station_cost or {}).get("AC", 0.0),
+            **side_options(inputs, demand, oc),
+        )
 
     @classmethod
     def from_geodataframe(

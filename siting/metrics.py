@@ -1,0 +1,223 @@
+"""Key figures of a plan: coverage, access times, per-site and per-district load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from siting.travel import TravelTimes
+
+
+def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The ``q``-th (0–100) percentile of ``values`` weighted by ``weights``.
+
+    Uses the inverted empirical CDF: the smallest value whose cumulative weight
+    reaches ``q`` percent of the total.
+    """
+    v = np.asarray(values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    keep = w > 0
+    v, w = v[keep], w[keep]
+    if len(v) == 0:
+        return float("nan")
+    order = np.argsort(v, kind="stable")
+    cum = np.cumsum(w[order])
+    k = int(np.searchsorted(cum, q / 100.0 * cum[-1], side="left"))
+    return float(v[order][min(k, len(v) - 1)])
+
+
+def evaluate_plan(
+    demand: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    selected: np.ndarray,
+    tt: TravelTimes,
+    *,
+    threshold_s: float,
+    weight_col: str = "sessions_day",
+    served: np.ndarray | None = None,
+    assignment: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """Coverage and access-time figures of a plan.
+
+    Access times are to the nearest chosen site by drive time. ``served``
+    (sessions per day per point, e.g. under station capacities) is the demand
+    the plan serves; by default, the demand within the threshold. Every
+    per-station figure comes from one assignment of demand to stations: the
+    model's (``assignment``: demand point, position in ``selected``, sessions/day,
+    DC flag), or without one each point within the threshold to its nearest site.
+    A station's served area holds the cells within the threshold it serves most
+    of (cells within reach that no station serves go to the nearest station), so
+    station loads sum to the demand served and areas to the demand covered.
+
+    Returns
+    -------
+    kpis
+        ``coverage_share`` (demand within the threshold of a chosen site),
+        demand-weighted ``mean_access_min`` and ``p95_access_min``, counts.
+    per_site
+        For each chosen site: ``area_cells`` and ``area_sessions`` (cells of its served
+        area and their sessions/day), ``sessions_served`` (its load).
+    per_demand
+        For each demand point: nearest site id, access time in minutes, whether
+        it is within the threshold, the demand served and its ``area_site``.
+    """
+    w = demand[weight_col].to_numpy(float)
+    best, arg = tt.nearest(selected)
+    reachable = np.isfinite(best)
+    covered = best <= threshold_s
+    served_w = np.where(covered, w, 0.0) if served is None else np.asarray(served, dtype=float)
+    if served_w.shape != w.shape:
+        raise ValueError(
+            f"served: expected {len(w)} values (one per demand point), got {served_w.shape}"
+        )
+    total = float(w.sum())
+    minutes = best / 60.0
+    kpis: dict[str, Any] = {
+        "stations": len(selected),
+        "stations_existing": int(sites["existing"].to_numpy()[selected].sum()),
+        "stations_new": int((~sites["existing"].to_numpy()[selected]).sum()),
+        "demand_points": len(demand),
+        "demand_total": round(total, 3),
+        "demand_covered": round(float(w[covered].sum()), 3),
+        "coverage_share": round(float(w[covered].sum()) / total, 6) if total else 0.0,
+        "threshold_min": threshold_s / 60.0,
+        "mean_access_min": round(float(np.average(minutes[reachable], weights=w[reachable])), 3)
+        if w[reachable].sum() > 0
+        else None,
+        "p95_access_min": round(weighted_percentile(minutes[reachable], w[reachable], 95), 3),
+        "max_access_min": round(float(minutes[reachable].max()), 3) if reachable.any() else None,
+        "demand_unreachable": round(float(w[~reachable].sum()), 3),
+        "demand_served": round(float(served_w.sum()), 3),
+        "served_share": round(float(served_w.sum()) / total, 6) if total else 0.0,
+    }
+    ids = sites["site_id"].to_numpy()
+    pos = np.full(len(sites), -1, dtype=np.int64)
+    pos[selected] = np.arange(len(selected))
+    near_pos = np.where(arg >= 0, pos[np.maximum(arg, 0)], -1)
+    area_pos = np.where(covered, near_pos, -1)
+    load: np.ndarray = np.zeros(len(selected))
+    if assignment is not None:
+        r, c, v, _ = assignment
+        load = np.bincount(c, weights=v, minlength=len(selected))
+        # the station serving most of each point (ties to the lower position)
+        order = np.lexsort((c, -v, r))
+        first = np.r_[True, r[order][1:] != r[order][:-1]] if len(order) else np.array([], bool)
+        top_r, top_c = r[order][first], c[order][first]
+        area_pos[top_r] = np.where(covered[top_r], top_c, area_pos[top_r])
+    else:
+        inside = area_pos >= 0
+        load = np.bincount(area_pos[inside], weights=served_w[inside], minlength=len(selected))
+    per_demand = pd.DataFrame(
+        {
+            "demand_id": demand["demand_id"].to_numpy(),
+            "nearest_site": np.where(arg >= 0, ids[np.maximum(arg, 0)], ""),
+            "access_min": np.round(minutes, 3),
+            "covered": covered,
+            "served": served_w,
+            "area_site": np.where(area_pos >= 0, ids[selected][np.maximum(area_pos, 0)], ""),
+        }
+    )
+    inside = area_pos >= 0
+    per_site = pd.DataFrame(
+        {
+            "area_cells": np.bincount(area_pos[inside], minlength=len(selected)),
+            "area_sessions": np.bincount(
+                area_pos[inside], weights=w[inside], minlength=len(selected)
+            ),
+            "sessions_served": load,
+        },
+        index=ids[selected],
+    )
+    return kpis, per_site, per_demand
+
+
+def district_figures(
+    alloc: pd.DataFrame,
+    per_demand: pd.DataFrame,
+    demand: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    selected: np.ndarray,
+    districts: gpd.GeoDataFrame | None,
+    *,
+    district_column: str = "name",
+) -> pd.DataFrame:
+    """Demand covered and served, their shares and stations per district.
+
+    ``alloc`` (see :func:`siting.demand.district_allocation`) splits each cell's
+    demand over districts, so the per-district demand here is the same as in the
+    demand summary; a cell's served demand is split in the same proportions.
+    """
+    cells = demand["h3"].to_numpy()
+    covered = pd.Series(per_demand["covered"].to_numpy(), index=cells)
+    w = demand["sessions_day"].to_numpy(float)
+    ratio = np.divide(per_demand["served"].to_numpy(float), w, out=np.zeros(len(w)), where=w > 0)
+    a = alloc.assign(
+        cov=alloc["sessions_day"] * alloc["h3"].map(covered).fillna(False),
+        srv=alloc["sessions_day"] * alloc["h3"].map(pd.Series(ratio, index=cells)).fillna(0.0),
+    )
+    out = a.groupby("district").agg(
+        demand=("sessions_day", "sum"), covered=("cov", "sum"), served=("srv", "sum")
+    )
+    out["coverage_share"] = (out["covered"] / out["demand"].replace(0, np.nan)).round(6)
+    out["served_share"] = (out["served"] / out["demand"].replace(0, np.nan)).round(6)
+    if districts is not None:
+        chosen = sites.iloc[selected]
+        named = districts[[district_column, "geometry"]].rename(
+            columns={district_column: "district"}
+        )
+        joined = gpd.sjoin(chosen[["site_id", "geometry"]], named, how="left", predicate="within")
+        out["stations"] = joined.groupby("district").size().reindex(out.index).fillna(0).astype(int)
+    return out.reset_index()
+
+
+def served_areas(
+    demand: gpd.GeoDataFrame, per_demand: pd.DataFrame, sites: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """Each station's served area: the demand cells within the threshold it serves most
+    of (see :func:`evaluate_plan`), merged into one (multi)polygon per station.
+
+    Parameters
+    ----------
+    demand
+        Demand cells (polygons) in the order of ``per_demand``.
+    per_demand
+        Output of :func:`evaluate_plan` (``area_site``).
+    sites
+        The chosen stations with ``site_id`` and ``existing``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``site_id``, ``status``, ``area_cells``, ``area_sessions`` (sessions/day) and
+        the area in km², one row per station with at least one cell.
+    """
+    keep = per_demand["area_site"].to_numpy() != ""
+    cells = gpd.GeoDataFrame(
+        {
+            "site_id": per_demand["area_site"].to_numpy()[keep],
+            "area_sessions": demand["sessions_day"].to_numpy(float)[keep],
+            "area_cells": 1,
+        },
+        geometry=demand.geometry.to_numpy()[keep],
+        crs=demand.crs,
+    )
+    if cells.empty:
+        empty: dict[str, list[Any]] = {
+            "site_id": [],
+            "status": [],
+            "area_cells": [],
+            "area_sessions": [],
+            "area_km2": [],
+        }
+        return gpd.GeoDataFrame(empty, geometry=[], crs=demand.crs)
+    areas = cells.dissolve(by="site_id", aggfunc={"area_sessions": "sum", "area_cells": "sum"})
+    areas = areas.reset_index()
+    status = sites.set_index("site_id")["existing"].map({True: "existing", False: "new"})
+    areas.insert(1, "status", areas["site_id"].map(status).to_numpy())
+    metric = areas.to_crs(areas.estimate_utm_crs())
+    areas["area_km2"] = (metric.area / 1e6).round(3).to_numpy()
+    areas["area_sessions"] = areas["area_sessions"].round(4)
+    return areas[["site_id", "status", "area_cells", "area_sessions", "area_km2", "geometry"]]

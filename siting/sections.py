@@ -1,0 +1,307 @@
+"""The sections of a scenario file, one validated model each.
+
+``[network]``, ``[demand]`` (with ``[demand.residents]``, ``[demand.inbound]``,
+``[demand.taxis]``), ``[candidates]``, ``[travel]``, ``[optimize]`` (with its
+``capacity``, ``budget``, ``choose`` and ``minimum`` tables), ``[costs]`` and
+``[benefits]``. Unknown keys are errors; :class:`siting.scenario.Scenario` holds
+them together.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from siting import settings
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkConfig(_Strict):
+    """Where the road network comes from and how it is prepared."""
+
+    source: Literal["file", "place", "polygon"] = "file"
+    #: OSM extract (``.osm.pbf``, ``.osm`` or ``.osm.bz2``) when ``source="file"``.
+    osm_file: str | None = None
+    #: Place name geocoded by OSMnx when ``source="place"``.
+    place: str | None = None
+    #: City boundary (any vector file); the graph is clipped to it plus ``buffer_m``.
+    #: With ``source="polygon"`` OSMnx downloads the roads inside it.
+    boundary: str | None = None
+    buffer_m: NonNegative = 1000.0
+    #: Per-highway-class speeds (km/h) overriding :data:`settings.HIGHWAY_SPEEDS_KPH`.
+    speeds_kph: dict[str, Positive] = Field(default_factory=dict)
+    fallback_speed_kph: Positive = settings.FALLBACK_SPEED_KPH
+    #: Read and write the caches of the graph, demand layers and travel times.
+    cache: bool = True
+    #: Overpass and Nominatim endpoints for online sources (default: OSMnx's public ones).
+    overpass_url: str | None = None
+    nominatim_url: str | None = None
+    #: Timeout of each download request, seconds.
+    timeout_s: Positive = 180.0
+
+    @model_validator(mode="after")
+    def _source_has_its_input(self) -> NetworkConfig:
+        needed = {"file": "osm_file", "place": "place", "polygon": "boundary"}[self.source]
+        if getattr(self, needed) in (None, ""):
+            raise ValueError(f"network.source = {self.source!r} needs network.{needed}")
+        return self
+
+
+class SegmentConfig(_Strict):
+    """Behaviour of one demand segment (see :class:`siting.demand.Segment`).
+
+    ``ev_share`` left out takes the value of the adoption preset.
+    """
+
+    count: NonNegative
+    ev_share: Share | None = None
+    public_share: Share
+    sessions_per_ev_day: NonNegative
+    kwh_per_session: NonNegative
+    charger: Literal["AC", "DC"] = "AC"
+
+
+class InboundConfig(SegmentConfig):
+    """Inbound vehicles: destination charging by jobs, part at entry corridors."""
+
+    corridor_share: Share = 0.0
+
+
+class TaxiConfig(SegmentConfig):
+    """Taxis: fast charging, partly by jobs and partly at taxi hubs."""
+
+    jobs_weight: Share = 0.5
+    charger: Literal["AC", "DC"] = "DC"
+
+
+class DemandConfig(_Strict):
+    """How demand points are made and weighted."""
+
+    h3_resolution: Annotated[int, Field(ge=5, le=11)] = 8
+    #: Adoption preset (EV share per segment) from ``presets_file``.
+    preset: str = "today"
+    presets_file: str = "{siting_data}/adoption.toml"
+    #: Population layer: polygons or points with a numeric column; omit both to use
+    #: OSM proxies (buildings, residential land use).
+    population: str | None = None
+    population_column: str | None = None
+    #: Jobs layer, as above; omit to use OSM proxies (shops, offices, amenities).
+    jobs: str | None = None
+    jobs_column: str | None = None
+    #: District polygons with a name column; demand is reported per district.
+    districts: str | None = None
+    district_column: str = "name"
+    #: CSV of official district totals (columns ``district``, ``population``):
+    #: the population pattern is rescaled so that district sums match it.
+    district_totals: str | None = None
+    #: Share of a day's public charging energy drawn in the busiest hour.
+    peak_hour_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    residents: SegmentConfig | None = None
+    inbound: InboundConfig | None = None
+    taxis: TaxiConfig | None = None
+
+    @model_validator(mode="after")
+    def _layers_have_columns(self) -> DemandConfig:
+        for layer in ("population", "jobs"):
+            if (getattr(self, layer) is None) != (getattr(self, f"{layer}_column") is None):
+                raise ValueError(f"demand.{layer} and demand.{layer}_column go together")
+        if not (self.residents or self.inbound or self.taxis):
+            raise ValueError("demand needs at least one segment: residents, inbound or taxis")
+        return self
+
+
+class CandidatesConfig(_Strict):
+    """Where a station can stand."""
+
+    osm_features: bool = True
+    #: Spacing of the road-node grid in metres; 0 turns the grid off.
+    grid_spacing_m: NonNegative = 1000.0
+    #: A feature farther than this from the road graph is dropped (metres).
+    snap_max_m: Positive = 300.0
+    #: Existing stations (CSV with lat/lon, GeoJSON, or Open Charge Map JSON); kept in
+    #: every plan.
+    existing: str | None = None
+    #: Also take ``amenity=charging_station`` from the OSM extract.
+    existing_osm: bool = True
+    #: Open Charge Map API (``https://api.openchargemap.io/v3/poi``) for the stations in
+    #: the city's bounding box; its key (or the ``OCM_API_KEY`` environment variable).
+    existing_ocm_url: str | None = None
+    existing_ocm_key: str | None = None
+    #: Stations known to operate by an official count (shown against those known).
+    existing_reported: Annotated[int, Field(ge=0)] | None = None
+    #: Where ``existing_reported`` comes from.
+    existing_reported_source: str = ""
+
+
+class TravelConfig(_Strict):
+    """Travel-time matrix settings."""
+
+    cutoff_min: Positive = 30.0
+    connector_speed_kph: Positive = settings.CONNECTOR_SPEED_KPH
+
+
+class CapacityConfig(_Strict):
+    """Station capacity: ports, charger power and service level (see siting.queueing)."""
+
+    #: Ports (parking places with a charger) per station.
+    ports: Annotated[int, Field(ge=1)] = 2
+    #: Station types that may be built.
+    types: list[Literal["AC", "DC"]] = Field(
+        default_factory=lambda: ["AC", "DC"],  # type: ignore[arg-type]
+        min_length=1,
+    )
+    ac_kw: Positive = 22.0
+    dc_kw: Positive = 50.0
+    #: Minutes a session holds a port besides charging (parking, plugging, paying).
+    handling_min: NonNegative = 6.0
+    #: Service level in the peak hour: probability of waiting, and/or mean wait (minutes).
+    max_wait_prob: Annotated[float, Field(gt=0.0, lt=1.0)] | None = 0.2
+    max_mean_wait_min: Positive | None = None
+
+    @model_validator(mode="after")
+    def _has_service_level(self) -> CapacityConfig:
+        if self.max_wait_prob is None and self.max_mean_wait_min is None:
+            raise ValueError("optimize.capacity needs max_wait_prob or max_mean_wait_min")
+        return self
+
+
+class BudgetConfig(_Strict):
+    """A capital budget for the new stations (the currency of ``[costs]``).
+
+    With a budget, ``optimize.p`` is the largest number of stations. Existing
+    stations are sunk costs: they do not count against it.
+    """
+
+    total: Positive
+
+
+class CostsConfig(_Strict):
+    """Capital and operating cost of a station, in one currency.
+
+    Capital cost of a new station of type *t* with *n* ports of *kW* each:
+    ``site_works + n × port[t] + n × kW × grid_per_kw``. ``opex_share_year`` is the
+    yearly operating cost as a share of the capital cost. Every figure should
+    carry its source, year and currency conversion in the scenario file.
+    """
+
+    currency: Annotated[str, Field(min_length=1)] = "USD"
+    #: Works per site (parking bays, marking, signage, permits).
+    site_works: NonNegative = 0.0
+    #: Cost per port (charger hardware and installation) by station type.
+    port: dict[Literal["AC", "DC"], NonNegative] = Field(default_factory=dict)
+    #: Grid connection per kW of installed charger power.
+    grid_per_kw: NonNegative = 0.0
+    #: Yearly operating cost as a share of the capital cost.
+    opex_share_year: Share = 0.0
+    #: Where the figures come from (shown in the outputs).
+    source: str = ""
+
+
+class PlanChoiceConfig(_Strict):
+    """Which point of the cost frontier is the plan written.
+
+    ``knee``: the point of the frontier (served against capital cost, both scaled
+    to [0, 1]) farthest above the straight line from the cheapest to the most-serving
+    point, where extra money starts to buy much less service; ``max_served``: the
+    most served, at its least cost; ``budget``: the most served within
+    ``optimize.budget``.
+    """
+
+    rule: Literal["knee", "max_served", "budget"] = "max_served"
+    #: Frontier points solved between the cheapest and the most-serving plan.
+    points: Annotated[int, Field(ge=2, le=50)] = 6
+    #: Why this rule, in the planner's words (written to kpis.json).
+    rationale: str = ""
+
+
+class MinimumConfig(_Strict):
+    """The minimum plan: fewest stations, or least capital cost, to reach a target."""
+
+    #: Shares of the demand within reach (any candidate within the threshold) to serve.
+    targets: list[Annotated[float, Field(gt=0.0, le=1.0)]] = Field(
+        default_factory=lambda: [1.0, 0.9]
+    )
+    #: ``stations``: fewest stations; ``cost``: least capital cost.
+    objective: Literal["stations", "cost"] = "cost"
+    #: Adoption presets to report it for (the scenario's own preset when empty).
+    presets: list[str] = Field(default_factory=list)
+
+
+class OptimizeConfig(_Strict):
+    """The optimisation request."""
+
+    #: ``capacitated``: serve the most demand within the threshold under station
+    #: capacities; ``mclp``: cover the most demand within the threshold; ``pmedian``:
+    #: least demand-weighted access time.
+    model: Literal["capacitated", "mclp", "pmedian"] = "capacitated"
+    #: Total number of stations in the plan, existing ones included.
+    p: Annotated[int, Field(ge=1)] = 311
+    threshold_min: Positive = 10.0
+    solver: Literal["highs", "cbc"] = "highs"
+    time_limit_s: Positive = 120.0
+    gap: Annotated[float, Field(ge=0.0, lt=1.0)] = 1e-4
+    threads: Annotated[int, Field(ge=1)] | None = None
+    capacity: CapacityConfig = CapacityConfig()
+    #: No two stations closer than this (metres, straight line); 0 turns it off.
+    min_spacing_m: NonNegative = 0.0
+    #: Each district must have at least this share of its demand covered (mclp),
+    #: served (capacitated) or within the travel cutoff (pmedian); 0 turns it off.
+    equity_share: Share = 0.0
+    #: Nested phases (e.g. [150, 311, 400]): each keeps the previous one's stations; the
+    #: plan written is the phase of size ``p``, which must be listed.
+    phases: list[Annotated[int, Field(ge=1)]] | None = None
+    #: Station counts also solved on their own (same model and constraints) for the
+    #: served-against-stations plot, e.g. [50, 100, 150, 200, 311, 400]; with
+    #: ``phases`` the phases are plotted as well.
+    curve: list[Annotated[int, Field(ge=1)]] | None = None
+    budget: BudgetConfig | None = None
+    #: The cost frontier and the point written as the plan (capacitated model).
+    choose: PlanChoiceConfig = PlanChoiceConfig()
+    #: Secondary order among plans within ``gap`` of the primary objective: more
+    #: demand within the threshold, then less access time, then less capital cost.
+    secondary: bool = True
+    #: Minimum plans reported beside the plan; ``None`` turns them off.
+    minimum: MinimumConfig | None = MinimumConfig()
+
+    @model_validator(mode="after")
+    def _phases_include_p(self) -> OptimizeConfig:
+        if self.phases is not None and self.p not in self.phases:
+            raise ValueError(f"optimize.phases {self.phases} must include optimize.p ({self.p})")
+        if self.choose.rule == "budget" and self.budget is None:
+            raise ValueError("optimize.choose.rule = 'budget' needs optimize.budget")
+        return self
+
+
+class BenefitsConfig(_Strict):
+    """Factors for the benefits of a plan against the petrol cars its sessions replace.
+
+    Each figure should carry its source, year and unit in the scenario file.
+    """
+
+    #: Grid carbon intensity at the charger (kg CO2 per kWh delivered).
+    grid_kg_co2_per_kwh: NonNegative
+    #: EV energy use (kWh per km, at the charger).
+    ev_kwh_per_km: Positive
+    #: Petrol car fuel use (litres per 100 km).
+    petrol_l_per_100km: Positive
+    #: CO2 per litre of petrol burnt (kg/L).
+    petrol_kg_co2_per_l: Positive
+    #: Density of petrol (kg/L), to apply per-kg-fuel pollutant factors.
+    petrol_kg_per_l: Positive = 0.74
+    #: Local pollutants per kg of petrol burnt (g/kg), e.g. NOx, CO, NMVOC, PM2.5.
+    pollutants_g_per_kg_fuel: dict[str, NonNegative] = Field(default_factory=dict)
+    #: Days per year a station operates like the planning day.
+    days_per_year: Annotated[float, Field(gt=0.0, le=366.0)] = 365.0
+    #: Years a station serves, for the capital cost per tonne over its life.
+    lifetime_years: Positive = 10.0
+    #: Context figures shown beside the results (free text).
+    context: str = ""
+    source: str = ""
