@@ -3,6 +3,7 @@ turned into the options every model shares (existing sites, side constraints).""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,4 +32,23 @@ def side_options(inputs: Inputs, demand: Demand, oc: OptimizeConfig) -> dict[str
         "spacing_pairs": pairs,
         "equity_share": oc.equity_share,
         "groups": demand.points["district"].to_numpy() if oc.equity_share > 0 else None,
+    }
+
+
+def single_type_options(
+    inputs: Inputs,
+    demand: Demand,
+    oc: OptimizeConfig,
+    *,
+    station_cost: Mapping[str, float] | None,
+    fixed: np.ndarray | None,
+    budget: float | None,
+) -> dict[str, Any]:
+    """Options of the one-station-type models (covering, p-median): existing sites,
+    side constraints and a budget that prices every new station as an AC one."""
+    return {
+        "fixed": existing_sites(inputs) if fixed is None else fixed,
+        "budget": budget,
+        "site_cost": (station_cost or {}).get("AC", 0.0),
+        **side_options(inputs, demand, oc),
     }

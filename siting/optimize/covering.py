@@ -25,7 +25,7 @@ from siting.optimize._common import (
     _site_variables,
     _within,
 )
-from siting.optimize._inputs import existing_sites, side_options
+from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
 from siting.optimize.result import SolveResult
 from siting.travel import TravelTimes
@@ -213,11 +213,10 @@ class MaximalCovering(_SideConstraints):
             demand.weights,
             oc.p if p is None else p,
             threshold_s=oc.threshold_min * 60.0,
-            fixed=existing_sites(inputs) if fixed is None else fixed,
             tie_break=bool(oc.secondary if secondary is None else secondary),
-            budget=budget,
-            site_cost=(station_cost or {}).get("AC", 0.0),
-            **side_options(inputs, demand, oc),
+            **single_type_options(
+                inputs, demand, oc, station_cost=station_cost, fixed=fixed, budget=budget
+            ),
         )
 
     @classmethod

@@ -22,7 +22,7 @@ from siting.optimize._common import (
     _site_load,
     _site_variables,
 )
-from siting.optimize._inputs import existing_sites, side_options
+from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
 from siting.optimize.result import SolveResult
 from siting.travel import TravelTimes
@@ -183,11 +183,10 @@ class PMedian(_SideConstraints):
             tt,
             demand.weights,
             oc.p if p is None else p,
-            fixed=existing_sites(inputs) if fixed is None else fixed,
             unserved_cost=tt.cutoff_s,
-            budget=budget,
-            site_cost=(station_cost or {}).get("AC", 0.0),
-            **side_options(inputs, demand, oc),
+            **single_type_options(
+                inputs, demand, oc, station_cost=station_cost, fixed=fixed, budget=budget
+            ),
         )
 
     @classmethod
