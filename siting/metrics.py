@@ -94,22 +94,7 @@ def evaluate_plan(
         "served_share": round(float(served_w.sum()) / total, 6) if total else 0.0,
     }
     ids = sites["site_id"].to_numpy()
-    pos = np.full(len(sites), -1, dtype=np.int64)
-    pos[selected] = np.arange(len(selected))
-    near_pos = np.where(arg >= 0, pos[np.maximum(arg, 0)], -1)
-    area_pos = np.where(covered, near_pos, -1)
-    load: np.ndarray = np.zeros(len(selected))
-    if assignment is not None:
-        r, c, v, _ = assignment
-        load = np.bincount(c, weights=v, minlength=len(selected))
-        # the station serving most of each point (ties to the lower position)
-        order = np.lexsort((c, -v, r))
-        first = np.r_[True, r[order][1:] != r[order][:-1]] if len(order) else np.array([], bool)
-        top_r, top_c = r[order][first], c[order][first]
-        area_pos[top_r] = np.where(covered[top_r], top_c, area_pos[top_r])
-    else:
-        inside = area_pos >= 0
-        load = np.bincount(area_pos[inside], weights=served_w[inside], minlength=len(selected))
+    area_pos, load = _areas_and_loads(len(sites), selected, arg, covered, served_w, assignment)
     per_demand = pd.DataFrame(
         {
             "demand_id": demand["demand_id"].to_numpy(),
@@ -221,3 +206,32 @@ def served_areas(
     areas["area_km2"] = (metric.area / 1e6).round(3).to_numpy()
     areas["area_sessions"] = areas["area_sessions"].round(4)
     return areas[["site_id", "status", "area_cells", "area_sessions", "area_km2", "geometry"]]
+
+
+def _areas_and_loads(
+    n_sites: int,
+    selected: np.ndarray,
+    arg: np.ndarray,
+    covered: np.ndarray,
+    served_w: np.ndarray,
+    assignment: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's served-area station (position in ``selected``, -1 for none) and
+    each station's load, from the model's assignment or by nearest station."""
+    pos = np.full(n_sites, -1, dtype=np.int64)
+    pos[selected] = np.arange(len(selected))
+    near_pos = np.where(arg >= 0, pos[np.maximum(arg, 0)], -1)
+    area_pos = np.where(covered, near_pos, -1)
+    load: np.ndarray = np.zeros(len(selected))
+    if assignment is not None:
+        r, c, v, _ = assignment
+        load = np.bincount(c, weights=v, minlength=len(selected))
+        # the station serving most of each point (ties to the lower position)
+        order = np.lexsort((c, -v, r))
+        first = np.r_[True, r[order][1:] != r[order][:-1]] if len(order) else np.array([], bool)
+        top_r, top_c = r[order][first], c[order][first]
+        area_pos[top_r] = np.where(covered[top_r], top_c, area_pos[top_r])
+    else:
+        inside = area_pos >= 0
+        load = np.bincount(area_pos[inside], weights=served_w[inside], minlength=len(selected))
+    return area_pos, load
