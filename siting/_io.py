@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from siting._errors import DataFileError, MissingFileError
@@ -86,6 +87,11 @@ def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def array_digest(a: np.ndarray) -> str:
+    """SHA-256 of an array's bytes (C order), for cache keys."""
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
 def hash_key(*parts: Any) -> str:

@@ -9,7 +9,6 @@ the phases. :func:`minimum_plans` answers how many stations a target takes.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ import numpy as np
 
 from siting import _cache, _solvers, settings
 from siting._errors import InfeasibleError, InputError
-from siting._io import hash_key
+from siting._io import array_digest, hash_key
 from siting.costs import station_costs
 from siting.demand import Demand, demand_stage
 from siting.evaluate import explain_reach
@@ -290,7 +289,7 @@ def _minimum_row(
 def _minimum_key(model: MinimumPlan, oc: OptimizeConfig, limit: float) -> str:
     nb = model.neighbours
     parts = [nb.indptr, nb.indices, model.ac, model.dc, model.fixed]
-    digests = [hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest() for a in parts]
+    digests = [array_digest(a) for a in parts]
     return hash_key(
         "minimum",
         _MINIMUM_CACHE_FORMAT,

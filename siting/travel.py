@@ -16,7 +16,6 @@ where :math:`d` is the network time between their road nodes and
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from siting import _cache, settings
 from siting._geo import NodeIndex
-from siting._io import hash_key
+from siting._io import array_digest, hash_key
 from siting.cells import Layers, demand_points
 
 if TYPE_CHECKING:
@@ -205,16 +204,13 @@ def travel_stage(
     site_lonlat = (candidates["lon"].to_numpy(), candidates["lat"].to_numpy())
     site_nodes = candidates["node"].to_numpy()
 
-    def digest(a: np.ndarray) -> str:
-        return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
-
     key = hash_key(
         "travel",
         _CACHE_FORMAT,
         net.graph.graph.get("siting_key"),
-        [digest(a) for a in points],
-        [digest(a) for a in site_lonlat],
-        digest(site_nodes.astype(np.int64)),
+        [array_digest(a) for a in points],
+        [array_digest(a) for a in site_lonlat],
+        array_digest(site_nodes.astype(np.int64)),
         sc.travel.cutoff_min,
         sc.travel.connector_speed_kph,
     )

@@ -569,19 +569,16 @@ class MaximalCovering(_SideConstraints):
         extra.update(
             assignment=assignment, load=_site_load(assignment, self.weights, len(selected))
         )
-        result = SolveResult(
-            model=self.name,
-            selected=selected,
-            objective=info.objective,
+        result = SolveResult.from_info(
+            self.name,
+            selected,
+            info,
+            build_s,
+            extra,
             bound=bound,
             gap=gap_v,
             status=status,
-            solver=info.solver,
-            solve_s=info.seconds,
-            build_s=build_s,
-            gap_tolerance=info.gap_tolerance,
             stopped_by=stopped,
-            extra=extra,
         )
         if self.site_cost is not None:
             extra["cost"] = float(self.site_cost[selected].sum())

@@ -271,20 +271,14 @@ class MinimumPlan:
             stations=len(res.selected),
             most_served=most,
         )
-        bound = info.bound
-        return SolveResult(
-            model=self.name,
-            selected=res.selected,
+        return SolveResult.from_info(
+            self.name,
+            res.selected,
+            info,
+            build_s,
+            extra,
             objective=float(value),
-            bound=bound,
-            gap=_solvers.relative_gap(info.objective, bound),
-            status=info.status,
-            solver=info.solver,
-            solve_s=info.seconds,
-            build_s=build_s,
-            gap_tolerance=info.gap_tolerance,
-            stopped_by=info.stopped_by,
-            extra=extra,
+            gap=_solvers.relative_gap(info.objective, info.bound),
         )
 
     def most_served(

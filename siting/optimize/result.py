@@ -49,21 +49,22 @@ class SolveResult:
         info: _solvers.SolveInfo,
         build_s: float,
         extra: dict[str, Any],
+        **overrides: Any,
     ) -> SolveResult:
-        """A result from the solver's report (:class:`siting._solvers.SolveInfo`)."""
+        """A result from the solver's report (:class:`siting._solvers.SolveInfo`);
+        ``overrides`` replace fields the model knows better (e.g. a bound of its own)."""
+        fields: dict[str, Any] = {
+            "objective": info.objective,
+            "bound": info.bound,
+            "gap": info.gap,
+            "status": info.status,
+            "solver": info.solver,
+            "solve_s": info.seconds,
+            "gap_tolerance": info.gap_tolerance,
+            "stopped_by": info.stopped_by,
+        }
         return cls(
-            model=model,
-            selected=selected,
-            objective=info.objective,
-            bound=info.bound,
-            gap=info.gap,
-            status=info.status,
-            solver=info.solver,
-            solve_s=info.seconds,
-            build_s=build_s,
-            gap_tolerance=info.gap_tolerance,
-            stopped_by=info.stopped_by,
-            extra=extra,
+            model=model, selected=selected, build_s=build_s, extra=extra, **{**fields, **overrides}
         )
 
     @property
