@@ -85,6 +85,34 @@ def _check_weights(weights: np.ndarray, n_demand: int) -> None:
         raise InputError("weights: expected finite values >= 0")
 
 
+def _fixed_sites(fixed: np.ndarray | None, n_sites: int) -> np.ndarray:
+    """The fixed (existing) sites as sorted unique indices, each in ``[0, n_sites)``."""
+    out = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
+    if len(out) and (out.min() < 0 or out.max() >= n_sites):
+        raise InputError(f"fixed: site indices must lie in [0, {n_sites}), got {out.tolist()[:5]}")
+    return out
+
+
+def _check_capacity(
+    capacity: dict[str, float], station_cost: dict[str, float], *, costed: bool
+) -> None:
+    """Station types AC and/or DC with capacities > 0; with ``costed``, a finite
+    cost >= 0 for each type."""
+    unknown = set(capacity) - {"AC", "DC"}
+    if unknown or not capacity:
+        raise InputError(
+            f"capacity: expected station types 'AC' and/or 'DC', got {sorted(capacity)}"
+        )
+    for t, k in capacity.items():
+        if not np.isfinite(k) or k <= 0:
+            raise InputError(f"capacity[{t!r}]: expected sessions/day > 0, got {k}")
+    missing = [t for t in capacity if t not in station_cost]
+    if costed and missing:
+        raise InputError(f"station_cost: no cost for station type(s) {', '.join(missing)}")
+    if any(c < 0 or not np.isfinite(c) for c in station_cost.values()):
+        raise InputError(f"station_cost: expected finite costs >= 0, got {station_cost}")
+
+
 def _check_p(p: int, n_sites: int, n_fixed: int) -> None:
     if p < 1:
         raise InfeasibleError(f"optimize.p: expected at least 1 station, got {p}")

@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from siting import _cover, _solvers, settings
+from siting.optimize._capacitated_solve import unmerged
 from siting.optimize._common import _cover_rows, _same_rows
 from siting.optimize.covering import MaximalCovering
 from siting.optimize.result import SolveResult
@@ -137,7 +138,7 @@ def solve_large(
             f"bound over all candidates; integer program on {len(keep)} of {n_s}"
         )
     extra = {
-        **model._unmerged(res.extra, rows, rep_of, ac, dc),
+        **unmerged(model, res.extra, rows, rep_of, ac, dc),
         "scale": {
             "points_merged": int(live.sum()),
             "rows": len(rows),

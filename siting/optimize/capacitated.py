@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import time
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -15,17 +14,18 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _solvers, settings
-from siting._errors import InfeasibleError, InputError
+from siting import settings
+from siting._errors import InputError
 from siting.optimize import _capacitated_rows as _rows
+from siting.optimize import _capacitated_solve as _solve
 from siting.optimize._common import (
     _aligned_times,
+    _check_capacity,
     _check_p,
     _check_site_capacity,
     _check_weights,
-    _expand_assignment,
+    _fixed_sites,
     _layer_distances,
-    _same_rows,
     _summed,
     _within,
     _within_times,
@@ -172,19 +172,11 @@ class CapacitatedCoverage(_SideConstraints):
         self.dc = np.asarray(dc_demand, dtype=float)
         _check_weights(self.ac, n_d)
         _check_weights(self.dc, n_d)
-        unknown = set(capacity) - {"AC", "DC"}
-        if unknown or not capacity:
-            raise InputError(
-                f"capacity: expected station types 'AC' and/or 'DC', got {sorted(capacity)}"
-            )
-        for t, k in capacity.items():
-            if not np.isfinite(k) or k <= 0:
-                raise InputError(f"capacity[{t!r}]: expected sessions/day > 0, got {k}")
+        costed = budget is not None or bool(self.station_cost)
+        _check_capacity(capacity, self.station_cost, costed=costed)
         self.capacity = dict(capacity)
         self.p = int(p)
-        self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
-        if len(self.fixed) and (self.fixed.min() < 0 or self.fixed.max() >= n_s):
-            raise InputError(f"fixed: site indices must lie in [0, {n_s})")
+        self.fixed = _fixed_sites(fixed, n_s)
         _check_p(self.p, n_s, len(self.fixed))
         self.fixed_set = set(self.fixed.tolist())
         self.site_capacity = _check_site_capacity(site_capacity, self.fixed)
@@ -196,12 +188,6 @@ class CapacitatedCoverage(_SideConstraints):
             weights=self.ac + self.dc,
             reachable=np.diff(nb.indptr) > 0,
         )
-        needs_cost = budget is not None or bool(self.station_cost)
-        missing = [t for t in self.capacity if t not in self.station_cost]
-        if needs_cost and missing:
-            raise InputError(f"station_cost: no cost for station type(s) {', '.join(missing)}")
-        if any(c < 0 or not np.isfinite(c) for c in self.station_cost.values()):
-            raise InputError(f"station_cost: expected finite costs >= 0, got {self.station_cost}")
         if self.dc.sum() > 0 and "DC" not in self.capacity:
             warnings.warn(
                 "capacity has no DC station type: DC demand cannot be served",
@@ -442,18 +428,6 @@ class CapacitatedCoverage(_SideConstraints):
     #: Solve this instance as given (no row merging or candidate reduction).
     _direct = False
 
-    def _solve_large(
-        self,
-        solver: str | None,
-        *,
-        time_limit: float | None,
-        gap: float | None,
-        threads: int | None,
-        msg: bool,
-    ) -> SolveResult:
-        """A large instance: see :func:`siting.optimize._large.solve_large`."""
-        return solve_large(self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
-
     def solve(
         self,
         solver: str | None = None,
@@ -482,118 +456,28 @@ class CapacitatedCoverage(_SideConstraints):
                 )
                 plain = copy.copy(self)
                 plain.secondary = False
-                res = plain._solve_large(
-                    solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+                res = solve_large(
+                    plain, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
                 )
                 res.extra["secondary"] = {
                     "order": "off: the instance is above settings.CAPACITATED_DIRECT_PAIRS",
                     "status": "not applied",
                 }
                 return res
-            return self._solve_large(
-                solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+            return solve_large(
+                self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
             )
-        merged = None if self._direct else self._merged()
-        if merged is not None:
-            model, rows, rep_of = merged
+        reduced = None if self._direct else _solve.merged(self)
+        if reduced is not None:
+            model, rows, rep_of = reduced
             res = model.solve(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
             self.last_secondary = model.last_secondary
             return dataclasses.replace(
-                res, extra=self._unmerged(res.extra, rows, rep_of, model.ac, model.dc)
+                res, extra=_solve.unmerged(self, res.extra, rows, rep_of, model.ac, model.dc)
             )
-        t0 = time.perf_counter()
-        _, tol = _solvers.check_options(solver, time_limit, gap)
-        start0 = self.greedy()
-        greedy_served = self.plan_served(start0)
-        weight, slack = None, 0.0
-        solve_gap = gap
-        if self.secondary:
-            weight, slack = self._secondary_weight(greedy_served, tol)
-            solve_gap = tol * settings.SECONDARY_GAP_FACTOR
-        prob, y, assign = self.build(start=start0, weight=weight)
-        build_s = time.perf_counter() - t0
-        # the time limit covers building the model too
-        limit = None if time_limit is None else max(1.0, time_limit - build_s)
-        info = _solvers.run(prob, solver, time_limit=limit, gap=solve_gap, threads=threads, msg=msg)
-        if info.status == "infeasible":
-            raise InfeasibleError(self.explain_infeasible(f"capacitated coverage (p={self.p})"))
-        status, stopped = info.status, info.stopped_by
-        self.last_secondary = None
-        if weight is not None:
-            secondary = info.objective - self._served_value(assign)
-            # any plan serves at most the combined bound less its own secondary terms,
-            # which are at least -slack
-            bound = None if info.bound is None else info.bound / 1.0 + weight * slack
-            self.last_secondary = {
-                "order": "demand within the threshold, then capital cost",
-                "weight": weight,
-                "value": secondary / weight,
-                "combined_gap": info.gap,
-                "status": info.status,
-            }
-            info = dataclasses.replace(info, bound=bound, gap_tolerance=tol)
-            if info.status == "optimal":
-                # proven to the tighter gap of the combined objective; the served total
-                # is within the tolerance of its bound
-                g = _solvers.relative_gap(self._served_value(assign), bound)
-                ok = max(tol, settings.SECONDARY_MIN_TOLERANCE) + 1e-12
-                status = "optimal" if g is not None and g <= ok else "feasible"
-        return self._result(y, assign, info, status, stopped, info.seconds, build_s, greedy_served)
-
-    def _merged(self) -> tuple[CapacitatedCoverage, np.ndarray, np.ndarray] | None:
-        """The same instance with the points of identical reach merged into one row.
-
-        Exact: a merged point's shares split back in proportion, its cover variable
-        stands for all of them. Not applied where points differ beyond their reach
-        (district equity rows, access times in the secondary order) or where fewer
-        than a tenth of the rows would go. Returns (model, representative rows,
-        representative of every point) or None.
-        """
-        if self.groups is not None and self.equity_share > 0:
-            return None
-        if self.times is not None and settings.SECONDARY_WEIGHTS[0] > 0:
-            return None
-        nb = self.neighbours
-        n_d = nb.shape[0]
-        live = (np.diff(nb.indptr) > 0) & ((self.ac + self.dc) > 0)
-        rows, rep_of = _same_rows(nb, live, None)
-        if len(rows) > 0.9 * live.sum():
-            return None
-        # a shallow copy keeps every option and side constraint (all per site);
-        # only the per-point arrays change
-        model = copy.copy(self)
-        model.neighbours = sp.csr_array(nb[rows])
-        model.ac = np.bincount(rep_of[live], weights=self.ac[live], minlength=n_d)[rows]
-        model.dc = np.bincount(rep_of[live], weights=self.dc[live], minlength=n_d)[rows]
-        model.times = None
-        model.groups = None
-        model._direct = True
-        log.info("capacitated: %d points merged into %d rows", int(live.sum()), len(rows))
-        return model, rows, rep_of
-
-    def _unmerged(
-        self,
-        x: dict[str, Any],
-        rows: np.ndarray,
-        rep_of: np.ndarray,
-        ac: np.ndarray,
-        dc: np.ndarray,
-    ) -> dict[str, Any]:
-        """A merged model's per-point figures back on this model's points, in proportion."""
-        pos = np.searchsorted(rows, np.where(rep_of >= 0, rep_of, rows[0] if len(rows) else 0))
-        frac_ac = np.divide(x["served_ac"], ac, out=np.zeros(len(rows)), where=ac > 0)
-        frac_dc = np.divide(x["served_dc"], dc, out=np.zeros(len(rows)), where=dc > 0)
-        served_ac = np.where(rep_of >= 0, frac_ac[pos] * self.ac, 0.0) if len(rows) else self.ac * 0
-        served_dc = np.where(rep_of >= 0, frac_dc[pos] * self.dc, 0.0) if len(rows) else self.dc * 0
-        return {
-            **x,
-            "assignment": _expand_assignment(
-                x["assignment"], rep_of, pos, ac, dc, self.ac, self.dc
-            ),
-            "served_ac": served_ac,
-            "served_dc": served_dc,
-            "demand_total": float(self.ac.sum() + self.dc.sum()),
-        }
+        return _solve.solve_direct(
+            self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+        )
 
     def plan_served(self, plan: dict[str, Any]) -> float:
         """Sessions per day a plan of :meth:`greedy` serves."""
@@ -601,87 +485,3 @@ class CapacitatedCoverage(_SideConstraints):
             sum(self.ac[i] * x for (i, _), x in plan["u"].items())
             + sum(self.dc[i] * x for (i, _), x in plan["v"].items())
         )
-
-    def _served_value(self, assign: dict[str, Any]) -> float:
-        return float(
-            sum(max(0.0, x.varValue or 0.0) * self.ac[i] for (i, _), x in assign["u"].items())
-            + sum(max(0.0, x.varValue or 0.0) * self.dc[i] for (i, _), x in assign["v"].items())
-        )
-
-    def _secondary_weight(self, served_floor: float, tol: float) -> tuple[float, float]:
-        """Weight of the secondary order and the most its negative terms can subtract.
-
-        The secondary terms of any plan lie in ``[-slack, W]`` (``W`` all demand);
-        with ``weight × (W + slack) <= tol / 2 × served`` the combined optimum serves
-        within half the tolerance of the most served.
-        """
-        alpha, beta = settings.SECONDARY_WEIGHTS
-        total = float(self.ac.sum() + self.dc.sum())
-        slack = alpha * total + beta * self.p
-        scale = max(served_floor, 1e-9 * max(total, 1.0))
-        tol = max(tol, settings.SECONDARY_MIN_TOLERANCE)
-        return 0.5 * tol * scale / max(total + slack, 1e-12), slack
-
-    def _result(
-        self,
-        y: dict[str, list[pulp.LpVariable]],
-        assign: dict[str, Any],
-        info: _solvers.SolveInfo,
-        status: str,
-        stopped: str | None,
-        seconds: float,
-        build_s: float,
-        greedy_served: float,
-        *,
-        exact_p: bool = True,
-    ) -> SolveResult:
-        """Read the plan and its one assignment of demand to stations."""
-        n_d, n_s = self.neighbours.shape
-        site_type = np.full(n_s, "", dtype=object)
-        for t, vs in y.items():
-            for j, v in enumerate(vs):
-                if (v.varValue or 0.0) > 0.5:
-                    site_type[j] = t
-        selected = np.flatnonzero(site_type != "")
-        pos = np.full(n_s, -1, dtype=np.int64)
-        pos[selected] = np.arange(len(selected))
-        rows, cols, vals, kinds = [], [], [], []
-        for kind, amounts in (("u", self.ac), ("v", self.dc)):
-            for (i, j), x in assign[kind].items():
-                val = max(0.0, x.varValue or 0.0) * amounts[i]
-                if val > 1e-9 and pos[j] >= 0:
-                    rows.append(i)
-                    cols.append(int(pos[j]))
-                    vals.append(val)
-                    kinds.append(kind)
-        r, c, v = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(vals)
-        is_dc = np.array([k == "v" for k in kinds], dtype=bool).reshape(-1)
-        load = np.bincount(c, weights=v, minlength=len(selected))
-        served_ac = np.bincount(r[~is_dc], weights=v[~is_dc], minlength=n_d)
-        served_dc = np.bincount(r[is_dc], weights=v[is_dc], minlength=n_d)
-        types = site_type[selected].astype(str)
-        cap = np.array([self.capacity_of(int(j), t) for j, t in zip(selected, types, strict=True)])
-        cost = np.array([self.cost_of(int(j), t) for j, t in zip(selected, types, strict=True)])
-        served = float(load.sum())
-        extra = {
-            "types": types,
-            "load": load,
-            "capacity": cap,
-            "utilisation": np.divide(load, cap, out=np.zeros(len(cap)), where=cap > 0),
-            "served_ac": served_ac,
-            "served_dc": served_dc,
-            # the model's one assignment: demand point, position in selected, sessions/day
-            # and whether they are DC sessions
-            "assignment": (r, c, v, is_dc),
-            "demand_total": float(self.ac.sum() + self.dc.sum()),
-            "secondary": self.last_secondary,
-            "heuristic_objective": greedy_served,
-            "station_cost": cost,
-            "cost": float(cost.sum()),
-        }
-        if exact_p and self.budget is None and len(selected) != self.p:
-            raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
-        g = _solvers.relative_gap(served, info.bound)
-        info = dataclasses.replace(info, objective=served, gap=g, seconds=seconds)
-        info = dataclasses.replace(info, status=status, stopped_by=stopped)
-        return SolveResult.from_info(self.name, selected, info, build_s, extra)

@@ -12,15 +12,17 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _cover, _solvers
+from siting import _solvers
 from siting._errors import InfeasibleError, InputError
 from siting._io import check_projected
+from siting.optimize import _covering_solve
 from siting.optimize._common import (
     _add_p_sites,
     _assign,
     _check_p,
     _check_weights,
     _cover_rows,
+    _fixed_sites,
     _site_load,
     _site_variables,
     _within,
@@ -122,13 +124,9 @@ class MaximalCovering(_SideConstraints):
             self.costs = c
         self.weights = np.asarray(weights, dtype=float)
         self.p = int(p)
-        self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
         n_d, n_s = nb.shape
+        self.fixed = _fixed_sites(fixed, n_s)
         _check_weights(self.weights, n_d)
-        if len(self.fixed) and (self.fixed.min() < 0 or self.fixed.max() >= n_s):
-            raise InputError(
-                f"fixed: site indices must lie in [0, {n_s}), got {self.fixed.tolist()[:5]}"
-            )
         _check_p(self.p, n_s, len(self.fixed))
         self.set_side_constraints(
             spacing_pairs=spacing_pairs,
@@ -333,38 +331,9 @@ class MaximalCovering(_SideConstraints):
         )
         indptr, indices = nb.indptr, nb.indices
         if stage2:
-            assert self.costs is not None and min_coverage is not None
+            assert min_coverage is not None
             prob += covered >= min_coverage, "coverage_floor"
-            obj: list[tuple[pulp.LpVariable, float]] = []
-            for i in rows.tolist():
-                lo, hi = indptr[i], indptr[i + 1]
-                xs = [
-                    prob.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1)
-                    for j in indices[lo:hi].tolist()
-                ]
-                if start is not None:
-                    js = indices[lo:hi]
-                    t = np.where(is_open[js], self.costs.data[lo:hi], np.inf)
-                    best = int(np.argmin(t)) if hit[i] else -1
-                    for k, x in enumerate(xs):
-                        x.setInitialValue(1.0 if k == best else 0.0)
-                w = float(self.weights[i])
-                obj.extend(
-                    (x, w * float(t)) for x, t in zip(xs, self.costs.data[lo:hi], strict=True)
-                )
-                prob += pulp.LpConstraint(
-                    pulp.LpAffineExpression([(x, 1.0) for x in xs] + [(z[i], -1.0)]),
-                    pulp.LpConstraintEQ,
-                    f"assign_{i}",
-                    0.0,
-                )
-                for x, j in zip(xs, indices[lo:hi].tolist(), strict=True):
-                    prob += pulp.LpConstraint(
-                        pulp.LpAffineExpression([(x, 1.0), (y[j], -1.0)]),
-                        pulp.LpConstraintLE,
-                        f"open_{i}_{j}",
-                        0.0,
-                    )
+            obj = _covering_solve.access_rows(self, prob, y, z, rows, is_open, hit, start)
             prob += pulp.LpAffineExpression(obj), "weighted_access_s"
         else:
             prob += covered, "covered"
@@ -384,114 +353,6 @@ class MaximalCovering(_SideConstraints):
         _add_p_sites(prob, y, self.p, at_most=self.budget is not None)
         self.add_budget(prob, y)
         return prob, y
-
-    def _solve_reduced(
-        self,
-        solver: str | None,
-        *,
-        time_limit: float | None,
-        gap: float | None,
-        threads: int | None,
-        msg: bool,
-    ) -> tuple[_solvers.SolveInfo, np.ndarray, float, dict[str, Any]]:
-        """Greedy and swap plan, Lagrangian bound, site fixing, then the MIP on what is left.
-
-        The reported bound is the smaller of the Lagrangian bound and the MIP's
-        bound on the reduced problem (or the plan's value, if higher): the fixings
-        only exclude plans no better than the swap plan.
-        """
-        t0 = time.perf_counter()
-        _, tol = _solvers.check_options(solver, time_limit, gap)
-        nb = self.neighbours
-        n_s = nb.shape[1]
-        rows, row_w, by_fixed = _cover_rows(nb, self.weights, self.fixed, None)
-        constant = float(self.weights[by_fixed].sum())
-        sub = nb[rows]
-        w = row_w[rows]
-        budget_s = 0.25 * time_limit if time_limit else 30.0
-        plan = _cover.swap(sub, w, self.greedy(), self.fixed, time_limit=budget_s)
-        is_open = np.zeros(n_s, dtype=bool)
-        is_open[plan] = True
-        incumbent = _cover.coverage(sub, w, is_open)
-        free = np.ones(n_s, dtype=bool)
-        free[self.fixed] = False
-        n_free = self.p - len(self.fixed)
-        bound = _cover.lagrangian_bound(sub, w, n_free, free, incumbent, time_limit=budget_s)
-        eps = 1e-7 * max(1.0, incumbent)
-        must_open, must_close = _cover.fix_sites(bound, free, n_free, incumbent - eps)
-        heuristic_s = time.perf_counter() - t0
-        upper = constant + bound.value
-        lower = constant + incumbent
-        report: dict[str, Any] = {
-            "heuristic_objective": lower,
-            "bound": upper,
-            "iterations": bound.iterations,
-            "sites_opened_for_good": int(must_open.sum()),
-            "sites_closed_for_good": int(must_close.sum()),
-            "seconds": round(heuristic_s, 3),
-        }
-        log.info(
-            "mclp: swap plan %.6g, Lagrangian bound %.6g (%d steps), %d sites fixed open, "
-            "%d closed, %.2f s",
-            lower,
-            upper,
-            bound.iterations,
-            must_open.sum(),
-            must_close.sum(),
-            heuristic_s,
-        )
-        if _solvers.relative_gap(lower, upper) <= tol:  # type: ignore[operator]
-            info = _solvers.SolveInfo(
-                "optimal",
-                lower,
-                upper,
-                _solvers.relative_gap(lower, upper),
-                "lagrangian",
-                heuristic_s,
-                tol,
-                None,
-            )
-            return info, plan, heuristic_s, report
-        # the MIP on the sites still undecided: closed ones lose their columns
-        keep = np.flatnonzero(~must_close)
-        cols = sp.csr_array(nb[:, keep])
-        restricted = MaximalCovering(
-            sp.csr_array((cols.data, keep[cols.indices], cols.indptr), shape=nb.shape),
-            self.weights,
-            self.p,
-            fixed=np.union1d(self.fixed, np.flatnonzero(must_open)),
-        )
-        prob, y = restricted.build(start=plan)
-        for j in np.flatnonzero(must_close).tolist():
-            y[j].upBound = 0
-        build_s = time.perf_counter() - t0
-        left = None if time_limit is None else max(1.0, time_limit - build_s)
-        info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
-        if info.status == "infeasible":
-            raise InfeasibleError(self.explain_infeasible(f"maximal covering (p={self.p})"))
-        selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
-        objective = info.objective
-        if lower > objective + eps:  # the solver lost the warm start: keep the swap plan
-            objective, selected = lower, plan
-        mip_bound = info.bound if info.bound is not None else np.inf
-        best_bound = min(upper, max(mip_bound, lower))
-        g = _solvers.relative_gap(objective, best_bound)
-        # proven on the reduced problem, whose fixings only exclude plans no better
-        # than the swap plan it was started from: proven for the whole problem
-        proven = info.status == "optimal" or (g is not None and g <= tol + 1e-9)
-        status = "optimal" if proven else "feasible"
-        report["mip_bound"] = info.bound
-        info = _solvers.SolveInfo(
-            status,
-            objective,
-            best_bound,
-            g,
-            info.solver,
-            time.perf_counter() - t0 - build_s,
-            tol,
-            None if status == "optimal" else info.stopped_by,
-        )
-        return info, selected, build_s, report
 
     def solve(
         self,
@@ -520,8 +381,8 @@ class MaximalCovering(_SideConstraints):
         t0 = time.perf_counter()
         extra: dict[str, Any] = {}
         if self._plain():
-            info, selected, build_s, extra["lagrangian"] = self._solve_reduced(
-                solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+            info, selected, build_s, extra["lagrangian"] = _covering_solve.solve_reduced(
+                self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
             )
         else:
             start = self.greedy()
@@ -534,26 +395,21 @@ class MaximalCovering(_SideConstraints):
                 raise InfeasibleError(self.explain_infeasible(f"maximal covering (p={self.p})"))
             selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
         status, stopped, bound, gap_v = info.status, info.stopped_by, info.bound, info.gap
-        if self.costs is not None:
-            # lexicographic stage 2: keep the coverage found, minimise access time
-            floor = info.objective - 1e-7 * max(1.0, abs(info.objective))
-            remaining = None if time_limit is None else max(1.0, time_limit - info.seconds)
-            t1 = time.perf_counter()
-            prob2, y2 = self.build(min_coverage=floor, start=selected)
-            build_s += time.perf_counter() - t1
-            info2 = _solvers.run(
-                prob2, solver, time_limit=remaining, gap=gap, threads=threads, msg=msg
+        if self.costs is not None:  # lexicographic stage 2: least access time
+            plan2, info2, stage2_s = _covering_solve.tie_break(
+                self,
+                info,
+                selected,
+                solver,
+                time_limit=time_limit,
+                gap=gap,
+                threads=threads,
+                msg=msg,
             )
-            if info2.status != "infeasible":
-                selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y2]))
-                extra["tie_break"] = {
-                    "objective": "demand-weighted access time (s)",
-                    "value": info2.objective,
-                    "bound": info2.bound,
-                    "gap": info2.gap,
-                    "status": info2.status,
-                    "solve_s": round(info2.seconds, 3),
-                }
+            build_s += stage2_s
+            if plan2 is not None:
+                selected = plan2
+                extra["tie_break"] = _covering_solve.tie_break_report(info2)
                 if info2.status != "optimal":
                     status, stopped = "feasible", f"tie-break stage: {info2.stopped_by}"
                 info = _solvers.SolveInfo(

@@ -19,7 +19,8 @@ import scipy.sparse as sp
 
 from siting import _solvers
 from siting._errors import InfeasibleError, InputError
-from siting.optimize._common import _within_times
+from siting.optimize import _capacitated_solve as _solve
+from siting.optimize._common import _fixed_sites, _within_times
 from siting.optimize._inputs import existing_sites
 from siting.optimize.capacitated import CapacitatedCoverage
 from siting.optimize.result import SolveResult
@@ -109,7 +110,7 @@ class MinimumPlan:
         types = list(self.capacity) if self.capacity else ["AC"]
         self.station_cost = dict(station_cost or dict.fromkeys(types, 1.0))
         self.objective = objective
-        self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
+        self.fixed = _fixed_sites(fixed, nb.shape[1])
         self.site_capacity = site_capacity or {}
         # the most any plan serves and its warm start, shared by the plans of one instance
         self._most = most_served if most_served is not None else {}
@@ -228,8 +229,8 @@ class MinimumPlan:
             station_cost=self.station_cost,
             site_capacity=self.site_capacity,
         )
-        # points with the same sites in reach share one row (exact; see _merged)
-        merged = full._merged()
+        # points with the same sites in reach share one row (exact; see _capacitated_solve.merged)
+        merged = _solve.merged(full)
         model, rows, rep_of = merged if merged else (full, None, None)
         if "value" not in self._most:
             self._most["value"], self._most["start"] = self.most_served(model, solver)
@@ -255,12 +256,21 @@ class MinimumPlan:
         info = _solvers.run(prob, solver, time_limit=limit, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible":
             raise InfeasibleError(f"minimum plan: no plan serves {required:,.1f} sessions/day")
-        res = model._result(
-            y, assign, info, info.status, info.stopped_by, info.seconds, build_s, 0.0, exact_p=False
+        res = _solve.read_result(
+            model,
+            y,
+            assign,
+            info,
+            info.status,
+            info.stopped_by,
+            info.seconds,
+            build_s,
+            0.0,
+            exact_p=False,
         )
         extra = res.extra
         if rows is not None and rep_of is not None:
-            extra = full._unmerged(extra, rows, rep_of, model.ac, model.dc)
+            extra = _solve.unmerged(full, extra, rows, rep_of, model.ac, model.dc)
         served = float(extra["load"].sum())
         value = extra["cost"] if self.objective == "cost" else float(len(res.selected))
         extra.update(

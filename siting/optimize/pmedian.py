@@ -18,6 +18,7 @@ from siting.optimize._common import (
     _assign,
     _check_p,
     _check_weights,
+    _fixed_sites,
     _layer_distances,
     _site_load,
     _site_variables,
@@ -99,7 +100,7 @@ class PMedian(_SideConstraints):
         n_d, n_s = self.shape
         self.weights = np.asarray(weights, dtype=float)
         self.p = int(p)
-        self.fixed = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
+        self.fixed = _fixed_sites(fixed, n_s)
         self.unserved_cost = unserved_cost
         _check_weights(self.weights, n_d)
         if not np.all(np.isfinite(self.data)) or (self.data < 0).any():
@@ -109,8 +110,6 @@ class PMedian(_SideConstraints):
                 f"unserved_cost ({unserved_cost}) must be at least the largest cost "
                 f"({self.data.max()})"
             )
-        if len(self.fixed) and (self.fixed.min() < 0 or self.fixed.max() >= n_s):
-            raise InputError(f"fixed: site indices must lie in [0, {n_s})")
         _check_p(self.p, n_s, len(self.fixed))
         self.set_side_constraints(
             spacing_pairs=spacing_pairs,

@@ -1,0 +1,249 @@
+"""Private: solving the maximal covering model (:class:`~siting.optimize.MaximalCovering`).
+
+:func:`solve_reduced` is used when the model has no side constraints: the existing
+sites' cover becomes a constant, points with the same reach share a row, a greedy
+and swap plan and a Lagrangian bound (:mod:`siting._cover`) fix sites open or
+closed, and the integer program decides only what is left. :func:`tie_break` is
+the second stage (least access time among the plans of maximal coverage),
+:func:`access_rows` its rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pulp
+import scipy.sparse as sp
+
+from siting import _cover, _solvers
+from siting._errors import InfeasibleError
+from siting.optimize._common import _cover_rows
+
+if TYPE_CHECKING:
+    from siting.optimize.covering import MaximalCovering
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Reduction:
+    """What the heuristics and the Lagrangian bound settle before the MIP."""
+
+    plan: np.ndarray
+    lower: float
+    upper: float
+    must_open: np.ndarray
+    must_close: np.ndarray
+    eps: float
+    report: dict[str, Any]
+
+
+def _reduce(model: MaximalCovering, time_limit: float | None) -> _Reduction:
+    """Exact reductions, greedy and swap plan, Lagrangian bound and the sites its
+    reduced costs fix open or closed (all measured with the existing sites' cover
+    as a constant)."""
+    t0 = time.perf_counter()
+    nb = model.neighbours
+    n_s = nb.shape[1]
+    rows, row_w, by_fixed = _cover_rows(nb, model.weights, model.fixed, None)
+    constant = float(model.weights[by_fixed].sum())
+    sub = nb[rows]
+    w = row_w[rows]
+    budget_s = 0.25 * time_limit if time_limit else 30.0
+    plan = _cover.swap(sub, w, model.greedy(), model.fixed, time_limit=budget_s)
+    is_open = np.zeros(n_s, dtype=bool)
+    is_open[plan] = True
+    incumbent = _cover.coverage(sub, w, is_open)
+    free = np.ones(n_s, dtype=bool)
+    free[model.fixed] = False
+    n_free = model.p - len(model.fixed)
+    bound = _cover.lagrangian_bound(sub, w, n_free, free, incumbent, time_limit=budget_s)
+    eps = 1e-7 * max(1.0, incumbent)
+    must_open, must_close = _cover.fix_sites(bound, free, n_free, incumbent - eps)
+    heuristic_s = time.perf_counter() - t0
+    upper = constant + bound.value
+    lower = constant + incumbent
+    report: dict[str, Any] = {
+        "heuristic_objective": lower,
+        "bound": upper,
+        "iterations": bound.iterations,
+        "sites_opened_for_good": int(must_open.sum()),
+        "sites_closed_for_good": int(must_close.sum()),
+        "seconds": round(heuristic_s, 3),
+    }
+    log.info(
+        "mclp: swap plan %.6g, Lagrangian bound %.6g (%d steps), %d sites fixed open, "
+        "%d closed, %.2f s",
+        lower,
+        upper,
+        bound.iterations,
+        must_open.sum(),
+        must_close.sum(),
+        heuristic_s,
+    )
+    return _Reduction(plan, lower, upper, must_open, must_close, eps, report)
+
+
+def solve_reduced(
+    model: MaximalCovering,
+    solver: str | None,
+    *,
+    time_limit: float | None,
+    gap: float | None,
+    threads: int | None,
+    msg: bool,
+) -> tuple[_solvers.SolveInfo, np.ndarray, float, dict[str, Any]]:
+    """Greedy and swap plan, Lagrangian bound, site fixing, then the MIP on what is left.
+
+    The reported bound is the smaller of the Lagrangian bound and the MIP's
+    bound on the reduced problem (or the plan's value, if higher): the fixings
+    only exclude plans no better than the swap plan.
+    """
+    t0 = time.perf_counter()
+    _, tol = _solvers.check_options(solver, time_limit, gap)
+    red = _reduce(model, time_limit)
+    plan, lower, upper, report = red.plan, red.lower, red.upper, red.report
+    must_open, must_close, eps = red.must_open, red.must_close, red.eps
+    heuristic_s = time.perf_counter() - t0
+    nb = model.neighbours
+    if _solvers.relative_gap(lower, upper) <= tol:  # type: ignore[operator]
+        info = _solvers.SolveInfo(
+            "optimal",
+            lower,
+            upper,
+            _solvers.relative_gap(lower, upper),
+            "lagrangian",
+            heuristic_s,
+            tol,
+            None,
+        )
+        return info, plan, heuristic_s, report
+    # the MIP on the sites still undecided: closed ones lose their columns
+    keep = np.flatnonzero(~must_close)
+    cols = sp.csr_array(nb[:, keep])
+    restricted = type(model)(
+        sp.csr_array((cols.data, keep[cols.indices], cols.indptr), shape=nb.shape),
+        model.weights,
+        model.p,
+        fixed=np.union1d(model.fixed, np.flatnonzero(must_open)),
+    )
+    prob, y = restricted.build(start=plan)
+    for j in np.flatnonzero(must_close).tolist():
+        y[j].upBound = 0
+    build_s = time.perf_counter() - t0
+    left = None if time_limit is None else max(1.0, time_limit - build_s)
+    info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
+    if info.status == "infeasible":
+        raise InfeasibleError(model.explain_infeasible(f"maximal covering (p={model.p})"))
+    selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
+    objective = info.objective
+    if lower > objective + eps:  # the solver lost the warm start: keep the swap plan
+        objective, selected = lower, plan
+    mip_bound = info.bound if info.bound is not None else np.inf
+    best_bound = min(upper, max(mip_bound, lower))
+    g = _solvers.relative_gap(objective, best_bound)
+    # proven on the reduced problem, whose fixings only exclude plans no better
+    # than the swap plan it was started from: proven for the whole problem
+    proven = info.status == "optimal" or (g is not None and g <= tol + 1e-9)
+    status = "optimal" if proven else "feasible"
+    report["mip_bound"] = info.bound
+    info = _solvers.SolveInfo(
+        status,
+        objective,
+        best_bound,
+        g,
+        info.solver,
+        time.perf_counter() - t0 - build_s,
+        tol,
+        None if status == "optimal" else info.stopped_by,
+    )
+    return info, selected, build_s, report
+
+
+def access_rows(
+    model: MaximalCovering,
+    prob: pulp.LpProblem,
+    y: list[pulp.LpVariable],
+    z: dict[int, pulp.LpVariable],
+    rows: np.ndarray,
+    is_open: np.ndarray,
+    hit: np.ndarray,
+    start: np.ndarray | None,
+) -> list[tuple[pulp.LpVariable, float]]:
+    """The tie-break stage's assignment: each covered point to one open site in
+    reach; returns the demand-weighted access-time terms (warm-started at the
+    nearest open site when ``start`` is given)."""
+    assert model.costs is not None
+    indptr, indices = model.neighbours.indptr, model.neighbours.indices
+    obj: list[tuple[pulp.LpVariable, float]] = []
+    for i in rows.tolist():
+        lo, hi = indptr[i], indptr[i + 1]
+        xs = [
+            prob.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1) for j in indices[lo:hi].tolist()
+        ]
+        if start is not None:
+            js = indices[lo:hi]
+            t = np.where(is_open[js], model.costs.data[lo:hi], np.inf)
+            best = int(np.argmin(t)) if hit[i] else -1
+            for k, x in enumerate(xs):
+                x.setInitialValue(1.0 if k == best else 0.0)
+        w = float(model.weights[i])
+        obj.extend((x, w * float(t)) for x, t in zip(xs, model.costs.data[lo:hi], strict=True))
+        prob += pulp.LpConstraint(
+            pulp.LpAffineExpression([(x, 1.0) for x in xs] + [(z[i], -1.0)]),
+            pulp.LpConstraintEQ,
+            f"assign_{i}",
+            0.0,
+        )
+        for x, j in zip(xs, indices[lo:hi].tolist(), strict=True):
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression([(x, 1.0), (y[j], -1.0)]),
+                pulp.LpConstraintLE,
+                f"open_{i}_{j}",
+                0.0,
+            )
+    return obj
+
+
+def tie_break(
+    model: MaximalCovering,
+    info: _solvers.SolveInfo,
+    selected: np.ndarray,
+    solver: str | None,
+    *,
+    time_limit: float | None,
+    gap: float | None,
+    threads: int | None,
+    msg: bool,
+) -> tuple[np.ndarray | None, _solvers.SolveInfo, float]:
+    """The lexicographic second stage: keep the coverage of ``info``'s plan and
+    minimise the demand-weighted access time, from ``selected``.
+
+    Returns the new plan (None when the stage found none), the stage's report
+    and its build time.
+    """
+    floor = info.objective - 1e-7 * max(1.0, abs(info.objective))
+    remaining = None if time_limit is None else max(1.0, time_limit - info.seconds)
+    t1 = time.perf_counter()
+    prob2, y2 = model.build(min_coverage=floor, start=selected)
+    build_s = time.perf_counter() - t1
+    info2 = _solvers.run(prob2, solver, time_limit=remaining, gap=gap, threads=threads, msg=msg)
+    if info2.status == "infeasible":
+        return None, info2, build_s
+    return np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y2])), info2, build_s
+
+
+def tie_break_report(info2: _solvers.SolveInfo) -> dict[str, Any]:
+    """The second stage's figures for ``extra["tie_break"]``."""
+    return {
+        "objective": "demand-weighted access time (s)",
+        "value": info2.objective,
+        "bound": info2.bound,
+        "gap": info2.gap,
+        "status": info2.status,
+        "solve_s": round(info2.seconds, 3),
+    }
