@@ -287,3 +287,24 @@ def _values(y: dict[str, list[pulp.LpVariable]], assign: dict[str, Any]) -> dict
         "u": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["u"].items()},
         "v": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["v"].items()},
     }
+
+
+def _cost_rows(
+    costs: np.ndarray | sp.sparray | sp.spmatrix,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """CSR arrays of a cost matrix, keeping every dense entry and every stored sparse one."""
+    if sp.issparse(costs):
+        m = sp.csr_array(costs)
+        m.sum_duplicates()
+        return (
+            m.indptr.astype(np.int64),
+            m.indices.astype(np.int64),
+            m.data.astype(float),
+            (int(m.shape[0]), int(m.shape[1])),
+        )
+    arr = np.asarray(costs, dtype=float)
+    if arr.ndim != 2:
+        raise InputError(f"costs: expected a 2-D matrix, got {arr.ndim} dimension(s)")
+    n, m = arr.shape
+    indptr = np.arange(0, n * m + 1, m, dtype=np.int64)
+    return indptr, np.tile(np.arange(m, dtype=np.int64), n), arr.ravel().copy(), (n, m)

@@ -1,4 +1,11 @@
-"""Capacitated coverage with AC and DC stations (the pipeline's default model)."""
+"""Capacitated coverage with AC and DC stations (the pipeline's default model).
+
+The class, its formulation, input checks and constructors; its rows are in
+:mod:`siting.optimize._capacitated_rows`, its solve in
+:mod:`siting.optimize._capacitated_solve` and :mod:`siting.optimize._large`.
+"""
+
+# about 490 lines: the formulation (83 docstring lines), checks and four constructors
 
 from __future__ import annotations
 

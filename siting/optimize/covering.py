@@ -1,4 +1,10 @@
-"""The maximal covering model (MCLP)."""
+"""The maximal covering model (MCLP).
+
+The class, its formulation, input checks, constructors and integer program; its
+solve in steps and its second stage are in :mod:`siting.optimize._covering_solve`.
+"""
+
+# about 450 lines: the formulation (50 docstring lines), checks, four constructors
 
 from __future__ import annotations
 

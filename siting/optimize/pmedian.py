@@ -11,16 +11,16 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _heuristics, _lagrangian, _solvers, settings
+from siting import _heuristics, _solvers
 from siting._errors import InfeasibleError, InputError
+from siting.optimize import _pmedian_solve
 from siting.optimize._common import (
     _add_p_sites,
-    _assign,
     _check_p,
     _check_weights,
+    _cost_rows,
     _fixed_sites,
     _layer_distances,
-    _site_load,
     _site_variables,
 )
 from siting.optimize._inputs import single_type_options
@@ -96,7 +96,7 @@ class PMedian(_SideConstraints):
         budget: float | None = None,
         site_cost: float | np.ndarray | None = None,
     ) -> None:
-        self.indptr, self.indices, self.data, self.shape = _rows(costs)
+        self.indptr, self.indices, self.data, self.shape = _cost_rows(costs)
         n_d, n_s = self.shape
         self.weights = np.asarray(weights, dtype=float)
         self.p = int(p)
@@ -346,47 +346,31 @@ class PMedian(_SideConstraints):
         allowed = np.ones(n_s, dtype=bool)
         bound = -np.inf
         if not self._plain():  # the Lagrangian steps know no side constraints
-            return self._solve_side(name, incumbent, tol, t0, time_limit, threads, msg, extra)
+            return _pmedian_solve.solve_side(
+                self, name, incumbent, tol, t0, time_limit, threads, msg, extra
+            )
         if self._serves_everyone(incumbent):
-            found = self._lagrangian(D, incumbent, cost, tol, deadline, extra)
+            found = _pmedian_solve.lagrangian_steps(self, D, incumbent, cost, tol, deadline, extra)
             incumbent, cost, bound, must, allowed, proven = found
             if proven:
-                return self._result("lagrangian", incumbent, cost, bound, tol, t0, None, extra)
-        return self._solve_reduced(
-            name, incumbent, cost, bound, must, allowed, tol, t0, deadline, threads, msg, extra
+                return _pmedian_solve.read_result(
+                    self, "lagrangian", incumbent, cost, bound, tol, t0, None, extra
+                )
+        return _pmedian_solve.solve_reduced(
+            self,
+            name,
+            incumbent,
+            cost,
+            bound,
+            must,
+            allowed,
+            tol,
+            t0,
+            deadline,
+            threads,
+            msg,
+            extra,
         )
-
-    def _solve_side(
-        self,
-        name: str,
-        start: np.ndarray,
-        tol: float,
-        t0: float,
-        time_limit: float | None,
-        threads: int | None,
-        msg: bool,
-        extra: dict[str, Any],
-    ) -> SolveResult:
-        """The integer program with its side constraints, warm-started where the start fits."""
-        fits = len(self.spacing_pairs) == 0 or not np.isin(self.spacing_pairs, start).all(1).any()
-        if self.site_cost is not None and self.budget is not None:
-            fits = fits and float(self.site_cost[start].sum()) <= self.budget
-        prob, y = self.build(start=start if fits else None)
-        remaining = (
-            None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - t0))
-        )
-        info = _solvers.run(prob, name, time_limit=remaining, gap=tol, threads=threads, msg=msg)
-        if info.status == "infeasible":
-            raise InfeasibleError(self.explain_infeasible(f"p-median (p={self.p})"))
-        selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
-        if self.site_cost is not None:
-            extra["cost"] = float(self.site_cost[selected].sum())
-        elif len(selected) != self.p:
-            raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={self.p}")
-        cost = _heuristics.pmedian_cost(self.dense_costs(), self.weights, selected)
-        bound = info.bound if info.bound is not None else -np.inf
-        stopped = None if info.status == "optimal" else (info.stopped_by or "stopped")
-        return self._result(name, selected, cost, bound, tol, t0, stopped, extra)
 
     def _heuristic(self, D: np.ndarray, deadline: float = np.inf) -> np.ndarray:
         start = _heuristics.pmedian_greedy(D, self.weights, self.p, self.fixed)
@@ -402,215 +386,3 @@ class PMedian(_SideConstraints):
         served = np.zeros(self.shape[0], dtype=bool)
         served[rows[is_open[self.indices]]] = True
         return bool(served[self.weights > 0].all())
-
-    def _pruning(self, tol: float) -> _lagrangian.Pruning:
-        integral = bool(
-            np.all(self.weights == np.round(self.weights))
-            and np.all(self.data == np.round(self.data))
-            and (self.unserved_cost is None or float(self.unserved_cost).is_integer())
-        )
-        return _lagrangian.Pruning(integral=integral, gap=tol)
-
-    def _lagrangian(
-        self,
-        D: np.ndarray,
-        incumbent: np.ndarray,
-        cost: float,
-        tol: float,
-        deadline: float,
-        extra: dict[str, Any],
-    ) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray, bool]:
-        """Steps 2 and 3 of :meth:`solve`: (incumbent, cost, bound, must, allowed, proven)."""
-        w, p = self.weights, self.p
-        pruning = self._pruning(tol)
-        WD = w[:, None] * D
-        costs = _lagrangian.Costs(WD)
-        n_s = self.shape[1]
-        must = np.zeros(n_s, dtype=bool)
-        must[self.fixed] = True
-        allowed = np.ones(n_s, dtype=bool)
-        root = _lagrangian.subgradient(
-            costs,
-            p,
-            must,
-            allowed,
-            _lagrangian.start_multipliers(WD),
-            cost,
-            pruning.threshold(cost),
-            max_iter=settings.PMEDIAN_ROOT_ITERATIONS,
-            deadline=deadline,
-        )
-        assert root is not None  # p is feasible (checked in __init__)
-        relaxed = _heuristics.pmedian_swap(
-            D, w, np.sort(root.selection), self.fixed, deadline=deadline
-        )
-        relaxed_cost = _heuristics.pmedian_cost(D, w, relaxed)
-        if relaxed_cost < cost and self._serves_everyone(relaxed):
-            incumbent, cost = relaxed, relaxed_cost
-        bound = pruning.tighten(root.value)
-        extra.update(lagrangian_bound=root.value, lagrangian_iterations=root.iterations)
-        if root.value > pruning.threshold(cost):
-            return incumbent, cost, min(bound, cost), must, allowed, True
-        must, allowed = _lagrangian.fix_sites(
-            costs, root.multipliers, p, must, allowed, pruning.threshold(cost)
-        )
-        extra.update(sites_closed=int((~allowed).sum()), sites_opened=int(must.sum()))
-        k = p - int(must.sum())
-        free = int((allowed & ~must).sum())
-        few = k <= max(settings.PMEDIAN_SEARCH_MAX_SITES, settings.PMEDIAN_SEARCH_SHARE * free)
-        # with fractional data and no gap tolerance the search can hardly prune: leave
-        # the proof to the MIP
-        prunable = pruning.integral or tol >= settings.PMEDIAN_SEARCH_MIN_GAP
-        if not (few and prunable) or time.perf_counter() >= deadline:
-            return incumbent, cost, bound, must, allowed, False
-        remaining = deadline - time.perf_counter()
-        keep = np.flatnonzero(allowed)  # search on the sites left only
-        search = _lagrangian.branch_and_bound(
-            D[:, keep],
-            w,
-            p,
-            must[keep],
-            np.ones(len(keep), dtype=bool),
-            root.multipliers,
-            np.empty(0, dtype=np.int64),  # the incumbent may use a closed site
-            cost,
-            pruning,
-            max_nodes=settings.PMEDIAN_SEARCH_NODES,
-            deadline=time.perf_counter() + min(remaining / 2, 300.0),
-        )
-        if search.cost < cost:
-            incumbent, cost = keep[search.incumbent], search.cost
-        extra.update(search_nodes=search.nodes, search_complete=search.complete)
-        if search.complete:
-            return incumbent, cost, search.bound, must, allowed, True
-        return incumbent, cost, max(bound, search.bound), must, allowed, False
-
-    def _solve_reduced(
-        self,
-        name: str,
-        incumbent: np.ndarray,
-        cost: float,
-        bound: float,
-        must: np.ndarray,
-        allowed: np.ndarray,
-        tol: float,
-        t0: float,
-        deadline: float,
-        threads: int | None,
-        msg: bool,
-        extra: dict[str, Any],
-    ) -> SolveResult:
-        """Step 4 of :meth:`solve`: the integer program on the sites left."""
-        # plans the Lagrangian tests excluded cost at least `floor` (none were excluded
-        # if those tests did not run)
-        floor = self._pruning(tol).floor(cost) if np.isfinite(bound) else np.inf
-        keep = np.flatnonzero(allowed)
-        remap = np.full(self.shape[1], -1, dtype=np.int64)
-        remap[keep] = np.arange(len(keep))
-        pair = allowed[self.indices]
-        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
-        counts = np.bincount(rows[pair], minlength=self.shape[0])
-        sub_indptr = np.concatenate([[0], np.cumsum(counts)])
-        sub = sp.csr_array(
-            (self.data[pair], remap[self.indices[pair]], sub_indptr),
-            shape=(self.shape[0], len(keep)),
-        )
-        needy = (np.diff(sub_indptr) == 0) & (self.weights > 0)
-        if len(keep) < self.p or (self.unserved_cost is None and needy.any()):
-            # no plan left that could beat the incumbent
-            return self._result(
-                "lagrangian", incumbent, cost, max(bound, floor), tol, t0, None, extra
-            )
-        if time.perf_counter() >= deadline:
-            return self._result("lagrangian", incumbent, cost, bound, tol, t0, "time limit", extra)
-        model = PMedian(
-            sub,
-            self.weights,
-            self.p,
-            fixed=remap[np.flatnonzero(must)],
-            unserved_cost=self.unserved_cost,
-        )
-        start = remap[incumbent] if (remap[incumbent] >= 0).all() else model.heuristic()
-        prob, y = model.build(start=start)
-        extra["chain_levels"] = int(model.levels_total.sum())
-        remaining = deadline - time.perf_counter() if np.isfinite(deadline) else None
-        info = _solvers.run(
-            prob,
-            name,
-            time_limit=max(remaining, 1.0) if remaining is not None else None,
-            gap=tol,
-            threads=threads,
-            msg=msg,
-        )
-        if info.status == "infeasible":
-            return self._result(
-                "lagrangian", incumbent, cost, max(bound, floor), tol, t0, None, extra
-            )
-        chosen = keep[np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))]
-        if len(chosen) != self.p:
-            raise InfeasibleError(f"solver returned {len(chosen)} sites, expected p={self.p}")
-        chosen_cost = _heuristics.pmedian_cost(self.dense_costs(), self.weights, chosen)
-        if chosen_cost < cost:
-            incumbent, cost = chosen, chosen_cost
-        mip_bound = min(info.bound, floor) if info.bound is not None else None
-        if mip_bound is not None:
-            bound = max(bound, mip_bound)
-        stopped = None if info.status == "optimal" else (info.stopped_by or "stopped")
-        return self._result(name, incumbent, cost, bound, tol, t0, stopped, extra)
-
-    def _result(
-        self,
-        solver: str,
-        selected: np.ndarray,
-        cost: float,
-        bound: float,
-        tol: float,
-        t0: float,
-        stopped_by: str | None,
-        extra: dict[str, Any],
-    ) -> SolveResult:
-        bound_or_none = float(bound) if np.isfinite(bound) else None
-        gap_val = _solvers.relative_gap(cost, bound_or_none)
-        # 1e-9: the relative float tolerance the Lagrangian tests prune with
-        proven = stopped_by is None and gap_val is not None and gap_val <= tol + 1.5e-9
-        extra["recomputed_objective"] = cost
-        chosen = np.sort(np.asarray(selected, dtype=np.int64))
-        assignment = _assign(self.indptr, self.indices, self.data, self.shape[0], chosen)
-        extra["assignment"] = assignment
-        extra["load"] = _site_load(assignment, self.weights, len(chosen))
-        seconds = time.perf_counter() - t0
-        return SolveResult(
-            model=self.name,
-            selected=np.sort(np.asarray(selected, dtype=np.int64)),
-            objective=cost,
-            bound=bound_or_none,
-            gap=gap_val,
-            status="optimal" if proven else "feasible",
-            solver=solver,
-            solve_s=seconds,
-            build_s=0.0,
-            gap_tolerance=tol,
-            stopped_by=None if proven else (stopped_by or "gap above tolerance"),
-            extra=extra,
-        )
-
-
-def _rows(
-    costs: np.ndarray | sp.sparray | sp.spmatrix,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
-    """CSR arrays of a cost matrix, keeping every dense entry and every stored sparse one."""
-    if sp.issparse(costs):
-        m = sp.csr_array(costs)
-        m.sum_duplicates()
-        return (
-            m.indptr.astype(np.int64),
-            m.indices.astype(np.int64),
-            m.data.astype(float),
-            (int(m.shape[0]), int(m.shape[1])),
-        )
-    arr = np.asarray(costs, dtype=float)
-    if arr.ndim != 2:
-        raise InputError(f"costs: expected a 2-D matrix, got {arr.ndim} dimension(s)")
-    n, m = arr.shape
-    indptr = np.arange(0, n * m + 1, m, dtype=np.int64)
-    return indptr, np.tile(np.arange(m, dtype=np.int64), n), arr.ravel().copy(), (n, m)

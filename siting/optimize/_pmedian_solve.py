@@ -1,0 +1,256 @@
+"""Private: the p-median solved exactly in steps (:class:`~siting.optimize.PMedian`).
+
+:func:`lagrangian_steps` is the subgradient Lagrangian bound (Beasley 1993), the
+sites its reduced costs close or open, and, with few sites left to choose, the
+Lagrangian branch-and-bound (:mod:`siting._lagrangian`); :func:`solve_reduced`
+is the chain radius integer program on the sites left; :func:`read_result` turns
+the incumbent and the best bound into an honest :class:`SolveResult`; :func:`solve_side`
+is the integer program with side constraints, which the Lagrangian steps do not know.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from siting import _heuristics, _lagrangian, _solvers, settings
+from siting._errors import InfeasibleError
+from siting.optimize._common import _assign, _site_load
+from siting.optimize.result import SolveResult
+
+if TYPE_CHECKING:
+    from siting.optimize.pmedian import PMedian
+
+
+def pruning_of(model: PMedian, tol: float) -> _lagrangian.Pruning:
+    """How the Lagrangian tests prune: integral data allow rounding the bound up."""
+    integral = bool(
+        np.all(model.weights == np.round(model.weights))
+        and np.all(model.data == np.round(model.data))
+        and (model.unserved_cost is None or float(model.unserved_cost).is_integer())
+    )
+    return _lagrangian.Pruning(integral=integral, gap=tol)
+
+
+def lagrangian_steps(
+    model: PMedian,
+    D: np.ndarray,
+    incumbent: np.ndarray,
+    cost: float,
+    tol: float,
+    deadline: float,
+    extra: dict[str, Any],
+) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray, bool]:
+    """Steps 2 and 3 of :meth:`PMedian.solve`: (incumbent, cost, bound, must, allowed, proven)."""
+    w, p = model.weights, model.p
+    pruning = pruning_of(model, tol)
+    WD = w[:, None] * D
+    costs = _lagrangian.Costs(WD)
+    n_s = model.shape[1]
+    must = np.zeros(n_s, dtype=bool)
+    must[model.fixed] = True
+    allowed = np.ones(n_s, dtype=bool)
+    root = _lagrangian.subgradient(
+        costs,
+        p,
+        must,
+        allowed,
+        _lagrangian.start_multipliers(WD),
+        cost,
+        pruning.threshold(cost),
+        max_iter=settings.PMEDIAN_ROOT_ITERATIONS,
+        deadline=deadline,
+    )
+    assert root is not None  # p is feasible (checked in __init__)
+    relaxed = _heuristics.pmedian_swap(
+        D, w, np.sort(root.selection), model.fixed, deadline=deadline
+    )
+    relaxed_cost = _heuristics.pmedian_cost(D, w, relaxed)
+    if relaxed_cost < cost and model._serves_everyone(relaxed):
+        incumbent, cost = relaxed, relaxed_cost
+    bound = pruning.tighten(root.value)
+    extra.update(lagrangian_bound=root.value, lagrangian_iterations=root.iterations)
+    if root.value > pruning.threshold(cost):
+        return incumbent, cost, min(bound, cost), must, allowed, True
+    must, allowed = _lagrangian.fix_sites(
+        costs, root.multipliers, p, must, allowed, pruning.threshold(cost)
+    )
+    extra.update(sites_closed=int((~allowed).sum()), sites_opened=int(must.sum()))
+    k = p - int(must.sum())
+    free = int((allowed & ~must).sum())
+    few = k <= max(settings.PMEDIAN_SEARCH_MAX_SITES, settings.PMEDIAN_SEARCH_SHARE * free)
+    # with fractional data and no gap tolerance the search can hardly prune: leave
+    # the proof to the MIP
+    prunable = pruning.integral or tol >= settings.PMEDIAN_SEARCH_MIN_GAP
+    if not (few and prunable) or time.perf_counter() >= deadline:
+        return incumbent, cost, bound, must, allowed, False
+    remaining = deadline - time.perf_counter()
+    keep = np.flatnonzero(allowed)  # search on the sites left only
+    search = _lagrangian.branch_and_bound(
+        D[:, keep],
+        w,
+        p,
+        must[keep],
+        np.ones(len(keep), dtype=bool),
+        root.multipliers,
+        np.empty(0, dtype=np.int64),  # the incumbent may use a closed site
+        cost,
+        pruning,
+        max_nodes=settings.PMEDIAN_SEARCH_NODES,
+        deadline=time.perf_counter() + min(remaining / 2, 300.0),
+    )
+    if search.cost < cost:
+        incumbent, cost = keep[search.incumbent], search.cost
+    extra.update(search_nodes=search.nodes, search_complete=search.complete)
+    if search.complete:
+        return incumbent, cost, search.bound, must, allowed, True
+    return incumbent, cost, max(bound, search.bound), must, allowed, False
+
+
+def solve_reduced(
+    model: PMedian,
+    name: str,
+    incumbent: np.ndarray,
+    cost: float,
+    bound: float,
+    must: np.ndarray,
+    allowed: np.ndarray,
+    tol: float,
+    t0: float,
+    deadline: float,
+    threads: int | None,
+    msg: bool,
+    extra: dict[str, Any],
+) -> SolveResult:
+    """Step 4 of :meth:`PMedian.solve`: the integer program on the sites left."""
+    # plans the Lagrangian tests excluded cost at least `floor` (none were excluded
+    # if those tests did not run)
+    floor = pruning_of(model, tol).floor(cost) if np.isfinite(bound) else np.inf
+    keep = np.flatnonzero(allowed)
+    remap = np.full(model.shape[1], -1, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    pair = allowed[model.indices]
+    rows = np.repeat(np.arange(model.shape[0]), np.diff(model.indptr))
+    counts = np.bincount(rows[pair], minlength=model.shape[0])
+    sub_indptr = np.concatenate([[0], np.cumsum(counts)])
+    sub = sp.csr_array(
+        (model.data[pair], remap[model.indices[pair]], sub_indptr),
+        shape=(model.shape[0], len(keep)),
+    )
+    needy = (np.diff(sub_indptr) == 0) & (model.weights > 0)
+    if len(keep) < model.p or (model.unserved_cost is None and needy.any()):
+        # no plan left that could beat the incumbent
+        return read_result(
+            model, "lagrangian", incumbent, cost, max(bound, floor), tol, t0, None, extra
+        )
+    if time.perf_counter() >= deadline:
+        return read_result(
+            model, "lagrangian", incumbent, cost, bound, tol, t0, "time limit", extra
+        )
+    reduced = type(model)(
+        sub,
+        model.weights,
+        model.p,
+        fixed=remap[np.flatnonzero(must)],
+        unserved_cost=model.unserved_cost,
+    )
+    start = remap[incumbent] if (remap[incumbent] >= 0).all() else reduced.heuristic()
+    prob, y = reduced.build(start=start)
+    extra["chain_levels"] = int(reduced.levels_total.sum())
+    remaining = deadline - time.perf_counter() if np.isfinite(deadline) else None
+    info = _solvers.run(
+        prob,
+        name,
+        time_limit=max(remaining, 1.0) if remaining is not None else None,
+        gap=tol,
+        threads=threads,
+        msg=msg,
+    )
+    if info.status == "infeasible":
+        return read_result(
+            model, "lagrangian", incumbent, cost, max(bound, floor), tol, t0, None, extra
+        )
+    chosen = keep[np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))]
+    if len(chosen) != model.p:
+        raise InfeasibleError(f"solver returned {len(chosen)} sites, expected p={model.p}")
+    chosen_cost = _heuristics.pmedian_cost(model.dense_costs(), model.weights, chosen)
+    if chosen_cost < cost:
+        incumbent, cost = chosen, chosen_cost
+    mip_bound = min(info.bound, floor) if info.bound is not None else None
+    if mip_bound is not None:
+        bound = max(bound, mip_bound)
+    stopped = None if info.status == "optimal" else (info.stopped_by or "stopped")
+    return read_result(model, name, incumbent, cost, bound, tol, t0, stopped, extra)
+
+
+def read_result(
+    model: PMedian,
+    solver: str,
+    selected: np.ndarray,
+    cost: float,
+    bound: float,
+    tol: float,
+    t0: float,
+    stopped_by: str | None,
+    extra: dict[str, Any],
+) -> SolveResult:
+    """The plan, its cost and the best proven bound as a result: optimal only when
+    no step stopped early and the gap is within ``tol``."""
+    bound_or_none = float(bound) if np.isfinite(bound) else None
+    gap_val = _solvers.relative_gap(cost, bound_or_none)
+    # 1e-9: the relative float tolerance the Lagrangian tests prune with
+    proven = stopped_by is None and gap_val is not None and gap_val <= tol + 1.5e-9
+    extra["recomputed_objective"] = cost
+    chosen = np.sort(np.asarray(selected, dtype=np.int64))
+    assignment = _assign(model.indptr, model.indices, model.data, model.shape[0], chosen)
+    extra["assignment"] = assignment
+    extra["load"] = _site_load(assignment, model.weights, len(chosen))
+    seconds = time.perf_counter() - t0
+    return SolveResult(
+        model=model.name,
+        selected=np.sort(np.asarray(selected, dtype=np.int64)),
+        objective=cost,
+        bound=bound_or_none,
+        gap=gap_val,
+        status="optimal" if proven else "feasible",
+        solver=solver,
+        solve_s=seconds,
+        build_s=0.0,
+        gap_tolerance=tol,
+        stopped_by=None if proven else (stopped_by or "gap above tolerance"),
+        extra=extra,
+    )
+
+
+def solve_side(
+    model: PMedian,
+    name: str,
+    start: np.ndarray,
+    tol: float,
+    t0: float,
+    time_limit: float | None,
+    threads: int | None,
+    msg: bool,
+    extra: dict[str, Any],
+) -> SolveResult:
+    """The integer program with its side constraints, warm-started where the start fits."""
+    fits = len(model.spacing_pairs) == 0 or not np.isin(model.spacing_pairs, start).all(1).any()
+    if model.site_cost is not None and model.budget is not None:
+        fits = fits and float(model.site_cost[start].sum()) <= model.budget
+    prob, y = model.build(start=start if fits else None)
+    remaining = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - t0))
+    info = _solvers.run(prob, name, time_limit=remaining, gap=tol, threads=threads, msg=msg)
+    if info.status == "infeasible":
+        raise InfeasibleError(model.explain_infeasible(f"p-median (p={model.p})"))
+    selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
+    if model.site_cost is not None:
+        extra["cost"] = float(model.site_cost[selected].sum())
+    elif len(selected) != model.p:
+        raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={model.p}")
+    cost = _heuristics.pmedian_cost(model.dense_costs(), model.weights, selected)
+    bound = info.bound if info.bound is not None else -np.inf
+    stopped = None if info.status == "optimal" else (info.stopped_by or "stopped")
+    return read_result(model, name, selected, cost, bound, tol, t0, stopped, extra)
