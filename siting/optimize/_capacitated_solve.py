@@ -83,6 +83,24 @@ def solve_direct(
     )
 
 
+def same_reach_rows(
+    model: CapacitatedCoverage,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points with demand and the same sites in reach, one row each (exact).
+
+    Returns the points with demand in reach (mask), the representative rows, the
+    representative of every point (-1 for none) and the AC and DC demand of each
+    representative row, summed over the points it stands for.
+    """
+    nb = model.neighbours
+    n_d = nb.shape[0]
+    live = (np.diff(nb.indptr) > 0) & ((model.ac + model.dc) > 0)
+    rows, rep_of = _same_rows(nb, live, None)
+    ac = np.bincount(rep_of[live], weights=model.ac[live], minlength=n_d)[rows]
+    dc = np.bincount(rep_of[live], weights=model.dc[live], minlength=n_d)[rows]
+    return live, rows, rep_of, ac, dc
+
+
 def merged(model: CapacitatedCoverage) -> tuple[CapacitatedCoverage, np.ndarray, np.ndarray] | None:
     """The same instance with the points of identical reach merged into one row.
 
@@ -96,18 +114,14 @@ def merged(model: CapacitatedCoverage) -> tuple[CapacitatedCoverage, np.ndarray,
         return None
     if model.times is not None and settings.SECONDARY_WEIGHTS[0] > 0:
         return None
-    nb = model.neighbours
-    n_d = nb.shape[0]
-    live = (np.diff(nb.indptr) > 0) & ((model.ac + model.dc) > 0)
-    rows, rep_of = _same_rows(nb, live, None)
+    live, rows, rep_of, ac, dc = same_reach_rows(model)
     if len(rows) > 0.9 * live.sum():
         return None
     # a shallow copy keeps every option and side constraint (all per site);
     # only the per-point arrays change
     reduced = copy.copy(model)
-    reduced.neighbours = sp.csr_array(nb[rows])
-    reduced.ac = np.bincount(rep_of[live], weights=model.ac[live], minlength=n_d)[rows]
-    reduced.dc = np.bincount(rep_of[live], weights=model.dc[live], minlength=n_d)[rows]
+    reduced.neighbours = sp.csr_array(model.neighbours[rows])
+    reduced.ac, reduced.dc = ac, dc
     reduced.times = None
     reduced.groups = None
     reduced._direct = True

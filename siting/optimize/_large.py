@@ -12,8 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from siting import _cover, _solvers, settings
-from siting.optimize._capacitated_solve import unmerged
-from siting.optimize._common import _cover_rows, _same_rows
+from siting.optimize._capacitated_solve import same_reach_rows, unmerged
+from siting.optimize._common import _cover_rows
 from siting.optimize.covering import MaximalCovering
 from siting.optimize.result import SolveResult
 
@@ -49,58 +49,20 @@ def solve_large(
     """
     t0 = time.perf_counter()
     _, tol = _solvers.check_options(solver, time_limit, gap)
-    nb = model.neighbours
-    n_d, n_s = nb.shape
-    live = (np.diff(nb.indptr) > 0) & ((model.ac + model.dc) > 0)
-    rows, rep_of = _same_rows(nb, live, None)
-    ac = np.bincount(rep_of[live], weights=model.ac[live], minlength=n_d)[rows]
-    dc = np.bincount(rep_of[live], weights=model.dc[live], minlength=n_d)[rows]
-    sub = sp.csr_array(nb[rows])
+    n_s = model.neighbours.shape[1]
+    live, rows, rep_of, ac, dc = same_reach_rows(model)
+    sub = sp.csr_array(model.neighbours[rows])
     w = ac + dc
-    # bound 1: capacity of the p best sites, each limited to the demand in its reach
-    nb_t = sp.csr_array(sub, dtype=np.float64).T.tocsr()
-    value = np.zeros(n_s)
-    if "AC" in model.capacity:
-        value = np.maximum(value, np.minimum(model.capacity["AC"], nb_t @ ac))
-    if "DC" in model.capacity:
-        value = np.maximum(value, np.minimum(model.capacity["DC"], nb_t @ w))
     free = np.ones(n_s, dtype=bool)
     free[model.fixed] = False
-    n_free = model.p - len(model.fixed)
-    free_values = np.sort(value[free])[::-1]
-    bound_capacity = float(value[model.fixed].sum() + free_values[:n_free].sum())
-    # bound 2: the demand the best plan could cover at all
+    value, bound_capacity = _capacity_bound(model, sub, ac, w, free)
     budget_s = 0.15 * time_limit if time_limit else 20.0
-    cov_rows, cov_w, by_fixed = _cover_rows(sub, w, model.fixed, None)
-    constant = float(w[by_fixed].sum())
-    cov_nb, cov_weights = sub[cov_rows], cov_w[cov_rows]
-    cover_model = MaximalCovering(sub, w, model.p, fixed=model.fixed)
-    cover_plan = _cover.swap(
-        cov_nb, cov_weights, cover_model.greedy(), model.fixed, time_limit=budget_s
-    )
-    is_open = np.zeros(n_s, dtype=bool)
-    is_open[cover_plan] = True
-    lag = _cover.lagrangian_bound(
-        cov_nb,
-        cov_weights,
-        n_free,
-        free,
-        _cover.coverage(cov_nb, cov_weights, is_open),
-        time_limit=budget_s,
-    )
-    bound_coverage = constant + lag.value
+    cover_plan, lag, bound_coverage = _coverage_bound(model, sub, w, free, budget_s)
     upper = min(bound_capacity, bound_coverage)
     # the integer program on the most promising candidates
-    merged = type(model)(sub, ac, dc, model.capacity, model.p, fixed=model.fixed)
-    start = merged.greedy()
-    n_keep = settings.CANDIDATES_PER_STATION * model.p
-    ranked = np.argsort(-value, kind="stable")[:n_keep]
-    keep = np.unique(
-        np.concatenate(
-            [model.fixed, np.fromiter(start["types"], dtype=np.int64), cover_plan, ranked]
-        )
-    )
+    keep = _promising(model, sub, ac, dc, value, cover_plan)
     heuristic_s = time.perf_counter() - t0
+    left = None if time_limit is None else max(1.0, time_limit - heuristic_s)
     log.info(
         "capacitated: %d points merged into %d rows; bounds: capacity %.6g, coverage %.6g; "
         "integer program on %d of %d candidates (%.2f s so far)",
@@ -112,19 +74,7 @@ def solve_large(
         n_s,
         heuristic_s,
     )
-    cols = sp.csr_array(sub[:, keep])
-    restricted = type(model)(
-        cols,
-        ac,
-        dc,
-        model.capacity,
-        model.p,
-        fixed=np.searchsorted(keep, model.fixed),
-        station_cost=model.station_cost,
-    )
-    restricted._direct = True
-    left = None if time_limit is None else max(1.0, time_limit - heuristic_s)
-    res = restricted.solve(solver, time_limit=left, gap=gap, threads=threads, msg=msg)
+    res = _solve_restricted(model, sub, ac, dc, keep, solver, left, gap, threads, msg)
     selected = keep[res.selected]
     bound = upper
     if len(keep) == n_s and res.bound is not None:
@@ -161,3 +111,89 @@ def solve_large(
         stopped_by=stopped,
         extra=extra,
     )
+
+
+def _capacity_bound(
+    model: CapacitatedCoverage, sub: sp.csr_array, ac: np.ndarray, w: np.ndarray, free: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Each site's best capacity, limited to the demand in its reach, and the bound
+    it gives: the existing sites plus the ``p`` best free ones."""
+    nb_t = sp.csr_array(sub, dtype=np.float64).T.tocsr()
+    value = np.zeros(sub.shape[1])
+    if "AC" in model.capacity:
+        value = np.maximum(value, np.minimum(model.capacity["AC"], nb_t @ ac))
+    if "DC" in model.capacity:
+        value = np.maximum(value, np.minimum(model.capacity["DC"], nb_t @ w))
+    n_free = model.p - len(model.fixed)
+    free_values = np.sort(value[free])[::-1]
+    return value, float(value[model.fixed].sum() + free_values[:n_free].sum())
+
+
+def _coverage_bound(
+    model: CapacitatedCoverage, sub: sp.csr_array, w: np.ndarray, free: np.ndarray, budget_s: float
+) -> tuple[np.ndarray, _cover.CoverBound, float]:
+    """The covering model's swap plan, its Lagrangian bound and the bound it gives
+    on the demand any plan serves (it cannot serve more than it covers)."""
+    n_free = model.p - len(model.fixed)
+    cov_rows, cov_w, by_fixed = _cover_rows(sub, w, model.fixed, None)
+    constant = float(w[by_fixed].sum())
+    cov_nb, cov_weights = sub[cov_rows], cov_w[cov_rows]
+    cover_model = MaximalCovering(sub, w, model.p, fixed=model.fixed)
+    cover_plan = _cover.swap(
+        cov_nb, cov_weights, cover_model.greedy(), model.fixed, time_limit=budget_s
+    )
+    is_open = np.zeros(sub.shape[1], dtype=bool)
+    is_open[cover_plan] = True
+    lag = _cover.lagrangian_bound(
+        cov_nb,
+        cov_weights,
+        n_free,
+        free,
+        _cover.coverage(cov_nb, cov_weights, is_open),
+        time_limit=budget_s,
+    )
+    return cover_plan, lag, constant + lag.value
+
+
+def _solve_restricted(
+    model: CapacitatedCoverage,
+    sub: sp.csr_array,
+    ac: np.ndarray,
+    dc: np.ndarray,
+    keep: np.ndarray,
+    solver: str | None,
+    time_limit: float | None,
+    gap: float | None,
+    threads: int | None,
+    msg: bool,
+) -> SolveResult:
+    """The integer program on the merged rows and the ``keep`` candidates only
+    (solved as given: no second merge, no second reduction)."""
+    restricted = type(model)(
+        sp.csr_array(sub[:, keep]),
+        ac,
+        dc,
+        model.capacity,
+        model.p,
+        fixed=np.searchsorted(keep, model.fixed),
+        station_cost=model.station_cost,
+    )
+    restricted._direct = True
+    return restricted.solve(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+
+
+def _promising(
+    model: CapacitatedCoverage,
+    sub: sp.csr_array,
+    ac: np.ndarray,
+    dc: np.ndarray,
+    value: np.ndarray,
+    cover_plan: np.ndarray,
+) -> np.ndarray:
+    """The candidates the integer program keeps: the existing ones, the greedy and
+    covering plans' sites and the ``CANDIDATES_PER_STATION * p`` of highest bound."""
+    merged = type(model)(sub, ac, dc, model.capacity, model.p, fixed=model.fixed)
+    start = merged.greedy()
+    ranked = np.argsort(-value, kind="stable")[: settings.CANDIDATES_PER_STATION * model.p]
+    chosen = np.fromiter(start["types"], dtype=np.int64)
+    return np.unique(np.concatenate([model.fixed, chosen, cover_plan, ranked]))
