@@ -219,19 +219,7 @@ class MinimumPlan:
             )
         t0 = time.perf_counter()
         n_s = self.neighbours.shape[1]
-        full = CapacitatedCoverage(
-            self.neighbours,
-            self.ac,
-            self.dc,
-            self.capacity,
-            n_s,
-            fixed=self.fixed,
-            station_cost=self.station_cost,
-            site_capacity=self.site_capacity,
-        )
-        # points with the same sites in reach share one row (exact; see _capacitated_solve.merged)
-        merged = _solve.merged(full)
-        model, rows, rep_of = merged if merged else (full, None, None)
+        full, model, rows, rep_of = self._capacitated()
         if "value" not in self._most:
             self._most["value"], self._most["start"] = self.most_served(model, solver)
         most = float(self._most["value"])
@@ -243,13 +231,7 @@ class MinimumPlan:
                 f"{n_s} candidates built, capacity serves at most {most:,.1f} sessions/day "
                 f"({100 * most / max(self.reachable(), 1e-12):.1f}% of it)"
             )
-        # warm start: the greedy by value per cost, else by value, else everything open
-        start = self._most["start"]
-        for per_cost in dict.fromkeys([self.objective == "cost", False]):
-            plan = model.greedy(stop_at=required, per_cost=per_cost)
-            if model.plan_served(plan) >= required - 1e-6 * max(1.0, required):
-                start = plan
-                break
+        start = self._warm_start(model, required)
         prob, y, assign = model.build(floor=required, mode=self.objective, start=start)
         build_s = time.perf_counter() - t0
         limit = None if time_limit is None else max(1.0, time_limit - build_s)
@@ -290,6 +272,39 @@ class MinimumPlan:
             objective=float(value),
             gap=_solvers.relative_gap(info.objective, info.bound),
         )
+
+    def _capacitated(
+        self,
+    ) -> tuple[CapacitatedCoverage, CapacitatedCoverage, np.ndarray | None, np.ndarray | None]:
+        """The capacitated model with every candidate allowed (p = all), and the one
+        solved: its points of the same reach merged into one row when that pays
+        (exact; see :func:`siting.optimize._capacitated_solve.merged`), with the
+        merge's rows and representatives (None when not merged)."""
+        full = CapacitatedCoverage(
+            self.neighbours,
+            self.ac,
+            self.dc,
+            self.capacity or {},
+            self.neighbours.shape[1],
+            fixed=self.fixed,
+            station_cost=self.station_cost,
+            site_capacity=self.site_capacity,
+        )
+        merged = _solve.merged(full)
+        if merged is None:
+            return full, full, None, None
+        model, rows, rep_of = merged
+        return full, model, rows, rep_of
+
+    def _warm_start(self, model: CapacitatedCoverage, required: float) -> dict[str, Any]:
+        """The greedy by value per cost, else by value, else everything open (the
+        plan of :meth:`most_served`), whichever first serves ``required``."""
+        for per_cost in dict.fromkeys([self.objective == "cost", False]):
+            plan = model.greedy(stop_at=required, per_cost=per_cost)
+            if model.plan_served(plan) >= required - 1e-6 * max(1.0, required):
+                return plan
+        start: dict[str, Any] = self._most["start"]
+        return start
 
     def most_served(
         self, model: CapacitatedCoverage, solver: str | None
