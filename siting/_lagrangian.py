@@ -219,6 +219,7 @@ def branch_and_bound(
     or at ``deadline`` (``time.perf_counter()`` seconds); the bound then covers
     the unexplored branches.
     """
+    # one loop on purpose: a node's bound, incumbent and pruning share its state
     costs = Costs(w[:, None] * D)
     stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]] = [(must, allowed, lam, -np.inf)]
     pruned = np.inf  # least bound over the branches closed without a better plan

@@ -252,20 +252,9 @@ class PMedian(_SideConstraints):
             if hi == lo:  # no allowed site: unserved (checked feasible in __init__)
                 constant += w * float(U or 0.0)
                 continue
-            order = np.argsort(self.data[lo:hi], kind="stable")
-            cost = self.data[lo:hi][order]
-            sites = self.indices[lo:hi][order]
-            new = np.ones(len(cost), dtype=bool)
-            new[1:] = cost[1:] != cost[:-1]
-            starts = np.flatnonzero(new)
-            levels = np.split(sites, starts[1:])
-            values = cost[starts]
-            counts = np.cumsum([len(g) for g in levels])
-            sure = np.flatnonzero(
-                (counts >= guarantee) | np.array([bool(fixed & set(g.tolist())) for g in levels])
+            levels, values, last, closed_at_end = _chain_levels(
+                self.data[lo:hi], self.indices[lo:hi], fixed, guarantee
             )
-            last = int(sure[0]) if len(sure) else len(levels) - 1
-            closed_at_end = len(sure) > 0
             self.levels_total[i] = last + 1
             assigned = values[-1] + 1.0
             if start is not None:
@@ -386,3 +375,26 @@ class PMedian(_SideConstraints):
         served = np.zeros(self.shape[0], dtype=bool)
         served[rows[is_open[self.indices]]] = True
         return bool(served[self.weights > 0].all())
+
+
+def _chain_levels(
+    cost: np.ndarray, sites: np.ndarray, fixed: set[int], guarantee: int
+) -> tuple[list[np.ndarray], np.ndarray, int, bool]:
+    """One point's distinct cost levels for the chain radius rows.
+
+    Returns the sites at each level, the level costs, the last level needed (the
+    first that surely holds an open site: ``guarantee`` sites in all, or an
+    existing one) and whether that level closes the chain.
+    """
+    order = np.argsort(cost, kind="stable")
+    cost, sites = cost[order], sites[order]
+    new = np.ones(len(cost), dtype=bool)
+    new[1:] = cost[1:] != cost[:-1]
+    starts = np.flatnonzero(new)
+    levels = np.split(sites, starts[1:])
+    counts = np.cumsum([len(g) for g in levels])
+    sure = np.flatnonzero(
+        (counts >= guarantee) | np.array([bool(fixed & set(g.tolist())) for g in levels])
+    )
+    last = int(sure[0]) if len(sure) else len(levels) - 1
+    return levels, cost[starts], last, len(sure) > 0
