@@ -6,6 +6,7 @@ import numpy as np
 import pulp
 
 from siting._errors import InfeasibleError, InputError
+from siting.optimize._common import _add_p_sites
 
 
 def close_pairs(xy: np.ndarray, min_spacing: float) -> np.ndarray:
@@ -161,3 +162,19 @@ class _SideConstraints:
                 f"equity_{g}",
                 self.equity_share * total - const,
             )
+
+    def add_site_rows(
+        self,
+        prob: pulp.LpProblem,
+        y: list[pulp.LpVariable],
+        p: int,
+        served: dict[int, list[tuple[pulp.LpVariable, float]]],
+        weights: np.ndarray,
+        served_constant: np.ndarray | None,
+    ) -> None:
+        """The rows every one-type model ends with: spacing and equity, ``p`` sites
+        (at most ``p`` with a budget) and the budget."""
+        opened = [pulp.LpAffineExpression([(v, 1.0)]) for v in y]
+        self.add_side_constraints(prob, opened, served, weights, served_constant)
+        _add_p_sites(prob, y, p, at_most=self.budget is not None)
+        self.add_budget(prob, y)

@@ -23,7 +23,6 @@ from siting._errors import InfeasibleError, InputError
 from siting._io import check_projected
 from siting.optimize import _covering_solve
 from siting.optimize._common import (
-    _add_p_sites,
     _assign,
     _check_p,
     _check_weights,
@@ -349,15 +348,14 @@ class MaximalCovering(_SideConstraints):
             prob += pulp.LpConstraint(
                 pulp.LpAffineExpression(terms), pulp.LpConstraintLE, f"cover_{i}", 0.0
             )
-        self.add_side_constraints(
+        self.add_site_rows(
             prob,
-            [pulp.LpAffineExpression([(v, 1.0)]) for v in y],
+            y,
+            self.p,
             {i: [(z[i], float(row_weight[i]))] for i in z},
             self.weights,
             served_constant,
         )
-        _add_p_sites(prob, y, self.p, at_most=self.budget is not None)
-        self.add_budget(prob, y)
         return prob, y
 
     def solve(

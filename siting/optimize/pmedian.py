@@ -15,7 +15,6 @@ from siting import _heuristics, _solvers
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _pmedian_solve
 from siting.optimize._common import (
-    _add_p_sites,
     _check_p,
     _check_weights,
     _cost_rows,
@@ -286,15 +285,7 @@ class PMedian(_SideConstraints):
             if prev is not None and not closed_at_end and U is not None:
                 served[i] = [(prev, -w)]  # the last z: served beyond every site, i.e. unserved
         prob += pulp.LpAffineExpression(objective, constant=constant), "weighted_cost"
-        self.add_side_constraints(
-            prob,
-            [pulp.LpAffineExpression([(v, 1.0)]) for v in y],
-            served,
-            self.weights,
-            served_constant,
-        )
-        _add_p_sites(prob, y, self.p, at_most=self.budget is not None)
-        self.add_budget(prob, y)
+        self.add_site_rows(prob, y, self.p, served, self.weights, served_constant)
         return prob, y
 
     def solve(
