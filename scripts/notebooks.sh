@@ -8,4 +8,7 @@ SITING_SKIP_APT=${SITING_SKIP_APT:-1} bash scripts/setup.sh   # no browser tests
 if ! .venv/bin/python -c 'import jupyterlab' 2>/dev/null; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "jupyterlab>=4"
 fi
-exec .venv/bin/jupyter lab --notebook-dir notebooks "$@"
+# JupyterLab refuses to run as root (containers, cloud machines) unless told
+root_flag=()
+if [ "$(id -u)" -eq 0 ]; then root_flag=(--allow-root); fi
+exec .venv/bin/jupyter lab --notebook-dir notebooks "${root_flag[@]}" "$@"
