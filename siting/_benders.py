@@ -34,8 +34,10 @@ from siting import _solvers
 
 log = logging.getLogger(__name__)
 
-#: Violation (relative to the client's cost scale) below which a cut is not added.
-_VIOLATION = 1e-9
+#: Violation (relative to the client's cost) below which a cut is not added: above
+#: HiGHS's feasibility tolerance (1e-7), so a cut already in the master is never
+#: found violated again.
+_VIOLATION = 1e-6
 #: LP rounds stop when the bound moves less than this (relative) over 3 rounds.
 _TAIL = 1e-7
 
@@ -314,6 +316,14 @@ def solve(
         guess = np.sort(np.concatenate([fixed, extra]).astype(np.int64))
         if (c := plan_cost(guess)) < upper:
             best, upper = guess, c
+    log.info(
+        "benders: LP %d rounds, bound %.6g, plan %.6g, %d cuts, %.2f s",
+        lp_rounds,
+        lp_bound,
+        upper,
+        master.n_cuts,
+        time.perf_counter() - t0,
+    )
     # sites whose reduced cost alone lifts the bound above the incumbent stay closed
     dual = np.asarray(master.h.getSolution().col_dual)[: rows.n_sites]
     n_fixed = 0
@@ -340,6 +350,7 @@ def solve(
             master.start_from(best)
             y, theta, _, mip_optimal = master.solve(remaining)
             mip_rounds += 1
+            log.info("benders: integer round %d, %.2f s", mip_rounds, time.perf_counter() - t0)
             raw = float(master.h.getInfo().mip_dual_bound)
             if abs(raw) < 1e300:
                 bound = max(bound, min(raw + rows.constant, upper))
@@ -377,4 +388,4 @@ def solve(
 def _closed(upper: float, bound: float, gap: float) -> bool:
     """Whether the plan of cost ``upper`` is proven within ``gap`` of ``bound``."""
     g = _solvers.relative_gap(upper, bound if np.isfinite(bound) else None)
-    return g is not None and g <= gap + 1e-12
+    return g is not None and g <= gap + 1e-9  # 1e-9: float noise of the bounds

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from siting import _heuristics, _lagrangian, _solvers, settings
+from siting import _benders, _heuristics, _lagrangian, _solvers, settings
 from siting._errors import InfeasibleError
 from siting.optimize._common import _assign, _site_load
 from siting.optimize.result import SolveResult
@@ -158,6 +158,22 @@ def solve_reduced(
         unserved_cost=model.unserved_cost,
     )
     start = remap[incumbent] if (remap[incumbent] >= 0).all() else reduced.heuristic()
+    if name == "highs":  # the Benders decomposition of the same radius formulation
+        return _benders_reduced(
+            model,
+            reduced,
+            keep,
+            start,
+            incumbent,
+            cost,
+            bound,
+            floor,
+            tol,
+            t0,
+            deadline,
+            threads,
+            extra,
+        )
     prob, y = reduced.build(start=start)
     extra["chain_levels"] = int(reduced.levels_total.sum())
     remaining = deadline - time.perf_counter() if np.isfinite(deadline) else None
@@ -254,3 +270,50 @@ def solve_side(
     bound = info.bound if info.bound is not None else -np.inf
     stopped = None if info.status == "optimal" else (info.stopped_by or "stopped")
     return read_result(model, name, selected, cost, bound, tol, t0, stopped, extra)
+
+
+def _benders_reduced(
+    model: PMedian,
+    reduced: PMedian,
+    keep: np.ndarray,
+    start: np.ndarray,
+    incumbent: np.ndarray,
+    cost: float,
+    bound: float,
+    floor: float,
+    tol: float,
+    t0: float,
+    deadline: float,
+    threads: int | None,
+    extra: dict[str, Any],
+) -> SolveResult:
+    """Step 4 by Benders decomposition (:mod:`siting._benders`) on the sites left.
+
+    Its bound holds for the plans on those sites; the plans the Lagrangian tests
+    excluded cost at least ``floor``, so the bound reported is the smaller.
+    """
+    rows = _benders.Rows.from_csr(
+        reduced.indptr,
+        reduced.indices,
+        reduced.data,
+        reduced.weights,
+        reduced.shape[1],
+        reduced.unserved_cost,
+    )
+    remaining = deadline - time.perf_counter() if np.isfinite(deadline) else None
+    res = _benders.solve(
+        rows, reduced.p, reduced.fixed, start, time_limit=remaining, gap=tol, threads=threads
+    )
+    extra["benders"] = {
+        "lp_bound": res.lp_bound,
+        "lp_rounds": res.lp_rounds,
+        "integer_rounds": res.mip_rounds,
+        "cuts": res.cuts,
+        "sites_fixed": res.sites_fixed,
+    }
+    if res.cost < cost:
+        incumbent, cost = keep[res.selected], res.cost
+    if np.isfinite(res.bound):
+        bound = max(bound, min(res.bound, floor))
+    stopped = None if res.status == "optimal" else res.stopped_by
+    return read_result(model, "highs", incumbent, cost, bound, tol, t0, stopped, extra)
