@@ -310,7 +310,7 @@ def solve(
             break
         master.add(cuts_at(rows, violated, radius, end))
     # a better plan from rounding the LP: the p sites of largest y
-    if time.perf_counter() < deadline:
+    if lp_optimal and time.perf_counter() < deadline:
         ranked = np.argsort(-y, kind="stable")
         extra = ranked[~np.isin(ranked, fixed)][: p - len(fixed)]
         guess = np.sort(np.concatenate([fixed, extra]).astype(np.int64))
@@ -350,6 +350,9 @@ def solve(
             master.start_from(best)
             y, theta, _, mip_optimal = master.solve(remaining)
             mip_rounds += 1
+            if len(y) != rows.n_sites or len(theta) != rows.n:  # stopped with no plan
+                stopped = "time limit"
+                break
             log.info("benders: integer round %d, %.2f s", mip_rounds, time.perf_counter() - t0)
             raw = float(master.h.getInfo().mip_dual_bound)
             if abs(raw) < 1e300:
