@@ -3,9 +3,11 @@
 :func:`lagrangian_steps` is the subgradient Lagrangian bound (Beasley 1993), the
 sites its reduced costs close or open, and, with few sites left to choose, the
 Lagrangian branch-and-bound (:mod:`siting._lagrangian`); :func:`solve_reduced`
-is the chain radius integer program on the sites left; :func:`read_result` turns
-the incumbent and the best bound into an honest :class:`SolveResult`; :func:`solve_side`
-is the integer program with side constraints, which the Lagrangian steps do not know.
+is the radius formulation on the sites left (by Benders decomposition with HiGHS,
+:mod:`siting._benders`; the chain integer program with CBC); :func:`read_result`
+turns the incumbent and the best bound into an honest :class:`SolveResult`;
+:func:`solve_side` is the integer program with side constraints, which the
+Lagrangian steps do not know.
 """
 
 from __future__ import annotations

@@ -305,8 +305,9 @@ class PMedian(_SideConstraints):
            can use (or avoid).
         3. With few sites left to choose, a depth-first Lagrangian branch-and-bound
            (``siting._lagrangian``) finishes the proof.
-        4. Otherwise, or if the search stops unfinished, the chain radius integer
-           program on the reduced sites is solved with HiGHS (default) or CBC,
+        4. Otherwise, or if the search stops unfinished, the radius formulation on
+           the reduced sites: with HiGHS (default) by Benders decomposition
+           (``siting._benders``), with CBC as the chain radius integer program, both
            warm-started from the incumbent.
 
         ``result.solver`` names the step that proved the bound (``lagrangian`` or the
