@@ -34,7 +34,7 @@ from siting.sections import OptimizeConfig
 log = logging.getLogger(__name__)
 
 #: Bump when the cached minimum-plan rows change in content or layout.
-_MINIMUM_CACHE_FORMAT = 1
+_MINIMUM_CACHE_FORMAT = 2
 
 
 @dataclass
@@ -277,6 +277,8 @@ def _minimum_row(
         stations_ac=int((types == "AC").sum()),
         stations_dc=int((types == "DC").sum()),
         capital_cost=round(float(x["cost"]), 2) if x.get("cost") is not None else None,
+        # what the solver proved: no plan meeting the target costs less (or has fewer)
+        lower_bound=None if res.bound is None else round(float(res.bound), 2),
         served_sessions_day=round(float(x["served"]), 3),
         required_sessions_day=round(float(x["required"]), 3),
         result=res,

@@ -251,6 +251,23 @@ def curve_figure(curve: pd.DataFrame, kpis: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def _minimum_text(m: dict[str, Any]) -> str:
+    """One minimum plan for the run summary: its size and cost, and how sure it is."""
+    text = f"{m['stations']} stations ({m['stations_ac']} AC, {m['stations_dc']} DC)"
+    if m.get("capital_cost") is not None:
+        text += f", {m['capital_cost']:,.0f}"
+    if m["status"] == "optimal":
+        return text + " (proven least)"
+    bound = m.get("lower_bound")
+    if bound is None:
+        return text + f" ({m['status']}, no bound proven)"
+    what = "cost" if m.get("objective") == "cost" else "station count"
+    return (
+        text + f" ({m['status']}, not proven: the least {what} is at least {bound:,.0f}, "
+        f"gap {100 * (m.get('gap') or 0):.1f}%)"
+    )
+
+
 def summary(kpis: dict[str, Any]) -> str:
     """A few lines for the terminal at the end of a run."""
     solver = kpis["solver"]
@@ -292,7 +309,7 @@ def summary(kpis: dict[str, Any]) -> str:
             *(
                 f"  minimum plan, {m['preset']}, {100 * m['target_share']:.0f}% in reach: "
                 + (
-                    f"{m['stations']} stations, {m['capital_cost'] or 0:,.0f} ({m['status']})"
+                    _minimum_text(m)
                     if m["status"] != "infeasible"
                     else "out of reach: " + m["explanation"].split(": ", 1)[-1]
                 )
