@@ -50,6 +50,13 @@ PARALLEL_SOLVES = min(2, os.cpu_count() or 1)
 #: the same plan comes out however many solves run beside it.
 HIGHS_THREADS = 1
 
+#: The maximal covering model is solved by Benders decomposition (with HiGHS and no
+#: side constraints) from this many demand-site pairs within the threshold. On the
+#: synthetic 50,000 x 5,000 agglomeration (1.19 M pairs, 120 s) it ends at a 0.32 % gap
+#: against 1.03 % for the Lagrangian and integer program; on small instances both are
+#: proven within a second, and the present path is kept.
+COVER_BENDERS_MIN_PAIRS = 500_000
+
 #: ``optimize.time_limit_s`` bounds the whole optimise stage; this share of it is
 #: kept for what is not a solver run (building models, reading plans), and a solve
 #: started when the time is up still gets ``MIN_SOLVE_S`` to return its warm start.

@@ -3,7 +3,9 @@
 :func:`solve_reduced` is used when the model has no side constraints: the existing
 sites' cover becomes a constant, points with the same reach share a row, a greedy
 and swap plan and a Lagrangian bound (:mod:`siting._cover`) fix sites open or
-closed, and the integer program decides only what is left. :func:`tie_break` is
+closed, and the integer program decides only what is left. With HiGHS and at
+least :data:`siting.settings.COVER_BENDERS_MIN_PAIRS` pairs in reach,
+:func:`solve_benders` (:mod:`siting._benders_cover`) does it instead. :func:`tie_break` is
 the second stage (least access time among the plans of maximal coverage),
 :func:`access_rows` its rows.
 """
@@ -19,7 +21,7 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _cover, _solvers
+from siting import _benders_cover, _cover, _solvers, settings
 from siting._errors import InfeasibleError
 from siting.optimize._common import _cover_rows
 
@@ -86,6 +88,67 @@ def _reduce(model: MaximalCovering, time_limit: float | None) -> _Reduction:
         heuristic_s,
     )
     return _Reduction(plan, lower, upper, must_open, must_close, eps, report)
+
+
+def solve_benders(
+    model: MaximalCovering,
+    *,
+    time_limit: float | None,
+    gap: float | None,
+    threads: int | None,
+) -> tuple[_solvers.SolveInfo, np.ndarray, float, dict[str, Any]]:
+    """The model by Benders decomposition from its greedy plan (no side constraints).
+
+    Its master holds the sites and one variable per group of points, never a row
+    per point, so its size does not grow with the demand points.
+    """
+    t0 = time.perf_counter()
+    _, tol = _solvers.check_options("highs", time_limit, gap)
+    clients = _benders_cover.Clients.from_neighbours(
+        model.neighbours, model.weights, model.fixed, costs=model.pair_times
+    )
+    start = model.greedy()
+    build_s = time.perf_counter() - t0
+    left = None if time_limit is None else max(0.05, time_limit - build_s)
+    res = _benders_cover.solve(
+        clients, model.p, model.fixed, start, time_limit=left, gap=tol, threads=threads
+    )
+    report = {
+        "method": "benders",
+        "groups": clients.n_groups,
+        "lp_bound": res.lp_bound,
+        "lp_rounds": res.lp_rounds,
+        "integer_rounds": res.mip_rounds,
+        "cuts": res.cuts,
+        "sites_fixed": res.sites_fixed,
+        "seconds": round(res.seconds, 3),
+    }
+    log.info(
+        "mclp: Benders, %d groups, plan %.6g, bound %.6g, %s, %.2f s",
+        clients.n_groups,
+        res.value,
+        res.bound,
+        res.status,
+        res.seconds,
+    )
+    info = _solvers.SolveInfo(
+        res.status,
+        res.value,
+        res.bound,
+        _solvers.relative_gap(res.value, res.bound),
+        "highs",
+        res.seconds,
+        tol,
+        res.stopped_by,
+    )
+    return info, res.selected, build_s, report
+
+
+def use_benders(model: MaximalCovering, solver: str | None) -> bool:
+    """Whether :func:`solve_benders` takes the model: HiGHS, no side constraints and
+    at least :data:`siting.settings.COVER_BENDERS_MIN_PAIRS` pairs in reach."""
+    name = (solver or "highs").lower()
+    return name == "highs" and model.neighbours.nnz >= settings.COVER_BENDERS_MIN_PAIRS
 
 
 def solve_reduced(

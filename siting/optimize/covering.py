@@ -30,7 +30,7 @@ from siting.optimize._common import (
     _fixed_sites,
     _site_load,
     _site_variables,
-    _within,
+    _within_times,
 )
 from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
@@ -127,6 +127,8 @@ class MaximalCovering(_SideConstraints):
             ):
                 raise InputError("costs: expected the same sparsity pattern as neighbours")
             self.costs = c
+        #: Pair times (same pattern), used only to group points for the decomposition.
+        self.pair_times: sp.csr_array | None = self.costs
         self.weights = np.asarray(weights, dtype=float)
         self.p = int(p)
         n_d, n_s = nb.shape
@@ -159,7 +161,10 @@ class MaximalCovering(_SideConstraints):
         A dense matrix counts every entry; a sparse one only its stored entries
         (pairs not stored are out of reach). Pairs with ``cost <= threshold`` cover.
         """
-        return cls(_within(cost, threshold), weights, p, fixed=fixed)
+        nb, times = _within_times(cost, threshold)
+        model = cls(nb, weights, p, fixed=fixed)
+        model.pair_times = times
+        return model
 
     @classmethod
     def from_travel_times(
@@ -183,12 +188,12 @@ class MaximalCovering(_SideConstraints):
                 f"({tt.cutoff_s:.0f}); rebuild travel times with a larger cutoff"
             )
         nb = tt.neighbours(threshold_s)
-        costs = None
-        if tie_break:
-            m = tt.matrix
-            keep = m.data <= threshold_s
-            costs = sp.csr_array((m.data[keep], nb.indices, nb.indptr), shape=nb.shape)
-        return cls(nb, weights, p, fixed=fixed, costs=costs, **side)
+        m = tt.matrix
+        keep = m.data <= threshold_s
+        times = sp.csr_array((m.data[keep], nb.indices, nb.indptr), shape=nb.shape)
+        model = cls(nb, weights, p, fixed=fixed, costs=times if tie_break else None, **side)
+        model.pair_times = times
+        return model
 
     @classmethod
     def from_inputs(
@@ -384,7 +389,11 @@ class MaximalCovering(_SideConstraints):
         """
         t0 = time.perf_counter()
         extra: dict[str, Any] = {}
-        if self._plain():
+        if self._plain() and _covering_solve.use_benders(self, solver):
+            info, selected, build_s, extra["benders"] = _covering_solve.solve_benders(
+                self, time_limit=time_limit, gap=gap, threads=threads
+            )
+        elif self._plain():
             info, selected, build_s, extra["lagrangian"] = _covering_solve.solve_reduced(
                 self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
             )
