@@ -40,6 +40,7 @@ _EXPORTS = {
     "PMedian": "siting.optimize",
     "SolveResult": "siting.optimize",
     "MinimumPlan": "siting.optimize",
+    "StagedPlan": "siting.optimize",
 }
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "RunResult",
     "Scenario",
     "SolveResult",
+    "StagedPlan",
     "__version__",
     "compare_runs",
     "load_run",
@@ -85,6 +87,7 @@ if TYPE_CHECKING:  # for type checkers and editors; nothing is imported at run t
         MinimumPlan,
         PMedian,
         SolveResult,
+        StagedPlan,
     )
     from siting.pipeline import plan, prepare, run
     from siting.results import Inputs, RunResult

@@ -91,6 +91,11 @@ def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decisio
         plan_figures(sc, result, decision, demand, need.segments, tt, threshold_s, candidates, kpis)
     )
     kpis["minimum"] = [{k: v for k, v in row.items() if k != "result"} for row in decision.minimum]
+    if decision.staging is not None:  # sites by candidate id, not by index
+        ids = candidates["site_id"].to_numpy()
+        staging = dict(decision.staging)
+        staging["sites"] = [{**r, "site": str(ids[r["site"]])} for r in staging["sites"]]
+        kpis["staging"] = staging
     assert need.alloc is not None and need.by_district is not None  # demand_stage(by_district)
     per_district = district_figures(
         need.alloc,

@@ -4,7 +4,8 @@
 for (the class :data:`siting.optimize.MODELS` names, with capacities of new and
 existing stations, costs, side constraints, secondary order), solves the cost
 frontier and picks the plan by the scenario's rule, solves the curve sizes and
-the phases. :func:`minimum_plans` answers how many stations a target takes.
+the phases. :func:`minimum_plans` answers how many stations a target takes;
+:func:`siting.futures.staged_plan` the stages of ``[optimize.staging]``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from siting.costs import station_costs
 from siting.demand import Demand, demand_stage
 from siting.evaluate import explain_reach
 from siting.frontier import FrontierPoint, choose, cost_frontier, frontier_steps
+from siting.futures import staged_plan
 from siting.optimize import MinimumPlan, Phase, SolveResult, model_class, phased_plan
 from siting.queueing import existing_capacity, station_capacity
 from siting.results import Inputs
@@ -51,6 +53,7 @@ class Decision:
     site_capacity: dict[int, tuple[str, float]] = field(default_factory=dict)
     minimum: list[dict[str, Any]] = field(default_factory=list)
     reach: dict[str, Any] = field(default_factory=dict)
+    staging: dict[str, Any] | None = None
 
 
 def optimise(
@@ -76,6 +79,8 @@ def optimise(
             minimum_plans, sc, inputs, demands, cache_root=cache_root, deadline=deadline
         )
         decision = decide(sc, inputs, need, deadline=deadline)
+        if oc.staging is not None:  # stages on growing demand, after the plan
+            decision.staging = staged_plan(sc, inputs, need, deadline=deadline)
         decision.minimum = job.result()
     decision.reach = reach
     return decision

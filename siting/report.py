@@ -104,6 +104,15 @@ def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
     if run.kpis.get("minimum"):
         paths["minimum"] = folder / "minimum.csv"
         pd.DataFrame(run.kpis["minimum"]).to_csv(paths["minimum"], index=False)
+    if staging := run.kpis.get("staging"):
+        paths["stages"] = folder / "stages.csv"
+        pd.DataFrame(staging["stages"]).to_csv(paths["stages"], index=False)
+        paths["staged_sites"] = folder / "staged_sites.csv"
+        staged = pd.DataFrame(staging["sites"]).rename(columns={"site": "site_id"})
+        place = run.candidates.drop(columns="geometry").astype({"site_id": str})
+        cols = [c for c in ("site_id", "name", "lon", "lat", "status") if c in place]
+        staged = staged.merge(place[cols], on="site_id", how="left")
+        staged.to_csv(paths["staged_sites"], index=False, float_format="%.6f")
     if len(run.curve):
         paths["curve"] = folder / "curve.csv"
         run.curve.to_csv(paths["curve"], index=False, float_format="%.6f")
@@ -268,6 +277,16 @@ def _minimum_text(m: dict[str, Any]) -> str:
     )
 
 
+def _stage_text(st: dict[str, Any]) -> str:
+    """One stage of a staged plan for the run summary."""
+    return (
+        f"  stage {st['year']} ({st['preset']}): {st['p']} stations (+{st['stations_added']}; "
+        f"AC {st['stations_ac']}, DC {st['stations_dc']}) serve {100 * st['served_share']:.1f}% "
+        f"of {st['demand_sessions_day']:,.0f} sessions/day; regret against planning "
+        f"{st['year']} alone {100 * st['regret']:.2f}%"
+    )
+
+
 def summary(kpis: dict[str, Any]) -> str:
     """A few lines for the terminal at the end of a run."""
     solver = kpis["solver"]
@@ -315,6 +334,7 @@ def summary(kpis: dict[str, Any]) -> str:
                 )
                 for m in kpis.get("minimum") or []
             ),
+            *(_stage_text(st) for st in (kpis.get("staging") or {}).get("stages", [])),
             *(
                 [f"  existing stations: {ex['note']}"]
                 if (ex := kpis.get("existing") or {}).get("note")

@@ -9,6 +9,7 @@ them together.
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -235,6 +236,56 @@ class MinimumConfig(_Strict):
     presets: list[str] = Field(default_factory=list)
 
 
+class StageConfig(_Strict):
+    """One stage of a staged plan (``[[optimize.staging.stages]]``)."""
+
+    #: The stage's year; stages come in increasing years.
+    year: int
+    #: Adoption preset of the stage's demand (the scenario's own when absent).
+    preset: str | None = None
+    #: Stations in the plan by this stage, existing ones included.
+    p: Annotated[int, Field(ge=1)]
+    #: Capital cost of all new stations up to this stage (``[costs]`` currency); with
+    #: it each station's type is chosen by value within it, else the most served.
+    budget: Positive | None = None
+    #: Weight of the stage's served demand in the objective (default: discounted).
+    weight: NonNegative | None = None
+
+
+class StagingConfig(_Strict):
+    """Multi-year staging: stations added stage by stage, never removed."""
+
+    stages: Annotated[list[StageConfig], Field(min_length=1)]
+    #: Yearly discount rate of a stage's weight, 1 / (1 + rate)^(year - first year),
+    #: where a stage gives no weight.
+    discount: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    #: Why these stages, counts and weights (written with the results).
+    rationale: str = ""
+
+    @model_validator(mode="after")
+    def _growing(self) -> StagingConfig:
+        for a, b in itertools.pairwise(self.stages):
+            if b.year <= a.year:
+                raise ValueError(
+                    "optimize.staging.stages: expected increasing years, "
+                    f"got {a.year} then {b.year}"
+                )
+            if b.p < a.p:
+                raise ValueError(
+                    f"optimize.staging.stages: stations are never removed, so p cannot fall "
+                    f"({a.p} in {a.year}, {b.p} in {b.year})"
+                )
+        return self
+
+    def weights(self) -> list[float]:
+        """Each stage's weight: its own, else discounted from the first year."""
+        y0 = self.stages[0].year
+        return [
+            s.weight if s.weight is not None else (1.0 + self.discount) ** -(s.year - y0)
+            for s in self.stages
+        ]
+
+
 class OptimizeConfig(_Strict):
     """The optimisation request."""
 
@@ -270,6 +321,8 @@ class OptimizeConfig(_Strict):
     secondary: bool = True
     #: Minimum plans reported beside the plan; ``None`` turns them off.
     minimum: MinimumConfig | None = MinimumConfig()
+    #: Multi-year staging reported beside the plan (capacitated model); ``None``: off.
+    staging: StagingConfig | None = None
 
     @model_validator(mode="after")
     def _phases_include_p(self) -> OptimizeConfig:
@@ -277,6 +330,10 @@ class OptimizeConfig(_Strict):
             raise ValueError(f"optimize.phases {self.phases} must include optimize.p ({self.p})")
         if self.choose.rule == "budget" and self.budget is None:
             raise ValueError("optimize.choose.rule = 'budget' needs optimize.budget")
+        if self.staging is not None and self.model != "capacitated":
+            raise ValueError(
+                f"optimize.staging needs optimize.model = 'capacitated', got {self.model!r}"
+            )
         return self
 
 

@@ -10,6 +10,7 @@ prove. One module per model:
 - :mod:`~siting.optimize.pmedian`: :class:`PMedian`;
 - :mod:`~siting.optimize.capacitated`: :class:`CapacitatedCoverage`;
 - :mod:`~siting.optimize.minimum`: :class:`MinimumPlan` (how many stations a target takes);
+- :mod:`~siting.optimize.staging`: :class:`StagedPlan` (stations added year by year);
 
 each also built from what a run has (``from_inputs(inputs, demand, optimize_config)``),
 and :mod:`~siting.optimize.registry` maps ``optimize.model`` to its class (:data:`MODELS`);
@@ -30,6 +31,7 @@ from siting.optimize.phasing import Phase, phased_plan
 from siting.optimize.pmedian import PMedian
 from siting.optimize.registry import MODELS, PlanModel, model_class
 from siting.optimize.result import SolveResult
+from siting.optimize.staging import StagedPlan, StagedResult, stage_regret
 
 __all__ = [
     "MODELS",
@@ -40,7 +42,10 @@ __all__ = [
     "Phase",
     "PlanModel",
     "SolveResult",
+    "StagedPlan",
+    "StagedResult",
     "close_pairs",
     "model_class",
     "phased_plan",
+    "stage_regret",
 ]

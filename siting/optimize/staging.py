@@ -1,0 +1,288 @@
+"""Multi-year staging: stations added stage by stage, never removed, on growing demand.
+
+One integer program for all the stages (:class:`StagedPlan`), and what planning
+stage by stage costs each stage against planning it alone (its regret).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pulp
+
+from siting import _solvers
+from siting._errors import InfeasibleError, InputError
+from siting.optimize import _capacitated_rows as _rows
+from siting.optimize.capacitated import CapacitatedCoverage
+
+if TYPE_CHECKING:
+    from siting.demand import Demand
+    from siting.results import Inputs
+    from siting.sections import OptimizeConfig
+
+
+@dataclass
+class Stage:
+    """One stage of a staged plan: its plan, what it serves and what it adds."""
+
+    label: str
+    p: int
+    weight: float
+    selected: np.ndarray
+    types: np.ndarray
+    served: float
+    demand: float
+    capital_cost: float
+    added: int
+
+
+@dataclass
+class StagedResult:
+    """The staged plan: every stage, when each site is built, and how sure it is."""
+
+    stages: list[Stage]
+    built: dict[int, int]  # site -> index of the stage that builds it
+    objective: float
+    bound: float | None
+    gap: float | None
+    status: str
+    stopped_by: str | None
+    solver: str
+    seconds: float
+
+
+class _Prefixed:
+    """A PuLP problem whose new variables and rows get a stage's prefix, so the rows
+    of one stage's model can be built into a problem holding every stage."""
+
+    def __init__(self, prob: pulp.LpProblem, prefix: str) -> None:
+        self.prob = prob
+        self.prefix = prefix
+
+    def add_variable(self, name: str, *args: Any, **kwargs: Any) -> pulp.LpVariable:
+        return self.prob.add_variable(self.prefix + name, *args, **kwargs)
+
+    def __iadd__(self, other: Any) -> _Prefixed:
+        if isinstance(other, pulp.LpConstraint) and other.name:
+            other.name = self.prefix + other.name
+        self.prob += other
+        return self
+
+
+class StagedPlan:
+    r"""Stations added stage by stage for each stage's demand, never removed.
+
+    With :math:`t = 1..T` the stages, each with its own demand and station count
+    :math:`p_t` (or budget), and every stage holding the rows of
+    :class:`~siting.optimize.CapacitatedCoverage` for its demand
+    (:math:`u^t, v^t, y^t`):
+
+    .. math::
+
+        \max \sum_t \omega_t \sum_i \sum_{j \in N_i} (a^t_i u^t_{ij} + d^t_i v^t_{ij})
+        \quad\text{s.t.}\quad y^{\tau,t}_j \ge y^{\tau,t-1}_j
+        \;\; \forall j, \tau, t > 1,
+
+    so a station built at a stage stays, of its type, at every later one. The
+    weights :math:`\omega_t` are the scenario's (or a discount rate's); the stage
+    that builds a site is the first whose plan holds it.
+
+    Parameters
+    ----------
+    models
+        One capacitated model per stage, on the same sites and neighbours (their
+        demand, ``p``, budget and existing sites their own).
+    weights
+        :math:`\omega_t`, non-negative.
+    labels
+        The stages' names (years).
+    """
+
+    name = "staged"
+
+    def __init__(
+        self,
+        models: Sequence[CapacitatedCoverage],
+        weights: Sequence[float],
+        labels: Sequence[str],
+    ) -> None:
+        if not models:
+            raise InputError("optimize.stages: expected at least one stage, got none")
+        if not len(models) == len(weights) == len(labels):
+            raise InputError("optimize.stages: expected one weight and one label per stage")
+        shape = models[0].neighbours.shape
+        for k, m in enumerate(models):
+            if m.neighbours.shape != shape:
+                raise InputError(
+                    f"optimize.stages[{k}]: expected the sites of the first stage {shape}, "
+                    f"got {m.neighbours.shape}"
+                )
+            if k and m.p < models[k - 1].p:
+                raise InfeasibleError(
+                    f"optimize.stages[{k}].p: stations are never removed, so a stage needs "
+                    f"at least the previous stage's {models[k - 1].p}, got {m.p}"
+                )
+        if any(w < 0 for w in weights):
+            raise InputError(f"optimize.stages: expected weights >= 0, got {list(weights)}")
+        self.models = list(models)
+        self.weights = [float(w) for w in weights]
+        self.labels = [str(s) for s in labels]
+
+    @classmethod
+    def from_inputs(
+        cls,
+        inputs: Inputs,
+        demands: Sequence[Demand],
+        optimize_config: OptimizeConfig,
+        *,
+        sizes: Sequence[int],
+        budgets: Sequence[float | None],
+        weights: Sequence[float],
+        labels: Sequence[str],
+        station_cost: dict[str, float] | None = None,
+    ) -> StagedPlan:
+        """Build from what a run has: one demand per stage, its count and budget."""
+        models = [
+            CapacitatedCoverage.from_inputs(
+                inputs,
+                need,
+                optimize_config,
+                station_cost=station_cost,
+                p=p,
+                budget=budget,
+                secondary=False,
+            )
+            for need, p, budget in zip(demands, sizes, budgets, strict=True)
+        ]
+        return cls(models, weights, labels)
+
+    def build(
+        self,
+    ) -> tuple[
+        pulp.LpProblem,
+        list[dict[str, list[pulp.LpVariable]]],
+        list[dict[str, Any]],
+        list[list[tuple[pulp.LpVariable, float]]],
+    ]:
+        """The problem of every stage; each stage's site variables, assignment
+        variables and served terms."""
+        prob = pulp.LpProblem(self.name, pulp.LpMaximize)
+        ys, assigns, served = [], [], []
+        for k, model in enumerate(self.models):
+            part = _Prefixed(prob, f"s{k}_")
+            at_most = model.budget is not None
+            types, y, _ = _rows.site_rows(model, part, at_most=at_most)
+            assign, objective, _ = _rows.assignment_rows(model, part, y, types)
+            ys.append(y)
+            assigns.append(assign)
+            served.append(objective)
+        for k in range(1, len(ys)):
+            for t, vs in ys[k - 1].items():
+                for j, before in enumerate(vs):
+                    now = ys[k].get(t)
+                    if now is None:
+                        raise InputError(f"optimize.stages[{k}]: station type {t} not allowed")
+                    prob += pulp.LpConstraint(
+                        pulp.LpAffineExpression([(now[j], 1.0), (before, -1.0)]),
+                        pulp.LpConstraintGE,
+                        f"keep_{k}_{t}_{j}",
+                        0.0,
+                    )
+        prob += pulp.LpAffineExpression(
+            [(x, w * c) for w, terms in zip(self.weights, served, strict=True) for x, c in terms]
+        )
+        return prob, ys, assigns, served
+
+    def solve(
+        self,
+        solver: str | None = None,
+        *,
+        time_limit: float | None = None,
+        gap: float | None = None,
+        threads: int | None = None,
+        msg: bool = False,
+    ) -> StagedResult:
+        """Solve with HiGHS (default) or CBC; a solve stopped by ``time_limit`` is
+        ``feasible`` with its gap."""
+        t0 = time.perf_counter()
+        prob, ys, _, served = self.build()
+        left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - t0))
+        info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
+        if info.status == "infeasible" or info.objective is None:
+            raise InfeasibleError(
+                "optimize.stages: no staged plan meets every stage's station count, budget "
+                "and existing stations"
+            )
+        stages: list[Stage] = []
+        built: dict[int, int] = {}
+        for k, (model, y) in enumerate(zip(self.models, ys, strict=True)):
+            n_s = model.neighbours.shape[1]
+            site_type = np.full(n_s, "", dtype=object)
+            for t, vs in y.items():
+                for j, v in enumerate(vs):
+                    if (v.varValue or 0.0) > 0.5:
+                        site_type[j] = t
+            selected = np.flatnonzero(site_type != "")
+            for j in selected.tolist():
+                built.setdefault(j, k)
+            cost = sum(model.cost_of(j, str(site_type[j])) for j in selected.tolist())
+            stages.append(
+                Stage(
+                    self.labels[k],
+                    model.p,
+                    self.weights[k],
+                    selected,
+                    site_type[selected].astype(str),
+                    float(sum(max(0.0, x.varValue or 0.0) * c for x, c in served[k])),
+                    float(model.ac.sum() + model.dc.sum()),
+                    float(cost),
+                    int(sum(1 for j in selected.tolist() if built[j] == k)),
+                )
+            )
+        return StagedResult(
+            stages,
+            built,
+            float(info.objective),
+            info.bound,
+            info.gap,
+            info.status,
+            info.stopped_by,
+            info.solver,
+            time.perf_counter() - t0,
+        )
+
+
+def stage_regret(
+    plan: StagedPlan,
+    result: StagedResult,
+    *,
+    solver: str | None = None,
+    time_limit: float | None = None,
+    gap: float | None = None,
+    threads: int | None = None,
+) -> list[dict[str, Any]]:
+    """Each stage planned alone (its own count, the existing sites only kept), and
+    the share of that stage's served demand the staged plan gives up.
+
+    The regret is measured against the better of the two plans of the stage, so a
+    stage alone stopped short of its optimum never makes it negative.
+    """
+    rows = []
+    for model, stage in zip(plan.models, result.stages, strict=True):
+        alone = model.solve(solver, time_limit=time_limit, gap=gap, threads=threads)
+        best = max(alone.objective, stage.served)
+        rows.append(
+            {
+                "stage": stage.label,
+                "served_staged": stage.served,
+                "served_alone": alone.objective,
+                "alone_status": alone.status,
+                "regret": (best - stage.served) / best if best > 0 else 0.0,
+                "sites_shared": int(np.isin(stage.selected, alone.selected).sum()),
+            }
+        )
+    return rows
