@@ -8,6 +8,7 @@ written; ``--debug`` also prints the traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -15,8 +16,10 @@ import sys
 import threading
 import traceback
 import warnings
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from siting import __version__, settings
 from siting._errors import InputError, SitingError
@@ -85,6 +88,36 @@ def _interrupt(signum: int, frame: object) -> None:
     raise Interrupted(f"signal {signal.Signals(signum).name}")
 
 
+@contextlib.contextmanager
+def _dask_client(args: argparse.Namespace) -> Iterator[Any]:
+    """A Dask client: the ``--scheduler``'s, else a LocalCluster of ``--workers``
+    processes (default 2), else (``--workers 0``) none: tasks run in turn."""
+    if args.workers is not None and args.workers < 0:
+        raise InputError(f"--workers: expected 0 (serial) or more, got {args.workers}")
+    client = cluster = None
+    try:
+        if args.scheduler:
+            from distributed import Client
+
+            client = Client(args.scheduler)
+        elif args.workers != 0:
+            from distributed import Client, LocalCluster
+
+            cluster = LocalCluster(
+                n_workers=args.workers or 2,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+        yield client
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from siting import report
     from siting.pipeline import run
@@ -100,7 +133,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # progress on an interactive terminal only, so that a failing run prints one line
     show = not args.quiet and sys.stderr.isatty()
     progress = (lambda msg: print(msg, file=sys.stderr, flush=True)) if show else None
-    result = run(scenario, out, progress=progress)
+    if scenario.futures is not None:  # its independent solves on Dask
+        with _dask_client(args) as client:
+            result = run(scenario, out, progress=progress, client=client)
+    else:
+        result = run(scenario, out, progress=progress)
     if not args.quiet:
         print(report.summary(result.kpis))
         print(f"  outputs in {out}/ (map.html, sites.csv, kpis.json, plan.gpkg, plots; run.log)")
@@ -136,8 +173,6 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from siting.sweep import load_sweep, run_sweep, sweep_figure
 
-    if args.workers is not None and args.workers < 0:
-        raise InputError(f"--workers: expected 0 (serial) or more, got {args.workers}")
     sweep = load_sweep(Path(args.sweep))
     out = Path(args.out) if args.out else Path("out") / "sweeps" / sweep.name
     if out.exists() and not out.is_dir():
@@ -153,28 +188,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         elif not args.quiet:
             print(text, file=sys.stderr, flush=True)
 
-    client = cluster = None
-    try:
-        if args.scheduler:
-            from distributed import Client
-
-            client = Client(args.scheduler)
-        elif args.workers != 0:
-            from distributed import Client, LocalCluster
-
-            cluster = LocalCluster(
-                n_workers=args.workers or 2,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
-            client = Client(cluster)
+    with _dask_client(args) as client:
         results = run_sweep(sweep, out, client=client, on_row=on_row)
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
     figure = sweep_figure(sweep, results, out / "sweep.png")
     failed = results[results["status"] != "done"]
     if not args.quiet:
@@ -218,6 +233,12 @@ def _parser() -> argparse.ArgumentParser:
         help="override a scenario field, e.g. --set demand.preset=growth-2030 "
         "--set optimize.p=400 (repeatable; values read as TOML)",
     )
+    r.add_argument(
+        "--workers",
+        type=int,
+        help="with [futures]: local Dask worker processes (default 2; 0 solves in turn)",
+    )
+    r.add_argument("--scheduler", help="with [futures]: address of a Dask scheduler")
     r.set_defaults(func=_cmd_run)
     c = sub.add_parser(
         "compare",

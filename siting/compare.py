@@ -189,7 +189,24 @@ def run_figures(run: RunOutputs) -> dict[str, Any]:
         "solver status": solver.get("status", ""),
         "gap (%)": None if solver.get("gap") is None else round(100 * solver["gap"], 4),
         "solve time (s)": solver.get("solve_s"),
+        **_futures_rows(k),
     }
+
+
+def _futures_rows(k: dict[str, Any]) -> dict[str, Any]:
+    """Key figures of ``[optimize.staging]`` and ``[futures]``, when the run has them."""
+    out: dict[str, Any] = {}
+    for st in (k.get("staging") or {}).get("stages", []):
+        out[f"stage {st['year']} share served (%)"] = round(100 * st["served_share"], 2)
+        out[f"stage {st['year']} regret (%)"] = round(100 * st["regret"], 3)
+    if fut := k.get("futures"):
+        rows = fut["futures"]
+        out["futures: plan's worst share (%)"] = round(100 * min(r["plan_share"] for r in rows), 2)
+        out[f"futures: robust {fut['criterion']} share (%)"] = round(
+            100 * fut["robust"]["objective"], 2
+        )
+        out["futures: largest regret (points)"] = round(100 * max(r["regret"] for r in rows), 3)
+    return out
 
 
 def _district_table(runs: list[RunOutputs]) -> pd.DataFrame:

@@ -46,6 +46,7 @@ def plan_map(
     served_areas: gpd.GeoDataFrame | None = None,
     kpis: dict[str, Any] | None = None,
     title: str = "Charging station plan",
+    futures_sites: pd.DataFrame | None = None,
 ) -> folium.Map:
     """Build the map of a plan.
 
@@ -67,6 +68,9 @@ def plan_map(
         Each station's served area (see :func:`siting.evaluate.served_areas`).
     kpis
         Key figures shown in the panel.
+    futures_sites
+        Sites of the futures' own best plans (``lon``, ``lat``, ``site_id``,
+        ``own_plans``: in how many), a layer sized by the count (off at first).
     """
     bounds = demand.total_bounds if len(demand) else sites.total_bounds
     m = base_map((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
@@ -115,12 +119,35 @@ def plan_map(
             ).add_to(group)
         group.add_to(m)
 
+    if futures_sites is not None and len(futures_sites):
+        _futures_layer(futures_sites, int(futures_sites["futures"].max())).add_to(m)
     if kpis:
         m.get_root().html.add_child(folium.Element(_panel(title, kpis)))  # type: ignore[attr-defined]
     m.get_root().html.add_child(folium.Element(_legend(sites)))  # type: ignore[attr-defined]
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
+
+
+def _futures_layer(sites: pd.DataFrame, n_futures: int) -> folium.FeatureGroup:
+    """Sites of the futures' own plans, each sized and labelled by how many hold it."""
+    group = folium.FeatureGroup(
+        name=f"Sites in the futures' own plans (of {n_futures})", show=False
+    )
+    for row in sites[sites["own_plans"] > 0].to_dict("records"):
+        share = row["own_plans"] / max(n_futures, 1)
+        folium.CircleMarker(
+            location=[row["lat"], row["lon"]],
+            radius=3 + 7 * share,
+            color="#5b2a86",
+            weight=1,
+            fill=True,
+            fill_color="#5b2a86",
+            fill_opacity=0.25 + 0.6 * share,
+            tooltip=f"{row['site_id']}: in {row['own_plans']} of {n_futures} futures' own plans",
+            class_name="siting-futures",
+        ).add_to(group)
+    return group
 
 
 def base_map(lat: float, lon: float) -> folium.Map:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from siting import __version__, report, settings
 from siting._outdir import atomic_dir
@@ -36,12 +37,13 @@ from siting.maps import plan_map
 from siting.network import network_stage
 from siting.planning import optimise
 from siting.results import Inputs, RunResult
+from siting.robustness import futures_report
 from siting.scenario import Scenario
 from siting.travel import travel_stage
 
 log = logging.getLogger(__name__)
 
-STAGES = ("network", "demand", "candidates", "travel", "optimize", "evaluate", "map")
+STAGES = ("network", "demand", "candidates", "travel", "optimize", "evaluate", "futures", "map")
 
 
 class _Stages:
@@ -132,6 +134,7 @@ def plan(
     cache_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
     inputs: Inputs | None = None,
+    client: Any | None = None,
 ) -> RunResult:
     """Run every stage of ``scenario`` in memory.
 
@@ -146,6 +149,9 @@ def plan(
     inputs
         Built by :func:`prepare` for a scenario with the same :func:`inputs_key`;
         built here when not given.
+    client
+        A ``dask.distributed`` client for the independent solves of ``[futures]``
+        (see :mod:`siting.robustness`); ``None`` solves them in turn.
     """
     t_start = time.perf_counter()
     if inputs is None:
@@ -163,6 +169,12 @@ def plan(
         decision = optimise(scenario, inputs, need, cache_root=cache_root)
     with stage("evaluate"):
         ev = evaluate_stage(scenario, inputs, need, decision)
+    futures_sites = None
+    if scenario.futures is not None:
+        with stage("futures"):
+            ev.kpis["futures"], futures_sites = futures_report(
+                scenario, inputs, need, decision, client=client
+            )
     with stage("map"):
         fmap = plan_map(
             ev.sites,
@@ -173,6 +185,7 @@ def plan(
             served_areas=ev.areas,
             kpis=ev.kpis,
             title=f"siting: {scenario.name}",
+            futures_sites=futures_sites,
         )
     timings = stage.timings
     timings["total"] = round(time.perf_counter() - t_start, 3)
@@ -205,12 +218,14 @@ def run(
     progress: Callable[[str], None] | None = None,
     inputs: Inputs | None = None,
     extra_files: dict[str, str] | None = None,
+    client: Any | None = None,
 ) -> RunResult:
     """Run ``scenario`` and write its outputs into ``out_dir`` atomically.
 
     The run log (``run.log``) records every stage; nothing is written to
     ``out_dir`` unless the whole run succeeds. ``inputs`` as for :func:`plan`;
-    ``extra_files`` (name → text) are written into the folder with the outputs.
+    ``extra_files`` (name → text) are written into the folder with the outputs;
+    ``client`` as for :func:`plan`.
     """
     with atomic_dir(out_dir) as tmp:
         handler = logging.FileHandler(tmp / "run.log", encoding="utf-8")
@@ -223,7 +238,9 @@ def run(
             root.setLevel(logging.INFO)
         try:
             log.info("run %s (siting %s)", scenario.name, __version__)
-            result = plan(scenario, cache_dir=cache_dir, progress=progress, inputs=inputs)
+            result = plan(
+                scenario, cache_dir=cache_dir, progress=progress, inputs=inputs, client=client
+            )
             report.write_outputs(result, tmp)
             for name, text in (extra_files or {}).items():
                 (tmp / name).write_text(text, encoding="utf-8")

@@ -18,6 +18,7 @@ import pandas as pd
 
 from siting._io import write_json
 from siting.maps import save_map
+from siting.report_futures import futures_lines, write_futures
 
 if TYPE_CHECKING:
     from siting.results import RunResult
@@ -113,6 +114,8 @@ def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
         cols = [c for c in ("site_id", "name", "lon", "lat", "status") if c in place]
         staged = staged.merge(place[cols], on="site_id", how="left")
         staged.to_csv(paths["staged_sites"], index=False, float_format="%.6f")
+    if futures := run.kpis.get("futures"):
+        paths.update(write_futures(futures, folder))
     if len(run.curve):
         paths["curve"] = folder / "curve.csv"
         run.curve.to_csv(paths["curve"], index=False, float_format="%.6f")
@@ -335,6 +338,7 @@ def summary(kpis: dict[str, Any]) -> str:
                 for m in kpis.get("minimum") or []
             ),
             *(_stage_text(st) for st in (kpis.get("staging") or {}).get("stages", [])),
+            *(futures_lines(kpis["futures"]) if kpis.get("futures") else []),
             *(
                 [f"  existing stations: {ex['note']}"]
                 if (ex := kpis.get("existing") or {}).get("note")

@@ -32,6 +32,7 @@ from siting.sections import (
     CandidatesConfig,
     CostsConfig,
     DemandConfig,
+    FuturesConfig,
     NetworkConfig,
     OptimizeConfig,
     SegmentConfig,
@@ -55,6 +56,8 @@ class Scenario(_Strict):
     optimize: OptimizeConfig = OptimizeConfig()
     costs: CostsConfig | None = None
     benefits: BenefitsConfig | None = None
+    #: Futures the plan should hold up in; ``None``: none studied.
+    futures: FuturesConfig | None = None
     #: Folder of the scenario file; relative paths resolve against it.
     base_dir: Path = Field(default=Path(), exclude=True)
 
@@ -64,6 +67,10 @@ class Scenario(_Strict):
             raise ValueError(
                 f"travel.cutoff_min ({self.travel.cutoff_min}) must be at least "
                 f"optimize.threshold_min ({self.optimize.threshold_min})"
+            )
+        if self.futures is not None and self.optimize.model != "capacitated":
+            raise ValueError(
+                f"futures needs optimize.model = 'capacitated', got {self.optimize.model!r}"
             )
         return self
 

@@ -286,6 +286,38 @@ class StagingConfig(_Strict):
         ]
 
 
+class FuturesConfig(_Strict):
+    """Futures the plan should hold up in (``[futures]``): a robust plan across them,
+    each future's own plan and regret, and what moves the plan."""
+
+    #: Adoption presets, each one future.
+    presets: list[str] = Field(default_factory=list)
+    #: Seeded random futures drawn uniformly over ``ranges``, besides the presets.
+    draws: Annotated[int, Field(ge=0, le=200)] = 0
+    seed: int = 0
+    #: ``worst``: the plan with the best worst-case share served; ``mean``: best mean.
+    criterion: Literal["worst", "mean"] = "worst"
+    #: Assumption ranges, scenario field -> [low, high] (e.g.
+    #: ``"demand.residents.public_share" = [0.3, 0.7]``): the draws' ranges, and each
+    #: swept from low to high for the sensitivity table and tornado plot.
+    ranges: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        default_factory=dict
+    )
+    #: Why these futures and ranges (written with the results).
+    rationale: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FuturesConfig:
+        for key, (lo, hi) in self.ranges.items():
+            if lo > hi:
+                raise ValueError(f"futures.ranges.{key}: expected [low, high], got [{lo}, {hi}]")
+        if not self.presets and not self.draws:
+            raise ValueError("futures: expected presets or draws (at least one future)")
+        if self.draws and not self.ranges:
+            raise ValueError("futures.draws: expected futures.ranges to draw from")
+        return self
+
+
 class OptimizeConfig(_Strict):
     """The optimisation request."""
 

@@ -1,0 +1,162 @@
+"""A plan that holds up across futures: the most served share in the worst (or the
+mean) of several demands, and each plan's share in every future."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pulp
+
+from siting import _solvers
+from siting._errors import InfeasibleError, InputError
+from siting.optimize import _capacitated_rows as _rows
+from siting.optimize.capacitated import CapacitatedCoverage
+from siting.optimize.staging import _Prefixed
+
+
+@dataclass
+class RobustResult:
+    """The robust plan, its share served in each future, and how sure it is."""
+
+    selected: np.ndarray
+    types: np.ndarray
+    shares: np.ndarray  # share of each future's demand served
+    objective: float
+    bound: float | None
+    gap: float | None
+    status: str
+    stopped_by: str | None
+    seconds: float
+
+
+class RobustPlan:
+    r"""One plan of ``p`` stations for every future: the best worst (or mean) share.
+
+    With futures :math:`f = 1..F`, each with its demand :math:`D_f` (sessions/day)
+    and the rows of :class:`~siting.optimize.CapacitatedCoverage` for it (its own
+    assignment :math:`u^f, v^f`, capacities and DC rows), on one set of stations
+    :math:`y`:
+
+    .. math::
+
+        \max \eta \quad\text{s.t.}\quad
+        \eta \le \frac{1}{D_f} \sum_i \sum_{j \in N_i} (a^f_i u^f_{ij} + d^f_i v^f_{ij})
+        \;\; \forall f
+
+    (``criterion="worst"``), or :math:`\max \frac1F \sum_f` of the same shares
+    (``"mean"``). The station rows (count, existing sites, budget) are the first
+    future's; every future must have the same sites and neighbours.
+    """
+
+    name = "robust"
+
+    def __init__(
+        self,
+        models: Sequence[CapacitatedCoverage],
+        *,
+        criterion: Literal["worst", "mean"] = "worst",
+    ) -> None:
+        if not models:
+            raise InputError("futures: expected at least one future, got none")
+        if criterion not in ("worst", "mean"):
+            raise InputError(f"futures.criterion: expected 'worst' or 'mean', got {criterion!r}")
+        shape = models[0].neighbours.shape
+        for k, m in enumerate(models):
+            if m.neighbours.shape != shape or m.p != models[0].p:
+                raise InputError(
+                    f"futures[{k}]: expected the first future's sites and p ({shape}, "
+                    f"{models[0].p}), got {m.neighbours.shape} and {m.p}"
+                )
+        self.models = list(models)
+        self.criterion = criterion
+
+    def solve(
+        self,
+        solver: str | None = None,
+        *,
+        time_limit: float | None = None,
+        gap: float | None = None,
+        threads: int | None = None,
+        msg: bool = False,
+    ) -> RobustResult:
+        """Solve with HiGHS (default) or CBC; stopped by ``time_limit``: ``feasible``."""
+        t0 = time.perf_counter()
+        prob = pulp.LpProblem(self.name, pulp.LpMaximize)
+        first = self.models[0]
+        types, y, _ = _rows.site_rows(first, prob, at_most=first.budget is not None)
+        served = []
+        for k, model in enumerate(self.models):
+            _, terms, _ = _rows.assignment_rows(model, _Prefixed(prob, f"f{k}_"), y, types)
+            total = float(model.ac.sum() + model.dc.sum())
+            served.append([(x, c / total) for x, c in terms] if total > 0 else [])
+        if self.criterion == "worst":
+            eta = prob.add_variable("eta", lowBound=0, upBound=1)
+            for k, terms in enumerate(served):
+                prob += pulp.LpConstraint(
+                    pulp.LpAffineExpression([*terms, (eta, -1.0)]),
+                    pulp.LpConstraintGE,
+                    f"worst_{k}",
+                    0.0 if terms else -1.0,  # a future with no demand is fully served
+                )
+            prob += pulp.LpAffineExpression([(eta, 1.0)])
+        else:
+            n = len(served)
+            prob += pulp.LpAffineExpression([(x, c / n) for terms in served for x, c in terms])
+        left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - t0))
+        info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
+        if info.status == "infeasible" or info.objective is None:
+            raise InfeasibleError("futures: no plan meets the station count and existing sites")
+        n_s = first.neighbours.shape[1]
+        site_type = np.full(n_s, "", dtype=object)
+        for t, vs in y.items():
+            for j, v in enumerate(vs):
+                if (v.varValue or 0.0) > 0.5:
+                    site_type[j] = t
+        selected = np.flatnonzero(site_type != "")
+        chosen = site_type[selected].astype(str)
+        # the worst case leaves the other futures' assignment loose: each future's
+        # share is what the stations serve there at best
+        shares = np.array([plan_share(m, selected, chosen, solver=solver) for m in self.models])
+        return RobustResult(
+            selected,
+            chosen,
+            shares,
+            float(info.objective),
+            info.bound,
+            info.gap,
+            info.status,
+            info.stopped_by,
+            time.perf_counter() - t0,
+        )
+
+
+def plan_share(
+    model: CapacitatedCoverage,
+    selected: np.ndarray,
+    types: np.ndarray,
+    *,
+    solver: str | None = None,
+) -> float:
+    """Share of ``model``'s demand the stations ``selected`` (of ``types``) serve:
+    the assignment program with every station fixed and of its type."""
+    total = float(model.ac.sum() + model.dc.sum())
+    if total <= 0 or not len(selected):
+        return 0.0 if total > 0 else 1.0
+    site_capacity = {
+        int(j): (str(t), model.capacity_of(int(j), str(t)))
+        for j, t in zip(selected.tolist(), types.tolist(), strict=True)
+    }
+    fixed = CapacitatedCoverage(
+        model.neighbours,
+        model.ac,
+        model.dc,
+        {t: model.capacity[t] for t in model.capacity},
+        len(selected),
+        fixed=np.asarray(selected, dtype=np.int64),
+        site_capacity=site_capacity,
+    )
+    return float(fixed.solve(solver, gap=0.0).objective) / total

@@ -1,0 +1,83 @@
+"""The outputs of ``[futures]``: tables, the tornado plot and the summary lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def write_futures(futures: dict[str, Any], folder: Path) -> dict[str, Path]:
+    """``futures.csv`` (each future: robust, own and plan shares, regret),
+    ``futures_sites.csv`` (in how many own plans each site is), ``sensitivity.csv``
+    and ``tornado.png``."""
+    paths = {
+        "futures": folder / "futures.csv",
+        "futures_sites": folder / "futures_sites.csv",
+    }
+    pd.DataFrame(futures["futures"]).to_csv(paths["futures"], index=False, float_format="%.6f")
+    sites = pd.DataFrame(futures["sites"]).rename(columns={"site": "site_id"})
+    sites.to_csv(paths["futures_sites"], index=False, float_format="%.6f")
+    if futures["sensitivity"]:
+        table = pd.DataFrame(futures["sensitivity"])
+        paths["sensitivity"] = folder / "sensitivity.csv"
+        table.to_csv(paths["sensitivity"], index=False, float_format="%.6f")
+        paths["tornado"] = tornado_figure(table, futures, folder / "tornado.png")
+    return paths
+
+
+def tornado_figure(table: pd.DataFrame, futures: dict[str, Any], path: Path) -> Path:
+    """Share served by the run's plan at each assumption's low and high (bars from the
+    share at the scenario's own values), widest swing on top; the share of the plan's
+    stations that each end's own best plan keeps is written beside its bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base = futures.get("base_share")
+    wide = table.pivot(index="assumption", columns="end", values="plan_share")
+    kept = table.pivot(index="assumption", columns="end", values="stations_kept")
+    order = (wide["high"] - wide["low"]).abs().sort_values().index
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.6 * len(order)))
+    ref = float(base) if base is not None else float(wide.to_numpy().mean())
+    for k, key in enumerate(order):
+        for end, color in (("low", "#4c78a8"), ("high", "#f58518")):
+            v = 100 * float(wide.loc[key, end])
+            ax.barh(k, v - 100 * ref, left=100 * ref, color=color, height=0.6)
+            ax.text(
+                v,
+                k + (0.32 if end == "high" else -0.32),
+                f"{end}: keeps {100 * float(kept.loc[key, end]):.0f}% of sites",
+                va="center",
+                ha="left",
+                fontsize=7,
+            )
+    ax.axvline(100 * ref, color="#333", lw=1)
+    ax.set_yticks(range(len(order)), list(order))
+    ax.set_xlabel("share of demand the plan serves (%)")
+    ax.set_title("What moves the plan: each assumption at its low (blue) and high (orange)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def futures_lines(futures: dict[str, Any]) -> list[str]:
+    """Run-summary lines of ``[futures]``."""
+    rows = futures["futures"]
+    robust = futures["robust"]
+    worst_plan = min(r["plan_share"] for r in rows)
+    lines = [
+        f"  futures ({len(rows)}): robust plan ({futures['criterion']}) serves "
+        f"{100 * robust['objective']:.1f}% ({robust['status']}); the plan serves "
+        f"{100 * worst_plan:.1f}% in its worst future; robust keeps "
+        f"{robust['kept_from_plan']} of the plan's stations"
+    ]
+    lines += [
+        f"    {r['future']}: robust {100 * r['robust_share']:.1f}%, own plan "
+        f"{100 * r['own_share']:.1f}%, regret {100 * r['regret']:.2f} points"
+        for r in rows
+    ]
+    return lines

@@ -1,0 +1,258 @@
+"""Plans across futures (part of stage 5): a robust plan, regret, what moves the plan.
+
+:func:`futures_stage` answers ``[futures]``:
+
+1. the futures: each adoption preset listed, and ``draws`` seeded random draws
+   over ``ranges`` (scenario fields, each uniform between its low and high);
+2. the robust plan (:class:`siting.optimize.robust.RobustPlan`): the best worst
+   (or mean) share served over the futures, with the run's station count and its
+   plan's AC/DC mix;
+3. each future's own best plan, each evaluated in every future: the regret of the
+   robust plan in a future is what its own plan serves there more, and each site
+   counts the futures whose own plan holds it;
+4. the sensitivity: each assumption of ``ranges`` at its low and its high, the plan
+   solved again: how far the share served moves, and what share of the run's
+   stations that plan keeps (the tornado plot).
+
+The independent solves (steps 3 and 4) are tasks: on a ``dask.distributed``
+client when one is given (the sweep's machinery), else one after another.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from siting import settings
+from siting.costs import station_costs
+from siting.demand import Demand, demand_stage
+from siting.optimize import CapacitatedCoverage, SolveResult
+from siting.optimize.robust import RobustPlan, plan_share
+from siting.results import Inputs
+from siting.scenario import Scenario
+
+if TYPE_CHECKING:
+    from siting.planning import Decision
+
+log = logging.getLogger(__name__)
+
+
+def futures_report(
+    sc: Scenario, inputs: Inputs, need: Demand, decision: Decision, *, client: Any | None = None
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The stage: :func:`futures_stage` for the run's plan and its AC/DC mix (the
+    chosen frontier point's number of new DC stations), with sites by candidate id;
+    and the sites of the futures' own plans with their places, for the map."""
+    max_dc = None
+    if decision.frontier is not None and decision.chosen is not None:
+        max_dc = decision.frontier[decision.chosen].max_dc
+    out = futures_stage(sc, inputs, need, decision.result, max_dc=max_dc, client=client)
+    cand = inputs.candidates
+    ids = cand["site_id"].astype(str).to_numpy()
+    sites = pd.DataFrame(out["sites"])
+    if len(sites):
+        idx = sites["site"].to_numpy()
+        sites["site"] = ids[idx]
+        sites["lon"] = cand["lon"].to_numpy()[idx]
+        sites["lat"] = cand["lat"].to_numpy()[idx]
+    out["sites"] = sites.to_dict("records")
+    frame = sites.rename(columns={"site": "site_id"}).assign(futures=len(out["futures"]))
+    return out, frame
+
+
+def future_list(sc: Scenario) -> list[tuple[str, dict[str, Any]]]:
+    """The futures of ``sc``: (name, scenario overrides), presets first."""
+    fc = sc.futures
+    assert fc is not None
+    out: list[tuple[str, dict[str, Any]]] = [
+        (f"preset:{p}", {"demand.preset": p}) for p in fc.presets
+    ]
+    rng = np.random.default_rng(fc.seed)
+    for k in range(fc.draws):
+        draw = {key: float(rng.uniform(lo, hi)) for key, (lo, hi) in sorted(fc.ranges.items())}
+        out.append((f"draw:{k + 1}", draw))
+    return out
+
+
+def _model(
+    sc: Scenario, inputs: Inputs, overrides: dict[str, Any], base: Demand, max_dc: int | None
+) -> CapacitatedCoverage:
+    """The plan's model in the future ``overrides`` describe (same count and mix)."""
+    other = sc.with_overrides(overrides) if overrides else sc
+    need = demand_stage(other, inputs, by_district=False) if overrides else base
+    if not np.array_equal(need.points["h3"].to_numpy(), base.points["h3"].to_numpy()):
+        key = next(iter(overrides), "futures")
+        raise ValueError(f"futures: {key} puts demand on other cells than the scenario's")
+    oc = other.optimize
+    budget = oc.budget.total if oc.budget else None
+    return CapacitatedCoverage.from_inputs(
+        inputs,
+        need,
+        oc,
+        station_cost=station_costs(other.costs, oc.capacity),
+        budget=budget,
+        max_dc=max_dc,
+        dc_exact=max_dc is not None,
+    )
+
+
+def _own(
+    model: CapacitatedCoverage, opts: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, str, float]:
+    """A future's own best plan: stations, their types, the solve's status and the
+    share of the future's demand it serves."""
+    res = model.solve(**opts)
+    total = float(model.ac.sum() + model.dc.sum())
+    share = float(res.objective) / total if total > 0 else 1.0
+    return res.selected, np.asarray(res.extra["types"]), res.status, share
+
+
+def _share(model: CapacitatedCoverage, plan: tuple[np.ndarray, np.ndarray], solver: Any) -> float:
+    return plan_share(model, plan[0], plan[1], solver=solver)
+
+
+def _map(client: Any | None) -> Callable[..., list[Any]]:
+    """``map(fn, *iterables)`` on the client (gathered, in order), else in turn."""
+    if client is None:
+        return lambda fn, *its: [fn(*args) for args in zip(*its, strict=True)]
+
+    def on_dask(fn: Callable[..., Any], *its: Sequence[Any]) -> list[Any]:
+        return list(client.gather(client.map(fn, *its, pure=False)))
+
+    return on_dask
+
+
+def futures_stage(
+    sc: Scenario,
+    inputs: Inputs,
+    need: Demand,
+    plan: SolveResult,
+    *,
+    max_dc: int | None = None,
+    client: Any | None = None,
+) -> dict[str, Any]:
+    """Answer ``[futures]`` for the run's ``plan`` (see the module docstring)."""
+    fc, oc = sc.futures, sc.optimize
+    assert fc is not None
+    t0 = time.perf_counter()
+    futures = future_list(sc)
+    models = [_model(sc, inputs, ov, need, max_dc) for _, ov in futures]
+    opts: dict[str, Any] = {"solver": oc.solver, "gap": oc.gap, "threads": oc.threads}
+    limit = min(oc.time_limit_s, settings.FUTURES_SOLVE_LIMIT_S)
+    robust = RobustPlan(models, criterion=fc.criterion).solve(**opts, time_limit=oc.time_limit_s)
+    pmap = _map(client)
+    own = pmap(_own, models, [{**opts, "time_limit": limit}] * len(models))
+    pairs = [(a, b) for a in range(len(own)) for b in range(len(models))]
+    cross = pmap(
+        _share,
+        [models[b] for _, b in pairs],
+        [own[a][:2] for a, _ in pairs],
+        [oc.solver] * len(pairs),
+    )
+    matrix = np.array(cross).reshape(len(own), len(models))  # own plan of a, in future b
+    plan_types = np.asarray(plan.extra.get("types", ["AC"] * len(plan.selected)))
+    run_shares = [plan_share(m, plan.selected, plan_types, solver=oc.solver) for m in models]
+    rows = []
+    for k, (name, ov) in enumerate(futures):
+        best = max(matrix[k, k], robust.shares[k])
+        rows.append(
+            {
+                "future": name,
+                **{f"set:{key}": v for key, v in ov.items()},
+                "demand_sessions_day": round(float(models[k].ac.sum() + models[k].dc.sum()), 3),
+                "robust_share": round(float(robust.shares[k]), 6),
+                "own_share": round(float(matrix[k, k]), 6),
+                "own_status": own[k][2],
+                "plan_share": round(float(run_shares[k]), 6),
+                "regret": round(float(best - robust.shares[k]), 6),
+                "own_worst_share": round(float(matrix[k].min()), 6),
+            }
+        )
+    counts: dict[int, int] = {}
+    for selected, *_ in own:
+        for j in selected.tolist():
+            counts[int(j)] = counts.get(int(j), 0) + 1
+    in_robust = set(robust.selected.tolist())
+    in_plan = set(plan.selected.tolist())
+    sites = [
+        {"site": j, "own_plans": counts.get(j, 0), "robust": j in in_robust, "plan": j in in_plan}
+        for j in sorted(set(counts) | in_robust | in_plan)
+    ]
+    sensitivity = _sensitivity(sc, inputs, need, plan, plan_types, max_dc, opts, pmap)
+    log.info(
+        "futures: %d futures, robust %s %.4f (%s), %d sensitivity solves, %.2f s",
+        len(futures),
+        fc.criterion,
+        robust.objective,
+        robust.status,
+        2 * len(fc.ranges),
+        time.perf_counter() - t0,
+    )
+    return {
+        "criterion": fc.criterion,
+        # the run's plan under the scenario's own assumptions, the tornado's centre
+        "base_share": float(
+            plan_share(
+                _model(sc, inputs, {}, need, max_dc), plan.selected, plan_types, solver=oc.solver
+            )
+        ),
+        "rationale": fc.rationale,
+        "robust": {
+            "objective": robust.objective,
+            "status": robust.status,
+            "gap": robust.gap,
+            "stopped_by": robust.stopped_by,
+            "stations": len(robust.selected),
+            "kept_from_plan": len(in_robust & in_plan),
+        },
+        "futures": rows,
+        "sites": sites,
+        "sensitivity": sensitivity,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+def _sensitivity(
+    sc: Scenario,
+    inputs: Inputs,
+    need: Demand,
+    plan: SolveResult,
+    plan_types: np.ndarray,
+    max_dc: int | None,
+    opts: dict[str, Any],
+    pmap: Callable[..., list[Any]],
+) -> list[dict[str, Any]]:
+    """Each assumption at its low and high: the plan's share there, the share of its
+    own best plan, and the share of the run's stations that plan keeps."""
+    fc = sc.futures
+    assert fc is not None
+    ends = [(key, end, v) for key, lo_hi in sorted(fc.ranges.items()) for end, v in
+            zip(("low", "high"), lo_hi, strict=True)]  # fmt: skip
+    models = [_model(sc, inputs, {key: v}, need, max_dc) for key, _, v in ends]
+    limit = min(sc.optimize.time_limit_s, settings.FUTURES_SOLVE_LIMIT_S)
+    own = pmap(_own, models, [{**opts, "time_limit": limit}] * len(models))
+    base = set(plan.selected.tolist())
+    rows = []
+    for (key, end, value), model, (selected, _, status, share) in zip(
+        ends, models, own, strict=True
+    ):
+        rows.append(
+            {
+                "assumption": key,
+                "end": end,
+                "value": value,
+                "demand_sessions_day": round(float(model.ac.sum() + model.dc.sum()), 3),
+                "plan_share": round(
+                    plan_share(model, plan.selected, plan_types, solver=opts["solver"]), 6
+                ),
+                "own_share": round(share, 6),
+                "own_status": status,
+                "stations_kept": round(len(base & set(selected.tolist())) / max(len(base), 1), 6),
+            }
+        )
+    return rows
