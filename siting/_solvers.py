@@ -216,6 +216,16 @@ def _run_highs(
     solver = _WarmHiGHS(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads)
     try:
         prob.solve(solver)
+        if not _values_match(prob):
+            # HiGHS 1.16 can hand back the warm start instead of the plan it proved when
+            # presolve settles the whole program (seen with every site forced open):
+            # solve again without the start
+            log.info("HiGHS returned values that are not its plan; solving without the start")
+            for v in prob.variables():
+                v.varValue = None
+            prob.solve(_WarmHiGHS(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads))
+            if not _values_match(prob):
+                raise SolverError("HiGHS returned values that do not give its objective")
     except pulp.PulpSolverError as exc:
         raise SolverError(f"HiGHS failed: {exc}") from None
     h = prob.solverModel
@@ -326,6 +336,19 @@ def _cbc(**options: object) -> pulp.LpSolver:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # bundled CBC, deprecated in PuLP 4
         return pulp.PULP_CBC_CMD(**options)
+
+
+def _values_match(prob: pulp.LpProblem) -> bool:
+    """Whether the variable values PuLP read give HiGHS's own objective value (for
+    a solve that has a plan; others pass)."""
+    if prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+        return True
+    h = prob.solverModel
+    sense = -1.0 if prob.sense == pulp.LpMaximize else 1.0
+    constant = float(prob.objective.constant) if prob.objective is not None else 0.0
+    own = sense * float(h.getObjectiveValue()) + constant
+    read = _objective(prob)
+    return abs(own - read) <= 1e-6 * max(1.0, abs(own))
 
 
 def _objective(prob: pulp.LpProblem) -> float:

@@ -288,3 +288,32 @@ def test_greedy_start_is_a_feasible_plan_below_the_optimum(seed: int) -> None:
     assert res.status == "optimal"
     assert res.extra["heuristic_objective"] <= res.objective + 1e-9
     assert res.extra["heuristic_objective"] == pytest.approx(sum(load.values()))
+
+
+def test_every_site_open_returns_the_plan_highs_proved() -> None:
+    """Found by test_capacitated_invariants: with every candidate forced open, HiGHS
+    1.16 settled the program in presolve and handed back the greedy warm start (166.9
+    served, 'optimal' with a 10.8 % gap) instead of its plan (185); more stations must
+    never serve less."""
+    cost = np.array(
+        [
+            [8.68, 1.32, 2.17, 4.76, 5.59, 5.27, 4.07],
+            [9.13, 0.81, 2.94, 5.54, 6.26, 5.95, 4.60],
+            [5.28, 10.82, 7.41, 5.65, 4.09, 4.34, 6.20],
+            [7.88, 2.63, 0.80, 3.40, 4.39, 4.05, 3.24],
+            [2.51, 8.20, 6.30, 7.37, 4.45, 4.62, 3.57],
+            [8.03, 6.03, 3.05, 0.57, 3.76, 3.46, 4.59],
+            [9.33, 1.13, 3.62, 6.27, 6.76, 6.47, 4.94],
+            [9.46, 7.46, 4.82, 2.38, 5.30, 5.05, 6.40],
+        ]
+    )
+    ac = np.array([9.0, 3.0, 22.0, 8.0, 48.0, 4.0, 29.0, 3.0])
+    dc = np.array([5.0, 13.0, 2.0, 18.0, 3.0, 13.0, 17.0, 15.0])
+    cap = {"AC": 49.0, "DC": 46.0}
+    served = [
+        CapacitatedCoverage.from_cost_matrix(cost, ac, dc, cap, p, threshold=3.25)
+        .solve(gap=0.0)
+        .objective
+        for p in (6, 7)
+    ]
+    assert served[0] == pytest.approx(185.0) and served[1] >= served[0] - 1e-6
