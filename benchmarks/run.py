@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("pipeline", "travel", "spopt", "scale", "orlib")
+SECTIONS = ("pipeline", "travel", "spopt", "scale", "orlib", "futures")
 
 
 def machine() -> dict[str, Any]:
@@ -126,6 +126,10 @@ def run(
 
             report["scale"] = scale(quick=quick)
             report["curves"] = curves(quick=quick)
+        elif name == "futures":
+            from benchmarks.bench_futures import measure as futures
+
+            report["futures"] = futures()
         elif name == "orlib":
             from benchmarks.bench_orlib import solve_all
 
@@ -315,6 +319,33 @@ def markdown(report: dict[str, Any]) -> str:
             "",
             f"{ok} of {len(rows)} instances at their proven optimum, proven optimal; "
             f"{total:.1f} s in all (slowest {slowest['name']}: {slowest['seconds']:.1f} s).",
+            "",
+        ]
+    if "futures" in report:
+        f = report["futures"]
+        st, rb = f["staged"], f["robust"]
+        out += [
+            "## Plans across futures (Almaty default)",
+            "",
+            f"Three-stage plan (311 → 622 → 800 stations, today → growth-2027 → growth-2030, "
+            f"5 % a year discount) in one program: {st['status']} (gap {_gap(st['gap'])}) in "
+            f"{st['seconds']:.1f} s; each stage alone for the regret: "
+            f"{st['regret_seconds']:.1f} s.",
+            "",
+            "| year | stations | added | DC | demand | served | share | regret | alone |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            *[
+                f"| {s['year']} | {s['p']} | {s['added']} | {s['dc']} | {s['demand']:,.0f} | "
+                f"{s['served']:,.0f} | {100 * s['share']:.1f}% | {100 * s['regret']:.3f}% | "
+                f"{s['alone_status']} |"
+                for s in st["stages"]
+            ],
+            "",
+            f"Robust plan over today, growth-2027 and growth-2030 (311 stations, no new DC as "
+            f"the default's knee): worst share {100 * rb['worst_share']:.2f}% "
+            f"({rb['status']}, gap {_gap(rb['gap'])}) in {rb['seconds']:.1f} s; shares "
+            + ", ".join(f"{k} {100 * v:.1f}%" for k, v in rb["shares"].items())
+            + ".",
             "",
         ]
     out += [

@@ -1,4 +1,4 @@
-"""Both notebooks run top to bottom on the offline data; outputs are stripped in git."""
+"""The notebooks run top to bottom on the offline data; outputs are stripped in git."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
-def test_two_notebooks_with_outputs_stripped() -> None:
-    assert [p.name for p in NOTEBOOKS] == ["01_almaty_default.ipynb", "02_compare_scenarios.ipynb"]
+def test_three_notebooks_with_outputs_stripped() -> None:
+    assert [p.name for p in NOTEBOOKS] == [
+        "01_almaty_default.ipynb",
+        "02_compare_scenarios.ipynb",
+        "03_futures.ipynb",
+    ]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
