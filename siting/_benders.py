@@ -170,36 +170,145 @@ class BendersResult:
     seconds: float
 
 
-class _Master:
-    """The master problem in HiGHS: y (sites), theta (clients), p, cover rows, cuts."""
+class HighsMaster:
+    """A Benders master in HiGHS: ``n_sites`` site columns (``fixed`` ones at 1) with
+    their ``p`` row, then the columns of the cut variables; shared by the p-median
+    (:class:`_Master`) and the covering master (:mod:`siting._benders_cover`)."""
 
-    def __init__(self, rows: Rows, p: int, fixed: np.ndarray, threads: int | None) -> None:
+    def __init__(
+        self,
+        n_sites: int,
+        p: int,
+        fixed: np.ndarray,
+        threads: int | None,
+        *,
+        costs: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        maximize: bool = False,
+    ) -> None:
         import highspy
 
         _solvers.quiet_banner()
         self.highspy = highspy
-        self.rows = rows
-        n_s = rows.n_sites
+        self.n_sites = n_sites
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", _solvers._one_thread_count(threads))
-        lower_y = np.zeros(n_s)
+        lower_y = np.zeros(n_sites)
         lower_y[fixed] = 1.0
-        first = rows.d[rows.ptr[:-1]]  # every client costs at least its nearest site
-        costs = np.concatenate([np.zeros(n_s), rows.w])
-        lower = np.concatenate([lower_y, first])
-        upper = np.concatenate([np.ones(n_s), np.full(rows.n, np.inf)])
-        empty = np.zeros(n_s + rows.n + 1, dtype=np.int64)
-        h.addCols(n_s + rows.n, costs, lower, upper, 0, empty, empty[:0], np.zeros(0))
+        n = n_sites + len(costs)
+        empty = np.zeros(n + 1, dtype=np.int64)
+        h.addCols(
+            n,
+            np.concatenate([np.zeros(n_sites), costs]),
+            np.concatenate([lower_y, lower]),
+            np.concatenate([np.ones(n_sites), upper]),
+            0,
+            empty,
+            empty[:0],
+            np.zeros(0),
+        )
+        if maximize:
+            h.changeObjectiveSense(highspy.ObjSense.kMaximize)
         h.addRows(
             1,
             np.array([float(p)]),
             np.array([float(p)]),
-            n_s,
+            n_sites,
             np.array([0], dtype=np.int64),
-            np.arange(n_s, dtype=np.int64),
-            np.ones(n_s),
+            np.arange(n_sites, dtype=np.int64),
+            np.ones(n_sites),
         )
+        self.h = h
+        self.n_cuts = 0
+
+    def add_cuts(
+        self,
+        theta: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        starts: np.ndarray,
+        index: np.ndarray,
+        value: np.ndarray,
+    ) -> None:
+        """Rows ``lower <= theta_c + sum(value * y[index]) <= upper``, one per entry of
+        ``theta`` (the cut variable's number c); row k's site terms are the entries
+        ``starts[k]:starts[k + 1]`` of ``index`` and ``value``."""
+        k = len(theta)
+        if k == 0:
+            return
+        lengths = np.diff(starts) + 1
+        row = np.concatenate([[0], np.cumsum(lengths)])
+        idx = np.empty(row[-1], dtype=np.int64)
+        val = np.empty(row[-1])
+        idx[row[:-1]] = self.n_sites + np.asarray(theta)
+        val[row[:-1]] = 1.0
+        rest = np.ones(row[-1], dtype=bool)
+        rest[row[:-1]] = False
+        idx[rest] = index
+        val[rest] = value
+        self.h.addRows(k, lower, upper, int(row[-1]), row[:-1], idx, val)
+        self.n_cuts += k
+
+    def set_start(self, x: np.ndarray) -> None:
+        """Hand HiGHS the point ``x`` (every column) as its starting solution."""
+        sol = self.highspy.HighsSolution()
+        sol.col_value = np.asarray(x, dtype=float).tolist()
+        sol.value_valid = True
+        self.h.setSolution(sol)
+
+    def solve(self, time_limit: float | None) -> tuple[np.ndarray, np.ndarray, float, bool]:
+        """Solve; return the sites' values, the cut variables' values, the objective
+        and whether HiGHS proved it optimal."""
+        h = self.h
+        h.setOptionValue("time_limit", max(time_limit, 0.05) if time_limit is not None else np.inf)
+        h.run()
+        x = np.asarray(h.getSolution().col_value)
+        optimal = h.getModelStatus() == self.highspy.HighsModelStatus.kOptimal
+        n_s = self.n_sites
+        return x[:n_s], x[n_s:], float(h.getInfo().objective_function_value), optimal
+
+    def make_integer(self, gap: float) -> None:
+        """Sites binary from now on, solved to the relative ``gap``."""
+        n_s = self.n_sites
+        ints = np.full(n_s, self.highspy.HighsVarType.kInteger)
+        self.h.changeColsIntegrality(n_s, np.arange(n_s), ints)
+        self.h.setOptionValue("mip_rel_gap", gap)
+
+    def dual_bound(self) -> float | None:
+        """The integer solve's proven bound (None when HiGHS has none)."""
+        raw = float(self.h.getInfo().mip_dual_bound)
+        return raw if abs(raw) < 1e300 else None
+
+    def reduced_costs(self) -> np.ndarray:
+        """The sites' reduced costs at the last linear solve."""
+        return np.asarray(self.h.getSolution().col_dual)[: self.n_sites]
+
+    def fix(self, sites: np.ndarray, value: float) -> None:
+        """Fix the columns of ``sites`` at ``value``."""
+        if len(sites):
+            v = np.full(len(sites), value)
+            self.h.changeColsBounds(len(sites), np.asarray(sites, dtype=np.int64), v, v)
+
+
+class _Master(HighsMaster):
+    """The p-median master: y (sites), theta (clients), p, cover rows, cuts."""
+
+    def __init__(self, rows: Rows, p: int, fixed: np.ndarray, threads: int | None) -> None:
+        first = rows.d[rows.ptr[:-1]]  # every client costs at least its nearest site
+        super().__init__(
+            rows.n_sites,
+            p,
+            fixed,
+            threads,
+            costs=rows.w,
+            lower=first,
+            upper=np.full(rows.n, np.inf),
+        )
+        self.rows = rows
+        h = self.h
+        n_s = rows.n_sites
         if rows.unserved is None:  # every client needs an open site in reach
             part = np.flatnonzero(np.diff(rows.ptr) < n_s)
             if len(part):
@@ -215,51 +324,18 @@ class _Master:
                     rows.idx[pos],
                     np.ones(len(pos)),
                 )
-        self.h = h
-        self.n_cuts = 0
 
     def add(self, cuts: Cuts) -> None:
-        """Add the cuts: theta_r (column n_s + r) plus the site terms."""
+        """Add the cuts: theta_r plus the site terms, at least the right-hand side."""
         k = len(cuts.rows)
-        if k == 0:
-            return
-        n_s = self.rows.n_sites
-        lengths = np.diff(cuts.starts) + 1
-        starts = np.concatenate([[0], np.cumsum(lengths)])
-        index = np.empty(starts[-1], dtype=np.int64)
-        value = np.empty(starts[-1])
-        index[starts[:-1]] = n_s + cuts.rows
-        value[starts[:-1]] = 1.0
-        rest = np.ones(starts[-1], dtype=bool)
-        rest[starts[:-1]] = False
-        index[rest] = cuts.index
-        value[rest] = cuts.value
-        self.h.addRows(k, cuts.rhs, np.full(k, np.inf), int(starts[-1]), starts[:-1], index, value)
-        self.n_cuts += k
+        self.add_cuts(cuts.rows, cuts.rhs, np.full(k, np.inf), cuts.starts, cuts.index, cuts.value)
 
     def start_from(self, sites: np.ndarray) -> None:
         """Hand HiGHS the plan ``sites`` as its starting solution."""
-        x = np.zeros(self.rows.n_sites + self.rows.n)
-        x[sites] = 1.0
-        y = x[: self.rows.n_sites]
+        y = np.zeros(self.rows.n_sites)
+        y[sites] = 1.0
         value, _, _ = separate(self.rows, y)
-        x[self.rows.n_sites :] = value
-        sol = self.highspy.HighsSolution()
-        sol.col_value = x.tolist()
-        sol.value_valid = True
-        self.h.setSolution(sol)
-
-    def solve(self, time_limit: float | None) -> tuple[np.ndarray, np.ndarray, float, bool]:
-        """Solve; return y, theta, the objective (without the constant) and whether
-        HiGHS proved it optimal."""
-        h = self.h
-        h.setOptionValue("time_limit", max(time_limit, 0.05) if time_limit is not None else np.inf)
-        h.run()
-        sol = h.getSolution()
-        x = np.asarray(sol.col_value)
-        n_s = self.rows.n_sites
-        optimal = h.getModelStatus() == self.highspy.HighsModelStatus.kOptimal
-        return x[:n_s], x[n_s:], float(h.getInfo().objective_function_value), optimal
+        self.set_start(np.concatenate([y, value]))
 
 
 def solve(
@@ -325,23 +401,20 @@ def solve(
         time.perf_counter() - t0,
     )
     # sites whose reduced cost alone lifts the bound above the incumbent stay closed
-    dual = np.asarray(master.h.getSolution().col_dual)[: rows.n_sites]
+    dual = master.reduced_costs()
     n_fixed = 0
     if lp_optimal and np.isfinite(lp_bound):
         close = (y < 1e-9) & (lp_bound + dual > upper * (1 + 1e-12) + 1e-9)
         close[best] = False
         idx = np.flatnonzero(close)
-        if len(idx):
-            master.h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.zeros(len(idx)))
+        master.fix(idx, 0.0)
         n_fixed = len(idx)
     bound = min(lp_bound, upper)
     status, stopped, mip_rounds = "feasible", None, 0
     if _closed(upper, bound, gap):
         status = "optimal"
     else:  # phase 2: integer master, cuts at each of its plans
-        ints = np.full(rows.n_sites, master.highspy.HighsVarType.kInteger)
-        master.h.changeColsIntegrality(rows.n_sites, np.arange(rows.n_sites), ints)
-        master.h.setOptionValue("mip_rel_gap", gap)
+        master.make_integer(gap)
         while True:
             remaining = left()
             if remaining is not None and remaining <= 0:
@@ -354,8 +427,7 @@ def solve(
                 stopped = "time limit"
                 break
             log.info("benders: integer round %d, %.2f s", mip_rounds, time.perf_counter() - t0)
-            raw = float(master.h.getInfo().mip_dual_bound)
-            if abs(raw) < 1e300:
+            if (raw := master.dual_bound()) is not None:
                 bound = max(bound, min(raw + rows.constant, upper))
             sites = np.flatnonzero(y > 0.5)
             if len(sites) == p:

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from siting import _cover, _solvers
-from siting._benders import _closed
+from siting import _cover
+from siting._benders import HighsMaster, _closed
 
 log = logging.getLogger(__name__)
 
@@ -228,77 +228,35 @@ class CoverResult:
     seconds: float
 
 
-class _Master:
-    """The master in HiGHS: y (sites), theta (groups), the p row and the cuts."""
+class _Master(HighsMaster):
+    """The covering master: y (sites), theta (groups, at most their weight), the p
+    row and the cuts; maximised."""
 
     def __init__(self, clients: Clients, p: int, fixed: np.ndarray, threads: int | None) -> None:
-        import highspy
-
-        _solvers.quiet_banner()
-        self.highspy = highspy
-        self.clients = clients
-        n_s, n_g = clients.n_sites, clients.n_groups
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", _solvers._one_thread_count(threads))
-        lower = np.zeros(n_s + n_g)
-        lower[fixed] = 1.0
-        upper = np.concatenate([np.ones(n_s), clients.group_weight])
-        costs = np.concatenate([np.zeros(n_s), np.ones(n_g)])
-        empty = np.zeros(n_s + n_g + 1, dtype=np.int64)
-        h.addCols(n_s + n_g, costs, lower, upper, 0, empty, empty[:0], np.zeros(0))
-        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        h.addRows(
-            1,
-            np.array([float(p)]),
-            np.array([float(p)]),
-            n_s,
-            np.array([0], dtype=np.int64),
-            np.arange(n_s, dtype=np.int64),
-            np.ones(n_s),
+        n_g = clients.n_groups
+        super().__init__(
+            clients.n_sites,
+            p,
+            fixed,
+            threads,
+            costs=np.ones(n_g),
+            lower=np.zeros(n_g),
+            upper=clients.group_weight,
+            maximize=True,
         )
-        self.h = h
-        self.n_cuts = 0
+        self.clients = clients
 
     def add(self, which: np.ndarray, rhs: np.ndarray, a: sp.csr_array) -> None:
         """Add ``theta_g - a_g . y <= rhs_g`` for the groups ``which``."""
         k = len(which)
-        if k == 0:
-            return
-        n_s = self.clients.n_sites
-        lengths = np.diff(a.indptr) + 1
-        starts = np.concatenate([[0], np.cumsum(lengths)])
-        index = np.empty(starts[-1], dtype=np.int64)
-        value = np.empty(starts[-1])
-        index[starts[:-1]] = n_s + which
-        value[starts[:-1]] = 1.0
-        rest = np.ones(starts[-1], dtype=bool)
-        rest[starts[:-1]] = False
-        index[rest] = a.indices
-        value[rest] = -a.data
-        self.h.addRows(k, np.full(k, -np.inf), rhs, int(starts[-1]), starts[:-1], index, value)
-        self.n_cuts += k
+        self.add_cuts(which, np.full(k, -np.inf), rhs, a.indptr, a.indices, -a.data)
 
     def start_from(self, sites: np.ndarray) -> None:
         """Hand HiGHS the plan ``sites`` as its starting solution."""
         y = np.zeros(self.clients.n_sites)
         y[sites] = 1.0
         _, per = self.clients.cover(y)
-        sol = self.highspy.HighsSolution()
-        sol.col_value = np.concatenate([y, per]).tolist()
-        sol.value_valid = True
-        self.h.setSolution(sol)
-
-    def solve(self, time_limit: float | None) -> tuple[np.ndarray, np.ndarray, float, bool]:
-        """Solve; return y, theta, the objective (without the constant) and whether
-        HiGHS proved it optimal."""
-        h = self.h
-        h.setOptionValue("time_limit", max(time_limit, 0.05) if time_limit is not None else np.inf)
-        h.run()
-        x = np.asarray(h.getSolution().col_value)
-        n_s = self.clients.n_sites
-        optimal = h.getModelStatus() == self.highspy.HighsModelStatus.kOptimal
-        return x[:n_s], x[n_s:], float(h.getInfo().objective_function_value), optimal
+        self.set_start(np.concatenate([y, per]))
 
 
 def solve(
@@ -371,9 +329,7 @@ def solve(
         status = "optimal"
     else:  # phase 2: integer master, the cuts of each of its plans
         n_s = clients.n_sites
-        ints = np.full(n_s, master.highspy.HighsVarType.kInteger)
-        master.h.changeColsIntegrality(n_s, np.arange(n_s), ints)
-        master.h.setOptionValue("mip_rel_gap", gap)
+        master.make_integer(gap)
         while True:
             remaining = left()
             if remaining is not None and remaining <= 0:
@@ -385,8 +341,7 @@ def solve(
             if len(y) != n_s:  # stopped with no plan
                 stopped = "time limit"
                 break
-            raw = float(master.h.getInfo().mip_dual_bound)
-            if abs(raw) < 1e300:
+            if (raw := master.dual_bound()) is not None:
                 bound = min(bound, max(raw + clients.constant, lower))
             sites = np.flatnonzero(y > 0.5)
             if len(sites) == p and (v := clients.value(sites)) > lower:
@@ -443,7 +398,7 @@ def _fix_by_reduced_cost(
     if not lp_optimal or not np.isfinite(lp_bound):
         return 0
     n_s = master.clients.n_sites
-    rc = np.abs(np.asarray(master.h.getSolution().col_dual)[:n_s])
+    rc = np.abs(master.reduced_costs())
     lead = lp_bound - lower
     loses = rc > lead * (1 + 1e-9) + 1e-9 * max(1.0, abs(lp_bound))
     in_plan = np.zeros(n_s, dtype=bool)
@@ -452,9 +407,6 @@ def _fix_by_reduced_cost(
     free[fixed] = False
     close = np.flatnonzero(loses & (y < 1e-9) & ~in_plan & free)
     keep = np.flatnonzero(loses & (y > 1 - 1e-9) & in_plan & free)
-    h = master.h
-    if len(close):
-        h.changeColsBounds(len(close), close, np.zeros(len(close)), np.zeros(len(close)))
-    if len(keep):
-        h.changeColsBounds(len(keep), keep, np.ones(len(keep)), np.ones(len(keep)))
+    master.fix(close, 0.0)
+    master.fix(keep, 1.0)
     return len(close) + len(keep)

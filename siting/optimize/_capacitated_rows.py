@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pulp
 
 from siting import settings
@@ -179,6 +180,16 @@ def secondary_terms(
     if top > 0:
         terms += [(v, -beta * c / top) for v, c in cost_terms]
     return terms
+
+
+def chosen_types(y: dict[str, list[pulp.LpVariable]], n_sites: int) -> np.ndarray:
+    """Each site's station type in the solved plan ("" where no station)."""
+    site_type = np.full(n_sites, "", dtype=object)
+    for t, vs in y.items():
+        for j, v in enumerate(vs):
+            if (v.varValue or 0.0) > 0.5:
+                site_type[j] = t
+    return site_type
 
 
 def warm(

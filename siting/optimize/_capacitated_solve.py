@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from siting import _solvers, settings
 from siting._errors import InfeasibleError
+from siting.optimize import _capacitated_rows as _rows
 from siting.optimize._common import _expand_assignment, _same_rows
 from siting.optimize.result import SolveResult
 
@@ -192,11 +193,7 @@ def read_result(
 ) -> SolveResult:
     """Read the plan and its one assignment of demand to stations."""
     n_d, n_s = model.neighbours.shape
-    site_type = np.full(n_s, "", dtype=object)
-    for t, vs in y.items():
-        for j, v in enumerate(vs):
-            if (v.varValue or 0.0) > 0.5:
-                site_type[j] = t
+    site_type = _rows.chosen_types(y, n_s)
     selected = np.flatnonzero(site_type != "")
     pos = np.full(n_s, -1, dtype=np.int64)
     pos[selected] = np.arange(len(selected))

@@ -111,11 +111,7 @@ class RobustPlan:
         if info.status == "infeasible" or info.objective is None:
             raise InfeasibleError("futures: no plan meets the station count and existing sites")
         n_s = first.neighbours.shape[1]
-        site_type = np.full(n_s, "", dtype=object)
-        for t, vs in y.items():
-            for j, v in enumerate(vs):
-                if (v.varValue or 0.0) > 0.5:
-                    site_type[j] = t
+        site_type = _rows.chosen_types(y, n_s)
         selected = np.flatnonzero(site_type != "")
         chosen = site_type[selected].astype(str)
         # the worst case leaves the other futures' assignment loose: each future's

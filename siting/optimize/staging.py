@@ -221,11 +221,7 @@ class StagedPlan:
         built: dict[int, int] = {}
         for k, (model, y) in enumerate(zip(self.models, ys, strict=True)):
             n_s = model.neighbours.shape[1]
-            site_type = np.full(n_s, "", dtype=object)
-            for t, vs in y.items():
-                for j, v in enumerate(vs):
-                    if (v.varValue or 0.0) > 0.5:
-                        site_type[j] = t
+            site_type = _rows.chosen_types(y, n_s)
             selected = np.flatnonzero(site_type != "")
             for j in selected.tolist():
                 built.setdefault(j, k)
