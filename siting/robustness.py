@@ -144,7 +144,9 @@ def futures_stage(
     models = [_model(sc, inputs, ov, need, max_dc) for _, ov in futures]
     opts: dict[str, Any] = {"solver": oc.solver, "gap": oc.gap, "threads": oc.threads}
     limit = min(oc.time_limit_s, settings.FUTURES_SOLVE_LIMIT_S)
-    robust = RobustPlan(models, criterion=fc.criterion).solve(**opts, time_limit=oc.time_limit_s)
+    robust = RobustPlan(models, criterion=fc.criterion, quantile=fc.quantile).solve(
+        **opts, time_limit=oc.time_limit_s
+    )
     pmap = _map(client)
     own = pmap(_own, models, [{**opts, "time_limit": limit}] * len(models))
     pairs = [(a, b) for a in range(len(own)) for b in range(len(models))]

@@ -295,8 +295,10 @@ class FuturesConfig(_Strict):
     #: Seeded random futures drawn uniformly over ``ranges``, besides the presets.
     draws: Annotated[int, Field(ge=0, le=200)] = 0
     seed: int = 0
-    #: ``worst``: the plan with the best worst-case share served; ``mean``: best mean.
-    criterion: Literal["worst", "mean"] = "worst"
+    #: ``worst``: the plan with the best worst-case share served; ``mean``: best mean;
+    #: ``quantile``: the best share met in all but the ``quantile`` share of futures.
+    criterion: Literal["worst", "mean", "quantile"] = "worst"
+    quantile: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
     #: Assumption ranges, scenario field -> [low, high] (e.g.
     #: ``"demand.residents.public_share" = [0.3, 0.7]``): the draws' ranges, and each
     #: swept from low to high for the sensitivity table and tornado plot.

@@ -3,6 +3,7 @@ mean) of several demands, and each plan's share in every future."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,8 +49,12 @@ class RobustPlan:
         \;\; \forall f
 
     (``criterion="worst"``), or :math:`\max \frac1F \sum_f` of the same shares
-    (``"mean"``). The station rows (count, existing sites, budget) are the first
-    future's; every future must have the same sites and neighbours.
+    (``"mean"``), or the ``quantile`` :math:`q` of the shares (``"quantile"``): with
+    binary :math:`z_f` (future *f* counts), :math:`\eta \le s_f + 1 - z_f` and
+    :math:`\sum_f z_f \ge \lceil (1 - q) F \rceil`, so that share is met in all but
+    the :math:`q` share of the futures (:math:`q = 0`: the worst case). The station
+    rows (count, existing sites, budget) are the first future's; every future must
+    have the same sites and neighbours.
     """
 
     name = "robust"
@@ -58,12 +63,17 @@ class RobustPlan:
         self,
         models: Sequence[CapacitatedCoverage],
         *,
-        criterion: Literal["worst", "mean"] = "worst",
+        criterion: Literal["worst", "mean", "quantile"] = "worst",
+        quantile: float = 0.0,
     ) -> None:
         if not models:
             raise InputError("futures: expected at least one future, got none")
-        if criterion not in ("worst", "mean"):
-            raise InputError(f"futures.criterion: expected 'worst' or 'mean', got {criterion!r}")
+        if criterion not in ("worst", "mean", "quantile"):
+            raise InputError(
+                f"futures.criterion: expected 'worst', 'mean' or 'quantile', got {criterion!r}"
+            )
+        if not 0.0 <= quantile < 1.0:
+            raise InputError(f"futures.quantile: expected a share in [0, 1), got {quantile}")
         shape = models[0].neighbours.shape
         for k, m in enumerate(models):
             if m.neighbours.shape != shape or m.p != models[0].p:
@@ -73,6 +83,7 @@ class RobustPlan:
                 )
         self.models = list(models)
         self.criterion = criterion
+        self.quantile = float(quantile)
 
     def solve(
         self,
@@ -93,14 +104,30 @@ class RobustPlan:
             _, terms, _ = _rows.assignment_rows(model, _Prefixed(prob, f"f{k}_"), y, types)
             total = float(model.ac.sum() + model.dc.sum())
             served.append([(x, c / total) for x, c in terms] if total > 0 else [])
-        if self.criterion == "worst":
+        if self.criterion in ("worst", "quantile"):
             eta = prob.add_variable("eta", lowBound=0, upBound=1)
-            for k, terms in enumerate(served):
+            counts = [
+                prob.add_variable(f"z_{k}", lowBound=0, upBound=1, cat=pulp.LpInteger)
+                if self.criterion == "quantile"
+                else None
+                for k in range(len(served))
+            ]
+            for k, (terms, z) in enumerate(zip(served, counts, strict=True)):
+                # s_f - eta >= 0, or >= -(1 - z_f) when the future may be left out
+                relax = [(z, -1.0)] if z is not None else []
                 prob += pulp.LpConstraint(
-                    pulp.LpAffineExpression([*terms, (eta, -1.0)]),
+                    pulp.LpAffineExpression([*terms, (eta, -1.0), *relax]),
                     pulp.LpConstraintGE,
                     f"worst_{k}",
-                    0.0 if terms else -1.0,  # a future with no demand is fully served
+                    (0.0 if terms else -1.0) - (1.0 if z is not None else 0.0),
+                )
+            if self.criterion == "quantile":
+                need = math.ceil((1.0 - self.quantile) * len(served) - 1e-9)
+                prob += pulp.LpConstraint(
+                    pulp.LpAffineExpression([(z, 1.0) for z in counts if z is not None]),
+                    pulp.LpConstraintGE,
+                    "futures_counted",
+                    float(need),
                 )
             prob += pulp.LpAffineExpression([(eta, 1.0)])
         else:
