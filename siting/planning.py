@@ -5,7 +5,7 @@ for (the class :data:`siting.optimize.MODELS` names, with capacities of new and
 existing stations, costs, side constraints, secondary order), solves the cost
 frontier and picks the plan by the scenario's rule, solves the curve sizes and
 the phases. :func:`minimum_plans` answers how many stations a target takes;
-:func:`siting.futures.staged_plan` the stages of ``[optimize.staging]``.
+:func:`siting.staged.staged_plan` the stages of ``[optimize.staging]``.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from siting.costs import station_costs
 from siting.demand import Demand, demand_stage
 from siting.evaluate import explain_reach
 from siting.frontier import FrontierPoint, choose, cost_frontier, frontier_steps
-from siting.futures import staged_plan
 from siting.optimize import MinimumPlan, Phase, SolveResult, model_class, phased_plan
 from siting.queueing import existing_capacity, station_capacity
 from siting.results import Inputs
 from siting.scenario import Scenario
 from siting.sections import OptimizeConfig
+from siting.staged import staged_plan
 
 log = logging.getLogger(__name__)
 
