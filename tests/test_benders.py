@@ -46,7 +46,9 @@ def _cost(m: sp.csr_array, w: np.ndarray, plan: tuple[int, ...], unserved: float
     return total
 
 
-def _brute(m: sp.csr_array, w: np.ndarray, p: int, fixed: np.ndarray, unserved: float | None):
+def _brute(
+    m: sp.csr_array, w: np.ndarray, p: int, fixed: np.ndarray, unserved: float | None
+) -> tuple[float, tuple[int, ...], list[tuple[int, ...]], list[float]]:
     plans = [c for c in itertools.combinations(range(m.shape[1]), p) if set(fixed) <= set(c)]
     costs = [_cost(m, w, c, unserved) for c in plans]
     k = int(np.argmin(costs))
@@ -96,3 +98,25 @@ def test_a_time_limit_reports_feasible_with_a_bound_below_the_optimum() -> None:
     assert short.status == "feasible" and short.stopped_by is not None
     assert np.isfinite(short.bound) and short.bound <= full.cost + 1e-9
     assert short.cost >= full.cost
+
+
+def test_side_constraints_fall_back_and_say_so(caplog) -> None:  # type: ignore[no-untyped-def]
+    from siting.optimize import PMedian
+
+    rng = np.random.default_rng(4)
+    pts, sites = rng.uniform(0, 30, (60, 2)), rng.uniform(0, 30, (15, 2))
+    d = np.linalg.norm(pts[:, None] - sites[None], axis=2)
+    model = PMedian.from_cost_matrix(d, np.ones(len(pts)), 4)
+    model.set_side_constraints(
+        spacing_pairs=np.array([[0, 1]]),
+        groups=None,
+        equity_share=0.0,
+        fixed=model.fixed,
+        weights=model.weights,
+        reachable=np.ones(len(pts), dtype=bool),
+    )
+    with caplog.at_level("INFO", logger="siting"):
+        res = model.solve()
+    assert "benders" not in res.extra
+    assert "rule out the Lagrangian steps and the Benders decomposition" in caplog.text
+    assert res.status == "optimal" and not {0, 1} <= set(res.selected.tolist())

@@ -119,3 +119,27 @@ def test_the_model_takes_the_decomposition_and_finds_the_present_optimum(
     # CBC, or a side constraint, keeps the present path
     cbc = MaximalCovering.from_cost_matrix(cost, w, 12, threshold=8.0, fixed=fixed).solve("cbc")
     assert "lagrangian" in cbc.extra
+
+
+def test_side_constraints_fall_back_and_say_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    rng = np.random.default_rng(2)
+    pts, sites = rng.uniform(0, 30, (200, 2)), rng.uniform(0, 30, (40, 2))
+    cost = np.linalg.norm(pts[:, None] - sites[None], axis=2)
+    w = np.ones(len(pts))
+    monkeypatch.setattr(siting_settings, "COVER_BENDERS_MIN_PAIRS", 0)
+    model = MaximalCovering.from_cost_matrix(cost, w, 6, threshold=6.0)
+    model.set_side_constraints(
+        spacing_pairs=np.array([[0, 1]]),
+        groups=None,
+        equity_share=0.0,
+        fixed=model.fixed,
+        weights=w,
+        reachable=np.diff(model.neighbours.indptr) > 0,
+    )
+    with caplog.at_level("INFO", logger="siting"):
+        res = model.solve()
+    assert "benders" not in res.extra
+    assert "rule out the Benders decomposition" in caplog.text
+    assert not {0, 1} <= set(res.selected.tolist())

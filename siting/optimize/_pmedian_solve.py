@@ -12,6 +12,7 @@ Lagrangian steps do not know.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,8 @@ from siting import _benders, _heuristics, _lagrangian, _solvers, settings
 from siting._errors import InfeasibleError
 from siting.optimize._common import _assign, _site_load
 from siting.optimize.result import SolveResult
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from siting.optimize.pmedian import PMedian
@@ -176,6 +179,7 @@ def solve_reduced(
             threads,
             extra,
         )
+    log.info("pmedian: with %s, the chain radius program on the sites left (no Benders)", name)
     prob, y = reduced.build(start=start)
     extra["chain_levels"] = int(reduced.levels_total.sum())
     remaining = deadline - time.perf_counter() if np.isfinite(deadline) else None

@@ -398,6 +398,11 @@ class MaximalCovering(_SideConstraints):
                 self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
             )
         else:
+            if _covering_solve.use_benders(self, solver):
+                log.info(
+                    "mclp: spacing, equity or budget rows rule out the Benders decomposition "
+                    "and the Lagrangian reductions; the whole integer program instead"
+                )
             start = self.greedy()
             prob, y = self.build(start=start)
             build_s = time.perf_counter() - t0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
 from siting.optimize.result import SolveResult
 from siting.travel import TravelTimes
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from siting.demand import Demand
@@ -327,6 +330,10 @@ class PMedian(_SideConstraints):
         allowed = np.ones(n_s, dtype=bool)
         bound = -np.inf
         if not self._plain():  # the Lagrangian steps know no side constraints
+            log.info(
+                "pmedian: spacing, equity or budget rows rule out the Lagrangian steps and "
+                "the Benders decomposition; the whole radius program instead"
+            )
             return _pmedian_solve.solve_side(
                 self, name, incumbent, tol, t0, time_limit, threads, msg, extra
             )
