@@ -214,18 +214,18 @@ def _run_highs(
     threads = _one_thread_count(threads)
 
     solver = _WarmHiGHS(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads)
+    started = time.perf_counter()
     try:
         prob.solve(solver)
-        if not _values_match(prob):
+        left = None if time_limit is None else time_limit - (time.perf_counter() - started)
+        if _proven(prob) and not _values_match(prob) and (left is None or left >= 1.0):
             # HiGHS 1.16 can hand back the warm start instead of the plan it proved when
             # presolve settles the whole program (seen with every site forced open):
-            # solve again without the start
+            # solve again without the start, in the time left
             log.info("HiGHS returned values that are not its plan; solving without the start")
             for v in prob.variables():
                 v.varValue = None
-            prob.solve(_WarmHiGHS(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads))
-            if not _values_match(prob):
-                raise SolverError("HiGHS returned values that do not give its objective")
+            prob.solve(_WarmHiGHS(msg=msg, timeLimit=left, gapRel=tol, threads=threads))
     except pulp.PulpSolverError as exc:
         raise SolverError(f"HiGHS failed: {exc}") from None
     h = prob.solverModel
@@ -252,8 +252,11 @@ def _run_highs(
         gap_val = relative_gap(objective, bound)
     else:
         bound, gap_val = objective, 0.0
-    if ms == st.kOptimal:
+    if ms == st.kOptimal and _values_match(prob):
         return SolveInfo("optimal", objective, bound, gap_val, "highs", 0.0, tol, None)
+    if ms == st.kOptimal:  # the plan read is not the one proved: its own gap, not optimal
+        stop = "HiGHS returned a plan other than the one it proved"
+        return SolveInfo("feasible", objective, bound, gap_val, "highs", 0.0, tol, stop)
     stopped = {
         st.kTimeLimit: "time limit",
         st.kIterationLimit: "iteration limit",
@@ -336,6 +339,13 @@ def _cbc(**options: object) -> pulp.LpSolver:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # bundled CBC, deprecated in PuLP 4
         return pulp.PULP_CBC_CMD(**options)
+
+
+def _proven(prob: pulp.LpProblem) -> bool:
+    """Whether HiGHS says it proved the last solve optimal."""
+    import highspy
+
+    return bool(prob.solverModel.getModelStatus() == highspy.HighsModelStatus.kOptimal)
 
 
 def _values_match(prob: pulp.LpProblem) -> bool:

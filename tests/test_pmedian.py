@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from siting._errors import InfeasibleError
 from siting._heuristics import pmedian_cost, pmedian_greedy, pmedian_swap
@@ -229,3 +231,30 @@ def test_every_step_stops_at_its_deadline() -> None:
     fixed = np.array([], dtype=np.int64)
     assert pmedian_swap(cost, w, start, fixed, deadline=0.0).tolist() == start.tolist()
     assert pmedian_swap(cost, w, start, fixed).tolist() != start.tolist()  # it would move
+
+
+def _plain_greedy(D: np.ndarray, w: np.ndarray, p: int, fixed: np.ndarray) -> np.ndarray:
+    """The greedy without lazy gains: every gain computed at every step."""
+    chosen = np.zeros(D.shape[1], dtype=bool)
+    chosen[fixed] = True
+    cur = D[:, fixed].min(axis=1) if len(fixed) else D.max(axis=1)
+    for _ in range(p - len(fixed)):
+        gain = w @ np.maximum(cur[:, None] - D, 0.0)
+        gain[chosen] = -np.inf
+        j = int(np.argmax(gain))
+        chosen[j] = True
+        cur = np.minimum(cur, D[:, j])
+    return np.flatnonzero(chosen)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.integers(0, 1_000_000))
+def test_lazy_greedy_equals_the_plain_greedy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(3, 50)), int(rng.integers(2, 25))
+    # integer costs: many ties, which both must break towards the lowest index
+    D = rng.integers(0, 12, (n, m)).astype(float)
+    w = rng.integers(1, 4, n).astype(float)
+    p = int(rng.integers(1, m + 1))
+    fixed = np.sort(rng.choice(m, int(rng.integers(0, min(p, 3) + 1)), replace=False))
+    assert np.array_equal(pmedian_greedy(D, w, p, fixed), _plain_greedy(D, w, p, fixed))
