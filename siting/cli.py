@@ -88,12 +88,17 @@ def _interrupt(signum: int, frame: object) -> None:
     raise Interrupted(f"signal {signal.Signals(signum).name}")
 
 
+def _check_workers(args: argparse.Namespace) -> None:
+    """Refuse a negative ``--workers`` before anything is read or run."""
+    if getattr(args, "workers", None) is not None and args.workers < 0:
+        raise InputError(f"--workers: expected 0 (serial) or more, got {args.workers}")
+
+
 @contextlib.contextmanager
 def _dask_client(args: argparse.Namespace) -> Iterator[Any]:
     """A Dask client: the ``--scheduler``'s, else a LocalCluster of ``--workers``
     processes (default 2), else (``--workers 0``) none: tasks run in turn."""
-    if args.workers is not None and args.workers < 0:
-        raise InputError(f"--workers: expected 0 (serial) or more, got {args.workers}")
+    _check_workers(args)
     client = cluster = None
     try:
         if args.scheduler:
@@ -123,6 +128,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from siting.pipeline import run
     from siting.scenario import load_scenario, parse_overrides
 
+    _check_workers(args)
     path = Path(args.scenario) if args.scenario else settings.DEFAULT_SCENARIO
     scenario = load_scenario(path)
     if args.set:
@@ -173,6 +179,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from siting.sweep import load_sweep, run_sweep, sweep_figure
 
+    _check_workers(args)
     sweep = load_sweep(Path(args.sweep))
     out = Path(args.out) if args.out else Path("out") / "sweeps" / sweep.name
     if out.exists() and not out.is_dir():

@@ -224,6 +224,10 @@ def test_bad_data_file(
             "--workers: expected 0 (serial) or more, got -1",
         ),
         (["sweep", "@SCENARIO@", "--workers", "0"], "(known: name, base, grid, scenarios"),
+        (
+            ["run", "@SCENARIO@", "--workers", "-2"],
+            "--workers: expected 0 (serial) or more, got -2",
+        ),
     ],
 )
 def test_bad_command_line(
