@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from siting import _cover
-from siting._benders import HighsMaster, _closed
+from siting._master import HighsMaster, _closed
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +270,10 @@ def solve(
     threads: int | None = None,
 ) -> CoverResult:
     """Solve the maximal covering of ``clients`` from the plan ``start`` (module docstring)."""
+    # One function of about 110 lines, on purpose: its two phases (LP cut rounds, then
+    # integer master rounds) share the master, the incumbent, the bound and the deadline,
+    # and the reduced-cost fixing between them needs all four; split, they would pass
+    # them back and forth.
     t0 = time.perf_counter()
     deadline = np.inf if time_limit is None else t0 + time_limit
 
