@@ -18,7 +18,7 @@ import pandas as pd
 
 from siting._io import write_json
 from siting.maps import save_map
-from siting.report_futures import futures_lines, write_futures
+from siting.report_futures import futures_lines, stage_line, write_futures, write_staging
 
 if TYPE_CHECKING:
     from siting.results import RunResult
@@ -106,14 +106,7 @@ def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
         paths["minimum"] = folder / "minimum.csv"
         pd.DataFrame(run.kpis["minimum"]).to_csv(paths["minimum"], index=False)
     if staging := run.kpis.get("staging"):
-        paths["stages"] = folder / "stages.csv"
-        pd.DataFrame(staging["stages"]).to_csv(paths["stages"], index=False)
-        paths["staged_sites"] = folder / "staged_sites.csv"
-        staged = pd.DataFrame(staging["sites"]).rename(columns={"site": "site_id"})
-        place = run.candidates.drop(columns="geometry").astype({"site_id": str})
-        cols = [c for c in ("site_id", "name", "lon", "lat", "status") if c in place]
-        staged = staged.merge(place[cols], on="site_id", how="left")
-        staged.to_csv(paths["staged_sites"], index=False, float_format="%.6f")
+        paths.update(write_staging(staging, run.candidates, folder))
     if futures := run.kpis.get("futures"):
         paths.update(write_futures(futures, folder))
     if len(run.curve):
@@ -280,16 +273,6 @@ def _minimum_text(m: dict[str, Any]) -> str:
     )
 
 
-def _stage_text(st: dict[str, Any]) -> str:
-    """One stage of a staged plan for the run summary."""
-    return (
-        f"  stage {st['year']} ({st['preset']}): {st['p']} stations (+{st['stations_added']}; "
-        f"AC {st['stations_ac']}, DC {st['stations_dc']}) serve {100 * st['served_share']:.1f}% "
-        f"of {st['demand_sessions_day']:,.0f} sessions/day; regret against planning "
-        f"{st['year']} alone {100 * st['regret']:.2f}%"
-    )
-
-
 def summary(kpis: dict[str, Any]) -> str:
     """A few lines for the terminal at the end of a run."""
     solver = kpis["solver"]
@@ -337,7 +320,7 @@ def summary(kpis: dict[str, Any]) -> str:
                 )
                 for m in kpis.get("minimum") or []
             ),
-            *(_stage_text(st) for st in (kpis.get("staging") or {}).get("stages", [])),
+            *(stage_line(st) for st in (kpis.get("staging") or {}).get("stages", [])),
             *(futures_lines(kpis["futures"]) if kpis.get("futures") else []),
             *(
                 [f"  existing stations: {ex['note']}"]

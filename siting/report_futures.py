@@ -1,4 +1,5 @@
-"""The outputs of ``[futures]``: tables, the tornado plot and the summary lines."""
+"""The outputs of ``[optimize.staging]`` and ``[futures]``: tables, the tornado plot
+and the summary lines."""
 
 from __future__ import annotations
 
@@ -6,6 +7,31 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+
+def write_staging(
+    staging: dict[str, Any], candidates: pd.DataFrame, folder: Path
+) -> dict[str, Path]:
+    """``stages.csv`` (one row per stage) and ``staged_sites.csv`` (every station of
+    the last stage, its place and the year it is built)."""
+    paths = {"stages": folder / "stages.csv", "staged_sites": folder / "staged_sites.csv"}
+    pd.DataFrame(staging["stages"]).to_csv(paths["stages"], index=False)
+    staged = pd.DataFrame(staging["sites"]).rename(columns={"site": "site_id"})
+    place = candidates.drop(columns="geometry").astype({"site_id": str})
+    cols = [c for c in ("site_id", "name", "lon", "lat", "status") if c in place]
+    staged = staged.merge(place[cols], on="site_id", how="left")
+    staged.to_csv(paths["staged_sites"], index=False, float_format="%.6f")
+    return paths
+
+
+def stage_line(st: dict[str, Any]) -> str:
+    """One stage of a staged plan for the run summary."""
+    return (
+        f"  stage {st['year']} ({st['preset']}): {st['p']} stations (+{st['stations_added']}; "
+        f"AC {st['stations_ac']}, DC {st['stations_dc']}) serve {100 * st['served_share']:.1f}% "
+        f"of {st['demand_sessions_day']:,.0f} sessions/day; regret against planning "
+        f"{st['year']} alone {100 * st['regret']:.2f}%"
+    )
 
 
 def write_futures(futures: dict[str, Any], folder: Path) -> dict[str, Path]:

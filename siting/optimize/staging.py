@@ -17,6 +17,7 @@ import pulp
 from siting import _solvers
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _capacitated_rows as _rows
+from siting.optimize import _capacitated_solve as _solve
 from siting.optimize.capacitated import CapacitatedCoverage
 
 if TYPE_CHECKING:
@@ -209,7 +210,7 @@ class StagedPlan:
         """Solve with HiGHS (default) or CBC; a solve stopped by ``time_limit`` is
         ``feasible`` with its gap."""
         t0 = time.perf_counter()
-        prob, ys, _, served = self.build()
+        prob, ys, assigns, _ = self.build()
         left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - t0))
         info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible" or info.objective is None:
@@ -233,7 +234,7 @@ class StagedPlan:
                     self.weights[k],
                     selected,
                     site_type[selected].astype(str),
-                    float(sum(max(0.0, x.varValue or 0.0) * c for x, c in served[k])),
+                    _solve.served_value(model, assigns[k]),
                     float(model.ac.sum() + model.dc.sum()),
                     float(cost),
                     int(sum(1 for j in selected.tolist() if built[j] == k)),
