@@ -18,6 +18,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulp
 
@@ -97,18 +98,23 @@ def run(
     return info
 
 
-@dataclass(frozen=True)
 class StageClock:
     """Time for a stage of several solves that must all end by one deadline.
 
-    ``end`` is the deadline (``time.perf_counter()``; None: no limit) and ``share``
-    what one solve may take: the time left when the stage starts over the number of
-    solves run one after another on a thread. A solve never gets more than the time
-    left, nor less than :data:`siting.settings.MIN_SOLVE_S`.
+    ``end`` is the deadline (``time.perf_counter()``; None: no limit). The solves run
+    in ``rounds``, ``width`` of them side by side in each; a solve gets the time left
+    over the rounds not yet started, so one that ran late (model building, a solver
+    stopping after its limit) leaves less to those after it instead of pushing the
+    stage past its end. A solve never gets more than the time left, nor less than
+    :data:`siting.settings.MIN_SOLVE_S`. Thread-safe.
     """
 
-    end: float | None
-    share: float | None = None
+    def __init__(self, end: float | None, rounds: int = 1, width: int = 1) -> None:
+        self.end = end
+        self.rounds = max(rounds, 1)
+        self.width = max(width, 1)
+        self._taken = 0
+        self._lock = threading.Lock()
 
     @classmethod
     def deadline(cls, limit: float | None) -> float | None:
@@ -118,21 +124,32 @@ class StageClock:
         return time.perf_counter() + limit * (1.0 - settings.STAGE_RESERVE)
 
     @classmethod
-    def split(cls, end: float | None, rounds: int) -> StageClock:
-        """Share the time up to ``end`` between ``rounds`` solves in turn."""
-        if end is None:
-            return cls(None)
-        return cls(end, max(end - time.perf_counter(), 0.0) / max(rounds, 1))
+    def split(cls, end: float | None, rounds: int, width: int = 1) -> StageClock:
+        """Share the time up to ``end`` between ``rounds`` rounds of ``width`` solves."""
+        return cls(end, rounds, width)
+
+    def left(self) -> float | None:
+        """Seconds to the deadline (None: no limit; negative once past it)."""
+        return None if self.end is None else self.end - time.perf_counter()
 
     def limit(self, *, cap: float | None = None, last: bool = False) -> float | None:
         """Time limit of the next solve (``last``: all that is left), at most ``cap``."""
         if self.end is None:
             return cap
+        with self._lock:
+            started = self._taken // self.width
+            self._taken += 1
         left = self.end - time.perf_counter()
-        want = left if last or self.share is None else min(self.share, left)
+        want = left if last else left / max(self.rounds - started, 1)
         if cap is not None:
             want = min(want, cap)
         return max(settings.MIN_SOLVE_S, want)
+
+
+def time_left(time_limit: float | None, spent: float) -> float | None:
+    """What is left of ``time_limit`` after ``spent`` seconds, at least
+    :data:`siting.settings.MIN_SOLVE_S` (None: no limit)."""
+    return None if time_limit is None else max(settings.MIN_SOLVE_S, time_limit - spent)
 
 
 #: Guards the process-wide HiGHS state below (its banner, its thread count).
@@ -213,11 +230,12 @@ def _run_highs(
 
     threads = _one_thread_count(threads)
 
-    solver = _WarmHiGHS(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads)
     started = time.perf_counter()
+    end = None if time_limit is None else started + time_limit
+    solver = _WarmHiGHS(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads, end=end)
     try:
         prob.solve(solver)
-        left = None if time_limit is None else time_limit - (time.perf_counter() - started)
+        left = None if end is None else end - time.perf_counter()
         if _proven(prob) and not _values_match(prob) and (left is None or left >= 1.0):
             # HiGHS 1.16 can hand back the warm start instead of the plan it proved when
             # presolve settles the whole program (seen with every site forced open):
@@ -225,7 +243,7 @@ def _run_highs(
             log.info("HiGHS returned values that are not its plan; solving without the start")
             for v in prob.variables():
                 v.varValue = None
-            prob.solve(_WarmHiGHS(msg=msg, timeLimit=left, gapRel=tol, threads=threads))
+            prob.solve(_WarmHiGHS(msg=msg, timeLimit=left, gapRel=tol, threads=threads, end=end))
     except pulp.PulpSolverError as exc:
         raise SolverError(f"HiGHS failed: {exc}") from None
     h = prob.solverModel
@@ -269,11 +287,22 @@ class _WarmHiGHS(pulp.HiGHS):
     """PuLP's HiGHS binding plus a warm start from the variables' initial values.
 
     Values set with ``LpVariable.setInitialValue`` are handed to HiGHS as a
-    starting solution, so a time-limited solve always has an incumbent.
+    starting solution, so a time-limited solve always has an incumbent. With
+    ``end`` (``time.perf_counter()``), HiGHS's own time limit is what is left until
+    then once PuLP has built its model (at least :data:`siting.settings.HIGHS_MIN_S`),
+    so the limit bounds the whole run, not only HiGHS's part of it.
     """
+
+    def __init__(self, *args: Any, end: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.end = end
 
     def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP API name)
         import highspy
+
+        if self.end is not None:
+            left = max(settings.HIGHS_MIN_S, self.end - time.perf_counter())
+            lp.solverModel.setOptionValue("time_limit", left)
 
         variables = lp.variables()
         if any(v.varValue is not None for v in variables):
@@ -294,22 +323,23 @@ _CBC_BOUND = re.compile(r"best possible\s+(-?[\d.eE+]+)|Lower bound:\s+(-?[\d.eE
 def _run_cbc(
     prob: pulp.LpProblem, time_limit: float | None, tol: float, threads: int | None, msg: bool
 ) -> SolveInfo:
-    with tempfile.TemporaryDirectory(prefix="siting-cbc-") as tmp:
-        log_path = Path(tmp) / "cbc.log"
-        warm = any(v.varValue is not None for v in prob.variables())
-        solver = _cbc(
-            msg=msg,
-            timeLimit=time_limit,
-            gapRel=tol,
-            threads=threads,
-            logPath=str(log_path),
-            warmStart=warm,
-        )
-        try:
-            prob.solve(solver)
-        except pulp.PulpSolverError as exc:
-            raise SolverError(f"CBC failed: {exc}") from None
-        text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    started = time.perf_counter()
+    start = [(v, v.varValue) for v in prob.variables()]
+    text = _cbc_solve(prob, time_limit, tol, threads, msg)
+    if (
+        prob.status == pulp.LpStatusInfeasible
+        and time_limit is not None
+        and _CBC_PREPROCESS_INFEASIBLE in text
+        and _cbc_wallclock(text) >= 0.9 * time_limit
+    ):
+        # CBC 2.10 stopped by its time limit in preprocessing says "infeasible" (seen
+        # at 0.1 s on Almaty, with a feasible warm start): not proven; solve again
+        # without preprocessing in the time left, which keeps the warm start
+        log.info("CBC: preprocessing stopped by the time limit said infeasible; again without it")
+        left = max(settings.MIN_SOLVE_S, time_limit - (time.perf_counter() - started))
+        for v, value in start:
+            v.varValue = value
+        text = _cbc_solve(prob, left, tol, threads, msg, options=["preprocess off"])
     if prob.status == pulp.LpStatusInfeasible:
         return _infeasible("cbc", tol)
     if prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
@@ -329,6 +359,45 @@ def _run_cbc(
     return SolveInfo(
         "feasible", objective, bound, relative_gap(objective, bound), "cbc", 0.0, tol, stopped
     )
+
+
+_CBC_PREPROCESS_INFEASIBLE = "Pre-processing says infeasible"
+_CBC_WALLCLOCK = re.compile(r"Wallclock seconds\):\s+([\d.]+)")
+
+
+def _cbc_wallclock(text: str) -> float:
+    """The wall-clock seconds CBC's log reports for its run (0 when it says none)."""
+    found = _CBC_WALLCLOCK.findall(text)
+    return float(found[-1]) if found else 0.0
+
+
+def _cbc_solve(
+    prob: pulp.LpProblem,
+    time_limit: float | None,
+    tol: float,
+    threads: int | None,
+    msg: bool,
+    *,
+    options: list[str] | None = None,
+) -> str:
+    """Run CBC on ``prob`` (warm-started from the variables' values); its log."""
+    with tempfile.TemporaryDirectory(prefix="siting-cbc-") as tmp:
+        log_path = Path(tmp) / "cbc.log"
+        warm = any(v.varValue is not None for v in prob.variables())
+        solver = _cbc(
+            msg=msg,
+            timeLimit=time_limit,
+            gapRel=tol,
+            threads=threads,
+            logPath=str(log_path),
+            warmStart=warm,
+            options=options or [],
+        )
+        try:
+            prob.solve(solver)
+        except pulp.PulpSolverError as exc:
+            raise SolverError(f"CBC failed: {exc}") from None
+        return log_path.read_text(errors="replace") if log_path.exists() else ""
 
 
 def _cbc(**options: object) -> pulp.LpSolver:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from siting import _cache, _solvers, settings
-from siting._errors import InfeasibleError, InputError
+from siting._errors import InfeasibleError, InputError, SolverError
 from siting._io import array_digest, hash_key
 from siting.costs import station_costs
 from siting.demand import Demand, demand_stage
@@ -160,7 +160,7 @@ def _decide(
     # solves in turn after those: each phase nested and alone; else the plan, and with a
     # frontier and a secondary order one more round kept for solving its chosen point again
     in_turn = 2 * len(oc.phases) if oc.phases else (2 if n_points and oc.secondary else 1)
-    clock = _solvers.StageClock.split(deadline, side_by_side + in_turn)
+    clock = _solvers.StageClock.split(deadline, side_by_side + in_turn, settings.PARALLEL_SOLVES)
     # curve sizes and frontier points: served is the primary objective; only capital
     # cost breaks ties there (the plan gets the full secondary order)
     tie = "cost" if oc.secondary else False
@@ -247,7 +247,7 @@ def minimum_plans(
             if isinstance(cached, dict):
                 rows.append(cached)
                 continue
-            row, cut = _minimum_row(model, preset, oc, clock.limit(cap=limit), limit)
+            row, cut = _minimum_row(model, preset, oc, clock, limit)
             rows.append(row)
             # a solve the stage's deadline cut short is not what the key promises
             if key and cache_root and not cut:
@@ -256,10 +256,10 @@ def minimum_plans(
 
 
 def _minimum_row(
-    model: MinimumPlan, preset: str, oc: OptimizeConfig, given: float | None, limit: float
+    model: MinimumPlan, preset: str, oc: OptimizeConfig, clock: _solvers.StageClock, limit: float
 ) -> tuple[dict[str, Any], bool]:
-    """Solve one minimum plan within ``given`` seconds: its row, and whether the
-    stage's deadline cut the solve short (below its own ``limit``)."""
+    """Solve one minimum plan within ``limit`` seconds and by the end of ``clock``: its
+    row, and whether the stage's deadline cut the solve short (or left it no time)."""
     row: dict[str, Any] = {
         "preset": preset,
         "target_share": model.target,
@@ -267,11 +267,23 @@ def _minimum_row(
         "objective": model.objective,
         "reachable_sessions_day": round(model.reachable(), 3),
     }
+    left = clock.left()
+    if left is not None and left <= 0:
+        row.update(
+            status="not solved",
+            explanation="minimum plan: the optimise stage's time limit "
+            f"(optimize.time_limit_s = {oc.time_limit_s:g} s) ran out before it",
+        )
+        return row, True
+    given = clock.limit(cap=limit)
     try:
         res = model.solve(oc.solver, time_limit=given, gap=oc.gap, threads=oc.threads)
     except InfeasibleError as exc:
         row.update(status="infeasible", explanation=str(exc))
         return row, False
+    except SolverError as exc:  # no plan found in the time the stage had left for it
+        row.update(status="not solved", explanation=f"minimum plan: {exc}")
+        return row, given is not None and given < limit - 1e-9
     x = res.extra
     types = np.asarray(x.get("types", []))
     row.update(

@@ -315,8 +315,9 @@ def summary(kpis: dict[str, Any]) -> str:
                 f"  minimum plan, {m['preset']}, {100 * m['target_share']:.0f}% in reach: "
                 + (
                     _minimum_text(m)
-                    if m["status"] != "infeasible"
-                    else "out of reach: " + m["explanation"].split(": ", 1)[-1]
+                    if m["status"] not in ("infeasible", "not solved")
+                    else ("out of reach: " if m["status"] == "infeasible" else "not solved: ")
+                    + m["explanation"].split(": ", 1)[-1]
                 )
                 for m in kpis.get("minimum") or []
             ),

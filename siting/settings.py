@@ -66,8 +66,11 @@ FUTURES_SOLVE_LIMIT_S = 30.0
 #: ``optimize.time_limit_s`` bounds the whole optimise stage; this share of it is
 #: kept for what is not a solver run (building models, reading plans), and a solve
 #: started when the time is up still gets ``MIN_SOLVE_S`` to return its warm start.
+#: HiGHS's own limit is what is left of a solve's once PuLP has handed it the model,
+#: at least ``HIGHS_MIN_S`` (it returns the warm start even at 0.01 s on Almaty).
 STAGE_RESERVE = 0.1
-MIN_SOLVE_S = 1.0
+MIN_SOLVE_S = 0.25
+HIGHS_MIN_S = 0.05
 
 #: Time limit of each minimum-plan solve (seconds; the scenario's limit if lower). On
 #: Almaty the 90 % plan stops on it with the greedy warm start (AC upgraded to DC) as its

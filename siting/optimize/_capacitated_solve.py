@@ -54,7 +54,7 @@ def solve_direct(
     prob, y, assign = model.build(start=start0, weight=weight)
     build_s = time.perf_counter() - t0
     # the time limit covers building the model too
-    limit = None if time_limit is None else max(1.0, time_limit - build_s)
+    limit = _solvers.time_left(time_limit, build_s)
     info = _solvers.run(prob, solver, time_limit=limit, gap=solve_gap, threads=threads, msg=msg)
     if info.status == "infeasible":
         raise InfeasibleError(model.explain_infeasible(f"capacitated coverage (p={model.p})"))

@@ -198,7 +198,7 @@ def solve_reduced(
     for j in np.flatnonzero(must_close).tolist():
         y[j].upBound = 0
     build_s = time.perf_counter() - t0
-    left = None if time_limit is None else max(1.0, time_limit - build_s)
+    left = _solvers.time_left(time_limit, build_s)
     info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
     if info.status == "infeasible":
         raise InfeasibleError(model.explain_infeasible(f"maximal covering (p={model.p})"))
@@ -290,7 +290,7 @@ def tie_break(
     and its build time.
     """
     floor = info.objective - 1e-7 * max(1.0, abs(info.objective))
-    remaining = None if time_limit is None else max(1.0, time_limit - info.seconds)
+    remaining = _solvers.time_left(time_limit, info.seconds)
     t1 = time.perf_counter()
     prob2, y2 = model.build(min_coverage=floor, start=selected)
     build_s = time.perf_counter() - t1

@@ -62,7 +62,7 @@ def solve_large(
     # the integer program on the most promising candidates
     keep = _promising(model, sub, ac, dc, value, cover_plan)
     heuristic_s = time.perf_counter() - t0
-    left = None if time_limit is None else max(1.0, time_limit - heuristic_s)
+    left = _solvers.time_left(time_limit, heuristic_s)
     log.info(
         "capacitated: %d points merged into %d rows; bounds: capacity %.6g, coverage %.6g; "
         "integer program on %d of %d candidates (%.2f s so far)",

@@ -263,7 +263,7 @@ def solve_side(
     if model.site_cost is not None and model.budget is not None:
         fits = fits and float(model.site_cost[start].sum()) <= model.budget
     prob, y = model.build(start=start if fits else None)
-    remaining = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - t0))
+    remaining = _solvers.time_left(time_limit, time.perf_counter() - t0)
     info = _solvers.run(prob, name, time_limit=remaining, gap=tol, threads=threads, msg=msg)
     if info.status == "infeasible":
         raise InfeasibleError(model.explain_infeasible(f"p-median (p={model.p})"))

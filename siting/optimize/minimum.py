@@ -9,6 +9,7 @@ least capital cost (or fewest stations) serving a target of the demand.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from siting.demand import Demand
     from siting.results import Inputs
     from siting.sections import OptimizeConfig
+
+log = logging.getLogger(__name__)
 
 
 class MinimumPlan:
@@ -221,10 +224,14 @@ class MinimumPlan:
         n_s = self.neighbours.shape[1]
         full, model, rows, rep_of = self._capacitated()
         if "value" not in self._most:
-            self._most["value"], self._most["start"] = self.most_served(model, solver)
-        most = float(self._most["value"])
+            # the LP gets half the time at most; unproven, it says nothing (None)
+            lp_limit = None if time_limit is None else time_limit / 2
+            self._most["value"], self._most["start"] = self.most_served(
+                model, solver, time_limit=lp_limit
+            )
+        most = self._most["value"]
         required = self.target * self.reachable()
-        if required > most + 1e-6 * max(1.0, most):
+        if most is not None and required > most + 1e-6 * max(1.0, most):
             raise InfeasibleError(
                 f"minimum plan: serving {100 * self.target:.0f}% of the demand within reach "
                 f"({required:,.1f} sessions/day) is beyond any plan: with every one of the "
@@ -234,7 +241,7 @@ class MinimumPlan:
         start = self._warm_start(model, required)
         prob, y, assign = model.build(floor=required, mode=self.objective, start=start)
         build_s = time.perf_counter() - t0
-        limit = None if time_limit is None else max(1.0, time_limit - build_s)
+        limit = _solvers.time_left(time_limit, build_s)
         info = _solvers.run(prob, solver, time_limit=limit, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible":
             raise InfeasibleError(f"minimum plan: no plan serves {required:,.1f} sessions/day")
@@ -298,19 +305,21 @@ class MinimumPlan:
 
     def _warm_start(self, model: CapacitatedCoverage, required: float) -> dict[str, Any]:
         """The greedy by value per cost, else by value, else everything open (the
-        plan of :meth:`most_served`), whichever first serves ``required``."""
+        plan of :meth:`most_served`), whichever first serves ``required`` (the last
+        greedy when the LP did not finish: no start serves it then)."""
         for per_cost in dict.fromkeys([self.objective == "cost", False]):
             plan = model.greedy(stop_at=required, per_cost=per_cost)
             if model.plan_served(plan) >= required - 1e-6 * max(1.0, required):
                 return plan
-        start: dict[str, Any] = self._most["start"]
-        return start
+        start: dict[str, Any] | None = self._most["start"]
+        return plan if start is None else start
 
     def most_served(
-        self, model: CapacitatedCoverage, solver: str | None
-    ) -> tuple[float, dict[str, Any]]:
+        self, model: CapacitatedCoverage, solver: str | None, *, time_limit: float | None = None
+    ) -> tuple[float | None, dict[str, Any] | None]:
         """Demand served with every candidate open as its most capable type (an LP),
-        and that plan as a warm start for the minimum plan."""
+        and that plan as a warm start for the minimum plan; (None, None) when the LP
+        is not solved within ``time_limit``: then nothing is known of the most."""
         n_s = self.neighbours.shape[1]
         best = max(model.capacity, key=lambda t: model.capacity[t] + (t == "DC"))
         cap = "DC" if "DC" in model.capacity else best
@@ -326,7 +335,10 @@ class MinimumPlan:
         prob, _, assign = everything.build()
         for v in prob.variables():
             v.cat = pulp.LpContinuous
-        info = _solvers.run(prob, solver, time_limit=None, gap=None)
+        info = _solvers.run(prob, solver, time_limit=time_limit, gap=None)
+        if info.status != "optimal":
+            log.info("minimum plan: the LP of the most served stopped (%s)", info.stopped_by)
+            return None, None
         start = {
             "types": {j: model.site_types(j)[-1] for j in range(n_s)},
             "u": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["u"].items()},

@@ -133,7 +133,7 @@ class RobustPlan:
         else:
             n = len(served)
             prob += pulp.LpAffineExpression([(x, c / n) for terms in served for x, c in terms])
-        left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - t0))
+        left = _solvers.time_left(time_limit, time.perf_counter() - t0)
         info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible" or info.objective is None:
             raise InfeasibleError("futures: no plan meets the station count and existing sites")

@@ -211,7 +211,7 @@ class StagedPlan:
         ``feasible`` with its gap."""
         t0 = time.perf_counter()
         prob, ys, assigns, _ = self.build()
-        left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - t0))
+        left = _solvers.time_left(time_limit, time.perf_counter() - t0)
         info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible" or info.objective is None:
             raise InfeasibleError(
