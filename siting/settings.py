@@ -195,10 +195,6 @@ PMEDIAN_ROOT_ITERATIONS = 3000
 PMEDIAN_SEARCH_MAX_SITES = 20
 PMEDIAN_SEARCH_SHARE = 0.15
 
-#: p-median: with fractional costs or weights, the search runs only when the
-#: relative gap tolerance is at least this (an exact proof is left to the MIP).
-PMEDIAN_SEARCH_MIN_GAP = 1e-6
-
 #: p-median: node limit of that search.
 PMEDIAN_SEARCH_NODES = 20000
 

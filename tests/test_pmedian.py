@@ -127,7 +127,6 @@ def test_each_exact_step_matches_brute_force(
         monkeypatch.setattr("siting.settings.PMEDIAN_SEARCH_SHARE", 0.0)
     else:
         monkeypatch.setattr("siting.settings.PMEDIAN_SEARCH_MAX_SITES", 100)
-        monkeypatch.setattr("siting.settings.PMEDIAN_SEARCH_MIN_GAP", 0.0)
     cost, w = weighted_instance(seed)
     for p, fixed in ((2, ()), (4, (5,)), (6, (0, 13))):
         res = PMedian(cost, w, p, fixed=np.array(fixed, dtype=np.int64)).solve(solver, gap=0.0)
@@ -204,8 +203,14 @@ def test_lagrangian_bound_and_unfinished_search_are_honest() -> None:
 
 
 def test_time_limited_pmedian_is_not_called_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
     inst = read_pmed(ORLIB / "pmed36.txt")
-    res = PMedian(inst.costs, np.ones(inst.n), inst.p).solve(time_limit=3.0, gap=0.0)
+    t0 = time.perf_counter()
+    assert PMedian(inst.costs, np.ones(inst.n), inst.p).solve(gap=0.0).status == "optimal"
+    full = time.perf_counter() - t0
+    # a quarter of the time the proof takes: stopped, and says so
+    res = PMedian(inst.costs, np.ones(inst.n), inst.p).solve(time_limit=full / 4, gap=0.0)
     assert res.status == "feasible" and res.stopped_by
     assert res.bound is not None and res.bound < res.objective
     optimum = read_optima(ORLIB / "pmedopt.txt")["pmed36"]
@@ -258,3 +263,44 @@ def test_lazy_greedy_equals_the_plain_greedy(seed: int) -> None:
     p = int(rng.integers(1, m + 1))
     fixed = np.sort(rng.choice(m, int(rng.integers(0, min(p, 3) + 1)), replace=False))
     assert np.array_equal(pmedian_greedy(D, w, p, fixed), _plain_greedy(D, w, p, fixed))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_ascent_takes_the_steps_of_the_plain_subgradient(seed: int) -> None:
+    """The compiled chunks (:func:`siting._reduced.ascent`) against the textbook loop
+    (Beasley 1993) written in numpy: the same bound, step by step."""
+    from siting import _lagrangian
+
+    cost, w = weighted_instance(seed)
+    p, target = 4, brute(cost, w, 4)
+    costs = _lagrangian.Costs(w[:, None] * cost)
+    must = np.zeros(cost.shape[1], dtype=bool)
+    must[3] = True
+    allowed = ~np.isin(np.arange(cost.shape[1]), [5, 9])
+    lam0 = _lagrangian.start_multipliers(costs.WD)
+    for steps in (1, 7, 60):
+        got = _lagrangian.subgradient(
+            costs, p, must, allowed, lam0, target, np.inf, max_iter=steps, patience=5
+        )
+        # the plain loop
+        lam, step, stall, best = lam0, 2.0, 0, -np.inf
+        free = allowed & ~must
+        for _ in range(steps):
+            rho = np.minimum(costs.WD - lam[:, None], 0.0).sum(axis=0)
+            chosen = np.flatnonzero(free)[np.argsort(rho[free], kind="stable")[: p - 1]]
+            sel = np.concatenate([[3], chosen])
+            value = lam.sum() + rho[sel].sum()
+            if value > best + 1e-9:
+                best, stall = value, 0
+            else:
+                stall += 1
+                if stall >= 5:
+                    step, stall = step / 2.0, 0
+            g = 1.0 - (costs.WD[:, sel] < lam[:, None]).sum(axis=1)
+            lam = np.maximum(lam + step * max(target - value, 1e-9 * target) / (g @ g) * g, 0.0)
+        assert got is not None and got.value == pytest.approx(best, rel=1e-9)
+        # a lower bound on the plans with site 3 and without sites 5 and 9
+        plans = [c for c in itertools.combinations(range(cost.shape[1]), p) if 3 in c]
+        least = min(pmedian_cost(cost, w, np.array(c)) for c in plans if not {5, 9} & set(c))
+        assert got.value <= least + 1e-9
+        assert 3 in got.selection and not np.isin([5, 9], got.selection).any()

