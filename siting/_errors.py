@@ -42,3 +42,11 @@ class NetworkError(InputError, ConnectionError):
 
 class SolverError(SitingError, RuntimeError):
     """The solver failed without an answer (not an infeasibility)."""
+
+
+class TimeLimitError(SolverError, InputError):
+    """The solver's time limit ran out before it found any plan.
+
+    Reported like bad input (exit code 2): the user can raise the time limit
+    (``optimize.time_limit_s``) or relax the request.
+    """

@@ -23,7 +23,7 @@ from typing import Any
 import pulp
 
 from siting import settings
-from siting._errors import InputError, SolverError
+from siting._errors import InputError, SolverError, TimeLimitError
 
 log = logging.getLogger(__name__)
 
@@ -256,9 +256,10 @@ def _run_highs(
     has_solution = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
     if not has_solution:
         stop = h.modelStatusToString(ms)
-        raise SolverError(
+        error = TimeLimitError if ms == st.kTimeLimit else SolverError
+        raise error(
             f"HiGHS stopped with no feasible plan ({stop}); "
-            "raise the time limit or relax the request"
+            "raise the time limit (optimize.time_limit_s) or relax the request"
         )
     objective = _objective(prob)
     bound: float | None
@@ -343,8 +344,10 @@ def _run_cbc(
     if prob.status == pulp.LpStatusInfeasible:
         return _infeasible("cbc", tol)
     if prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
-        raise SolverError(
-            "CBC stopped with no feasible plan; raise the time limit or relax the request"
+        timed = time_limit is not None and "stopped on time" in text.lower()
+        raise (TimeLimitError if timed else SolverError)(
+            "CBC stopped with no feasible plan; "
+            "raise the time limit (optimize.time_limit_s) or relax the request"
         )
     objective = _objective(prob)
     if prob.sol_status == pulp.LpSolutionOptimal:

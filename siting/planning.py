@@ -27,6 +27,7 @@ from siting.demand import Demand, demand_stage
 from siting.evaluate import explain_reach
 from siting.frontier import FrontierPoint, choose, cost_frontier, frontier_steps
 from siting.optimize import MinimumPlan, Phase, SolveResult, model_class, phased_plan
+from siting.optimize._common import check_p
 from siting.queueing import existing_capacity, station_capacity
 from siting.results import Inputs
 from siting.scenario import Scenario
@@ -98,6 +99,8 @@ def decide(
     """
     oc = sc.optimize
     fixed = np.flatnonzero(inputs.candidates["existing"].to_numpy())
+    # before any solve: a plan larger than the candidates fails whatever the time limit
+    check_p(oc.p, len(inputs.candidates), len(fixed))
     costs = station_costs(sc.costs, oc.capacity)
     cls = model_class(oc.model)
     capacity: dict[str, float] = {}

@@ -4,10 +4,10 @@ Hypothesis writes valid scenarios a planner might write on the small test area
 (segments absent, zero or alone; every model and both solvers; one charger type or
 both; p from one station to more than there are candidates; thresholds up to the
 travel cutoff; curve sizes, nested phases, budgets, costs, equity, spacing, the
-secondary order and minimum plans) and runs each through ``siting run``. Every run
-ends either with a whole output folder whose figures add up (segments, districts,
-stations, served areas against ``kpis.json``) or with exit code 2 and one line;
-never with an internal error (exit 1).
+secondary order, minimum plans, and a time limit that stops the solves) and runs
+each through ``siting run``. Every run ends either with a whole output folder whose
+figures add up (segments, districts, stations, served areas against ``kpis.json``)
+or with exit code 2 and one line; never with an internal error (exit 1).
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ scenarios = st.fixed_dictionaries(
         "spacing": st.sampled_from([0.0, 400.0]),
         "secondary": st.booleans(),
         "minimum": st.sampled_from([None, "cost", "stations"]),
+        # a limit of 1 s: every solve on the stage clock's floor, plans stopped by it
+        "time_limit": st.sampled_from([10, 10, 1]),
     }
 )
 
@@ -72,7 +74,7 @@ def scenario_text(data_dir: Path, area: Path, d: dict[str, Any]) -> str:
         f'solver = "{d["solver"]}"',
         f"p = {d['p']}",
         f"threshold_min = {d['threshold']}",
-        "time_limit_s = 10",
+        f"time_limit_s = {d.get('time_limit', 10)}",
         f"secondary = {str(d['secondary']).lower()}",
         f"equity_share = {d['equity']}",
         f"min_spacing_m = {d['spacing']}",
@@ -142,6 +144,17 @@ FOUND: list[dict[str, Any]] = [
         "p": 1, "threshold": 20, "types": ["AC", "DC"], "curve": [], "phases": None,
         "costs": False, "budget": None, "rule": "knee", "equity": 0.0, "spacing": 400.0,
         "secondary": False, "minimum": None,
+    },
+    # a 1 s limit with an equity share the warm start does not meet: HiGHS stopped
+    # with no plan (SolverError, exit 1); now one line naming the time limit (exit 2).
+    # Found with p = 250: p above the candidates is now refused before any solve
+    # (planning.decide), so the example keeps a p the area has.
+    {
+        "segments": {"residents": 100000, "inbound": 0, "taxis": 400000},
+        "corridor_share": 0.0, "preset": "today", "model": "capacitated", "solver": "highs",
+        "p": 60, "threshold": 20, "types": ["AC", "DC"], "curve": [15], "phases": 0.5,
+        "costs": True, "budget": 3e8, "rule": "max_served", "equity": 0.2, "spacing": 0.0,
+        "secondary": True, "minimum": None, "time_limit": 1,
     },
 ]  # fmt: skip
 

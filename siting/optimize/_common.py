@@ -113,7 +113,7 @@ def _check_capacity(
         raise InputError(f"station_cost: expected finite costs >= 0, got {station_cost}")
 
 
-def _check_p(p: int, n_sites: int, n_fixed: int) -> None:
+def check_p(p: int, n_sites: int, n_fixed: int) -> None:
     if p < 1:
         raise InfeasibleError(f"optimize.p: expected at least 1 station, got {p}")
     if p < n_fixed:

@@ -28,7 +28,6 @@ from siting.optimize import _capacitated_solve as _solve
 from siting.optimize._common import (
     _aligned_times,
     _check_capacity,
-    _check_p,
     _check_site_capacity,
     _check_weights,
     _fixed_sites,
@@ -36,6 +35,7 @@ from siting.optimize._common import (
     _summed,
     _within,
     _within_times,
+    check_p,
 )
 from siting.optimize._greedy import greedy_plan
 from siting.optimize._inputs import existing_sites, side_options
@@ -184,7 +184,7 @@ class CapacitatedCoverage(_SideConstraints):
         self.capacity = dict(capacity)
         self.p = int(p)
         self.fixed = _fixed_sites(fixed, n_s)
-        _check_p(self.p, n_s, len(self.fixed))
+        check_p(self.p, n_s, len(self.fixed))
         self.fixed_set = set(self.fixed.tolist())
         self.site_capacity = _check_site_capacity(site_capacity, self.fixed)
         self.set_side_constraints(

@@ -24,13 +24,13 @@ from siting._io import check_projected
 from siting.optimize import _covering_solve
 from siting.optimize._common import (
     _assign,
-    _check_p,
     _check_weights,
     _cover_rows,
     _fixed_sites,
     _site_load,
     _site_variables,
     _within_times,
+    check_p,
 )
 from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
@@ -134,7 +134,7 @@ class MaximalCovering(_SideConstraints):
         n_d, n_s = nb.shape
         self.fixed = _fixed_sites(fixed, n_s)
         _check_weights(self.weights, n_d)
-        _check_p(self.p, n_s, len(self.fixed))
+        check_p(self.p, n_s, len(self.fixed))
         self.set_side_constraints(
             spacing_pairs=spacing_pairs,
             groups=groups,

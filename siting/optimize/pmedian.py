@@ -16,12 +16,12 @@ from siting import _heuristics, _solvers
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _pmedian_solve
 from siting.optimize._common import (
-    _check_p,
     _check_weights,
     _cost_rows,
     _fixed_sites,
     _layer_distances,
     _site_variables,
+    check_p,
 )
 from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
@@ -112,7 +112,7 @@ class PMedian(_SideConstraints):
                 f"unserved_cost ({unserved_cost}) must be at least the largest cost "
                 f"({self.data.max()})"
             )
-        _check_p(self.p, n_s, len(self.fixed))
+        check_p(self.p, n_s, len(self.fixed))
         self.set_side_constraints(
             spacing_pairs=spacing_pairs,
             groups=groups,
