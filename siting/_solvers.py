@@ -23,6 +23,7 @@ from typing import Any
 import pulp
 
 from siting import settings
+from siting._clock import time_left
 from siting._errors import InputError, SolverError, TimeLimitError
 
 log = logging.getLogger(__name__)
@@ -96,60 +97,6 @@ def run(
         "solver %s: %s, objective %.6g, %.2f s", name, info.describe(), info.objective, seconds
     )
     return info
-
-
-class StageClock:
-    """Time for a stage of several solves that must all end by one deadline.
-
-    ``end`` is the deadline (``time.perf_counter()``; None: no limit). The solves run
-    in ``rounds``, ``width`` of them side by side in each; a solve gets the time left
-    over the rounds not yet started, so one that ran late (model building, a solver
-    stopping after its limit) leaves less to those after it instead of pushing the
-    stage past its end. A solve never gets more than the time left, nor less than
-    :data:`siting.settings.MIN_SOLVE_S`. Thread-safe.
-    """
-
-    def __init__(self, end: float | None, rounds: int = 1, width: int = 1) -> None:
-        self.end = end
-        self.rounds = max(rounds, 1)
-        self.width = max(width, 1)
-        self._taken = 0
-        self._lock = threading.Lock()
-
-    @classmethod
-    def deadline(cls, limit: float | None) -> float | None:
-        """The deadline of a stage of ``limit`` seconds starting now (reserve kept)."""
-        if limit is None:
-            return None
-        return time.perf_counter() + limit * (1.0 - settings.STAGE_RESERVE)
-
-    @classmethod
-    def split(cls, end: float | None, rounds: int, width: int = 1) -> StageClock:
-        """Share the time up to ``end`` between ``rounds`` rounds of ``width`` solves."""
-        return cls(end, rounds, width)
-
-    def left(self) -> float | None:
-        """Seconds to the deadline (None: no limit; negative once past it)."""
-        return None if self.end is None else self.end - time.perf_counter()
-
-    def limit(self, *, cap: float | None = None, last: bool = False) -> float | None:
-        """Time limit of the next solve (``last``: all that is left), at most ``cap``."""
-        if self.end is None:
-            return cap
-        with self._lock:
-            started = self._taken // self.width
-            self._taken += 1
-        left = self.end - time.perf_counter()
-        want = left if last else left / max(self.rounds - started, 1)
-        if cap is not None:
-            want = min(want, cap)
-        return max(settings.MIN_SOLVE_S, want)
-
-
-def time_left(time_limit: float | None, spent: float) -> float | None:
-    """What is left of ``time_limit`` after ``spent`` seconds, at least
-    :data:`siting.settings.MIN_SOLVE_S` (None: no limit)."""
-    return None if time_limit is None else max(settings.MIN_SOLVE_S, time_limit - spent)
 
 
 #: Guards the process-wide HiGHS state below (its banner, its thread count).
@@ -337,7 +284,7 @@ def _run_cbc(
         # at 0.1 s on Almaty, with a feasible warm start): not proven; solve again
         # without preprocessing in the time left, which keeps the warm start
         log.info("CBC: preprocessing stopped by the time limit said infeasible; again without it")
-        left = max(settings.MIN_SOLVE_S, time_limit - (time.perf_counter() - started))
+        left = time_left(time_limit, time.perf_counter() - started)
         for v, value in start:
             v.varValue = value
         text = _cbc_solve(prob, left, tol, threads, msg, options=["preprocess off"])

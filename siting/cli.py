@@ -97,8 +97,8 @@ def _check_workers(args: argparse.Namespace) -> None:
 @contextlib.contextmanager
 def _dask_client(args: argparse.Namespace) -> Iterator[Any]:
     """A Dask client: the ``--scheduler``'s, else a LocalCluster of ``--workers``
-    processes (default 2), else (``--workers 0``) none: tasks run in turn."""
-    _check_workers(args)
+    processes (default 2), else (``--workers 0``) none: tasks run in turn; the
+    commands check ``--workers`` (:func:`_check_workers`) before they read anything."""
     client = cluster = None
     try:
         if args.scheduler:

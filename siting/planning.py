@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from siting import _cache, _solvers, settings
+from siting import _cache, settings
+from siting._clock import StageClock
 from siting._errors import InfeasibleError, InputError, SolverError
 from siting._io import array_digest, hash_key
 from siting.costs import station_costs
@@ -67,7 +68,7 @@ def optimise(
     ``cache_root`` the minimum plans are cached (see :func:`minimum_plans`).
     """
     oc = sc.optimize
-    deadline = _solvers.StageClock.deadline(oc.time_limit_s)
+    deadline = StageClock.deadline(oc.time_limit_s)
     reach = explain_reach(need.travel, need.weights, oc.threshold_min * 60.0, model=oc.model)
     demands = {need.preset: need}
     for preset in oc.minimum.presets if oc.minimum else []:
@@ -95,7 +96,7 @@ def decide(
     The model is the class :func:`siting.optimize.model_class` names for
     ``optimize.model``, built with its ``from_inputs``. Every solve ends by
     ``deadline`` (``time.perf_counter()``; by default ``optimize.time_limit_s``
-    from now, see :class:`siting._solvers.StageClock`).
+    from now, see :class:`siting._clock.StageClock`).
     """
     oc = sc.optimize
     fixed = np.flatnonzero(inputs.candidates["existing"].to_numpy())
@@ -120,7 +121,7 @@ def decide(
     opts: dict[str, Any] = {"solver": oc.solver, "gap": oc.gap, "threads": oc.threads}
     budget = oc.budget.total if oc.budget else None
     if deadline is None:
-        deadline = _solvers.StageClock.deadline(oc.time_limit_s)
+        deadline = StageClock.deadline(oc.time_limit_s)
     pool = ThreadPoolExecutor(max_workers=settings.PARALLEL_SOLVES, thread_name_prefix="solve")
     try:
         return _decide(
@@ -163,7 +164,7 @@ def _decide(
     # solves in turn after those: each phase nested and alone; else the plan, and with a
     # frontier and a secondary order one more round kept for solving its chosen point again
     in_turn = 2 * len(oc.phases) if oc.phases else (2 if n_points and oc.secondary else 1)
-    clock = _solvers.StageClock.split(deadline, side_by_side + in_turn, settings.PARALLEL_SOLVES)
+    clock = StageClock(deadline, side_by_side + in_turn, settings.PARALLEL_SOLVES)
     # curve sizes and frontier points: served is the primary objective; only capital
     # cost breaks ties there (the plan gets the full secondary order)
     tie = "cost" if oc.secondary else False
@@ -237,7 +238,7 @@ def minimum_plans(
         return []
     rows: list[dict[str, Any]] = []
     limit = min(oc.time_limit_s, settings.MINIMUM_TIME_LIMIT_S)
-    clock = _solvers.StageClock(deadline)
+    clock = StageClock(deadline)
     costs = station_costs(sc.costs, oc.capacity)
     for preset, need in demands.items():
         most: dict[str, Any] = {}  # the most any plan serves: one LP per preset
@@ -259,7 +260,7 @@ def minimum_plans(
 
 
 def _minimum_row(
-    model: MinimumPlan, preset: str, oc: OptimizeConfig, clock: _solvers.StageClock, limit: float
+    model: MinimumPlan, preset: str, oc: OptimizeConfig, clock: StageClock, limit: float
 ) -> tuple[dict[str, Any], bool]:
     """Solve one minimum plan within ``limit`` seconds and by the end of ``clock``: its
     row, and whether the stage's deadline cut the solve short (or left it no time)."""

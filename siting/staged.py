@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from siting import _solvers
+from siting._clock import StageClock
 from siting._errors import ScenarioError
 from siting.costs import station_costs
 from siting.demand import Demand, demand_stage
@@ -80,10 +80,10 @@ def staged_plan(
         labels=[str(s.year) for s in stages],
         station_cost=station_costs(sc.costs, oc.capacity),
     )
-    clock = _solvers.StageClock.split(deadline, 2)
+    clock = StageClock(deadline, 2)
     opts: dict[str, Any] = {"solver": oc.solver, "gap": oc.gap, "threads": oc.threads}
     res = plan.solve(**opts, time_limit=clock.limit())
-    regret_clock = _solvers.StageClock.split(deadline, len(stages))
+    regret_clock = StageClock(deadline, len(stages))
     regret = stage_regret(plan, res, **opts, time_limit=regret_clock.limit())
     rows = []
     for k, (cfg, stage, model, reg) in enumerate(

@@ -31,9 +31,9 @@ def test_stage_clock_shares_what_is_left_over_the_rounds_not_started() -> None:
     import time
 
     from siting import settings
-    from siting._solvers import StageClock
+    from siting._clock import StageClock
 
-    clock = StageClock.split(time.perf_counter() + 8.0, 4, width=2)
+    clock = StageClock(time.perf_counter() + 8.0, 4, width=2)
     first = [clock.limit(), clock.limit()]  # round 1 of 4, side by side
     assert all(x == pytest.approx(2.0, abs=0.05) for x in first)
     # the stage ran late: round 2 finds 2 s left where 6 s were planned
@@ -44,7 +44,7 @@ def test_stage_clock_shares_what_is_left_over_the_rounds_not_started() -> None:
     clock.end = time.perf_counter() - 1.0  # past the deadline: the floor, no more
     assert clock.limit() == settings.MIN_SOLVE_S
     assert clock.left() is not None and clock.left() < 0  # type: ignore[operator]
-    assert StageClock.split(None, 3).limit(cap=4.0) == 4.0
+    assert StageClock(None, 3).limit(cap=4.0) == 4.0
 
 
 def test_cbc_preprocessing_stopped_by_the_limit_is_not_a_proof_of_infeasibility(

@@ -19,6 +19,7 @@ import pulp
 import scipy.sparse as sp
 
 from siting import _solvers, settings
+from siting._clock import time_left
 from siting._errors import InfeasibleError
 from siting.optimize import _capacitated_rows as _rows
 from siting.optimize._common import _expand_assignment, _same_rows
@@ -54,7 +55,7 @@ def solve_direct(
     prob, y, assign = model.build(start=start0, weight=weight)
     build_s = time.perf_counter() - t0
     # the time limit covers building the model too
-    limit = _solvers.time_left(time_limit, build_s)
+    limit = time_left(time_limit, build_s)
     info = _solvers.run(prob, solver, time_limit=limit, gap=solve_gap, threads=threads, msg=msg)
     if info.status == "infeasible":
         raise InfeasibleError(model.explain_infeasible(f"capacitated coverage (p={model.p})"))

@@ -22,6 +22,7 @@ import pulp
 import scipy.sparse as sp
 
 from siting import _benders_cover, _cover, _solvers, settings
+from siting._clock import time_left
 from siting._errors import InfeasibleError
 from siting.optimize._common import _cover_rows
 
@@ -198,7 +199,7 @@ def solve_reduced(
     for j in np.flatnonzero(must_close).tolist():
         y[j].upBound = 0
     build_s = time.perf_counter() - t0
-    left = _solvers.time_left(time_limit, build_s)
+    left = time_left(time_limit, build_s)
     info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
     if info.status == "infeasible":
         raise InfeasibleError(model.explain_infeasible(f"maximal covering (p={model.p})"))
@@ -290,7 +291,7 @@ def tie_break(
     and its build time.
     """
     floor = info.objective - 1e-7 * max(1.0, abs(info.objective))
-    remaining = _solvers.time_left(time_limit, info.seconds)
+    remaining = time_left(time_limit, info.seconds)
     t1 = time.perf_counter()
     prob2, y2 = model.build(min_coverage=floor, start=selected)
     build_s = time.perf_counter() - t1

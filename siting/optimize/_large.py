@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from siting import _cover, _solvers, settings
+from siting._clock import time_left
 from siting.optimize._capacitated_solve import same_reach_rows, unmerged
 from siting.optimize._common import _cover_rows
 from siting.optimize.covering import MaximalCovering
@@ -62,7 +63,7 @@ def solve_large(
     # the integer program on the most promising candidates
     keep = _promising(model, sub, ac, dc, value, cover_plan)
     heuristic_s = time.perf_counter() - t0
-    left = _solvers.time_left(time_limit, heuristic_s)
+    left = time_left(time_limit, heuristic_s)
     log.info(
         "capacitated: %d points merged into %d rows; bounds: capacity %.6g, coverage %.6g; "
         "integer program on %d of %d candidates (%.2f s so far)",

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from siting import _benders, _heuristics, _lagrangian, _solvers, settings
+from siting._clock import time_left
 from siting._errors import InfeasibleError
 from siting.optimize._common import _assign, _site_load
 from siting.optimize.result import SolveResult
@@ -263,7 +264,7 @@ def solve_side(
     if model.site_cost is not None and model.budget is not None:
         fits = fits and float(model.site_cost[start].sum()) <= model.budget
     prob, y = model.build(start=start if fits else None)
-    remaining = _solvers.time_left(time_limit, time.perf_counter() - t0)
+    remaining = time_left(time_limit, time.perf_counter() - t0)
     info = _solvers.run(prob, name, time_limit=remaining, gap=tol, threads=threads, msg=msg)
     if info.status == "infeasible":
         raise InfeasibleError(model.explain_infeasible(f"p-median (p={model.p})"))

@@ -19,6 +19,7 @@ import pulp
 import scipy.sparse as sp
 
 from siting import _solvers
+from siting._clock import time_left
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _capacitated_solve as _solve
 from siting.optimize._common import _fixed_sites, _within_times
@@ -241,7 +242,7 @@ class MinimumPlan:
         start = self._warm_start(model, required)
         prob, y, assign = model.build(floor=required, mode=self.objective, start=start)
         build_s = time.perf_counter() - t0
-        limit = _solvers.time_left(time_limit, build_s)
+        limit = time_left(time_limit, build_s)
         info = _solvers.run(prob, solver, time_limit=limit, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible":
             raise InfeasibleError(f"minimum plan: no plan serves {required:,.1f} sessions/day")

@@ -13,6 +13,7 @@ import numpy as np
 import pulp
 
 from siting import _solvers
+from siting._clock import time_left
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _capacitated_rows as _rows
 from siting.optimize.capacitated import CapacitatedCoverage
@@ -133,7 +134,7 @@ class RobustPlan:
         else:
             n = len(served)
             prob += pulp.LpAffineExpression([(x, c / n) for terms in served for x, c in terms])
-        left = _solvers.time_left(time_limit, time.perf_counter() - t0)
+        left = time_left(time_limit, time.perf_counter() - t0)
         info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible" or info.objective is None:
             raise InfeasibleError("futures: no plan meets the station count and existing sites")

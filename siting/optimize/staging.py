@@ -15,6 +15,7 @@ import numpy as np
 import pulp
 
 from siting import _solvers
+from siting._clock import time_left
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _capacitated_rows as _rows
 from siting.optimize import _capacitated_solve as _solve
@@ -211,7 +212,7 @@ class StagedPlan:
         ``feasible`` with its gap."""
         t0 = time.perf_counter()
         prob, ys, assigns, _ = self.build()
-        left = _solvers.time_left(time_limit, time.perf_counter() - t0)
+        left = time_left(time_limit, time.perf_counter() - t0)
         info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible" or info.objective is None:
             raise InfeasibleError(
