@@ -10,9 +10,13 @@ from __future__ import annotations
 import heapq
 import math
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from siting._lagrangian import Costs
 
 
 def pmedian_cost(D: np.ndarray, w: np.ndarray, selected: np.ndarray) -> float:
@@ -57,18 +61,35 @@ def pmedian_swap(
     *,
     max_swaps: int = 500,
     deadline: float = math.inf,
+    costs: Costs | None = None,
 ) -> np.ndarray:
     """Best-improvement interchange (Teitz and Bart) until no swap lowers the cost.
 
-    One pass evaluates every (closed site in, open site out) pair at once with
-    the best and second-best open site of each demand point. Stops early (with
-    the best plan so far) at ``deadline``, a ``time.perf_counter`` value.
+    Each pass finds the best (open site out, closed site in) pair at once by
+    Whitaker's decomposition on the row-sorted weighted costs (compiled,
+    :func:`siting._reduced.swap_pass`): it reads each point's row only up to its
+    second-nearest open site. ``costs`` are those sorted costs of ``w * D`` if the
+    caller holds them. Stops early (with the best plan so far) at ``deadline``, a
+    ``time.perf_counter`` value.
     """
     n, m = D.shape
     sel = np.asarray(selected, dtype=np.int64).copy()
-    movable = np.setdiff1d(sel, fixed)
-    if len(movable) == 0 or len(sel) >= m:
+    movable = ~np.isin(sel, fixed)
+    if not movable.any() or len(sel) >= m:
         return np.sort(sel)
+    from siting._lagrangian import Costs
+    from siting._reduced import swap_pass  # numba: imported when first needed
+
+    if costs is None:
+        costs = Costs(w[:, None] * D)
+    for _ in range(max_swaps):
+        if time.perf_counter() >= deadline:
+            break
+        total, change, k_out, j_in = swap_pass(costs.sorted, costs.order, sel, movable)
+        if not change < -1e-9 * max(1.0, abs(total)):
+            break
+        sel[k_out] = j_in
+    return np.sort(sel)
     rows = np.arange(n)
     for _ in range(max_swaps):
         if time.perf_counter() >= deadline:

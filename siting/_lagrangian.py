@@ -122,7 +122,7 @@ def subgradient(
         # one step only once the deadline has passed: a bound, at once
         chunk = 1 if time.perf_counter() >= deadline else min(_CHUNK, max_iter - done_it)
         lam, step, stall, best_value, best_lam, best_sel, best_it, done_it, done = ascent(
-            costs.sorted, costs.order, costs.WD, must_idx, free, k, lam, target, stop_above,
+            costs.sorted, costs.order, must_idx, free, k, lam, target, stop_above,
             chunk, step, stall, patience, min_step, best_value, best_lam, best_sel, best_it,
             done_it,
         )  # fmt: skip

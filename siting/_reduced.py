@@ -57,7 +57,6 @@ def _least(rho: np.ndarray, free: np.ndarray, k: int) -> np.ndarray:
 def ascent(
     sorted_costs: np.ndarray,
     order: np.ndarray,
-    wd: np.ndarray,
     must_idx: np.ndarray,
     free: np.ndarray,
     k: int,
@@ -83,7 +82,7 @@ def ascent(
     the run stopped on its own (bound above ``stop_above``, step vanished, or a
     relaxed plan that assigns everyone once).
     """
-    n, n_sites = wd.shape
+    n, n_sites = sorted_costs.shape
     n_must = len(must_idx)
     sel = np.empty(n_must + k, dtype=np.int64)
     sel[:n_must] = must_idx
@@ -104,12 +103,21 @@ def ascent(
                 step, stall = step / 2.0, 0
         if best_value > stop_above or step < min_step:
             return lam, step, stall, best_value, best_lam, best_sel, best_it, it, True
+        # each point's count of chosen sites cheaper than its multiplier, read from
+        # the prefix of its sorted row (as short as in reduced_costs), not from all
+        # p chosen sites
+        is_chosen = np.zeros(n_sites, dtype=np.bool_)
+        for s in sel:
+            is_chosen[s] = True
         g = np.empty(n)
         norm = 0.0
         for i in range(n):
+            li = lam[i]
             count = 0
-            for s in sel:
-                if wd[i, s] < lam[i]:
+            for c in range(n_sites):
+                if sorted_costs[i, c] >= li:
+                    break
+                if is_chosen[order[i, c]]:
                     count += 1
             g[i] = 1.0 - count
             norm += g[i] * g[i]
@@ -118,3 +126,82 @@ def ascent(
         scale = step * max(target - value, 1e-9 * abs(target)) / norm
         lam = np.maximum(lam + scale * g, 0.0)
     return lam, step, stall, best_value, best_lam, best_sel, best_it, it, False
+
+
+@numba.njit(cache=True, nogil=True)
+def _two_nearest(
+    sorted_costs: np.ndarray, order: np.ndarray, is_open: np.ndarray, i: int
+) -> tuple[int, int]:
+    """Positions in point ``i``'s sorted row of its nearest and second-nearest open
+    sites (-1 where there is none)."""
+    first, second = -1, -1
+    for c in range(sorted_costs.shape[1]):
+        if is_open[order[i, c]]:
+            if first < 0:
+                first = c
+            else:
+                second = c
+                break
+    return first, second
+
+
+@numba.njit(cache=True, nogil=True)
+def swap_pass(
+    sorted_costs: np.ndarray,
+    order: np.ndarray,
+    sel: np.ndarray,
+    movable: np.ndarray,
+) -> tuple[float, float, int, int]:
+    """The best single interchange of the p-median on row-sorted weighted costs.
+
+    Whitaker's decomposition: the change of closing open site ``k`` and opening
+    closed site ``j`` is ``gain[j] + loss[k] + extra[k, j]``, where ``gain`` sums
+    what opening ``j`` saves, ``loss`` what closing ``k`` costs its points (they
+    move to their second-nearest site) and ``extra`` corrects the points of ``k``
+    that ``j`` would take: only the sites before a point's second-nearest open site
+    in its sorted row, so a pass costs the pairs that short prefix holds plus
+    ``p * m``. Returns the plan's cost and ``(change, position in sel, site in)``
+    of the least change (first in order of ``sel`` position, then site) over the
+    ``movable`` positions.
+    """
+    n, m = sorted_costs.shape
+    p = len(sel)
+    is_open = np.zeros(m, dtype=np.bool_)
+    pos_of = np.full(m, -1, dtype=np.int64)
+    for q in range(p):
+        is_open[sel[q]] = True
+        pos_of[sel[q]] = q
+    gain = np.zeros(m)
+    loss = np.zeros(p)
+    extra = np.zeros((p, m))
+    total = 0.0
+    for i in range(n):
+        a, b = _two_nearest(sorted_costs, order, is_open, i)
+        c1 = sorted_costs[i, a]
+        total += c1
+        k = pos_of[order[i, a]]
+        c2, ref = np.inf, c1  # one open site: closing it leaves only the one opened
+        if b >= 0:
+            c2 = ref = sorted_costs[i, b]
+            loss[k] += c2 - c1
+        for c in range(m):
+            s = sorted_costs[i, c]
+            if s >= c2:
+                break
+            j = order[i, c]
+            if is_open[j]:
+                continue
+            if s < c1:
+                gain[j] += s - c1
+            extra[k, j] += max(s, c1) - ref
+    best, best_k, best_j = np.inf, -1, -1
+    for k in range(p):
+        if not movable[k]:
+            continue
+        for j in range(m):
+            if is_open[j]:
+                continue
+            d = gain[j] + loss[k] + extra[k, j]
+            if d < best:
+                best, best_k, best_j = d, k, j
+    return total, best, best_k, best_j

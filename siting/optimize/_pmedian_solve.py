@@ -44,17 +44,20 @@ def pruning_of(model: PMedian, tol: float) -> _lagrangian.Pruning:
 def lagrangian_steps(
     model: PMedian,
     D: np.ndarray,
+    costs: _lagrangian.Costs,
     incumbent: np.ndarray,
     cost: float,
     tol: float,
     deadline: float,
     extra: dict[str, Any],
 ) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray, bool]:
-    """Steps 2 and 3 of :meth:`PMedian.solve`: (incumbent, cost, bound, must, allowed, proven)."""
+    """Steps 2 and 3 of :meth:`PMedian.solve`: (incumbent, cost, bound, must, allowed, proven).
+
+    ``costs`` are the row-sorted weighted costs ``w * D``.
+    """
     w, p = model.weights, model.p
     pruning = pruning_of(model, tol)
-    WD = w[:, None] * D
-    costs = _lagrangian.Costs(WD)
+    WD = costs.WD
     n_s = model.shape[1]
     must = np.zeros(n_s, dtype=bool)
     must[model.fixed] = True
@@ -72,7 +75,7 @@ def lagrangian_steps(
     )
     assert root is not None  # p is feasible (checked in __init__)
     relaxed = _heuristics.pmedian_swap(
-        D, w, np.sort(root.selection), model.fixed, deadline=deadline
+        D, w, np.sort(root.selection), model.fixed, deadline=deadline, costs=costs
     )
     relaxed_cost = _heuristics.pmedian_cost(D, w, relaxed)
     if relaxed_cost < cost and model._serves_everyone(relaxed):

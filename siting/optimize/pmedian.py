@@ -12,7 +12,7 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _heuristics, _solvers
+from siting import _heuristics, _lagrangian, _solvers
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _pmedian_solve
 from siting.optimize._common import (
@@ -321,7 +321,8 @@ class PMedian(_SideConstraints):
         deadline = t0 + time_limit if time_limit is not None else np.inf
         D = self.dense_costs()
         w = self.weights
-        incumbent = self._heuristic(D, deadline)
+        costs = _lagrangian.Costs(w[:, None] * D)  # sorted once: swap and Lagrangian
+        incumbent = self._heuristic(D, deadline, costs)
         cost = _heuristics.pmedian_cost(D, w, incumbent)
         extra: dict[str, Any] = {"heuristic_objective": cost}
         n_s = self.shape[1]
@@ -338,7 +339,9 @@ class PMedian(_SideConstraints):
                 self, name, incumbent, tol, t0, time_limit, threads, msg, extra
             )
         if self._serves_everyone(incumbent):
-            found = _pmedian_solve.lagrangian_steps(self, D, incumbent, cost, tol, deadline, extra)
+            found = _pmedian_solve.lagrangian_steps(
+                self, D, costs, incumbent, cost, tol, deadline, extra
+            )
             incumbent, cost, bound, must, allowed, proven = found
             if proven:
                 return _pmedian_solve.read_result(
@@ -360,9 +363,13 @@ class PMedian(_SideConstraints):
             extra,
         )
 
-    def _heuristic(self, D: np.ndarray, deadline: float = np.inf) -> np.ndarray:
+    def _heuristic(
+        self, D: np.ndarray, deadline: float = np.inf, costs: _lagrangian.Costs | None = None
+    ) -> np.ndarray:
         start = _heuristics.pmedian_greedy(D, self.weights, self.p, self.fixed)
-        return _heuristics.pmedian_swap(D, self.weights, start, self.fixed, deadline=deadline)
+        return _heuristics.pmedian_swap(
+            D, self.weights, start, self.fixed, deadline=deadline, costs=costs
+        )
 
     def _serves_everyone(self, sites: np.ndarray) -> bool:
         """Whether every weighted point has an allowed site in ``sites`` (or may go unserved)."""
