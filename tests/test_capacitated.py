@@ -317,3 +317,43 @@ def test_every_site_open_returns_the_plan_highs_proved() -> None:
         for p in (6, 7)
     ]
     assert served[0] == pytest.approx(185.0) and served[1] >= served[0] - 1e-6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_network_flow_and_its_bound_against_brute_force(seed: int) -> None:
+    """The transportation LP (one variable per pair) serves what the two-commodity LP
+    serves for every plan and typing, and the existing network's bound is at least
+    the brute-force optimum with those sites kept."""
+    import scipy.sparse as sp
+
+    from siting.optimize import _flow
+
+    cost, ac, dc = instance(seed, n=9, m=5)
+    rng = np.random.default_rng(seed)
+    cap = {"AC": float(rng.uniform(2, 8)), "DC": float(rng.uniform(2, 8))}
+    near = cost <= 4.5
+    nb = sp.csr_array(near.astype(float))
+    fixed = np.array([int(rng.integers(5))])
+    p = 3
+    best = 0.0
+    for sites in itertools.combinations(range(5), p):
+        if fixed[0] not in sites:
+            continue
+        for kinds in itertools.product(list(cap), repeat=p):
+            want = _served_mixed(cost, ac, dc, cap, sites, kinds, 4.5)
+            flow = _flow.transport(
+                nb, ac, dc, np.array(sites), np.array([cap[t] for t in kinds]),
+                np.array([t == "DC" for t in kinds]),
+            )  # fmt: skip
+            assert flow.served == pytest.approx(want, rel=1e-7, abs=1e-7)
+            got_ac, got_dc = flow.by_row(len(ac))
+            assert np.all(got_ac <= ac + 1e-7) and np.all(got_dc <= dc + 1e-7)
+            at_ac = ~np.isin(
+                flow.sites, [s for s, t in zip(sites, kinds, strict=True) if t == "DC"]
+            )
+            assert np.all(flow.dc[at_ac] <= 1e-9)  # DC sessions only at DC stations
+            best = max(best, want)
+    free = np.ones(5, dtype=bool)
+    free[fixed] = False
+    bound = _flow.network_bound(nb, ac + dc, fixed, free, p - 1, max(cap.values()))
+    assert bound >= best - 1e-7

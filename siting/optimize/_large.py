@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from siting import _cover, _solvers, settings
 from siting._clock import time_left
+from siting.optimize import _flow
 from siting.optimize._capacitated_solve import same_reach_rows, unmerged
 from siting.optimize._common import _cover_rows
 from siting.optimize.covering import MaximalCovering
@@ -37,16 +38,21 @@ def solve_large(
 
     1. Points with the same sites in reach are merged (exact: shares of a merged
        point split back in proportion).
-    2. Two bounds hold for every plan over all candidates: served demand is at
-       most the demand covered (Lagrangian bound of the covering model, see
-       ``siting._cover``) and at most the sum, over the ``p`` best sites, of
-       ``min(capacity, demand in reach)``.
-    3. The integer program runs on a reduced candidate set (the greedy and
-       covering plans' sites, the existing ones and the
+    2. Bounds that hold for every plan over all candidates: served demand is at
+       most the sum, over the ``p`` best sites, of ``min(capacity, demand in
+       reach)``; at most what the existing stations serve as a flow plus that sum
+       over the new ones (:func:`siting.optimize._flow.network_bound`); and, if
+       the start below does not meet those, at most the demand covered
+       (Lagrangian bound of the covering model, ``siting._cover``).
+    3. The start: the existing stations' flow, then new stations where most of
+       the demand it leaves is in reach (:func:`siting.optimize._flow.residual_plan`).
+       When it serves the bound within the gap tolerance it is the plan, proven.
+    4. Otherwise the integer program runs on a reduced candidate set (the start's,
+       the greedy and covering plans' sites, the existing ones and the
        ``settings.CANDIDATES_PER_STATION * p`` sites of highest bound), warm
-       started from the greedy plan. Its plan is feasible for the full problem;
-       the gap is measured against the bound of step 2, so it is honest even
-       though the reduced set might miss a better plan.
+       started from the start, with the bound as a row. Its plan is feasible for
+       the full problem; the gap is measured against the bound of step 2, so it is
+       honest even though the reduced set might miss a better plan.
     """
     t0 = time.perf_counter()
     _, tol = _solvers.check_options(solver, time_limit, gap)
@@ -57,25 +63,59 @@ def solve_large(
     free = np.ones(n_s, dtype=bool)
     free[model.fixed] = False
     value, bound_capacity = _capacity_bound(model, sub, ac, w, free)
-    budget_s = 0.15 * time_limit if time_limit else 20.0
-    cover_plan, lag, bound_coverage = _coverage_bound(model, sub, w, free, budget_s)
-    upper = min(bound_capacity, bound_coverage)
-    # the integer program on the most promising candidates
-    keep = _promising(model, sub, ac, dc, value, cover_plan)
+    n_free = model.p - len(model.fixed)
+    biggest = max(model.capacity.values())
+    # a hair above the LP's optimum: HiGHS solves it within its tolerances
+    bound_network = _flow.network_bound(sub, w, model.fixed, free, n_free, biggest)
+    bound_network = bound_network * (1.0 + 1e-7) + 1e-6
+    fixed_types = [max(model.capacity, key=lambda t: (model.capacity[t], t == "DC"))] * len(
+        model.fixed
+    )
+    types, flow = _flow.residual_plan(
+        sub, ac, dc, model.fixed, fixed_types, free, n_free, model.capacity
+    )
+    upper = min(bound_capacity, bound_network)
+    cover_plan, iterations, bound_coverage = np.empty(0, dtype=np.int64), 0, np.inf
+    start_gap = _solvers.relative_gap(flow.served, upper)
+    if start_gap is None or start_gap > tol:
+        budget_s = 0.15 * time_limit if time_limit else 20.0
+        cover_plan, lag, bound_coverage = _coverage_bound(model, sub, w, free, budget_s)
+        upper, iterations = min(upper, bound_coverage), lag.iterations
+    # the integer program on the most promising candidates, from the flow's plan; on
+    # the plan's sites alone (its types and assignment) when it meets the bound
+    plan_sites = np.fromiter(sorted(types), dtype=np.int64)
+    met = start_gap is not None and start_gap <= tol
+    keep = (
+        plan_sites
+        if met
+        else np.union1d(_promising(model, sub, ac, dc, value, cover_plan), plan_sites)
+    )
     heuristic_s = time.perf_counter() - t0
     left = time_left(time_limit, heuristic_s)
     log.info(
-        "capacitated: %d points merged into %d rows; bounds: capacity %.6g, coverage %.6g; "
-        "integer program on %d of %d candidates (%.2f s so far)",
+        "capacitated: %d points merged into %d rows; bounds: capacity %.6g, network %.6g, "
+        "coverage %.6g; the flow's plan serves %.6g; %s on %d of %d candidates "
+        "(%.2f s so far)",
         int(live.sum()),
         len(rows),
         bound_capacity,
+        bound_network,
         bound_coverage,
+        flow.served,
+        "it meets the bound, no integer program" if met else "integer program",
         len(keep),
         n_s,
         heuristic_s,
     )
-    res = _solve_restricted(model, sub, ac, dc, keep, solver, left, gap, threads, msg)
+    start = None if met else _start_on(keep, types, flow, ac, dc)
+    if met:  # proven by the bound: the flow is the plan, no integer program
+        res = _flow_result(model, keep, types, flow, len(rows), tol)
+    else:
+        fixed = np.searchsorted(keep, model.fixed)
+        res = _solve_restricted(
+            model, sub, ac, dc, keep, fixed, solver, left, gap, threads, msg, start=start,
+            at_most=upper,
+        )  # fmt: skip
     selected = keep[res.selected]
     bound = upper
     if len(keep) == n_s and res.bound is not None:
@@ -95,8 +135,10 @@ def solve_large(
             "rows": len(rows),
             "candidates_kept": len(keep),
             "bound_capacity": bound_capacity,
-            "bound_coverage": bound_coverage,
-            "lagrangian_steps": lag.iterations,
+            "bound_network": bound_network,
+            "bound_coverage": bound_coverage if np.isfinite(bound_coverage) else None,
+            "flow_start": flow.served,
+            "lagrangian_steps": iterations,
             "reduced_bound": res.bound,
             "heuristic_s": round(heuristic_s, 3),
         },
@@ -162,24 +204,32 @@ def _solve_restricted(
     ac: np.ndarray,
     dc: np.ndarray,
     keep: np.ndarray,
+    fixed: np.ndarray,
     solver: str | None,
     time_limit: float | None,
     gap: float | None,
     threads: int | None,
     msg: bool,
+    *,
+    start: dict[str, Any] | None,
+    at_most: float,
 ) -> SolveResult:
-    """The integer program on the merged rows and the ``keep`` candidates only
-    (solved as given: no second merge, no second reduction)."""
+    """The integer program on the merged rows and the ``keep`` candidates only,
+    ``fixed`` (positions in ``keep``) open (solved as given: no second merge, no
+    second reduction), warm-started from
+    ``start``, with the proven bound ``at_most`` on the demand served as a row."""
     restricted = type(model)(
         sp.csr_array(sub[:, keep]),
         ac,
         dc,
         model.capacity,
         model.p,
-        fixed=np.searchsorted(keep, model.fixed),
+        fixed=fixed,
         station_cost=model.station_cost,
     )
     restricted._direct = True
+    restricted._start = start
+    restricted._served_at_most = at_most
     return restricted.solve(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
 
 
@@ -198,3 +248,73 @@ def _promising(
     ranked = np.argsort(-value, kind="stable")[: settings.CANDIDATES_PER_STATION * model.p]
     chosen = np.fromiter(start["types"], dtype=np.int64)
     return np.unique(np.concatenate([model.fixed, chosen, cover_plan, ranked]))
+
+
+def _start_on(
+    keep: np.ndarray, types: dict[int, str], flow: _flow.Flow, ac: np.ndarray, dc: np.ndarray
+) -> dict[str, Any]:
+    """The flow's plan as a warm start of the model on the ``keep`` candidates."""
+    pos = np.searchsorted(keep, flow.sites)
+    u = {
+        (int(i), int(j)): float(x / ac[i])
+        for i, j, x in zip(flow.rows, pos, flow.ac, strict=True)
+        if x > 0 and ac[i] > 0
+    }
+    v = {
+        (int(i), int(j)): float(x / dc[i])
+        for i, j, x in zip(flow.rows, pos, flow.dc, strict=True)
+        if x > 0 and dc[i] > 0
+    }
+    at = {int(j): t for j, t in types.items()}
+    return {"types": {int(np.searchsorted(keep, j)): t for j, t in at.items()}, "u": u, "v": v}
+
+
+def _flow_result(
+    model: CapacitatedCoverage,
+    keep: np.ndarray,
+    types: dict[int, str],
+    flow: _flow.Flow,
+    n_rows: int,
+    tol: float,
+) -> SolveResult:
+    """The flow's plan on the merged rows as a result (sites as positions in ``keep``),
+    in the form of :func:`siting.optimize._capacitated_solve.read_result`."""
+    pos = np.searchsorted(keep, flow.sites)
+    kinds = np.array([types[int(j)] for j in keep])
+    cap = np.array([model.capacity_of(int(j), t) for j, t in zip(keep, kinds, strict=True)])
+    cost = np.array([model.cost_of(int(j), t) for j, t in zip(keep, kinds, strict=True)])
+    is_ac, is_dc = flow.ac > 1e-9, flow.dc > 1e-9
+    rows = np.concatenate([flow.rows[is_ac], flow.rows[is_dc]])
+    cols = np.concatenate([pos[is_ac], pos[is_dc]])
+    vals = np.concatenate([flow.ac[is_ac], flow.dc[is_dc]])
+    dc_flag = np.concatenate([np.zeros(int(is_ac.sum()), bool), np.ones(int(is_dc.sum()), bool)])
+    load = np.bincount(cols, weights=vals, minlength=len(keep))
+    served_ac, served_dc = flow.by_row(n_rows)
+    extra = {
+        "types": kinds,
+        "load": load,
+        "capacity": cap,
+        "utilisation": np.divide(load, cap, out=np.zeros(len(cap)), where=cap > 0),
+        "served_ac": served_ac,
+        "served_dc": served_dc,
+        "assignment": (rows, cols, vals, dc_flag),
+        "demand_total": float(served_ac.sum() + served_dc.sum()),
+        "secondary": None,
+        "heuristic_objective": flow.served,
+        "station_cost": cost,
+        "cost": float(cost.sum()),
+    }
+    return SolveResult(
+        model=model.name,
+        selected=np.arange(len(keep)),
+        objective=float(load.sum()),
+        bound=None,
+        gap=None,
+        status="optimal",
+        solver="flow",
+        solve_s=0.0,
+        build_s=0.0,
+        gap_tolerance=tol,
+        stopped_by=None,
+        extra=extra,
+    )

@@ -434,6 +434,9 @@ class CapacitatedCoverage(_SideConstraints):
 
     #: Solve this instance as given (no row merging or candidate reduction).
     _direct = False
+    #: The large path's warm start and its proven bound on the demand served (a row).
+    _start: dict[str, Any] | None = None
+    _served_at_most: float | None = None
 
     def solve(
         self,
