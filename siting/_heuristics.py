@@ -13,7 +13,6 @@ import time
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 if TYPE_CHECKING:
     from siting._lagrangian import Costs
@@ -72,7 +71,7 @@ def pmedian_swap(
     caller holds them. Stops early (with the best plan so far) at ``deadline``, a
     ``time.perf_counter`` value.
     """
-    n, m = D.shape
+    m = D.shape[1]
     sel = np.asarray(selected, dtype=np.int64).copy()
     movable = ~np.isin(sel, fixed)
     if not movable.any() or len(sel) >= m:
@@ -89,25 +88,4 @@ def pmedian_swap(
         if not change < -1e-9 * max(1.0, abs(total)):
             break
         sel[k_out] = j_in
-    return np.sort(sel)
-    rows = np.arange(n)
-    for _ in range(max_swaps):
-        if time.perf_counter() >= deadline:
-            break
-        sub = D[:, sel]
-        order = np.argsort(sub, axis=1, kind="stable")[:, :2]
-        cur = sub[rows, order[:, 0]]
-        second = sub[rows, order[:, 1]] if len(sel) > 1 else np.full(n, np.inf)
-        closed = np.setdiff1d(np.arange(m), sel)
-        Dc = D[:, closed]
-        near = np.minimum(cur[:, None], Dc)
-        base = w @ (near - cur[:, None])  # gain of adding each closed site
-        extra = w[:, None] * (np.minimum(second[:, None], Dc) - near)  # loss if own site leaves
-        owner = sp.csr_array((np.ones(n), (order[:, 0], rows)), shape=(len(sel), n))
-        delta = base[None, :] + owner @ extra
-        delta[np.isin(sel, fixed), :] = np.inf
-        k_out, k_in = np.unravel_index(int(np.argmin(delta)), delta.shape)
-        if not delta[k_out, k_in] < -1e-9 * max(1.0, abs(float(w @ cur))):
-            break
-        sel[k_out] = closed[k_in]
     return np.sort(sel)

@@ -107,10 +107,10 @@ def solve_large(
         n_s,
         heuristic_s,
     )
-    start = None if met else _start_on(keep, types, flow, ac, dc)
     if met:  # proven by the bound: the flow is the plan, no integer program
         res = _flow_result(model, keep, types, flow, len(rows), tol)
     else:
+        start = _start_on(keep, types, flow, ac, dc)
         fixed = np.searchsorted(keep, model.fixed)
         res = _solve_restricted(
             model, sub, ac, dc, keep, fixed, solver, left, gap, threads, msg, start=start,
@@ -211,13 +211,13 @@ def _solve_restricted(
     threads: int | None,
     msg: bool,
     *,
-    start: dict[str, Any] | None,
+    start: dict[str, Any],
     at_most: float,
 ) -> SolveResult:
-    """The integer program on the merged rows and the ``keep`` candidates only,
-    ``fixed`` (positions in ``keep``) open (solved as given: no second merge, no
-    second reduction), warm-started from
-    ``start``, with the proven bound ``at_most`` on the demand served as a row."""
+    """The integer program on the merged rows and the ``keep`` candidates only, with
+    ``fixed`` (positions in ``keep``) open, warm-started from ``start`` and with the
+    proven bound ``at_most`` on the demand served as a row (solved as given: no
+    second merge, no second reduction)."""
     restricted = type(model)(
         sp.csr_array(sub[:, keep]),
         ac,
@@ -265,8 +265,8 @@ def _start_on(
         for i, j, x in zip(flow.rows, pos, flow.dc, strict=True)
         if x > 0 and dc[i] > 0
     }
-    at = {int(j): t for j, t in types.items()}
-    return {"types": {int(np.searchsorted(keep, j)): t for j, t in at.items()}, "u": u, "v": v}
+    kinds = {int(np.searchsorted(keep, j)): t for j, t in types.items()}
+    return {"types": kinds, "u": u, "v": v}
 
 
 def _flow_result(

@@ -5,7 +5,7 @@ The class, its formulation, input checks and constructors; its rows are in
 :mod:`siting.optimize._capacitated_solve` and :mod:`siting.optimize._large`.
 """
 
-# about 490 lines: the formulation (83 docstring lines), checks and four constructors
+# about 500 lines: the formulation (83 docstring lines), checks and four constructors
 
 from __future__ import annotations
 
