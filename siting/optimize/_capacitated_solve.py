@@ -22,7 +22,7 @@ from siting import _solvers, settings
 from siting._clock import time_left
 from siting._errors import InfeasibleError
 from siting.optimize import _capacitated_rows as _rows
-from siting.optimize._common import _expand_assignment, _same_rows, _summed
+from siting.optimize._common import _expand_assignment, _same_rows
 from siting.optimize.result import SolveResult
 
 if TYPE_CHECKING:
@@ -53,10 +53,6 @@ def solve_direct(
         weight, slack = secondary_weight(model, greedy_served, tol)
         solve_gap = tol * settings.SECONDARY_GAP_FACTOR
     prob, y, assign = model.build(start=start0, weight=weight)
-    if model._served_at_most is not None:  # a proven bound: cuts no plan off
-        served = [(x, model.ac[i]) for (i, _), x in assign["u"].items()]
-        served += [(x, model.dc[i]) for (i, _), x in assign["v"].items()]
-        prob += _summed(served) <= model._served_at_most, "served_at_most"
     build_s = time.perf_counter() - t0
     # the time limit covers building the model too
     limit = time_left(time_limit, build_s)

@@ -434,9 +434,8 @@ class CapacitatedCoverage(_SideConstraints):
 
     #: Solve this instance as given (no row merging or candidate reduction).
     _direct = False
-    #: The large path's warm start and its proven bound on the demand served (a row).
+    #: The large path's warm start (else the greedy plan).
     _start: dict[str, Any] | None = None
-    _served_at_most: float | None = None
 
     def solve(
         self,
