@@ -255,14 +255,22 @@ def _plain_greedy(D: np.ndarray, w: np.ndarray, p: int, fixed: np.ndarray) -> np
 @settings(max_examples=100, deadline=None, derandomize=True)
 @given(st.integers(0, 1_000_000))
 def test_lazy_greedy_equals_the_plain_greedy(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    n, m = int(rng.integers(3, 50)), int(rng.integers(2, 25))
     # integer costs: many ties, which both must break towards the lowest index
-    D = rng.integers(0, 12, (n, m)).astype(float)
-    w = rng.integers(1, 4, n).astype(float)
-    p = int(rng.integers(1, m + 1))
-    fixed = np.sort(rng.choice(m, int(rng.integers(0, min(p, 3) + 1)), replace=False))
+    D, w, p, fixed = _tied_instance(seed, n=(3, 50), m=(2, 25), costs=12, w_min=1)
     assert np.array_equal(pmedian_greedy(D, w, p, fixed), _plain_greedy(D, w, p, fixed))
+
+
+def _tied_instance(
+    seed: int, *, n: tuple[int, int], m: tuple[int, int], costs: int, w_min: int
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Integer costs below ``costs`` and weights: many ties. (D, w, p, fixed sites)."""
+    rng = np.random.default_rng(seed)
+    n_d, n_s = int(rng.integers(*n)), int(rng.integers(*m))
+    D = rng.integers(0, costs, (n_d, n_s)).astype(float)
+    w = rng.integers(w_min, 4, n_d).astype(float)
+    p = int(rng.integers(1, n_s + 1))
+    fixed = np.sort(rng.choice(n_s, int(rng.integers(0, min(p, 3) + 1)), replace=False))
+    return D, w, p, fixed
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -332,14 +340,10 @@ def test_compiled_swap_equals_the_plain_interchange(seed: int) -> None:
     """Whitaker's decomposition on sorted rows (:func:`siting._reduced.swap_pass`)
     makes the same swaps as evaluating every swap in full, ties included, and ends
     where no single swap helps."""
-    rng = np.random.default_rng(seed)
-    n, m = int(rng.integers(2, 30)), int(rng.integers(2, 12))
-    # integer costs: many ties, broken towards the first position, then the lowest site
-    D = rng.integers(0, 9, (n, m)).astype(float)
-    w = rng.integers(0, 4, n).astype(float)
-    p = int(rng.integers(1, m + 1))
-    fixed = np.sort(rng.choice(m, int(rng.integers(0, min(p, 3) + 1)), replace=False))
-    rest = np.setdiff1d(np.arange(m), fixed)
+    # ties broken towards the first position, then the lowest site; zero weights too
+    D, w, p, fixed = _tied_instance(seed, n=(2, 30), m=(2, 12), costs=9, w_min=0)
+    rng = np.random.default_rng(seed + 1)
+    rest = np.setdiff1d(np.arange(D.shape[1]), fixed)
     start = np.concatenate([fixed, rng.choice(rest, p - len(fixed), replace=False)])
     got = pmedian_swap(D, w, start, fixed)
     assert np.array_equal(got, _plain_swap(D, w, start, fixed))

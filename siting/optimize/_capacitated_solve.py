@@ -209,32 +209,44 @@ def read_result(
                 kinds.append(kind)
     r, c, v = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(vals)
     is_dc = np.array([k == "v" for k in kinds], dtype=bool).reshape(-1)
-    load = np.bincount(c, weights=v, minlength=len(selected))
-    served_ac = np.bincount(r[~is_dc], weights=v[~is_dc], minlength=n_d)
-    served_dc = np.bincount(r[is_dc], weights=v[is_dc], minlength=n_d)
     types = site_type[selected].astype(str)
-    cap = np.array([model.capacity_of(int(j), t) for j, t in zip(selected, types, strict=True)])
-    cost = np.array([model.cost_of(int(j), t) for j, t in zip(selected, types, strict=True)])
-    served = float(load.sum())
-    extra = {
-        "types": types,
-        "load": load,
-        "capacity": cap,
-        "utilisation": np.divide(load, cap, out=np.zeros(len(cap)), where=cap > 0),
-        "served_ac": served_ac,
-        "served_dc": served_dc,
-        # the model's one assignment: demand point, position in selected, sessions/day
-        # and whether they are DC sessions
-        "assignment": (r, c, v, is_dc),
-        "demand_total": float(model.ac.sum() + model.dc.sum()),
-        "secondary": model.last_secondary,
-        "heuristic_objective": greedy_served,
-        "station_cost": cost,
-        "cost": float(cost.sum()),
-    }
+    extra = plan_figures(model, selected, types, (r, c, v, is_dc), n_d)
+    served = float(extra["load"].sum())
+    extra.update(
+        demand_total=float(model.ac.sum() + model.dc.sum()),
+        secondary=model.last_secondary,
+        heuristic_objective=greedy_served,
+    )
     if exact_p and model.budget is None and len(selected) != model.p:
         raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={model.p}")
     g = _solvers.relative_gap(served, info.bound)
     info = dataclasses.replace(info, objective=served, gap=g, seconds=seconds)
     info = dataclasses.replace(info, status=status, stopped_by=stopped)
     return SolveResult.from_info(model.name, selected, info, build_s, extra)
+
+
+def plan_figures(
+    model: CapacitatedCoverage,
+    sites: np.ndarray,
+    types: np.ndarray,
+    assignment: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    n_points: int,
+) -> dict[str, Any]:
+    """Per station (``sites`` of ``model``, of ``types``) and per point figures of a
+    plan's one ``assignment``: (demand point, position in ``sites``, sessions/day,
+    whether they are DC sessions)."""
+    r, c, v, is_dc = assignment
+    load = np.bincount(c, weights=v, minlength=len(sites))
+    cap = np.array([model.capacity_of(int(j), t) for j, t in zip(sites, types, strict=True)])
+    cost = np.array([model.cost_of(int(j), t) for j, t in zip(sites, types, strict=True)])
+    return {
+        "types": types,
+        "load": load,
+        "capacity": cap,
+        "utilisation": np.divide(load, cap, out=np.zeros(len(cap)), where=cap > 0),
+        "served_ac": np.bincount(r[~is_dc], weights=v[~is_dc], minlength=n_points),
+        "served_dc": np.bincount(r[is_dc], weights=v[is_dc], minlength=n_points),
+        "assignment": assignment,
+        "station_cost": cost,
+        "cost": float(cost.sum()),
+    }

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from siting import _cover, _solvers, settings
 from siting._clock import time_left
 from siting.optimize import _flow
-from siting.optimize._capacitated_solve import same_reach_rows, unmerged
+from siting.optimize._capacitated_solve import plan_figures, same_reach_rows, unmerged
 from siting.optimize._common import _cover_rows
 from siting.optimize.covering import MaximalCovering
 from siting.optimize.result import SolveResult
@@ -108,7 +108,7 @@ def solve_large(
         heuristic_s,
     )
     if met:  # proven by the bound: the flow is the plan, no integer program
-        res = _flow_result(model, keep, types, flow, len(rows), tol)
+        res = _flow_result(model, keep, types, flow, len(rows), float(w.sum()), tol)
     else:
         start = _start_on(keep, types, flow, ac, dc)
         fixed = np.searchsorted(keep, model.fixed)
@@ -273,39 +273,31 @@ def _flow_result(
     types: dict[int, str],
     flow: _flow.Flow,
     n_rows: int,
+    demand: float,
     tol: float,
 ) -> SolveResult:
-    """The flow's plan on the merged rows as a result (sites as positions in ``keep``),
-    in the form of :func:`siting.optimize._capacitated_solve.read_result`."""
+    """The flow's plan on the merged rows (``demand`` sessions/day in all) as a
+    result, sites as positions in ``keep``, in the form of
+    :func:`siting.optimize._capacitated_solve.read_result`."""
     pos = np.searchsorted(keep, flow.sites)
     kinds = np.array([types[int(j)] for j in keep])
-    cap = np.array([model.capacity_of(int(j), t) for j, t in zip(keep, kinds, strict=True)])
-    cost = np.array([model.cost_of(int(j), t) for j, t in zip(keep, kinds, strict=True)])
     is_ac, is_dc = flow.ac > 1e-9, flow.dc > 1e-9
-    rows = np.concatenate([flow.rows[is_ac], flow.rows[is_dc]])
-    cols = np.concatenate([pos[is_ac], pos[is_dc]])
-    vals = np.concatenate([flow.ac[is_ac], flow.dc[is_dc]])
-    dc_flag = np.concatenate([np.zeros(int(is_ac.sum()), bool), np.ones(int(is_dc.sum()), bool)])
-    load = np.bincount(cols, weights=vals, minlength=len(keep))
-    served_ac, served_dc = flow.by_row(n_rows)
-    extra = {
-        "types": kinds,
-        "load": load,
-        "capacity": cap,
-        "utilisation": np.divide(load, cap, out=np.zeros(len(cap)), where=cap > 0),
-        "served_ac": served_ac,
-        "served_dc": served_dc,
-        "assignment": (rows, cols, vals, dc_flag),
-        "demand_total": float(served_ac.sum() + served_dc.sum()),
-        "secondary": None,
-        "heuristic_objective": flow.served,
-        "station_cost": cost,
-        "cost": float(cost.sum()),
-    }
+    assignment = (
+        np.concatenate([flow.rows[is_ac], flow.rows[is_dc]]),
+        np.concatenate([pos[is_ac], pos[is_dc]]),
+        np.concatenate([flow.ac[is_ac], flow.dc[is_dc]]),
+        np.repeat([False, True], [int(is_ac.sum()), int(is_dc.sum())]),
+    )
+    extra = plan_figures(model, keep, kinds, assignment, n_rows)
+    extra.update(
+        demand_total=demand,
+        secondary=None,
+        heuristic_objective=flow.served,
+    )
     return SolveResult(
         model=model.name,
         selected=np.arange(len(keep)),
-        objective=float(load.sum()),
+        objective=float(extra["load"].sum()),
         bound=None,
         gap=None,
         status="optimal",
