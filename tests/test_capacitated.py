@@ -357,3 +357,26 @@ def test_network_flow_and_its_bound_against_brute_force(seed: int) -> None:
     free[fixed] = False
     bound = _flow.network_bound(nb, ac + dc, fixed, free, p - 1, max(cap.values()))
     assert bound >= best - 1e-7
+
+
+def test_large_path_bounds_and_its_fallback_are_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Above the size threshold the large path states its bounds; a budget rules it
+    out, and the log says so (the whole model solves it instead)."""
+    from siting import settings as siting_settings
+
+    monkeypatch.setattr(siting_settings, "CAPACITATED_DIRECT_PAIRS", -1)
+    cost, ac, dc = instance(11, n=60, m=20)
+    cap, prices = {"AC": 6.0, "DC": 11.0}, {"AC": 10.0, "DC": 40.0}
+    with caplog.at_level("INFO", logger="siting"):
+        large = CapacitatedCoverage.from_cost_matrix(cost, ac, dc, cap, 8, threshold=3.5).solve()
+    assert "scale" in large.extra and "bounds: capacity" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="siting"):
+        budgeted = CapacitatedCoverage.from_cost_matrix(
+            cost, ac, dc, cap, 8, threshold=3.5, budget=100.0, station_cost=prices
+        ).solve(gap=0.0)
+    assert "scale" not in budgeted.extra
+    assert "rule out the large-instance path" in caplog.text
+    assert budgeted.status == "optimal" and budgeted.extra["cost"] <= 100.0 + 1e-9

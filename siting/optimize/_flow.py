@@ -133,22 +133,19 @@ def residual_plan(
         got_ac, got_dc = first.by_row(nb.shape[0])
         rest_ac, rest_dc = np.maximum(rest_ac - got_ac, 0.0), np.maximum(rest_dc - got_dc, 0.0)
     nb_t = sp.csr_array(sp.csr_array(nb, dtype=np.float64).T)
-    open_ = ~free.copy()
+    open_ = ~free
     for _ in range(k):
         reach_ac, reach_dc = nb_t @ rest_ac, nb_t @ rest_dc
-        value = np.full(nb.shape[1], -1.0)
-        kind = np.full(nb.shape[1], "", dtype=object)
-        for t in ("AC", "DC"):
-            if t in capacity:
-                v = np.minimum(capacity[t], reach_ac + (reach_dc if t == "DC" else 0.0))
-                better = v > value if t == "AC" else v >= value
-                value, kind = np.where(better, v, value), np.where(better, t, kind)
+        none = np.full(nb.shape[1], -1.0)
+        as_ac = np.minimum(capacity["AC"], reach_ac) if "AC" in capacity else none
+        as_dc = np.minimum(capacity["DC"], reach_ac + reach_dc) if "DC" in capacity else none
+        value = np.maximum(as_ac, as_dc)
         value[open_] = -1.0
         j = int(np.argmax(value))
         if value[j] < 0:
             break
         open_[j] = True
-        types[j] = str(kind[j])
+        types[j] = "DC" if as_dc[j] >= as_ac[j] else "AC"
         rows = _rows_of(nb_t, j)
         left = capacity[types[j]]
         if types[j] == "DC":

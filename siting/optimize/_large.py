@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import time
@@ -54,6 +55,21 @@ def solve_large(
        the full problem; the gap is measured against the bound of step 2, so it is
        honest even though the reduced set might miss a better plan.
     """
+    if model.secondary:
+        # the secondary order needs the whole model, which at this size takes longer
+        # to build than the time limit: the large path without it
+        log.info(
+            "capacitated: over %d assignment pairs: secondary order off, large-instance path",
+            settings.CAPACITATED_DIRECT_PAIRS,
+        )
+        plain = copy.copy(model)
+        plain.secondary = False
+        res = solve_large(plain, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        res.extra["secondary"] = {
+            "order": "off: the instance is above settings.CAPACITATED_DIRECT_PAIRS",
+            "status": "not applied",
+        }
+        return res
     t0 = time.perf_counter()
     _, tol = _solvers.check_options(solver, time_limit, gap)
     n_s = model.neighbours.shape[1]
@@ -64,15 +80,13 @@ def solve_large(
     free[model.fixed] = False
     value, bound_capacity = _capacity_bound(model, sub, ac, w, free)
     n_free = model.p - len(model.fixed)
-    biggest = max(model.capacity.values())
+    strongest = max(model.capacity, key=lambda t: (model.capacity[t], t == "DC"))
+    cap = model.capacity[strongest]
     # a hair above the LP's optimum: HiGHS solves it within its tolerances
-    bound_network = _flow.network_bound(sub, w, model.fixed, free, n_free, biggest)
-    bound_network = bound_network * (1.0 + 1e-7) + 1e-6
-    fixed_types = [max(model.capacity, key=lambda t: (model.capacity[t], t == "DC"))] * len(
-        model.fixed
-    )
+    bound_network = _flow.network_bound(sub, w, model.fixed, free, n_free, cap) * (1 + 1e-7)
+    bound_network += 1e-6
     types, flow = _flow.residual_plan(
-        sub, ac, dc, model.fixed, fixed_types, free, n_free, model.capacity
+        sub, ac, dc, model.fixed, [strongest] * len(model.fixed), free, n_free, model.capacity
     )
     upper = min(bound_capacity, bound_network)
     cover_plan, iterations, bound_coverage = np.empty(0, dtype=np.int64), 0, np.inf

@@ -1,5 +1,6 @@
 """Private: the p-median solved exactly in steps (:class:`~siting.optimize.PMedian`).
 
+:func:`heuristic` gives the first incumbent (greedy and swap);
 :func:`lagrangian_steps` is the subgradient Lagrangian bound (Beasley 1993), the
 sites its reduced costs close or open, and, with few sites left to choose, the
 Lagrangian branch-and-bound (:mod:`siting._lagrangian`); :func:`solve_reduced`
@@ -41,6 +42,29 @@ def pruning_of(model: PMedian, tol: float) -> _lagrangian.Pruning:
     return _lagrangian.Pruning(integral=integral, gap=tol)
 
 
+def heuristic(
+    model: PMedian, D: np.ndarray, deadline: float = np.inf, costs: _lagrangian.Costs | None = None
+) -> np.ndarray:
+    """Step 1 of :meth:`PMedian.solve`: greedy construction and swap improvement
+    (``costs``: the row-sorted ``w * D``, if the caller holds them)."""
+    start = _heuristics.pmedian_greedy(D, model.weights, model.p, model.fixed)
+    return _heuristics.pmedian_swap(
+        D, model.weights, start, model.fixed, deadline=deadline, costs=costs
+    )
+
+
+def serves_everyone(model: PMedian, sites: np.ndarray) -> bool:
+    """Whether every weighted point has an allowed site in ``sites`` (or may go unserved)."""
+    if model.unserved_cost is not None:
+        return True
+    is_open = np.zeros(model.shape[1], dtype=bool)
+    is_open[sites] = True
+    rows = np.repeat(np.arange(model.shape[0]), np.diff(model.indptr))
+    served = np.zeros(model.shape[0], dtype=bool)
+    served[rows[is_open[model.indices]]] = True
+    return bool(served[model.weights > 0].all())
+
+
 def lagrangian_steps(
     model: PMedian,
     D: np.ndarray,
@@ -78,7 +102,7 @@ def lagrangian_steps(
         D, w, np.sort(root.selection), model.fixed, deadline=deadline, costs=costs
     )
     relaxed_cost = _heuristics.pmedian_cost(D, w, relaxed)
-    if relaxed_cost < cost and model._serves_everyone(relaxed):
+    if relaxed_cost < cost and serves_everyone(model, relaxed):
         incumbent, cost = relaxed, relaxed_cost
     bound = pruning.tighten(root.value)
     extra.update(lagrangian_bound=root.value, lagrangian_iterations=root.iterations)

@@ -5,11 +5,10 @@ The class, its formulation, input checks and constructors; its rows are in
 :mod:`siting.optimize._capacitated_solve` and :mod:`siting.optimize._large`.
 """
 
-# about 500 lines: the formulation (83 docstring lines), checks and four constructors
+# about 480 lines: the formulation (83 docstring lines), checks and four constructors
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import warnings
@@ -454,27 +453,14 @@ class CapacitatedCoverage(_SideConstraints):
         pairs = int(self.neighbours.nnz) * (2 if "DC" in self.capacity else 1)
         large = pairs > settings.CAPACITATED_DIRECT_PAIRS
         if large and not self._direct and self._plain() and not self.site_capacity:
-            if self.secondary:
-                # the secondary order needs the whole model, which at this size takes
-                # longer to build than the time limit: the large path without it
-                log.info(
-                    "capacitated: %d assignment pairs (over %d): secondary order off, "
-                    "large-instance path",
-                    pairs,
-                    settings.CAPACITATED_DIRECT_PAIRS,
-                )
-                plain = copy.copy(self)
-                plain.secondary = False
-                res = solve_large(
-                    plain, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
-                )
-                res.extra["secondary"] = {
-                    "order": "off: the instance is above settings.CAPACITATED_DIRECT_PAIRS",
-                    "status": "not applied",
-                }
-                return res
             return solve_large(
                 self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
+            )
+        if large and not self._direct:
+            log.info(
+                "capacitated: %d assignment pairs, but a budget, spacing, equity or known "
+                "station capacities rule out the large-instance path; the whole model instead",
+                pairs,
             )
         reduced = None if self._direct else _solve.merged(self)
         if reduced is not None:

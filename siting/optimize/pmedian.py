@@ -223,7 +223,7 @@ class PMedian(_SideConstraints):
 
     def heuristic(self) -> np.ndarray:
         """Greedy construction and swap improvement; the first incumbent of :meth:`solve`."""
-        return self._heuristic(self.dense_costs())
+        return _pmedian_solve.heuristic(self, self.dense_costs())
 
     # ------------------------------------------------------------------ model
     def build(
@@ -322,7 +322,7 @@ class PMedian(_SideConstraints):
         D = self.dense_costs()
         w = self.weights
         costs = _lagrangian.Costs(w[:, None] * D)  # sorted once: swap and Lagrangian
-        incumbent = self._heuristic(D, deadline, costs)
+        incumbent = _pmedian_solve.heuristic(self, D, deadline, costs)
         cost = _heuristics.pmedian_cost(D, w, incumbent)
         extra: dict[str, Any] = {"heuristic_objective": cost}
         n_s = self.shape[1]
@@ -338,7 +338,7 @@ class PMedian(_SideConstraints):
             return _pmedian_solve.solve_side(
                 self, name, incumbent, tol, t0, time_limit, threads, msg, extra
             )
-        if self._serves_everyone(incumbent):
+        if _pmedian_solve.serves_everyone(self, incumbent):
             found = _pmedian_solve.lagrangian_steps(
                 self, D, costs, incumbent, cost, tol, deadline, extra
             )
@@ -362,25 +362,6 @@ class PMedian(_SideConstraints):
             msg,
             extra,
         )
-
-    def _heuristic(
-        self, D: np.ndarray, deadline: float = np.inf, costs: _lagrangian.Costs | None = None
-    ) -> np.ndarray:
-        start = _heuristics.pmedian_greedy(D, self.weights, self.p, self.fixed)
-        return _heuristics.pmedian_swap(
-            D, self.weights, start, self.fixed, deadline=deadline, costs=costs
-        )
-
-    def _serves_everyone(self, sites: np.ndarray) -> bool:
-        """Whether every weighted point has an allowed site in ``sites`` (or may go unserved)."""
-        if self.unserved_cost is not None:
-            return True
-        is_open = np.zeros(self.shape[1], dtype=bool)
-        is_open[sites] = True
-        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
-        served = np.zeros(self.shape[0], dtype=bool)
-        served[rows[is_open[self.indices]]] = True
-        return bool(served[self.weights > 0].all())
 
 
 def _chain_levels(
