@@ -380,3 +380,33 @@ def test_large_path_bounds_and_its_fallback_are_logged(
     assert "scale" not in budgeted.extra
     assert "rule out the large-instance path" in caplog.text
     assert budgeted.status == "optimal" and budgeted.extra["cost"] <= 100.0 + 1e-9
+
+
+def test_large_path_under_a_forced_time_limit_is_honest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The large path stopped by a time limit far too short: a plan no better than the
+    optimum, a bound no lower, and ``optimal`` only when it is the optimum."""
+    from siting import settings as siting_settings
+
+    statuses = []
+    for seed in range(8):
+        cost, ac, dc = instance(seed, n=70, m=24)
+        # capacities above the demand in reach: coverage binds, the flow's start
+        # seldom meets the bounds and the integer program is stopped
+        args = (cost, ac, dc, {"AC": 30.0, "DC": 50.0}, 6)
+        exact = CapacitatedCoverage.from_cost_matrix(*args, threshold=3.0).solve(gap=0.0)
+        with monkeypatch.context() as mp:
+            mp.setattr(siting_settings, "CAPACITATED_DIRECT_PAIRS", -1)
+            mp.setattr(siting_settings, "CANDIDATES_PER_STATION", 0)
+            short = CapacitatedCoverage.from_cost_matrix(*args, threshold=3.0).solve(
+                gap=0.0, time_limit=0.01
+            )
+        assert "scale" in short.extra
+        tol = 1e-6 * max(1.0, exact.objective)
+        assert short.objective <= exact.objective + tol
+        assert short.bound is not None and short.bound >= exact.objective - tol
+        if short.status == "optimal":
+            assert short.objective == pytest.approx(exact.objective, abs=tol)
+        else:
+            assert short.stopped_by and short.gap is not None and short.gap > 0
+        statuses.append(short.status)
+    assert "feasible" in statuses  # the limit did stop some
