@@ -36,6 +36,22 @@ def coverage(nb: sp.csr_array, w: np.ndarray, open_mask: np.ndarray) -> float:
     return float(w[hit].sum())
 
 
+def greedy(nb: sp.csr_array, w: np.ndarray, fixed: np.ndarray, p: int) -> np.ndarray:
+    """The ``fixed`` sites, then repeatedly the site adding the most uncovered weight
+    (ties: the lowest index) until ``p`` are open."""
+    nb_t = sp.csr_array(nb, dtype=np.float64).T.tocsr()
+    chosen = np.zeros(nb.shape[1], dtype=bool)
+    chosen[fixed] = True
+    left = np.where(nb @ chosen.astype(np.float64) > 0, 0.0, np.asarray(w, dtype=float))
+    for _ in range(p - int(chosen.sum())):
+        gain = nb_t @ left
+        gain[chosen] = -1.0
+        j = int(np.argmax(gain))
+        chosen[j] = True
+        left[nb_t.indices[nb_t.indptr[j] : nb_t.indptr[j + 1]]] = 0.0
+    return np.flatnonzero(chosen)
+
+
 def swap(
     nb: sp.csr_array,
     w: np.ndarray,

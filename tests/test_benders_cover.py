@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from siting import _benders_cover
+from siting import _benders_cover, _rows
 from siting import settings as siting_settings
 from siting.optimize import MaximalCovering
 
@@ -58,6 +58,42 @@ def test_benders_matches_brute_force(seed: int, by_time: bool) -> None:
     assert res.bound >= best - 1e-9
     assert _covered(nb, w, res.selected) == pytest.approx(res.value, abs=1e-9)
     assert set(fixed.tolist()) <= set(res.selected.tolist()) and len(res.selected) == p
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.integers(0, 100_000))
+def test_dominated_sites_are_never_needed(seed: int) -> None:
+    """The best plan among the sites left after dominance is the best plan, and
+    replacing the dominated sites of any plan never lowers its cover."""
+    nb, _, w, p, fixed = _instance(seed)
+    clients = _benders_cover.Clients.from_neighbours(nb, w, fixed)
+    dom, by = _benders_cover.dominated(clients, fixed, p)
+    assert not dom[fixed].any()
+    allowed = [j for j in range(nb.shape[1]) if not dom[j]]
+    plans = [c for c in itertools.combinations(allowed, p) if set(fixed) <= set(c)]
+    assert max(_covered(nb, w, c) for c in plans) == pytest.approx(_brute(nb, w, p, fixed))
+    free = [j for j in range(nb.shape[1]) if j not in set(fixed.tolist())]
+    for extra in itertools.combinations(free, p - len(fixed)):
+        plan = np.array(sorted([*fixed.tolist(), *extra]), dtype=np.int64)
+        better = _benders_cover.undominated(plan, dom, by, fixed)
+        assert len(better) == p and set(fixed.tolist()) <= set(better.tolist())
+        assert not dom[better].any()
+        assert _covered(nb, w, better) >= _covered(nb, w, plan) - 1e-9
+
+
+def test_dominance_on_a_small_case() -> None:
+    """Site 1 reaches a subset of site 0's points, site 2 the same set as site 3
+    (the higher index goes), site 4 nothing: 1, 3 and 4 are dominated."""
+    nb = sp.csr_array(
+        np.array([[1, 1, 0, 0, 0], [1, 0, 0, 0, 0], [0, 0, 1, 1, 0], [0, 0, 0, 0, 0]], float)
+    )
+    none = np.zeros(0, dtype=np.int64)
+    clients = _benders_cover.Clients.from_neighbours(nb, np.ones(4), none)
+    dom, by = _benders_cover.dominated(clients, none, 2)
+    assert dom.tolist() == [False, True, False, True, True]
+    assert by.tolist() == [-1, 0, -1, 2, -1]
+    # with p = 3, only two sites would be left: nothing is dominated
+    assert not _benders_cover.dominated(clients, none, 3)[0].any()
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
@@ -143,3 +179,33 @@ def test_side_constraints_fall_back_and_say_so(
     assert "benders" not in res.extra
     assert "rule out the Benders decomposition" in caplog.text
     assert not {0, 1} <= set(res.selected.tolist())
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.integers(0, 100_000), st.booleans())
+def test_same_rows_matches_the_exact_loop(seed: int, labelled: bool) -> None:
+    """The hashed grouping of identical rows equals the keyed loop, with and
+    without group labels, on patterns with many repeated rows."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 60)), int(rng.integers(1, 8))
+    pattern = rng.random((n, m)) < rng.random()
+    nb = sp.csr_array(pattern * rng.uniform(1, 9, (n, m)))
+    live = rng.random(n) < 0.8
+    labels = rng.integers(0, 3, n) if labelled else None
+    fast, exact = _rows.same_rows(nb, live, labels), _rows._same_rows_exact(nb, live, labels)
+    assert np.array_equal(fast[0], exact[0]) and np.array_equal(fast[1], exact[1])
+
+
+def test_same_rows_never_merges_different_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hash that merges everything is caught by the row-by-row check."""
+    nb = sp.csr_array(np.array([[1, 0, 1], [1, 0, 1], [0, 1, 1], [1, 1, 0]], float))
+    live = np.ones(4, dtype=bool)
+    assert not _rows._rows_equal(nb, np.arange(4), np.zeros(4, dtype=np.int64))
+
+    class _Flat:
+        def random(self, size: int) -> np.ndarray:
+            return np.ones(size)  # rows 2 and 3 get the same key as rows 0 and 1
+
+    monkeypatch.setattr(_rows.np.random, "default_rng", lambda seed: _Flat())
+    rows, rep_of = _rows.same_rows(nb, live, None)
+    assert rows.tolist() == [0, 2, 3] and rep_of.tolist() == [0, 0, 2, 3]

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from siting._errors import InfeasibleError, InputError
 from siting._io import check_projected
+from siting._rows import same_rows as _same_rows
 
 
 def _cover_rows(
@@ -31,27 +32,6 @@ def _cover_rows(
     rows, rep_of = _same_rows(nb, live, groups)
     merged = np.bincount(rep_of[live], weights=weights[live], minlength=n_d)
     return rows, merged, by_fixed
-
-
-def _same_rows(
-    nb: sp.csr_array, live: np.ndarray, groups: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Group the ``live`` rows with identical neighbour sets (and group labels).
-
-    Returns (representative rows ascending, representative of every row; -1
-    where not live). A representative is the first row of its group.
-    """
-    rep_of = np.full(nb.shape[0], -1, dtype=np.int64)
-    first: dict[tuple[object, bytes], int] = {}
-    indptr, indices = nb.indptr, nb.indices
-    for i in np.flatnonzero(live).tolist():
-        key = (
-            groups[i] if groups is not None else None,
-            np.sort(indices[indptr[i] : indptr[i + 1]]).tobytes(),
-        )
-        rep_of[i] = first.setdefault(key, i)
-    rows = np.fromiter(sorted(first.values()), dtype=np.int64, count=len(first))
-    return rows, rep_of
 
 
 def _site_variables(prob: pulp.LpProblem, n_sites: int, fixed: np.ndarray) -> list[pulp.LpVariable]:

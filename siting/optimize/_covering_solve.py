@@ -108,7 +108,7 @@ def solve_benders(
     clients = _benders_cover.Clients.from_neighbours(
         model.neighbours, model.weights, model.fixed, costs=model.pair_times
     )
-    start = model.greedy()
+    start = _cover.greedy(clients.nb, clients.w, model.fixed, model.p)
     build_s = time.perf_counter() - t0
     left = None if time_limit is None else max(0.05, time_limit - build_s)
     res = _benders_cover.solve(
@@ -122,6 +122,7 @@ def solve_benders(
         "integer_rounds": res.mip_rounds,
         "cuts": res.cuts,
         "sites_fixed": res.sites_fixed,
+        "sites_dominated": res.sites_dominated,
         "seconds": round(res.seconds, 3),
     }
     log.info(

@@ -1,0 +1,78 @@
+"""Private: rows of a sparse pattern with identical neighbour sets.
+
+Merging them is an exact reduction for the covering models (a point's cover
+depends only on its set of sites in reach) and for the capacitated model's
+flows (points with the same reach are interchangeable).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def same_rows(
+    nb: sp.csr_array, live: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Group the ``live`` rows with identical neighbour sets (and group labels).
+
+    Returns (representative rows ascending, representative of every row; -1
+    where not live). A representative is the first row of its group.
+
+    Rows are keyed by their length and two fixed random projections of their
+    sorted neighbour set, and every row is then compared with its
+    representative entry by entry, so a hash collision can never merge two
+    different rows (it falls back to the exact keyed loop).
+    """
+    nb = sp.csr_array(nb)
+    if not nb.has_sorted_indices:
+        nb = nb.copy()
+        nb.sort_indices()
+    rows = np.flatnonzero(live)
+    rep_of = np.full(nb.shape[0], -1, dtype=np.int64)
+    if not len(rows):
+        return rows, rep_of
+    pattern = sp.csr_array((np.ones(nb.nnz), nb.indices, nb.indptr), shape=nb.shape)[rows]
+    rng = np.random.default_rng(20_170_525)
+    key = [np.diff(pattern.indptr).astype(np.float64)]
+    key += [pattern @ rng.random(nb.shape[1]) for _ in range(2)]
+    if groups is not None:
+        key.append(np.unique(np.asarray(groups)[rows], return_inverse=True)[1].ravel())
+    order = np.lexsort(key[::-1])  # stable: a group's first row comes first
+    keys = np.column_stack(key)[order]
+    starts = np.concatenate([[True], (keys[1:] != keys[:-1]).any(axis=1)])
+    rep = np.empty(len(rows), dtype=np.int64)
+    rep[order] = rows[order[np.flatnonzero(starts)[np.cumsum(starts) - 1]]]
+    if not _rows_equal(nb, rows, rep):  # a hash collision: the exact loop decides
+        return _same_rows_exact(nb, live, groups)
+    rep_of[rows] = rep
+    return np.unique(rep), rep_of
+
+
+def _rows_equal(nb: sp.csr_array, rows: np.ndarray, other: np.ndarray) -> bool:
+    """Whether each row ``rows[k]`` of ``nb`` has the neighbours of ``other[k]``."""
+    lengths = np.diff(nb.indptr)
+    if not np.array_equal(lengths[rows], lengths[other]):
+        return False
+    offset = np.repeat(np.cumsum(lengths[rows]) - lengths[rows], lengths[rows])
+    step = np.arange(int(lengths[rows].sum())) - offset
+    a = nb.indices[np.repeat(nb.indptr[rows], lengths[rows]) + step]
+    b = nb.indices[np.repeat(nb.indptr[other], lengths[rows]) + step]
+    return bool(np.array_equal(a, b))
+
+
+def _same_rows_exact(
+    nb: sp.csr_array, live: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`same_rows` by a keyed loop over the rows (exact, slower)."""
+    rep_of = np.full(nb.shape[0], -1, dtype=np.int64)
+    first: dict[tuple[object, bytes], int] = {}
+    indptr, indices = nb.indptr, nb.indices
+    for i in np.flatnonzero(live).tolist():
+        key = (
+            groups[i] if groups is not None else None,
+            np.sort(indices[indptr[i] : indptr[i + 1]]).tobytes(),
+        )
+        rep_of[i] = first.setdefault(key, i)
+    rows = np.fromiter(sorted(first.values()), dtype=np.int64, count=len(first))
+    return rows, rep_of
