@@ -115,6 +115,56 @@ def swap(
     return np.flatnonzero(is_open)
 
 
+def perturbed_search(
+    nb: sp.csr_array,
+    w: np.ndarray,
+    selected: np.ndarray,
+    fixed: np.ndarray,
+    *,
+    prefer: np.ndarray,
+    rounds: int,
+    size: int = 6,
+    seed: int = 0,
+    time_limit: float = 30.0,
+) -> np.ndarray:
+    """Iterated local search from the local optimum ``selected`` (of :func:`swap`).
+
+    Each round closes ``size`` open sites (not fixed ones) at random, opens
+    ``size`` closed sites drawn in proportion to ``prefer`` (say, a linear
+    relaxation's values; uniformly if too few are positive), runs :func:`swap`,
+    and keeps the result if it covers at least as much. Deterministic for a
+    ``seed`` unless ``time_limit`` stops it before ``rounds``.
+    """
+    rng = np.random.default_rng(seed)
+    m = nb.shape[1]
+    is_fixed = np.zeros(m, dtype=bool)
+    is_fixed[fixed] = True
+    current = np.sort(np.asarray(selected, dtype=np.int64))
+    mask = np.zeros(m, dtype=bool)
+    mask[current] = True
+    value = coverage(nb, w, mask)
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        left = time_limit - (time.perf_counter() - t0)
+        movable = np.flatnonzero(mask & ~is_fixed)
+        closed = np.flatnonzero(~mask)
+        k = min(size, len(movable), len(closed))
+        if left <= 0 or k == 0:
+            break
+        weight = np.clip(np.asarray(prefer, dtype=float)[closed], 0.0, None)
+        if np.count_nonzero(weight) < k:
+            weight = np.ones(len(closed))
+        out = rng.choice(movable, k, replace=False)
+        into = rng.choice(closed, k, replace=False, p=weight / weight.sum())
+        trial = np.union1d(np.setdiff1d(current, out), into)
+        trial = swap(nb, w, trial, fixed, time_limit=left)
+        trial_mask = np.zeros(m, dtype=bool)
+        trial_mask[trial] = True
+        if (v := coverage(nb, w, trial_mask)) >= value:
+            current, mask, value = trial, trial_mask, v
+    return current
+
+
 @dataclass
 class CoverBound:
     """A Lagrangian upper bound and the multipliers that gave it."""

@@ -56,6 +56,11 @@ HIGHS_THREADS = 1
 #: against 1.03 % for the Lagrangian and integer program; on small instances both are
 #: proven within a second, and the present path is kept.
 COVER_BENDERS_MIN_PAIRS = 500_000
+#: The covering decomposition's plan search after the linear rounds: rounds of
+#: perturbation and swap (a fixed count, so the plan does not depend on the
+#: machine's speed), and at most this share of the time left.
+COVER_SEARCH_ROUNDS = 100
+COVER_SEARCH_SHARE = 0.2
 
 #: Time limit of each future's own plan and each sensitivity plan (seconds; the
 #: scenario's limit if lower). On Almaty one of them (peak-hour share 0.08) stops at

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from siting import _benders_cover, _rows
+from siting import _benders_cover, _cover, _cover_clients, _rows
 from siting import settings as siting_settings
 from siting.optimize import MaximalCovering
 
@@ -67,7 +67,7 @@ def test_dominated_sites_are_never_needed(seed: int) -> None:
     replacing the dominated sites of any plan never lowers its cover."""
     nb, _, w, p, fixed = _instance(seed)
     clients = _benders_cover.Clients.from_neighbours(nb, w, fixed)
-    dom, by = _benders_cover.dominated(clients, fixed, p)
+    dom, by = _cover_clients.dominated(clients, fixed, p)
     assert not dom[fixed].any()
     allowed = [j for j in range(nb.shape[1]) if not dom[j]]
     plans = [c for c in itertools.combinations(allowed, p) if set(fixed) <= set(c)]
@@ -75,7 +75,7 @@ def test_dominated_sites_are_never_needed(seed: int) -> None:
     free = [j for j in range(nb.shape[1]) if j not in set(fixed.tolist())]
     for extra in itertools.combinations(free, p - len(fixed)):
         plan = np.array(sorted([*fixed.tolist(), *extra]), dtype=np.int64)
-        better = _benders_cover.undominated(plan, dom, by, fixed)
+        better = _cover_clients.undominated(plan, dom, by, fixed)
         assert len(better) == p and set(fixed.tolist()) <= set(better.tolist())
         assert not dom[better].any()
         assert _covered(nb, w, better) >= _covered(nb, w, plan) - 1e-9
@@ -89,11 +89,11 @@ def test_dominance_on_a_small_case() -> None:
     )
     none = np.zeros(0, dtype=np.int64)
     clients = _benders_cover.Clients.from_neighbours(nb, np.ones(4), none)
-    dom, by = _benders_cover.dominated(clients, none, 2)
+    dom, by = _cover_clients.dominated(clients, none, 2)
     assert dom.tolist() == [False, True, False, True, True]
     assert by.tolist() == [-1, 0, -1, 2, -1]
     # with p = 3, only two sites would be left: nothing is dominated
-    assert not _benders_cover.dominated(clients, none, 3)[0].any()
+    assert not _cover_clients.dominated(clients, none, 3)[0].any()
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
@@ -209,3 +209,41 @@ def test_same_rows_never_merges_different_rows(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(_rows.np.random, "default_rng", lambda seed: _Flat())
     rows, rep_of = _rows.same_rows(nb, live, None)
     assert rows.tolist() == [0, 2, 3] and rep_of.tolist() == [0, 0, 2, 3]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.integers(0, 100_000))
+def test_the_perturbed_search_never_loses_cover_and_repeats_itself(seed: int) -> None:
+    """From a swap optimum the search keeps p sites and the fixed ones, covers at
+    least as much, and gives the same plan for the same seed."""
+    nb, _, w, p, fixed = _instance(seed)
+    free = [j for j in range(nb.shape[1]) if j not in set(fixed.tolist())]
+    start = np.sort(np.concatenate([fixed, free[: p - len(fixed)]]).astype(np.int64))
+    local = _cover.swap(nb, w, start, fixed)
+    prefer = np.random.default_rng(seed).random(nb.shape[1])
+    runs = [
+        _cover.perturbed_search(nb, w, local, fixed, prefer=prefer, rounds=15, size=2, seed=7)
+        for _ in range(2)
+    ]
+    assert np.array_equal(runs[0], runs[1])
+    plan = runs[0]
+    assert len(plan) == p and set(fixed.tolist()) <= set(plan.tolist())
+    assert _covered(nb, w, plan) >= _covered(nb, w, local) - 1e-9
+    assert np.array_equal(
+        _cover.perturbed_search(nb, w, local, fixed, prefer=prefer, rounds=0), np.sort(local)
+    )
+
+
+def test_the_perturbed_search_leaves_a_local_optimum() -> None:
+    """On a case where the swap stops at {1, 3} (13) and the best plan is {0, 4}
+    (18), the perturbation finds the best plan."""
+    reach = [[0, 1, 0, 0, 1], [1, 1, 1, 1, 0], [0, 0, 0, 1, 1]]
+    reach += [[1, 0, 1, 0, 0], [1, 1, 0, 0, 1], [1, 0, 0, 0, 0]]
+    nb = sp.csr_array(np.array(reach, float))
+    w = np.array([5.0, 1.0, 5.0, 2.0, 2.0, 3.0])
+    none = np.zeros(0, dtype=np.int64)
+    assert _brute(nb, w, 2, none) == 18
+    local = _cover.swap(nb, w, np.array([1, 3]), none)
+    assert local.tolist() == [1, 3] and _covered(nb, w, local) == 13
+    plan = _cover.perturbed_search(nb, w, local, none, prefer=np.ones(5), rounds=10, size=2)
+    assert plan.tolist() == [0, 4]
