@@ -61,6 +61,9 @@ COVER_BENDERS_MIN_PAIRS = 500_000
 #: machine's speed), and at most this share of the time left.
 COVER_SEARCH_ROUNDS = 100
 COVER_SEARCH_SHARE = 0.2
+#: Share of a time limit the covering decomposition leaves to the model for its
+#: result (each demand point's site and load: about 1 s for 20 million pairs).
+COVER_RESULT_SHARE = 0.02
 
 #: Time limit of each future's own plan and each sensitivity plan (seconds; the
 #: scenario's limit if lower). On Almaty one of them (peak-hour share 0.08) stops at

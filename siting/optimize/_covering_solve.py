@@ -110,7 +110,9 @@ def solve_benders(
     )
     start = _cover.greedy(clients.nb, clients.w, model.fixed, model.p)
     build_s = time.perf_counter() - t0
-    left = None if time_limit is None else max(0.05, time_limit - build_s)
+    # the decomposition stops early enough for the model to assign every point
+    reserve = settings.COVER_RESULT_SHARE * (time_limit or 0.0)
+    left = None if time_limit is None else max(0.05, time_limit - reserve - build_s)
     res = _benders_cover.solve(
         clients, model.p, model.fixed, start, time_limit=left, gap=tol, threads=threads
     )
