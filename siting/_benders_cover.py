@@ -26,11 +26,12 @@ benchmark), and a site that reaches only clients another site reaches too leaves
 the master (:func:`dominated`: some best plan does without it).
 
 Phases as in :mod:`siting._benders`: cut rounds on the linear master (its bound
-is the covering LP's), a plan from rounding and the swap search, sites fixed by
-their reduced costs against that plan, then integer master solves with the cuts
-of each plan until the master's plan covers what the master says. Every bound
-is proven: the master with some of the cuts is a relaxation, and a fixing only
-excludes plans no better than the incumbent.
+is the covering LP's), a plan from rounding, the swap and a perturbation search,
+sites fixed by their reduced costs against that plan, then integer master solves
+with the cuts of each plan until the master's plan covers what the master says.
+Every bound is proven: the master with some of the cuts is a relaxation, a
+fixing only excludes plans no better than the incumbent, and a dominated site
+only plans no better than one without it.
 """
 
 from __future__ import annotations
