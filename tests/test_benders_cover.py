@@ -3,7 +3,10 @@
 Against brute force on random instances (with and without existing sites, points
 out of reach, zero weights), its cuts valid at every plan, a forced time limit
 reporting a bound no lower than the optimum, and the model's own solve taking the
-decomposition and giving the present path's optimum.
+decomposition and giving the present path's optimum. Its reductions and search:
+dominated sites never needed (brute force), the hashed grouping of identical rows
+equal to the keyed loop (and safe from a collision), and the perturbation search
+never losing cover and leaving a swap optimum that is not the best plan.
 """
 
 from __future__ import annotations
