@@ -2,7 +2,7 @@
 
 For the maximal covering problem on a sparse neighbour matrix :math:`a_{ij}`
 (rows: demand points of weight :math:`w_i`, after the exact row reductions of
-:func:`siting.optimize._common._cover_rows`), relaxing the cover rows
+:func:`siting._rows.cover_rows`), relaxing the cover rows
 :math:`z_i \\le \\sum_j a_{ij} y_j` with multipliers :math:`0 \\le \\lambda_i \\le w_i`
 (Galvão and ReVelle 1996, "A Lagrangean heuristic for the maximal covering
 location problem", EJOR 88) gives an upper bound for every :math:`\\lambda`:
@@ -36,17 +36,33 @@ def coverage(nb: sp.csr_array, w: np.ndarray, open_mask: np.ndarray) -> float:
     return float(w[hit].sum())
 
 
-def greedy(nb: sp.csr_array, w: np.ndarray, fixed: np.ndarray, p: int) -> np.ndarray:
+def greedy(
+    nb: sp.csr_array,
+    w: np.ndarray,
+    fixed: np.ndarray,
+    p: int,
+    *,
+    site_cost: np.ndarray | None = None,
+    budget: float = np.inf,
+) -> np.ndarray:
     """The ``fixed`` sites, then repeatedly the site adding the most uncovered weight
-    (ties: the lowest index) until ``p`` are open."""
+    (ties: the lowest index) until ``p`` are open, or, with ``site_cost``, until no
+    site left fits in what ``budget`` leaves after the fixed sites."""
     nb_t = sp.csr_array(nb, dtype=np.float64).T.tocsr()
     chosen = np.zeros(nb.shape[1], dtype=bool)
     chosen[fixed] = True
     left = np.where(nb @ chosen.astype(np.float64) > 0, 0.0, np.asarray(w, dtype=float))
+    money = budget - (float(site_cost[fixed].sum()) if site_cost is not None else 0.0)
     for _ in range(p - int(chosen.sum())):
         gain = nb_t @ left
         gain[chosen] = -1.0
+        if site_cost is not None:
+            gain[site_cost > money + 1e-9] = -1.0
         j = int(np.argmax(gain))
+        if gain[j] < 0:  # nothing affordable is left
+            break
+        if site_cost is not None:
+            money -= float(site_cost[j])
         chosen[j] = True
         left[nb_t.indices[nb_t.indptr[j] : nb_t.indptr[j + 1]]] = 0.0
     return np.flatnonzero(chosen)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from siting._rows import same_rows
+from siting._rows import cover_rows
 
 #: Clients at least this covered count as covered.
 _COVERED = 1.0 - 1e-9
@@ -52,13 +52,9 @@ class Clients:
         nb.data[:] = 1.0
         n_s = nb.shape[1]
         weights = np.asarray(weights, dtype=float)
-        by_fixed = np.zeros(nb.shape[0], dtype=bool)
-        if len(fixed):
-            by_fixed = nb @ np.isin(np.arange(n_s), fixed).astype(np.float64) > 0
-        keep = (np.diff(nb.indptr) > 0) & (weights > 0) & ~by_fixed
-        constant = float(weights[by_fixed & (weights > 0)].sum())
-        rows, rep_of = same_rows(nb, keep, None)
-        w = np.bincount(rep_of[keep], weights=weights[keep], minlength=nb.shape[0])[rows]
+        rows, merged, by_fixed = cover_rows(nb, weights, fixed, None)
+        constant = float(weights[by_fixed].sum())
+        w = merged[rows]
         sub = sp.csr_array(nb[rows])
         first = _nearest(sp.csr_array(costs)[rows] if costs is not None else sub)
         groups, group = np.unique(first, return_inverse=True)

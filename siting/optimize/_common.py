@@ -11,27 +11,6 @@ import scipy.sparse as sp
 
 from siting._errors import InfeasibleError, InputError
 from siting._io import check_projected
-from siting._rows import same_rows as _same_rows
-
-
-def _cover_rows(
-    nb: sp.csr_array, weights: np.ndarray, fixed: np.ndarray, groups: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of a covering model after two exact reductions.
-
-    Points within reach of a fixed site are covered in every plan (returned as a
-    mask, their weight a constant); points with identical neighbour sets (and the
-    same equity group) are merged into their first point, which carries the
-    summed weight. Returns (representative rows, weight per row, fixed-covered mask).
-    """
-    n_d = nb.shape[0]
-    by_fixed = np.zeros(n_d, dtype=bool)
-    if len(fixed):
-        by_fixed = np.asarray(nb[:, fixed].sum(axis=1) > 0).ravel() & (weights > 0)
-    live = (np.diff(nb.indptr) > 0) & (weights > 0) & ~by_fixed
-    rows, rep_of = _same_rows(nb, live, groups)
-    merged = np.bincount(rep_of[live], weights=weights[live], minlength=n_d)
-    return rows, merged, by_fixed
 
 
 def _site_variables(prob: pulp.LpProblem, n_sites: int, fixed: np.ndarray) -> list[pulp.LpVariable]:

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from siting import _benders_cover, _cover, _solvers, settings
 from siting._clock import time_left
 from siting._errors import InfeasibleError
-from siting.optimize._common import _cover_rows
+from siting._rows import cover_rows as _cover_rows
 
 if TYPE_CHECKING:
     from siting.optimize.covering import MaximalCovering

@@ -14,9 +14,9 @@ import scipy.sparse as sp
 
 from siting import _cover, _solvers, settings
 from siting._clock import time_left
+from siting._rows import cover_rows as _cover_rows
 from siting.optimize import _flow
 from siting.optimize._capacitated_solve import plan_figures, same_reach_rows, unmerged
-from siting.optimize._common import _cover_rows
 from siting.optimize.covering import MaximalCovering
 from siting.optimize.result import SolveResult
 

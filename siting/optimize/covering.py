@@ -18,14 +18,14 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _solvers
+from siting import _cover, _solvers
 from siting._errors import InfeasibleError, InputError
 from siting._io import check_projected
+from siting._rows import cover_rows as _cover_rows
 from siting.optimize import _covering_solve
 from siting.optimize._common import (
     _assign,
     _check_weights,
-    _cover_rows,
     _fixed_sites,
     _site_load,
     _site_variables,
@@ -272,30 +272,16 @@ class MaximalCovering(_SideConstraints):
 
     # -------------------------------------------------------------- heuristic
     def greedy(self) -> np.ndarray:
-        """Greedy plan: fixed sites, then repeatedly the site adding most coverage.
+        """Greedy plan: fixed sites, then repeatedly the site adding most coverage
+        (within the budget, if any).
 
         Deterministic (ties go to the lowest index); used as the warm start.
         """
-        nb_t = self.neighbours.T.tocsr().astype(float)
-        chosen = np.zeros(self.neighbours.shape[1], dtype=bool)
-        chosen[self.fixed] = True
-        covered = np.asarray(self.neighbours[:, self.fixed].sum(axis=1) > 0).ravel()
-        left = np.inf
-        if self.site_cost is not None and self.budget is not None:
-            left = self.budget - float(self.site_cost[self.fixed].sum())
-        for _ in range(self.p - len(self.fixed)):
-            gain = nb_t @ np.where(covered, 0.0, self.weights)
-            gain[chosen] = -1.0
-            if self.site_cost is not None:
-                gain[self.site_cost > left + 1e-9] = -1.0
-            j = int(np.argmax(gain))
-            if gain[j] < 0:  # nothing affordable is left
-                break
-            if self.site_cost is not None:
-                left -= float(self.site_cost[j])
-            chosen[j] = True
-            covered[nb_t.indices[nb_t.indptr[j] : nb_t.indptr[j + 1]]] = True
-        return np.flatnonzero(chosen)
+        budget = np.inf if self.budget is None else self.budget
+        cost = None if self.budget is None else self.site_cost
+        return _cover.greedy(
+            self.neighbours, self.weights, self.fixed, self.p, site_cost=cost, budget=budget
+        )
 
     # ------------------------------------------------------------------ model
     def build(
