@@ -304,6 +304,10 @@ def markdown(report: dict[str, Any]) -> str:
             "",
             "### Scaling curves",
             "",
+            "`area k/n`: the million-point covering instance's city on k/n of its area at "
+            "the same density (points, candidates and stations scaled alike), at the goal's "
+            "120 s.",
+            "",
             cols,
             sep,
             *[row(r) for r in report["curves"]],
