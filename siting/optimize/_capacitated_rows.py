@@ -2,17 +2,18 @@
 
 Station variables and their rows, assignment variables with their share,
 capacity and DC rows, the terms of the secondary order and the warm start;
-:meth:`CapacitatedCoverage.build` puts them together.
+:func:`build` puts them together.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pulp
 
 from siting import settings
+from siting.optimize._common import _summed
 
 if TYPE_CHECKING:
     from siting.optimize.capacitated import CapacitatedCoverage
@@ -208,3 +209,54 @@ def warm(
     for i, z in assign.get("z", {}).items():
         js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
         z.setInitialValue(1.0 if any(j in start["types"] for j in js) else 0.0)
+
+
+def build(
+    model: CapacitatedCoverage,
+    *,
+    floor: float | None = None,
+    start: dict[str, Any] | None = None,
+    mode: Literal["secondary", "cost", "stations"] = "secondary",
+    weight: float | None = None,
+) -> tuple[pulp.LpProblem, dict[str, list[pulp.LpVariable]], dict[str, Any]]:
+    """The problem of :meth:`CapacitatedCoverage.build` from the rows above."""
+    prob = pulp.LpProblem(model.name, pulp.LpMaximize)
+    at_most = model.budget is not None or (floor is not None and mode != "secondary")
+    types, y, cost_terms = site_rows(model, prob, at_most=at_most)
+    assign, objective, access = assignment_rows(model, prob, y, types)
+    n_s = model.neighbours.shape[1]
+    if floor is None and weight is None:
+        prob += pulp.LpAffineExpression(objective), "served"
+    elif floor is None:
+        # served plus the secondary order, weighted so that it can move the served
+        # total by at most half the gap tolerance (see the class docstring)
+        terms = secondary_terms(model, prob, y, assign, access, cost_terms)
+        lam = float(weight or 0.0)
+        prob += (
+            _summed(objective + [(v, lam * c) for v, c in terms]),
+            "served",
+        )
+    else:
+        prob += pulp.LpConstraint(
+            pulp.LpAffineExpression(objective), pulp.LpConstraintGE, "served_floor", floor
+        )
+        if mode == "secondary":
+            terms = secondary_terms(model, prob, y, assign, access, cost_terms)
+            prob += _summed(terms), "secondary"
+        else:
+            prob.sense = pulp.LpMinimize
+            new_sites = [
+                (y[t][j], 1.0) for t in types for j in range(n_s) if j not in model.fixed_set
+            ]
+            if mode == "cost":
+                # least cost, then (a tie-break worth less than any cost step) fewer sites
+                top = max((c for _, c in cost_terms), default=0.0)
+                tiny = 1e-6 * top if top > 0 else 1.0
+                terms = cost_terms + [(v, tiny) for v, _ in new_sites]
+            else:
+                top = max((c for _, c in cost_terms), default=0.0)
+                terms = new_sites + [(v, 1e-4 * c / top) for v, c in cost_terms if top > 0]
+            prob += _summed(terms), mode
+    if start is not None:
+        warm(model, y, assign, start)
+    return prob, y, assign

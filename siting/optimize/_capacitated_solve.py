@@ -251,3 +251,38 @@ def plan_figures(
         "station_cost": cost,
         "cost": float(cost.sum()),
     }
+
+
+def solve(
+    model: CapacitatedCoverage,
+    solver: str | None,
+    *,
+    time_limit: float | None,
+    gap: float | None,
+    threads: int | None,
+    msg: bool,
+) -> SolveResult:
+    """:meth:`CapacitatedCoverage.solve`: the large-instance path when the model
+    allows it, else the merged or the direct integer program."""
+    # imported here: the large path builds on this module's merge and figures
+    from siting.optimize._large import solve_large
+
+    pairs = int(model.neighbours.nnz) * (2 if "DC" in model.capacity else 1)
+    large = pairs > settings.CAPACITATED_DIRECT_PAIRS
+    if large and not model._direct and model._plain() and not model.site_capacity:
+        return solve_large(model, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+    if large and not model._direct:
+        log.info(
+            "capacitated: %d assignment pairs, but a budget, spacing, equity or known "
+            "station capacities rule out the large-instance path; the whole model instead",
+            pairs,
+        )
+    reduced = None if model._direct else merged(model)
+    if reduced is not None:
+        sub, rows, rep_of = reduced
+        res = sub.solve(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        model.last_secondary = sub.last_secondary
+        return dataclasses.replace(
+            res, extra=unmerged(model, res.extra, rows, rep_of, sub.ac, sub.dc)
+        )
+    return solve_direct(model, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)

@@ -6,8 +6,8 @@ and swap plan and a Lagrangian bound (:mod:`siting._cover`) fix sites open or
 closed, and the integer program decides only what is left. With HiGHS and at
 least :data:`siting.settings.COVER_BENDERS_MIN_PAIRS` pairs in reach,
 :func:`solve_benders` (:mod:`siting._benders_cover`) does it instead. :func:`tie_break` is
-the second stage (least access time among the plans of maximal coverage),
-:func:`access_rows` its rows.
+the second stage (least access time among the plans of maximal coverage); its rows
+are in :mod:`siting.optimize._covering_rows`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pulp
 import scipy.sparse as sp
 
 from siting import _benders_cover, _cover, _solvers, settings
@@ -229,51 +228,6 @@ def solve_reduced(
         None if status == "optimal" else info.stopped_by,
     )
     return info, selected, build_s, report
-
-
-def access_rows(
-    model: MaximalCovering,
-    prob: pulp.LpProblem,
-    y: list[pulp.LpVariable],
-    z: dict[int, pulp.LpVariable],
-    rows: np.ndarray,
-    is_open: np.ndarray,
-    hit: np.ndarray,
-    start: np.ndarray | None,
-) -> list[tuple[pulp.LpVariable, float]]:
-    """The tie-break stage's assignment: each covered point to one open site in
-    reach; returns the demand-weighted access-time terms (warm-started at the
-    nearest open site when ``start`` is given)."""
-    assert model.costs is not None
-    indptr, indices = model.neighbours.indptr, model.neighbours.indices
-    obj: list[tuple[pulp.LpVariable, float]] = []
-    for i in rows.tolist():
-        lo, hi = indptr[i], indptr[i + 1]
-        xs = [
-            prob.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1) for j in indices[lo:hi].tolist()
-        ]
-        if start is not None:
-            js = indices[lo:hi]
-            t = np.where(is_open[js], model.costs.data[lo:hi], np.inf)
-            best = int(np.argmin(t)) if hit[i] else -1
-            for k, x in enumerate(xs):
-                x.setInitialValue(1.0 if k == best else 0.0)
-        w = float(model.weights[i])
-        obj.extend((x, w * float(t)) for x, t in zip(xs, model.costs.data[lo:hi], strict=True))
-        prob += pulp.LpConstraint(
-            pulp.LpAffineExpression([(x, 1.0) for x in xs] + [(z[i], -1.0)]),
-            pulp.LpConstraintEQ,
-            f"assign_{i}",
-            0.0,
-        )
-        for x, j in zip(xs, indices[lo:hi].tolist(), strict=True):
-            prob += pulp.LpConstraint(
-                pulp.LpAffineExpression([(x, 1.0), (y[j], -1.0)]),
-                pulp.LpConstraintLE,
-                f"open_{i}_{j}",
-                0.0,
-            )
-    return obj
 
 
 def tie_break(

@@ -5,12 +5,8 @@ The class, its formulation, input checks and constructors; its rows are in
 :mod:`siting.optimize._capacitated_solve` and :mod:`siting.optimize._large`.
 """
 
-# about 480 lines: the formulation (83 docstring lines), checks and four constructors
-
 from __future__ import annotations
 
-import dataclasses
-import logging
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -20,7 +16,6 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import settings
 from siting._errors import InputError
 from siting.optimize import _capacitated_rows as _rows
 from siting.optimize import _capacitated_solve as _solve
@@ -31,14 +26,12 @@ from siting.optimize._common import (
     _check_weights,
     _fixed_sites,
     _layer_distances,
-    _summed,
     _within,
     _within_times,
     check_p,
 )
 from siting.optimize._greedy import greedy_plan
 from siting.optimize._inputs import existing_sites, side_options
-from siting.optimize._large import solve_large
 from siting.optimize._side import _SideConstraints
 from siting.optimize.result import SolveResult
 from siting.queueing import existing_capacity, station_capacity
@@ -48,8 +41,6 @@ if TYPE_CHECKING:
     from siting.demand import Demand
     from siting.results import Inputs
     from siting.sections import OptimizeConfig
-
-log = logging.getLogger(__name__)
 
 
 class CapacitatedCoverage(_SideConstraints):
@@ -390,46 +381,7 @@ class CapacitatedCoverage(_SideConstraints):
         number of stations (the minimum plan, with ``p`` an upper bound; see
         :class:`siting.optimize.MinimumPlan`).
         """
-        prob = pulp.LpProblem(self.name, pulp.LpMaximize)
-        at_most = self.budget is not None or (floor is not None and mode != "secondary")
-        types, y, cost_terms = _rows.site_rows(self, prob, at_most=at_most)
-        assign, objective, access = _rows.assignment_rows(self, prob, y, types)
-        n_s = self.neighbours.shape[1]
-        if floor is None and weight is None:
-            prob += pulp.LpAffineExpression(objective), "served"
-        elif floor is None:
-            # served plus the secondary order, weighted so that it can move the served
-            # total by at most half the gap tolerance (see the class docstring)
-            terms = _rows.secondary_terms(self, prob, y, assign, access, cost_terms)
-            lam = float(weight or 0.0)
-            prob += (
-                _summed(objective + [(v, lam * c) for v, c in terms]),
-                "served",
-            )
-        else:
-            prob += pulp.LpConstraint(
-                pulp.LpAffineExpression(objective), pulp.LpConstraintGE, "served_floor", floor
-            )
-            if mode == "secondary":
-                terms = _rows.secondary_terms(self, prob, y, assign, access, cost_terms)
-                prob += _summed(terms), "secondary"
-            else:
-                prob.sense = pulp.LpMinimize
-                new_sites = [
-                    (y[t][j], 1.0) for t in types for j in range(n_s) if j not in self.fixed_set
-                ]
-                if mode == "cost":
-                    # least cost, then (a tie-break worth less than any cost step) fewer sites
-                    top = max((c for _, c in cost_terms), default=0.0)
-                    tiny = 1e-6 * top if top > 0 else 1.0
-                    terms = cost_terms + [(v, tiny) for v, _ in new_sites]
-                else:
-                    top = max((c for _, c in cost_terms), default=0.0)
-                    terms = new_sites + [(v, 1e-4 * c / top) for v, c in cost_terms if top > 0]
-                prob += _summed(terms), mode
-        if start is not None:
-            _rows.warm(self, y, assign, start)
-        return prob, y, assign
+        return _rows.build(self, floor=floor, start=start, mode=mode, weight=weight)
 
     #: Solve this instance as given (no row merging or candidate reduction).
     _direct = False
@@ -450,29 +402,7 @@ class CapacitatedCoverage(_SideConstraints):
         ``extra`` holds per selected site: ``types``, ``load`` (sessions/day),
         ``capacity`` and ``utilisation``; and ``served_ac``, ``served_dc`` per point.
         """
-        pairs = int(self.neighbours.nnz) * (2 if "DC" in self.capacity else 1)
-        large = pairs > settings.CAPACITATED_DIRECT_PAIRS
-        if large and not self._direct and self._plain() and not self.site_capacity:
-            return solve_large(
-                self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
-            )
-        if large and not self._direct:
-            log.info(
-                "capacitated: %d assignment pairs, but a budget, spacing, equity or known "
-                "station capacities rule out the large-instance path; the whole model instead",
-                pairs,
-            )
-        reduced = None if self._direct else _solve.merged(self)
-        if reduced is not None:
-            model, rows, rep_of = reduced
-            res = model.solve(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
-            self.last_secondary = model.last_secondary
-            return dataclasses.replace(
-                res, extra=_solve.unmerged(self, res.extra, rows, rep_of, model.ac, model.dc)
-            )
-        return _solve.solve_direct(
-            self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
-        )
+        return _solve.solve(self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
 
     def plan_served(self, plan: dict[str, Any]) -> float:
         """Sessions per day a plan of :meth:`greedy` serves."""

@@ -1,10 +1,9 @@
 """The maximal covering model (MCLP).
 
-The class, its formulation, input checks, constructors and integer program; its
-solve in steps and its second stage are in :mod:`siting.optimize._covering_solve`.
+The class, its formulation, input checks and constructors; its integer program is
+built in :mod:`siting.optimize._covering_rows`, and its solve in steps and its
+second stage are in :mod:`siting.optimize._covering_solve`.
 """
-
-# about 450 lines: the formulation (50 docstring lines), checks, four constructors
 
 from __future__ import annotations
 
@@ -21,14 +20,12 @@ import scipy.sparse as sp
 from siting import _cover, _solvers
 from siting._errors import InfeasibleError, InputError
 from siting._io import check_projected
-from siting._rows import cover_rows as _cover_rows
-from siting.optimize import _covering_solve
+from siting.optimize import _covering_rows, _covering_solve
 from siting.optimize._common import (
     _assign,
     _check_weights,
     _fixed_sites,
     _site_load,
-    _site_variables,
     _within_times,
     check_p,
 )
@@ -294,60 +291,7 @@ class MaximalCovering(_SideConstraints):
         (site indices) sets initial values for a warm start: each covered point
         assigned to its nearest chosen site.
         """
-        nb = self.neighbours
-        n_s = nb.shape[1]
-        stage2 = min_coverage is not None
-        if stage2 and self.costs is None:
-            raise InputError("min_coverage: the tie-break stage needs costs")
-        prob = pulp.LpProblem(self.name, pulp.LpMinimize if stage2 else pulp.LpMaximize)
-        y = _site_variables(prob, n_s, self.fixed)
-        counts = np.diff(nb.indptr)
-        rows = np.flatnonzero((counts > 0) & (self.weights > 0))
-        row_weight = self.weights
-        served_constant = None
-        constant = 0.0
-        if not stage2:
-            # exact reductions: points an existing site covers are covered in every plan,
-            # and points with the same sites in reach (and district) share one row
-            rows, row_weight, by_fixed = _cover_rows(nb, self.weights, self.fixed, self.groups)
-            served_constant = np.where(by_fixed, self.weights, 0.0)
-            constant = float(served_constant.sum())
-        z = {i: prob.add_variable(f"z_{i}", lowBound=0, upBound=1) for i in rows.tolist()}
-        is_open = np.zeros(n_s, dtype=bool)
-        hit = np.zeros(nb.shape[0], dtype=bool)
-        if start is not None:
-            is_open[np.asarray(start, dtype=np.int64)] = True
-            hit = np.asarray(nb[:, is_open].sum(axis=1) > 0).ravel()
-            for j, v in enumerate(y):
-                v.setInitialValue(1.0 if is_open[j] else 0.0)
-            for i, v in z.items():
-                v.setInitialValue(1.0 if hit[i] else 0.0)
-        covered = pulp.LpAffineExpression(
-            [(z[i], float(row_weight[i])) for i in z], constant=constant
-        )
-        indptr, indices = nb.indptr, nb.indices
-        if stage2:
-            assert min_coverage is not None
-            prob += covered >= min_coverage, "coverage_floor"
-            obj = _covering_solve.access_rows(self, prob, y, z, rows, is_open, hit, start)
-            prob += pulp.LpAffineExpression(obj), "weighted_access_s"
-        else:
-            prob += covered, "covered"
-        for i in rows.tolist():
-            terms = [(y[j], -1.0) for j in indices[indptr[i] : indptr[i + 1]].tolist()]
-            terms.append((z[i], 1.0))
-            prob += pulp.LpConstraint(
-                pulp.LpAffineExpression(terms), pulp.LpConstraintLE, f"cover_{i}", 0.0
-            )
-        self.add_site_rows(
-            prob,
-            y,
-            self.p,
-            {i: [(z[i], float(row_weight[i]))] for i in z},
-            self.weights,
-            served_constant,
-        )
-        return prob, y
+        return _covering_rows.build(self, min_coverage=min_coverage, start=start)
 
     def solve(
         self,
