@@ -1,9 +1,10 @@
 """Private: solving the capacitated model (:class:`~siting.optimize.CapacitatedCoverage`).
 
-The direct solve (one integer program, with the weighted secondary order), the
-exact merge of points with the same reach and its split back, and reading the
-plan and its one assignment from the solver's values. The large-instance path is
-:mod:`siting.optimize._large`; the rows are :mod:`siting.optimize._capacitated_rows`.
+Which path a model takes (:func:`solve`), the direct solve (one integer program,
+with the weighted secondary order), the exact merge of points with the same reach
+and its split back, and reading the plan and its one assignment from the solver's
+values. The large-instance path is :mod:`siting.optimize._large`; the rows are
+:mod:`siting.optimize._capacitated_rows`.
 """
 
 from __future__ import annotations
