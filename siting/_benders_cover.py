@@ -46,6 +46,7 @@ import scipy.sparse as sp
 from siting import _cover, settings
 from siting._cover_clients import _COVERED, Clients, dominated, undominated
 from siting._master import HighsMaster, _closed
+from siting._rows import row_indices
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def cuts_at(
     a = sp.csr_array(
         (
             np.repeat(clients.w[gain], lengths),
-            (np.repeat(row_of[clients.group[gain]], lengths), _row_indices(nb, gain)),
+            (np.repeat(row_of[clients.group[gain]], lengths), row_indices(nb, gain)),
         ),
         shape=(len(which), clients.n_sites),
     )
@@ -116,7 +117,7 @@ def loss_cuts(
     mine = np.zeros(len(s), dtype=bool)
     mine[np.isin(clients.group, which)] = True
     alone = np.flatnonzero(mine & (s >= _COVERED) & (s < 1.0 + 1e-9))
-    ind = _row_indices(nb, alone)
+    ind = row_indices(nb, alone)
     is_open = y[ind] > 0.5
     owner = alone[np.repeat(np.arange(len(alone)), np.diff(nb.indptr)[alone])[is_open]]
     rows_b = row_of[clients.group[owner]]
@@ -127,14 +128,6 @@ def loss_cuts(
     gains = clients.site_weight[which] @ sp.diags_array(1.0 - y)
     rhs = cover - np.bincount(rows_b, weights=clients.w[owner], minlength=len(which))
     return which, rhs, sp.csr_array(loss + gains)
-
-
-def _row_indices(nb: sp.csr_array, rows: np.ndarray) -> np.ndarray:
-    """The column indices of ``rows`` of ``nb``, concatenated."""
-    lengths = np.diff(nb.indptr)[rows]
-    starts = np.concatenate([[0], np.cumsum(lengths)])
-    pos = np.repeat(nb.indptr[rows] - starts[:-1], lengths) + np.arange(starts[-1])
-    return nb.indices[pos].astype(np.int64)
 
 
 @dataclass

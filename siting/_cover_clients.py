@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from siting._rows import cover_rows
+from siting._rows import cover_rows, ones_pattern
 
 #: Clients at least this covered count as covered.
 _COVERED = 1.0 - 1e-9
@@ -47,9 +47,7 @@ class Clients:
         sites in reach are one client (their weights summed: an exact reduction).
         A client's group is its nearest site by ``costs`` (same pattern as
         ``neighbours``), else its first."""
-        nb = sp.csr_array(neighbours, dtype=np.float64)
-        nb.sort_indices()
-        nb.data[:] = 1.0
+        nb = ones_pattern(neighbours)
         n_s = nb.shape[1]
         weights = np.asarray(weights, dtype=float)
         rows, merged, by_fixed = cover_rows(nb, weights, fixed, None)

@@ -3,6 +3,8 @@
 Merging them is an exact reduction for the covering models (a point's cover
 depends only on its set of sites in reach, :func:`cover_rows`) and for the
 capacitated model's flows (points with the same reach are interchangeable).
+Also the pattern of a matrix as ones (:func:`ones_pattern`) and the column indices
+of some of its rows (:func:`row_indices`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,30 @@ def cover_rows(
     return rows, merged, by_fixed
 
 
+def ones_pattern(nb: sp.sparray | sp.spmatrix) -> sp.csr_array:
+    """The stored entries of ``nb`` as float64 ones, column indices sorted; ``nb``
+    itself is left as it was."""
+    nb = _sorted(nb)
+    return sp.csr_array((np.ones(nb.nnz), nb.indices, nb.indptr), shape=nb.shape)
+
+
+def _sorted(nb: sp.sparray | sp.spmatrix) -> sp.csr_array:
+    """``nb`` as CSR with sorted column indices (a copy only if they were not)."""
+    nb = sp.csr_array(nb)
+    if not nb.has_sorted_indices:
+        nb = nb.copy()
+        nb.sort_indices()
+    return nb
+
+
+def row_indices(nb: sp.csr_array, rows: np.ndarray) -> np.ndarray:
+    """The column indices of ``rows`` of ``nb``, concatenated."""
+    lengths = np.diff(nb.indptr)[rows]
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    pos = np.repeat(nb.indptr[rows] - starts[:-1], lengths) + np.arange(starts[-1])
+    return nb.indices[pos].astype(np.int64, copy=False)
+
+
 def same_rows(
     nb: sp.csr_array, live: np.ndarray, groups: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -44,15 +70,12 @@ def same_rows(
     representative entry by entry, so a hash collision can never merge two
     different rows (it falls back to the exact keyed loop).
     """
-    nb = sp.csr_array(nb)
-    if not nb.has_sorted_indices:
-        nb = nb.copy()
-        nb.sort_indices()
+    nb = _sorted(nb)
     rows = np.flatnonzero(live)
     rep_of = np.full(nb.shape[0], -1, dtype=np.int64)
     if not len(rows):
         return rows, rep_of
-    pattern = sp.csr_array((np.ones(nb.nnz), nb.indices, nb.indptr), shape=nb.shape)[rows]
+    pattern = ones_pattern(nb)[rows]
     rng = np.random.default_rng(20_170_525)
     key = [np.diff(pattern.indptr).astype(np.float64)]
     key += [pattern @ rng.random(nb.shape[1]) for _ in range(2)]
@@ -74,11 +97,7 @@ def _rows_equal(nb: sp.csr_array, rows: np.ndarray, other: np.ndarray) -> bool:
     lengths = np.diff(nb.indptr)
     if not np.array_equal(lengths[rows], lengths[other]):
         return False
-    offset = np.repeat(np.cumsum(lengths[rows]) - lengths[rows], lengths[rows])
-    step = np.arange(int(lengths[rows].sum())) - offset
-    a = nb.indices[np.repeat(nb.indptr[rows], lengths[rows]) + step]
-    b = nb.indices[np.repeat(nb.indptr[other], lengths[rows]) + step]
-    return bool(np.array_equal(a, b))
+    return bool(np.array_equal(row_indices(nb, rows), row_indices(nb, other)))
 
 
 def _same_rows_exact(
