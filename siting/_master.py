@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from siting import _solvers
+from siting._errors import SolverError
 
 
 class HighsMaster:
@@ -35,7 +36,7 @@ class HighsMaster:
         self.n_sites = n_sites
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", _solvers._one_thread_count(threads))
+        h.setOptionValue("threads", _solvers.thread_count(threads))
         lower_y = np.zeros(n_sites)
         lower_y[fixed] = 1.0
         n = n_sites + len(costs)
@@ -104,11 +105,24 @@ class HighsMaster:
         and whether HiGHS proved it optimal."""
         h = self.h
         h.setOptionValue("time_limit", max(time_limit, 0.05) if time_limit is not None else np.inf)
-        h.run()
+        with _solvers.fresh_scheduler():
+            h.run()
+        status = h.getModelStatus()
+        if status not in self._stopped_ok():
+            # never read as a bound or a plan: a failed master proves nothing
+            raise SolverError(
+                "HiGHS failed on the Benders master "
+                f"(model status {h.modelStatusToString(status)!r})"
+            )
         x = np.asarray(h.getSolution().col_value)
-        optimal = h.getModelStatus() == self.highspy.HighsModelStatus.kOptimal
+        optimal = status == self.highspy.HighsModelStatus.kOptimal
         n_s = self.n_sites
         return x[:n_s], x[n_s:], float(h.getInfo().objective_function_value), optimal
+
+    def _stopped_ok(self) -> set[object]:
+        """The model statuses of a run that ended as asked: solved, or stopped by a limit."""
+        st = self.highspy.HighsModelStatus
+        return {st.kOptimal, st.kTimeLimit, st.kIterationLimit, st.kInterrupt, st.kSolutionLimit}
 
     def make_integer(self, gap: float) -> None:
         """Sites binary from now on, solved to the relative ``gap``."""

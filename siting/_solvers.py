@@ -8,6 +8,7 @@ time-limited solve is reported as ``feasible`` with its gap, never ``optimal``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -16,6 +17,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,7 +101,7 @@ def run(
     return info
 
 
-#: Guards the process-wide HiGHS state below (its banner, its thread count).
+#: Guards the process-wide HiGHS banner below.
 _HIGHS_LOCK = threading.Lock()
 _banner_shown = False
 
@@ -149,25 +151,42 @@ def check_options(
     return name, tol
 
 
-_highs_threads: list[int] = []
+def thread_count(requested: int | None) -> int:
+    """The threads of a HiGHS run: ``requested``, else ``settings.HIGHS_THREADS``."""
+    return int(requested or settings.HIGHS_THREADS)
 
 
-def _one_thread_count(requested: int | None) -> int:
-    """The thread count of every HiGHS run in this process: the first one asked for
-    (``settings.HIGHS_THREADS`` when none is).
+@contextlib.contextmanager
+def fresh_scheduler() -> Iterator[None]:
+    """Run the block (one HiGHS ``run``) on a task scheduler started for it.
 
-    HiGHS starts one task scheduler per process with the first run's thread count,
-    and a later run asking for another count fails (model status "Not Set"); so a
-    different request later in the process is logged and the first count kept.
+    HiGHS keeps one task scheduler per calling thread, started by the first run in
+    that thread with that run's thread count; a later run in the same thread asking
+    for another count fails with model status "Not Set". Any earlier HiGHS user in
+    the thread (PuLP's own ``HiGHS``, spopt, another siting model) may have started
+    it, so the scheduler is reset before the run (the next run starts it with its
+    own count) and again after it, so that the caller's next HiGHS run is not tied
+    to siting's count either. A reset is cheap (well under a millisecond) and
+    touches only the calling thread's scheduler: runs in other threads go on.
     """
-    requested = requested or settings.HIGHS_THREADS
-    with _HIGHS_LOCK:
-        if not _highs_threads:
-            _highs_threads.append(requested)
-        first = _highs_threads[0]
-    if requested != first:
-        log.info("HiGHS: %s threads asked for; this process runs HiGHS with %s", requested, first)
-    return first
+    import highspy
+
+    highspy.Highs.resetGlobalScheduler(True)
+    try:
+        yield
+    finally:
+        highspy.Highs.resetGlobalScheduler(True)
+
+
+def no_plan_error(solver: str, status: str, *, timed: bool) -> SolverError:
+    """The error of a solve that ended with no plan: a time limit (the user can raise
+    it) or a solver failure, named by the solver's own status."""
+    if timed:
+        return TimeLimitError(
+            f"{solver} stopped by its time limit before it found a plan; "
+            "raise the time limit (optimize.time_limit_s) or relax the request"
+        )
+    return SolverError(f"{solver} failed with no plan (model status {status!r})")
 
 
 def _run_highs(
@@ -175,7 +194,7 @@ def _run_highs(
 ) -> SolveInfo:
     import highspy
 
-    threads = _one_thread_count(threads)
+    threads = thread_count(threads)
 
     started = time.perf_counter()
     end = None if time_limit is None else started + time_limit
@@ -202,12 +221,7 @@ def _run_highs(
         return _infeasible("highs", tol)
     has_solution = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
     if not has_solution:
-        stop = h.modelStatusToString(ms)
-        error = TimeLimitError if ms == st.kTimeLimit else SolverError
-        raise error(
-            f"HiGHS stopped with no feasible plan ({stop}); "
-            "raise the time limit (optimize.time_limit_s) or relax the request"
-        )
+        raise no_plan_error("HiGHS", h.modelStatusToString(ms), timed=ms == st.kTimeLimit)
     objective = _objective(prob)
     bound: float | None
     if prob.isMIP():
@@ -262,7 +276,8 @@ class _WarmHiGHS(pulp.HiGHS):
             start.col_value = values
             start.value_valid = True
             lp.solverModel.setSolution(start)
-        super().callSolver(lp)
+        with fresh_scheduler():
+            super().callSolver(lp)
 
 
 _CBC_BOUND = re.compile(r"best possible\s+(-?[\d.eE+]+)|Lower bound:\s+(-?[\d.eE+]+)")
@@ -292,10 +307,7 @@ def _run_cbc(
         return _infeasible("cbc", tol)
     if prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
         timed = time_limit is not None and "stopped on time" in text.lower()
-        raise (TimeLimitError if timed else SolverError)(
-            "CBC stopped with no feasible plan; "
-            "raise the time limit (optimize.time_limit_s) or relax the request"
-        )
+        raise no_plan_error("CBC", pulp.LpStatus[prob.status], timed=timed)
     objective = _objective(prob)
     if prob.sol_status == pulp.LpSolutionOptimal:
         return SolveInfo("optimal", objective, objective, 0.0, "cbc", 0.0, tol, None)

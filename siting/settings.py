@@ -45,9 +45,9 @@ CAPACITATED_DIRECT_PAIRS = 400_000
 PARALLEL_SOLVES = min(2, os.cpu_count() or 1)
 
 #: HiGHS threads per solve when the caller does not say. One: a run solves several
-#: models side by side (above), and HiGHS keeps one thread count per process (a later
-#: run asking for another fails), so every solve of a process uses the same count and
-#: the same plan comes out however many solves run beside it.
+#: models side by side (above), so the same plan comes out however many solves run
+#: beside it. (Each HiGHS run starts its thread's task scheduler afresh with its own
+#: count: see :func:`siting._solvers.fresh_scheduler`.)
 HIGHS_THREADS = 1
 
 #: The maximal covering model is solved by Benders decomposition (with HiGHS and no
