@@ -5,53 +5,236 @@ the destination only when everything is written; the previous folder is moved
 aside and deleted. Folders left by a killed process are cleared by the next run.
 Runs into the same folder swap it one at a time, and the folder gets the
 permissions of any file the user writes (the umask).
+
+Only a folder that holds siting output of the same kind (a run, a comparison, a
+sweep), or an empty one, is ever replaced (:func:`check_target`): a user's folder,
+the data folder or the folder of a run being compared is refused, and so is the
+current folder or one above it. Each output folder carries a small marker file,
+:data:`MARKER`, naming its kind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+from siting._errors import InputError
 
 log = logging.getLogger(__name__)
 
+#: The file in every output folder naming what wrote it (``{"kind": "run"}``).
+MARKER = ".siting-output.json"
+
+#: Files that mark an output folder written before the marker existed, per kind.
+_LEGACY = {
+    "run": ("kpis.json", "run.log"),
+    "comparison": ("comparison.md", "summary.csv"),
+    "sweep": ("results.csv",),
+}
+
+
+@dataclass(frozen=True)
+class Protected:
+    """A folder an output must never replace: ``what`` names it in the message;
+    with ``inside=False`` an output inside it is refused as well."""
+
+    path: Path
+    what: str
+    inside: bool = True
+
+
+def scenario_folders(data_path: Path, base_dir: Path) -> list[Protected]:
+    """The folders a scenario's output must never replace: its data folder and the
+    repository's ``data/`` (nor be written inside them), and its own folder."""
+    from siting import settings
+
+    return [
+        Protected(data_path, "the data folder", inside=False),
+        Protected(settings.PACKAGE_ROOT / "data", "siting's data folder", inside=False),
+        Protected(base_dir, "the scenario's folder"),
+    ]
+
+
+def output_kind(folder: Path) -> str | None:
+    """The kind of siting output ``folder`` holds (``run``, ``comparison``, ``sweep``),
+    or None when it holds none."""
+    try:
+        kind = json.loads((folder / MARKER).read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        kind = None
+    if isinstance(kind, str):
+        return kind
+    for name, files in _LEGACY.items():
+        if all((folder / f).is_file() for f in files):
+            return name
+    return None
+
+
+def write_marker(folder: Path, kind: str) -> None:
+    """Mark ``folder`` as siting output of ``kind``."""
+    (folder / MARKER).write_text(json.dumps({"kind": kind}) + "\n", encoding="utf-8")
+
+
+def check_target(
+    dest: Path, kind: str, *, field: str = "out", protect: Iterable[Protected] = ()
+) -> Path:
+    """Refuse an output folder that a run of ``kind`` must not replace; return it resolved.
+
+    ``dest`` may be new, empty, or hold siting output of the same ``kind``. It may not
+    be (or hold) the current folder, a file, a folder of other files, or one of
+    ``protect``.
+
+    Raises
+    ------
+    InputError
+        Naming ``field``, the folder and why.
+    """
+    raw = str(dest)
+    name = raw.rstrip("/").rsplit("/", 1)[-1]
+    if raw.strip() == "" or name in ("", ".", ".."):
+        raise InputError(f"{field}: expected a folder name, got {raw!r}")
+    real = Path(dest).expanduser().resolve()
+    here = Path.cwd().resolve()
+    if real == here or real in here.parents or real == Path.home().resolve():
+        raise InputError(
+            f"{field}: {dest} holds the current folder (or is your home); "
+            "expected a folder of its own"
+        )
+    for p in protect:
+        keep = Path(p.path).expanduser().resolve()
+        if real == keep or real in keep.parents or (not p.inside and keep in real.parents):
+            raise InputError(
+                f"{field}: {dest} would replace {p.what} ({keep}); choose another folder"
+            )
+    if real.exists() and not real.is_dir():
+        raise InputError(f"{field}: {dest} exists and is not a folder")
+    up = real.parent
+    while not up.exists() and up != up.parent:
+        up = up.parent
+    if not up.is_dir():
+        raise InputError(f"{field}: cannot make the folder {real.parent}: {up} is a file")
+    if not os.access(up, os.W_OK | os.X_OK):
+        raise InputError(f"{field}: cannot write in {up}: permission denied")
+    if real.is_dir():
+        found = output_kind(real)
+        if found is not None and found != kind:
+            raise InputError(
+                f"{field}: {dest} holds a siting {found}, not a {kind}; choose another folder"
+            )
+        if found is None:
+            try:
+                entries = sorted(e.name for e in real.iterdir())
+            except OSError as exc:
+                raise InputError(f"{field}: cannot read {dest}: {exc.strerror}") from None
+            if entries:
+                shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+                raise InputError(
+                    f"{field}: {dest} is not empty and holds no siting {kind} ({shown}); "
+                    "expected a new or empty folder, or an earlier output to replace"
+                )
+    return real
+
+
+def new_folders(folder: Path) -> list[Path]:
+    """``folder`` and its parents that do not exist yet, deepest first."""
+    missing = []
+    up = Path(folder)
+    while not up.exists() and up != up.parent:
+        missing.append(up)
+        up = up.parent
+    return missing
+
 
 @contextlib.contextmanager
-def atomic_dir(dest: Path) -> Iterator[Path]:
+def created_parents(folder: Path, *, field: str = "out") -> Iterator[None]:
+    """Make ``folder``'s missing parents; remove the ones made if the block fails.
+
+    Raises
+    ------
+    InputError
+        When a parent cannot be made (read-only, a file in the way).
+    """
+    missing = new_folders(Path(folder).parent)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        remove_empty(missing)
+        raise InputError(
+            f"{field}: cannot make the folder {folder.parent}: {exc.strerror or exc}"
+        ) from None
+    try:
+        yield
+    except BaseException:
+        remove_empty(missing)
+        raise
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty."""
+    for f in folders:
+        try:
+            f.rmdir()
+        except OSError:
+            return
+
+
+@contextlib.contextmanager
+def atomic_dir(
+    dest: Path,
+    *,
+    kind: str = "run",
+    field: str = "out",
+    protect: Iterable[Protected] = (),
+) -> Iterator[Path]:
     """Yield a temporary folder that replaces ``dest`` only if the block succeeds.
 
-    The temporary folders carry the process id; folders left by a process that
-    was killed outright (SIGKILL, power loss) are cleaned up by the next run
-    into the same ``dest`` (see :func:`clean_stale`).
+    ``dest`` is checked first (:func:`check_target`: new, empty, or siting output of
+    the same ``kind``); the folder written carries the marker of ``kind``. The
+    temporary folders carry the process id; folders left by a process that was
+    killed outright (SIGKILL, power loss) are cleaned up by the next run into the
+    same ``dest`` (see :func:`clean_stale`). Parent folders made for ``dest`` are
+    removed again if the block fails.
     """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(dest)
-    pid = os.getpid()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-{pid}-", dir=dest.parent))
-    # mkdtemp makes a private folder (0700); the output is read like any file the
-    # user writes (a planning server's other users, a web server publishing maps)
-    tmp.chmod(0o777 & ~_umask())
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    # runs into the same folder swap it one at a time: the last to finish wins whole
-    with _locked(dest.parent):
-        if dest.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-{pid}-", dir=dest.parent))
-            dest.replace(old / dest.name)
-        Path(tmp).replace(dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    dest = check_target(Path(dest), kind, field=field, protect=protect)
+    with created_parents(dest, field=field):
+        clean_stale(dest)
+        pid = os.getpid()
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-{pid}-", dir=dest.parent))
+        except OSError as exc:
+            raise InputError(f"{field}: cannot write in {dest.parent}: {exc.strerror}") from None
+        # mkdtemp makes a private folder (0700); the output is read like any file the
+        # user writes (a planning server's other users, a web server publishing maps)
+        tmp.chmod(0o777 & ~_umask())
+        try:
+            yield tmp
+            write_marker(tmp, kind)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        old = None
+        # runs into the same folder swap it one at a time: the last to finish wins whole
+        with _locked(dest.parent):
+            if dest.exists():
+                try:  # still ours to replace (nothing else moved in while the run ran)
+                    check_target(dest, kind, field=field, protect=protect)
+                except InputError:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    raise
+                old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-{pid}-", dir=dest.parent))
+                dest.replace(old / dest.name)
+            Path(tmp).replace(dest)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -125,6 +125,7 @@ def _dask_client(args: argparse.Namespace) -> Iterator[Any]:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from siting import report
+    from siting._outdir import check_target, scenario_folders
     from siting.pipeline import run
     from siting.scenario import load_scenario, parse_overrides
 
@@ -133,9 +134,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(path)
     if args.set:
         scenario = scenario.with_overrides(parse_overrides(args.set))
-    out = Path(args.out) if args.out else Path("out") / scenario.name
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out: {out} exists and is not a folder")
+    out = Path(args.out) if args.out is not None else Path("out") / scenario.name
+    # refused before any work: a run never replaces what is not a siting run
+    check_target(
+        out,
+        "run",
+        field="--out" if args.out is not None else f"--out (default out/{scenario.name})",
+        protect=scenario_folders(scenario.data_path, scenario.base_dir),
+    )
     # progress on an interactive terminal only, so that a failing run prints one line
     show = not args.quiet and sys.stderr.isatty()
     progress = (lambda msg: print(msg, file=sys.stderr, flush=True)) if show else None
@@ -151,6 +157,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from siting._outdir import Protected, check_target
     from siting.compare import compare_runs, load_run, write_comparison
 
     if len(args.runs) < 2:
@@ -161,11 +168,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         )
     names = args.names or [None] * len(args.runs)
     runs = [load_run(Path(f), name=n) for f, n in zip(args.runs, names, strict=True)]
+    guard = [Protected(r.folder, f"the folder of run {r.name}", inside=False) for r in runs]
+    if args.out is not None:  # refused before any work
+        check_target(Path(args.out), "comparison", field="--out", protect=guard)
     cmp = compare_runs(runs)
-    out = Path(args.out) if args.out else Path("out") / "compare" / "-vs-".join(cmp.names)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out: {out} exists and is not a folder")
-    paths = write_comparison(cmp, out)
+    default = Path("out") / "compare" / "-vs-".join(cmp.names)
+    out = Path(args.out) if args.out is not None else default
+    paths = write_comparison(cmp, out, field="--out")
     if not args.quiet:
         counts = ", ".join(f"{k} {v}" for k, v in cmp.membership_counts().items())
         print(f"compared {' vs '.join(cmp.names)}: stations {counts}")
@@ -177,13 +186,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from siting.sweep import load_sweep, run_sweep, sweep_figure
+    from siting._outdir import check_target, new_folders, scenario_folders
+    from siting.sweep import load_sweep, run_sweep, sweep_figure, tidy
 
     _check_workers(args)
     sweep = load_sweep(Path(args.sweep))
-    out = Path(args.out) if args.out else Path("out") / "sweeps" / sweep.name
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out: {out} exists and is not a folder")
+    out = Path(args.out) if args.out is not None else Path("out") / "sweeps" / sweep.name
+    check_target(
+        out,
+        "sweep",
+        field="--out" if args.out is not None else f"--out (default out/sweeps/{sweep.name})",
+        protect=scenario_folders(sweep.base.data_path, sweep.base.base_dir),
+    )
+    made = new_folders(out)
     tty = sys.stderr.isatty() and not args.quiet
 
     def on_row(row: dict[str, object], done: int, total: int) -> None:
@@ -195,8 +210,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         elif not args.quiet:
             print(text, file=sys.stderr, flush=True)
 
-    with _dask_client(args) as client:
-        results = run_sweep(sweep, out, client=client, on_row=on_row)
+    try:
+        with _dask_client(args) as client:
+            results = run_sweep(sweep, out, client=client, on_row=on_row)
+    except BaseException:
+        tidy(sweep, out, made)  # again, now that the workers are gone
+        raise
     figure = sweep_figure(sweep, results, out / "sweep.png")
     failed = results[results["status"] != "done"]
     if not args.quiet:

@@ -275,16 +275,23 @@ def _station_table(runs: list[RunOutputs]) -> pd.DataFrame:
     return table.sort_values(["membership", "lat", "lon"], kind="stable").reset_index(drop=True)
 
 
-def write_comparison(cmp: Comparison, out_dir: Path) -> dict[str, Path]:
+def write_comparison(cmp: Comparison, out_dir: Path, *, field: str = "out_dir") -> dict[str, Path]:
     """Write the comparison into ``out_dir`` atomically.
 
     Files: ``summary.csv``, ``districts.csv``, ``stations.csv``,
     ``comparison.md``, ``comparison.png``, ``comparison_map.html`` and
-    ``comparison.html`` (tables, chart and a link to the map).
+    ``comparison.html`` (tables, chart and a link to the map). ``out_dir`` may not
+    be, hold or lie inside the folder of a compared run, nor hold anything but an
+    earlier comparison.
     """
-    from siting._outdir import atomic_dir
+    from siting._outdir import Protected, atomic_dir
 
-    with atomic_dir(Path(out_dir)) as tmp:
+    guard = [
+        Protected(r.folder, f"the folder of run {r.name}", inside=False)
+        for r in cmp.runs
+        if str(r.folder) not in ("", ".")
+    ]
+    with atomic_dir(Path(out_dir), kind="comparison", field=field, protect=guard) as tmp:
         paths = {
             "summary": tmp / "summary.csv",
             "districts": tmp / "districts.csv",

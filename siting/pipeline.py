@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from siting import __version__, report, settings
-from siting._outdir import atomic_dir
+from siting._outdir import atomic_dir, scenario_folders
 from siting.candidates import candidate_stage
 from siting.cells import demand_layers
 from siting.demand import demand_stage
@@ -227,7 +227,8 @@ def run(
     ``extra_files`` (name → text) are written into the folder with the outputs;
     ``client`` as for :func:`plan`.
     """
-    with atomic_dir(out_dir) as tmp:
+    guard = scenario_folders(scenario.data_path, scenario.base_dir)
+    with atomic_dir(out_dir, kind="run", field="out_dir", protect=guard) as tmp:
         handler = logging.FileHandler(tmp / "run.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.setLevel(logging.INFO)

@@ -29,6 +29,7 @@ import itertools
 import json
 import logging
 import re
+import shutil
 import time
 import tomllib
 from collections.abc import Callable
@@ -41,6 +42,15 @@ import pandas as pd
 from siting import settings
 from siting._errors import InputError, MissingFileError, ScenarioError
 from siting._io import json_default
+from siting._outdir import (
+    MARKER,
+    check_target,
+    clean_stale,
+    new_folders,
+    remove_empty,
+    scenario_folders,
+    write_marker,
+)
 from siting.scenario import Scenario, load_scenario
 
 log = logging.getLogger(__name__)
@@ -261,7 +271,44 @@ def run_sweep(
         Called with each finished row, the number finished and the total.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    guard = scenario_folders(sweep.base.data_path, sweep.base.base_dir)
+    check_target(out_dir, "sweep", field="out_dir", protect=guard)
+    made = new_folders(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_marker(out_dir, "sweep")
+    except OSError as exc:
+        remove_empty(made)
+        raise InputError(f"out_dir: cannot write {out_dir}: {exc.strerror or exc}") from None
+    try:
+        return _run_tasks(sweep, out_dir, client, cache_dir, on_row)
+    except BaseException:
+        tidy(sweep, out_dir, made)
+        raise
+
+
+def tidy(sweep: Sweep, out_dir: Path, made: list[Path]) -> None:
+    """After a sweep stopped: remove the temporary folders of scenarios whose process
+    is gone (a worker stopped while writing), then ``out_dir`` and its parents if the
+    sweep made them (``made``, from :func:`siting._outdir.new_folders`) and nothing
+    finished. Finished scenarios stay (a rerun skips them). Safe to call again."""
+    out_dir = Path(out_dir)
+    for task in sweep.tasks:
+        clean_stale(out_dir / task.id)
+    finished = out_dir.is_dir() and {f.name for f in out_dir.iterdir()} - {MARKER}
+    if out_dir in made and not finished:
+        shutil.rmtree(out_dir, ignore_errors=True)  # nothing finished: no trace
+    remove_empty([f for f in made if f != out_dir])
+
+
+def _run_tasks(
+    sweep: Sweep,
+    out_dir: Path,
+    client: Any | None,
+    cache_dir: Path | None,
+    on_row: Callable[[dict[str, Any], int, int], None] | None,
+) -> pd.DataFrame:
+    """The body of :func:`run_sweep` once its folder is there."""
     rows: dict[str, dict[str, Any]] = {}
     pending: list[Task] = []
     for task in sweep.tasks:
@@ -284,7 +331,8 @@ def run_sweep(
     for row in list(rows.values()):
         if on_row is not None:
             on_row(row, len(rows), total)
-    write_results(sweep, rows, order, out_dir)
+    if rows:  # an empty table would only say that nothing has finished yet
+        write_results(sweep, rows, order, out_dir)
     cache = str(cache_dir) if cache_dir else None
     groups: dict[str, list[Task]] = {}
     from siting.pipeline import inputs_key
@@ -304,15 +352,33 @@ def run_sweep(
                 finish(run_task(inputs, task, str(out_dir), cache))
         return results_frame(rows, order)
 
+    futures: dict[Any, Task] = {}
+    try:
+        _collect(sweep, groups, client, str(out_dir), cache, futures, finish)
+    except BaseException:
+        client.cancel(list(futures))  # stopped: no scenario goes on writing
+        raise
+    return results_frame(rows, order)
+
+
+def _collect(
+    sweep: Sweep,
+    groups: dict[str, list[Task]],
+    client: Any,
+    out_dir: str,
+    cache: str | None,
+    futures: dict[Any, Task],
+    finish: Callable[[dict[str, Any]], None],
+) -> None:
+    """Submit every group's shared inputs and scenarios to ``client``; finish each row."""
     from distributed import as_completed
 
-    futures = {}
     for key, tasks in groups.items():
         assert tasks[0].scenario is not None
         shared = client.submit(prepare_task, tasks[0].scenario, cache, key=f"inputs-{key}")
         for task in tasks:
             fut = client.submit(
-                run_task, shared, task, str(out_dir), cache, key=f"scenario-{sweep.name}-{task.id}"
+                run_task, shared, task, out_dir, cache, key=f"scenario-{sweep.name}-{task.id}"
             )
             futures[fut] = task
     for fut in as_completed(list(futures)):
@@ -327,7 +393,6 @@ def run_sweep(
         else:
             row = fut.result()
         finish(row)
-    return results_frame(rows, order)
 
 
 def results_frame(rows: dict[str, dict[str, Any]], order: list[str]) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from siting import settings
+from siting._outdir import MARKER, write_marker
 from siting.cli import main
 from tests.conftest import small_scenario_text
 
@@ -132,14 +133,16 @@ def assert_clean_failure(proc: subprocess.CompletedProcess[str], pattern: str) -
 
 @pytest.fixture()
 def existing_out(tmp_path: Path) -> Path:
+    """The folder of an earlier run (its marker says so), which a failed run must keep."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "sites.csv").write_text("previous run\n")
+    write_marker(out, "run")
     return out
 
 
 def check_untouched(out: Path) -> None:
-    assert [f.name for f in out.iterdir()] == ["sites.csv"]
+    assert sorted(f.name for f in out.iterdir()) == sorted(["sites.csv", MARKER])
     assert (out / "sites.csv").read_text() == "previous run\n"
     assert not [f for f in out.parent.iterdir() if ".partial-" in f.name]
 

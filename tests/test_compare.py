@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from siting._outdir import MARKER
 from siting.cli import main
 from tests.browser import inspect_map
 
@@ -34,6 +35,7 @@ def test_compare_writes_every_output(compared) -> None:  # type: ignore[no-untyp
         "comparison.png",
         "comparison_map.html",
         "comparison.html",
+        MARKER,
     }
     html = (out / "comparison.html").read_text()
     assert "data:image/png;base64," in html and "comparison_map.html" in html

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from siting._outdir import MARKER, write_marker
 from tests.conftest import small_scenario_text
 
 
@@ -48,13 +49,14 @@ def test_killed_run_leaves_nothing_partial(
     out = tmp_path / "out"
     out.mkdir()
     (out / "sites.csv").write_text("previous run\n")
+    write_marker(out, "run")
     proc = _start(scenario, out)
     _wait_for_partial(proc, out)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     # the previous output is untouched
     assert (out / "sites.csv").read_text() == "previous run\n"
-    assert [f.name for f in out.iterdir()] == ["sites.csv"]
+    assert sorted(f.name for f in out.iterdir()) == sorted(["sites.csv", MARKER])
     partial = list(tmp_path.glob(".out.partial-*"))
     if sig != signal.SIGKILL:
         assert proc.returncode == 130 and "interrupted; no output was written" in err

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from siting._outdir import atomic_dir
+from siting._outdir import MARKER, atomic_dir
 from tests.conftest import small_scenario_text
 
 
@@ -44,9 +44,11 @@ def test_runs_into_one_folder_at_once_leave_one_whole(tmp_path: Path) -> None:
     dest = tmp_path / "out"
     for _ in range(25):
         assert _write_at_once(dest) == []
-        texts = {p.read_text() for p in dest.iterdir()}
+        files = [p for p in dest.iterdir() if p.name != MARKER]
+        texts = {p.read_text() for p in files}
         assert len(texts) == 1
-        assert sorted(p.name for p in dest.iterdir()) == ["a.txt", "b.txt", "c.txt"]
+        assert sorted(p.name for p in files) == ["a.txt", "b.txt", "c.txt"]
+        assert json.loads((dest / MARKER).read_text()) == {"kind": "run"}
         assert [p.name for p in tmp_path.iterdir()] == ["out"]  # nothing left over
 
 
