@@ -15,6 +15,7 @@ into place, so a run killed while writing leaves the previous entry (or none).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -24,6 +25,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from siting import settings
+
 log = logging.getLogger(__name__)
 
 #: Bump when the header or the payload layout changes.
@@ -32,7 +35,7 @@ _MAGIC = b"SITING-CACHE"
 
 
 class CacheWarning(UserWarning):
-    """A cache entry was unreadable and is being rebuilt."""
+    """A cache entry was unreadable and is being rebuilt, or could not be written."""
 
 
 def entry_path(root: Path, kind: str, key: str) -> Path:
@@ -61,15 +64,34 @@ def load(root: Path, kind: str, key: str) -> Any | None:
             CacheWarning,
             stacklevel=2,
         )
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
         return None
     log.info("%s: cached %s", kind, path.name)
     return obj
 
 
-def save(root: Path, kind: str, key: str, obj: Any) -> Path:
-    """Write ``obj`` as the ``kind`` entry with ``key`` (atomically)."""
+def save(root: Path, kind: str, key: str, obj: Any) -> Path | None:
+    """Write ``obj`` as the ``kind`` entry with ``key`` (atomically); its path.
+
+    A cache that cannot be written (a file in its place, read-only, disk full) is
+    a :class:`CacheWarning`, not a failure: the run goes on uncached and None is
+    returned.
+    """
     path = entry_path(root, kind, key)
+    try:
+        return _write(path, kind, key, obj)
+    except OSError as exc:
+        warnings.warn(
+            f"{kind} cache: cannot write {path} ({exc.strerror or exc}); going on without it "
+            f"(set {settings.CACHE_DIR_ENV} to a writable folder, or network.cache = false)",
+            CacheWarning,
+            stacklevel=2,
+        )
+        return None
+
+
+def _write(path: Path, kind: str, key: str, obj: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     digest = hashlib.sha256(payload).hexdigest()

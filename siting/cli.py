@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 import traceback
 import warnings
@@ -50,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     recorder = _setup_logging(args.verbose, args.quiet)
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():  # as they were once main returns
+            warnings.simplefilter("default", UserWarning)
+            warnings.showwarning = _log_warning
+            return int(args.func(args))
     except InputError as exc:
         print(f"siting: error: {exc}", file=sys.stderr)
         if args.debug:
@@ -313,41 +317,66 @@ def _crash_log(recorder: _Recorder, args: argparse.Namespace) -> Path | None:
     Logs go to ``<cache>/logs/`` (see :func:`siting.settings.cache_dir`); the
     newest :data:`siting.settings.CRASH_LOGS_KEPT` are kept.
     """
-    folder = settings.cache_dir() / "logs"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"siting-{stamp}-{os.getpid()}.log"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        body = [
-            f"siting {__version__} {' '.join(sys.argv[1:]) or args.command}",
-            *recorder.lines,
-            traceback.format_exc(),
-        ]
-        path.write_text("\n".join(body), encoding="utf-8")
+    body = [
+        f"siting {__version__} {' '.join(sys.argv[1:]) or args.command}",
+        *recorder.lines,
+        traceback.format_exc(),
+    ]
+    # the cache may be what failed (a file, read-only): then the temporary folder
+    for folder in (settings.cache_dir() / "logs", Path(tempfile.gettempdir()) / "siting-logs"):
+        path = folder / f"siting-{stamp}-{os.getpid()}.log"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(body), encoding="utf-8")
+        except OSError:
+            continue
         for old in sorted(folder.glob("siting-*.log"))[: -settings.CRASH_LOGS_KEPT]:
             old.unlink(missing_ok=True)
-    except OSError:
-        return None
-    return path
+        return path
+    return None
+
+
+#: Python's warnings are logged here while :func:`main` runs.
+WARNINGS_LOGGER = "py.warnings"
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> _Recorder:
-    for old in [h for h in log.handlers if getattr(h, "siting_cli", False)]:
-        log.removeHandler(old)  # main() called again in the same process
+    """The console handler and the crash recorder, on siting's logger and on the
+    captured warnings' (a damaged cache, an assumed default): the warnings reach the
+    console and the log whatever handlers a dependency put on ``py.warnings``."""
+    warned = logging.getLogger(WARNINGS_LOGGER)
+    for logger in (log, warned):
+        for old in [h for h in logger.handlers if getattr(h, "siting_cli", False)]:
+            logger.removeHandler(old)  # main() called again in the same process
     handler = logging.StreamHandler(sys.stderr)
     handler.siting_cli = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     level = logging.INFO if verbose else logging.WARNING
     handler.setLevel(logging.ERROR if quiet else level)
-    log.addHandler(handler)
     recorder = _Recorder()
     recorder.siting_cli = True  # type: ignore[attr-defined]
-    log.addHandler(recorder)
+    for logger in (log, warned):
+        logger.addHandler(handler)
+        logger.addHandler(recorder)
     log.setLevel(logging.INFO)
+    warned.setLevel(logging.WARNING)
+    warned.propagate = False  # printed once, here, not again by a root handler
     logging.getLogger("osmnx").setLevel(logging.WARNING)
-    logging.captureWarnings(True)
-    warnings.simplefilter("default", UserWarning)
     return recorder
+
+
+def _log_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    """Python's warnings as log lines of :data:`WARNINGS_LOGGER` (as
+    :func:`logging.captureWarnings` does, but only while :func:`main` runs)."""
+    logging.getLogger(WARNINGS_LOGGER).warning("%s: %s", category.__name__, message)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -235,6 +235,9 @@ def run(
         root = logging.getLogger("siting")
         old_level = root.level
         root.addHandler(handler)
+        # Python's warnings too, where they are logged (the command line captures them)
+        warned = logging.getLogger("py.warnings")
+        warned.addHandler(handler)
         if root.level == logging.NOTSET or root.level > logging.INFO:
             root.setLevel(logging.INFO)
         try:
@@ -247,6 +250,7 @@ def run(
                 (tmp / name).write_text(text, encoding="utf-8")
         finally:
             root.removeHandler(handler)
+            warned.removeHandler(handler)
             root.setLevel(old_level)
             handler.close()
     return result

@@ -3,7 +3,11 @@ inputs are unchanged, rebuilt (with a warning) when a file is damaged."""
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,7 @@ import pytest
 
 from siting import _cache, pipeline
 from siting._cache import CacheWarning
+from siting.cli import main
 from siting.pipeline import prepare
 from siting.scenario import load_scenario
 
@@ -124,3 +129,87 @@ def test_entry_of_another_key_is_refused(tmp_path: Path) -> None:
     with pytest.warns(CacheWarning, match="another key"):
         assert _cache.load(tmp_path, "travel", "bbbb") is None
     assert not _cache.entry_path(tmp_path, "travel", "bbbb").exists()
+
+
+@pytest.fixture()
+def silenced_warnings_logger() -> Iterator[None]:
+    """What a dependency did in the trial: a NullHandler on ``py.warnings``."""
+    warned = logging.getLogger("py.warnings")
+    null = logging.NullHandler()
+    warned.addHandler(null)
+    yield
+    warned.removeHandler(null)
+
+
+def test_a_damaged_cache_is_on_the_console_and_in_the_run_log(
+    primed: tuple[pipeline.Inputs, Path],
+    small_scenario: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    silenced_warnings_logger: None,
+) -> None:
+    _, root = primed
+    path = _entries(root)["travel"]
+    path.write_bytes(path.read_bytes()[:100])
+    monkeypatch.setenv("SITING_CACHE_DIR", str(root))
+    out = tmp_path / "out"
+    assert main(["run", str(small_scenario), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert re.search(rf"WARNING py\.warnings: .*travel cache .*{path.name}.* unreadable", err), err
+    assert re.search(rf"travel cache .*{path.name}.* unreadable", (out / "run.log").read_text())
+    # and -q keeps the console quiet
+    path.write_bytes(b"")
+    assert main(["run", str(small_scenario), "--out", str(out), "-q"]) == 0
+    assert capsys.readouterr().err == ""
+    assert "unreadable" in (out / "run.log").read_text()
+
+
+@pytest.mark.parametrize("how", ["a file", "read-only"])
+def test_a_cache_that_cannot_be_written_is_a_warning(
+    small_scenario: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    how: str,
+) -> None:
+    cache = tmp_path / "cache"
+    if how == "a file":
+        cache.write_text("not a folder")
+    else:
+        cache.mkdir()
+        cache.chmod(0o555)
+        if os.access(cache, os.W_OK):
+            pytest.skip("running as root: permissions do not hold")
+    monkeypatch.setenv("SITING_CACHE_DIR", str(cache))
+    out = tmp_path / "out"
+    try:
+        assert main(["run", str(small_scenario), "--out", str(out)]) == 0
+    finally:
+        cache.chmod(0o755)
+    err = capsys.readouterr().err
+    assert re.search(r"graph cache: cannot write .*; going on without it", err), err
+    assert "cannot write" in (out / "run.log").read_text()
+    assert (out / "sites.csv").exists()
+
+
+def test_an_internal_error_names_a_log_that_exists_when_the_cache_cannot_hold_it(
+    small_scenario: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cache = tmp_path / "cache"
+    cache.write_text("not a folder")
+    monkeypatch.setenv("SITING_CACHE_DIR", str(cache))
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("evaluation exploded")
+
+    monkeypatch.setattr("siting.evaluate.evaluate_plan", broken)
+    assert main(["run", str(small_scenario), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    where = re.search(r"the log and traceback are in (\S+\.log)$", err, re.M)
+    assert where, err
+    assert Path(where.group(1)).is_file()
+    assert "evaluation exploded" in Path(where.group(1)).read_text()
