@@ -63,18 +63,23 @@ def test_a_run_refuses_a_users_folder(
 def test_a_run_refuses_the_data_folder(
     small_scenario: Path,
     tmp_path: Path,
-    data_dir: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     where: str,
 ) -> None:
-    target = data_dir if where == "same" else data_dir / "new-run"
-    before = sorted(f.name for f in data_dir.iterdir())
+    """A stand-in data folder (SITING_DATA_DIR), never the real one: were the guard
+    broken, the test would replace it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "roads.osm.pbf").write_bytes(b"the city's extract")
+    monkeypatch.setenv("SITING_DATA_DIR", str(data))
+    target = data if where == "same" else data / "new-run"
     _refused(
         ["run", str(small_scenario), "--out", str(target)],
         capsys,
         r"--out: .* would replace the data folder",
     )
-    assert sorted(f.name for f in data_dir.iterdir()) == before
+    assert [f.name for f in data.iterdir()] == ["roads.osm.pbf"]
 
 
 @pytest.mark.parametrize("out", [".", "..", "./", "sub/..", ""])

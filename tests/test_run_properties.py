@@ -8,6 +8,11 @@ secondary order, minimum plans, and a time limit that stops the solves) and runs
 each through ``siting run``. Every run ends either with a whole output folder whose
 figures add up (segments, districts, stations, served areas against ``kpis.json``)
 or with exit code 2 and one line; never with an internal error (exit 1).
+
+Then the same over inputs a user gets wrong (issue 27): scenario fields set to wrong
+types, non-finite or absurd values, existing-station rows with bad ports, kW or type,
+and output folders that are an earlier run, a user's folder, a file or ".": every run
+ends with exit 0 or 2, no traceback, what was there before intact and nothing left.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from siting._outdir import MARKER
 from siting.cli import main
-from tests.conftest import SITES, scenario_head
+from tests.conftest import SITES, scenario_head, small_scenario_text
 
 #: Segment figures of the small scenario (tests/conftest.py), count drawn apart.
 SEGMENTS = {
@@ -203,3 +209,158 @@ def test_every_valid_scenario_runs_or_says_why(
         return
     assert err == ""
     check_outputs(out)
+
+
+# ------------------------------------------------------------------ bad and odd inputs
+#: Scenario fields a user may set wrong, and the values they may set them to (TOML).
+FIELDS = [
+    "name",
+    "optimize.p",
+    "optimize.threshold_min",
+    "optimize.time_limit_s",
+    "optimize.gap",
+    "optimize.solver",
+    "optimize.min_spacing_m",
+    "optimize.equity_share",
+    "optimize.capacity.handling_min",
+    "optimize.capacity.dc_kw",
+    "travel.cutoff_min",
+    "network.buffer_m",
+    "network.fallback_speed_kph",
+    "candidates.grid_spacing_m",
+    "demand.h3_resolution",
+    "demand.taxis.count",
+    "demand.residents.public_share",
+    "demand.inbound.kwh_per_session",
+]
+VALUES = [
+    "true", "false", "nan", "inf", "-inf", "-1", "0", "1", "2.5", "7", "1e300", "-1e300",
+    "1e-300", '"x"', '"."', '"a/b"', "[]", "{}",
+]  # fmt: skip
+#: One row of an existing-stations file: its ports, kW and type as written.
+station_rows = st.fixed_dictionaries(
+    {
+        "ports": st.sampled_from(["", "2", "4", "-4", "0", "1e9", "2.5", "x"]),
+        "kw": st.sampled_from(["", "22", "120", "-50", "0", "fast", "inf", "1e12"]),
+        "type": st.sampled_from(["", "AC", "DC", "dc", "plasma"]),
+    }
+)
+#: Where the output goes: new, new under new folders, over an earlier run, an empty
+#: folder, a user's folder, a file, ".".
+TARGETS = ["new", "nested", "earlier-run", "empty", "user-folder", "file", "dot"]
+
+odd_inputs = st.fixed_dictionaries(
+    {
+        "sets": st.lists(st.tuples(st.sampled_from(FIELDS), st.sampled_from(VALUES)), max_size=2),
+        "station": st.one_of(st.none(), station_rows),
+        "target": st.sampled_from(TARGETS),
+    }
+)
+
+
+def _target(folder: Path, kind: str) -> tuple[Path | str, dict[str, bytes]]:
+    """The ``--out`` of ``kind`` under ``folder``, and the files already in it."""
+    if kind == "dot":
+        return ".", {}
+    out = folder / ("a/b/out" if kind == "nested" else "out")
+    files: dict[str, bytes] = {}
+    if kind == "earlier-run":
+        files = {"sites.csv": b"earlier run\n", MARKER: b'{"kind": "run"}\n'}
+    elif kind == "user-folder":
+        files = {"notes.txt": b"my notes\n"}
+    elif kind == "empty":
+        out.mkdir()
+    elif kind == "file":
+        out.write_bytes(b"a file")
+        return out, {"": b"a file"}
+    if files:
+        out.mkdir()
+        for name, data in files.items():
+            (out / name).write_bytes(data)
+    return out, files
+
+
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` with its bytes (None for a folder)."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+@settings(
+    max_examples=2 * EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+@example(d={"sets": [("optimize.p", "true")], "station": None, "target": "earlier-run"})
+@example(d={"sets": [("name", '"."')], "station": None, "target": "dot"})
+@example(d={"sets": [], "station": {"ports": "1e9", "kw": "", "type": ""}, "target": "new"})
+@example(d={"sets": [], "station": {"ports": "-4", "kw": "22", "type": "AC"}, "target": "nested"})
+@example(d={"sets": [("optimize.capacity.handling_min", "inf")], "station": None, "target": "new"})
+@example(d={"sets": [], "station": None, "target": "user-folder"})
+@given(d=odd_inputs)
+@pytest.mark.slow
+def test_every_input_ends_cleanly(
+    d: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+    data_dir: Path,
+    small_area_file: Path,
+    cache_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever the scenario fields, station rows and output folder: exit 0 with whole
+    outputs or exit 2 with one line, no traceback, what was there before intact (an
+    earlier run replaced only by a whole one) and nothing left behind."""
+    monkeypatch.setenv("SITING_CACHE_DIR", str(cache_dir))
+    folder = tmp_path_factory.mktemp("odd")
+    monkeypatch.chdir(folder)
+    text = small_scenario_text(data_dir, small_area_file, p=6).replace(
+        'name = "small"', 'name = "odd"'
+    )
+    if d["station"] is not None:
+        row = d["station"]
+        (folder / "stations.csv").write_text(
+            "name,lat,lon,ports,station_type,kw\n"
+            "Dostyk,43.2400,76.9300,4,DC,120\n"
+            f"Drawn,43.2500,76.9200,{row['ports']},{row['type']},{row['kw']}\n"
+        )
+        text = text.replace(
+            'existing = "{data_dir}/stations/ocm-146017-supercharger.json"',
+            f'existing = "{folder / "stations.csv"}"',
+        )
+    (folder / "odd.toml").write_text(text)
+    out, files = _target(folder, d["target"])
+    before = _tree(folder)
+    argv = ["run", "odd.toml", "--out", str(out), "-q"]
+    for key, value in d["sets"]:
+        argv += ["--set", f"{key}={value}"]
+    capsys.readouterr()
+    code = main(argv)
+    err = capsys.readouterr().err
+    if OUTCOMES:
+        with Path(OUTCOMES).open("a") as log:
+            log.write(f"{code}\t{err.strip()[:200]}\t{json.dumps(d)}\n")
+    assert code in (0, 2), f"exit {code}: {err}\n{argv}"
+    assert "Traceback" not in err
+    left = [p.name for p in folder.rglob("*") if ".partial-" in p.name or ".old-" in p.name]
+    assert left == [], left
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1, err
+        assert _tree(folder) == before  # nothing written, nothing made, nothing lost
+        return
+    assert err == ""
+    assert d["target"] in ("new", "nested", "earlier-run", "empty"), d  # never a user's folder
+    out = Path(out)
+    assert json.loads((out / MARKER).read_text()) == {"kind": "run"}
+    assert (out / "sites.csv").read_bytes() != files.get("sites.csv")  # replaced whole
+    check_outputs(out)
+    rel = out.resolve().relative_to(folder.resolve())
+    mine = {str(rel), *(str(p) for p in rel.parents)}
+
+    def others(tree: dict[str, bytes | None]) -> dict[str, bytes | None]:
+        return {k: v for k, v in tree.items() if k not in mine and not k.startswith(f"{rel}/")}
+
+    assert others(_tree(folder)) == others(before)
