@@ -18,12 +18,14 @@ file's own folder. ``{siting_data}`` expands to siting's own ``data/`` folder
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from siting import settings
 from siting._errors import MissingFileError, ScenarioError
@@ -176,22 +178,47 @@ def _validate(data: dict[str, Any], *, base_dir: Path, origin: str) -> Scenario:
         raise ScenarioError(f"scenario {origin}: {_describe(exc)}") from None
 
 
+def _section(model: type[BaseModel] | None, name: str) -> type[BaseModel] | None:
+    """The model of the section ``name`` of ``model`` (``None``: not a section)."""
+    field = model.model_fields.get(name) if model is not None else None
+    ann = field.annotation if field is not None else None
+    # a section may be optional (``InboundConfig | None``): look inside the union
+    for cand in (ann, *get_args(ann)):
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            return cand
+    return None
+
+
+#: What a value should have been, for pydantic's type errors (strict types).
+_EXPECTED = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "finite_number": "a finite number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a table",
+    "model_type": "a table",
+}
+
+
 def _describe(exc: ValidationError) -> str:
     """One line for the first validation error: field path, expectation, value."""
-    err = exc.errors()[0]
-    loc = ".".join(str(part) for part in err["loc"])
+    return _describe_error(exc.errors()[0])
+
+
+def _describe_error(err: ErrorDetails) -> str:
+    """One line for a validation error: field path, expectation, value."""
+    loc = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"]
+    ).removeprefix(".")
     kind = err["type"]
+    value = err.get("input")
     if kind == "extra_forbidden":
         leaf = str(err["loc"][-1])
         model: type[BaseModel] = Scenario
         for part in err["loc"][:-1]:
-            field = model.model_fields.get(str(part))
-            ann = getattr(field, "annotation", None) if field else None
-            # a section may be optional (``InboundConfig | None``): look inside the union
-            for cand in (ann, *get_args(ann)):
-                if isinstance(cand, type) and issubclass(cand, BaseModel):
-                    model = cand
-                    break
+            model = _section(model, str(part)) or model
         known = [k for k in model.model_fields if k != "base_dir"]
         close = difflib.get_close_matches(leaf, known, n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
@@ -199,9 +226,21 @@ def _describe(exc: ValidationError) -> str:
     if kind == "missing":
         return f"field {loc!r} is required"
     msg = err["msg"].removeprefix("Value error, ")
-    if not loc:
-        return msg
-    return f"field {loc!r}: {msg}, got {err.get('input')!r}"
+    if not loc or (kind == "value_error" and isinstance(value, dict)):
+        return msg  # a rule between fields: its message names them
+    if kind in _EXPECTED:
+        msg = f"expected {_EXPECTED[kind]}"
+    return f"field {loc!r}: {msg}, got {_shown(value)}"
+
+
+def _shown(value: Any) -> str:
+    """A value as written in TOML where Python's repr differs (true, inf), else repr."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 def load_presets(path: Path) -> dict[str, dict[str, Any]]:

@@ -3,8 +3,10 @@
 ``[network]``, ``[demand]`` (with ``[demand.residents]``, ``[demand.inbound]``,
 ``[demand.taxis]``), ``[candidates]``, ``[travel]``, ``[optimize]`` (with its
 ``capacity``, ``budget``, ``choose`` and ``minimum`` tables), ``[costs]`` and
-``[benefits]``. Unknown keys are errors; :class:`siting.scenario.Scenario` holds
-them together.
+``[benefits]``. Unknown keys are errors, types are strict (no ``true`` for a number,
+no number for ``true``/``false`` or a string, no string for a number; an integer is a
+valid float), and no number is infinite or NaN; :class:`siting.scenario.Scenario`
+holds them together.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ Positive = Annotated[float, Field(gt=0.0)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no bool for a number, no number for a bool or a string, no string for a
+    # number (an int is still a valid float); no inf or nan for a float
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class NetworkConfig(_Strict):

@@ -97,6 +97,51 @@ SCENARIO_CASES = [
         ),
         "optimize.budget.site_cost",
     ),
+    # strict types: no bool for a number, no number for a bool, no string for a number
+    ("p-bool", ("p = 8", "p = true"), "field 'optimize.p': expected an integer, got true"),
+    ("p-float", ("p = 8", "p = 8.5"), "field 'optimize.p': expected an integer, got 8.5"),
+    (
+        "threshold-bool",
+        ("threshold_min = 3", "threshold_min = false"),
+        "field 'optimize.threshold_min': expected a number, got false",
+    ),
+    (
+        "threshold-text",
+        ("threshold_min = 3", 'threshold_min = "3"'),
+        "field 'optimize.threshold_min': expected a number, got '3'",
+    ),
+    (
+        "secondary-number",
+        ("p = 8", "p = 8\nsecondary = 1"),
+        "field 'optimize.secondary': expected true or false, got 1",
+    ),
+    ("name-number", ('name = "small"', "name = 5"), "field 'name': expected a string, got 5"),
+    (
+        "curve-item-bool",
+        ("p = 8", "p = 8\ncurve = [4, true]"),
+        "field 'optimize.curve[1]': expected an integer, got true",
+    ),
+    # non-finite numbers, named as written in the scenario
+    (
+        "handling-inf",
+        ("p = 8", "p = 8\n[optimize.capacity]\nhandling_min = inf"),
+        "field 'optimize.capacity.handling_min': expected a finite number, got inf",
+    ),
+    (
+        "buffer-nan",
+        ("buffer_m = 300", "buffer_m = nan"),
+        "field 'network.buffer_m': expected a finite number, got nan",
+    ),
+    (
+        "count-inf",
+        ("count = 80000", "count = inf"),
+        "field 'demand.taxis.count': expected a finite number, got inf",
+    ),
+    (
+        "speed-inf",
+        ("buffer_m = 300", "buffer_m = 300\nspeeds_kph = { primary = inf }"),
+        "field 'network.speeds_kph.primary': expected a finite number, got inf",
+    ),
 ]
 
 
@@ -212,6 +257,14 @@ def test_bad_data_file(
         (["run", "@MISSING@"], "scenario file not found"),
         (["run", "@SCENARIO@", "--out", "@FILE@"], "exists and is not a folder"),
         (["run", "@SCENARIO@", "--set", "optimize.p"], "--set: expected KEY=VALUE"),
+        (
+            ["run", "@SCENARIO@", "--set", "optimize.p=true"],
+            "scenario overrides: field 'optimize.p': expected an integer, got true",
+        ),
+        (
+            ["run", "@SCENARIO@", "--set", "optimize.capacity.handling_min=inf"],
+            "field 'optimize.capacity.handling_min': expected a finite number, got inf",
+        ),
         (
             ["run", "@SCENARIO@"]
             + [f"--set=demand.{s}.ev_share=0" for s in ("residents", "inbound", "taxis")],

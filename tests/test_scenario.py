@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,53 @@ def test_source_needs_its_input(tmp_path: Path) -> None:
     path.write_text(text)
     with pytest.raises(ScenarioError, match=r"network\.source = 'place' needs network\.place"):
         load_scenario(path)
+
+
+BASE = load_scenario(settings.DEFAULT_SCENARIO)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        # no bool for a number
+        ("optimize.p", True, "field 'optimize.p': expected an integer, got true"),
+        ("optimize.capacity.ports", False, "expected an integer, got false"),
+        ("optimize.threshold_min", True, "field 'optimize.threshold_min': expected a number"),
+        ("demand.residents.count", True, "expected a number, got true"),
+        ("costs.port", {"AC": True}, "field 'costs.port.AC': expected a number, got true"),
+        # no number for a bool
+        ("optimize.secondary", 1, "field 'optimize.secondary': expected true or false, got 1"),
+        ("network.cache", 0.0, "field 'network.cache': expected true or false, got 0.0"),
+        # no string for a number, no number for a string, no float for an integer
+        ("optimize.p", "8", "field 'optimize.p': expected an integer, got '8'"),
+        ("optimize.gap", "0.1", "field 'optimize.gap': expected a number, got '0.1'"),
+        ("optimize.p", 311.0, "field 'optimize.p': expected an integer, got 311.0"),
+        ("demand.preset", 2030, "field 'demand.preset': expected a string, got 2030"),
+        ("optimize.capacity.types", "AC", "field 'optimize.capacity.types': expected a list"),
+        ("optimize.curve", [100, 2.5], "field 'optimize.curve[1]': expected an integer"),
+        ("optimize.capacity", 5, "field 'optimize.capacity': expected a table, got 5"),
+        # no nan or inf for any float, named as written in the scenario
+        (
+            "optimize.capacity.handling_min",
+            math.inf,
+            "field 'optimize.capacity.handling_min': expected a finite number, got inf",
+        ),
+        ("network.buffer_m", math.nan, "field 'network.buffer_m': expected a finite number"),
+        ("optimize.minimum.targets", [1.0, -math.inf], "'optimize.minimum.targets[1]'"),
+        ("benefits.pollutants_g_per_kg_fuel", {"NOx": math.nan}, "'benefits.pollutants_g"),
+    ],
+)
+def test_strict_types(key: str, value: object, message: str) -> None:
+    with pytest.raises(ScenarioError, match=re.escape(message)) as info:
+        BASE.with_overrides({key: value})
+    assert len(str(info.value).splitlines()) == 1
+
+
+def test_valid_toml_numbers_still_load() -> None:
+    # an integer is a valid float, and stays the same number
+    sc = BASE.with_overrides({"network.buffer_m": 1000, "optimize.capacity.ac_kw": 22})
+    assert sc.network.buffer_m == 1000.0 and isinstance(sc.network.buffer_m, float)
+    assert sc.optimize.capacity.ac_kw == 22.0 and isinstance(sc.optimize.capacity.ac_kw, float)
+    assert sc.model_dump() == BASE.model_dump()
+    assert BASE.costs is not None and BASE.costs.port == {"AC": 4002445.0, "DC": 53832563.0}
+    assert BASE.optimize.curve == [100, 200] and BASE.optimize.minimum is not None
