@@ -142,6 +142,31 @@ SCENARIO_CASES = [
         ("buffer_m = 300", "buffer_m = 300\nspeeds_kph = { primary = inf }"),
         "field 'network.speeds_kph.primary': expected a finite number, got inf",
     ),
+    # numbers too large (or small) to mean anything, refused before any solver or GEOS
+    ("buffer-huge", ("buffer_m = 300", "buffer_m = 1e12"), "field 'network.buffer_m'"),
+    ("count-huge", ("count = 80000", "count = 1e300"), "field 'demand.taxis.count'"),
+    ("time-limit-huge", ("time_limit_s = 60", "time_limit_s = 1e300"), "optimize.time_limit_s"),
+    (
+        "speed-tiny",
+        ("buffer_m = 300", "buffer_m = 300\nfallback_speed_kph = 1e-300"),
+        "field 'network.fallback_speed_kph'",
+    ),
+    (
+        "connector-speed-tiny",
+        ("cutoff_min = 20", "cutoff_min = 20\nconnector_speed_kph = 1e-300"),
+        "field 'travel.connector_speed_kph'",
+    ),
+    (
+        "grid-spacing-tiny",
+        ("grid_spacing_m = 800", "grid_spacing_m = 0.001"),
+        "field 'candidates.grid_spacing_m': expected 0 (no grid) or at least 50 m",
+    ),
+    ("p-huge", ("p = 8", "p = 9000000000000000000"), "field 'optimize.p'"),
+    (
+        "budget-huge",
+        ("p = 8", "p = 8\n[optimize.budget]\ntotal = 1e300"),
+        "field 'optimize.budget.total'",
+    ),
 ]
 
 

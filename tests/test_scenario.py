@@ -130,3 +130,60 @@ def test_valid_toml_numbers_still_load() -> None:
     assert sc.model_dump() == BASE.model_dump()
     assert BASE.costs is not None and BASE.costs.port == {"AC": 4002445.0, "DC": 53832563.0}
     assert BASE.optimize.curve == [100, 200] and BASE.optimize.minimum is not None
+
+
+@pytest.mark.parametrize(
+    ("key", "largest", "refused"),
+    [
+        ("network.buffer_m", settings.MAX_DISTANCE_M, 1e12),
+        ("network.fallback_speed_kph", settings.MAX_SPEED_KPH, 1e300),
+        ("network.fallback_speed_kph", settings.MIN_SPEED_KPH, 1e-300),
+        ("network.speeds_kph", {"primary": settings.MIN_SPEED_KPH}, {"primary": 1e-300}),
+        ("network.timeout_s", settings.MAX_TIMEOUT_S, 1e300),
+        ("demand.residents.count", settings.MAX_VEHICLES, 1e300),
+        ("demand.taxis.sessions_per_ev_day", settings.MAX_SESSIONS_PER_DAY, 1e300),
+        ("demand.taxis.kwh_per_session", settings.MAX_KWH_PER_SESSION, 1e300),
+        ("candidates.grid_spacing_m", settings.MIN_GRID_SPACING_M, 1e-3),
+        ("candidates.grid_spacing_m", settings.MAX_DISTANCE_M, 1e300),
+        ("candidates.snap_max_m", settings.MAX_DISTANCE_M, 1e300),
+        ("candidates.existing_reported", settings.MAX_STATIONS, 10**18),
+        ("travel.connector_speed_kph", settings.MIN_SPEED_KPH, 1e-300),
+        ("travel.cutoff_min", settings.MAX_MINUTES, 1e300),
+        ("optimize.p", settings.MAX_STATIONS, 10**18),
+        ("optimize.time_limit_s", settings.MAX_TIME_LIMIT_S, 1e300),
+        ("optimize.threads", settings.MAX_THREADS, 10**9),
+        ("optimize.min_spacing_m", settings.MAX_DISTANCE_M, 1e300),
+        ("optimize.curve", [settings.MAX_STATIONS], [10**18]),
+        ("optimize.capacity.ports", settings.MAX_PORTS, 10**18),
+        ("optimize.capacity.dc_kw", settings.MAX_CHARGER_KW, 1e300),
+        ("optimize.capacity.ac_kw", settings.MIN_CHARGER_KW, 1e-300),
+        ("optimize.capacity.handling_min", settings.MAX_MINUTES, 1e300),
+        ("optimize.budget", {"total": settings.MAX_MONEY}, {"total": 1e300}),
+        ("costs.port", {"DC": settings.MAX_MONEY}, {"DC": 1e300}),
+        ("costs.site_works", settings.MAX_MONEY, 1e300),
+        ("benefits.ev_kwh_per_km", settings.MIN_KWH_PER_KM, 1e-300),
+        ("benefits.lifetime_years", settings.MAX_LIFETIME_YEARS, 1e300),
+    ],
+)
+def test_numbers_are_bounded(key: str, largest: object, refused: object) -> None:
+    BASE.with_overrides({key: largest})
+    with pytest.raises(ScenarioError, match=re.escape(f"field '{key}")):
+        BASE.with_overrides({key: refused})
+
+
+def test_real_city_figures_are_within_the_bounds() -> None:
+    # a megacity with more of everything than Almaty still validates
+    BASE.with_overrides(
+        {
+            "demand.residents.count": 20_000_000,
+            "network.buffer_m": 20_000,
+            "optimize.p": 20_000,
+            "optimize.threshold_min": 30,
+            "travel.cutoff_min": 120,
+            "optimize.time_limit_s": 86_400,
+            "optimize.capacity.dc_kw": 350,
+            "optimize.capacity.ports": 40,
+            "optimize.budget": {"total": 1e13},
+            "candidates.grid_spacing_m": 100,
+        }
+    )
