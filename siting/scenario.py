@@ -22,7 +22,7 @@ import math
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Any, get_args
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
@@ -34,6 +34,7 @@ from siting.sections import (
     CandidatesConfig,
     CostsConfig,
     DemandConfig,
+    FolderName,
     FuturesConfig,
     NetworkConfig,
     OptimizeConfig,
@@ -47,7 +48,8 @@ from siting.segments import Segment
 class Scenario(_Strict):
     """A whole planning run, as read from a TOML file."""
 
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    #: Names the run and its default output folder (``out/<name>``).
+    name: FolderName
     description: str = ""
     data_dir: str | None = None
     seed: int = 0

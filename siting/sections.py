@@ -12,9 +12,11 @@ in :mod:`siting.settings`); :class:`siting.scenario.Scenario` holds them togethe
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -36,6 +38,29 @@ Kilowatts = Annotated[float, Field(ge=settings.MIN_CHARGER_KW, le=settings.MAX_C
 Money = Annotated[float, Field(ge=0.0, le=settings.MAX_MONEY)]
 PositiveMoney = Annotated[float, Field(gt=0.0, le=settings.MAX_MONEY)]
 Stations = Annotated[int, Field(ge=1, le=settings.MAX_STATIONS)]
+
+#: Characters of a name that becomes a folder (scenario and sweep names).
+FOLDER_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def folder_name(value: str) -> str:
+    """Check that ``value`` is a plain folder name (it names an output folder).
+
+    Letters, digits, ``_``, ``.`` and ``-``, and neither ``.`` nor ``..``: no path
+    separators, spaces, control characters or empty names.
+
+    Raises
+    ------
+    ValueError
+        ``value`` is not a plain folder name.
+    """
+    if not FOLDER_NAME.fullmatch(value) or value in (".", ".."):
+        raise ValueError("expected a plain folder name (letters, digits, _ . -; not . or ..)")
+    return value
+
+
+#: A name that becomes an output folder.
+FolderName = Annotated[str, AfterValidator(folder_name)]
 
 
 class _Strict(BaseModel):

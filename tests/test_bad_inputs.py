@@ -167,6 +167,14 @@ SCENARIO_CASES = [
         ("p = 8", "p = 8\n[optimize.budget]\ntotal = 1e300"),
         "field 'optimize.budget.total'",
     ),
+    # the name becomes the output folder
+    ("name-dot", ('name = "small"', 'name = "."'), "field 'name': expected a plain folder name"),
+    ("name-dotdot", ('name = "small"', 'name = ".."'), "field 'name'"),
+    ("name-empty", ('name = "small"', 'name = ""'), "field 'name'"),
+    ("name-slash", ('name = "small"', 'name = "a/b"'), "field 'name'"),
+    ("name-backslash", ('name = "small"', 'name = "a\\\\b"'), "field 'name'"),
+    ("name-nul", ('name = "small"', 'name = "a\\u0000"'), "field 'name'"),
+    ("name-space", ('name = "small"', 'name = " small"'), "field 'name'"),
 ]
 
 
@@ -290,6 +298,8 @@ def test_bad_data_file(
             ["run", "@SCENARIO@", "--set", "optimize.capacity.handling_min=inf"],
             "field 'optimize.capacity.handling_min': expected a finite number, got inf",
         ),
+        (["run", "@SCENARIO@", "--set", "name=."], "field 'name': expected a plain folder name"),
+        (["run", "@SCENARIO@", "--set", "name=.."], "field 'name': expected a plain folder name"),
         (
             ["run", "@SCENARIO@"]
             + [f"--set=demand.{s}.ev_share=0" for s in ("residents", "inbound", "taxis")],
@@ -327,3 +337,24 @@ def test_bad_command_line(
     if "--out" not in args and args[0] != "compare":
         args += ["--out", str(existing_out)]
     fails_cleanly(args, message, existing_out, capsys)
+
+
+def test_name_dot_leaves_the_default_output_folder_alone(
+    tmp_path: Path,
+    small_scenario: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the default output folder is out/<name>: with name "." it was out/ itself, and the
+    # run replaced every other run in it
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sites.csv").write_text("previous run\n")
+    for name in (".", ".."):
+        fails_cleanly(
+            ["run", str(small_scenario), "--set", f"name={name}"],
+            "field 'name': expected a plain folder name",
+            out,
+            capsys,
+        )
