@@ -76,6 +76,15 @@ class Scenario(_Strict):
             raise ValueError(
                 f"futures needs optimize.model = 'capacitated', got {self.optimize.model!r}"
             )
+        if self.futures is not None and self.futures.ranges:
+            # each end of a range must be a value of its field, before anything is solved
+            plain = self.model_copy(update={"futures": None})
+            for key, ends in self.futures.ranges.items():
+                for value in ends:
+                    try:
+                        plain.check_override(key, value)
+                    except ScenarioError as exc:
+                        raise ValueError(f"futures.ranges: {exc}") from None
         return self
 
     # ------------------------------------------------------------------ paths
@@ -114,17 +123,66 @@ class Scenario(_Strict):
         return path
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
-        """Return a copy with dotted-key overrides applied and validated again."""
+        """Return a copy with dotted-key overrides applied and validated again.
+
+        A key inside an optional section the scenario leaves out (``optimize.budget.total``
+        without ``[optimize.budget]``) starts that section from its defaults.
+
+        Raises
+        ------
+        ScenarioError
+            A key is not a field, a value is wrong, or the result breaks a rule
+            between fields; the message names the field.
+        """
+        data = self._overridden(overrides)
+        return _validate(data, base_dir=self.base_dir, origin="overrides")
+
+    def check_override(self, key: str, value: Any) -> None:
+        """Check that ``key`` is a field and ``value`` a valid value of it.
+
+        Only what is wrong with the value itself counts (unknown field, wrong type,
+        out of range): a rule between fields (``travel.cutoff_min`` at least
+        ``optimize.threshold_min``) may hold once other overrides come with it, and
+        is left to :meth:`with_overrides`.
+
+        Parameters
+        ----------
+        key
+            Dotted field name, as in :meth:`with_overrides`.
+        value
+            Its value.
+
+        Raises
+        ------
+        ScenarioError
+            ``key`` is not a field or ``value`` is not a valid value of it; one line
+            naming the field.
+        """
+        data = self._overridden({key: value})
+        parts = key.split(".")
+        try:
+            Scenario.model_validate({**data, "base_dir": self.base_dir})
+        except ValidationError as exc:
+            for err in exc.errors():
+                if [str(part) for part in err["loc"][: len(parts)]] == parts:
+                    raise ScenarioError(_describe_error(err)) from None
+
+    def _overridden(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        """The scenario as a dict with the dotted-key overrides applied (not validated)."""
         data = self.model_dump(mode="python")
         for dotted, value in overrides.items():
             node = data
+            model: type[BaseModel] | None = Scenario
             *parents, leaf = dotted.split(".")
             for key in parents:
+                section = _section(model, key)
+                if node.get(key) is None and section is not None:
+                    node[key] = {}  # an optional section left out: start from its defaults
                 if not isinstance(node.get(key), dict):
                     raise ScenarioError(f"override {dotted!r}: {key!r} is not a section")
-                node = node[key]
+                node, model = node[key], section
             node[leaf] = value
-        return _validate(data, base_dir=self.base_dir, origin="overrides")
+        return data
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

@@ -187,3 +187,39 @@ def test_real_city_figures_are_within_the_bounds() -> None:
             "candidates.grid_spacing_m": 100,
         }
     )
+
+
+def test_override_inside_a_section_left_out() -> None:
+    assert BASE.optimize.budget is None
+    sc = BASE.with_overrides({"optimize.budget.total": 1e9})
+    assert sc.optimize.budget is not None and sc.optimize.budget.total == 1e9
+    with pytest.raises(ScenarioError, match=r"override 'optimize\.p\.x': 'p' is not a section"):
+        BASE.with_overrides({"optimize.p.x": 1})
+
+
+def test_check_override_is_about_the_value_alone() -> None:
+    BASE.check_override("optimize.threshold_min", 40)  # above the cutoff: a rule between fields
+    BASE.check_override("optimize.phases", [150])  # needs optimize.p = 150 beside it
+    with pytest.raises(ScenarioError, match=r"field 'optimize\.threshold_min': expected a number"):
+        BASE.check_override("optimize.threshold_min", True)
+    with pytest.raises(ScenarioError, match=r"unknown field 'optimize\.stations'"):
+        BASE.check_override("optimize.stations", 8)
+    with pytest.raises(ScenarioError, match=r"field 'optimize.phases\[0\]'"):
+        BASE.check_override("optimize.phases", [0])
+
+
+@pytest.mark.parametrize(
+    ("ranges", "message"),
+    [
+        ({"demand.residents.publc_share": [0.3, 0.7]}, "unknown field 'demand.residents.publc"),
+        ({"demand.residents.public_share": [0.3, 1.5]}, "'demand.residents.public_share'"),
+        ({"optimize.p": [100, 200]}, "field 'optimize.p': expected an integer, got 100.0"),
+        ({"demand.preset": [0, 1]}, "field 'demand.preset': expected a string"),
+    ],
+)
+def test_futures_ranges_are_fields(ranges: dict[str, list[float]], message: str) -> None:
+    futures = {"presets": ["today"], "ranges": ranges}
+    with pytest.raises(ScenarioError, match=f"futures.ranges: .*{re.escape(message)}"):
+        BASE.with_overrides({"futures": futures})
+    ok = {"presets": ["today"], "ranges": {"demand.residents.public_share": [0.3, 0.7]}}
+    assert BASE.with_overrides({"futures": ok}).futures is not None
