@@ -18,12 +18,14 @@ file's own folder. ``{siting_data}`` expands to siting's own ``data/`` folder
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Any, get_args
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from siting import settings
 from siting._errors import MissingFileError, ScenarioError
@@ -32,6 +34,7 @@ from siting.sections import (
     CandidatesConfig,
     CostsConfig,
     DemandConfig,
+    FolderName,
     FuturesConfig,
     NetworkConfig,
     OptimizeConfig,
@@ -45,7 +48,8 @@ from siting.segments import Segment
 class Scenario(_Strict):
     """A whole planning run, as read from a TOML file."""
 
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    #: Names the run and its default output folder (``out/<name>``).
+    name: FolderName
     description: str = ""
     data_dir: str | None = None
     seed: int = 0
@@ -72,6 +76,15 @@ class Scenario(_Strict):
             raise ValueError(
                 f"futures needs optimize.model = 'capacitated', got {self.optimize.model!r}"
             )
+        if self.futures is not None and self.futures.ranges:
+            # each end of a range must be a value of its field, before anything is solved
+            plain = self.model_copy(update={"futures": None})
+            for key, ends in self.futures.ranges.items():
+                for value in ends:
+                    try:
+                        plain.check_override(key, value)
+                    except ScenarioError as exc:
+                        raise ValueError(f"futures.ranges: {exc}") from None
         return self
 
     # ------------------------------------------------------------------ paths
@@ -110,17 +123,66 @@ class Scenario(_Strict):
         return path
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
-        """Return a copy with dotted-key overrides applied and validated again."""
+        """Return a copy with dotted-key overrides applied and validated again.
+
+        A key inside an optional section the scenario leaves out (``optimize.budget.total``
+        without ``[optimize.budget]``) starts that section from its defaults.
+
+        Raises
+        ------
+        ScenarioError
+            A key is not a field, a value is wrong, or the result breaks a rule
+            between fields; the message names the field.
+        """
+        data = self._overridden(overrides)
+        return _validate(data, base_dir=self.base_dir, origin="overrides")
+
+    def check_override(self, key: str, value: Any) -> None:
+        """Check that ``key`` is a field and ``value`` a valid value of it.
+
+        Only what is wrong with the value itself counts (unknown field, wrong type,
+        out of range): a rule between fields (``travel.cutoff_min`` at least
+        ``optimize.threshold_min``) may hold once other overrides come with it, and
+        is left to :meth:`with_overrides`.
+
+        Parameters
+        ----------
+        key
+            Dotted field name, as in :meth:`with_overrides`.
+        value
+            Its value.
+
+        Raises
+        ------
+        ScenarioError
+            ``key`` is not a field or ``value`` is not a valid value of it; one line
+            naming the field.
+        """
+        data = self._overridden({key: value})
+        parts = key.split(".")
+        try:
+            Scenario.model_validate({**data, "base_dir": self.base_dir})
+        except ValidationError as exc:
+            for err in exc.errors():
+                if [str(part) for part in err["loc"][: len(parts)]] == parts:
+                    raise ScenarioError(_describe_error(err)) from None
+
+    def _overridden(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        """The scenario as a dict with the dotted-key overrides applied (not validated)."""
         data = self.model_dump(mode="python")
         for dotted, value in overrides.items():
             node = data
+            model: type[BaseModel] | None = Scenario
             *parents, leaf = dotted.split(".")
             for key in parents:
+                section = _section(model, key)
+                if node.get(key) is None and section is not None:
+                    node[key] = {}  # an optional section left out: start from its defaults
                 if not isinstance(node.get(key), dict):
                     raise ScenarioError(f"override {dotted!r}: {key!r} is not a section")
-                node = node[key]
+                node, model = node[key], section
             node[leaf] = value
-        return _validate(data, base_dir=self.base_dir, origin="overrides")
+        return data
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -176,22 +238,47 @@ def _validate(data: dict[str, Any], *, base_dir: Path, origin: str) -> Scenario:
         raise ScenarioError(f"scenario {origin}: {_describe(exc)}") from None
 
 
+def _section(model: type[BaseModel] | None, name: str) -> type[BaseModel] | None:
+    """The model of the section ``name`` of ``model`` (``None``: not a section)."""
+    field = model.model_fields.get(name) if model is not None else None
+    ann = field.annotation if field is not None else None
+    # a section may be optional (``InboundConfig | None``): look inside the union
+    for cand in (ann, *get_args(ann)):
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            return cand
+    return None
+
+
+#: What a value should have been, for pydantic's type errors (strict types).
+_EXPECTED = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "finite_number": "a finite number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a table",
+    "model_type": "a table",
+}
+
+
 def _describe(exc: ValidationError) -> str:
     """One line for the first validation error: field path, expectation, value."""
-    err = exc.errors()[0]
-    loc = ".".join(str(part) for part in err["loc"])
+    return _describe_error(exc.errors()[0])
+
+
+def _describe_error(err: ErrorDetails) -> str:
+    """One line for a validation error: field path, expectation, value."""
+    loc = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"]
+    ).removeprefix(".")
     kind = err["type"]
+    value = err.get("input")
     if kind == "extra_forbidden":
         leaf = str(err["loc"][-1])
         model: type[BaseModel] = Scenario
         for part in err["loc"][:-1]:
-            field = model.model_fields.get(str(part))
-            ann = getattr(field, "annotation", None) if field else None
-            # a section may be optional (``InboundConfig | None``): look inside the union
-            for cand in (ann, *get_args(ann)):
-                if isinstance(cand, type) and issubclass(cand, BaseModel):
-                    model = cand
-                    break
+            model = _section(model, str(part)) or model
         known = [k for k in model.model_fields if k != "base_dir"]
         close = difflib.get_close_matches(leaf, known, n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
@@ -199,9 +286,21 @@ def _describe(exc: ValidationError) -> str:
     if kind == "missing":
         return f"field {loc!r} is required"
     msg = err["msg"].removeprefix("Value error, ")
-    if not loc:
-        return msg
-    return f"field {loc!r}: {msg}, got {err.get('input')!r}"
+    if not loc or (kind == "value_error" and isinstance(value, dict)):
+        return msg  # a rule between fields: its message names them
+    if kind in _EXPECTED:
+        msg = f"expected {_EXPECTED[kind]}"
+    return f"field {loc!r}: {msg}, got {_shown(value)}"
+
+
+def _shown(value: Any) -> str:
+    """A value as written in TOML where Python's repr differs (true, inf), else repr."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 def load_presets(path: Path) -> dict[str, dict[str, Any]]:

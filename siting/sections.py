@@ -3,26 +3,70 @@
 ``[network]``, ``[demand]`` (with ``[demand.residents]``, ``[demand.inbound]``,
 ``[demand.taxis]``), ``[candidates]``, ``[travel]``, ``[optimize]`` (with its
 ``capacity``, ``budget``, ``choose`` and ``minimum`` tables), ``[costs]`` and
-``[benefits]``. Unknown keys are errors; :class:`siting.scenario.Scenario` holds
-them together.
+``[benefits]``. Unknown keys are errors, types are strict (no ``true`` for a number,
+no number for ``true``/``false`` or a string, no string for a number; an integer is a
+valid float), no number is infinite or NaN, and every number has a range (the bounds
+in :mod:`siting.settings`); :class:`siting.scenario.Scenario` holds them together.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from siting import settings
 
+# Every number is finite (``_Strict``) and bounded: the bounds are in
+# siting/settings.py with the reason for each.
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
+Metres = Annotated[float, Field(ge=0.0, le=settings.MAX_DISTANCE_M)]
+PositiveMetres = Annotated[float, Field(gt=0.0, le=settings.MAX_DISTANCE_M)]
+Speed = Annotated[float, Field(ge=settings.MIN_SPEED_KPH, le=settings.MAX_SPEED_KPH)]
+Minutes = Annotated[float, Field(gt=0.0, le=settings.MAX_MINUTES)]
+NonNegativeMinutes = Annotated[float, Field(ge=0.0, le=settings.MAX_MINUTES)]
+Kilowatts = Annotated[float, Field(ge=settings.MIN_CHARGER_KW, le=settings.MAX_CHARGER_KW)]
+Money = Annotated[float, Field(ge=0.0, le=settings.MAX_MONEY)]
+PositiveMoney = Annotated[float, Field(gt=0.0, le=settings.MAX_MONEY)]
+Stations = Annotated[int, Field(ge=1, le=settings.MAX_STATIONS)]
+
+#: Characters of a name that becomes a folder (scenario and sweep names).
+FOLDER_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def folder_name(value: str) -> str:
+    """Check that ``value`` is a plain folder name (it names an output folder).
+
+    Letters, digits, ``_``, ``.`` and ``-``, and neither ``.`` nor ``..``: no path
+    separators, spaces, control characters or empty names.
+
+    Raises
+    ------
+    ValueError
+        ``value`` is not a plain folder name.
+    """
+    if not FOLDER_NAME.fullmatch(value) or value in (".", ".."):
+        raise ValueError("expected a plain folder name (letters, digits, _ . -; not . or ..)")
+    return value
+
+
+#: A name that becomes an output folder.
+FolderName = Annotated[str, AfterValidator(folder_name)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no bool for a number, no number for a bool or a string, no string for a
+    # number (an int is still a valid float); no inf or nan for a float
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class NetworkConfig(_Strict):
@@ -36,17 +80,17 @@ class NetworkConfig(_Strict):
     #: City boundary (any vector file); the graph is clipped to it plus ``buffer_m``.
     #: With ``source="polygon"`` OSMnx downloads the roads inside it.
     boundary: str | None = None
-    buffer_m: NonNegative = 1000.0
+    buffer_m: Metres = 1000.0
     #: Per-highway-class speeds (km/h) overriding :data:`settings.HIGHWAY_SPEEDS_KPH`.
-    speeds_kph: dict[str, Positive] = Field(default_factory=dict)
-    fallback_speed_kph: Positive = settings.FALLBACK_SPEED_KPH
+    speeds_kph: dict[str, Speed] = Field(default_factory=dict)
+    fallback_speed_kph: Speed = settings.FALLBACK_SPEED_KPH
     #: Read and write the caches of the graph, demand layers and travel times.
     cache: bool = True
     #: Overpass and Nominatim endpoints for online sources (default: OSMnx's public ones).
     overpass_url: str | None = None
     nominatim_url: str | None = None
     #: Timeout of each download request, seconds.
-    timeout_s: Positive = 180.0
+    timeout_s: Annotated[float, Field(gt=0.0, le=settings.MAX_TIMEOUT_S)] = 180.0
 
     @model_validator(mode="after")
     def _source_has_its_input(self) -> NetworkConfig:
@@ -62,11 +106,11 @@ class SegmentConfig(_Strict):
     ``ev_share`` left out takes the value of the adoption preset.
     """
 
-    count: NonNegative
+    count: Annotated[float, Field(ge=0.0, le=settings.MAX_VEHICLES)]
     ev_share: Share | None = None
     public_share: Share
-    sessions_per_ev_day: NonNegative
-    kwh_per_session: NonNegative
+    sessions_per_ev_day: Annotated[float, Field(ge=0.0, le=settings.MAX_SESSIONS_PER_DAY)]
+    kwh_per_session: Annotated[float, Field(ge=0.0, le=settings.MAX_KWH_PER_SESSION)]
     charger: Literal["AC", "DC"] = "AC"
 
 
@@ -124,9 +168,9 @@ class CandidatesConfig(_Strict):
 
     osm_features: bool = True
     #: Spacing of the road-node grid in metres; 0 turns the grid off.
-    grid_spacing_m: NonNegative = 1000.0
+    grid_spacing_m: Metres = 1000.0
     #: A feature farther than this from the road graph is dropped (metres).
-    snap_max_m: Positive = 300.0
+    snap_max_m: PositiveMetres = 300.0
     #: Existing stations (CSV with lat/lon, GeoJSON, or Open Charge Map JSON); kept in
     #: every plan.
     existing: str | None = None
@@ -137,35 +181,42 @@ class CandidatesConfig(_Strict):
     existing_ocm_url: str | None = None
     existing_ocm_key: str | None = None
     #: Stations known to operate by an official count (shown against those known).
-    existing_reported: Annotated[int, Field(ge=0)] | None = None
+    existing_reported: Annotated[int, Field(ge=0, le=settings.MAX_STATIONS)] | None = None
     #: Where ``existing_reported`` comes from.
     existing_reported_source: str = ""
+
+    @field_validator("grid_spacing_m")
+    @classmethod
+    def _grid_off_or_coarse(cls, value: float) -> float:
+        if 0.0 < value < settings.MIN_GRID_SPACING_M:
+            raise ValueError(f"expected 0 (no grid) or at least {settings.MIN_GRID_SPACING_M:g} m")
+        return value
 
 
 class TravelConfig(_Strict):
     """Travel-time matrix settings."""
 
-    cutoff_min: Positive = 30.0
-    connector_speed_kph: Positive = settings.CONNECTOR_SPEED_KPH
+    cutoff_min: Minutes = 30.0
+    connector_speed_kph: Speed = settings.CONNECTOR_SPEED_KPH
 
 
 class CapacityConfig(_Strict):
     """Station capacity: ports, charger power and service level (see siting.queueing)."""
 
     #: Ports (parking places with a charger) per station.
-    ports: Annotated[int, Field(ge=1)] = 2
+    ports: Annotated[int, Field(ge=1, le=settings.MAX_PORTS)] = 2
     #: Station types that may be built.
     types: list[Literal["AC", "DC"]] = Field(
         default_factory=lambda: ["AC", "DC"],  # type: ignore[arg-type]
         min_length=1,
     )
-    ac_kw: Positive = 22.0
-    dc_kw: Positive = 50.0
+    ac_kw: Kilowatts = 22.0
+    dc_kw: Kilowatts = 50.0
     #: Minutes a session holds a port besides charging (parking, plugging, paying).
-    handling_min: NonNegative = 6.0
+    handling_min: NonNegativeMinutes = 6.0
     #: Service level in the peak hour: probability of waiting, and/or mean wait (minutes).
     max_wait_prob: Annotated[float, Field(gt=0.0, lt=1.0)] | None = 0.2
-    max_mean_wait_min: Positive | None = None
+    max_mean_wait_min: Minutes | None = None
 
     @model_validator(mode="after")
     def _has_service_level(self) -> CapacityConfig:
@@ -181,7 +232,7 @@ class BudgetConfig(_Strict):
     stations are sunk costs: they do not count against it.
     """
 
-    total: Positive
+    total: PositiveMoney
 
 
 class CostsConfig(_Strict):
@@ -195,11 +246,11 @@ class CostsConfig(_Strict):
 
     currency: Annotated[str, Field(min_length=1)] = "USD"
     #: Works per site (parking bays, marking, signage, permits).
-    site_works: NonNegative = 0.0
+    site_works: Money = 0.0
     #: Cost per port (charger hardware and installation) by station type.
-    port: dict[Literal["AC", "DC"], NonNegative] = Field(default_factory=dict)
+    port: dict[Literal["AC", "DC"], Money] = Field(default_factory=dict)
     #: Grid connection per kW of installed charger power.
-    grid_per_kw: NonNegative = 0.0
+    grid_per_kw: Money = 0.0
     #: Yearly operating cost as a share of the capital cost.
     opex_share_year: Share = 0.0
     #: Where the figures come from (shown in the outputs).
@@ -240,16 +291,16 @@ class StageConfig(_Strict):
     """One stage of a staged plan (``[[optimize.staging.stages]]``)."""
 
     #: The stage's year; stages come in increasing years.
-    year: int
+    year: Annotated[int, Field(ge=0, le=settings.MAX_YEAR)]
     #: Adoption preset of the stage's demand (the scenario's own when absent).
     preset: str | None = None
     #: Stations in the plan by this stage, existing ones included.
-    p: Annotated[int, Field(ge=1)]
+    p: Stations
     #: Capital cost of all new stations up to this stage (``[costs]`` currency); with
     #: it each station's type is chosen by value within it, else the most served.
-    budget: Positive | None = None
+    budget: PositiveMoney | None = None
     #: Weight of the stage's served demand in the objective (default: discounted).
-    weight: NonNegative | None = None
+    weight: Annotated[float, Field(ge=0.0, le=settings.MAX_STAGE_WEIGHT)] | None = None
 
 
 class StagingConfig(_Strict):
@@ -294,7 +345,7 @@ class FuturesConfig(_Strict):
     presets: list[str] = Field(default_factory=list)
     #: Seeded random futures drawn uniformly over ``ranges``, besides the presets.
     draws: Annotated[int, Field(ge=0, le=200)] = 0
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0)] = 0
     #: ``worst``: the plan with the best worst-case share served; ``mean``: best mean;
     #: ``quantile``: the best share met in all but the ``quantile`` share of futures.
     criterion: Literal["worst", "mean", "quantile"] = "worst"
@@ -328,25 +379,25 @@ class OptimizeConfig(_Strict):
     #: least demand-weighted access time.
     model: Literal["capacitated", "mclp", "pmedian"] = "capacitated"
     #: Total number of stations in the plan, existing ones included.
-    p: Annotated[int, Field(ge=1)] = 311
-    threshold_min: Positive = 10.0
+    p: Stations = 311
+    threshold_min: Minutes = 10.0
     solver: Literal["highs", "cbc"] = "highs"
-    time_limit_s: Positive = 120.0
+    time_limit_s: Annotated[float, Field(gt=0.0, le=settings.MAX_TIME_LIMIT_S)] = 120.0
     gap: Annotated[float, Field(ge=0.0, lt=1.0)] = 1e-4
-    threads: Annotated[int, Field(ge=1)] | None = None
+    threads: Annotated[int, Field(ge=1, le=settings.MAX_THREADS)] | None = None
     capacity: CapacityConfig = CapacityConfig()
     #: No two stations closer than this (metres, straight line); 0 turns it off.
-    min_spacing_m: NonNegative = 0.0
+    min_spacing_m: Metres = 0.0
     #: Each district must have at least this share of its demand covered (mclp),
     #: served (capacitated) or within the travel cutoff (pmedian); 0 turns it off.
     equity_share: Share = 0.0
     #: Nested phases (e.g. [150, 311, 400]): each keeps the previous one's stations; the
     #: plan written is the phase of size ``p``, which must be listed.
-    phases: list[Annotated[int, Field(ge=1)]] | None = None
+    phases: list[Stations] | None = None
     #: Station counts also solved on their own (same model and constraints) for the
     #: served-against-stations plot, e.g. [50, 100, 150, 200, 311, 400]; with
     #: ``phases`` the phases are plotted as well.
-    curve: list[Annotated[int, Field(ge=1)]] | None = None
+    curve: list[Stations] | None = None
     budget: BudgetConfig | None = None
     #: The cost frontier and the point written as the plan (capacitated model).
     choose: PlanChoiceConfig = PlanChoiceConfig()
@@ -378,21 +429,23 @@ class BenefitsConfig(_Strict):
     """
 
     #: Grid carbon intensity at the charger (kg CO2 per kWh delivered).
-    grid_kg_co2_per_kwh: NonNegative
+    grid_kg_co2_per_kwh: Annotated[float, Field(ge=0.0, le=settings.MAX_KG_CO2_PER_KWH)]
     #: EV energy use (kWh per km, at the charger).
-    ev_kwh_per_km: Positive
+    ev_kwh_per_km: Annotated[float, Field(ge=settings.MIN_KWH_PER_KM, le=settings.MAX_KWH_PER_KM)]
     #: Petrol car fuel use (litres per 100 km).
-    petrol_l_per_100km: Positive
+    petrol_l_per_100km: Annotated[float, Field(gt=0.0, le=settings.MAX_L_PER_100KM)]
     #: CO2 per litre of petrol burnt (kg/L).
-    petrol_kg_co2_per_l: Positive
+    petrol_kg_co2_per_l: Annotated[float, Field(gt=0.0, le=settings.MAX_KG_PER_L)]
     #: Density of petrol (kg/L), to apply per-kg-fuel pollutant factors.
-    petrol_kg_per_l: Positive = 0.74
+    petrol_kg_per_l: Annotated[float, Field(gt=0.0, le=settings.MAX_KG_PER_L)] = 0.74
     #: Local pollutants per kg of petrol burnt (g/kg), e.g. NOx, CO, NMVOC, PM2.5.
-    pollutants_g_per_kg_fuel: dict[str, NonNegative] = Field(default_factory=dict)
+    pollutants_g_per_kg_fuel: dict[
+        str, Annotated[float, Field(ge=0.0, le=settings.MAX_G_PER_KG_FUEL)]
+    ] = Field(default_factory=dict)
     #: Days per year a station operates like the planning day.
     days_per_year: Annotated[float, Field(gt=0.0, le=366.0)] = 365.0
     #: Years a station serves, for the capital cost per tonne over its life.
-    lifetime_years: Positive = 10.0
+    lifetime_years: Annotated[float, Field(gt=0.0, le=settings.MAX_LIFETIME_YEARS)] = 10.0
     #: Context figures shown beside the results (free text).
     context: str = ""
     source: str = ""

@@ -208,3 +208,81 @@ PMEDIAN_SEARCH_NODES = 20000
 
 #: Nearest stations (by drive time) listed in each station's map popup.
 NEIGHBOURS = 3
+
+
+# ------------------------------------------------------------ bounds of scenario fields
+# The largest (and for speeds and power, smallest) values a scenario may give. They
+# only refuse values that mean nothing for a city (and would overflow the solver, the
+# projections or the clock long before); each is far beyond any real city's figure.
+
+#: Distances in metres (network buffer, candidate grid spacing, snapping distance,
+#: spacing between stations): 100 km is more than a whole metropolitan area's width,
+#: and keeps a buffered boundary well inside its UTM zone's valid coordinates.
+MAX_DISTANCE_M = 100_000.0
+
+#: The candidate grid's spacing, when on (metres): a grid finer than a street block
+#: only repeats the same road nodes, and at 1 m a city's grid has 10^9 points.
+MIN_GRID_SPACING_M = 50.0
+
+#: Road speeds (km/h): walking pace to well above any motorway limit; a speed near 0
+#: makes every travel time infinite.
+MIN_SPEED_KPH = 1.0
+MAX_SPEED_KPH = 300.0
+
+#: Durations in minutes (travel cutoff and threshold, handling time, mean wait): a day.
+MAX_MINUTES = 1440.0
+
+#: The optimise stage's time limit (seconds): a week.
+MAX_TIME_LIMIT_S = 7 * 86_400.0
+
+#: Timeout of one download request (seconds): a day.
+MAX_TIMEOUT_S = 86_400.0
+
+#: Vehicles in one demand segment: about the world's whole car fleet.
+MAX_VEHICLES = 2e9
+
+#: Public charging sessions per vehicle and day: one every half hour, round the clock.
+MAX_SESSIONS_PER_DAY = 48.0
+
+#: Energy of one session (kWh): more than the largest truck batteries (about 1 MWh).
+MAX_KWH_PER_SESSION = 2_000.0
+
+#: Charger power per port (kW): from a slow domestic socket (about 1.4 kW) to beyond
+#: megawatt truck charging (3.75 MW).
+MIN_CHARGER_KW = 1.0
+MAX_CHARGER_KW = 5_000.0
+
+#: Ports at one station: far beyond the largest charging hubs (a few hundred).
+MAX_PORTS = 10_000
+
+#: Stations in a plan (``p``, phases, curve, stages) and stations reported: a plan's
+#: integer program has one variable per candidate, and no city has a million sites.
+MAX_STATIONS = 1_000_000
+
+#: Solver threads.
+MAX_THREADS = 1_024
+
+#: Money in the scenario's currency (costs per item, budgets): 10^15 is about the
+#: world's yearly product in US dollars, and still a billion dollars in the currency of
+#: smallest unit value; a linear program's numbers stay well below HiGHS's infinity
+#: (10^20) with it.
+MAX_MONEY = 1e15
+
+#: Years of a staged plan (calendar years, or years counted from 0).
+MAX_YEAR = 9_999
+
+#: Weight of a stage's served demand in the staged objective (the defaults are at
+#: most 1); larger relative weights only swamp the others.
+MAX_STAGE_WEIGHT = 1e6
+
+#: Benefit factors: grid carbon (kg CO2/kWh; coal alone is about 1), EV energy use
+#: (kWh/km; an e-bike uses 0.01, a heavy truck about 2), petrol use (L/100 km), CO2 and
+#: mass of a litre of petrol (kg/L; 2.3 and 0.74), pollutants (g per kg of fuel), and a
+#: station's life (years).
+MAX_KG_CO2_PER_KWH = 10.0
+MIN_KWH_PER_KM = 0.01
+MAX_KWH_PER_KM = 10.0
+MAX_L_PER_100KM = 200.0
+MAX_KG_PER_L = 10.0
+MAX_G_PER_KG_FUEL = 5_000.0
+MAX_LIFETIME_YEARS = 100.0

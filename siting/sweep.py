@@ -12,6 +12,9 @@ A sweep file (TOML) names a base scenario and the overrides to try::
     [[scenarios]]                   # and/or a list; with a grid, each is crossed with it
     "optimize.model" = "mclp"
 
+The file is checked whole before anything runs: every key a scenario field, every
+value valid for it, and no two scenarios alike or in the same folder.
+
 Scenarios that share their network, demand layers, candidates and travel
 settings (:func:`siting.pipeline.inputs_key`) share one
 :class:`~siting.pipeline.Inputs`, built once as a Dask task and passed to each
@@ -52,6 +55,7 @@ from siting._outdir import (
     write_marker,
 )
 from siting.scenario import Scenario, load_scenario
+from siting.sections import folder_name
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +93,19 @@ class Sweep:
 
 
 def load_sweep(path: Path | str) -> Sweep:
-    """Read a sweep file and expand it into tasks (invalid combinations become failed tasks).
+    """Read a sweep file, check it and expand it into tasks.
+
+    Every grid key and every key of a ``[[scenarios]]`` entry must be a scenario
+    field, and every value a valid value of it (:meth:`Scenario.check_override`);
+    scenarios must differ and have folder names of their own. A combination that
+    breaks only a rule between fields (a threshold above the travel cutoff) becomes
+    a failed task, and the others still run.
 
     Raises
     ------
     InputError
-        The file is missing, not TOML, or its structure is wrong.
+        The file is missing, not TOML, or a field, key or value is wrong; one line
+        naming it (``[grid]`` or the ``[[scenarios]]`` entry, and the field).
     """
     path = Path(path)
     if not path.is_file():
@@ -103,45 +114,92 @@ def load_sweep(path: Path | str) -> Sweep:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"sweep {path}: not valid TOML: {exc}") from None
+
+    def fail(message: str) -> ScenarioError:
+        return ScenarioError(f"sweep {path}: {message}")
+
     unknown = set(data) - {"name", "base", "grid", "scenarios", "description"}
     if unknown:
-        raise ScenarioError(
-            f"sweep {path}: unknown field {sorted(unknown)[0]!r} "
-            "(known: name, base, grid, scenarios, description)"
-        )
-    name = str(data.get("name") or path.stem)
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
-        raise ScenarioError(
-            f"sweep {path}: field 'name' must be letters, digits, _ . -, got {name!r}"
-        )
+        known = "name, base, grid, scenarios, description"
+        raise fail(f"unknown field {sorted(unknown)[0]!r} (known: {known})")
+    for key in ("name", "base", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise fail(f"field {key!r}: expected a string, got {data[key]!r}")
+    name = data.get("name", path.stem)
+    try:
+        folder_name(name)
+    except ValueError as exc:
+        raise fail(f"field 'name': {exc}, got {name!r}") from None
     base_path = (
         (path.parent / data["base"]).resolve() if "base" in data else settings.DEFAULT_SCENARIO
     )
     base = load_scenario(base_path)
     grid = data.get("grid", {})
     listed = data.get("scenarios", [])
-    if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
-        raise ScenarioError(
-            f"sweep {path}: [grid] must map field names to non-empty lists of values"
-        )
+    if not isinstance(grid, dict):
+        raise fail(f"[grid]: expected a table of field = [values], got {grid!r}")
     if not isinstance(listed, list) or not all(isinstance(x, dict) for x in listed):
-        raise ScenarioError(f"sweep {path}: [[scenarios]] must be a list of tables of overrides")
+        raise fail("[[scenarios]] must be a list of tables of overrides")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise fail(
+                f"[grid]: field {key!r}: expected a non-empty list of values, got {values!r}"
+            )
+        for value in values:
+            _check(base, key, value, fail, "[grid]")
+        for i, value in enumerate(values):
+            if value in values[:i]:
+                raise fail(f"[grid]: field {key!r}: {value!r} is listed twice")
+    for n, entry in enumerate(listed, 1):
+        for key, value in entry.items():
+            where = f"[[scenarios]] entry {n}"
+            if key in grid:
+                raise fail(
+                    f"{where}: field {key!r} is also in [grid], whose values would replace it"
+                )
+            _check(base, key, value, fail, where)
     combos = expand(grid, listed)
     if not combos:
-        raise ScenarioError(f"sweep {path}: no scenarios (give a [grid] or [[scenarios]])")
+        raise fail("no scenarios (give a [grid] or [[scenarios]])")
+    # where each combination comes from, in the order of expand()
+    per_entry = max(1, len(combos) // max(1, len(listed)))
+    origins = [
+        f"[[scenarios]] entry {k // per_entry + 1}" if listed else "[grid]"
+        for k in range(len(combos))
+    ]
     keys = list(dict.fromkeys(k for c in combos for k in c))
-    tasks = []
-    for overrides in combos:
+    tasks: list[Task] = []
+    seen: dict[str, int] = {}
+    for k, overrides in enumerate(combos):
         task_id = scenario_id(overrides)
+        if task_id in seen:
+            j = seen[task_id]
+            first, other = combos[j], overrides
+            same = origins[j] == origins[k]
+            who = f"{origins[j]} makes" if same else f"{origins[j]} and {origins[k]} make"
+            if first == other:
+                raise fail(f"{who} the same scenario {task_id!r}{' twice' if same else ''}")
+            raise fail(
+                f"{who} two scenarios with the folder name {task_id!r}: "
+                f"{json.dumps(first, default=str)} and {json.dumps(other, default=str)}"
+            )
+        seen[task_id] = k
         try:
             sc = base.with_overrides({**overrides, "name": task_id})
             tasks.append(Task(task_id, overrides, sc))
         except InputError as exc:
             tasks.append(Task(task_id, overrides, None, f"{type(exc).__name__}: {exc}"))
-    ids = [t.id for t in tasks]
-    if len(set(ids)) != len(ids):
-        raise ScenarioError(f"sweep {path}: the same scenario is listed twice")
     return Sweep(name, base, tasks, keys)
+
+
+def _check(
+    base: Scenario, key: str, value: Any, fail: Callable[[str], ScenarioError], where: str
+) -> None:
+    """Check one override of the sweep file against the base scenario's fields."""
+    try:
+        base.check_override(key, value)
+    except ScenarioError as exc:
+        raise fail(f"{where}: {exc}") from None
 
 
 def expand(grid: dict[str, list[Any]], listed: list[dict[str, Any]]) -> list[dict[str, Any]]:

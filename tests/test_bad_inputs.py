@@ -97,6 +97,84 @@ SCENARIO_CASES = [
         ),
         "optimize.budget.site_cost",
     ),
+    # strict types: no bool for a number, no number for a bool, no string for a number
+    ("p-bool", ("p = 8", "p = true"), "field 'optimize.p': expected an integer, got true"),
+    ("p-float", ("p = 8", "p = 8.5"), "field 'optimize.p': expected an integer, got 8.5"),
+    (
+        "threshold-bool",
+        ("threshold_min = 3", "threshold_min = false"),
+        "field 'optimize.threshold_min': expected a number, got false",
+    ),
+    (
+        "threshold-text",
+        ("threshold_min = 3", 'threshold_min = "3"'),
+        "field 'optimize.threshold_min': expected a number, got '3'",
+    ),
+    (
+        "secondary-number",
+        ("p = 8", "p = 8\nsecondary = 1"),
+        "field 'optimize.secondary': expected true or false, got 1",
+    ),
+    ("name-number", ('name = "small"', "name = 5"), "field 'name': expected a string, got 5"),
+    (
+        "curve-item-bool",
+        ("p = 8", "p = 8\ncurve = [4, true]"),
+        "field 'optimize.curve[1]': expected an integer, got true",
+    ),
+    # non-finite numbers, named as written in the scenario
+    (
+        "handling-inf",
+        ("p = 8", "p = 8\n[optimize.capacity]\nhandling_min = inf"),
+        "field 'optimize.capacity.handling_min': expected a finite number, got inf",
+    ),
+    (
+        "buffer-nan",
+        ("buffer_m = 300", "buffer_m = nan"),
+        "field 'network.buffer_m': expected a finite number, got nan",
+    ),
+    (
+        "count-inf",
+        ("count = 80000", "count = inf"),
+        "field 'demand.taxis.count': expected a finite number, got inf",
+    ),
+    (
+        "speed-inf",
+        ("buffer_m = 300", "buffer_m = 300\nspeeds_kph = { primary = inf }"),
+        "field 'network.speeds_kph.primary': expected a finite number, got inf",
+    ),
+    # numbers too large (or small) to mean anything, refused before any solver or GEOS
+    ("buffer-huge", ("buffer_m = 300", "buffer_m = 1e12"), "field 'network.buffer_m'"),
+    ("count-huge", ("count = 80000", "count = 1e300"), "field 'demand.taxis.count'"),
+    ("time-limit-huge", ("time_limit_s = 60", "time_limit_s = 1e300"), "optimize.time_limit_s"),
+    (
+        "speed-tiny",
+        ("buffer_m = 300", "buffer_m = 300\nfallback_speed_kph = 1e-300"),
+        "field 'network.fallback_speed_kph'",
+    ),
+    (
+        "connector-speed-tiny",
+        ("cutoff_min = 20", "cutoff_min = 20\nconnector_speed_kph = 1e-300"),
+        "field 'travel.connector_speed_kph'",
+    ),
+    (
+        "grid-spacing-tiny",
+        ("grid_spacing_m = 800", "grid_spacing_m = 0.001"),
+        "field 'candidates.grid_spacing_m': expected 0 (no grid) or at least 50 m",
+    ),
+    ("p-huge", ("p = 8", "p = 9000000000000000000"), "field 'optimize.p'"),
+    (
+        "budget-huge",
+        ("p = 8", "p = 8\n[optimize.budget]\ntotal = 1e300"),
+        "field 'optimize.budget.total'",
+    ),
+    # the name becomes the output folder
+    ("name-dot", ('name = "small"', 'name = "."'), "field 'name': expected a plain folder name"),
+    ("name-dotdot", ('name = "small"', 'name = ".."'), "field 'name'"),
+    ("name-empty", ('name = "small"', 'name = ""'), "field 'name'"),
+    ("name-slash", ('name = "small"', 'name = "a/b"'), "field 'name'"),
+    ("name-backslash", ('name = "small"', 'name = "a\\\\b"'), "field 'name'"),
+    ("name-nul", ('name = "small"', 'name = "a\\u0000"'), "field 'name'"),
+    ("name-space", ('name = "small"', 'name = " small"'), "field 'name'"),
 ]
 
 
@@ -213,6 +291,16 @@ def test_bad_data_file(
         (["run", "@SCENARIO@", "--out", "@FILE@"], "exists and is not a folder"),
         (["run", "@SCENARIO@", "--set", "optimize.p"], "--set: expected KEY=VALUE"),
         (
+            ["run", "@SCENARIO@", "--set", "optimize.p=true"],
+            "scenario overrides: field 'optimize.p': expected an integer, got true",
+        ),
+        (
+            ["run", "@SCENARIO@", "--set", "optimize.capacity.handling_min=inf"],
+            "field 'optimize.capacity.handling_min': expected a finite number, got inf",
+        ),
+        (["run", "@SCENARIO@", "--set", "name=."], "field 'name': expected a plain folder name"),
+        (["run", "@SCENARIO@", "--set", "name=.."], "field 'name': expected a plain folder name"),
+        (
             ["run", "@SCENARIO@"]
             + [f"--set=demand.{s}.ev_share=0" for s in ("residents", "inbound", "taxis")],
             "demand: every demand point has zero sessions/day",
@@ -249,3 +337,24 @@ def test_bad_command_line(
     if "--out" not in args and args[0] != "compare":
         args += ["--out", str(existing_out)]
     fails_cleanly(args, message, existing_out, capsys)
+
+
+def test_name_dot_leaves_the_default_output_folder_alone(
+    tmp_path: Path,
+    small_scenario: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the default output folder is out/<name>: with name "." it was out/ itself, and the
+    # run replaced every other run in it
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sites.csv").write_text("previous run\n")
+    for name in (".", ".."):
+        fails_cleanly(
+            ["run", str(small_scenario), "--set", f"name={name}"],
+            "field 'name': expected a plain folder name",
+            out,
+            capsys,
+        )

@@ -148,19 +148,87 @@ def test_sweep_resumes_and_reports_failures(sweep_file: Path, tmp_path: Path, ca
     assert row["status"] == "done"
 
 
-def test_sweep_bad_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+#: Sweep files wrong in themselves (on the Almaty default), and the one line each gives.
+BAD_SWEEPS = [
+    ('[grid]\n"optimize.p" = []\n', "[grid]: field 'optimize.p': expected a non-empty list"),
+    ("gird = 1\n", "unknown field 'gird'"),
+    ('name = "x"\n', "no scenarios"),
+    # a key that is not a scenario field, in an entry or in the grid
+    (
+        '[[scenarios]]\n"optimize.p" = 8\n[[scenarios]]\n"optimize.stations" = 8\n',
+        "[[scenarios]] entry 2: unknown field 'optimize.stations'",
+    ),
+    (
+        '[grid]\n"optimize.thresold_min" = [3, 5]\n',
+        "[grid]: unknown field 'optimize.thresold_min' (did you mean 'threshold_min'?)",
+    ),
+    ('[[scenarios]]\n"optimize.p.x" = 1\n', "[[scenarios]] entry 1: override 'optimize.p.x'"),
+    # a value of the wrong type or out of range
+    ('[grid]\n"optimize.p" = [8, true]\n', "[grid]: field 'optimize.p': expected an integer"),
+    ('[grid]\n"optimize.p" = [8, 0]\n', "[grid]: field 'optimize.p': Input should be greater"),
+    (
+        '[[scenarios]]\n"optimize.capacity.handling_min" = inf\n',
+        "entry 1: field 'optimize.capacity.handling_min': expected a finite number, got inf",
+    ),
+    ('[grid]\n"optimize.p" = 8\n', "[grid]: field 'optimize.p': expected a non-empty list"),
+    ("grid = [1]\n", "[grid]: expected a table"),
+    # the same scenario twice, or two scenarios in one folder
+    ('[grid]\n"optimize.p" = [8, 8]\n', "[grid]: field 'optimize.p': 8 is listed twice"),
+    (
+        '[[scenarios]]\n"optimize.p" = 8\n[[scenarios]]\n"optimize.p" = 8\n',
+        "[[scenarios]] entry 1 and [[scenarios]] entry 2 make the same scenario 'p-8'",
+    ),
+    (
+        '[[scenarios]]\n"demand.residents.count" = 8\n[[scenarios]]\n"demand.taxis.count" = 8\n',
+        "entry 1 and [[scenarios]] entry 2 make two scenarios with the folder name 'count-8'",
+    ),
+    (
+        '[grid]\n"optimize.p" = [8]\n[[scenarios]]\n"optimize.p" = 9\n',
+        "entry 1: field 'optimize.p' is also in [grid], whose values would replace it",
+    ),
+    # names that become folders
+    ('name = "."\n[grid]\n"optimize.p" = [8]\n', "field 'name': expected a plain folder name"),
+    ('name = ".."\n[grid]\n"optimize.p" = [8]\n', "field 'name': expected a plain folder name"),
+    ('name = "a/b"\n[grid]\n"optimize.p" = [8]\n', "field 'name': expected a plain folder"),
+    ('name = ""\n[grid]\n"optimize.p" = [8]\n', "field 'name': expected a plain folder name"),
+    ('name = 5\n[grid]\n"optimize.p" = [8]\n', "field 'name': expected a string, got 5"),
+    ('[[scenarios]]\nname = "."\n', "entry 1: field 'name': expected a plain folder name"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_SWEEPS)
+def test_sweep_bad_file(text: str, message: str, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "s.toml"
-    for text, message in (
-        ('[grid]\n"optimize.p" = []\n', "non-empty lists"),
-        ("gird = 1\n", "unknown field 'gird'"),
-        ('name = "x"\n', "no scenarios"),
-    ):
-        path.write_text(text)
-        assert main(["sweep", str(path), "--out", str(tmp_path / "o"), "--workers", "0"]) == 2
-        err = capsys.readouterr().err
-        assert message in err and len(err.strip().splitlines()) == 1
+    path.write_text(text)
+    out = tmp_path / "o"
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    assert not out.exists()  # refused before anything ran
+
+
+def test_sweep_missing_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["sweep", str(tmp_path / "missing.toml"), "--workers", "0"]) == 2
     assert "sweep file not found" in capsys.readouterr().err
+
+
+def test_sweep_rule_between_fields_fails_alone(tmp_path: Path) -> None:
+    """A value valid alone but breaking a rule between fields in one combination is that
+    scenario's failure; the other scenarios keep theirs."""
+    path = tmp_path / "s.toml"
+    # the Almaty default's travel cutoff is 30 min
+    path.write_text('[grid]\n"optimize.threshold_min" = [5, 40]\n')
+    sweep = load_sweep(path)
+    ok, bad = sweep.tasks
+    assert ok.scenario is not None and ok.scenario.optimize.threshold_min == 5
+    assert bad.scenario is None and bad.error is not None and "cutoff_min" in bad.error
+    # and a key that needs another one of the same combination is valid
+    path.write_text(
+        '[[scenarios]]\n"optimize.p" = 150\n"optimize.phases" = [150]\n"optimize.curve" = []\n'
+    )
+    (task,) = load_sweep(path).tasks
+    assert task.scenario is not None and task.scenario.optimize.phases == [150]
 
 
 @pytest.mark.slow
