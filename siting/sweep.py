@@ -483,9 +483,12 @@ def sweep_figure(sweep: Sweep, results: pd.DataFrame, path: Path) -> Path | None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = results[results["status"] == "done"]
+    done = results[results["status"] == "done"].copy()
     if done.empty or not sweep.keys:
         return None
+    for key in sweep.keys:  # a scenario that leaves a key out has the base's value
+        if key in done:
+            done[key] = done[key].astype(object).where(done[key].notna(), "base")
     fig, axes = plt.subplots(
         1,
         len(sweep.keys),

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from siting.cli import main
-from siting.sweep import expand, load_sweep, run_sweep, scenario_id
+from siting.sweep import Sweep, expand, load_sweep, run_sweep, scenario_id, sweep_figure
 from tests.conftest import small_scenario_text
 
 
@@ -255,3 +255,23 @@ def test_sweep_cli_on_an_existing_scheduler(
     assert results["status"].tolist() == ["done", "done"]
     assert results["coverage_share"].iloc[1] >= results["coverage_share"].iloc[0]
     assert all((out / s / "map.html").is_file() for s in results["scenario"])
+
+
+def test_sweep_figure_with_entries_that_set_different_keys(tmp_path: Path) -> None:
+    """Entries that leave a swept key out (the base's value) drew several NaN keys and
+    crashed the figure (InvalidIndexError); they are drawn as "base"."""
+    results = pd.DataFrame(
+        {
+            "scenario": ["a", "b", "c", "d"],
+            "optimize.p": [8, 9, 8, 9],
+            "optimize.threshold_min": [3, 3, None, None],
+            "optimize.model": [None, None, "mclp", "mclp"],
+            "status": ["done"] * 4,
+            "served_share": [0.3, 0.35, 0.4, 0.45],
+            "coverage_share": [0.6, 0.65, 0.7, 0.75],
+        }
+    )
+    keys = ["optimize.p", "optimize.threshold_min", "optimize.model"]
+    sweep = Sweep(name="mixed", base=None, tasks=[], keys=keys)  # type: ignore[arg-type]
+    path = sweep_figure(sweep, results, tmp_path / "sweep.png")
+    assert path is not None and path.stat().st_size > 0
