@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from siting._outdir import MARKER, write_marker
 from siting.cli import main
 from tests.conftest import small_scenario_text
 
@@ -180,9 +181,11 @@ SCENARIO_CASES = [
 
 @pytest.fixture()
 def existing_out(tmp_path: Path) -> Path:
+    """The folder of an earlier run (its marker says so), which a failed run must keep."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "sites.csv").write_text("previous run\n")
+    write_marker(out, "run")
     return out
 
 
@@ -198,7 +201,7 @@ def fails_cleanly(
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     assert message in lines[0], lines[0]
-    assert [f.name for f in out.iterdir()] == ["sites.csv"]
+    assert sorted(f.name for f in out.iterdir()) == sorted(["sites.csv", MARKER])
     assert (out / "sites.csv").read_text() == "previous run\n"
     assert not [f for f in out.parent.iterdir() if ".partial-" in f.name]
 
@@ -351,6 +354,7 @@ def test_name_dot_leaves_the_default_output_folder_alone(
     out = tmp_path / "out"
     out.mkdir()
     (out / "sites.csv").write_text("previous run\n")
+    write_marker(out, "run")
     for name in (".", ".."):
         fails_cleanly(
             ["run", str(small_scenario), "--set", f"name={name}"],
