@@ -7,8 +7,9 @@ import itertools
 import numpy as np
 import pulp
 import pytest
+import scipy.sparse as sp
 
-from siting._errors import InfeasibleError
+from siting._errors import InfeasibleError, InputError
 from siting.existing import merge_stations, parse_ocm_record, parse_osm_tags, read_ocm
 from siting.frontier import choose, cost_frontier
 from siting.optimize import CapacitatedCoverage, MinimumPlan
@@ -137,6 +138,33 @@ def test_capacitated_minimum_plan_matches_brute_force_and_explains_capacity() ->
         MinimumPlan.from_cost_matrix(
             cost, ac * 50, dc * 50, 1.0, threshold=3.5, capacity=CAP, station_cost=PRICE
         ).solve()
+
+
+@pytest.mark.parametrize(
+    "station_cost",
+    [
+        {0: 10.0, 1: 1.0, 2: 1.0},  # by site index
+        np.array([10.0, 1.0, 1.0]),
+        [("AC", 1.0)],
+        {"AC": 1.0, "DC": -5.0},
+        {"AC": float("nan")},
+        {"AC": "1"},
+        {"AC": True},
+        {"ac": 1.0},
+    ],
+    ids=["site-keys", "array", "pairs", "negative", "nan", "text", "bool", "lower-case"],
+)
+@pytest.mark.parametrize("capacity", [None, CAP], ids=["cover", "capacitated"])
+def test_minimum_plan_rejects_station_cost_not_per_charger_type(
+    station_cost: object, capacity: dict[str, float] | None
+) -> None:
+    nb = sp.csr_array(np.eye(3, dtype=bool))
+    with pytest.raises(InputError) as info:
+        MinimumPlan(nb, np.ones(3), np.zeros(3), 1.0, capacity=capacity, station_cost=station_cost)  # type: ignore[arg-type]
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith("station_cost: expected a mapping from charger type 'AC'/'DC'")
+    assert "got " in msg
 
 
 def test_per_station_figures_add_up_to_served_and_covered() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
+import numbers
+from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -11,6 +15,148 @@ import scipy.sparse as sp
 
 from siting._errors import InfeasibleError, InputError
 from siting._io import check_projected
+
+STATION_TYPES = ("AC", "DC")
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``value`` for a one-line message: its repr on one line, cut to ``limit``."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def as_real(value: object) -> float | None:
+    """``value`` as a float when it is a real number (not a bool, a string or NaN)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        return None
+    out = float(value)
+    return None if math.isnan(out) else out
+
+
+def check_number(
+    value: object,
+    name: str,
+    *,
+    at_least: float | None = None,
+    above: float | None = None,
+    at_most: float | None = None,
+    finite: bool = True,
+) -> float:
+    """``value`` as a float: a real number (never a bool, a string or NaN), finite
+    unless ``finite`` is false, and within the bounds given.
+
+    Raises
+    ------
+    InputError
+        One line naming ``name``, what was expected and what arrived.
+    """
+    x = as_real(value)
+    ok = (
+        x is not None
+        and (not finite or math.isfinite(x))
+        and (at_least is None or x >= at_least)
+        and (above is None or x > above)
+        and (at_most is None or x <= at_most)
+    )
+    if not ok or x is None:
+        bounds = [
+            f"{op} {b:g}"
+            for op, b in ((">=", at_least), (">", above), ("<=", at_most))
+            if b is not None
+        ]
+        what = ("a finite number" if finite else "a number") + (
+            " " + " and ".join(bounds) if bounds else ""
+        )
+        raise InputError(f"{name}: expected {what}, got {shown(value)}")
+    return x
+
+
+def check_count(value: object, name: str, *, at_least: int | None = None) -> int:
+    """``value`` as an int: an integer (Python or numpy, never a bool or a float),
+    at least ``at_least`` when given.
+
+    Raises
+    ------
+    InputError
+        One line naming ``name``, what was expected and what arrived.
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise InputError(
+            f"{name}: expected an integer, got {shown(value)} ({type(value).__name__})"
+        )
+    if at_least is not None and int(value) < at_least:
+        raise InputError(f"{name}: expected an integer >= {at_least}, got {int(value)}")
+    return int(value)
+
+
+def check_station_cost(station_cost: object) -> dict[str, float] | None:
+    """The capital cost of a new station per type: a mapping from charger type
+    ``'AC'``/``'DC'`` to a finite cost >= 0 (``None`` stays ``None``).
+
+    Raises
+    ------
+    InputError
+        Not a mapping, a key other than 'AC' or 'DC' (e.g. a site index), or a cost
+        that is not a finite number >= 0.
+    """
+    if station_cost is None:
+        return None
+    ok = isinstance(station_cost, Mapping) and all(
+        isinstance(t, str)
+        and t in STATION_TYPES
+        and (c := as_real(v)) is not None
+        and math.isfinite(c)
+        and c >= 0
+        for t, v in station_cost.items()
+    )
+    if not ok or not isinstance(station_cost, Mapping):
+        raise InputError(
+            "station_cost: expected a mapping from charger type 'AC'/'DC' to a finite cost "
+            f">= 0, got {shown(station_cost)} ({type(station_cost).__name__})"
+        )
+    return {str(t): float(v) for t, v in station_cost.items()}
+
+
+def check_values(values: object, n_demand: int, name: str) -> np.ndarray:
+    """``values`` as ``n_demand`` finite floats >= 0 (one per demand point).
+
+    Raises
+    ------
+    InputError
+        Not numbers (strings, bools), the wrong shape, or a value NaN, infinite or < 0.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind == "O":
+        with contextlib.suppress(TypeError, ValueError):
+            arr = arr.astype(float)
+    if arr.dtype.kind not in "iuf":
+        raise InputError(
+            f"{name}: expected {n_demand} finite numbers >= 0 (one per demand point), "
+            f"got {shown(values)} (dtype {arr.dtype})"
+        )
+    out = arr.astype(float)
+    _check_weights(out, n_demand, name)
+    return out
+
+
+def check_pairs_matrix(matrix: object, name: str) -> sp.csr_array:
+    """``matrix`` (dense or sparse, ``(n_demand, n_sites)``) as a CSR array.
+
+    Raises
+    ------
+    InputError
+        Not convertible to a two-dimensional matrix.
+    """
+    try:
+        out = sp.csr_array(matrix)
+    except (TypeError, ValueError):
+        out = None
+    if out is None or out.ndim != 2:
+        raise InputError(
+            f"{name}: expected a (n_demand, n_sites) matrix, got {shown(matrix)} "
+            f"({type(matrix).__name__})"
+        )
+    return out
 
 
 def _site_variables(prob: pulp.LpProblem, n_sites: int, fixed: np.ndarray) -> list[pulp.LpVariable]:
@@ -35,13 +181,18 @@ def _add_p_sites(
     )
 
 
-def _check_weights(weights: np.ndarray, n_demand: int) -> None:
+def _check_weights(weights: np.ndarray, n_demand: int, name: str = "weights") -> None:
     if weights.shape != (n_demand,):
         raise InputError(
-            f"weights: expected {n_demand} values (one per demand point), got shape {weights.shape}"
+            f"{name}: expected {n_demand} values (one per demand point), got shape {weights.shape}"
         )
-    if not np.all(np.isfinite(weights)) or (weights < 0).any():
-        raise InputError("weights: expected finite values >= 0")
+    bad = np.flatnonzero(~np.isfinite(weights) | (weights < 0))
+    if len(bad):
+        i = int(bad[0])
+        raise InputError(
+            f"{name}: expected finite values >= 0, got {weights[i]} at point {i} "
+            f"({len(bad)} in all)"
+        )
 
 
 def _fixed_sites(fixed: np.ndarray | None, n_sites: int) -> np.ndarray:
@@ -53,23 +204,28 @@ def _fixed_sites(fixed: np.ndarray | None, n_sites: int) -> np.ndarray:
 
 
 def _check_capacity(
-    capacity: dict[str, float], station_cost: dict[str, float], *, costed: bool
+    capacity: Mapping[str, float], station_cost: Mapping[str, float], *, costed: bool
 ) -> None:
     """Station types AC and/or DC with capacities > 0; with ``costed``, a finite
     cost >= 0 for each type."""
-    unknown = set(capacity) - {"AC", "DC"}
-    if unknown or not capacity:
+    if (
+        not isinstance(capacity, Mapping)
+        or not capacity
+        or any(not isinstance(t, str) or t not in STATION_TYPES for t in capacity)
+    ):
         raise InputError(
-            f"capacity: expected station types 'AC' and/or 'DC', got {sorted(capacity)}"
+            "capacity: expected a mapping from station type 'AC'/'DC' to sessions/day > 0, "
+            f"got {shown(capacity)} ({type(capacity).__name__})"
         )
     for t, k in capacity.items():
-        if not np.isfinite(k) or k <= 0:
-            raise InputError(f"capacity[{t!r}]: expected sessions/day > 0, got {k}")
+        check_number(k, f"capacity[{t!r}] (sessions/day)", above=0.0)
+    check_station_cost(station_cost)
     missing = [t for t in capacity if t not in station_cost]
     if costed and missing:
-        raise InputError(f"station_cost: no cost for station type(s) {', '.join(missing)}")
-    if any(c < 0 or not np.isfinite(c) for c in station_cost.values()):
-        raise InputError(f"station_cost: expected finite costs >= 0, got {station_cost}")
+        raise InputError(
+            f"station_cost: expected a cost for every station type of capacity, got none for "
+            f"{', '.join(missing)} in {shown(station_cost)}"
+        )
 
 
 def check_p(p: int, n_sites: int, n_fixed: int) -> None:

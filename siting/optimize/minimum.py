@@ -22,7 +22,16 @@ from siting import _solvers
 from siting._clock import time_left
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _capacitated_solve as _solve
-from siting.optimize._common import _fixed_sites, _within_times
+from siting.optimize._common import (
+    _check_capacity,
+    _check_site_capacity,
+    _fixed_sites,
+    _within_times,
+    check_number,
+    check_pairs_matrix,
+    check_station_cost,
+    check_values,
+)
 from siting.optimize._inputs import existing_sites
 from siting.optimize.capacitated import CapacitatedCoverage
 from siting.optimize.result import SolveResult
@@ -72,8 +81,8 @@ class MinimumPlan:
     capacity
         Sessions/day per station type; ``None`` for the set covering form.
     station_cost
-        Capital cost of a new station per type (set covering: the cheapest type that
-        serves the point's needs, see :meth:`solve`).
+        Capital cost of a new station per charger type, ``{"AC": c_ac, "DC": c_dc}``
+        (finite, >= 0). Capacitated form: default 1 per type of ``capacity``.
     objective
         ``"cost"`` or ``"stations"``.
     fixed, site_capacity
@@ -99,23 +108,28 @@ class MinimumPlan:
         site_capacity: dict[int, tuple[str, float]] | None = None,
         most_served: dict[str, Any] | None = None,
     ) -> None:
-        if not 0.0 < target <= 1.0:
-            raise InputError(f"target: expected a share in (0, 1], got {target}")
+        target_share = check_number(target, "target", above=0.0, at_most=1.0)
         if objective not in ("cost", "stations"):
             raise InputError(f"objective: expected 'cost' or 'stations', got {objective!r}")
-        nb = sp.csr_array(neighbours).astype(bool)
+        nb = check_pairs_matrix(neighbours, "neighbours").astype(bool)
         nb.sum_duplicates()
         nb.sort_indices()
         self.neighbours = nb
-        self.ac = np.asarray(ac_demand, dtype=float)
-        self.dc = np.asarray(dc_demand, dtype=float)
-        self.target = float(target)
-        self.capacity = None if capacity is None else dict(capacity)
-        types = list(self.capacity) if self.capacity else ["AC"]
-        self.station_cost = dict(station_cost or dict.fromkeys(types, 1.0))
+        n_d, n_s = nb.shape
+        self.ac = check_values(ac_demand, n_d, "ac_demand")
+        self.dc = check_values(dc_demand, n_d, "dc_demand")
+        self.target = target_share
+        cost = check_station_cost(station_cost)
+        self.capacity: dict[str, float] | None = None
+        if capacity is not None:
+            self.capacity = dict(capacity) if isinstance(capacity, Mapping) else {}
+            cost = cost or dict.fromkeys(self.capacity, 1.0)
+            _check_capacity(capacity, cost, costed=True)
+        #: per type; empty for the set covering form without costs (untyped, unit costs)
+        self.station_cost: dict[str, float] = cost or {}
         self.objective = objective
-        self.fixed = _fixed_sites(fixed, nb.shape[1])
-        self.site_capacity = site_capacity or {}
+        self.fixed = _fixed_sites(fixed, n_s)
+        self.site_capacity = _check_site_capacity(site_capacity, self.fixed)
         # the most any plan serves and its warm start, shared by the plans of one instance
         self._most = most_served if most_served is not None else {}
 
