@@ -195,12 +195,39 @@ def _check_weights(weights: np.ndarray, n_demand: int, name: str = "weights") ->
         )
 
 
-def _fixed_sites(fixed: np.ndarray | None, n_sites: int) -> np.ndarray:
-    """The fixed (existing) sites as sorted unique indices, each in ``[0, n_sites)``."""
-    out = np.unique(np.asarray(fixed if fixed is not None else [], dtype=np.int64))
-    if len(out) and (out.min() < 0 or out.max() >= n_sites):
-        raise InputError(f"fixed: site indices must lie in [0, {n_sites}), got {out.tolist()[:5]}")
+def site_indices(values: object, n_sites: int, name: str) -> np.ndarray:
+    """``values`` as int64 site indices, each in ``[0, n_sites)`` (any shape).
+
+    Raises
+    ------
+    InputError
+        Not integers (a boolean mask, fractions, text) or an index out of range.
+    """
+    arr = np.asarray(values)
+    if arr.size == 0:
+        return np.zeros(arr.shape, dtype=np.int64)
+    integral = arr.dtype.kind in "iu" or (
+        arr.dtype.kind == "f" and bool(np.all(np.isfinite(arr) & (arr == np.round(arr))))
+    )
+    if not integral:
+        raise InputError(
+            f"{name}: expected site indices (integers, not a mask), got {shown(values)}"
+        )
+    out = arr.astype(np.int64)
+    if out.min() < 0 or out.max() >= n_sites:
+        bad = out[(out < 0) | (out >= n_sites)]
+        raise InputError(
+            f"{name}: expected site indices in [0, {n_sites}), got {bad.ravel().tolist()[:5]}"
+        )
     return out
+
+
+def _fixed_sites(fixed: object, n_sites: int) -> np.ndarray:
+    """The fixed (existing) sites as sorted unique indices, each in ``[0, n_sites)``."""
+    arr = np.asarray(fixed if fixed is not None else [])
+    if arr.ndim != 1:
+        raise InputError(f"fixed: expected a sequence of site indices, got {shown(fixed)}")
+    return np.unique(site_indices(arr, n_sites, "fixed"))
 
 
 def _check_capacity(
@@ -228,7 +255,19 @@ def _check_capacity(
         )
 
 
+def check_threshold_s(threshold_s: object, cutoff_s: float) -> float:
+    """A drive-time threshold (seconds) >= 0 within the matrix's cutoff."""
+    t = check_number(threshold_s, "threshold_s", at_least=0.0)
+    if t > cutoff_s:
+        raise InputError(
+            f"threshold_s: expected seconds within the travel-time cutoff ({cutoff_s:.0f}), "
+            f"got {t:.0f}; rebuild travel times with a larger cutoff"
+        )
+    return t
+
+
 def check_p(p: int, n_sites: int, n_fixed: int) -> None:
+    check_count(p, "p")
     if p < 1:
         raise InfeasibleError(f"optimize.p: expected at least 1 station, got {p}")
     if p < n_fixed:
@@ -297,36 +336,73 @@ def _within(cost: np.ndarray | sp.sparray | sp.spmatrix, threshold: float) -> sp
 def _within_times(
     cost: np.ndarray | sp.sparray | sp.spmatrix, threshold: float
 ) -> tuple[sp.csr_array, sp.csr_array]:
-    """Boolean pairs within ``threshold`` and their costs, on the same sparsity."""
+    """Boolean pairs within ``threshold`` and their costs, on the same sparsity.
+
+    Raises
+    ------
+    InputError
+        ``threshold`` not a number >= 0 (``inf``: every stored pair), a cost NaN or
+        negative (``inf`` is out of reach), or a dense matrix not two-dimensional.
+    """
+    threshold = check_number(threshold, "threshold", at_least=0.0, finite=False)
     if sp.issparse(cost):
         m = sp.csr_array(cost)
-        keep = m.data <= threshold
+        _check_pair_costs(m.data, m, "cost")
+        keep = (m.data <= threshold) & np.isfinite(m.data)
         rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))[keep]
         cols, vals = m.indices[keep], m.data[keep].astype(float)
+        shape = m.shape
     else:
-        arr = np.asarray(cost, dtype=float)
+        try:
+            arr = np.asarray(cost, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"cost: expected a matrix of numbers, got {shown(cost)}") from None
         if arr.ndim != 2:
             raise InputError(f"cost: expected a 2-D matrix, got {arr.ndim} dimension(s)")
-        rows, cols = np.nonzero(arr <= threshold)
+        _check_pair_costs(arr.ravel(), arr, "cost")
+        rows, cols = np.nonzero((arr <= threshold) & np.isfinite(arr))
         vals = arr[rows, cols]
-    shape = cost.shape
+        shape = arr.shape
     nb = sp.csr_array((np.ones(len(rows), dtype=bool), (rows, cols)), shape=shape)
     times = sp.csr_array((vals, (rows, cols)), shape=shape)
     return nb, times
 
 
-def _aligned_times(times: sp.sparray | sp.spmatrix | None, nb: sp.csr_array) -> np.ndarray | None:
-    """Pair times in the order of ``nb``'s stored entries (``None`` without times)."""
+def _check_pair_costs(values: np.ndarray, matrix: Any, name: str) -> None:
+    """Costs (times) of pairs: none NaN or negative (``inf`` is out of reach)."""
+    bad = np.flatnonzero(np.isnan(values) | (values < 0))
+    if len(bad):
+        k = int(bad[0])
+        if sp.issparse(matrix):
+            m = sp.csr_array(matrix)
+            row, col = int(np.searchsorted(m.indptr, k, "right")) - 1, int(m.indices[k])
+        else:
+            row, col = (int(x) for x in np.unravel_index(k, np.shape(matrix)))
+        where = f"({row}, {col})"
+        raise InputError(
+            f"{name}: expected times (costs) >= 0, got {values[k]} at {where} ({len(bad)} in all)"
+        )
+
+
+def _aligned_times(
+    times: sp.sparray | sp.spmatrix | None, nb: sp.csr_array, name: str = "times"
+) -> np.ndarray | None:
+    """Pair times in the order of ``nb``'s stored entries (``None`` without times),
+    each finite and >= 0."""
     if times is None:
         return None
-    t = sp.csr_array(times, dtype=float)
+    t = check_pairs_matrix(times, name).astype(float)
     t.sum_duplicates()
     t.sort_indices()
     if t.shape != nb.shape or not (
         np.array_equal(t.indptr, nb.indptr) and np.array_equal(t.indices, nb.indices)
     ):
-        raise InputError("times: expected the same sparsity pattern as neighbours")
-    return np.asarray(t.data, dtype=float)
+        raise InputError(f"{name}: expected the same sparsity pattern as neighbours")
+    out = np.asarray(t.data, dtype=float)
+    _check_pair_costs(out, t, name)
+    if not np.all(np.isfinite(out)):
+        raise InputError(f"{name}: expected finite times of the pairs within reach, got inf")
+    return out
 
 
 def _check_site_capacity(
@@ -334,14 +410,26 @@ def _check_site_capacity(
 ) -> dict[int, tuple[str, float]]:
     out: dict[int, tuple[str, float]] = {}
     fixed_set = set(fixed.tolist())
-    for j, (t, k) in (site_capacity or {}).items():
+    if site_capacity is not None and not isinstance(site_capacity, Mapping):
+        raise InputError(
+            "site_capacity: expected a mapping from existing site to ('AC' or 'DC', "
+            f"sessions/day > 0), got {shown(site_capacity)} ({type(site_capacity).__name__})"
+        )
+    for j, kind in (site_capacity or {}).items():
+        if isinstance(j, bool | np.bool_) or not isinstance(j, numbers.Integral):
+            raise InputError(f"site_capacity: expected site indices as keys, got {j!r}")
         if int(j) not in fixed_set:
-            raise InputError(f"site_capacity: site {j} is not a fixed (existing) site")
-        if t not in ("AC", "DC") or not np.isfinite(k) or k <= 0:
             raise InputError(
-                f"site_capacity[{j}]: expected ('AC' or 'DC', sessions/day > 0), got {(t, k)}"
+                f"site_capacity: expected existing (fixed) sites as keys, got site {j}, "
+                "which is not fixed"
             )
-        out[int(j)] = (str(t), float(k))
+        t, k = kind if isinstance(kind, tuple | list) and len(kind) == 2 else (None, None)
+        k_ok = as_real(k)
+        if t not in STATION_TYPES or k_ok is None or not math.isfinite(k_ok) or k_ok <= 0:
+            raise InputError(
+                f"site_capacity[{j}]: expected ('AC' or 'DC', sessions/day > 0), got {shown(kind)}"
+            )
+        out[int(j)] = (str(t), k_ok)
     return out
 
 
@@ -417,7 +505,10 @@ def _cost_rows(
             m.data.astype(float),
             (int(m.shape[0]), int(m.shape[1])),
         )
-    arr = np.asarray(costs, dtype=float)
+    try:
+        arr = np.asarray(costs, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"costs: expected a matrix of numbers, got {shown(costs)}") from None
     if arr.ndim != 2:
         raise InputError(f"costs: expected a 2-D matrix, got {arr.ndim} dimension(s)")
     n, m = arr.shape

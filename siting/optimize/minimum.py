@@ -31,6 +31,7 @@ from siting.optimize._common import (
     check_number,
     check_pairs_matrix,
     check_station_cost,
+    check_threshold_s,
     check_values,
 )
 from siting.optimize._inputs import existing_sites
@@ -174,6 +175,7 @@ class MinimumPlan:
         **options: Any,
     ) -> MinimumPlan:
         """Build from the sparse drive times; pairs within ``threshold_s`` count."""
+        threshold_s = check_threshold_s(threshold_s, tt.cutoff_s)
         return cls(tt.neighbours(threshold_s), ac_demand, dc_demand, target, **options)
 
     @classmethod
