@@ -7,11 +7,13 @@ import itertools
 import numpy as np
 import pulp
 import pytest
+import scipy.sparse as sp
 
-from siting._errors import InfeasibleError
+from siting._errors import InfeasibleError, InputError
 from siting.existing import merge_stations, parse_ocm_record, parse_osm_tags, read_ocm
 from siting.frontier import choose, cost_frontier
 from siting.optimize import CapacitatedCoverage, MinimumPlan
+from siting.optimize import _minimum_cover as _cover
 from tests.test_capacitated import _served_mixed, instance
 
 CAP = {"AC": 2.0, "DC": 3.5}
@@ -137,6 +139,118 @@ def test_capacitated_minimum_plan_matches_brute_force_and_explains_capacity() ->
         MinimumPlan.from_cost_matrix(
             cost, ac * 50, dc * 50, 1.0, threshold=3.5, capacity=CAP, station_cost=PRICE
         ).solve()
+
+
+@pytest.mark.parametrize(
+    "station_cost",
+    [
+        {0: 10.0, 1: 1.0, 2: 1.0},  # by site index
+        np.array([10.0, 1.0, 1.0]),
+        [("AC", 1.0)],
+        {"AC": 1.0, "DC": -5.0},
+        {"AC": float("nan")},
+        {"AC": "1"},
+        {"AC": True},
+        {"ac": 1.0},
+    ],
+    ids=["site-keys", "array", "pairs", "negative", "nan", "text", "bool", "lower-case"],
+)
+@pytest.mark.parametrize("capacity", [None, CAP], ids=["cover", "capacitated"])
+def test_minimum_plan_rejects_station_cost_not_per_charger_type(
+    station_cost: object, capacity: dict[str, float] | None
+) -> None:
+    nb = sp.csr_array(np.eye(3, dtype=bool))
+    with pytest.raises(InputError) as info:
+        MinimumPlan(nb, np.ones(3), np.zeros(3), 1.0, capacity=capacity, station_cost=station_cost)  # type: ignore[arg-type]
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith("station_cost: expected a mapping from charger type 'AC'/'DC'")
+    assert "got " in msg
+
+
+def test_minimum_plan_prices_dc_demand_at_a_dc_station() -> None:
+    nb = sp.csr_array(np.array([[True, False], [False, True]]))
+    only_dc = np.array([2.0, 3.0])
+    res = MinimumPlan(nb, np.zeros(2), only_dc, 1.0, station_cost={"AC": 1.0, "DC": 5.0}).solve()
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(10.0)
+    assert list(res.extra["types"]) == ["DC", "DC"]
+    # a point with AC demand only takes the cheaper AC station
+    mixed = MinimumPlan(
+        nb, np.array([1.0, 0.0]), np.array([0.0, 3.0]), 1.0, station_cost={"AC": 1.0, "DC": 5.0}
+    ).solve()
+    assert mixed.objective == pytest.approx(6.0)
+    assert list(mixed.extra["types"]) == ["AC", "DC"]
+    with pytest.raises(InfeasibleError, match="station_cost has no 'DC' type"):
+        MinimumPlan(nb, np.zeros(2), only_dc, 1.0, station_cost={"AC": 1.0}).solve()
+
+
+def _brute_min_typed(  # type: ignore[no-untyped-def]
+    near, ac, dc, target, price, objective, fixed=()
+):
+    """Brute force: every site closed or of each priced type; AC demand is covered by
+    any open station within reach, DC demand by a DC one. The least cost (or the
+    fewest new stations, then the least cost); None when no plan reaches the target."""
+    w = ac + dc
+    need = target * w[near.any(axis=1)].sum()
+    best = None
+    for kinds in itertools.product([None, *sorted(price)], repeat=near.shape[1]):
+        if any(kinds[j] is None for j in fixed):
+            continue
+        is_open = np.array([k is not None for k in kinds])
+        is_dc = np.array([k == "DC" for k in kinds])
+        served = ac[near[:, is_open].any(axis=1)].sum() + dc[near[:, is_dc].any(axis=1)].sum()
+        if served < need - 1e-9:
+            continue
+        new = [k for j, k in enumerate(kinds) if k is not None and j not in fixed]
+        cost = sum(price[k] for k in new)
+        key = (cost,) if objective == "cost" else (len(new), cost)
+        best = key if best is None or key < best else best
+    return best
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_minimum_cover_with_station_types_matches_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    near = rng.random((9, 5)) < 0.35
+    ac = np.where(rng.random(9) < 0.6, rng.uniform(0.5, 3, 9).round(1), 0.0)
+    dc = np.where(rng.random(9) < 0.5, rng.uniform(0.5, 3, 9).round(1), 0.0)
+    prices = [{"AC": 1.0, "DC": 5.0}, {"AC": 2.0, "DC": 3.0}, {"AC": 4.0, "DC": 3.0}, {"DC": 2.0}]
+    price = prices[seed % 4]
+    target = [1.0, 0.7, 0.4][seed % 3]
+    objective = "cost" if seed % 2 else "stations"
+    fixed = (0,) if seed % 5 == 0 else ()
+    best = _brute_min_typed(near, ac, dc, target, price, objective, fixed)
+    model = MinimumPlan(
+        sp.csr_array(near), ac, dc, target, station_cost=price, objective=objective,
+        fixed=np.array(fixed, dtype=np.int64),
+    )  # fmt: skip
+    if best is None:
+        with pytest.raises(InfeasibleError):
+            model.solve(gap=0.0)
+        return
+    res = model.solve(gap=0.0)
+    assert res.status == "optimal"
+    got = (res.objective,) if objective == "cost" else (res.objective, res.extra["cost"])
+    assert got == pytest.approx(best)
+    assert res.extra["served"] >= res.extra["required"] - 1e-9
+    assert set(fixed) <= set(res.selected.tolist())
+    # the warm start (greedy) is a plan meeting the target too
+    cols = _cover.columns(
+        5, model.fixed, {}, price, dc_needed=bool((dc[near.any(axis=1)] > 0).any())
+    )
+    demand = _cover.parts(model.neighbours, ac, dc, cols)
+    start = _cover.greedy(cols, demand, res.extra["required"], objective=objective)
+    assert (
+        sum(p.weight for p in demand if start.intersection(p.cols)) >= res.extra["required"] - 1e-9
+    )
+
+
+def test_minimum_cover_keeps_an_existing_site_within_reach_of_nobody() -> None:
+    nb = sp.csr_array(np.array([[False, True, False], [False, False, True]]))
+    res = MinimumPlan(nb, np.ones(2), np.zeros(2), 1.0, fixed=np.array([0])).solve()
+    assert res.selected.tolist() == [0, 1, 2]
+    assert res.extra["stations"] == 3
 
 
 def test_per_station_figures_add_up_to_served_and_covered() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pulp
 
 from siting._errors import InfeasibleError, InputError
-from siting.optimize._common import _add_p_sites
+from siting.optimize._common import _add_p_sites, as_real, check_number, shown, site_indices
 
 
 def close_pairs(xy: np.ndarray, min_spacing: float) -> np.ndarray:
@@ -41,12 +41,17 @@ class _SideConstraints:
         fixed: np.ndarray,
         weights: np.ndarray,
         reachable: np.ndarray,
+        n_sites: int | None = None,
     ) -> None:
-        self.spacing_pairs = (
-            np.asarray(spacing_pairs, dtype=np.int64).reshape(-1, 2)
-            if spacing_pairs is not None
-            else np.empty((0, 2), dtype=np.int64)
-        )
+        """Check and keep the spacing pairs (site indices, below ``n_sites`` when
+        given) and the equity groups."""
+        pairs = np.asarray(spacing_pairs if spacing_pairs is not None else np.empty((0, 2)))
+        if pairs.size and (pairs.ndim != 2 or pairs.shape[1] != 2):
+            raise InputError(
+                f"spacing_pairs: expected (n, 2) pairs of site indices, got shape {pairs.shape}"
+            )
+        top = int(np.iinfo(np.int64).max) if n_sites is None else n_sites
+        self.spacing_pairs = site_indices(pairs, top, "spacing_pairs").reshape(-1, 2)
         fixed_set = set(fixed.tolist())
         for j, k in self.spacing_pairs.tolist():
             if j in fixed_set and k in fixed_set:
@@ -54,12 +59,13 @@ class _SideConstraints:
                     f"optimize.min_spacing_m: existing stations {j} and {k} are closer than the "
                     "minimum spacing; lower it or drop one of them"
                 )
-        if not 0.0 <= equity_share <= 1.0:
+        share = as_real(equity_share)
+        if share is None or not 0.0 <= share <= 1.0:
             raise InputError(
-                f"optimize.equity_share: expected a share in [0, 1], got {equity_share}"
+                f"optimize.equity_share: expected a share in [0, 1], got {shown(equity_share)}"
             )
         self.groups = None if groups is None else np.asarray(groups, dtype=object)
-        self.equity_share = equity_share
+        self.equity_share = share
         if self.groups is not None and equity_share > 0:
             if len(self.groups) != len(weights):
                 raise InputError("groups: expected one district per demand point")
@@ -85,15 +91,21 @@ class _SideConstraints:
 
         Existing (fixed) sites are sunk costs: they cost nothing against the budget.
         """
-        self.budget = budget
+        self.budget = None if budget is None else check_number(budget, "budget", at_least=0.0)
         self.site_cost = None
         if budget is None:
             return
         if site_cost is None:
             raise InputError("site_cost: a budget needs the cost of each site")
-        cost = np.broadcast_to(np.asarray(site_cost, dtype=float), (n_sites,)).copy()
+        arr = np.asarray(site_cost)
+        if arr.dtype.kind not in "iuf" or arr.shape not in ((), (n_sites,)):
+            raise InputError(
+                f"site_cost: expected one cost or one per site ({n_sites}), finite and >= 0, "
+                f"got {shown(site_cost)} ({type(site_cost).__name__})"
+            )
+        cost = np.broadcast_to(arr.astype(float), (n_sites,)).copy()
         if not np.all(np.isfinite(cost)) or (cost < 0).any():
-            raise InputError("site_cost: expected finite costs >= 0")
+            raise InputError(f"site_cost: expected finite costs >= 0, got {shown(site_cost)}")
         cost[fixed] = 0.0  # existing stations are sunk costs
         self.site_cost = cost
 

@@ -23,12 +23,18 @@ from siting.optimize._common import (
     _aligned_times,
     _check_capacity,
     _check_site_capacity,
-    _check_weights,
     _fixed_sites,
     _layer_distances,
     _within,
     _within_times,
+    check_count,
+    check_number,
     check_p,
+    check_pairs_matrix,
+    check_station_cost,
+    check_threshold_s,
+    check_values,
+    shown,
 )
 from siting.optimize._greedy import greedy_plan
 from siting.optimize._inputs import existing_sites, side_options
@@ -152,27 +158,27 @@ class CapacitatedCoverage(_SideConstraints):
         max_dc: int | None = None,
         dc_exact: bool = False,
     ) -> None:
+        if not (isinstance(secondary, bool | np.bool_) or secondary == "cost"):
+            raise InputError(f"secondary: expected True, False or 'cost', got {shown(secondary)}")
         self.link_rows = link_rows
         self.secondary = secondary
-        self.max_dc = max_dc
+        self.max_dc = None if max_dc is None else check_count(max_dc, "max_dc", at_least=0)
         self.dc_exact = dc_exact and max_dc is not None
         self.last_secondary: dict[str, Any] | None = None
-        self.budget = budget
-        self.station_cost = dict(station_cost or {})
-        nb = sp.csr_array(neighbours).astype(bool)
+        self.budget = None if budget is None else check_number(budget, "budget", at_least=0.0)
+        self.station_cost = check_station_cost(station_cost) or {}
+        nb = check_pairs_matrix(neighbours, "neighbours").astype(bool)
         nb.sum_duplicates()
         nb.sort_indices()
         self.neighbours = nb
         n_d, n_s = nb.shape
         self.times = _aligned_times(times, nb)
-        self.ac = np.asarray(ac_demand, dtype=float)
-        self.dc = np.asarray(dc_demand, dtype=float)
-        _check_weights(self.ac, n_d)
-        _check_weights(self.dc, n_d)
+        self.ac = check_values(ac_demand, n_d, "ac_demand")
+        self.dc = check_values(dc_demand, n_d, "dc_demand")
         costed = budget is not None or bool(self.station_cost)
         _check_capacity(capacity, self.station_cost, costed=costed)
-        self.capacity = dict(capacity)
-        self.p = int(p)
+        self.capacity = {str(t): float(k) for t, k in capacity.items()}
+        self.p = check_count(p, "p")
         self.fixed = _fixed_sites(fixed, n_s)
         check_p(self.p, n_s, len(self.fixed))
         self.fixed_set = set(self.fixed.tolist())
@@ -184,6 +190,7 @@ class CapacitatedCoverage(_SideConstraints):
             fixed=self.fixed,
             weights=self.ac + self.dc,
             reachable=np.diff(nb.indptr) > 0,
+            n_sites=n_s,
         )
         if self.dc.sum() > 0 and "DC" not in self.capacity:
             warnings.warn(
@@ -225,10 +232,7 @@ class CapacitatedCoverage(_SideConstraints):
         **side: Any,
     ) -> CapacitatedCoverage:
         """Build from the sparse drive times; pairs within ``threshold_s`` may be served."""
-        if threshold_s > tt.cutoff_s:
-            raise InputError(
-                f"threshold_s ({threshold_s:.0f}) exceeds the matrix cutoff ({tt.cutoff_s:.0f})"
-            )
+        threshold_s = check_threshold_s(threshold_s, tt.cutoff_s)
         nb, times = _within_times(tt.matrix, threshold_s)
         return cls(
             nb,

@@ -22,12 +22,16 @@ from siting._errors import InfeasibleError, InputError
 from siting._io import check_projected
 from siting.optimize import _covering_rows, _covering_solve
 from siting.optimize._common import (
+    _aligned_times,
     _assign,
-    _check_weights,
     _fixed_sites,
     _site_load,
     _within_times,
+    check_count,
     check_p,
+    check_pairs_matrix,
+    check_threshold_s,
+    check_values,
 )
 from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
@@ -111,26 +115,26 @@ class MaximalCovering(_SideConstraints):
         budget: float | None = None,
         site_cost: float | np.ndarray | None = None,
     ) -> None:
-        nb = sp.csr_array(neighbours)
+        nb = check_pairs_matrix(neighbours, "neighbours")
         nb.sum_duplicates()
         self.neighbours = nb
         self.costs = None
         if costs is not None:
-            c = sp.csr_array(costs)
+            c = check_pairs_matrix(costs, "costs")
             c.sort_indices()
             nb.sort_indices()
             if c.shape != nb.shape or not (
                 np.array_equal(c.indptr, nb.indptr) and np.array_equal(c.indices, nb.indices)
             ):
                 raise InputError("costs: expected the same sparsity pattern as neighbours")
+            _aligned_times(c, nb, "costs")  # finite times >= 0
             self.costs = c
         #: Pair times (same pattern), used only to group points for the decomposition.
         self.pair_times: sp.csr_array | None = self.costs
-        self.weights = np.asarray(weights, dtype=float)
-        self.p = int(p)
         n_d, n_s = nb.shape
+        self.weights = check_values(weights, n_d, "weights")
+        self.p = check_count(p, "p")
         self.fixed = _fixed_sites(fixed, n_s)
-        _check_weights(self.weights, n_d)
         check_p(self.p, n_s, len(self.fixed))
         self.set_side_constraints(
             spacing_pairs=spacing_pairs,
@@ -139,6 +143,7 @@ class MaximalCovering(_SideConstraints):
             fixed=self.fixed,
             weights=self.weights,
             reachable=np.diff(nb.indptr) > 0,
+            n_sites=n_s,
         )
         self.set_budget(budget, site_cost, n_s, self.fixed)
 
@@ -179,11 +184,7 @@ class MaximalCovering(_SideConstraints):
 
         With ``tie_break`` the pair times feed the access-time second stage.
         """
-        if threshold_s > tt.cutoff_s:
-            raise InputError(
-                f"threshold_s ({threshold_s:.0f}) exceeds the matrix cutoff "
-                f"({tt.cutoff_s:.0f}); rebuild travel times with a larger cutoff"
-            )
+        threshold_s = check_threshold_s(threshold_s, tt.cutoff_s)
         nb = tt.neighbours(threshold_s)
         m = tt.matrix
         keep = m.data <= threshold_s

@@ -22,7 +22,18 @@ from siting import _solvers
 from siting._clock import time_left
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _capacitated_solve as _solve
-from siting.optimize._common import _fixed_sites, _within_times
+from siting.optimize import _minimum_cover as _cover
+from siting.optimize._common import (
+    _check_capacity,
+    _check_site_capacity,
+    _fixed_sites,
+    _within_times,
+    check_number,
+    check_pairs_matrix,
+    check_station_cost,
+    check_threshold_s,
+    check_values,
+)
 from siting.optimize._inputs import existing_sites
 from siting.optimize.capacitated import CapacitatedCoverage
 from siting.optimize.result import SolveResult
@@ -54,6 +65,16 @@ class MinimumPlan:
     are the LSCP's :math:`\sum_{j \in N_i} y_j \ge 1` for every reachable point. With
     ``objective="stations"`` every :math:`c_j = 1` (the cost breaks ties).
 
+    With ``station_cost`` per type the columns are :math:`y^{AC}_j, y^{DC}_j` (at most
+    one per site) and a point's AC demand :math:`a_i` and DC demand :math:`d_i` have
+    rows of their own: :math:`z^a_i \le \sum_{j \in N_i} (y^{AC}_j + y^{DC}_j)`,
+    :math:`z^d_i \le \sum_{j \in N_i} y^{DC}_j` and
+    :math:`\sum_i (a_i z^a_i + d_i z^d_i) \ge \alpha R`: DC demand is covered only by
+    a DC station, which costs :math:`c_{DC}` (one column per site is enough when DC
+    costs no more than AC, or when no point needs DC). Existing stations of known type
+    (``site_capacity``) keep it; without ``station_cost`` stations are of one type
+    that serves any demand (the LSCP).
+
     Capacitated form (``capacity`` given): the rows of
     :class:`~siting.optimize.CapacitatedCoverage` (types, capacities, DC demand at DC
     stations) with served demand :math:`\ge \alpha R` and the cost objective; here
@@ -72,8 +93,11 @@ class MinimumPlan:
     capacity
         Sessions/day per station type; ``None`` for the set covering form.
     station_cost
-        Capital cost of a new station per type (set covering: the cheapest type that
-        serves the point's needs, see :meth:`solve`).
+        Capital cost of a new station per charger type, ``{"AC": c_ac, "DC": c_dc}``
+        (finite, >= 0); a type left out is not built. Capacitated form: default 1 per
+        type of ``capacity``. Set covering form: default one type of cost 1 that
+        serves any demand; with it, each station is of the type the demand it covers
+        needs (see above).
     objective
         ``"cost"`` or ``"stations"``.
     fixed, site_capacity
@@ -99,23 +123,28 @@ class MinimumPlan:
         site_capacity: dict[int, tuple[str, float]] | None = None,
         most_served: dict[str, Any] | None = None,
     ) -> None:
-        if not 0.0 < target <= 1.0:
-            raise InputError(f"target: expected a share in (0, 1], got {target}")
+        target_share = check_number(target, "target", above=0.0, at_most=1.0)
         if objective not in ("cost", "stations"):
             raise InputError(f"objective: expected 'cost' or 'stations', got {objective!r}")
-        nb = sp.csr_array(neighbours).astype(bool)
+        nb = check_pairs_matrix(neighbours, "neighbours").astype(bool)
         nb.sum_duplicates()
         nb.sort_indices()
         self.neighbours = nb
-        self.ac = np.asarray(ac_demand, dtype=float)
-        self.dc = np.asarray(dc_demand, dtype=float)
-        self.target = float(target)
-        self.capacity = None if capacity is None else dict(capacity)
-        types = list(self.capacity) if self.capacity else ["AC"]
-        self.station_cost = dict(station_cost or dict.fromkeys(types, 1.0))
+        n_d, n_s = nb.shape
+        self.ac = check_values(ac_demand, n_d, "ac_demand")
+        self.dc = check_values(dc_demand, n_d, "dc_demand")
+        self.target = target_share
+        cost = check_station_cost(station_cost)
+        self.capacity: dict[str, float] | None = None
+        if capacity is not None:
+            self.capacity = dict(capacity) if isinstance(capacity, Mapping) else {}
+            cost = cost or dict.fromkeys(self.capacity, 1.0)
+            _check_capacity(capacity, cost, costed=True)
+        #: per type; empty for the set covering form without costs (untyped, unit costs)
+        self.station_cost: dict[str, float] = cost or {}
         self.objective = objective
-        self.fixed = _fixed_sites(fixed, nb.shape[1])
-        self.site_capacity = site_capacity or {}
+        self.fixed = _fixed_sites(fixed, n_s)
+        self.site_capacity = _check_site_capacity(site_capacity, self.fixed)
         # the most any plan serves and its warm start, shared by the plans of one instance
         self._most = most_served if most_served is not None else {}
 
@@ -146,6 +175,7 @@ class MinimumPlan:
         **options: Any,
     ) -> MinimumPlan:
         """Build from the sparse drive times; pairs within ``threshold_s`` count."""
+        threshold_s = check_threshold_s(threshold_s, tt.cutoff_s)
         return cls(tt.neighbours(threshold_s), ac_demand, dc_demand, target, **options)
 
     @classmethod
@@ -210,7 +240,8 @@ class MinimumPlan:
 
         ``objective`` is the capital cost (or station count) of the plan; ``extra``
         has ``target``, ``reachable`` and ``required`` (sessions/day), ``served``,
-        ``cost``, ``stations`` and, for the capacitated form, ``types``.
+        ``cost``, ``stations`` and, for the capacitated form or with ``station_cost``,
+        ``types``.
 
         Raises
         ------
@@ -356,52 +387,78 @@ class MinimumPlan:
         threads: int | None,
         msg: bool,
     ) -> SolveResult:
-        """The set covering form (LSCP for a target of 1)."""
+        """The set covering form (LSCP for a target of 1): AC demand at any station,
+        DC demand only at a DC one (see :mod:`siting.optimize._minimum_cover`)."""
         t0 = time.perf_counter()
         nb = self.neighbours
         n_s = nb.shape[1]
         w = self.ac + self.dc
-        # a station must be able to serve what it covers: DC where there is DC demand
-        unit = min(self.station_cost.values()) if self.station_cost else 1.0
-        cost = np.full(n_s, 1.0 if self.objective == "stations" else unit)
-        cost[self.fixed] = 0.0
-        prob = pulp.LpProblem("minimum_cover", pulp.LpMinimize)
-        y = [
-            prob.add_variable(f"y_{j}", lowBound=0, upBound=1, cat=pulp.LpInteger)
-            for j in range(n_s)
-        ]
-        for j in self.fixed.tolist():
-            y[j].lowBound = 1
         live = (np.diff(nb.indptr) > 0) & (w > 0)
         reach = float(w[live].sum())
         required = self.target * reach
-        cover = []
-        for i in np.flatnonzero(live).tolist():
-            js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
-            expr = pulp.LpAffineExpression([(y[j], 1.0) for j in js])
-            if self.target >= 1.0:
-                prob += pulp.LpConstraint(expr, pulp.LpConstraintGE, f"cover_{i}", 1.0)
-                continue
-            z = prob.add_variable(f"z_{i}", lowBound=0, upBound=1)
-            cover.append((z, float(w[i])))
-            prob += pulp.LpConstraint(expr - z, pulp.LpConstraintGE, f"cover_{i}", 0.0)
-        if cover:
-            prob += pulp.LpConstraint(
-                pulp.LpAffineExpression(cover), pulp.LpConstraintGE, "target", required
+        cols = _cover.columns(
+            n_s,
+            self.fixed,
+            self.site_capacity,
+            self.station_cost,
+            dc_needed=bool((self.dc[live] > 0).any()),
+        )
+        demand = _cover.parts(nb, self.ac, self.dc, cols)
+        most = sum(p.weight for p in demand if p.cols)
+        if required > most + 1e-9 * max(1.0, most):
+            why = (
+                "station_cost has no 'DC' type"
+                if self.station_cost and "DC" not in self.station_cost
+                else "some of it has only existing AC stations within reach"
             )
-        prob += pulp.LpAffineExpression([(v, float(c)) for v, c in zip(y, cost, strict=True) if c])
+            raise InfeasibleError(
+                f"minimum plan: covering {100 * self.target:.0f}% of the demand within reach "
+                f"({required:,.1f} sessions/day) is beyond any plan: DC demand needs a DC "
+                f"station and {why}, so at most {most:,.1f} sessions/day "
+                f"({100 * most / max(reach, 1e-12):.1f}%) can be covered"
+            )
+        # with types, a greedy plan as a warm start (the typed model is the harder one)
+        start = (
+            _cover.greedy(cols, demand, required, objective=self.objective)
+            if self.station_cost
+            else None
+        )
+        prob, y, tie = _cover.build(
+            cols,
+            demand,
+            target=self.target,
+            required=required,
+            objective=self.objective,
+            start=start,
+        )
         build_s = time.perf_counter() - t0
         info = _solvers.run(prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
         if info.status == "infeasible":
             raise InfeasibleError(f"minimum plan: no plan covers {required:,.1f} sessions/day")
-        selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
-        covered = nb[:, selected].sum(axis=1) > 0
-        extra = {
+        # an existing site in no row may come back without a value: it is kept all the same
+        chosen = [k for k, v in enumerate(y) if cols.fixed[k] or (v.varValue or 0.0) > 0.5]
+        selected = np.array(sorted({cols.site[k] for k in chosen}), dtype=np.int64)
+        is_open = set(chosen)
+        served = sum(p.weight for p in demand if is_open.intersection(p.cols))
+        cost = float(sum(cols.cost[k] for k in chosen))
+        extra: dict[str, Any] = {
             "target": self.target,
             "reachable": reach,
             "required": required,
-            "served": float(w[np.asarray(covered).ravel()].sum()),
+            "served": float(served),
             "stations": len(selected),
-            "cost": float(cost[selected].sum()) if self.objective == "cost" else None,
+            "cost": cost if self.objective == "cost" or self.station_cost else None,
         }
-        return SolveResult.from_info(self.name, selected, info, build_s, extra)
+        overrides: dict[str, Any] = {}
+        if self.station_cost:
+            kind = {cols.site[k]: cols.kind[k] for k in chosen}
+            extra["types"] = np.array([kind[j] for j in selected.tolist()], dtype=str)
+        if tie:
+            new = float(sum(1 for k in chosen if not cols.fixed[k]))
+            bound = _cover.lower_bound(info.bound, tie=tie)
+            overrides = {
+                "objective": new,
+                "bound": bound,
+                "gap": _solvers.relative_gap(new, bound),
+            }
+        return SolveResult.from_info(self.name, selected, info, build_s, extra, **overrides)

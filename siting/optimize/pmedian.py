@@ -16,12 +16,14 @@ from siting import _heuristics, _lagrangian, _solvers
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _pmedian_solve
 from siting.optimize._common import (
-    _check_weights,
     _cost_rows,
     _fixed_sites,
     _layer_distances,
     _site_variables,
+    check_count,
+    check_number,
     check_p,
+    check_values,
 )
 from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
@@ -100,13 +102,18 @@ class PMedian(_SideConstraints):
     ) -> None:
         self.indptr, self.indices, self.data, self.shape = _cost_rows(costs)
         n_d, n_s = self.shape
-        self.weights = np.asarray(weights, dtype=float)
-        self.p = int(p)
+        self.weights = check_values(weights, n_d, "weights")
+        self.p = check_count(p, "p")
         self.fixed = _fixed_sites(fixed, n_s)
-        self.unserved_cost = unserved_cost
-        _check_weights(self.weights, n_d)
-        if not np.all(np.isfinite(self.data)) or (self.data < 0).any():
-            raise InputError("costs: expected finite values >= 0 for allowed pairs")
+        self.unserved_cost = (
+            None if unserved_cost is None else check_number(unserved_cost, "unserved_cost")
+        )
+        bad = np.flatnonzero(~np.isfinite(self.data) | (self.data < 0))
+        if len(bad):
+            raise InputError(
+                "costs: expected finite values >= 0 for allowed pairs, got "
+                f"{self.data[bad[0]]} ({len(bad)} in all)"
+            )
         if unserved_cost is not None and len(self.data) and unserved_cost < self.data.max():
             raise InputError(
                 f"unserved_cost ({unserved_cost}) must be at least the largest cost "
@@ -120,6 +127,7 @@ class PMedian(_SideConstraints):
             fixed=self.fixed,
             weights=self.weights,
             reachable=np.diff(self.indptr) > 0,
+            n_sites=n_s,
         )
         self.set_budget(budget, site_cost, n_s, self.fixed)
         if unserved_cost is None:

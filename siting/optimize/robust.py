@@ -16,6 +16,7 @@ from siting import _solvers
 from siting._clock import time_left
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _capacitated_rows as _rows
+from siting.optimize._common import as_real, shown
 from siting.optimize.capacitated import CapacitatedCoverage
 from siting.optimize.staging import _Prefixed
 
@@ -73,8 +74,14 @@ class RobustPlan:
             raise InputError(
                 f"futures.criterion: expected 'worst', 'mean' or 'quantile', got {criterion!r}"
             )
-        if not 0.0 <= quantile < 1.0:
-            raise InputError(f"futures.quantile: expected a share in [0, 1), got {quantile}")
+        q = as_real(quantile)
+        if q is None or not 0.0 <= q < 1.0:
+            raise InputError(f"futures.quantile: expected a share in [0, 1), got {shown(quantile)}")
+        for k, m in enumerate(models):
+            if not isinstance(m, CapacitatedCoverage):
+                raise InputError(
+                    f"futures[{k}]: expected a CapacitatedCoverage model, got {type(m).__name__}"
+                )
         shape = models[0].neighbours.shape
         for k, m in enumerate(models):
             if m.neighbours.shape != shape or m.p != models[0].p:

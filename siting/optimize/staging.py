@@ -19,6 +19,7 @@ from siting._clock import time_left
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _capacitated_rows as _rows
 from siting.optimize import _capacitated_solve as _solve
+from siting.optimize._common import check_number
 from siting.optimize.capacitated import CapacitatedCoverage
 
 if TYPE_CHECKING:
@@ -116,6 +117,12 @@ class StagedPlan:
             raise InputError("optimize.stages: expected at least one stage, got none")
         if not len(models) == len(weights) == len(labels):
             raise InputError("optimize.stages: expected one weight and one label per stage")
+        for k, m in enumerate(models):
+            if not isinstance(m, CapacitatedCoverage):
+                raise InputError(
+                    f"optimize.stages[{k}]: expected a CapacitatedCoverage model, got "
+                    f"{type(m).__name__}"
+                )
         shape = models[0].neighbours.shape
         for k, m in enumerate(models):
             if m.neighbours.shape != shape:
@@ -128,10 +135,11 @@ class StagedPlan:
                     f"optimize.stages[{k}].p: stations are never removed, so a stage needs "
                     f"at least the previous stage's {models[k - 1].p}, got {m.p}"
                 )
-        if any(w < 0 for w in weights):
-            raise InputError(f"optimize.stages: expected weights >= 0, got {list(weights)}")
+        self.weights = [
+            check_number(w, f"optimize.stages[{k}].weight", at_least=0.0)
+            for k, w in enumerate(weights)
+        ]
         self.models = list(models)
-        self.weights = [float(w) for w in weights]
         self.labels = [str(s) for s in labels]
 
     @classmethod
