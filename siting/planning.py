@@ -28,7 +28,7 @@ from siting.demand import Demand, demand_stage
 from siting.evaluate import explain_reach
 from siting.frontier import FrontierPoint, choose, cost_frontier, frontier_steps
 from siting.optimize import MinimumPlan, Phase, SolveResult, model_class, phased_plan
-from siting.optimize._common import check_p
+from siting.optimize._checks import check_p
 from siting.queueing import existing_capacity, station_capacity
 from siting.results import Inputs
 from siting.scenario import Scenario

@@ -6,7 +6,8 @@ import numpy as np
 import pulp
 
 from siting._errors import InfeasibleError, InputError
-from siting.optimize._common import _add_p_sites, as_real, check_number, shown, site_indices
+from siting.optimize._checks import as_real, check_number, shown, site_indices
+from siting.optimize._common import _add_p_sites
 
 
 def close_pairs(xy: np.ndarray, min_spacing: float) -> np.ndarray:

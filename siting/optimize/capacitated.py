@@ -19,14 +19,10 @@ import scipy.sparse as sp
 from siting._errors import InputError
 from siting.optimize import _capacitated_rows as _rows
 from siting.optimize import _capacitated_solve as _solve
-from siting.optimize._common import (
-    _aligned_times,
+from siting.optimize._checks import (
     _check_capacity,
     _check_site_capacity,
     _fixed_sites,
-    _layer_distances,
-    _within,
-    _within_times,
     check_count,
     check_number,
     check_p,
@@ -36,6 +32,7 @@ from siting.optimize._common import (
     check_values,
     shown,
 )
+from siting.optimize._common import _aligned_times, _layer_distances, _within, _within_times
 from siting.optimize._greedy import greedy_plan
 from siting.optimize._inputs import existing_sites, side_options
 from siting.optimize._side import _SideConstraints

@@ -21,18 +21,15 @@ from siting import _cover, _solvers
 from siting._errors import InfeasibleError, InputError
 from siting._io import check_projected
 from siting.optimize import _covering_rows, _covering_solve
-from siting.optimize._common import (
-    _aligned_times,
-    _assign,
+from siting.optimize._checks import (
     _fixed_sites,
-    _site_load,
-    _within_times,
     check_count,
     check_p,
     check_pairs_matrix,
     check_threshold_s,
     check_values,
 )
+from siting.optimize._common import _aligned_times, _assign, _site_load, _within_times
 from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
 from siting.optimize.result import SolveResult

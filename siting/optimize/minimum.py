@@ -23,17 +23,17 @@ from siting._clock import time_left
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _capacitated_solve as _solve
 from siting.optimize import _minimum_cover as _cover
-from siting.optimize._common import (
+from siting.optimize._checks import (
     _check_capacity,
     _check_site_capacity,
     _fixed_sites,
-    _within_times,
     check_number,
     check_pairs_matrix,
     check_station_cost,
     check_threshold_s,
     check_values,
 )
+from siting.optimize._common import _within_times
 from siting.optimize._inputs import existing_sites
 from siting.optimize.capacitated import CapacitatedCoverage
 from siting.optimize.result import SolveResult

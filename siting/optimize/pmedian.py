@@ -15,16 +15,8 @@ import scipy.sparse as sp
 from siting import _heuristics, _lagrangian, _solvers
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _pmedian_solve
-from siting.optimize._common import (
-    _cost_rows,
-    _fixed_sites,
-    _layer_distances,
-    _site_variables,
-    check_count,
-    check_number,
-    check_p,
-    check_values,
-)
+from siting.optimize._checks import _fixed_sites, check_count, check_number, check_p, check_values
+from siting.optimize._common import _cost_rows, _layer_distances, _site_variables
 from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
 from siting.optimize.result import SolveResult

@@ -19,7 +19,7 @@ from siting._clock import time_left
 from siting._errors import InfeasibleError, InputError
 from siting.optimize import _capacitated_rows as _rows
 from siting.optimize import _capacitated_solve as _solve
-from siting.optimize._common import check_number
+from siting.optimize._checks import check_number
 from siting.optimize.capacitated import CapacitatedCoverage
 
 if TYPE_CHECKING:
