@@ -104,6 +104,12 @@ SECONDARY_WEIGHTS = (0.0, 1e-4)
 #: Candidates kept per station for the large-instance integer program.
 CANDIDATES_PER_STATION = 1
 
+#: Most ports (charge points usable at once) an existing station may record, and most
+#: servers the queueing model (``siting.queueing``) accepts. The largest public charging
+#: hubs have a few hundred charge points; a count above this is a typo or a unit slip,
+#: and the Erlang recursions loop once per port (a count of 1e9 ran for hours).
+MAX_STATION_PORTS = 500
+
 #: Logs of failed command-line runs kept in ``<cache>/logs/`` (newest first).
 CRASH_LOGS_KEPT = 20
 
