@@ -110,6 +110,10 @@ CANDIDATES_PER_STATION = 1
 #: and the Erlang recursions loop once per port (a count of 1e9 ran for hours).
 MAX_STATION_PORTS = 500
 
+#: Most power per port (kW) an existing station may record: above the megawatt charging
+#: of trucks (3.75 MW); more is a unit slip (W or VA given as kW).
+MAX_PORT_KW = 5000.0
+
 #: Logs of failed command-line runs kept in ``<cache>/logs/`` (newest first).
 CRASH_LOGS_KEPT = 20
 
