@@ -186,3 +186,41 @@ def test_crowd_data_bad_figures_warn_and_read_as_unknown(caplog: pytest.LogCaptu
     assert "ocm:5): NumberOfPoints:" in text and "Connections[0].PowerKW:" in text
     assert "ocm:6): AddressInfo.Latitude: expected a latitude" in text and "left out" in text
 
+
+def test_assumed_figures_are_marked_and_warned(
+    small_scenario: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What an existing station does not record is assumed from the scenario (or
+    chosen by the plan): sites.csv's ``assumed`` column marks each figure shown that
+    was not recorded (nothing for new stations), and the run warns once per figure,
+    naming the stations."""
+    from siting.figures import assumed_figures, warn_assumed
+
+    sc = load_scenario(small_scenario)
+    sites = pd.DataFrame(
+        {
+            "site_id": ["E0001", "E0002", "E0003", "C00001"],
+            "name": ["full", "bare", "", ""],
+            "existing": [True, True, True, False],
+            "type_known": ["DC", "", "AC", ""],
+            "ports_known": [4.0, np.nan, np.nan, np.nan],
+            "kw_known": [120.0, np.nan, 22.0, np.nan],
+            "station_type": ["DC", "AC", "AC", "AC"],
+            "kw": [120.0, 22.0, 22.0, 22.0],
+        }
+    )
+    sites["assumed"] = assumed_figures(sites)
+    assert list(sites["assumed"]) == ["", "station_type;ports;kw", "ports", ""]
+    with caplog.at_level("WARNING", logger="siting.figures"):
+        warn_assumed(sites, sc.optimize)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3
+    assert lines[0].startswith(
+        "existing stations: 2 of 3 have no ports recorded (E0002 'bare', E0003)"
+    )
+    assert "2 ports each are assumed (optimize.capacity.ports)" in lines[0]
+    assert "1 of 3 have no power per port recorded (E0002 'bare')" in lines[1]
+    assert "1 of 3 have no type recorded (E0002 'bare'): the plan chose AC or DC" in lines[2]
+    # a type left blank (covering models) is not shown, so not assumed; nor its power
+    blank = sites.assign(station_type=["DC", "", "AC", ""], kw=[120.0, np.nan, 22.0, np.nan])
+    assert assumed_figures(blank) == ["", "ports", "ports", ""]
