@@ -11,11 +11,12 @@ independent: the result does not depend on the number of threads.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 import scipy.sparse as sp
+
+from siting import _threads
 
 
 @numba.njit(cache=True, nogil=True)
@@ -155,6 +156,6 @@ def to_targets(
         part = slice(start, min(start + block, len(sources)))
         _search(indptr, indices, data, sources[part], limit, slot, len(targets), out[part])
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with _threads.pool(workers, "dijkstra") as pool:
         list(pool.map(run, starts))
     return out

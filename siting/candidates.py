@@ -38,6 +38,7 @@ from siting._io import WGS84, file_stamp
 from siting._osm import Features, read_features
 from siting.existing import (
     STATION_COLUMNS,
+    check_table,
     fetch_ocm,
     merge_stations,
     read_ocm_file,
@@ -112,7 +113,13 @@ def gather_existing(
     if cc.existing_ocm_url:
         key = cc.existing_ocm_key or os.environ.get("OCM_API_KEY")
         frames.append(
-            fetch_ocm(cc.existing_ocm_url, area.bounds, key=key, timeout_s=sc.network.timeout_s)
+            fetch_ocm(
+                cc.existing_ocm_url,
+                area.bounds,
+                key=key,
+                timeout_s=sc.network.timeout_s,
+                field="candidates.existing_ocm_url",
+            )
         )
     merged = merge_stations(frames)
     return merged if len(merged) else None
@@ -124,6 +131,12 @@ def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataF
     Accepts a CSV with ``lat``/``lon`` (or ``latitude``/``longitude``) columns and
     optional ``ports``, ``station_type`` (AC/DC) and ``kw``, a GeoJSON of points with
     the same optional properties, or Open Charge Map JSON (one record or a list).
+
+    Every row is checked as it is read (:func:`siting.existing.check_table`): an
+    empty figure is unknown (the scenario's is assumed later, with a warning); a
+    wrong one (ports -4 or 0, kW -50 or ``"fast"``, type ``"XL"``, coordinates out
+    of range) is a :class:`~siting._errors.DataFileError` naming the file, the row,
+    the field, what was expected and what arrived.
     """
     if not path.exists():
         raise MissingFileError(f"{field}: file not found: {path}")
@@ -131,7 +144,7 @@ def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataF
     try:
         if suffix == ".csv":
             df = pd.read_csv(path, comment="#")
-            df = _normalise_columns(df, path, field)
+            df = check_table(_normalise_columns(df, path, field), origin=str(path), unit="row")
         elif suffix in (".geojson", ".gpkg", ".shp") or _is_geojson(path):
             gdf = gpd.read_file(path)
             if gdf.crs is None:
@@ -141,7 +154,9 @@ def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataF
                 raise DataFileError(f"{field}: {path} must contain points only")
             props = pd.DataFrame(gdf.drop(columns="geometry"))
             props["lon"], props["lat"] = gdf.geometry.x, gdf.geometry.y
-            df = _normalise_columns(props, path, field)
+            df = check_table(
+                _normalise_columns(props, path, field), origin=str(path), unit="feature"
+            )
         elif suffix == ".json":
             df = read_ocm_file(path, field=field)
         else:
@@ -152,21 +167,7 @@ def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataF
         raise DataFileError(f"{field}: cannot read {path}: {exc}") from None
     if df.empty:
         raise DataFileError(f"{field}: {path} lists no stations")
-    bad = ~(df["lat"].between(-90, 90) & df["lon"].between(-180, 180))
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataFileError(
-            f"{field}: row {row + 1} has invalid coordinates "
-            f"(lat {df['lat'].iloc[row]}, lon {df['lon'].iloc[row]})"
-        )
     df["name"] = df["name"].fillna("").astype(str)
-    bad_type = ~df["station_type"].isin(["", "AC", "DC"])
-    if bad_type.any():
-        row = int(np.flatnonzero(bad_type.to_numpy())[0])
-        raise DataFileError(
-            f"{field}: row {row + 1}: station_type must be AC, DC or empty, "
-            f"got {df['station_type'].iloc[row]!r}"
-        )
     if "source" not in df or (df["source"] == "").all():
         df["source"] = path.name
     return df[STATION_COLUMNS].reset_index(drop=True)
@@ -352,6 +353,8 @@ def _grid(index: NodeIndex, area: BaseGeometry, spacing: float) -> pd.DataFrame:
 
 
 def _normalise_columns(df: pd.DataFrame, path: Path, field: str) -> pd.DataFrame:
+    """The station columns of a file's table under their standard names, values as
+    they arrived (checked by :func:`siting.existing.check_table`)."""
     lower = {c.lower(): c for c in df.columns}
     lat = next((lower[c] for c in ("lat", "latitude", "y") if c in lower), None)
     lon = next((lower[c] for c in ("lon", "lng", "longitude", "x") if c in lower), None)
@@ -359,25 +362,13 @@ def _normalise_columns(df: pd.DataFrame, path: Path, field: str) -> pd.DataFrame
         raise DataFileError(
             f"{field}: {path} needs 'lat' and 'lon' columns; has {', '.join(map(str, df.columns))}"
         )
-
-    def numeric(name: str) -> pd.Series | float:
-        return pd.to_numeric(df[lower[name]], errors="coerce") if name in lower else np.nan
-
     kind = next((lower[c] for c in ("station_type", "type") if c in lower), None)
-    out = pd.DataFrame(
-        {
-            "name": df[lower["name"]] if "name" in lower else "",
-            "lon": pd.to_numeric(df[lon], errors="coerce"),
-            "lat": pd.to_numeric(df[lat], errors="coerce"),
-            "ports": numeric("ports"),
-            "station_type": df[kind].fillna("").astype(str).str.upper() if kind else "",
-            "kw": numeric("kw"),
-            "source": df[lower["source"]].fillna("").astype(str) if "source" in lower else "",
-        }
+    columns = {"name": lower.get("name"), "lon": lon, "lat": lat, "ports": lower.get("ports")}
+    columns |= {"station_type": kind, "kw": lower.get("kw"), "source": lower.get("source")}
+    return pd.DataFrame(
+        {new: (df[old] if old is not None else None) for new, old in columns.items()},
+        index=df.index,
     )
-    if out[["lon", "lat"]].isna().any().any():
-        raise DataFileError(f"{field}: {path} has empty or non-numeric coordinates")
-    return out
 
 
 def _is_geojson(path: Path) -> bool:

@@ -41,11 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     if main_thread:
         previous = {sig: signal.signal(sig, _interrupt) for sig in _UNWIND}
     try:
-        return _main(args)
+        code = _main(args)
     finally:
         for sig, handler in previous.items():
             if handler is not None:
                 signal.signal(sig, handler)  # type: ignore[arg-type]
+    if code == 130 and argv is None:  # the program itself: do not wait for solver threads
+        from siting._threads import end_if_abandoned
+
+        end_if_abandoned(code)
+    return code
 
 
 def _main(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from siting import settings
 from siting._errors import InfeasibleError
-from siting.figures import plan_figures, run_figures, station_figures
+from siting.figures import plan_figures, run_figures, station_figures, warn_assumed
 from siting.metrics import district_figures, evaluate_plan, served_areas
 from siting.optimize import Phase, SolveResult
 from siting.travel import TravelTimes
@@ -87,6 +87,7 @@ def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decisio
         sites["phase"] = [first.get(int(j), oc.p) for j in result.selected]
         kpis["phasing"] = phasing_figures(decision.phases)
     station_figures(sites, result, decision, oc)
+    warn_assumed(sites, oc)
     kpis.update(
         plan_figures(sc, result, decision, demand, need.segments, tt, threshold_s, candidates, kpis)
     )

@@ -1,17 +1,20 @@
 """Stage 6 (continued) — the figures a planner defends a plan with.
 
 Per station: type, capacity, load and capital cost from the model's one
-assignment. Per plan: costs and cost per session, the cost frontier and why its
-point was chosen, the existing network known against reported, and the benefits
-(energy, electric km, CO2 and local pollutants avoided) with the factors used.
+assignment, and which figures of an existing station were assumed (not recorded).
+Per plan: costs and cost per session, the cost frontier and why its point was
+chosen, the existing network known against reported, and the benefits (energy,
+electric km, CO2 and local pollutants avoided) with the factors used.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from siting import __version__
 from siting.costs import cost_breakdown, opex_year
@@ -27,6 +30,9 @@ if TYPE_CHECKING:
     from siting.demand import Demand
     from siting.planning import Decision
     from siting.results import Inputs
+
+
+log = logging.getLogger(__name__)
 
 
 def station_figures(
@@ -51,6 +57,78 @@ def station_figures(
     known = sites["kw_known"].to_numpy(float)
     default = np.array([kw.get(t, np.nan) for t in sites["station_type"]], dtype=float)
     sites["kw"] = np.where(np.isfinite(known), known, default)
+    sites["assumed"] = assumed_figures(sites)
+
+
+def assumed_figures(sites: pd.DataFrame) -> list[str]:
+    """Per site, the figures shown (``station_type``, ``ports``, ``kw``) that an existing
+    station does not record and the run took from the scenario or the plan, joined by
+    ``;`` (``"ports;kw"``); empty when all are recorded, and for new stations (whose
+    figures are the plan's)."""
+    out = []
+    for ex, t_known, p_known, kw_known, t, kw in zip(
+        sites["existing"].to_numpy(bool),
+        sites["type_known"].fillna("").astype(str),
+        sites["ports_known"].to_numpy(float),
+        sites["kw_known"].to_numpy(float),
+        sites["station_type"].fillna("").astype(str),
+        sites["kw"].to_numpy(float),
+        strict=True,
+    ):
+        parts = []
+        if ex and not t_known and t:
+            parts.append("station_type")
+        if ex and np.isnan(p_known):
+            parts.append("ports")
+        if ex and np.isnan(kw_known) and np.isfinite(kw):
+            parts.append("kw")
+        out.append(";".join(parts))
+    return out
+
+
+def warn_assumed(sites: pd.DataFrame, oc: OptimizeConfig) -> None:
+    """Warn, once per figure, of the existing stations whose ``assumed`` column (see
+    :func:`assumed_figures`) names it, and of what the run took in its place.
+
+    Logged when the plan is evaluated, not when the stations are read, so that a run
+    refused later for a bad input still reports only that input.
+    """
+    existing = sites["existing"].to_numpy(bool)
+    if not existing.any():
+        return
+    cap = oc.capacity
+    taken = {
+        "ports": ("ports", f"{cap.ports} ports each are assumed (optimize.capacity.ports)"),
+        "kw": (
+            "power per port",
+            f"the scenario's power of their type is assumed (optimize.capacity.ac_kw "
+            f"{cap.ac_kw:g} kW, dc_kw {cap.dc_kw:g} kW)",
+        ),
+        "station_type": ("type", "the plan chose AC or DC for them"),
+    }
+    marks = sites["assumed"].fillna("").astype(str).str.split(";")
+    for figure, (what, assumed) in taken.items():
+        unknown = existing & marks.map(lambda m, f=figure: f in m).to_numpy(bool)
+        n = int(unknown.sum())
+        if not n:
+            continue
+        ids = [
+            f"{sid} {name!r}" if name else str(sid)
+            for sid, name in zip(
+                sites["site_id"][unknown][:5], sites["name"].fillna("")[unknown][:5], strict=True
+            )
+        ]
+        more = f" and {n - len(ids)} more" if n > len(ids) else ""
+        log.warning(
+            "existing stations: %d of %d have no %s recorded (%s%s): %s; sites.csv marks "
+            "them in its 'assumed' column",
+            n,
+            int(existing.sum()),
+            what,
+            ", ".join(ids),
+            more,
+            assumed,
+        )
 
 
 def plan_figures(

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from siting import __version__, report, settings
+from siting import __version__, _threads, report, settings
 from siting._outdir import atomic_dir, scenario_folders
 from siting.candidates import candidate_stage
 from siting.cells import demand_layers
@@ -106,8 +106,10 @@ def prepare(
         layers = demand_layers(scenario, net.graph, net.area, net.osm_file, stamps, cache_root=root)
     with stage("candidates"):
         candidates = candidate_stage(scenario, net, stamps, cache_root=root)
-    with stage("travel"):
-        tt = travel_stage(scenario, net, layers, candidates, cache_root=root)
+    with stage("travel"):  # compiled searches: in a worker, the main thread free for signals
+        tt = _threads.call(
+            travel_stage, scenario, net, layers, candidates, cache_root=root, name="travel"
+        )
     districts, cells, parts, metric_crs, jobs, hubs, corridors = layers
     return Inputs(
         inputs_key(scenario),
@@ -165,15 +167,17 @@ def plan(
     cache_root = (cache_dir or settings.cache_dir()) if scenario.network.cache else None
     with stage("demand"):
         need = demand_stage(scenario, inputs)
-    with stage("optimize"):
-        decision = optimise(scenario, inputs, need, cache_root=cache_root)
+    with stage("optimize"):  # solver runs: in a worker, the main thread free for signals
+        decision = _threads.call(
+            optimise, scenario, inputs, need, cache_root=cache_root, name="optimize"
+        )
     with stage("evaluate"):
         ev = evaluate_stage(scenario, inputs, need, decision)
     futures_sites = None
     if scenario.futures is not None:
         with stage("futures"):
-            ev.kpis["futures"], futures_sites = futures_report(
-                scenario, inputs, need, decision, client=client
+            ev.kpis["futures"], futures_sites = _threads.call(
+                futures_report, scenario, inputs, need, decision, client=client, name="futures"
             )
     with stage("map"):
         fmap = plan_map(

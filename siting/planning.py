@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from siting import _cache, settings
+from siting import _cache, _threads, settings
 from siting._clock import StageClock
 from siting._errors import InfeasibleError, InputError, SolverError
 from siting._io import array_digest, hash_key
@@ -76,7 +76,7 @@ def optimise(
             other = sc.with_overrides({"demand.preset": preset})
             demands[preset] = demand_stage(other, inputs, by_district=False)
     # the minimum plans need nothing from the plan: solved beside it
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="minimum") as beside:
+    with _threads.pool(1, "minimum") as beside:
         job = beside.submit(
             minimum_plans, sc, inputs, demands, cache_root=cache_root, deadline=deadline
         )
@@ -122,13 +122,10 @@ def decide(
     budget = oc.budget.total if oc.budget else None
     if deadline is None:
         deadline = StageClock.deadline(oc.time_limit_s)
-    pool = ThreadPoolExecutor(max_workers=settings.PARALLEL_SOLVES, thread_name_prefix="solve")
-    try:
+    with _threads.pool(settings.PARALLEL_SOLVES, "solve") as pool:
         return _decide(
             sc, make_model, pool, opts, fixed, budget, capacity, costs, site_cap, deadline
         )
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _decide(

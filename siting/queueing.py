@@ -21,11 +21,13 @@ the share of a day's sessions that arrive in the peak hour.
 from __future__ import annotations
 
 import math
+import operator
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from siting import settings
 from siting._errors import InputError
 
 if TYPE_CHECKING:
@@ -35,8 +37,44 @@ if TYPE_CHECKING:
     from siting.segments import Segment
 
 
+def check_ports(c: object, name: str = "ports", *, least: int = 1) -> int:
+    """``c`` as a number of servers, refused unless a whole number in
+    [``least``, :data:`siting.settings.MAX_STATION_PORTS`].
+
+    The Erlang recursions loop once per port, so the ceiling bounds their time.
+
+    Raises
+    ------
+    InputError
+        Naming ``name``, what was expected and what arrived.
+    """
+    top = settings.MAX_STATION_PORTS
+    try:
+        n = operator.index(c)  # type: ignore[arg-type]
+    except TypeError:
+        raise InputError(
+            f"{name}: expected a whole number of ports from {least} to {top}, got {c!r}"
+        ) from None
+    if not least <= n <= top:
+        raise InputError(
+            f"{name}: expected a whole number of ports from {least} to {top} "
+            f"(settings.MAX_STATION_PORTS), got {n}"
+        )
+    return n
+
+
 def erlang_b(c: int, a: float) -> float:
-    """Blocking probability of an M/M/c/c system with offered load ``a`` (Erlangs)."""
+    """Blocking probability of an M/M/c/c system with offered load ``a`` (Erlangs).
+
+    Raises
+    ------
+    InputError
+        ``c`` not a whole number in [0, :data:`siting.settings.MAX_STATION_PORTS`], or
+        ``a`` not a finite load >= 0.
+    """
+    c = check_ports(c, "c", least=0)
+    if not (math.isfinite(a) and a >= 0):
+        raise InputError(f"a: expected a finite offered load >= 0 (Erlangs), got {a}")
     b = 1.0
     for k in range(1, c + 1):
         b = a * b / (k + a * b)
@@ -44,9 +82,14 @@ def erlang_b(c: int, a: float) -> float:
 
 
 def erlang_c(c: int, a: float) -> float:
-    """Probability of waiting in an M/M/c queue; 1 when the queue is unstable (a >= c)."""
-    if c < 1:
-        raise InputError(f"ports: expected at least 1, got {c}")
+    """Probability of waiting in an M/M/c queue; 1 when the queue is unstable (a >= c).
+
+    Raises
+    ------
+    InputError
+        ``c`` not a whole number in [1, :data:`siting.settings.MAX_STATION_PORTS`].
+    """
+    c = check_ports(c)
     if a <= 0:
         return 0.0
     if a >= c:
@@ -57,6 +100,7 @@ def erlang_c(c: int, a: float) -> float:
 
 def mean_wait_h(c: int, arrival_per_h: float, service_h: float) -> float:
     """Mean wait in queue (hours) of an M/M/c queue; ``inf`` when unstable."""
+    c = check_ports(c)
     mu = 1.0 / service_h
     a = arrival_per_h * service_h
     if a >= c:
@@ -84,8 +128,9 @@ def max_arrival_rate(
     max_mean_wait_h
         Bound on the mean wait, hours.
     """
-    if service_h <= 0:
-        raise InputError(f"service time: expected hours > 0, got {service_h}")
+    ports = check_ports(ports)
+    if not (math.isfinite(service_h) and service_h > 0):
+        raise InputError(f"service time: expected finite hours > 0, got {service_h}")
     if max_wait_prob is None and max_mean_wait_h is None:
         raise InputError("service level: give max_wait_prob or max_mean_wait_h")
     if max_wait_prob is not None and not 0.0 < max_wait_prob < 1.0:
@@ -135,6 +180,7 @@ def station_capacity(
     time; the energy is the demand-weighted mean session of the segments the type
     serves (AC stations: AC segments; DC stations: all segments).
     """
+    check_ports(cfg.ports, "optimize.capacity.ports")
     return {
         t: _capacity(
             cfg, segments, peak_hour_share, t, cfg.ports, cfg.ac_kw if t == "AC" else cfg.dc_kw
@@ -151,7 +197,14 @@ def existing_capacity(
 ) -> dict[int, tuple[str, float]]:
     """Type and daily capacity of each existing station whose type is known.
 
-    Its own ports and power when recorded, else the scenario's per-station figures.
+    Its own ports and power when recorded (checked when read, see
+    :mod:`siting.existing`), else the scenario's per-station figures.
+
+    Raises
+    ------
+    InputError
+        A recorded figure the queueing model cannot take (a frame not built by
+        :func:`siting.candidates.build_candidates`), naming the station.
     """
     out: dict[int, tuple[str, float]] = {}
     frame = candidates.reset_index(drop=True)
@@ -161,9 +214,16 @@ def existing_capacity(
             continue
         ports = frame.at[j, "ports_known"]
         kw = frame.at[j, "kw_known"]
-        n = int(ports) if pd.notna(ports) and ports >= 1 else cfg.ports
-        power = float(kw) if pd.notna(kw) and kw > 0 else (cfg.ac_kw if t == "AC" else cfg.dc_kw)
-        out[j] = (t, _capacity(cfg, segments, peak_hour_share, t, n, power))
+        n = cfg.ports if pd.isna(ports) else ports
+        power = (cfg.ac_kw if t == "AC" else cfg.dc_kw) if pd.isna(kw) else float(kw)
+        try:
+            n = check_ports(int(n) if float(n).is_integer() else n, "ports_known")
+            if not (math.isfinite(power) and power > 0):
+                raise InputError(f"kw_known: expected a finite power > 0, got {power}")
+            out[j] = (t, _capacity(cfg, segments, peak_hour_share, t, n, power))
+        except InputError as exc:
+            site = frame.at[j, "site_id"] if "site_id" in frame else j
+            raise InputError(f"existing station {site}: {exc}") from None
     return out
 
 

@@ -38,6 +38,7 @@ SITE_COLUMNS = [
     "station_type",
     "ports",
     "kw",
+    "assumed",
     "sessions_served",
     "capacity_sessions",
     "utilisation",

@@ -104,6 +104,16 @@ SECONDARY_WEIGHTS = (0.0, 1e-4)
 #: Candidates kept per station for the large-instance integer program.
 CANDIDATES_PER_STATION = 1
 
+#: Most ports (charge points usable at once) an existing station may record, and most
+#: servers the queueing model (``siting.queueing``) accepts. The largest public charging
+#: hubs have a few hundred charge points; a count above this is a typo or a unit slip,
+#: and the Erlang recursions loop once per port (a count of 1e9 ran for hours).
+MAX_STATION_PORTS = 500
+
+#: Most power per port (kW) an existing station may record: above the megawatt charging
+#: of trucks (3.75 MW); more is a unit slip (W or VA given as kW).
+MAX_PORT_KW = 5000.0
+
 #: Logs of failed command-line runs kept in ``<cache>/logs/`` (newest first).
 CRASH_LOGS_KEPT = 20
 

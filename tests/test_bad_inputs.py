@@ -191,7 +191,9 @@ def existing_out(tmp_path: Path) -> Path:
 
 def fails_cleanly(
     argv: list[str], message: str, out: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+) -> str:
+    """Run ``argv``; check the failure contract (exit 2, one line holding ``message``,
+    no traceback, ``out`` untouched, no temporary folder); return the line."""
     try:
         code = main(argv)
     except SystemExit as exc:  # argparse's own usage errors
@@ -204,6 +206,7 @@ def fails_cleanly(
     assert sorted(f.name for f in out.iterdir()) == sorted(["sites.csv", MARKER])
     assert (out / "sites.csv").read_text() == "previous run\n"
     assert not [f for f in out.parent.iterdir() if ".partial-" in f.name]
+    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -285,6 +288,54 @@ def test_bad_data_file(
     fails_cleanly(
         ["run", str(tmp_path / "s.toml"), "--out", str(existing_out)], message, existing_out, capsys
     )
+
+
+STATION_HEAD = "name,lat,lon,ports,station_type,kw\n"
+GOOD_STATION = "Good,43.24,76.92,2,AC,22\n"
+# (case id, the second station's row, what the message says after "row 2 ('Bad'): ")
+BAD_STATION_ROWS = [
+    ("ports-negative", "Bad,43.25,76.93,-4,DC,50", "ports: expected a whole number", "-4"),
+    ("ports-zero-kw-negative", "Bad,43.25,76.93,0,DC,-50", "ports: expected a whole", "0"),
+    ("kw-negative", "Bad,43.25,76.93,2,DC,-50", "kw: expected a power in kW above 0", "-50"),
+    ("kw-text", "Bad,43.25,76.93,2,DC,fast", "kw: expected a power in kW above 0", "'fast'"),
+    ("ports-huge", "Bad,43.25,76.93,1000000000,DC,50", "ports: expected a whole", "1000000000"),
+    ("type-unknown", "Bad,43.25,76.93,2,HPC,50", "station_type: expected AC, DC", "'HPC'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "row", "message", "got"),
+    BAD_STATION_ROWS,
+    ids=[c[0] for c in BAD_STATION_ROWS],
+)
+def test_bad_station_row(
+    case: str,
+    row: str,
+    message: str,
+    got: str,
+    tmp_path: Path,
+    data_dir: Path,
+    small_area_file: Path,
+    cache_dir: Path,
+    existing_out: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A wrong figure in the existing-stations file stops the run (exit 2, one line
+    naming the file, the row and the field, with what arrived) instead of being
+    replaced by the scenario's figure while sites.csv shows the wrong one. Ports of
+    1e9 used to hang the queueing model for hours."""
+    stations = tmp_path / "st.csv"
+    stations.write_text(STATION_HEAD + GOOD_STATION + row + "\n")
+    text = small_scenario_text(data_dir, small_area_file)
+    ocm = '"{data_dir}/stations/ocm-146017-supercharger.json"'
+    (tmp_path / "s.toml").write_text(text.replace(ocm, f'"{stations}"'))
+    line = fails_cleanly(
+        ["run", str(tmp_path / "s.toml"), "--out", str(existing_out)],
+        f"candidates.existing: {stations} row 2 ('Bad'): {message}",
+        existing_out,
+        capsys,
+    )
+    assert line.endswith(f", got {got}"), line  # and what arrived
 
 
 @pytest.mark.parametrize(

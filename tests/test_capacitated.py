@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
 from scipy.optimize import linprog
 
+from siting import settings
+from siting._errors import InputError
 from siting.optimize import CapacitatedCoverage
-from siting.queueing import daily_capacity, erlang_c, max_arrival_rate, mean_wait_h
+from siting.queueing import daily_capacity, erlang_b, erlang_c, max_arrival_rate, mean_wait_h
 
 
 def instance(seed: int, n: int = 10, m: int = 5):  # type: ignore[no-untyped-def]
@@ -94,6 +97,37 @@ def test_erlang_c_against_known_values() -> None:
     lam = max_arrival_rate(2, 1.0, max_wait_prob=1 / 3)
     assert lam == pytest.approx(1.0, rel=1e-6)
     assert daily_capacity(2, 1.0, 0.1, max_wait_prob=1 / 3) == pytest.approx(10.0, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: erlang_b(10**9, 5.0), "c: expected a whole number of ports from 0 to 500"),
+        (lambda: erlang_b(3, float("inf")), "a: expected a finite offered load"),
+        (lambda: erlang_c(10**9, 5.0), "ports: expected a whole number of ports from 1 to 500"),
+        (lambda: erlang_c(2.5, 1.0), "ports: expected a whole number of ports from 1 to 500"),
+        (lambda: mean_wait_h(501, 1.0, 0.5), "got 501"),
+        (lambda: max_arrival_rate(10**9, 0.5, max_wait_prob=0.2), "got 1000000000"),
+        (lambda: daily_capacity(0, 0.5, 0.1, max_wait_prob=0.2), "got 0"),
+        (lambda: max_arrival_rate(2, float("inf"), max_wait_prob=0.2), "service time"),
+    ],
+    ids=["b-huge", "b-load", "c-huge", "c-fraction", "wait", "rate", "zero", "service"],
+)
+def test_queueing_refuses_absurd_sizes(call, message: str) -> None:  # type: ignore[no-untyped-def]
+    """The Erlang loops run once per port: a size past settings.MAX_STATION_PORTS is
+    refused at once (naming the argument), never looped over (ports 1e9 ran for hours)."""
+    with pytest.raises(InputError, match=re.escape(message)):
+        call()
+    top = settings.MAX_STATION_PORTS
+    assert 0.0 < erlang_b(top, 0.8 * top) < 1.0  # the ceiling itself runs
+
+
+def test_scenario_ports_beyond_the_ceiling_name_the_field() -> None:
+    from siting.queueing import station_capacity
+    from siting.sections import CapacityConfig
+
+    with pytest.raises(InputError, match=r"^optimize.capacity.ports: .* got 1000000000$"):
+        station_capacity(CapacityConfig(ports=10**9), {}, 0.1)
 
 
 def test_spacing_and_equity_hold_in_both_models() -> None:

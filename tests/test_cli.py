@@ -462,3 +462,36 @@ def test_a_segment_set_to_zero_runs_and_its_columns_are_zero(
     assert (districts[f"{segment}_sessions_day"] == 0).all()
     kpis = json.loads((out / "kpis.json").read_text())
     assert kpis["demand_total"] == pytest.approx(districts["sessions_day"].sum(), rel=1e-6)
+
+
+def test_unknown_station_figures_are_assumed_warned_and_marked(
+    tmp_path: Path,
+    data_dir: Path,
+    small_area_file: Path,
+    cache_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A station file may leave ports, power or type empty (OSM and OCM often do): the
+    run goes on with the scenario's figures, warns of them, and sites.csv says which
+    figures of which existing station were assumed."""
+    stations = tmp_path / "stations.csv"
+    stations.write_text(
+        "name,lat,lon,ports,station_type,kw\nKnown,43.24,76.92,4,DC,120\nBare,43.25,76.93,,,\n"
+    )
+    text = small_scenario_text(data_dir, small_area_file).replace(
+        'existing = "{data_dir}/stations/ocm-146017-supercharger.json"', f'existing = "{stations}"'
+    )
+    (tmp_path / "s.toml").write_text(text)
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "s.toml"), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if line.startswith("WARNING siting.figures")]
+    assert len(warned) == 3 and all("1 of 2" in w and " 'Bare')" in w for w in warned)
+    assert "2 ports each are assumed (optimize.capacity.ports)" in warned[0]
+    sites = pd.read_csv(out / "sites.csv", keep_default_na=False).set_index("name")
+    assert sites.loc["Known", "assumed"] == "" and sites.loc["Known", "ports"] == 4
+    assert sites.loc["Bare", "assumed"] == "station_type;ports;kw"
+    assert sites.loc["Bare", "ports"] == 2 and sites.loc["Bare", "station_type"] in ("AC", "DC")
+    assert (sites.loc[sites["status"] == "new", "assumed"] == "").all()
+    bare = sites.loc["Bare", "site_id"]
+    assert f"have no ports recorded ({bare} 'Bare')" in (out / "run.log").read_text()
