@@ -137,6 +137,7 @@ def test_signal_is_honoured_while_a_solver_runs(
     out = tmp_path / "out"
     out.mkdir()
     (out / "sites.csv").write_text("previous run\n")
+    write_marker(out, "run")
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen(
         [sys.executable, str(runner), busy, "run", str(scenario), "--out", str(out)],
@@ -168,7 +169,7 @@ def test_signal_is_honoured_while_a_solver_runs(
     assert "siting: interrupted; no output was written" in err and "Traceback" not in err
     assert took < 10, f"{took:.1f} s from the signal to the exit"
     assert (out / "sites.csv").read_text() == "previous run\n"
-    assert [f.name for f in out.iterdir()] == ["sites.csv"]
+    assert sorted(f.name for f in out.iterdir()) == sorted(["sites.csv", MARKER])
     assert list(tmp_path.glob(".out.*")) == []
 
 
