@@ -204,7 +204,7 @@ class CapacityConfig(_Strict):
     """Station capacity: ports, charger power and service level (see siting.queueing)."""
 
     #: Ports (parking places with a charger) per station.
-    ports: Annotated[int, Field(ge=1, le=settings.MAX_PORTS)] = 2
+    ports: Annotated[int, Field(ge=1, le=settings.MAX_STATION_PORTS)] = 2
     #: Station types that may be built.
     types: list[Literal["AC", "DC"]] = Field(
         default_factory=lambda: ["AC", "DC"],  # type: ignore[arg-type]

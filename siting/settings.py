@@ -104,8 +104,9 @@ SECONDARY_WEIGHTS = (0.0, 1e-4)
 #: Candidates kept per station for the large-instance integer program.
 CANDIDATES_PER_STATION = 1
 
-#: Most ports (charge points usable at once) an existing station may record, and most
-#: servers the queueing model (``siting.queueing``) accepts. The largest public charging
+#: Most ports (charge points usable at once) a station may have: an existing station's
+#: record, a new station's (``optimize.capacity.ports``) and the servers the queueing
+#: model (``siting.queueing``) accepts. The largest public charging
 #: hubs have a few hundred charge points; a count above this is a typo or a unit slip,
 #: and the Erlang recursions loop once per port (a count of 1e9 ran for hours).
 MAX_STATION_PORTS = 500
@@ -261,9 +262,6 @@ MAX_KWH_PER_SESSION = 2_000.0
 #: megawatt truck charging (3.75 MW).
 MIN_CHARGER_KW = 1.0
 MAX_CHARGER_KW = 5_000.0
-
-#: Ports at one station: far beyond the largest charging hubs (a few hundred).
-MAX_PORTS = 10_000
 
 #: Stations in a plan (``p``, phases, curve, stages) and stations reported: a plan's
 #: integer program has one variable per candidate, and no city has a million sites.

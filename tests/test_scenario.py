@@ -154,7 +154,7 @@ def test_valid_toml_numbers_still_load() -> None:
         ("optimize.threads", settings.MAX_THREADS, 10**9),
         ("optimize.min_spacing_m", settings.MAX_DISTANCE_M, 1e300),
         ("optimize.curve", [settings.MAX_STATIONS], [10**18]),
-        ("optimize.capacity.ports", settings.MAX_PORTS, 10**18),
+        ("optimize.capacity.ports", settings.MAX_STATION_PORTS, 10**18),
         ("optimize.capacity.dc_kw", settings.MAX_CHARGER_KW, 1e300),
         ("optimize.capacity.ac_kw", settings.MIN_CHARGER_KW, 1e-300),
         ("optimize.capacity.handling_min", settings.MAX_MINUTES, 1e300),
