@@ -10,6 +10,7 @@ proof; and a PuLP solve after siting's still works.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -146,39 +147,27 @@ def test_a_model_solves_the_same_after_another_highs_user(
     _pulp_highs(threads=2)
 
 
+@pytest.fixture()
+def no_scheduler_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """siting's HiGHS runs without their scheduler reset, as before the fix."""
+    monkeypatch.setattr(_solvers, "fresh_scheduler", contextlib.nullcontext)
+
+
 def test_a_failed_master_is_an_error_never_a_proof(
-    monkeypatch: pytest.MonkeyPatch, highs_used_before: None
+    monkeypatch: pytest.MonkeyPatch, highs_used_before: None, no_scheduler_reset: None
 ) -> None:
     """Without the scheduler reset the master's first run fails: that must raise, not
     fall back to a plan reported optimal (as it did on a 14,000 x 150 instance)."""
     monkeypatch.setattr(siting_settings, "COVER_BENDERS_MIN_PAIRS", 0)
-
-    class _NoReset:
-        def __enter__(self) -> None:
-            return None
-
-        def __exit__(self, *exc: object) -> None:
-            return None
-
-    monkeypatch.setattr(_solvers, "fresh_scheduler", _NoReset)
     cost, w = _points(3, 500, 60)
     with pytest.raises(SolverError, match=r"Benders master.*Not Set"):
         MaximalCovering.from_cost_matrix(cost, w, 8, threshold=6.0).solve(gap=0.0)
 
 
 def test_a_pulp_solve_that_fails_says_what_happened(
-    monkeypatch: pytest.MonkeyPatch, highs_used_before: None
+    highs_used_before: None, no_scheduler_reset: None
 ) -> None:
     """The same failure through PuLP names HiGHS's status, not a time limit."""
-
-    class _NoReset:
-        def __enter__(self) -> None:
-            return None
-
-        def __exit__(self, *exc: object) -> None:
-            return None
-
-    monkeypatch.setattr(_solvers, "fresh_scheduler", _NoReset)
     prob = pulp.LpProblem("p", pulp.LpMaximize)
     x = pulp.LpVariable("x", 0, 1, cat="Integer")
     prob += x
