@@ -12,6 +12,13 @@ The notebook API, imported on first use so that ``import siting`` stays fast::
 
 The models (``CapacitatedCoverage``, ``MaximalCovering``, ``PMedian``,
 ``MinimumPlan``) solve matrices of your own too (``from_cost_matrix``).
+
+The errors siting raises on purpose (``siting.errors``) are exported here too::
+
+    try:
+        siting.plan(sc)
+    except siting.InfeasibleError as err:   # a ValueError: the request cannot be met
+        print(err)
 """
 
 from __future__ import annotations
@@ -41,19 +48,37 @@ _EXPORTS = {
     "SolveResult": "siting.optimize",
     "MinimumPlan": "siting.optimize",
     "StagedPlan": "siting.optimize",
+    "SitingError": "siting.errors",
+    "InputError": "siting.errors",
+    "ScenarioError": "siting.errors",
+    "DataFileError": "siting.errors",
+    "MissingFileError": "siting.errors",
+    "InfeasibleError": "siting.errors",
+    "NetworkError": "siting.errors",
+    "SolverError": "siting.errors",
+    "TimeLimitError": "siting.errors",
 }
 
 __all__ = [
     "CapacitatedCoverage",
+    "DataFileError",
+    "InfeasibleError",
+    "InputError",
     "Inputs",
     "MaximalCovering",
     "MinimumPlan",
+    "MissingFileError",
+    "NetworkError",
     "PMedian",
     "RunOutputs",
     "RunResult",
     "Scenario",
+    "ScenarioError",
+    "SitingError",
     "SolveResult",
+    "SolverError",
     "StagedPlan",
+    "TimeLimitError",
     "__version__",
     "compare_runs",
     "load_run",
@@ -81,6 +106,17 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and editors; nothing is imported at run time
     from siting.compare import RunOutputs, compare_runs, load_run, write_comparison
+    from siting.errors import (
+        DataFileError,
+        InfeasibleError,
+        InputError,
+        MissingFileError,
+        NetworkError,
+        ScenarioError,
+        SitingError,
+        SolverError,
+        TimeLimitError,
+    )
     from siting.optimize import (
         CapacitatedCoverage,
         MaximalCovering,

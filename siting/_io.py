@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siting._errors import DataFileError, MissingFileError
+from siting.errors import DataFileError, MissingFileError
 
 log = logging.getLogger(__name__)
 

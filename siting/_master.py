@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from siting import _solvers
-from siting._errors import SolverError
+from siting.errors import SolverError
 
 
 class HighsMaster:

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from siting._errors import DataFileError
+from siting.errors import DataFileError
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import osmium
 import osmium.osm.mutable as mutable
 
 from siting import settings
-from siting._errors import DataFileError, InputError, MissingFileError
+from siting.errors import DataFileError, InputError, MissingFileError
 
 log = logging.getLogger(__name__)
 

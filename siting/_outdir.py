@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from siting._errors import InputError
+from siting.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import warnings
 import geopandas as gpd
 import pandas as pd
 
-from siting._errors import DataFileError
+from siting.errors import DataFileError
 
 
 def counts(layer: gpd.GeoDataFrame, column: str, *, field: str) -> pd.Series:

@@ -26,7 +26,7 @@ import pulp
 
 from siting import settings
 from siting._clock import time_left
-from siting._errors import InputError, SolverError, TimeLimitError
+from siting.errors import InputError, SolverError, TimeLimitError
 
 log = logging.getLogger(__name__)
 

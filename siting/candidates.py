@@ -32,10 +32,10 @@ from shapely.geometry.base import BaseGeometry
 from shapely.prepared import prep
 
 from siting import settings
-from siting._errors import DataFileError, InputError, MissingFileError
 from siting._geo import NodeIndex
 from siting._io import WGS84, file_stamp
 from siting._osm import Features, read_features
+from siting.errors import DataFileError, InputError, MissingFileError
 from siting.existing import (
     STATION_COLUMNS,
     check_table,
@@ -135,7 +135,7 @@ def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataF
     Every row is checked as it is read (:func:`siting.existing.check_table`): an
     empty figure is unknown (the scenario's is assumed later, with a warning); a
     wrong one (ports -4 or 0, kW -50 or ``"fast"``, type ``"XL"``, coordinates out
-    of range) is a :class:`~siting._errors.DataFileError` naming the file, the row,
+    of range) is a :class:`~siting.errors.DataFileError` naming the file, the row,
     the field, what was expected and what arrived.
     """
     if not path.exists():

@@ -25,10 +25,10 @@ from shapely.geometry.base import BaseGeometry
 from shapely.prepared import prep
 
 from siting import _cache
-from siting._errors import DataFileError, InputError
 from siting._io import WGS84, file_stamp, hash_key, read_table, read_vector, utm_crs
 from siting._osm import read_proxies
 from siting._overlay import counts, rescale, split
+from siting.errors import DataFileError, InputError
 
 if TYPE_CHECKING:
     from siting.scenario import Scenario

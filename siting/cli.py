@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from siting import __version__, settings
-from siting._errors import InputError, SitingError
+from siting.errors import InputError, SitingError
 
 log = logging.getLogger("siting")
 

@@ -21,7 +21,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siting._errors import InputError
 from siting._io import json_default
 from siting.compare_views import (
     comparison_figure,
@@ -29,6 +28,7 @@ from siting.compare_views import (
     html_page,
     markdown,
 )
+from siting.errors import InputError
 from siting.maps import save_map
 from siting.metrics import weighted_percentile
 

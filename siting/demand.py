@@ -33,9 +33,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siting._errors import DataFileError
 from siting._io import WGS84
 from siting.cells import cell_districts, demand_points
+from siting.errors import DataFileError
 from siting.scenario import Scenario, resolve_segments
 from siting.segments import SEGMENTS, Segment
 from siting.travel import TravelTimes

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from siting import settings
-from siting._errors import InfeasibleError
+from siting.errors import InfeasibleError
 from siting.figures import plan_figures, run_figures, station_figures, warn_assumed
 from siting.metrics import district_figures, evaluate_plan, served_areas
 from siting.optimize import Phase, SolveResult

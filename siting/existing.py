@@ -13,7 +13,7 @@ then assumes the scenario's, and says so). A figure that is present but wrong is
 handled by where it comes from:
 
 - the user's own file (``candidates.existing``: CSV, GeoJSON, or an Open Charge
-  Map JSON file) is refused with a :class:`~siting._errors.DataFileError` naming
+  Map JSON file) is refused with a :class:`~siting.errors.DataFileError` naming
   the file, the row, the field, what was expected and what arrived: the user can
   fix it, and a guess would put a wrong figure in the plan;
 - crowd data read as part of a run (OSM tags, the Open Charge Map API) is logged
@@ -40,7 +40,7 @@ import osmium
 import pandas as pd
 
 from siting import settings
-from siting._errors import DataFileError, NetworkError
+from siting.errors import DataFileError, NetworkError
 
 log = logging.getLogger(__name__)
 

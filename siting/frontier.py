@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from siting._errors import InfeasibleError
+from siting.errors import InfeasibleError
 from siting.optimize import SolveResult
 
 log = logging.getLogger(__name__)

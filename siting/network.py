@@ -33,10 +33,10 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from siting import _cache, settings
-from siting._errors import DataFileError, InputError, NetworkError
 from siting._geo import NodeIndex, node_arrays
 from siting._io import WGS84, file_stamp, hash_key, read_vector, sha256_file, utm_crs
 from siting._osm import check_osm_file, write_drive_xml
+from siting.errors import DataFileError, InputError, NetworkError
 
 if TYPE_CHECKING:
     from siting.scenario import Scenario
@@ -318,7 +318,7 @@ def download_features(
     """OSM features with ``tags`` inside ``polygon``, from Overpass through OSMnx.
 
     An empty frame when the area has none; a failed download is a
-    :class:`~siting._errors.NetworkError` naming ``what``.
+    :class:`~siting.errors.NetworkError` naming ``what``.
     """
     import osmnx as ox  # here, not at the top: only online runs need it
 

@@ -21,10 +21,10 @@ import numpy as np
 
 from siting import _cache, _threads, settings
 from siting._clock import StageClock
-from siting._errors import InfeasibleError, InputError, SolverError
 from siting._io import array_digest, hash_key
 from siting.costs import station_costs
 from siting.demand import Demand, demand_stage
+from siting.errors import InfeasibleError, InputError, SolverError
 from siting.evaluate import explain_reach
 from siting.frontier import FrontierPoint, choose, cost_frontier, frontier_steps
 from siting.optimize import MinimumPlan, Phase, SolveResult, model_class, phased_plan

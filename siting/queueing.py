@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from siting import settings
-from siting._errors import InputError
+from siting.errors import InputError
 
 if TYPE_CHECKING:
     import geopandas as gpd

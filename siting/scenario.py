@@ -3,7 +3,7 @@
 A scenario names its data, the demand assumptions, how candidate sites are
 found, the travel-time cutoff and the optimisation request. Every field is
 validated on load: an unknown key, a wrong type or a value out of range raises
-:class:`~siting._errors.ScenarioError` naming the field's path and the value.
+:class:`~siting.errors.ScenarioError` naming the field's path and the value.
 
 Paths
 -----
@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from siting import settings
-from siting._errors import MissingFileError, ScenarioError
+from siting.errors import MissingFileError, ScenarioError
 from siting.sections import (
     BenefitsConfig,
     CandidatesConfig,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from siting._errors import InputError
+from siting.errors import InputError
 
 SEGMENTS = ("residents", "inbound", "taxis")
 

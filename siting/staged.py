@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from siting._clock import StageClock
-from siting._errors import ScenarioError
 from siting.costs import station_costs
 from siting.demand import Demand, demand_stage
+from siting.errors import ScenarioError
 from siting.optimize.staging import StagedPlan, stage_regret
 from siting.results import Inputs
 from siting.scenario import Scenario, load_presets

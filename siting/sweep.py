@@ -43,7 +43,6 @@ from typing import Any
 import pandas as pd
 
 from siting import settings
-from siting._errors import InputError, MissingFileError, ScenarioError
 from siting._io import json_default
 from siting._outdir import (
     MARKER,
@@ -54,6 +53,7 @@ from siting._outdir import (
     scenario_folders,
     write_marker,
 )
+from siting.errors import InputError, MissingFileError, ScenarioError
 from siting.scenario import Scenario, load_scenario
 from siting.sections import folder_name
 

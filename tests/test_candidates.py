@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from siting._errors import DataFileError, InputError
 from siting._geo import NodeIndex
 from siting._osm import read_features
 from siting.candidates import build_candidates, load_existing
+from siting.errors import DataFileError, InputError
 from siting.existing import parse_ocm_record, parse_osm_tags, read_ocm
 from siting.scenario import load_scenario
 

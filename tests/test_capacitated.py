@@ -10,7 +10,7 @@ import pytest
 from scipy.optimize import linprog
 
 from siting import settings
-from siting._errors import InputError
+from siting.errors import InputError
 from siting.optimize import CapacitatedCoverage
 from siting.queueing import daily_capacity, erlang_b, erlang_c, max_arrival_rate, mean_wait_h
 
@@ -133,7 +133,7 @@ def test_scenario_ports_beyond_the_ceiling_name_the_field() -> None:
 
 
 def test_spacing_and_equity_hold_in_both_models() -> None:
-    from siting._errors import InfeasibleError
+    from siting.errors import InfeasibleError
     from siting.optimize import MaximalCovering, close_pairs
 
     rng = np.random.default_rng(3)
@@ -183,7 +183,7 @@ def test_spacing_and_equity_hold_in_both_models() -> None:
 
 
 def test_phases_are_nested_and_the_cost_of_nesting_is_reported() -> None:
-    from siting._errors import InputError
+    from siting.errors import InputError
     from siting.optimize import MaximalCovering, phased_plan
 
     rng = np.random.default_rng(5)

@@ -257,8 +257,8 @@ def test_other_models_in_the_pipeline(small_scenario: Path, cache_dir: Path, mod
 
 
 def test_spacing_and_equity_through_the_pipeline(small_scenario: Path, cache_dir: Path) -> None:
-    from siting._errors import InfeasibleError
     from siting._geo import NodeIndex
+    from siting.errors import InfeasibleError
     from siting.pipeline import plan
     from siting.scenario import load_scenario
 

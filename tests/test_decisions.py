@@ -9,7 +9,7 @@ import pulp
 import pytest
 import scipy.sparse as sp
 
-from siting._errors import InfeasibleError, InputError
+from siting.errors import InfeasibleError, InputError
 from siting.existing import merge_stations, parse_ocm_record, parse_osm_tags, read_ocm
 from siting.frontier import choose, cost_frontier
 from siting.optimize import CapacitatedCoverage, MinimumPlan

@@ -11,7 +11,6 @@ import pytest
 from shapely.geometry import Point, box
 
 from siting import settings
-from siting._errors import DataFileError, InputError
 from siting._io import read_vector
 from siting.cells import (
     allocate_to_cells,
@@ -21,6 +20,7 @@ from siting.cells import (
     population_by_district,
 )
 from siting.demand import Segment, build_demand, district_allocation, district_summary
+from siting.errors import DataFileError, InputError
 from siting.scenario import load_scenario, resolve_segments
 
 ROOT = Path(__file__).resolve().parent.parent

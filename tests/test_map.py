@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from siting._assets import external_assets, inline_assets
-from siting._errors import SitingError
+from siting.errors import SitingError
 from tests.browser import inspect_map
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "out" / "test-artifacts"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from siting._errors import InputError
+from siting.errors import InputError
 from siting.optimize import (
     CapacitatedCoverage,
     MaximalCovering,

@@ -12,8 +12,8 @@ import pytest
 from shapely.geometry import Point, box
 
 from siting import network
-from siting._errors import DataFileError, InputError, MissingFileError
 from siting._osm import write_drive_xml
+from siting.errors import DataFileError, InputError, MissingFileError
 from siting.network import NetworkSource, build_network, graph_from_file
 
 TINY_OSM = """<?xml version='1.0' encoding='UTF-8'?>

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from siting._errors import NetworkError
 from siting.cli import main
+from siting.errors import NetworkError
 from siting.network import NetworkSource, OnlineOptions, build_network
 from tests.fake_osm_server import FakeOSM
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from siting._errors import InfeasibleError, InputError
+from siting.errors import InfeasibleError, InputError
 from siting.optimize import MaximalCovering
 
 

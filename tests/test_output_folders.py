@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from siting._errors import InputError
 from siting._outdir import MARKER, atomic_dir, check_target, output_kind, write_marker
 from siting.cli import main
+from siting.errors import InputError
 from tests.conftest import small_scenario_text
 
 

@@ -33,3 +33,53 @@ def test_import_siting_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_error_classes_are_public() -> None:
+    """The error hierarchy is importable from the package face, each with its built-in."""
+    from siting import (
+        DataFileError,
+        InfeasibleError,
+        InputError,
+        MissingFileError,
+        NetworkError,
+        ScenarioError,
+        SitingError,
+        SolverError,
+        TimeLimitError,
+        errors,
+    )
+
+    classes = {
+        "SitingError": SitingError,
+        "InputError": InputError,
+        "ScenarioError": ScenarioError,
+        "DataFileError": DataFileError,
+        "MissingFileError": MissingFileError,
+        "InfeasibleError": InfeasibleError,
+        "NetworkError": NetworkError,
+        "SolverError": SolverError,
+        "TimeLimitError": TimeLimitError,
+    }
+    for name, cls in classes.items():
+        assert cls is getattr(errors, name), name
+        assert name in siting.__all__, name
+        assert issubclass(cls, SitingError), name
+    builtins = {
+        InputError: ValueError,
+        ScenarioError: ValueError,
+        DataFileError: ValueError,
+        MissingFileError: FileNotFoundError,
+        InfeasibleError: ValueError,
+        NetworkError: ConnectionError,
+        SolverError: RuntimeError,
+        TimeLimitError: RuntimeError,
+    }
+    for cls, builtin in builtins.items():
+        assert issubclass(cls, builtin), cls.__name__
+    assert issubclass(MissingFileError, InputError)
+    assert issubclass(NetworkError, InputError)
+    assert issubclass(TimeLimitError, InputError)  # reported like bad input (exit code 2)
+    assert not issubclass(SolverError, InputError)
+    with pytest.raises(ValueError, match="bad p"):
+        raise InputError("bad p")

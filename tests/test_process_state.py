@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from siting import _benders, _solvers
 from siting import settings as siting_settings
-from siting._errors import SolverError
+from siting.errors import SolverError
 from siting.optimize import CapacitatedCoverage, MaximalCovering, MinimumPlan, PMedian
 from siting.optimize.result import SolveResult
 

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from siting._errors import ScenarioError
+from siting.errors import ScenarioError
 from siting.optimize import CapacitatedCoverage, MaximalCovering, PMedian
 from siting.scenario import Scenario, load_scenario, parse_overrides
 from tests.conftest import ROOT

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from siting import settings
-from siting._errors import MissingFileError, ScenarioError
+from siting.errors import MissingFileError, ScenarioError
 from siting.scenario import load_scenario, resolve_segments
 
 

@@ -16,8 +16,8 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from siting._errors import InfeasibleError
 from siting.cli import main
+from siting.errors import InfeasibleError
 from siting.optimize import CapacitatedCoverage
 from siting.optimize.staging import StagedPlan, stage_regret
 from tests.conftest import _run_to_disk, small_scenario_text

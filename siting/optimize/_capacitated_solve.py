@@ -21,8 +21,8 @@ import scipy.sparse as sp
 
 from siting import _solvers, settings
 from siting._clock import time_left
-from siting._errors import InfeasibleError
 from siting._rows import same_rows as _same_rows
+from siting.errors import InfeasibleError
 from siting.optimize import _capacitated_rows as _rows
 from siting.optimize._common import _expand_assignment
 from siting.optimize.result import SolveResult

@@ -1,5 +1,5 @@
 """Private: the models' argument checks, each failure one line naming the argument,
-what was expected and what arrived (:class:`siting._errors.InputError`)."""
+what was expected and what arrived (:class:`siting.errors.InputError`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from siting._errors import InfeasibleError, InputError
+from siting.errors import InfeasibleError, InputError
 
 STATION_TYPES = ("AC", "DC")
 

@@ -9,8 +9,8 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting._errors import InputError
 from siting._io import check_projected
+from siting.errors import InputError
 from siting.optimize._checks import _check_pair_costs, check_number, check_pairs_matrix, shown
 
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pulp
 
-from siting._errors import InputError
 from siting._rows import cover_rows as _cover_rows
+from siting.errors import InputError
 from siting.optimize._common import _site_variables
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ import scipy.sparse as sp
 
 from siting import _benders_cover, _cover, _solvers, settings
 from siting._clock import time_left
-from siting._errors import InfeasibleError
 from siting._rows import cover_rows as _cover_rows
+from siting.errors import InfeasibleError
 
 if TYPE_CHECKING:
     from siting.optimize.covering import MaximalCovering

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from siting._errors import SolverError
+from siting.errors import SolverError
 
 
 @dataclass(frozen=True)

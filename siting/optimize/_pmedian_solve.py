@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from siting import _benders, _heuristics, _lagrangian, _solvers, settings
 from siting._clock import time_left
-from siting._errors import InfeasibleError
+from siting.errors import InfeasibleError
 from siting.optimize._common import _assign, _site_load
 from siting.optimize.result import SolveResult
 

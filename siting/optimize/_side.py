@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pulp
 
-from siting._errors import InfeasibleError, InputError
+from siting.errors import InfeasibleError, InputError
 from siting.optimize._checks import as_real, check_number, shown, site_indices
 from siting.optimize._common import _add_p_sites
 

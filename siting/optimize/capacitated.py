@@ -16,7 +16,7 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting._errors import InputError
+from siting.errors import InputError
 from siting.optimize import _capacitated_rows as _rows
 from siting.optimize import _capacitated_solve as _solve
 from siting.optimize._checks import (

@@ -18,8 +18,8 @@ import pulp
 import scipy.sparse as sp
 
 from siting import _cover, _solvers
-from siting._errors import InfeasibleError, InputError
 from siting._io import check_projected
+from siting.errors import InfeasibleError, InputError
 from siting.optimize import _covering_rows, _covering_solve
 from siting.optimize._checks import (
     _fixed_sites,

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from siting import _solvers
 from siting._clock import time_left
-from siting._errors import InfeasibleError, InputError
+from siting.errors import InfeasibleError, InputError
 from siting.optimize import _capacitated_solve as _solve
 from siting.optimize import _minimum_cover as _cover
 from siting.optimize._checks import (

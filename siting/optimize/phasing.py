@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from siting._errors import InfeasibleError, InputError
+from siting.errors import InfeasibleError, InputError
 from siting.optimize.result import SolveResult
 
 

@@ -13,7 +13,7 @@ import pulp
 import scipy.sparse as sp
 
 from siting import _heuristics, _lagrangian, _solvers
-from siting._errors import InfeasibleError, InputError
+from siting.errors import InfeasibleError, InputError
 from siting.optimize import _pmedian_solve
 from siting.optimize._checks import _fixed_sites, check_count, check_number, check_p, check_values
 from siting.optimize._common import _cost_rows, _layer_distances, _site_variables

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from siting._errors import InputError
+from siting.errors import InputError
 from siting.optimize.capacitated import CapacitatedCoverage
 from siting.optimize.covering import MaximalCovering
 from siting.optimize.pmedian import PMedian

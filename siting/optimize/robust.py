@@ -14,7 +14,7 @@ import pulp
 
 from siting import _solvers
 from siting._clock import time_left
-from siting._errors import InfeasibleError, InputError
+from siting.errors import InfeasibleError, InputError
 from siting.optimize import _capacitated_rows as _rows
 from siting.optimize._checks import as_real, shown
 from siting.optimize.capacitated import CapacitatedCoverage

@@ -4,6 +4,9 @@ Every error a user can fix by changing their input derives from
 :class:`InputError` and is reported by the command-line program as one line
 with exit code 2. Each also subclasses the matching built-in so that library
 callers can catch ``ValueError`` or ``FileNotFoundError`` as usual.
+
+The classes are public: import them from here or from the package
+(``from siting import InputError``).
 """
 
 from __future__ import annotations
