@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from siting.errors import InputError
+
 
 def coverage(nb: sp.csr_array, w: np.ndarray, open_mask: np.ndarray) -> float:
     """Weight of the rows with at least one open site in reach."""
@@ -246,7 +248,8 @@ def lagrangian_bound(
             break
         step = theta * max(value - incumbent, 1e-9 * max(1.0, incumbent)) / norm
         lam = np.clip(lam - step * g, 0.0, w)
-    assert best is not None
+    if best is None:  # the loop never ran
+        raise InputError(f"iterations: expected at least 1, got {iterations}")
     best.iterations = it
     return best
 

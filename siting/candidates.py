@@ -33,6 +33,7 @@ from shapely.prepared import prep
 
 from siting import settings
 from siting._geo import NodeIndex
+from siting._invariants import present
 from siting._io import WGS84, file_stamp
 from siting._osm import Features, read_features
 from siting.errors import DataFileError, InputError, MissingFileError
@@ -95,8 +96,9 @@ def gather_existing(
     cc = sc.candidates
     frames = []
     if cc.existing:
-        e_path = sc.resolve(cc.existing, field="candidates.existing")
-        assert e_path is not None
+        e_path = present(
+            sc.resolve(cc.existing, field="candidates.existing"), "candidates.existing"
+        )
         stamps["existing"] = file_stamp(e_path)
         frames.append(load_existing(e_path))
     if cc.existing_osm and osm_path is not None:

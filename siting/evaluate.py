@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from siting import settings
-from siting.errors import InfeasibleError
+from siting.errors import InfeasibleError, InputError
 from siting.figures import plan_figures, run_figures, station_figures, warn_assumed
 from siting.metrics import district_figures, evaluate_plan, served_areas
 from siting.optimize import Phase, SolveResult
@@ -50,6 +50,9 @@ def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decisio
     """Stage 6 of ``sc``: the figures of ``decision``'s plan (see the module docstring)."""
     oc, result = sc.optimize, decision.result
     demand, tt, candidates = need.points, need.travel, inputs.candidates
+    alloc, by_district = need.alloc, need.by_district
+    if alloc is None or by_district is None:
+        raise InputError("need: evaluate_stage needs the demand by district (demand_stage)")
     threshold_s = oc.threshold_min * 60.0
     kpis, per_site, per_demand = evaluate_plan(
         demand,
@@ -97,9 +100,8 @@ def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decisio
         staging = dict(decision.staging)
         staging["sites"] = [{**r, "site": str(ids[r["site"]])} for r in staging["sites"]]
         kpis["staging"] = staging
-    assert need.alloc is not None and need.by_district is not None  # demand_stage(by_district)
     per_district = district_figures(
-        need.alloc,
+        alloc,
         per_demand,
         demand,
         candidates,
@@ -107,7 +109,7 @@ def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decisio
         inputs.districts,
         district_column=sc.demand.district_column,
     )
-    per_district = need.by_district.merge(
+    per_district = by_district.merge(
         per_district.drop(columns=["demand"]), on="district", how="outer"
     )
     kpis = run_figures(sc, inputs, need, decision, kpis)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from siting import __version__
 from siting.costs import cost_breakdown, opex_year
+from siting.errors import InputError
 from siting.frontier import RULES, frontier_table
 from siting.network import graph_stats
 from siting.optimize import SolveResult
@@ -262,7 +263,8 @@ def benefits(
     (charging emits none in the city).
     """
     b = sc.benefits
-    assert b is not None
+    if b is None:
+        raise InputError("sc: benefits needs a scenario with [benefits]")
     x = result.extra
     ac_served = x.get("served_ac")
     dc_served = x.get("served_dc")
@@ -319,7 +321,8 @@ def run_figures(
     demand out of reach and the inputs' provenance."""
     result, oc, dc = decision.result, sc.optimize, sc.demand
     candidates, tt = inputs.candidates, need.travel
-    assert need.by_district is not None
+    if need.by_district is None:
+        raise InputError("need: run_figures needs the demand by district (demand_stage)")
     out = {
         "scenario": sc.name,
         **kpis,

@@ -34,6 +34,7 @@ from shapely.geometry.base import BaseGeometry
 
 from siting import _cache, settings
 from siting._geo import NodeIndex, node_arrays
+from siting._invariants import present
 from siting._io import WGS84, file_stamp, hash_key, read_vector, sha256_file, utm_crs
 from siting._osm import check_osm_file, write_drive_xml
 from siting.errors import DataFileError, InputError, NetworkError
@@ -94,17 +95,18 @@ def network_stage(
         area = read_vector(boundary_path, field="network.boundary").union_all()
     online = OnlineOptions(nc.overpass_url, nc.nominatim_url, nc.timeout_s)
     if area is None and nc.source == "place":
-        assert nc.place is not None
-        area = geocode_place(nc.place, online=online, cache_dir=cache_dir)
+        place = present(nc.place, "network.place")  # the scenario requires it
+        area = geocode_place(place, online=online, cache_dir=cache_dir)
     if nc.source == "file":
-        osm_path = sc.resolve(nc.osm_file, field="network.osm_file")
-        assert osm_path is not None
+        osm_path = present(
+            sc.resolve(nc.osm_file, field="network.osm_file"), "network.osm_file"
+        )  # the scenario requires it
         stamps["osm_file"] = file_stamp(osm_path)
         source = NetworkSource(osm_file=osm_path)
     elif nc.source == "place":
         source = NetworkSource(place=nc.place)
     else:
-        assert area is not None
+        area = present(area, "network.boundary")  # the scenario requires it
         source = NetworkSource(polygon=buffered(area, nc.buffer_m))
     G = build_network(
         source,

@@ -29,8 +29,10 @@ import numpy as np
 import pandas as pd
 
 from siting import settings
+from siting._invariants import present
 from siting.costs import station_costs
 from siting.demand import Demand, demand_stage
+from siting.errors import InputError
 from siting.optimize import CapacitatedCoverage, SolveResult
 from siting.optimize.robust import RobustPlan, plan_share
 from siting.results import Inputs
@@ -68,7 +70,8 @@ def futures_report(
 def future_list(sc: Scenario) -> list[tuple[str, dict[str, Any]]]:
     """The futures of ``sc``: (name, scenario overrides), presets first."""
     fc = sc.futures
-    assert fc is not None
+    if fc is None:
+        raise InputError("sc: future_list needs a scenario with [futures]")
     out: list[tuple[str, dict[str, Any]]] = [
         (f"preset:{p}", {"demand.preset": p}) for p in fc.presets
     ]
@@ -138,7 +141,8 @@ def futures_stage(
 ) -> dict[str, Any]:
     """Answer ``[futures]`` for the run's ``plan`` (see the module docstring)."""
     fc, oc = sc.futures, sc.optimize
-    assert fc is not None
+    if fc is None:
+        raise InputError("sc: futures_stage needs a scenario with [futures]")
     t0 = time.perf_counter()
     futures = future_list(sc)
     models = [_model(sc, inputs, ov, need, max_dc) for _, ov in futures]
@@ -231,8 +235,7 @@ def _sensitivity(
 ) -> list[dict[str, Any]]:
     """Each assumption at its low and high: the plan's share there, the share of its
     own best plan, and the share of the run's stations that plan keeps."""
-    fc = sc.futures
-    assert fc is not None
+    fc = present(sc.futures, "sc.futures")  # futures_stage checked it
     ends = [(key, end, v) for key, lo_hi in sorted(fc.ranges.items()) for end, v in
             zip(("low", "high"), lo_hi, strict=True)]  # fmt: skip
     models = [_model(sc, inputs, {key: v}, need, max_dc) for key, _, v in ends]

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from siting import settings
+from siting._invariants import present
 from siting.errors import MissingFileError, ScenarioError
 from siting.sections import (
     BenefitsConfig,
@@ -326,8 +327,9 @@ def load_presets(path: Path) -> dict[str, dict[str, Any]]:
 def resolve_segments(scenario: Scenario) -> dict[str, Segment]:
     """The scenario's demand segments with EV shares filled in from the preset."""
     dc = scenario.demand
-    path = scenario.resolve(dc.presets_file, field="demand.presets_file")
-    assert path is not None
+    path = present(
+        scenario.resolve(dc.presets_file, field="demand.presets_file"), "demand.presets_file"
+    )
     presets = load_presets(path)
     if dc.preset not in presets:
         close = difflib.get_close_matches(dc.preset, list(presets), n=1)

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from siting._clock import StageClock
+from siting._invariants import present
 from siting.costs import station_costs
 from siting.demand import Demand, demand_stage
-from siting.errors import ScenarioError
+from siting.errors import InputError, ScenarioError
 from siting.optimize.staging import StagedPlan, stage_regret
 from siting.results import Inputs
 from siting.scenario import Scenario, load_presets
@@ -29,13 +30,16 @@ log = logging.getLogger(__name__)
 def stage_demands(sc: Scenario, inputs: Inputs, need: Demand) -> list[Demand]:
     """Each stage's demand: its preset's on the run's cells (the run's own when the
     stage names none or the run's preset)."""
-    assert sc.optimize.staging is not None
-    path = sc.resolve(sc.demand.presets_file, field="demand.presets_file")
-    assert path is not None
+    staging = sc.optimize.staging
+    if staging is None:
+        raise InputError("sc: stage_demands needs a scenario with [optimize.staging]")
+    path = present(
+        sc.resolve(sc.demand.presets_file, field="demand.presets_file"), "demand.presets_file"
+    )
     known = load_presets(path)
     cache: dict[str, Demand] = {need.preset: need}
     out: list[Demand] = []
-    for k, stage in enumerate(sc.optimize.staging.stages):
+    for k, stage in enumerate(staging.stages):
         preset = stage.preset or need.preset
         if preset not in known:
             raise ScenarioError(
@@ -65,7 +69,8 @@ def staged_plan(
     regret) the rest, each its share.
     """
     oc = sc.optimize
-    assert oc.staging is not None
+    if oc.staging is None:
+        raise InputError("sc: staged_plan needs a scenario with [optimize.staging]")
     t0 = time.perf_counter()
     stages = oc.staging.stages
     demands = stage_demands(sc, inputs, need)

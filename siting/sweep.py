@@ -43,6 +43,7 @@ from typing import Any
 import pandas as pd
 
 from siting import settings
+from siting._invariants import present
 from siting._io import json_default
 from siting._outdir import (
     MARKER,
@@ -245,7 +246,9 @@ def run_task(inputs: Any, task: Task, out_dir: str, cache_dir: str | None) -> di
     """
     from siting.pipeline import run
 
-    assert task.scenario is not None
+    scenario = task.scenario
+    if scenario is None:
+        raise InputError(f"task: scenario {task.id} has no valid scenario to run ({task.error})")
     t0 = time.perf_counter()
     row = base_row(task)
     folder = Path(out_dir) / task.id
@@ -254,7 +257,7 @@ def run_task(inputs: Any, task: Task, out_dir: str, cache_dir: str | None) -> di
             raise inputs
         done = {**row, "status": "done", "error": "", "inputs": getattr(inputs, "key", "")}
         result = run(
-            task.scenario,
+            scenario,
             folder,
             cache_dir=Path(cache_dir) if cache_dir else None,
             inputs=inputs,
@@ -395,15 +398,14 @@ def _run_tasks(
     groups: dict[str, list[Task]] = {}
     from siting.pipeline import inputs_key
 
-    for task in pending:
-        assert task.scenario is not None
-        groups.setdefault(inputs_key(task.scenario), []).append(task)
+    for task in pending:  # each with its scenario (the failed ones are rows already)
+        groups.setdefault(inputs_key(present(task.scenario, "task.scenario")), []).append(task)
 
     if client is None:
         for tasks in groups.values():
-            assert tasks[0].scenario is not None
+            first = present(tasks[0].scenario, "task.scenario")
             try:
-                inputs: Any = prepare_task(tasks[0].scenario, cache)
+                inputs: Any = prepare_task(first, cache)
             except Exception as exc:  # every scenario of the group fails alike
                 inputs = exc
             for task in tasks:
@@ -432,8 +434,8 @@ def _collect(
     from distributed import as_completed
 
     for key, tasks in groups.items():
-        assert tasks[0].scenario is not None
-        shared = client.submit(prepare_task, tasks[0].scenario, cache, key=f"inputs-{key}")
+        first = present(tasks[0].scenario, "task.scenario")
+        shared = client.submit(prepare_task, first, cache, key=f"inputs-{key}")
         for task in tasks:
             fut = client.submit(
                 run_task, shared, task, out_dir, cache, key=f"scenario-{sweep.name}-{task.id}"

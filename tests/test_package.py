@@ -83,3 +83,34 @@ def test_error_classes_are_public() -> None:
     assert not issubclass(SolverError, InputError)
     with pytest.raises(ValueError, match="bad p"):
         raise InputError("bad p")
+
+
+def test_library_code_has_no_assert() -> None:
+    """No ``assert`` steers library code: ``python -O`` would drop it."""
+    import ast
+    from pathlib import Path
+
+    root = Path(siting.__file__).parent
+    found = [
+        f"{path.relative_to(root)}:{node.lineno}"
+        for path in sorted(root.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Assert)
+    ]
+    assert found == []
+
+
+def test_internal_checks_and_caller_mistakes_raise() -> None:
+    """A value only a bug leaves out is a RuntimeError; a caller's omission an InputError."""
+    from siting._invariants import present
+    from siting.robustness import future_list
+    from siting.scenario import load_scenario
+    from siting.settings import DEFAULT_SCENARIO
+
+    assert present(0, "zero") == 0
+    with pytest.raises(RuntimeError, match=r"internal error: model\.costs is missing"):
+        present(None, "model.costs")
+    sc = load_scenario(DEFAULT_SCENARIO)
+    assert sc.futures is None
+    with pytest.raises(siting.InputError, match=r"sc: future_list needs .*\[futures\]"):
+        future_list(sc)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pulp
 
+from siting._invariants import present
 from siting._rows import cover_rows as _cover_rows
 from siting.errors import InputError
 from siting.optimize._common import _site_variables
@@ -54,8 +55,7 @@ def build(
             v.setInitialValue(1.0 if hit[i] else 0.0)
     covered = pulp.LpAffineExpression([(z[i], float(row_weight[i])) for i in z], constant=constant)
     indptr, indices = nb.indptr, nb.indices
-    if stage2:
-        assert min_coverage is not None
+    if min_coverage is not None:  # stage 2
         prob += covered >= min_coverage, "coverage_floor"
         obj = access_rows(model, prob, y, z, rows, is_open, hit, start)
         prob += pulp.LpAffineExpression(obj), "weighted_access_s"
@@ -91,7 +91,7 @@ def access_rows(
     """The tie-break stage's assignment: each covered point to one open site in
     reach; returns the demand-weighted access-time terms (warm-started at the
     nearest open site when ``start`` is given)."""
-    assert model.costs is not None
+    costs = present(model.costs, "model.costs")  # build() checked it
     indptr, indices = model.neighbours.indptr, model.neighbours.indices
     obj: list[tuple[pulp.LpVariable, float]] = []
     for i in rows.tolist():
@@ -101,12 +101,12 @@ def access_rows(
         ]
         if start is not None:
             js = indices[lo:hi]
-            t = np.where(is_open[js], model.costs.data[lo:hi], np.inf)
+            t = np.where(is_open[js], costs.data[lo:hi], np.inf)
             best = int(np.argmin(t)) if hit[i] else -1
             for k, x in enumerate(xs):
                 x.setInitialValue(1.0 if k == best else 0.0)
         w = float(model.weights[i])
-        obj.extend((x, w * float(t)) for x, t in zip(xs, model.costs.data[lo:hi], strict=True))
+        obj.extend((x, w * float(t)) for x, t in zip(xs, costs.data[lo:hi], strict=True))
         prob += pulp.LpConstraint(
             pulp.LpAffineExpression([(x, 1.0) for x in xs] + [(z[i], -1.0)]),
             pulp.LpConstraintEQ,

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 from siting import _benders, _heuristics, _lagrangian, _solvers, settings
 from siting._clock import time_left
+from siting._invariants import present
 from siting.errors import InfeasibleError
 from siting.optimize._common import _assign, _site_load
 from siting.optimize.result import SolveResult
@@ -86,7 +87,7 @@ def lagrangian_steps(
     must = np.zeros(n_s, dtype=bool)
     must[model.fixed] = True
     allowed = np.ones(n_s, dtype=bool)
-    root = _lagrangian.subgradient(
+    found = _lagrangian.subgradient(
         costs,
         p,
         must,
@@ -97,7 +98,7 @@ def lagrangian_steps(
         max_iter=settings.PMEDIAN_ROOT_ITERATIONS,
         deadline=deadline,
     )
-    assert root is not None  # p is feasible (checked in __init__)
+    root = present(found, "the root bound of a feasible p (checked in __init__)")
     relaxed = _heuristics.pmedian_swap(
         D, w, np.sort(root.selection), model.fixed, deadline=deadline, costs=costs
     )
