@@ -201,9 +201,6 @@ CANDIDATE_TAGS: tuple[tuple[str, str, str], ...] = (
 #: Kind given to candidates placed by the spacing grid.
 GRID_KIND = "road_grid"
 
-#: Seconds in a minute, for readability.
-MINUTE = 60.0
-
 #: p-median: subgradient steps of the root Lagrangian bound (Beasley 1993).
 PMEDIAN_ROOT_ITERATIONS = 3000
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import geopandas as gpd
 import numpy as np
 import pulp
@@ -189,17 +187,6 @@ def _expand_assignment(
         np.concatenate(out_v).astype(float),
         np.concatenate(out_k).astype(bool),
     )
-
-
-def _values(y: dict[str, list[pulp.LpVariable]], assign: dict[str, Any]) -> dict[str, Any]:
-    """A solved plan as a warm start."""
-    return {
-        "types": {
-            j: t for t, vs in y.items() for j, v in enumerate(vs) if (v.varValue or 0.0) > 0.5
-        },
-        "u": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["u"].items()},
-        "v": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["v"].items()},
-    }
 
 
 def _cost_rows(
