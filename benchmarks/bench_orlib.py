@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from siting._orlib import read_optima, read_pmed
+from benchmarks.orlib import read_optima, read_pmed
 from siting.optimize import PMedian
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,8 +11,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks.orlib import read_optima, read_pmed
 from siting._heuristics import pmedian_cost, pmedian_greedy, pmedian_swap
-from siting._orlib import read_optima, read_pmed
 from siting.errors import InfeasibleError
 from siting.optimize import PMedian
 

@@ -1,4 +1,4 @@
-"""Private reader of OR-Library p-median instances (Beasley 1985), for tests and benchmarks."""
+"""Reader of OR-Library p-median instances (Beasley 1985), for the benchmarks and tests."""
 
 from __future__ import annotations
 
