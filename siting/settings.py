@@ -1,7 +1,32 @@
-"""Tunable defaults of siting.
+"""Constants of siting: paths, scenario defaults, solver tunables and bounds.
 
-Everything here can be overridden in a scenario file; these are the values used
-when a scenario is silent. Speeds are km/h, times seconds unless named ``_min``.
+Only the first group below can be changed in a scenario file:
+
+- **Defaults of scenario fields.** ``FALLBACK_SPEED_KPH`` (``network.fallback_speed_kph``),
+  ``CONNECTOR_SPEED_KPH`` (``travel.connector_speed_kph``) and ``HIGHWAY_SPEEDS_KPH``
+  (the per-class table that ``network.speeds_kph`` overrides class by class) are the
+  values used when a scenario is silent; change them in the scenario.
+- **Tunables of the code.** No scenario field reaches the rest: the solver paths and
+  their thresholds and time shares (``CAPACITATED_DIRECT_PAIRS``, ``PARALLEL_SOLVES``,
+  ``HIGHS_THREADS`` (used when ``optimize.threads`` is not given), the ``COVER_*``,
+  ``PMEDIAN_*`` and ``SECONDARY_*`` constants, ``FUTURES_SOLVE_LIMIT_S``,
+  ``STAGE_RESERVE``, ``MIN_SOLVE_S``, ``HIGHS_MIN_S``, ``MINIMUM_TIME_LIMIT_S``,
+  ``CANDIDATES_PER_STATION``), the OSM tables (``DRIVE_HIGHWAYS``, ``DRIVE_EXCLUDE``,
+  ``CANDIDATE_TAGS``, ``GRID_KIND``), ``NEIGHBOURS``, ``MAX_PORT_KW`` and
+  ``CRASH_LOGS_KEPT``. The code reads them when it runs, so a Python user can change
+  one by assigning it (``siting.settings.PARALLEL_SOLVES = 1``) before a run, in the
+  process that runs it (a sweep's Dask workers are other processes). The caches are
+  not keyed on them: after changing an OSM table, run with ``network.cache = false``
+  or an empty cache folder.
+- **Bounds of scenario fields.** ``MAX_STATION_PORTS`` and the ``MAX_*`` / ``MIN_*``
+  block at the end limit what a scenario may give. The scenario's checks take them
+  when :mod:`siting.sections` is imported; assigning one later does not change what
+  a scenario may give.
+- **Places.** ``DATA_DIR_ENV`` and ``CACHE_DIR_ENV`` name the environment variables
+  that move the data and cache folders; ``PACKAGE_ROOT`` and ``DEFAULT_SCENARIO`` are
+  where the checkout and its Almaty scenario are.
+
+Speeds are km/h, times seconds unless named ``_min``.
 """
 
 from __future__ import annotations
