@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -187,3 +188,11 @@ def small_run_mclp(
         data_dir, small_area_file, p=10, extra='model = "mclp"\ncurve = [4, 6]'
     )
     return _run_to_disk(tmp_path_factory.mktemp("run-mclp"), "small-mclp", text, cache_dir)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Name the random test order (pytest-randomly), also under ``-q``, so that a
+    failure that depends on the order can be run again in the same order."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if seed is not None:
+        terminalreporter.write_line(f"test order: pytest -p randomly --randomly-seed={seed}")
