@@ -117,9 +117,8 @@ def check_target(
             )
     if real.exists() and not real.is_dir():
         raise InputError(f"{field}: {dest} exists and is not a folder")
-    up = real.parent
-    while not up.exists() and up != up.parent:
-        up = up.parent
+    missing = new_folders(real.parent)
+    up = missing[-1].parent if missing else real.parent  # the nearest that exists
     if not up.is_dir():
         raise InputError(f"{field}: cannot make the folder {real.parent}: {up} is a file")
     if not os.access(up, os.W_OK | os.X_OK):

@@ -166,8 +166,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from siting._outdir import Protected, check_target
-    from siting.compare import compare_runs, load_run, write_comparison
+    from siting._outdir import check_target
+    from siting.compare import compare_runs, load_run, run_folders, write_comparison
 
     if len(args.runs) < 2:
         raise InputError(f"compare: expected at least 2 run folders, got {len(args.runs)}")
@@ -177,9 +177,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         )
     names = args.names or [None] * len(args.runs)
     runs = [load_run(Path(f), name=n) for f, n in zip(args.runs, names, strict=True)]
-    guard = [Protected(r.folder, f"the folder of run {r.name}", inside=False) for r in runs]
     if args.out is not None:  # refused before any work
-        check_target(Path(args.out), "comparison", field="--out", protect=guard)
+        check_target(Path(args.out), "comparison", field="--out", protect=run_folders(runs))
     cmp = compare_runs(runs)
     default = Path("out") / "compare" / "-vs-".join(cmp.names)
     out = Path(args.out) if args.out is not None else default

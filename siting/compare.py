@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from siting._io import json_default
+from siting._outdir import Protected
 from siting.compare_views import (
     comparison_figure,
     comparison_map,
@@ -275,6 +276,16 @@ def _station_table(runs: list[RunOutputs]) -> pd.DataFrame:
     return table.sort_values(["membership", "lat", "lon"], kind="stable").reset_index(drop=True)
 
 
+def run_folders(runs: list[RunOutputs]) -> list[Protected]:
+    """The folders of the compared runs written to disk: a comparison is never written
+    over them or inside them."""
+    return [
+        Protected(r.folder, f"the folder of run {r.name}", inside=False)
+        for r in runs
+        if str(r.folder) not in ("", ".")  # a run held in memory has none
+    ]
+
+
 def write_comparison(cmp: Comparison, out_dir: Path, *, field: str = "out_dir") -> dict[str, Path]:
     """Write the comparison into ``out_dir`` atomically.
 
@@ -284,13 +295,9 @@ def write_comparison(cmp: Comparison, out_dir: Path, *, field: str = "out_dir") 
     be, hold or lie inside the folder of a compared run, nor hold anything but an
     earlier comparison.
     """
-    from siting._outdir import Protected, atomic_dir
+    from siting._outdir import atomic_dir
 
-    guard = [
-        Protected(r.folder, f"the folder of run {r.name}", inside=False)
-        for r in cmp.runs
-        if str(r.folder) not in ("", ".")
-    ]
+    guard = run_folders(cmp.runs)
     with atomic_dir(Path(out_dir), kind="comparison", field=field, protect=guard) as tmp:
         paths = {
             "summary": tmp / "summary.csv",

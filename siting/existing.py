@@ -30,9 +30,9 @@ import math
 import re
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -43,6 +43,8 @@ from siting import settings
 from siting.errors import DataFileError, NetworkError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 STATION_COLUMNS = ["name", "lon", "lat", "ports", "station_type", "kw", "source"]
 
@@ -166,29 +168,25 @@ class Checker:
             raise DataFileError(f"{self.field}: {self.where}: {exc}") from None
         log.warning("%s: %s: %s; read as unknown", self.field, self.where, exc)
 
-    def ports(self, raw: object, name: str = "ports") -> float:
-        """See :func:`ports_value`; NaN for a bad figure of crowd data."""
+    def _read(self, value: Callable[[object, str], T], raw: object, name: str, unknown: T) -> T:
+        """``value(raw, name)``; ``unknown`` for a bad figure of crowd data."""
         try:
-            return ports_value(raw, name)
+            return value(raw, name)
         except BadFigureError as exc:
             self._bad(exc)
-            return np.nan
+            return unknown
+
+    def ports(self, raw: object, name: str = "ports") -> float:
+        """See :func:`ports_value`; NaN for a bad figure of crowd data."""
+        return self._read(ports_value, raw, name, np.nan)
 
     def kw(self, raw: object, name: str = "kw") -> float:
         """See :func:`kw_value`; NaN for a bad figure of crowd data."""
-        try:
-            return kw_value(raw, name)
-        except BadFigureError as exc:
-            self._bad(exc)
-            return np.nan
+        return self._read(kw_value, raw, name, np.nan)
 
     def station_type(self, raw: object, name: str = "station_type") -> str:
         """See :func:`type_value`; ``""`` for a bad figure of crowd data."""
-        try:
-            return type_value(raw, name)
-        except BadFigureError as exc:
-            self._bad(exc)
-            return ""
+        return self._read(type_value, raw, name, "")
 
     def position(self, lon: object, lat: object, names: tuple[str, str]) -> tuple[float, float]:
         """Longitude and latitude; :class:`BadFigureError` (crowd data: the caller leaves the
