@@ -5,7 +5,7 @@ The staged plan builds 311 stations for today, 622 by 2027 (growth-2027) and 800
 (:class:`siting.optimize.StagedPlan`); then each stage alone for the regret. The
 robust plan keeps the default's 311 stations and its AC/DC mix (the knee: no new DC)
 and maximises the worst share served over the three presets
-(:class:`siting.optimize.robust.RobustPlan`), beside each preset's own plan. The
+(:class:`siting.optimize.futures.robust.RobustPlan`), beside each preset's own plan. The
 inputs (graph, cells, candidates, travel times) come from the cache and are not timed.
 
 Usage::
@@ -36,7 +36,7 @@ def measure() -> dict[str, Any]:
     from siting import settings
     from siting.costs import station_costs
     from siting.optimize import CapacitatedCoverage, StagedPlan, stage_regret
-    from siting.optimize.robust import RobustPlan
+    from siting.optimize.futures.robust import RobustPlan
     from siting.pipeline import prepare
     from siting.scenario import load_scenario
     from siting.staged import stage_demands

@@ -4,7 +4,7 @@
 
 1. the futures: each adoption preset listed, and ``draws`` seeded random draws
    over ``ranges`` (scenario fields, each uniform between its low and high);
-2. the robust plan (:class:`siting.optimize.robust.RobustPlan`): the best worst
+2. the robust plan (:class:`siting.optimize.futures.robust.RobustPlan`): the best worst
    (or mean) share served over the futures, with the run's station count and its
    plan's AC/DC mix;
 3. each future's own best plan, each evaluated in every future: the regret of the
@@ -34,7 +34,7 @@ from siting.costs import station_costs
 from siting.demand import Demand, demand_stage
 from siting.errors import InputError
 from siting.optimize import CapacitatedCoverage, SolveResult
-from siting.optimize.robust import RobustPlan, plan_share
+from siting.optimize.futures.robust import RobustPlan, plan_share
 from siting.results import Inputs
 from siting.scenario import Scenario
 

@@ -72,7 +72,7 @@ PARALLEL_SOLVES = min(2, os.cpu_count() or 1)
 #: HiGHS threads per solve when the caller does not say. One: a run solves several
 #: models side by side (above), so the same plan comes out however many solves run
 #: beside it. (Each HiGHS run starts its thread's task scheduler afresh with its own
-#: count: see :func:`siting._solvers.fresh_scheduler`.)
+#: count: see :func:`siting.optimize._solvers.fresh_scheduler`.)
 HIGHS_THREADS = 1
 
 #: The maximal covering model is solved by Benders decomposition (with HiGHS and no

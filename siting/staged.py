@@ -20,7 +20,7 @@ from siting._invariants import present
 from siting.costs import station_costs
 from siting.demand import Demand, demand_stage
 from siting.errors import InputError, ScenarioError
-from siting.optimize.staging import StagedPlan, stage_regret
+from siting.optimize.futures.staged import StagedPlan, stage_regret
 from siting.results import Inputs
 from siting.scenario import Scenario, load_presets
 

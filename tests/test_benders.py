@@ -1,4 +1,4 @@
-"""The p-median by Benders decomposition (siting._benders): exact and honest.
+"""The p-median by Benders decomposition (siting.optimize.pmedian._benders): exact and honest.
 
 Against brute force on random instances (dense and sparse, with and without an
 unserved cost, with existing sites), and a forced time limit reports a bound no
@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from siting import _benders
+from siting.optimize.pmedian import _benders
 
 
 def _instance(seed: int) -> tuple[sp.csr_array, np.ndarray, int, np.ndarray, float | None]:

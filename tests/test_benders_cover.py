@@ -1,4 +1,4 @@
-"""The maximal covering model by Benders decomposition (siting._benders_cover).
+"""The maximal covering model by Benders decomposition (siting.optimize.covering._benders).
 
 Against brute force on random instances (with and without existing sites, points
 out of reach, zero weights), its cuts valid at every plan, a forced time limit
@@ -19,9 +19,11 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from siting import _benders_cover, _cover, _cover_clients, _rows
 from siting import settings as siting_settings
-from siting.optimize import MaximalCovering
+from siting.optimize import MaximalCovering, _rows
+from siting.optimize.covering import _benders as _benders_cover
+from siting.optimize.covering import _clients as _cover_clients
+from siting.optimize.covering import _heuristics as _cover
 
 
 def _instance(seed: int) -> tuple[sp.csr_array, sp.csr_array, np.ndarray, int, np.ndarray]:

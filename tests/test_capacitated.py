@@ -362,7 +362,7 @@ def test_network_flow_and_its_bound_against_brute_force(seed: int) -> None:
     the brute-force optimum with those sites kept."""
     import scipy.sparse as sp
 
-    from siting.optimize import _flow
+    from siting.optimize.capacitated import _flow
 
     cost, ac, dc = instance(seed, n=9, m=5)
     rng = np.random.default_rng(seed)

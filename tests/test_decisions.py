@@ -13,7 +13,7 @@ from siting.errors import InfeasibleError, InputError
 from siting.existing import merge_stations, parse_ocm_record, parse_osm_tags, read_ocm
 from siting.frontier import choose, cost_frontier
 from siting.optimize import CapacitatedCoverage, MinimumPlan
-from siting.optimize import _minimum_cover as _cover
+from siting.optimize.minimum import _cover
 from tests.test_capacitated import _served_mixed, instance
 
 CAP = {"AC": 2.0, "DC": 3.5}

@@ -55,7 +55,7 @@ def test_cbc_preprocessing_stopped_by_the_limit_is_not_a_proof_of_infeasibility(
     from the same warm start, the plan comes back."""
     import pulp
 
-    from siting import _solvers
+    from siting.optimize import _solvers
 
     prob = pulp.LpProblem("warm", pulp.LpMaximize)
     x = [pulp.LpVariable(f"x{i}", cat="Binary") for i in range(4)]
@@ -92,8 +92,7 @@ def test_minimum_plan_says_nothing_of_reach_when_its_lp_is_cut_short(
 ) -> None:
     """The LP of the most any plan serves, stopped by its limit, proves nothing: no
     "out of reach" claim; the minimum plan is solved (or not) on its own."""
-    from siting import _solvers
-    from siting.optimize import MinimumPlan
+    from siting.optimize import MinimumPlan, _solvers
     from tests.test_capacitated import instance
 
     cost, ac, dc = instance(7, n=14, m=6)

@@ -21,7 +21,7 @@ from siting.optimize import (
     PMedian,
     StagedPlan,
 )
-from siting.optimize.robust import RobustPlan
+from siting.optimize.futures.robust import RobustPlan
 from siting.travel import TravelTimes
 
 COST = np.random.default_rng(0).uniform(0, 5, (6, 4))

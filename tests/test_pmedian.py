@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.orlib import read_optima, read_pmed
-from siting._heuristics import pmedian_cost, pmedian_greedy, pmedian_swap
 from siting.errors import InfeasibleError
 from siting.optimize import PMedian
+from siting.optimize.pmedian._heuristics import pmedian_cost, pmedian_greedy, pmedian_swap
 
 ORLIB = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "orlib-pmed"
 
@@ -139,7 +139,7 @@ def test_each_exact_step_matches_brute_force(
 
 
 def test_lagrangian_bound_and_unfinished_search_are_honest() -> None:
-    from siting import _lagrangian
+    from siting.optimize.pmedian import _lagrangian
 
     cost, w = weighted_instance(7)
     p = 5
@@ -221,7 +221,7 @@ def test_every_step_stops_at_its_deadline() -> None:
     """A deadline already passed: one subgradient step (still a valid bound), no swap."""
     import time
 
-    from siting import _lagrangian
+    from siting.optimize.pmedian import _lagrangian
 
     cost, w = weighted_instance(7)
     p = 5
@@ -275,9 +275,9 @@ def _tied_instance(
 
 @pytest.mark.parametrize("seed", range(4))
 def test_compiled_ascent_takes_the_steps_of_the_plain_subgradient(seed: int) -> None:
-    """The compiled chunks (:func:`siting._reduced.ascent`) against the textbook loop
-    (Beasley 1993) written in numpy: the same bound, step by step."""
-    from siting import _lagrangian
+    """The compiled chunks (:func:`siting.optimize.pmedian._kernels.ascent`) against the
+    textbook loop     (Beasley 1993) written in numpy: the same bound, step by step."""
+    from siting.optimize.pmedian import _lagrangian
 
     cost, w = weighted_instance(seed)
     p, target = 4, brute(cost, w, 4)
@@ -337,7 +337,7 @@ def _plain_swap(D: np.ndarray, w: np.ndarray, sel: np.ndarray, fixed: np.ndarray
 @settings(max_examples=100, deadline=None, derandomize=True)
 @given(st.integers(0, 1_000_000))
 def test_compiled_swap_equals_the_plain_interchange(seed: int) -> None:
-    """Whitaker's decomposition on sorted rows (:func:`siting._reduced.swap_pass`)
+    """Whitaker's decomposition on sorted rows (:func:`siting.optimize.pmedian._kernels.swap_pass`)
     makes the same swaps as evaluating every swap in full, ties included, and ends
     where no single swap helps."""
     # ties broken towards the first position, then the lowest site; zero weights too

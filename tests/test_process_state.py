@@ -20,10 +20,10 @@ import pulp
 import pytest
 import scipy.sparse as sp
 
-from siting import _benders, _solvers
 from siting import settings as siting_settings
 from siting.errors import SolverError
-from siting.optimize import CapacitatedCoverage, MaximalCovering, MinimumPlan, PMedian
+from siting.optimize import CapacitatedCoverage, MaximalCovering, MinimumPlan, PMedian, _solvers
+from siting.optimize.pmedian import _benders
 from siting.optimize.result import SolveResult
 
 

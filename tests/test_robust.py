@@ -1,4 +1,4 @@
-"""The robust plan (siting.optimize.robust) against brute force, and never worse in
+"""The robust plan (siting.optimize.futures.robust) against brute force, and never worse in
 its worst future than any future's own plan."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from siting.optimize import CapacitatedCoverage
-from siting.optimize.robust import RobustPlan, plan_share
+from siting.optimize.futures.robust import RobustPlan, plan_share
 
 
 def _futures(seed: int, types: tuple[str, ...] = ("AC",)) -> list[CapacitatedCoverage]:

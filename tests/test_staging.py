@@ -1,4 +1,4 @@
-"""Multi-year staging (siting.optimize.staging): against brute force, never removing
+"""Multi-year staging (siting.optimize.futures.staged): against brute force, never removing
 a station, regret never negative, and the Almaty-like scenario section."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from siting.cli import main
 from siting.errors import InfeasibleError
 from siting.optimize import CapacitatedCoverage
-from siting.optimize.staging import StagedPlan, stage_regret
+from siting.optimize.futures.staged import StagedPlan, stage_regret
 from tests.conftest import _run_to_disk, small_scenario_text
 
 

@@ -6,32 +6,32 @@ with classmethod constructors from a cost matrix (dense or sparse), from a
 :class:`SolveResult` whose status never claims an optimum the solver did not
 prove. One module per model:
 
-- :mod:`~siting.optimize.covering`: :class:`MaximalCovering`;
-- :mod:`~siting.optimize.pmedian`: :class:`PMedian`;
-- :mod:`~siting.optimize.capacitated`: :class:`CapacitatedCoverage`;
-- :mod:`~siting.optimize.minimum`: :class:`MinimumPlan` (how many stations a target takes);
-- :mod:`~siting.optimize.staging`: :class:`StagedPlan` (stations added year by year);
+- :mod:`~siting.optimize.covering.model`: :class:`MaximalCovering`;
+- :mod:`~siting.optimize.pmedian.model`: :class:`PMedian`;
+- :mod:`~siting.optimize.capacitated.model`: :class:`CapacitatedCoverage`;
+- :mod:`~siting.optimize.minimum.model`: :class:`MinimumPlan` (how many stations a target takes);
+- :mod:`~siting.optimize.futures.staged`: :class:`StagedPlan` (stations added year by year);
 
 each also built from what a run has (``from_inputs(inputs, demand, optimize_config)``),
 and :mod:`~siting.optimize.registry` maps ``optimize.model`` to its class (:data:`MODELS`);
 
 and the shared parts: :mod:`~siting.optimize.result` (:class:`SolveResult`),
 :mod:`~siting.optimize._side` (spacing, equity and budget rows),
-:mod:`~siting.optimize.phasing` (nested plans) and :mod:`~siting.optimize._common`
-(rows, checks and assignments). The solver adapter is :mod:`siting._solvers`; the
-heuristics and Lagrangian bounds are :mod:`siting._heuristics`, :mod:`siting._cover`
-and :mod:`siting._lagrangian`.
+:mod:`~siting.optimize.nested` (nested plans) and :mod:`~siting.optimize._common`
+(rows, checks and assignments). The solver adapter is :mod:`siting.optimize._solvers`; the
+heuristics and Lagrangian bounds are :mod:`siting.optimize.pmedian._heuristics`,
+:mod:`siting.optimize.covering._heuristics` and :mod:`siting.optimize.pmedian._lagrangian`.
 """
 
 from siting.optimize._side import close_pairs
-from siting.optimize.capacitated import CapacitatedCoverage
-from siting.optimize.covering import MaximalCovering
-from siting.optimize.minimum import MinimumPlan
-from siting.optimize.phasing import Phase, phased_plan
-from siting.optimize.pmedian import PMedian
+from siting.optimize.capacitated.model import CapacitatedCoverage
+from siting.optimize.covering.model import MaximalCovering
+from siting.optimize.futures.staged import StagedPlan, StagedResult, stage_regret
+from siting.optimize.minimum.model import MinimumPlan
+from siting.optimize.nested import Phase, phased_plan
+from siting.optimize.pmedian.model import PMedian
 from siting.optimize.registry import MODELS, PlanModel, model_class
 from siting.optimize.result import SolveResult
-from siting.optimize.staging import StagedPlan, StagedResult, stage_regret
 
 __all__ = [
     "MODELS",

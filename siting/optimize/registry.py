@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from siting.errors import InputError
-from siting.optimize.capacitated import CapacitatedCoverage
-from siting.optimize.covering import MaximalCovering
-from siting.optimize.pmedian import PMedian
+from siting.optimize.capacitated.model import CapacitatedCoverage
+from siting.optimize.covering.model import MaximalCovering
+from siting.optimize.pmedian.model import PMedian
 from siting.optimize.result import SolveResult
 
 if TYPE_CHECKING:

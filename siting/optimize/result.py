@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from siting import _solvers
+from siting.optimize import _solvers
 
 
 @dataclass
@@ -51,7 +51,7 @@ class SolveResult:
         extra: dict[str, Any],
         **overrides: Any,
     ) -> SolveResult:
-        """A result from the solver's report (:class:`siting._solvers.SolveInfo`);
+        """A result from the solver's report (:class:`siting.optimize._solvers.SolveInfo`);
         ``overrides`` replace fields the model knows better (e.g. a bound of its own)."""
         fields: dict[str, Any] = {
             "objective": info.objective,

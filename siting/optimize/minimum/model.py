@@ -18,11 +18,9 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _solvers
 from siting._clock import time_left
 from siting.errors import InfeasibleError, InputError
-from siting.optimize import _capacitated_solve as _solve
-from siting.optimize import _minimum_cover as _cover
+from siting.optimize import _solvers
 from siting.optimize._checks import (
     _check_capacity,
     _check_site_capacity,
@@ -35,7 +33,9 @@ from siting.optimize._checks import (
 )
 from siting.optimize._common import _within_times
 from siting.optimize._inputs import existing_sites
-from siting.optimize.capacitated import CapacitatedCoverage
+from siting.optimize.capacitated import _solve
+from siting.optimize.capacitated.model import CapacitatedCoverage
+from siting.optimize.minimum import _cover
 from siting.optimize.result import SolveResult
 from siting.queueing import existing_capacity, station_capacity
 from siting.travel import TravelTimes
@@ -317,7 +317,7 @@ class MinimumPlan:
     ) -> tuple[CapacitatedCoverage, CapacitatedCoverage, np.ndarray | None, np.ndarray | None]:
         """The capacitated model with every candidate allowed (p = all), and the one
         solved: its points of the same reach merged into one row when that pays
-        (exact; see :func:`siting.optimize._capacitated_solve.merged`), with the
+        (exact; see :func:`siting.optimize.capacitated._solve.merged`), with the
         merge's rows and representatives (None when not merged)."""
         full = CapacitatedCoverage(
             self.neighbours,
@@ -388,7 +388,7 @@ class MinimumPlan:
         msg: bool,
     ) -> SolveResult:
         """The set covering form (LSCP for a target of 1): AC demand at any station,
-        DC demand only at a DC one (see :mod:`siting.optimize._minimum_cover`)."""
+        DC demand only at a DC one (see :mod:`siting.optimize.minimum._cover`)."""
         t0 = time.perf_counter()
         nb = self.neighbours
         n_s = nb.shape[1]

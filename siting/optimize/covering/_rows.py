@@ -12,12 +12,12 @@ import numpy as np
 import pulp
 
 from siting._invariants import present
-from siting._rows import cover_rows as _cover_rows
 from siting.errors import InputError
 from siting.optimize._common import _site_variables
+from siting.optimize._rows import cover_rows as _cover_rows
 
 if TYPE_CHECKING:
-    from siting.optimize.covering import MaximalCovering
+    from siting.optimize.covering.model import MaximalCovering
 
 
 def build(

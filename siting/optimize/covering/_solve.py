@@ -2,12 +2,12 @@
 
 :func:`solve_reduced` is used when the model has no side constraints: the existing
 sites' cover becomes a constant, points with the same reach share a row, a greedy
-and swap plan and a Lagrangian bound (:mod:`siting._cover`) fix sites open or
-closed, and the integer program decides only what is left. With HiGHS and at
+and swap plan and a Lagrangian bound (:mod:`~siting.optimize.covering._heuristics`)
+fix sites open or closed, and the integer program decides only what is left. With HiGHS and at
 least :data:`siting.settings.COVER_BENDERS_MIN_PAIRS` pairs in reach,
-:func:`solve_benders` (:mod:`siting._benders_cover`) does it instead. :func:`tie_break` is
-the second stage (least access time among the plans of maximal coverage); its rows
-are in :mod:`siting.optimize._covering_rows`.
+:func:`solve_benders` (:mod:`~siting.optimize.covering._benders`) does it instead.
+:func:`tie_break` is the second stage (least access time among the plans of maximal
+coverage); its rows are in :mod:`siting.optimize.covering._rows`.
 """
 
 from __future__ import annotations
@@ -20,13 +20,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from siting import _benders_cover, _cover, _solvers, settings
+from siting import settings
 from siting._clock import time_left
-from siting._rows import cover_rows as _cover_rows
 from siting.errors import InfeasibleError
+from siting.optimize import _solvers
+from siting.optimize._rows import cover_rows as _cover_rows
+from siting.optimize.covering import _benders as _benders_cover
+from siting.optimize.covering import _heuristics as _cover
 
 if TYPE_CHECKING:
-    from siting.optimize.covering import MaximalCovering
+    from siting.optimize.covering.model import MaximalCovering
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ from typing import Literal
 import numpy as np
 import pulp
 
-from siting import _solvers
 from siting._clock import time_left
 from siting.errors import InfeasibleError, InputError
-from siting.optimize import _capacitated_rows as _rows
+from siting.optimize import _solvers
 from siting.optimize._checks import as_real, shown
-from siting.optimize.capacitated import CapacitatedCoverage
-from siting.optimize.staging import _Prefixed
+from siting.optimize.capacitated import _rows
+from siting.optimize.capacitated.model import CapacitatedCoverage
+from siting.optimize.futures.staged import _Prefixed
 
 
 @dataclass

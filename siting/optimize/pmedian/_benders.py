@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from siting._master import HighsMaster, _closed
+from siting.optimize._master import HighsMaster, _closed
 
 log = logging.getLogger(__name__)
 

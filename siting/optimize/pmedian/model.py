@@ -12,13 +12,14 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _heuristics, _lagrangian, _solvers
 from siting.errors import InfeasibleError, InputError
-from siting.optimize import _pmedian_solve
+from siting.optimize import _solvers
 from siting.optimize._checks import _fixed_sites, check_count, check_number, check_p, check_values
 from siting.optimize._common import _cost_rows, _layer_distances, _site_variables
 from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
+from siting.optimize.pmedian import _heuristics, _lagrangian
+from siting.optimize.pmedian import _solve as _pmedian_solve
 from siting.optimize.result import SolveResult
 from siting.travel import TravelTimes
 
@@ -307,10 +308,10 @@ class PMedian(_SideConstraints):
            once; its reduced costs close (or open) the sites that no better plan
            can use (or avoid).
         3. With few sites left to choose, a depth-first Lagrangian branch-and-bound
-           (``siting._lagrangian``) finishes the proof.
+           (``siting.optimize.pmedian._lagrangian``) finishes the proof.
         4. Otherwise, or if the search stops unfinished, the radius formulation on
            the reduced sites: with HiGHS (default) by Benders decomposition
-           (``siting._benders``), with CBC as the chain radius integer program, both
+           (``_benders.py``), with CBC as the chain radius integer program, both
            warm-started from the incumbent.
 
         ``result.solver`` names the step that proved the bound (``lagrangian`` or the

@@ -1,8 +1,8 @@
 """Capacitated coverage with AC and DC stations (the pipeline's default model).
 
 The class, its formulation, input checks and constructors; its rows are in
-:mod:`siting.optimize._capacitated_rows`, its solve in
-:mod:`siting.optimize._capacitated_solve` and :mod:`siting.optimize._large`.
+:mod:`siting.optimize.capacitated._rows`, its solve in
+:mod:`siting.optimize.capacitated._solve` and :mod:`siting.optimize.capacitated._large`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ import pulp
 import scipy.sparse as sp
 
 from siting.errors import InputError
-from siting.optimize import _capacitated_rows as _rows
-from siting.optimize import _capacitated_solve as _solve
 from siting.optimize._checks import (
     _check_capacity,
     _check_site_capacity,
@@ -33,9 +31,10 @@ from siting.optimize._checks import (
     shown,
 )
 from siting.optimize._common import _aligned_times, _layer_distances, _within, _within_times
-from siting.optimize._greedy import greedy_plan
 from siting.optimize._inputs import existing_sites, side_options
 from siting.optimize._side import _SideConstraints
+from siting.optimize.capacitated import _rows, _solve
+from siting.optimize.capacitated._greedy import greedy_plan
 from siting.optimize.result import SolveResult
 from siting.queueing import existing_capacity, station_capacity
 from siting.travel import TravelTimes

@@ -2,7 +2,7 @@
 
 For the maximal covering problem on a sparse neighbour matrix :math:`a_{ij}`
 (rows: demand points of weight :math:`w_i`, after the exact row reductions of
-:func:`siting._rows.cover_rows`), relaxing the cover rows
+:func:`siting.optimize._rows.cover_rows`), relaxing the cover rows
 :math:`z_i \\le \\sum_j a_{ij} y_j` with multipliers :math:`0 \\le \\lambda_i \\le w_i`
 (Galvão and ReVelle 1996, "A Lagrangean heuristic for the maximal covering
 location problem", EJOR 88) gives an upper bound for every :math:`\\lambda`:

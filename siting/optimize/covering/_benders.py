@@ -25,7 +25,7 @@ Two exact reductions first: points with the same sites in reach are one client
 benchmark), and a site that reaches only clients another site reaches too leaves
 the master (:func:`dominated`: some best plan does without it).
 
-Phases as in :mod:`siting._benders`: cut rounds on the linear master (its bound
+Phases as in :mod:`siting.optimize.pmedian._benders`: cut rounds on the linear master (its bound
 is the covering LP's), a plan from rounding, the swap and a perturbation search,
 sites fixed by their reduced costs against that plan, then integer master solves
 with the cuts of each plan until the master's plan covers what the master says.
@@ -43,10 +43,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from siting import _cover, settings
-from siting._cover_clients import _COVERED, Clients, dominated, undominated
-from siting._master import HighsMaster, _closed
-from siting._rows import row_indices
+from siting import settings
+from siting.optimize._master import HighsMaster, _closed
+from siting.optimize._rows import row_indices
+from siting.optimize.covering import _heuristics as _cover
+from siting.optimize.covering._clients import _COVERED, Clients, dominated, undominated
 
 log = logging.getLogger(__name__)
 

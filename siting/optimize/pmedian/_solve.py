@@ -3,9 +3,9 @@
 :func:`heuristic` gives the first incumbent (greedy and swap);
 :func:`lagrangian_steps` is the subgradient Lagrangian bound (Beasley 1993), the
 sites its reduced costs close or open, and, with few sites left to choose, the
-Lagrangian branch-and-bound (:mod:`siting._lagrangian`); :func:`solve_reduced`
+Lagrangian branch-and-bound (:mod:`siting.optimize.pmedian._lagrangian`); :func:`solve_reduced`
 is the radius formulation on the sites left (by Benders decomposition with HiGHS,
-:mod:`siting._benders`; the chain integer program with CBC); :func:`read_result`
+:mod:`siting.optimize.pmedian._benders`; the chain integer program with CBC); :func:`read_result`
 turns the incumbent and the best bound into an honest :class:`SolveResult`;
 :func:`solve_side` is the integer program with side constraints, which the
 Lagrangian steps do not know.
@@ -20,17 +20,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from siting import _benders, _heuristics, _lagrangian, _solvers, settings
+from siting import settings
 from siting._clock import time_left
 from siting._invariants import present
 from siting.errors import InfeasibleError
+from siting.optimize import _solvers
 from siting.optimize._common import _assign, _site_load
+from siting.optimize.pmedian import _benders, _heuristics, _lagrangian
 from siting.optimize.result import SolveResult
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from siting.optimize.pmedian import PMedian
+    from siting.optimize.pmedian.model import PMedian
 
 
 def pruning_of(model: PMedian, tol: float) -> _lagrangian.Pruning:
@@ -322,7 +324,7 @@ def _benders_reduced(
     threads: int | None,
     extra: dict[str, Any],
 ) -> SolveResult:
-    """Step 4 by Benders decomposition (:mod:`siting._benders`) on the sites left.
+    """Step 4 by Benders decomposition (:mod:`siting.optimize.pmedian._benders`) on the sites left.
 
     Its bound holds for the plans on those sites; the plans the Lagrangian tests
     excluded cost at least ``floor``, so the bound reported is the smaller.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from siting._lagrangian import Costs
+    from siting.optimize.pmedian._lagrangian import Costs
 
 
 def pmedian_cost(D: np.ndarray, w: np.ndarray, selected: np.ndarray) -> float:
@@ -66,7 +66,7 @@ def pmedian_swap(
 
     Each pass finds the best (open site out, closed site in) pair at once by
     Whitaker's decomposition on the row-sorted weighted costs (compiled,
-    :func:`siting._reduced.swap_pass`): it reads each point's row only up to its
+    :func:`siting.optimize.pmedian._kernels.swap_pass`): it reads each point's row only up to its
     second-nearest open site. ``costs`` are those sorted costs of ``w * D`` if the
     caller holds them. Stops early (with the best plan so far) at ``deadline``, a
     ``time.perf_counter`` value.
@@ -76,8 +76,8 @@ def pmedian_swap(
     movable = ~np.isin(sel, fixed)
     if not movable.any() or len(sel) >= m:
         return np.sort(sel)
-    from siting._lagrangian import Costs
-    from siting._reduced import swap_pass  # numba: imported when first needed
+    from siting.optimize.pmedian._kernels import swap_pass  # numba: imported when first needed
+    from siting.optimize.pmedian._lagrangian import Costs
 
     if costs is None:
         costs = Costs(w[:, None] * D)

@@ -16,7 +16,7 @@ from siting import settings
 from siting.optimize._common import _summed
 
 if TYPE_CHECKING:
-    from siting.optimize.capacitated import CapacitatedCoverage
+    from siting.optimize.capacitated.model import CapacitatedCoverage
 
 
 def site_rows(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from siting.optimize.capacitated import CapacitatedCoverage
+    from siting.optimize.capacitated.model import CapacitatedCoverage
 
 
 def greedy_plan(

@@ -3,8 +3,8 @@
 Which path a model takes (:func:`solve`), the direct solve (one integer program,
 with the weighted secondary order), the exact merge of points with the same reach
 and its split back, and reading the plan and its one assignment from the solver's
-values. The large-instance path is :mod:`siting.optimize._large`; the rows are
-:mod:`siting.optimize._capacitated_rows`.
+values. The large-instance path is :mod:`siting.optimize.capacitated._large`; the rows are
+:mod:`siting.optimize.capacitated._rows`.
 """
 
 from __future__ import annotations
@@ -19,16 +19,17 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _solvers, settings
+from siting import settings
 from siting._clock import time_left
-from siting._rows import same_rows as _same_rows
 from siting.errors import InfeasibleError
-from siting.optimize import _capacitated_rows as _rows
+from siting.optimize import _solvers
 from siting.optimize._common import _expand_assignment
+from siting.optimize._rows import same_rows as _same_rows
+from siting.optimize.capacitated import _rows
 from siting.optimize.result import SolveResult
 
 if TYPE_CHECKING:
-    from siting.optimize.capacitated import CapacitatedCoverage
+    from siting.optimize.capacitated.model import CapacitatedCoverage
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +267,7 @@ def solve(
     """:meth:`CapacitatedCoverage.solve`: the large-instance path when the model
     allows it, else the merged or the direct integer program."""
     # imported here: the large path builds on this module's merge and figures
-    from siting.optimize._large import solve_large
+    from siting.optimize.capacitated._large import solve_large
 
     pairs = int(model.neighbours.nnz) * (2 if "DC" in model.capacity else 1)
     large = pairs > settings.CAPACITATED_DIRECT_PAIRS

@@ -64,10 +64,12 @@ class Costs:
     def reduced(self, lam: np.ndarray) -> np.ndarray:
         r""":math:`\rho_j = \sum_i \min(0, WD_{ij} - \lambda_i)` for every site.
 
-        Compiled (:mod:`siting._reduced`): each row stops at its first pair not
+        Compiled (:mod:`siting.optimize.pmedian._kernels`): each row stops at its first pair not
         cheaper than its multiplier.
         """
-        from siting._reduced import reduced_costs  # numba: imported when first needed
+        from siting.optimize.pmedian._kernels import (
+            reduced_costs,  # numba: imported when first needed
+        )
 
         return reduced_costs(self.sorted, self.order, lam, self.WD.shape[1])
 
@@ -113,7 +115,7 @@ def subgradient(
     free = allowed & ~must
     if k < 0 or int(free.sum()) < k:
         return None
-    from siting._reduced import ascent  # numba: imported when first needed
+    from siting.optimize.pmedian._kernels import ascent  # numba: imported when first needed
 
     # compiled in chunks of steps, so that the deadline is checked between them
     must_idx = np.flatnonzero(must).astype(np.int64)

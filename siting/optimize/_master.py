@@ -1,21 +1,22 @@
 """Private: the Benders master problem in HiGHS, shared by the p-median
-(:mod:`siting._benders`) and the maximal covering (:mod:`siting._benders_cover`)
-decompositions: site columns with their ``p`` row, the cut variables' columns,
-cut rows, a starting plan, the switch to integer sites, reduced costs and fixing.
+(:mod:`siting.optimize.pmedian._benders`) and the maximal covering
+(:mod:`siting.optimize.covering._benders`) decompositions: site columns with their
+``p`` row, the cut variables' columns, cut rows, a starting plan, the switch to
+integer sites, reduced costs and fixing.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from siting import _solvers
 from siting.errors import SolverError
+from siting.optimize import _solvers
 
 
 class HighsMaster:
     """A Benders master in HiGHS: ``n_sites`` site columns (``fixed`` ones at 1) with
     their ``p`` row, then the columns of the cut variables; shared by the p-median
-    (:class:`_Master`) and the covering master (:mod:`siting._benders_cover`)."""
+    (:class:`_Master`) and the covering master (:mod:`siting.optimize.covering._benders`)."""
 
     def __init__(
         self,

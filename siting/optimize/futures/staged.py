@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pulp
 
-from siting import _solvers
 from siting._clock import time_left
 from siting.errors import InfeasibleError, InputError
-from siting.optimize import _capacitated_rows as _rows
-from siting.optimize import _capacitated_solve as _solve
+from siting.optimize import _solvers
 from siting.optimize._checks import check_number
-from siting.optimize.capacitated import CapacitatedCoverage
+from siting.optimize.capacitated import _rows, _solve
+from siting.optimize.capacitated.model import CapacitatedCoverage
 
 if TYPE_CHECKING:
     from siting.demand import Demand

@@ -2,7 +2,7 @@
 
 The demand points a plan can still change, after two exact reductions (points
 covered by a fixed site are a constant, points with the same sites in reach are
-one client), grouped for the Benders master of :mod:`siting._benders_cover`;
+one client), grouped for the Benders master of :mod:`siting.optimize.covering._benders`;
 and the sites no plan needs (:func:`dominated`).
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from siting._rows import cover_rows, ones_pattern
+from siting.optimize._rows import cover_rows, ones_pattern
 
 #: Clients at least this covered count as covered.
 _COVERED = 1.0 - 1e-9

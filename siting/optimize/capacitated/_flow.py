@@ -3,7 +3,7 @@
 With the sites and their types given, the capacitated model is a transportation
 problem: AC sessions go to any station within reach, DC sessions to DC stations,
 each station up to its capacity (:func:`transport`, a linear program solved by
-HiGHS through scipy). Two uses on large instances (:mod:`siting.optimize._large`):
+HiGHS through scipy). Two uses on large instances (:mod:`siting.optimize.capacitated._large`):
 
 * **A bound from the existing network.** Give every site one "super" type that
   serves both kinds of session up to the larger capacity ``K``: no plan serves

@@ -1,8 +1,8 @@
 """The maximal covering model (MCLP).
 
 The class, its formulation, input checks and constructors; its integer program is
-built in :mod:`siting.optimize._covering_rows`, and its solve in steps and its
-second stage are in :mod:`siting.optimize._covering_solve`.
+built in :mod:`siting.optimize.covering._rows`, and its solve in steps and its
+second stage are in :mod:`siting.optimize.covering._solve`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from siting import _cover, _solvers
 from siting._io import check_projected
 from siting.errors import InfeasibleError, InputError
-from siting.optimize import _covering_rows, _covering_solve
+from siting.optimize import _solvers
 from siting.optimize._checks import (
     _fixed_sites,
     check_count,
@@ -32,6 +31,9 @@ from siting.optimize._checks import (
 from siting.optimize._common import _aligned_times, _assign, _site_load, _within_times
 from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
+from siting.optimize.covering import _heuristics as _cover
+from siting.optimize.covering import _rows as _covering_rows
+from siting.optimize.covering import _solve as _covering_solve
 from siting.optimize.result import SolveResult
 from siting.travel import TravelTimes
 

@@ -12,16 +12,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from siting import _cover, _solvers, settings
+from siting import settings
 from siting._clock import time_left
-from siting._rows import cover_rows as _cover_rows
-from siting.optimize import _flow
-from siting.optimize._capacitated_solve import plan_figures, same_reach_rows, unmerged
-from siting.optimize.covering import MaximalCovering
+from siting.optimize import _solvers
+from siting.optimize._rows import cover_rows as _cover_rows
+from siting.optimize.capacitated import _flow
+from siting.optimize.capacitated._solve import plan_figures, same_reach_rows, unmerged
+from siting.optimize.covering import _heuristics as _cover
+from siting.optimize.covering.model import MaximalCovering
 from siting.optimize.result import SolveResult
 
 if TYPE_CHECKING:
-    from siting.optimize.capacitated import CapacitatedCoverage
+    from siting.optimize.capacitated.model import CapacitatedCoverage
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +44,11 @@ def solve_large(
     2. Bounds that hold for every plan over all candidates: served demand is at
        most the sum, over the ``p`` best sites, of ``min(capacity, demand in
        reach)``; at most what the existing stations serve as a flow plus that sum
-       over the new ones (:func:`siting.optimize._flow.network_bound`); and, if
+       over the new ones (:func:`siting.optimize.capacitated._flow.network_bound`); and, if
        the start below does not meet those, at most the demand covered
-       (Lagrangian bound of the covering model, ``siting._cover``).
+       (Lagrangian bound of the covering model, ``siting.optimize.covering._heuristics``).
     3. The start: the existing stations' flow, then new stations where most of
-       the demand it leaves is in reach (:func:`siting.optimize._flow.residual_plan`).
+       the demand it leaves is in reach (:func:`siting.optimize.capacitated._flow.residual_plan`).
        When it serves the bound within the gap tolerance it is the plan, proven.
     4. Otherwise the integer program runs on a reduced candidate set (the start's,
        the greedy and covering plans' sites, the existing ones and the
@@ -292,7 +294,7 @@ def _flow_result(
 ) -> SolveResult:
     """The flow's plan on the merged rows (``demand`` sessions/day in all) as a
     result, sites as positions in ``keep``, in the form of
-    :func:`siting.optimize._capacitated_solve.read_result`."""
+    :func:`siting.optimize.capacitated._solve.read_result`."""
     pos = np.searchsorted(keep, flow.sites)
     kinds = np.array([types[int(j)] for j in keep])
     is_ac, is_dc = flow.ac > 1e-9, flow.dc > 1e-9

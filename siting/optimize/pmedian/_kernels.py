@@ -74,7 +74,8 @@ def ascent(
     best_it: int,
     it0: int,
 ) -> tuple[np.ndarray, float, int, float, np.ndarray, np.ndarray, int, int, bool]:
-    """Up to ``iterations`` subgradient steps of :func:`siting._lagrangian.subgradient`.
+    """Up to ``iterations`` subgradient steps of
+    :func:`~siting.optimize.pmedian._lagrangian.subgradient`.
 
     Takes and returns the run's state (multipliers, step factor, steps without
     progress, best bound with its multipliers, choice and step number, steps done)

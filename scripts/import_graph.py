@@ -1,0 +1,202 @@
+"""Measure the import graph of the ``siting`` package.
+
+Prints the files that sit in import circles (strongly connected components of the
+graph of ``import`` statements between the package's modules, wherever the statement
+stands, also inside functions and ``TYPE_CHECKING`` blocks), the imports that run
+against the package's layer order, and the largest module and function.
+
+Run from the repository root: ``python scripts/import_graph.py [--json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+from pathlib import Path
+
+import networkx as nx
+
+PACKAGE = "siting"
+
+# Layers, lowest first: a module may import its own layer or a lower one. The solver
+# library (``siting.optimize``) sits just above the shared helpers, below every stage.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    (
+        "siting.errors",
+        "siting.settings",
+        "siting._invariants",
+        "siting._clock",
+        "siting._threads",
+        "siting._io",
+        "siting._geo",
+        "siting._cache",
+        "siting._outdir",
+        "siting._assets",
+    ),
+    # the solver parts that stood at the package top before issue 28
+    (
+        "siting.optimize",
+        "siting._benders",
+        "siting._benders_cover",
+        "siting._master",
+        "siting._cover",
+        "siting._cover_clients",
+        "siting._rows",
+        "siting._reduced",
+        "siting._lagrangian",
+        "siting._heuristics",
+        "siting._solvers",
+    ),
+    (
+        "siting.queueing",
+        "siting.costs",
+        "siting.segments",
+        "siting.sections",
+        "siting.scenario",
+        "siting.results",
+    ),
+    (
+        "siting._osm",
+        "siting.network",
+        "siting._overlay",
+        "siting.cells",
+        "siting.existing",
+        "siting.candidates",
+        "siting._dijkstra",
+        "siting.travel",
+        "siting.demand",
+    ),
+    (
+        "siting.requests",
+        "siting.frontier",
+        "siting.planning",
+        "siting.metrics",
+        "siting.economics",
+        "siting.figures",
+        "siting.evaluate",
+        "siting.futures",
+        "siting.staged",
+        "siting.robustness",
+    ),
+    ("siting.maps", "siting.report", "siting.report_futures", "siting.pipeline"),
+    (
+        "siting.compare_views",
+        "siting.compare",
+        "siting.sweep",
+        "siting.cli",
+        "siting.__main__",
+        "siting",
+    ),
+)
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def resolve(node: ast.ImportFrom, module: str, is_package: bool) -> str:
+    if node.level == 0:
+        return node.module or ""
+    base = module.split(".")
+    if not is_package:
+        base = base[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def graph(root: Path) -> nx.DiGraph:
+    files = {module_name(p, root): p for p in (root / PACKAGE).rglob("*.py")}
+    g = nx.DiGraph()
+    g.add_nodes_from(files)
+    for module, path in files.items():
+        tree = ast.parse(path.read_text(), str(path))
+        is_package = path.name == "__init__.py"
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = resolve(node, module, is_package)
+                targets = [f"{base}.{a.name}" for a in node.names] + [base]
+            for target in targets:
+                # the longest module name the target names
+                while target and target not in files:
+                    target = target.rpartition(".")[0]
+                if target and target != module:
+                    # ``from . import x`` names the package only when x is not a module
+                    g.add_edge(module, target)
+                    break
+    return g
+
+
+def layer(module: str) -> int:
+    best, depth = len(LAYERS), -1
+    for i, names in enumerate(LAYERS):
+        for name in names:
+            if (module == name or module.startswith(name + ".")) and len(name) > depth:
+                best, depth = i, len(name)
+    return best
+
+
+def longest_functions(root: Path, n: int = 5) -> list[tuple[int, str]]:
+    out = []
+    for path in (root / PACKAGE).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                out.append((length, f"{module_name(path, root)}.{node.name}"))
+    return sorted(out, reverse=True)[:n]
+
+
+def measure(root: Path) -> dict[str, object]:
+    g = graph(root)
+    circles = [sorted(c) for c in nx.strongly_connected_components(g) if len(c) > 1]
+    upward = sorted(f"{a} -> {b}" for a, b in g.edges if layer(b) > layer(a))
+    into_run = sorted(f"{a} -> {b}" for a, b in g.edges if layer(a) == 1 and layer(b) > 1)
+    sizes = sorted(
+        (
+            (len(p.read_text().splitlines()), module_name(p, root))
+            for p in (root / PACKAGE).rglob("*.py")
+        ),
+        reverse=True,
+    )
+    return {
+        "modules": g.number_of_nodes(),
+        "imports": g.number_of_edges(),
+        "files_in_circles": sum(len(c) for c in circles),
+        "circles": circles,
+        "upward_imports": upward,
+        "solver_library_imports_of_the_run": into_run,
+        "largest_modules": sizes[:5],
+        "longest_functions": longest_functions(root),
+        "modules_over_400": sum(1 for s, _ in sizes if s > 400),
+        "functions_over_80": sum(1 for s, _ in longest_functions(root, 10**6) if s > 80),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--root", default=".")
+    args = parser.parse_args()
+    m = measure(Path(args.root).resolve())
+    if args.json:
+        json.dump(m, sys.stdout, indent=1)
+        return 0
+    for key, value in m.items():
+        if isinstance(value, list):
+            print(f"{key}: {len(value)}")
+            for item in value:
+                print(f"  {item}")
+        else:
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
