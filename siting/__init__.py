@@ -45,6 +45,7 @@ _EXPORTS = {
     "CapacitatedCoverage": "siting.optimize",
     "MaximalCovering": "siting.optimize",
     "PMedian": "siting.optimize",
+    "SolveOptions": "siting.optimize",
     "SolveResult": "siting.optimize",
     "MinimumPlan": "siting.optimize",
     "StagedPlan": "siting.optimize",
@@ -75,6 +76,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "SitingError",
+    "SolveOptions",
     "SolveResult",
     "SolverError",
     "StagedPlan",
@@ -122,6 +124,7 @@ if TYPE_CHECKING:  # for type checkers and editors; nothing is imported at run t
         MaximalCovering,
         MinimumPlan,
         PMedian,
+        SolveOptions,
         SolveResult,
         StagedPlan,
     )

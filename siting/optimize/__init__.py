@@ -29,6 +29,7 @@ from siting.optimize.covering.model import MaximalCovering
 from siting.optimize.futures.staged import StagedPlan, StagedResult, stage_regret
 from siting.optimize.minimum.model import MinimumPlan
 from siting.optimize.nested import Phase, phased_plan
+from siting.optimize.options import SolveOptions
 from siting.optimize.pmedian.model import PMedian
 from siting.optimize.registry import MODELS, PlanModel, model_class
 from siting.optimize.result import SolveResult
@@ -41,6 +42,7 @@ __all__ = [
     "PMedian",
     "Phase",
     "PlanModel",
+    "SolveOptions",
     "SolveResult",
     "StagedPlan",
     "StagedResult",

@@ -35,6 +35,7 @@ from siting.optimize._inputs import existing_sites, side_options
 from siting.optimize._side import _SideConstraints
 from siting.optimize.capacitated import _rows, _solve
 from siting.optimize.capacitated._greedy import greedy_plan
+from siting.optimize.options import SolveOptions
 from siting.optimize.result import SolveResult
 from siting.queueing import existing_capacity, station_capacity
 from siting.travel import TravelTimes
@@ -390,7 +391,7 @@ class CapacitatedCoverage(_SideConstraints):
 
     def solve(
         self,
-        solver: str | None = None,
+        solver: str | SolveOptions | None = None,
         *,
         time_limit: float | None = None,
         gap: float | None = None,
@@ -402,6 +403,8 @@ class CapacitatedCoverage(_SideConstraints):
         ``extra`` holds per selected site: ``types``, ``load`` (sessions/day),
         ``capacity`` and ``utilisation``; and ``served_ac``, ``served_dc`` per point.
         """
+        o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        solver, time_limit, gap, threads, msg = o.solver, o.time_limit, o.gap, o.threads, o.msg
         return _solve.solve(self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
 
     def plan_served(self, plan: dict[str, Any]) -> float:

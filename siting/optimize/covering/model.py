@@ -34,6 +34,7 @@ from siting.optimize._side import _SideConstraints
 from siting.optimize.covering import _heuristics as _cover
 from siting.optimize.covering import _rows as _covering_rows
 from siting.optimize.covering import _solve as _covering_solve
+from siting.optimize.options import SolveOptions
 from siting.optimize.result import SolveResult
 from siting.travel import TravelTimes
 
@@ -295,7 +296,7 @@ class MaximalCovering(_SideConstraints):
 
     def solve(
         self,
-        solver: str | None = None,
+        solver: str | SolveOptions | None = None,
         *,
         time_limit: float | None = None,
         gap: float | None = None,
@@ -307,7 +308,8 @@ class MaximalCovering(_SideConstraints):
         Parameters
         ----------
         solver
-            ``"highs"`` or ``"cbc"``.
+            ``"highs"`` or ``"cbc"``, or a :class:`~siting.optimize.SolveOptions`
+            (then the keywords given beside it replace its fields).
         time_limit
             Seconds; a solve stopped by it is reported ``feasible`` with its gap.
         gap
@@ -317,6 +319,8 @@ class MaximalCovering(_SideConstraints):
         msg
             Show the solver's log.
         """
+        o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        solver, time_limit, gap, threads, msg = o.solver, o.time_limit, o.gap, o.threads, o.msg
         t0 = time.perf_counter()
         extra: dict[str, Any] = {}
         if self._plain() and _covering_solve.use_benders(self, solver):

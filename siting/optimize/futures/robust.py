@@ -19,6 +19,7 @@ from siting.optimize._checks import as_real, shown
 from siting.optimize.capacitated import _rows
 from siting.optimize.capacitated.model import CapacitatedCoverage
 from siting.optimize.futures.staged import _Prefixed
+from siting.optimize.options import SolveOptions
 
 
 @dataclass
@@ -95,7 +96,7 @@ class RobustPlan:
 
     def solve(
         self,
-        solver: str | None = None,
+        solver: str | SolveOptions | None = None,
         *,
         time_limit: float | None = None,
         gap: float | None = None,
@@ -103,6 +104,8 @@ class RobustPlan:
         msg: bool = False,
     ) -> RobustResult:
         """Solve with HiGHS (default) or CBC; stopped by ``time_limit``: ``feasible``."""
+        o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        solver, time_limit, gap, threads, msg = o.solver, o.time_limit, o.gap, o.threads, o.msg
         t0 = time.perf_counter()
         prob = pulp.LpProblem(self.name, pulp.LpMaximize)
         first = self.models[0]

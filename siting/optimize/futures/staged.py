@@ -20,6 +20,7 @@ from siting.optimize import _solvers
 from siting.optimize._checks import check_number
 from siting.optimize.capacitated import _rows, _solve
 from siting.optimize.capacitated.model import CapacitatedCoverage
+from siting.optimize.options import SolveOptions
 
 if TYPE_CHECKING:
     from siting.demand import Demand
@@ -208,7 +209,7 @@ class StagedPlan:
 
     def solve(
         self,
-        solver: str | None = None,
+        solver: str | SolveOptions | None = None,
         *,
         time_limit: float | None = None,
         gap: float | None = None,
@@ -217,6 +218,8 @@ class StagedPlan:
     ) -> StagedResult:
         """Solve with HiGHS (default) or CBC; a solve stopped by ``time_limit`` is
         ``feasible`` with its gap."""
+        o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        solver, time_limit, gap, threads, msg = o.solver, o.time_limit, o.gap, o.threads, o.msg
         t0 = time.perf_counter()
         prob, ys, assigns, _ = self.build()
         left = time_left(time_limit, time.perf_counter() - t0)

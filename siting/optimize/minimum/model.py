@@ -36,6 +36,7 @@ from siting.optimize._inputs import existing_sites
 from siting.optimize.capacitated import _solve
 from siting.optimize.capacitated.model import CapacitatedCoverage
 from siting.optimize.minimum import _cover
+from siting.optimize.options import SolveOptions
 from siting.optimize.result import SolveResult
 from siting.queueing import existing_capacity, station_capacity
 from siting.travel import TravelTimes
@@ -229,7 +230,7 @@ class MinimumPlan:
 
     def solve(
         self,
-        solver: str | None = None,
+        solver: str | SolveOptions | None = None,
         *,
         time_limit: float | None = None,
         gap: float | None = None,
@@ -248,6 +249,8 @@ class MinimumPlan:
         InfeasibleError
             The target exceeds what any plan can serve; the message says how much can.
         """
+        o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        solver, time_limit, gap, threads, msg = o.solver, o.time_limit, o.gap, o.threads, o.msg
         if self.capacity is None:
             return self._solve_cover(
                 solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg

@@ -18,6 +18,7 @@ from siting.optimize._checks import _fixed_sites, check_count, check_number, che
 from siting.optimize._common import _cost_rows, _layer_distances, _site_variables
 from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
+from siting.optimize.options import SolveOptions
 from siting.optimize.pmedian import _heuristics, _lagrangian
 from siting.optimize.pmedian import _solve as _pmedian_solve
 from siting.optimize.result import SolveResult
@@ -294,7 +295,7 @@ class PMedian(_SideConstraints):
 
     def solve(
         self,
-        solver: str | None = None,
+        solver: str | SolveOptions | None = None,
         *,
         time_limit: float | None = None,
         gap: float | None = None,
@@ -317,6 +318,8 @@ class PMedian(_SideConstraints):
         ``result.solver`` names the step that proved the bound (``lagrangian`` or the
         MIP solver). See :meth:`MaximalCovering.solve` for the parameters.
         """
+        o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        solver, time_limit, gap, threads, msg = o.solver, o.time_limit, o.gap, o.threads, o.msg
         name, tol = _solvers.check_options(solver, time_limit, gap)
         t0 = time.perf_counter()
         deadline = t0 + time_limit if time_limit is not None else np.inf

@@ -1,0 +1,74 @@
+"""How to solve: one :class:`SolveOptions` for the solver, its time limit, gap
+tolerance, threads and log, passed from a model's ``solve`` down to the solver."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from siting.optimize._solvers import check_options
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """How a model is solved.
+
+    Attributes
+    ----------
+    solver
+        ``"highs"`` (default) or ``"cbc"``.
+    time_limit
+        Seconds for the whole solve, or None for no limit; a solve stopped by it is
+        reported ``feasible`` with its gap, never ``optimal``.
+    gap
+        Relative optimality gap at which the solver may stop.
+    threads
+        Solver threads, or None for ``siting.settings.HIGHS_THREADS``.
+    msg
+        Show the solver's log.
+    """
+
+    solver: str = "highs"
+    time_limit: float | None = None
+    gap: float = 1e-4
+    threads: int | None = None
+    msg: bool = False
+
+    def __post_init__(self) -> None:
+        name, tol = check_options(self.solver, self.time_limit, self.gap)
+        object.__setattr__(self, "solver", name)
+        object.__setattr__(self, "gap", tol)
+
+    @classmethod
+    def of(
+        cls,
+        solver: str | SolveOptions | None = None,
+        *,
+        time_limit: float | None = None,
+        gap: float | None = None,
+        threads: int | None = None,
+        msg: bool = False,
+    ) -> SolveOptions:
+        """The options of a ``solve(solver, *, time_limit, gap, threads, msg)`` call.
+
+        ``solver`` may itself be a :class:`SolveOptions`; keywords given beside it
+        replace its fields.
+        """
+        if isinstance(solver, SolveOptions):
+            given: dict[str, Any] = {"time_limit": time_limit, "gap": gap, "threads": threads}
+            changes = {k: v for k, v in given.items() if v is not None}
+            if msg:
+                changes["msg"] = True
+            return solver.but(**changes) if changes else solver
+        return cls(
+            "highs" if solver is None else solver,
+            time_limit,
+            1e-4 if gap is None else gap,
+            threads,
+            msg,
+        )
+
+    def but(self, **changes: Any) -> SolveOptions:
+        """A copy with ``changes`` (for example another ``time_limit``)."""
+        return dataclasses.replace(self, **changes)
