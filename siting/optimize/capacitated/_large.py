@@ -17,26 +17,19 @@ from siting._clock import time_left
 from siting.optimize import _solvers
 from siting.optimize._rows import cover_rows as _cover_rows
 from siting.optimize.capacitated import _flow
-from siting.optimize.capacitated._solve import plan_figures, same_reach_rows, unmerged
+from siting.optimize.capacitated._merge import plan_figures, same_reach_rows, unmerged
 from siting.optimize.covering import _heuristics as _cover
 from siting.optimize.covering.model import MaximalCovering
 from siting.optimize.result import SolveResult
 
 if TYPE_CHECKING:
     from siting.optimize.capacitated.model import CapacitatedCoverage
+    from siting.optimize.options import SolveOptions
 
 log = logging.getLogger(__name__)
 
 
-def solve_large(
-    model: CapacitatedCoverage,
-    solver: str | None,
-    *,
-    time_limit: float | None,
-    gap: float | None,
-    threads: int | None,
-    msg: bool,
-) -> SolveResult:
+def solve_large(model: CapacitatedCoverage, options: SolveOptions) -> SolveResult:
     """A large instance: merged rows, bounds over every candidate, MIP on the best.
 
     1. Points with the same sites in reach are merged (exact: shares of a merged
@@ -66,14 +59,14 @@ def solve_large(
         )
         plain = copy.copy(model)
         plain.secondary = False
-        res = solve_large(plain, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        res = solve_large(plain, options)
         res.extra["secondary"] = {
             "order": "off: the instance is above settings.CAPACITATED_DIRECT_PAIRS",
             "status": "not applied",
         }
         return res
     t0 = time.perf_counter()
-    _, tol = _solvers.check_options(solver, time_limit, gap)
+    time_limit, tol = options.time_limit, options.gap
     n_s = model.neighbours.shape[1]
     live, rows, rep_of, ac, dc = same_reach_rows(model)
     sub = sp.csr_array(model.neighbours[rows])
@@ -129,7 +122,7 @@ def solve_large(
         start = _start_on(keep, types, flow, ac, dc)
         fixed = np.searchsorted(keep, model.fixed)
         res = _solve_restricted(
-            model, sub, ac, dc, keep, fixed, solver, left, gap, threads, msg, start=start
+            model, sub, ac, dc, keep, fixed, options.but(time_limit=left), start=start
         )
     selected = keep[res.selected]
     bound = upper
@@ -220,11 +213,7 @@ def _solve_restricted(
     dc: np.ndarray,
     keep: np.ndarray,
     fixed: np.ndarray,
-    solver: str | None,
-    time_limit: float | None,
-    gap: float | None,
-    threads: int | None,
-    msg: bool,
+    options: SolveOptions,
     *,
     start: dict[str, Any],
 ) -> SolveResult:
@@ -242,9 +231,7 @@ def _solve_restricted(
         fixed=fixed,
         station_cost=model.station_cost,
     )
-    restricted._direct = True
-    restricted._start = start
-    return restricted.solve(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+    return restricted.solve_direct(options, start=start)
 
 
 def _promising(
