@@ -161,6 +161,8 @@ def solve_reduced(
     extra: dict[str, Any],
 ) -> SolveResult:
     """Step 4 of :meth:`PMedian.solve`: the integer program on the sites left."""
+    # one step, kept whole (~85 lines): its exits (nothing left, time up, Benders or
+    # the chain program) each report with the same incumbent, bound and floor
     name, tol = options.solver, options.gap
     # plans the Lagrangian tests excluded cost at least `floor` (none were excluded
     # if those tests did not run)
