@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from siting.optimize.options import SolveOptions
 from siting.optimize.pmedian import _benders
 
 
@@ -66,7 +67,7 @@ def test_benders_matches_brute_force(seed: int) -> None:
         return  # no plan reaches every client: not a p-median instance
     start = next(c for c, v in zip(plans, costs, strict=True) if np.isfinite(v))  # feasible
     rows = _benders.Rows.from_csr(m.indptr, m.indices, m.data, w, m.shape[1], unserved)
-    res = _benders.solve(rows, p, fixed, np.array(start), gap=0.0)
+    res = _benders.solve(rows, p, fixed, np.array(start), SolveOptions(gap=0.0))
     assert res.status == "optimal"
     assert res.cost == best
     assert res.bound <= best + 1e-9
@@ -92,8 +93,10 @@ def test_a_time_limit_reports_feasible_with_a_bound_below_the_optimum() -> None:
     w = np.ones(len(pts))
     rows = _benders.Rows.from_csr(m.indptr, m.indices, m.data, w, m.shape[1], None)
     start = np.arange(15)
-    short = _benders.solve(rows, 15, np.zeros(0, dtype=np.int64), start, gap=0.0, time_limit=1e-3)
-    full = _benders.solve(rows, 15, np.zeros(0, dtype=np.int64), start, gap=0.0)
+    short = _benders.solve(
+        rows, 15, np.zeros(0, dtype=np.int64), start, SolveOptions(gap=0.0, time_limit=1e-3)
+    )
+    full = _benders.solve(rows, 15, np.zeros(0, dtype=np.int64), start, SolveOptions(gap=0.0))
     assert full.status == "optimal"
     assert short.status == "feasible" and short.stopped_by is not None
     assert np.isfinite(short.bound) and short.bound <= full.cost + 1e-9

@@ -24,6 +24,7 @@ from siting.optimize import MaximalCovering, _rows
 from siting.optimize.covering import _benders as _benders_cover
 from siting.optimize.covering import _clients as _cover_clients
 from siting.optimize.covering import _heuristics as _cover
+from siting.optimize.options import SolveOptions
 
 
 def _instance(seed: int) -> tuple[sp.csr_array, sp.csr_array, np.ndarray, int, np.ndarray]:
@@ -57,7 +58,7 @@ def test_benders_matches_brute_force(seed: int, by_time: bool) -> None:
     clients = _benders_cover.Clients.from_neighbours(nb, w, fixed, costs=times if by_time else None)
     free = [j for j in range(nb.shape[1]) if j not in set(fixed.tolist())]
     start = np.concatenate([fixed, free[: p - len(fixed)]]).astype(np.int64)
-    res = _benders_cover.solve(clients, p, fixed, start, gap=0.0)
+    res = _benders_cover.solve(clients, p, fixed, start, SolveOptions(gap=0.0))
     assert res.status == "optimal"
     assert res.value == pytest.approx(best, abs=1e-9)
     assert res.bound >= best - 1e-9
@@ -133,7 +134,9 @@ def test_a_time_limit_reports_feasible_with_a_bound_above_the_optimum() -> None:
     none = np.zeros(0, dtype=np.int64)
     nb = sp.csr_array((d <= 12).astype(float))
     clients = _benders_cover.Clients.from_neighbours(nb, w, none)
-    short = _benders_cover.solve(clients, 8, none, np.arange(8), gap=0.0, time_limit=1e-3)
+    short = _benders_cover.solve(
+        clients, 8, none, np.arange(8), SolveOptions(gap=0.0, time_limit=1e-3)
+    )
     # the optimum by the present path (Lagrangian bound and integer program)
     full = MaximalCovering.from_cost_matrix(d, w, 8, threshold=12.0).solve(gap=0.0)
     assert full.status == "optimal"

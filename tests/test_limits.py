@@ -55,7 +55,7 @@ def test_cbc_preprocessing_stopped_by_the_limit_is_not_a_proof_of_infeasibility(
     from the same warm start, the plan comes back."""
     import pulp
 
-    from siting.optimize import _solvers
+    from siting.optimize import SolveOptions, _cbc, _solvers
 
     prob = pulp.LpProblem("warm", pulp.LpMaximize)
     x = [pulp.LpVariable(f"x{i}", cat="Binary") for i in range(4)]
@@ -63,27 +63,27 @@ def test_cbc_preprocessing_stopped_by_the_limit_is_not_a_proof_of_infeasibility(
     prob += pulp.lpSum(x) <= 2
     for v, value in zip(x, [1, 1, 0, 0], strict=True):
         v.setInitialValue(value)
-    real = _solvers._cbc_solve
+    real = _cbc.cbc_solve
     calls: list[tuple[list[str] | None, list[float | None]]] = []
 
-    def stopped_in_preprocessing(prob, time_limit, tol, threads, msg, *, options=None):  # type: ignore[no-untyped-def]
-        calls.append((options, [v.varValue for v in prob.variables()]))
-        if options is None:  # what CBC does when its limit stops preprocessing
+    def stopped_in_preprocessing(prob, options, *, flags=None):  # type: ignore[no-untyped-def]
+        calls.append((flags, [v.varValue for v in prob.variables()]))
+        if flags is None:  # what CBC does when its limit stops preprocessing
             for v in prob.variables():
                 v.varValue = 0.0
             prob.status = pulp.LpStatusInfeasible
             return "Pre-processing says infeasible or unbounded\n(Wallclock seconds):       0.16\n"
-        return real(prob, time_limit, tol, threads, msg, options=options)
+        return real(prob, options, flags=flags)
 
-    monkeypatch.setattr(_solvers, "_cbc_solve", stopped_in_preprocessing)
-    info = _solvers.run(prob, "cbc", time_limit=0.1)
+    monkeypatch.setattr(_cbc, "cbc_solve", stopped_in_preprocessing)
+    info = _solvers.run(prob, SolveOptions("cbc", time_limit=0.1))
     assert info.status in ("optimal", "feasible")
     assert info.objective == pytest.approx(7.0)
     assert calls[1][0] == ["preprocess off"]
     assert calls[1][1] == [1, 1, 0, 0]  # the warm start, back in place
     # with time to spare, CBC's preprocessing is believed
     calls.clear()
-    assert _solvers.run(prob, "cbc", time_limit=60.0).status == "infeasible"
+    assert _solvers.run(prob, SolveOptions("cbc", time_limit=60.0)).status == "infeasible"
     assert len(calls) == 1
 
 

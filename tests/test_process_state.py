@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from siting import settings as siting_settings
 from siting.errors import SolverError
 from siting.optimize import CapacitatedCoverage, MaximalCovering, MinimumPlan, PMedian, _solvers
+from siting.optimize.options import SolveOptions
 from siting.optimize.pmedian import _benders
 from siting.optimize.result import SolveResult
 
@@ -85,7 +86,7 @@ def _pmedian_benders() -> SolveResult:
     m = sp.csr_array(np.where(cost <= 15.0, cost, 0.0))
     rows = _benders.Rows.from_csr(m.indptr, m.indices, m.data, w, m.shape[1], 20.0)
     none = np.zeros(0, dtype=np.int64)
-    res = _benders.solve(rows, 6, none, np.arange(6), gap=0.0)
+    res = _benders.solve(rows, 6, none, np.arange(6), SolveOptions(gap=0.0))
     return SolveResult(
         model="pmedian",
         selected=res.selected,
@@ -172,7 +173,7 @@ def test_a_pulp_solve_that_fails_says_what_happened(
     x = pulp.LpVariable("x", 0, 1, cat="Integer")
     prob += x
     with pytest.raises(SolverError, match=r"failed with no plan.*Not Set") as err:
-        _solvers.run(prob, threads=1)
+        _solvers.run(prob, SolveOptions(threads=1))
     assert "time limit" not in str(err.value)
 
 
@@ -183,7 +184,7 @@ def test_threads_asked_for_are_the_threads_used(highs_used_before: None) -> None
         x = pulp.LpVariable("x", 0, 5, cat="Integer")
         prob += x
         prob += x >= 2
-        info = _solvers.run(prob, threads=threads)
+        info = _solvers.run(prob, SolveOptions(threads=threads))
         assert info.status == "optimal" and info.objective == pytest.approx(2.0)
         assert prob.solverModel.getOptionValue("threads")[1] == threads
 

@@ -146,9 +146,3 @@ class HighsMaster:
         if len(sites):
             v = np.full(len(sites), value)
             self.h.changeColsBounds(len(sites), np.asarray(sites, dtype=np.int64), v, v)
-
-
-def _closed(upper: float, bound: float, gap: float) -> bool:
-    """Whether the plan of cost ``upper`` is proven within ``gap`` of ``bound``."""
-    g = _solvers.relative_gap(upper, bound if np.isfinite(bound) else None)
-    return g is not None and g <= gap + 1e-9  # 1e-9: float noise of the bounds

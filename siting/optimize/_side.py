@@ -136,7 +136,7 @@ class _SideConstraints:
             return f"{what} has no feasible plan"
         return f"{what} has no plan meeting " + " and ".join(parts) + "; relax one of them"
 
-    def _plain(self) -> bool:
+    def plain(self) -> bool:
         """No spacing, equity or budget rows: the large-instance methods apply."""
         return (
             len(self.spacing_pairs) == 0

@@ -11,73 +11,34 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import sys
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulp
 
 from siting import settings
-from siting._clock import time_left
-from siting.errors import InputError, SolverError, TimeLimitError
+from siting.errors import SolverError
+from siting.optimize import _cbc
+from siting.optimize._report import SolveInfo as SolveInfo  # read as _solvers.SolveInfo
+from siting.optimize._report import infeasible, objective_value
+from siting.optimize._report import no_plan_error as no_plan_error
+from siting.optimize._report import relative_gap as relative_gap
+
+if TYPE_CHECKING:
+    from siting.optimize.options import SolveOptions
 
 log = logging.getLogger(__name__)
 
-SOLVERS = ("highs", "cbc")
 
-
-@dataclass(frozen=True)
-class SolveInfo:
-    """What a solver run proved.
-
-    ``status`` is ``"optimal"`` (optimality proven within the relative gap
-    tolerance ``gap_tolerance``) or ``"feasible"`` (a plan, optimality not
-    proven; ``gap`` says how far it may be from the best). ``bound`` is the best
-    bound on the objective the solver proved (None when it did not report one).
-    """
-
-    status: str
-    objective: float
-    bound: float | None
-    gap: float | None
-    solver: str
-    seconds: float
-    gap_tolerance: float
-    stopped_by: str | None
-
-    def describe(self) -> str:
-        """A short human label, e.g. ``optimal`` or ``feasible, gap 1.2% (time limit)``."""
-        gap = f"gap {100 * self.gap:.2f}%" if self.gap is not None else "gap unknown"
-        if self.status == "infeasible":
-            return "infeasible"
-        if self.status == "optimal":
-            return f"optimal ({gap}, tolerance {100 * self.gap_tolerance:.2g}%)"
-        why = f" ({self.stopped_by})" if self.stopped_by else ""
-        return f"feasible, {gap}{why}"
-
-
-def run(
-    prob: pulp.LpProblem,
-    solver: str | None = None,
-    *,
-    time_limit: float | None = None,
-    gap: float | None = None,
-    threads: int | None = None,
-    msg: bool = False,
-) -> SolveInfo:
-    """Solve ``prob`` with HiGHS (default) or CBC and read back an honest status.
+def run(prob: pulp.LpProblem, options: SolveOptions) -> SolveInfo:
+    """Solve ``prob`` with ``options`` (HiGHS or CBC) and read back an honest status.
 
     Raises
     ------
-    InputError
-        Unknown solver name or bad option.
     pulp.PulpSolverError
         Not raised: turned into :class:`SolverError`.
     SolverError
@@ -86,17 +47,20 @@ def run(
     An infeasible problem is reported as ``status == "infeasible"`` with NaN
     objective, so that callers can explain which constraint to relax.
     """
-    name, tol = check_options(solver, time_limit, gap)
     start = time.perf_counter()
-    if name == "highs":
+    if options.solver == "highs":
         quiet_banner()
-        info = _run_highs(prob, time_limit, tol, threads, msg)
+        info = _run_highs(prob, options)
     else:
-        info = _run_cbc(prob, time_limit, tol, threads, msg)
+        info = _cbc.run(prob, options)
     seconds = time.perf_counter() - start
     info = SolveInfo(**{**info.__dict__, "seconds": seconds})
     log.info(
-        "solver %s: %s, objective %.6g, %.2f s", name, info.describe(), info.objective, seconds
+        "solver %s: %s, objective %.6g, %.2f s",
+        options.solver,
+        info.describe(),
+        info.objective,
+        seconds,
     )
     return info
 
@@ -136,21 +100,6 @@ def quiet_banner() -> None:
         _banner_shown = True
 
 
-def check_options(
-    solver: str | None, time_limit: float | None, gap: float | None
-) -> tuple[str, float]:
-    """Validate the solve options; return the solver name and the relative gap tolerance."""
-    name = (solver or "highs").lower()
-    if name not in SOLVERS:
-        raise InputError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
-    if time_limit is not None and not time_limit > 0:
-        raise InputError(f"time_limit: expected seconds > 0, got {time_limit}")
-    tol = 1e-4 if gap is None else float(gap)
-    if not 0.0 <= tol < 1.0:
-        raise InputError(f"gap: expected a relative gap in [0, 1), got {gap}")
-    return name, tol
-
-
 def thread_count(requested: int | None) -> int:
     """The threads of a HiGHS run: ``requested``, else ``settings.HIGHS_THREADS``."""
     return int(requested or settings.HIGHS_THREADS)
@@ -178,23 +127,11 @@ def fresh_scheduler() -> Iterator[None]:
         highspy.Highs.resetGlobalScheduler(True)
 
 
-def no_plan_error(solver: str, status: str, *, timed: bool) -> SolverError:
-    """The error of a solve that ended with no plan: a time limit (the user can raise
-    it) or a solver failure, named by the solver's own status."""
-    if timed:
-        return TimeLimitError(
-            f"{solver} stopped by its time limit before it found a plan; "
-            "raise the time limit (optimize.time_limit_s) or relax the request"
-        )
-    return SolverError(f"{solver} failed with no plan (model status {status!r})")
-
-
-def _run_highs(
-    prob: pulp.LpProblem, time_limit: float | None, tol: float, threads: int | None, msg: bool
-) -> SolveInfo:
+def _run_highs(prob: pulp.LpProblem, options: SolveOptions) -> SolveInfo:
     import highspy
 
-    threads = thread_count(threads)
+    time_limit, tol, msg = options.time_limit, options.gap, options.msg
+    threads = thread_count(options.threads)
 
     started = time.perf_counter()
     end = None if time_limit is None else started + time_limit
@@ -218,11 +155,11 @@ def _run_highs(
     hinfo = h.getInfo()
     sense = -1.0 if prob.sense == pulp.LpMaximize else 1.0
     if ms in (st.kInfeasible, st.kUnboundedOrInfeasible):
-        return _infeasible("highs", tol)
+        return infeasible("highs", tol)
     has_solution = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
     if not has_solution:
         raise no_plan_error("HiGHS", h.modelStatusToString(ms), timed=ms == st.kTimeLimit)
-    objective = _objective(prob)
+    objective = objective_value(prob)
     bound: float | None
     if prob.isMIP():
         raw_bound = float(hinfo.mip_dual_bound)
@@ -280,98 +217,6 @@ class _WarmHiGHS(pulp.HiGHS):
             super().callSolver(lp)
 
 
-_CBC_BOUND = re.compile(r"best possible\s+(-?[\d.eE+]+)|Lower bound:\s+(-?[\d.eE+]+)")
-
-
-def _run_cbc(
-    prob: pulp.LpProblem, time_limit: float | None, tol: float, threads: int | None, msg: bool
-) -> SolveInfo:
-    started = time.perf_counter()
-    start = [(v, v.varValue) for v in prob.variables()]
-    text = _cbc_solve(prob, time_limit, tol, threads, msg)
-    if (
-        prob.status == pulp.LpStatusInfeasible
-        and time_limit is not None
-        and _CBC_PREPROCESS_INFEASIBLE in text
-        and _cbc_wallclock(text) >= 0.9 * time_limit
-    ):
-        # CBC 2.10 stopped by its time limit in preprocessing says "infeasible" (seen
-        # at 0.1 s on Almaty, with a feasible warm start): not proven; solve again
-        # without preprocessing in the time left, which keeps the warm start
-        log.info("CBC: preprocessing stopped by the time limit said infeasible; again without it")
-        left = time_left(time_limit, time.perf_counter() - started)
-        for v, value in start:
-            v.varValue = value
-        text = _cbc_solve(prob, left, tol, threads, msg, options=["preprocess off"])
-    if prob.status == pulp.LpStatusInfeasible:
-        return _infeasible("cbc", tol)
-    if prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
-        timed = time_limit is not None and "stopped on time" in text.lower()
-        raise no_plan_error("CBC", pulp.LpStatus[prob.status], timed=timed)
-    objective = _objective(prob)
-    if prob.sol_status == pulp.LpSolutionOptimal:
-        return SolveInfo("optimal", objective, objective, 0.0, "cbc", 0.0, tol, None)
-    # CBC minimises internally; for a maximisation it logs the negated bound
-    bound = None
-    found = _CBC_BOUND.findall(text)
-    if found:
-        raw = float(next(v for v in found[-1] if v))
-        bound = -raw if prob.sense == pulp.LpMaximize and raw * objective < 0 else raw
-    stopped = "time limit" if "time" in text.lower() else "stopped"
-    return SolveInfo(
-        "feasible", objective, bound, relative_gap(objective, bound), "cbc", 0.0, tol, stopped
-    )
-
-
-_CBC_PREPROCESS_INFEASIBLE = "Pre-processing says infeasible"
-_CBC_WALLCLOCK = re.compile(r"Wallclock seconds\):\s+([\d.]+)")
-
-
-def _cbc_wallclock(text: str) -> float:
-    """The wall-clock seconds CBC's log reports for its run (0 when it says none)."""
-    found = _CBC_WALLCLOCK.findall(text)
-    return float(found[-1]) if found else 0.0
-
-
-def _cbc_solve(
-    prob: pulp.LpProblem,
-    time_limit: float | None,
-    tol: float,
-    threads: int | None,
-    msg: bool,
-    *,
-    options: list[str] | None = None,
-) -> str:
-    """Run CBC on ``prob`` (warm-started from the variables' values); its log."""
-    with tempfile.TemporaryDirectory(prefix="siting-cbc-") as tmp:
-        log_path = Path(tmp) / "cbc.log"
-        warm = any(v.varValue is not None for v in prob.variables())
-        solver = _cbc(
-            msg=msg,
-            timeLimit=time_limit,
-            gapRel=tol,
-            threads=threads,
-            logPath=str(log_path),
-            warmStart=warm,
-            options=options or [],
-        )
-        try:
-            prob.solve(solver)
-        except pulp.PulpSolverError as exc:
-            raise SolverError(f"CBC failed: {exc}") from None
-        return log_path.read_text(errors="replace") if log_path.exists() else ""
-
-
-def _cbc(**options: object) -> pulp.LpSolver:
-    """CBC via ``COIN_CMD`` if a binary is installed (``pulp[cbc]``), else PuLP's bundled one."""
-    coin = pulp.COIN_CMD(**options)
-    if coin.available():
-        return coin
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # bundled CBC, deprecated in PuLP 4
-        return pulp.PULP_CBC_CMD(**options)
-
-
 def _proven(prob: pulp.LpProblem) -> bool:
     """Whether HiGHS says it proved the last solve optimal."""
     import highspy
@@ -388,24 +233,5 @@ def _values_match(prob: pulp.LpProblem) -> bool:
     sense = -1.0 if prob.sense == pulp.LpMaximize else 1.0
     constant = float(prob.objective.constant) if prob.objective is not None else 0.0
     own = sense * float(h.getObjectiveValue()) + constant
-    read = _objective(prob)
+    read = objective_value(prob)
     return abs(own - read) <= 1e-6 * max(1.0, abs(own))
-
-
-def _objective(prob: pulp.LpProblem) -> float:
-    """The objective's value; 0 for a problem whose objective has no terms (everything
-    it could count is already a constant, e.g. all demand covered by existing sites),
-    where PuLP gives None."""
-    value = pulp.value(prob.objective) if prob.objective is not None else None
-    return float(value) if value is not None else 0.0
-
-
-def _infeasible(solver: str, tol: float) -> SolveInfo:
-    nan = float("nan")
-    return SolveInfo("infeasible", nan, None, None, solver, 0.0, tol, None)
-
-
-def relative_gap(objective: float, bound: float | None) -> float | None:
-    if bound is None:
-        return None
-    return abs(bound - objective) / max(abs(objective), 1e-10)

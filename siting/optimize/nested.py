@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from siting.errors import InfeasibleError, InputError
+from siting.optimize.options import SolveOptions
 from siting.optimize.result import SolveResult
 
 
@@ -33,7 +34,7 @@ def phased_plan(
     fixed: np.ndarray,
     *,
     maximize: bool,
-    solver: str | None = None,
+    solver: str | SolveOptions | None = None,
     time_limit: float | None = None,
     gap: float | None = None,
     threads: int | None = None,
@@ -56,6 +57,9 @@ def phased_plan(
         Sites every stage keeps (existing stations).
     maximize
         Whether the model's objective is maximised.
+    solver, time_limit, gap, threads
+        The options of every solve, as a model's ``solve`` takes them (``solver``
+        may be a :class:`~siting.optimize.SolveOptions`).
     """
     if not sizes or any(b <= a for a, b in itertools.pairwise(sizes)):
         raise InputError(f"optimize.phases: expected strictly increasing sizes, got {sizes}")
@@ -64,12 +68,12 @@ def phased_plan(
             f"optimize.phases: the first phase ({sizes[0]}) is smaller than the "
             f"{len(fixed)} existing stations"
         )
-    opts = {"solver": solver, "time_limit": time_limit, "gap": gap, "threads": threads}
+    o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads)
     phases: list[Phase] = []
     keep = np.asarray(fixed, dtype=np.int64)
     for p in sizes:
-        nested = make_model(p, keep).solve(**opts)
-        alone = make_model(p, np.asarray(fixed, dtype=np.int64)).solve(**opts)
+        nested = make_model(p, keep).solve(o)
+        alone = make_model(p, np.asarray(fixed, dtype=np.int64)).solve(o)
         ind, nes = alone.objective, nested.objective
         lost = (ind - nes) if maximize else (nes - ind)
         cost = lost / abs(ind) if abs(ind) > 1e-12 else 0.0

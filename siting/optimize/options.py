@@ -7,7 +7,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from siting.optimize._solvers import check_options
+from siting.errors import InputError
+
+#: The solvers a model can run.
+SOLVERS = ("highs", "cbc")
 
 
 @dataclass(frozen=True)
@@ -72,3 +75,18 @@ class SolveOptions:
     def but(self, **changes: Any) -> SolveOptions:
         """A copy with ``changes`` (for example another ``time_limit``)."""
         return dataclasses.replace(self, **changes)
+
+
+def check_options(
+    solver: str | None, time_limit: float | None, gap: float | None
+) -> tuple[str, float]:
+    """Validate the solve options; return the solver name and the relative gap tolerance."""
+    name = (solver or "highs").lower()
+    if name not in SOLVERS:
+        raise InputError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
+    if time_limit is not None and not time_limit > 0:
+        raise InputError(f"time_limit: expected seconds > 0, got {time_limit}")
+    tol = 1e-4 if gap is None else float(gap)
+    if not 0.0 <= tol < 1.0:
+        raise InputError(f"gap: expected a relative gap in [0, 1), got {gap}")
+    return name, tol

@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,26 +18,19 @@ from siting._clock import time_left
 from siting.optimize import _solvers
 from siting.optimize._rows import cover_rows as _cover_rows
 from siting.optimize.capacitated import _flow
-from siting.optimize.capacitated._solve import plan_figures, same_reach_rows, unmerged
+from siting.optimize.capacitated._merge import plan_figures, same_reach_rows, unmerged
 from siting.optimize.covering import _heuristics as _cover
 from siting.optimize.covering.model import MaximalCovering
 from siting.optimize.result import SolveResult
 
 if TYPE_CHECKING:
     from siting.optimize.capacitated.model import CapacitatedCoverage
+    from siting.optimize.options import SolveOptions
 
 log = logging.getLogger(__name__)
 
 
-def solve_large(
-    model: CapacitatedCoverage,
-    solver: str | None,
-    *,
-    time_limit: float | None,
-    gap: float | None,
-    threads: int | None,
-    msg: bool,
-) -> SolveResult:
+def solve_large(model: CapacitatedCoverage, options: SolveOptions) -> SolveResult:
     """A large instance: merged rows, bounds over every candidate, MIP on the best.
 
     1. Points with the same sites in reach are merged (exact: shares of a merged
@@ -66,17 +60,84 @@ def solve_large(
         )
         plain = copy.copy(model)
         plain.secondary = False
-        res = solve_large(plain, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        res = solve_large(plain, options)
         res.extra["secondary"] = {
             "order": "off: the instance is above settings.CAPACITATED_DIRECT_PAIRS",
             "status": "not applied",
         }
         return res
     t0 = time.perf_counter()
-    _, tol = _solvers.check_options(solver, time_limit, gap)
+    time_limit, tol = options.time_limit, options.gap
     n_s = model.neighbours.shape[1]
     live, rows, rep_of, ac, dc = same_reach_rows(model)
     sub = sp.csr_array(model.neighbours[rows])
+    w = ac + dc
+    b = _bounds(model, sub, ac, dc, time_limit, tol)
+    types, flow, start_gap = b.types, b.flow, b.start_gap
+    # the integer program on the most promising candidates, from the flow's plan; on
+    # the plan's sites alone (its types and assignment) when it meets the bound
+    plan_sites = np.fromiter(sorted(types), dtype=np.int64)
+    met = start_gap is not None and start_gap <= tol
+    keep = (
+        plan_sites
+        if met
+        else np.union1d(_promising(model, sub, ac, dc, b.value, b.cover_plan), plan_sites)
+    )
+    heuristic_s = time.perf_counter() - t0
+    left = time_left(time_limit, heuristic_s)
+    log.info(
+        "capacitated: %d points merged into %d rows; bounds: capacity %.6g, network %.6g, "
+        "coverage %.6g; the flow's plan serves %.6g; %s on %d of %d candidates "
+        "(%.2f s so far)",
+        int(live.sum()),
+        len(rows),
+        b.capacity,
+        b.network,
+        b.coverage,
+        flow.served,
+        "it meets the bound, no integer program" if met else "integer program",
+        len(keep),
+        n_s,
+        heuristic_s,
+    )
+    if met:  # proven by the bound: the flow is the plan, no integer program
+        res = _flow_result(model, keep, types, flow, len(rows), float(w.sum()), tol)
+    else:
+        start = _start_on(keep, types, flow, ac, dc)
+        fixed = np.searchsorted(keep, model.fixed)
+        res = _solve_restricted(
+            model, sub, ac, dc, keep, fixed, options.but(time_limit=left), start=start
+        )
+    return _for_every_plan(model, res, keep, b, (live, rows, rep_of, ac, dc), heuristic_s, tol)
+
+
+@dataclass
+class _Bounds:
+    """Step 2 and 3 of :func:`solve_large`: the bounds over every plan and the start."""
+
+    value: np.ndarray
+    capacity: float
+    network: float
+    coverage: float
+    upper: float
+    types: dict[int, str]
+    flow: _flow.Flow
+    start_gap: float | None
+    cover_plan: np.ndarray
+    iterations: int
+
+
+def _bounds(
+    model: CapacitatedCoverage,
+    sub: sp.csr_array,
+    ac: np.ndarray,
+    dc: np.ndarray,
+    time_limit: float | None,
+    tol: float,
+) -> _Bounds:
+    """The capacity and network bounds, the flow's plan and, when that plan does not
+    meet them within ``tol``, the covering bound and plan (on the merged rows)."""
+    n_s = sub.shape[1]
     w = ac + dc
     free = np.ones(n_s, dtype=bool)
     free[model.fixed] = False
@@ -97,44 +158,38 @@ def solve_large(
         budget_s = 0.15 * time_limit if time_limit else 20.0
         cover_plan, lag, bound_coverage = _coverage_bound(model, sub, w, free, budget_s)
         upper, iterations = min(upper, bound_coverage), lag.iterations
-    # the integer program on the most promising candidates, from the flow's plan; on
-    # the plan's sites alone (its types and assignment) when it meets the bound
-    plan_sites = np.fromiter(sorted(types), dtype=np.int64)
-    met = start_gap is not None and start_gap <= tol
-    keep = (
-        plan_sites
-        if met
-        else np.union1d(_promising(model, sub, ac, dc, value, cover_plan), plan_sites)
-    )
-    heuristic_s = time.perf_counter() - t0
-    left = time_left(time_limit, heuristic_s)
-    log.info(
-        "capacitated: %d points merged into %d rows; bounds: capacity %.6g, network %.6g, "
-        "coverage %.6g; the flow's plan serves %.6g; %s on %d of %d candidates "
-        "(%.2f s so far)",
-        int(live.sum()),
-        len(rows),
+    return _Bounds(
+        value,
         bound_capacity,
         bound_network,
         bound_coverage,
-        flow.served,
-        "it meets the bound, no integer program" if met else "integer program",
-        len(keep),
-        n_s,
-        heuristic_s,
+        upper,
+        types,
+        flow,
+        start_gap,
+        cover_plan,
+        iterations,
     )
-    if met:  # proven by the bound: the flow is the plan, no integer program
-        res = _flow_result(model, keep, types, flow, len(rows), float(w.sum()), tol)
-    else:
-        start = _start_on(keep, types, flow, ac, dc)
-        fixed = np.searchsorted(keep, model.fixed)
-        res = _solve_restricted(
-            model, sub, ac, dc, keep, fixed, solver, left, gap, threads, msg, start=start
-        )
+
+
+def _for_every_plan(
+    model: CapacitatedCoverage,
+    res: SolveResult,
+    keep: np.ndarray,
+    b: _Bounds,
+    merge: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    heuristic_s: float,
+    tol: float,
+) -> SolveResult:
+    """Step 4's result ``res`` (on the ``keep`` candidates and the merged rows) as the
+    whole instance's: its sites and figures back on the model's, its gap against the
+    bounds ``b`` over every plan. ``merge`` is :func:`same_reach_rows`'s answer."""
+    live, rows, rep_of, ac, dc = merge
+    n_s = model.neighbours.shape[1]
     selected = keep[res.selected]
-    bound = upper
+    bound = b.upper
     if len(keep) == n_s and res.bound is not None:
-        bound = min(upper, res.bound)
+        bound = min(b.upper, res.bound)
     g = _solvers.relative_gap(res.objective, bound)
     proven = (len(keep) == n_s and res.status == "optimal") or (g is not None and g <= tol + 1e-9)
     status = "optimal" if proven else "feasible"
@@ -149,11 +204,11 @@ def solve_large(
             "points_merged": int(live.sum()),
             "rows": len(rows),
             "candidates_kept": len(keep),
-            "bound_capacity": bound_capacity,
-            "bound_network": bound_network,
-            "bound_coverage": bound_coverage if np.isfinite(bound_coverage) else None,
-            "flow_start": flow.served,
-            "lagrangian_steps": iterations,
+            "bound_capacity": b.capacity,
+            "bound_network": b.network,
+            "bound_coverage": b.coverage if np.isfinite(b.coverage) else None,
+            "flow_start": b.flow.served,
+            "lagrangian_steps": b.iterations,
             "reduced_bound": res.bound,
             "heuristic_s": round(heuristic_s, 3),
         },
@@ -220,11 +275,7 @@ def _solve_restricted(
     dc: np.ndarray,
     keep: np.ndarray,
     fixed: np.ndarray,
-    solver: str | None,
-    time_limit: float | None,
-    gap: float | None,
-    threads: int | None,
-    msg: bool,
+    options: SolveOptions,
     *,
     start: dict[str, Any],
 ) -> SolveResult:
@@ -242,9 +293,7 @@ def _solve_restricted(
         fixed=fixed,
         station_cost=model.station_cost,
     )
-    restricted._direct = True
-    restricted._start = start
-    return restricted.solve(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+    return restricted.solve_direct(options, start=start)
 
 
 def _promising(

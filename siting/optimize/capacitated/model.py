@@ -384,11 +384,6 @@ class CapacitatedCoverage(_SideConstraints):
         """
         return _rows.build(self, floor=floor, start=start, mode=mode, weight=weight)
 
-    #: Solve this instance as given (no row merging or candidate reduction).
-    _direct = False
-    #: The large path's warm start (else the greedy plan).
-    _start: dict[str, Any] | None = None
-
     def solve(
         self,
         solver: str | SolveOptions | None = None,
@@ -404,8 +399,15 @@ class CapacitatedCoverage(_SideConstraints):
         ``capacity`` and ``utilisation``; and ``served_ac``, ``served_dc`` per point.
         """
         o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
-        solver, time_limit, gap, threads, msg = o.solver, o.time_limit, o.gap, o.threads, o.msg
-        return _solve.solve(self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
+        return _solve.solve(self, o)
+
+    def solve_direct(
+        self, options: SolveOptions, *, start: dict[str, Any] | None = None
+    ) -> SolveResult:
+        """Solve this instance as given: one integer program, no merge of points and
+        no reduction of candidates, warm-started from ``start`` (a plan in the form
+        of :meth:`greedy`; else the greedy plan)."""
+        return _solve.solve_direct(self, options, start=start)
 
     def plan_served(self, plan: dict[str, Any]) -> float:
         """Sessions per day a plan of :meth:`greedy` serves."""

@@ -38,24 +38,27 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from siting import settings
-from siting.optimize._master import HighsMaster, _closed
+from siting.optimize import _benders
+from siting.optimize._master import HighsMaster
 from siting.optimize._rows import row_indices
 from siting.optimize.covering import _heuristics as _cover
 from siting.optimize.covering._clients import _COVERED, Clients, dominated, undominated
+from siting.optimize.options import SolveOptions
 
 log = logging.getLogger(__name__)
 
 #: Violation (relative to the group's cover) below which a cut is not added: above
 #: HiGHS's feasibility tolerance, so a cut already in the master is never found again.
 _VIOLATION = 1e-6
-#: LP rounds stop when the bound moves less than this (relative) over 3 rounds.
-_TAIL = 1e-7
+#: The options of a solve given none: HiGHS, no time limit, the default gap.
+_DEFAULT = SolveOptions()
 
 
 def cuts_at(
@@ -180,145 +183,98 @@ class _Master(HighsMaster):
         self.set_start(np.concatenate([y, per]))
 
 
+class _Family:
+    """The covering's part of the shared loop (:func:`siting.optimize._benders.run`)."""
+
+    maximize = True
+    name = "benders (cover)"
+    log = log
+
+    def __init__(
+        self,
+        clients: Clients,
+        p: int,
+        fixed: np.ndarray,
+        master: _Master,
+        dominated: tuple[np.ndarray, np.ndarray],
+        seed: int,
+    ) -> None:
+        self.clients, self.p, self.fixed, self.master = clients, p, fixed, master
+        self.n_sites, self.n_theta = clients.n_sites, clients.n_groups
+        self.constant = clients.constant
+        self.dom, self.by = dominated
+        self.seed = seed
+        self.note = f"{int(self.dom.sum())} sites dominated, "
+
+    def value(self, sites: np.ndarray) -> float:
+        return self.clients.value(sites)
+
+    def start_from(self, sites: np.ndarray) -> None:
+        self.master.start_from(sites)
+
+    def add_plan_cuts(self, sites: np.ndarray) -> None:
+        """The cuts of every group at the plan ``sites``."""
+        y = np.zeros(self.clients.n_sites)
+        y[sites] = 1.0
+        s = self.clients.nb @ y
+        self.master.add(*cuts_at(self.clients, y, s, np.arange(self.clients.n_groups)))
+
+    def separate(self, y: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, Callable[[], None]]:
+        s, per = self.clients.cover(y)
+        violated = np.flatnonzero(theta - per > _VIOLATION * np.maximum(per, 1.0))
+        return violated, lambda: self.master.add(*cuts_at(self.clients, y, s, violated))
+
+    def polish(
+        self, guess: np.ndarray, y: np.ndarray, left: Callable[[], float | None]
+    ) -> np.ndarray:
+        """The swap, then a perturbation search, on the undominated sites."""
+        c, fixed = self.clients, self.fixed
+        budget = min(10.0, 0.2 * (left() or 50.0))
+        guess = _cover.swap(c.nb, c.w, guess, fixed, time_limit=budget)
+        guess = _cover.perturbed_search(
+            c.nb,
+            c.w,
+            undominated(guess, self.dom, self.by, fixed),
+            fixed,
+            prefer=np.where(self.dom, 0.0, y),
+            rounds=settings.COVER_SEARCH_ROUNDS,
+            seed=self.seed,
+            time_limit=settings.COVER_SEARCH_SHARE * (left() or 50.0),
+        )
+        return undominated(guess, self.dom, self.by, fixed)
+
+    def started(self, best: np.ndarray) -> None:
+        self.add_plan_cuts(best)
+
+    def fix(
+        self, y: np.ndarray, lp_bound: float, incumbent: float, best: np.ndarray, lp_optimal: bool
+    ) -> int:
+        return _fix_by_reduced_cost(
+            self.master, y, lp_bound, incumbent, best, self.fixed, lp_optimal
+        )
+
+
 def solve(
     clients: Clients,
     p: int,
     fixed: np.ndarray,
     start: np.ndarray,
+    options: SolveOptions = _DEFAULT,
     *,
-    time_limit: float | None = None,
-    gap: float = 1e-4,
-    threads: int | None = None,
     seed: int = 0,
 ) -> CoverResult:
-    """Solve the maximal covering of ``clients`` from the plan ``start`` (module docstring);
-    ``seed`` drives the plan search after the linear rounds."""
-    # One function of about 110 lines, on purpose: its two phases (LP cut rounds, then
-    # integer master rounds) share the master, the incumbent, the bound and the deadline,
-    # and the reduced-cost fixing between them needs all four; split, they would pass
-    # them back and forth.
+    """Solve the maximal covering of ``clients`` from the plan ``start`` (module docstring)
+    within ``options.time_limit`` and ``options.gap``, on ``options.threads``; ``seed``
+    drives the plan search after the linear rounds."""
     t0 = time.perf_counter()
-    deadline = np.inf if time_limit is None else t0 + time_limit
-
-    def left() -> float | None:
-        return None if time_limit is None else max(0.0, deadline - time.perf_counter())
-
     dom, by = dominated(clients, fixed, p)
     best = undominated(np.asarray(start, dtype=np.int64), dom, by, fixed)
-    lower = clients.value(best)
-    master = _Master(clients, p, fixed, threads)
+    master = _Master(clients, p, fixed, options.threads)
     master.fix(np.flatnonzero(dom), 0.0)
-    everyone = np.arange(clients.n_groups)
-
-    def add_plan_cuts(sites: np.ndarray, which: np.ndarray = everyone) -> None:
-        y = np.zeros(clients.n_sites)
-        y[sites] = 1.0
-        s = clients.nb @ y
-        master.add(*cuts_at(clients, y, s, which))
-
-    add_plan_cuts(best)
-    # phase 1: cut rounds on the linear relaxation
-    upper, history, lp_rounds, lp_optimal = np.inf, [], 0, False
-    y = np.zeros(clients.n_sites)
-    while lp_rounds == 0 or time.perf_counter() < deadline:  # one round at least: a bound
-        y, theta, obj, lp_optimal = master.solve(left())
-        lp_rounds += 1
-        if not lp_optimal:  # stopped by the time limit: no bound from it
-            break
-        upper = min(upper, obj + clients.constant)
-        s, per = clients.cover(y)
-        violated = np.flatnonzero(theta - per > _VIOLATION * np.maximum(per, 1.0))
-        history.append(upper)
-        tail = len(history) > 3 and history[-4] - history[-1] <= _TAIL * max(1.0, upper)
-        if not len(violated) or tail or _closed(lower, upper, gap):
-            break
-        master.add(*cuts_at(clients, y, s, violated))
-    lp_bound = upper
-    if lp_optimal and time.perf_counter() < deadline:  # round the LP, then swap
-        ranked = np.argsort(-y, kind="stable")
-        extra = ranked[~np.isin(ranked, fixed)][: p - len(fixed)]
-        guess = np.sort(np.concatenate([fixed, extra]).astype(np.int64))
-        budget = min(10.0, 0.2 * (left() or 50.0))
-        guess = _cover.swap(clients.nb, clients.w, guess, fixed, time_limit=budget)
-        guess = _cover.perturbed_search(
-            clients.nb,
-            clients.w,
-            undominated(guess, dom, by, fixed),
-            fixed,
-            prefer=np.where(dom, 0.0, y),
-            rounds=settings.COVER_SEARCH_ROUNDS,
-            seed=seed,
-            time_limit=settings.COVER_SEARCH_SHARE * (left() or 50.0),
-        )
-        guess = undominated(guess, dom, by, fixed)
-        if (v := clients.value(guess)) > lower:
-            best, lower = guess, v
-        add_plan_cuts(best)
-    log.info(
-        "benders (cover): %d sites dominated, LP %d rounds, bound %.6g, plan %.6g, %d cuts, %.2f s",
-        dom.sum(),
-        lp_rounds,
-        lp_bound,
-        lower,
-        master.n_cuts,
-        time.perf_counter() - t0,
-    )
-    n_fixed = _fix_by_reduced_cost(master, y, lp_bound, lower, best, fixed, lp_optimal)
-    bound = max(upper, lower)
-    status, stopped, mip_rounds = "feasible", None, 0
-    if _closed(lower, bound, gap):
-        status = "optimal"
-    else:  # phase 2: integer master, the cuts of each of its plans
-        n_s = clients.n_sites
-        master.make_integer(gap)
-        while True:
-            remaining = left()
-            if remaining is not None and remaining <= 0:
-                stopped = "time limit"
-                break
-            master.start_from(best)
-            y, theta, _, mip_optimal = master.solve(remaining)
-            mip_rounds += 1
-            if len(y) != n_s:  # stopped with no plan
-                stopped = "time limit"
-                break
-            if (raw := master.dual_bound()) is not None:
-                bound = min(bound, max(raw + clients.constant, lower))
-            sites = np.flatnonzero(y > 0.5)
-            if len(sites) == p and (v := clients.value(sites)) > lower:
-                best, lower = sites, v
-            bound = max(bound, lower)
-            log.info(
-                "benders (cover): integer round %d, plan %.6g, bound %.6g, %.2f s",
-                mip_rounds,
-                lower,
-                bound,
-                time.perf_counter() - t0,
-            )
-            yi = (y > 0.5).astype(float)
-            s, per = clients.cover(yi)
-            violated = np.flatnonzero(theta - per > _VIOLATION * np.maximum(per, 1.0))
-            if _closed(lower, bound, gap):
-                status = "optimal"
-                break
-            if not len(violated):  # the master's plan covers what it says: no cut left
-                stopped = None if mip_optimal else "time limit"
-                break
-            master.add(*cuts_at(clients, yi, s, violated))
-    return CoverResult(
-        selected=best,
-        value=lower,
-        bound=bound,
-        status=status,
-        stopped_by=None if status == "optimal" else (stopped or "gap above tolerance"),
-        lp_bound=lp_bound,
-        lp_rounds=lp_rounds,
-        mip_rounds=mip_rounds,
-        cuts=master.n_cuts,
-        sites_fixed=n_fixed,
-        sites_dominated=int(dom.sum()),
-        seconds=time.perf_counter() - t0,
-    )
+    family = _Family(clients, p, fixed, master, (dom, by), seed)
+    family.add_plan_cuts(best)
+    out = _benders.run(family, best, options, t0=t0)
+    return CoverResult(**out.__dict__, sites_dominated=int(dom.sum()))
 
 
 def _fix_by_reduced_cost(

@@ -30,6 +30,7 @@ from siting.optimize.covering import _heuristics as _cover
 
 if TYPE_CHECKING:
     from siting.optimize.covering.model import MaximalCovering
+    from siting.optimize.options import SolveOptions
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +95,7 @@ def _reduce(model: MaximalCovering, time_limit: float | None) -> _Reduction:
 
 
 def solve_benders(
-    model: MaximalCovering,
-    *,
-    time_limit: float | None,
-    gap: float | None,
-    threads: int | None,
+    model: MaximalCovering, options: SolveOptions
 ) -> tuple[_solvers.SolveInfo, np.ndarray, float, dict[str, Any]]:
     """The model by Benders decomposition from its greedy plan (no side constraints).
 
@@ -106,7 +103,7 @@ def solve_benders(
     per point, so its size does not grow with the demand points.
     """
     t0 = time.perf_counter()
-    _, tol = _solvers.check_options("highs", time_limit, gap)
+    time_limit, tol = options.time_limit, options.gap
     clients = _benders_cover.Clients.from_neighbours(
         model.neighbours, model.weights, model.fixed, costs=model.pair_times
     )
@@ -115,9 +112,7 @@ def solve_benders(
     # the decomposition stops early enough for the model to assign every point
     reserve = settings.COVER_RESULT_SHARE * (time_limit or 0.0)
     left = None if time_limit is None else max(0.05, time_limit - reserve - build_s)
-    res = _benders_cover.solve(
-        clients, model.p, model.fixed, start, time_limit=left, gap=tol, threads=threads
-    )
+    res = _benders_cover.solve(clients, model.p, model.fixed, start, options.but(time_limit=left))
     report = {
         "method": "benders",
         "groups": clients.n_groups,
@@ -158,13 +153,7 @@ def use_benders(model: MaximalCovering, solver: str | None) -> bool:
 
 
 def solve_reduced(
-    model: MaximalCovering,
-    solver: str | None,
-    *,
-    time_limit: float | None,
-    gap: float | None,
-    threads: int | None,
-    msg: bool,
+    model: MaximalCovering, options: SolveOptions
 ) -> tuple[_solvers.SolveInfo, np.ndarray, float, dict[str, Any]]:
     """Greedy and swap plan, Lagrangian bound, site fixing, then the MIP on what is left.
 
@@ -173,7 +162,7 @@ def solve_reduced(
     only exclude plans no better than the swap plan.
     """
     t0 = time.perf_counter()
-    _, tol = _solvers.check_options(solver, time_limit, gap)
+    time_limit, tol = options.time_limit, options.gap
     red = _reduce(model, time_limit)
     plan, lower, upper, report = red.plan, red.lower, red.upper, red.report
     must_open, must_close, eps = red.must_open, red.must_close, red.eps
@@ -205,7 +194,7 @@ def solve_reduced(
         y[j].upBound = 0
     build_s = time.perf_counter() - t0
     left = time_left(time_limit, build_s)
-    info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
+    info = _solvers.run(prob, options.but(time_limit=left))
     if info.status == "infeasible":
         raise InfeasibleError(model.explain_infeasible(f"maximal covering (p={model.p})"))
     selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
@@ -233,16 +222,62 @@ def solve_reduced(
     return info, selected, build_s, report
 
 
+def first_stage(
+    model: MaximalCovering, options: SolveOptions
+) -> tuple[_solvers.SolveInfo, np.ndarray, float, dict[str, Any]]:
+    """The plan of maximal coverage: by Benders decomposition or the reductions when
+    the model has no side constraints (:func:`use_benders`), else the whole integer
+    program. Returns the solver's report, the plan, the build time and ``extra``."""
+    t0 = time.perf_counter()
+    extra: dict[str, Any] = {}
+    if model.plain() and use_benders(model, options.solver):
+        info, selected, build_s, extra["benders"] = solve_benders(model, options)
+        return info, selected, build_s, extra
+    if model.plain():
+        info, selected, build_s, extra["lagrangian"] = solve_reduced(model, options)
+        return info, selected, build_s, extra
+    if use_benders(model, options.solver):
+        log.info(
+            "mclp: spacing, equity or budget rows rule out the Benders decomposition "
+            "and the Lagrangian reductions; the whole integer program instead"
+        )
+    start = model.greedy()
+    prob, y = model.build(start=start)
+    build_s = time.perf_counter() - t0
+    info = _solvers.run(prob, options)
+    if info.status == "infeasible":
+        raise InfeasibleError(model.explain_infeasible(f"maximal covering (p={model.p})"))
+    selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
+    return info, selected, build_s, extra
+
+
+def second_stage(
+    model: MaximalCovering,
+    info: _solvers.SolveInfo,
+    selected: np.ndarray,
+    options: SolveOptions,
+    extra: dict[str, Any],
+) -> tuple[np.ndarray, _solvers.SolveInfo, float, str | None]:
+    """The tie-break stage (:func:`tie_break`) applied to the first stage's plan.
+
+    Returns the plan (the first stage's when the tie-break found none), the report
+    with both stages' seconds, the stage's build time and, when the stage was not
+    proven, why (``extra["tie_break"]`` gets its figures).
+    """
+    plan2, info2, stage2_s = tie_break(model, info, selected, options)
+    if plan2 is None:
+        return selected, info, stage2_s, None
+    extra["tie_break"] = tie_break_report(info2)
+    stopped = None if info2.status == "optimal" else f"tie-break stage: {info2.stopped_by}"
+    info = _solvers.SolveInfo(**{**info.__dict__, "seconds": info.seconds + info2.seconds})
+    return plan2, info, stage2_s, stopped
+
+
 def tie_break(
     model: MaximalCovering,
     info: _solvers.SolveInfo,
     selected: np.ndarray,
-    solver: str | None,
-    *,
-    time_limit: float | None,
-    gap: float | None,
-    threads: int | None,
-    msg: bool,
+    options: SolveOptions,
 ) -> tuple[np.ndarray | None, _solvers.SolveInfo, float]:
     """The lexicographic second stage: keep the coverage of ``info``'s plan and
     minimise the demand-weighted access time, from ``selected``.
@@ -251,11 +286,11 @@ def tie_break(
     and its build time.
     """
     floor = info.objective - 1e-7 * max(1.0, abs(info.objective))
-    remaining = time_left(time_limit, info.seconds)
+    remaining = time_left(options.time_limit, info.seconds)
     t1 = time.perf_counter()
     prob2, y2 = model.build(min_coverage=floor, start=selected)
     build_s = time.perf_counter() - t1
-    info2 = _solvers.run(prob2, solver, time_limit=remaining, gap=gap, threads=threads, msg=msg)
+    info2 = _solvers.run(prob2, options.but(time_limit=remaining))
     if info2.status == "infeasible":
         return None, info2, build_s
     return np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y2])), info2, build_s

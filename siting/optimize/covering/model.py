@@ -8,7 +8,6 @@ second stage are in :mod:`siting.optimize.covering._solve`.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +18,6 @@ import scipy.sparse as sp
 
 from siting._io import check_projected
 from siting.errors import InfeasibleError, InputError
-from siting.optimize import _solvers
 from siting.optimize._checks import (
     _fixed_sites,
     check_count,
@@ -320,53 +318,15 @@ class MaximalCovering(_SideConstraints):
             Show the solver's log.
         """
         o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
-        solver, time_limit, gap, threads, msg = o.solver, o.time_limit, o.gap, o.threads, o.msg
-        t0 = time.perf_counter()
-        extra: dict[str, Any] = {}
-        if self._plain() and _covering_solve.use_benders(self, solver):
-            info, selected, build_s, extra["benders"] = _covering_solve.solve_benders(
-                self, time_limit=time_limit, gap=gap, threads=threads
-            )
-        elif self._plain():
-            info, selected, build_s, extra["lagrangian"] = _covering_solve.solve_reduced(
-                self, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
-            )
-        else:
-            if _covering_solve.use_benders(self, solver):
-                log.info(
-                    "mclp: spacing, equity or budget rows rule out the Benders decomposition "
-                    "and the Lagrangian reductions; the whole integer program instead"
-                )
-            start = self.greedy()
-            prob, y = self.build(start=start)
-            build_s = time.perf_counter() - t0
-            info = _solvers.run(
-                prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
-            )
-            if info.status == "infeasible":
-                raise InfeasibleError(self.explain_infeasible(f"maximal covering (p={self.p})"))
-            selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
+        info, selected, build_s, extra = _covering_solve.first_stage(self, o)
         status, stopped, bound, gap_v = info.status, info.stopped_by, info.bound, info.gap
         if self.costs is not None:  # lexicographic stage 2: least access time
-            plan2, info2, stage2_s = _covering_solve.tie_break(
-                self,
-                info,
-                selected,
-                solver,
-                time_limit=time_limit,
-                gap=gap,
-                threads=threads,
-                msg=msg,
+            selected, info, stage2_s, stopped_2 = _covering_solve.second_stage(
+                self, info, selected, o, extra
             )
             build_s += stage2_s
-            if plan2 is not None:
-                selected = plan2
-                extra["tie_break"] = _covering_solve.tie_break_report(info2)
-                if info2.status != "optimal":
-                    status, stopped = "feasible", f"tie-break stage: {info2.stopped_by}"
-                info = _solvers.SolveInfo(
-                    **{**info.__dict__, "seconds": info.seconds + info2.seconds}
-                )
+            if stopped_2 is not None:
+                status, stopped = "feasible", stopped_2
         covered = self.neighbours[:, selected].sum(axis=1) > 0
         total = float(self.weights.sum())
         extra.update(covered_weight=float(self.weights[covered].sum()), total_weight=total)

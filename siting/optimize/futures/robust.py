@@ -105,7 +105,6 @@ class RobustPlan:
     ) -> RobustResult:
         """Solve with HiGHS (default) or CBC; stopped by ``time_limit``: ``feasible``."""
         o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
-        solver, time_limit, gap, threads, msg = o.solver, o.time_limit, o.gap, o.threads, o.msg
         t0 = time.perf_counter()
         prob = pulp.LpProblem(self.name, pulp.LpMaximize)
         first = self.models[0]
@@ -144,8 +143,8 @@ class RobustPlan:
         else:
             n = len(served)
             prob += pulp.LpAffineExpression([(x, c / n) for terms in served for x, c in terms])
-        left = time_left(time_limit, time.perf_counter() - t0)
-        info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
+        left = time_left(o.time_limit, time.perf_counter() - t0)
+        info = _solvers.run(prob, o.but(time_limit=left))
         if info.status == "infeasible" or info.objective is None:
             raise InfeasibleError("futures: no plan meets the station count and existing sites")
         n_s = first.neighbours.shape[1]
@@ -154,7 +153,7 @@ class RobustPlan:
         chosen = site_type[selected].astype(str)
         # the worst case leaves the other futures' assignment loose: each future's
         # share is what the stations serve there at best
-        shares = np.array([plan_share(m, selected, chosen, solver=solver) for m in self.models])
+        shares = np.array([plan_share(m, selected, chosen, solver=o.solver) for m in self.models])
         return RobustResult(
             selected,
             chosen,

@@ -219,11 +219,10 @@ class StagedPlan:
         """Solve with HiGHS (default) or CBC; a solve stopped by ``time_limit`` is
         ``feasible`` with its gap."""
         o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
-        solver, time_limit, gap, threads, msg = o.solver, o.time_limit, o.gap, o.threads, o.msg
         t0 = time.perf_counter()
         prob, ys, assigns, _ = self.build()
-        left = time_left(time_limit, time.perf_counter() - t0)
-        info = _solvers.run(prob, solver, time_limit=left, gap=gap, threads=threads, msg=msg)
+        left = time_left(o.time_limit, time.perf_counter() - t0)
+        info = _solvers.run(prob, o.but(time_limit=left))
         if info.status == "infeasible" or info.objective is None:
             raise InfeasibleError(
                 "optimize.stages: no staged plan meets every stage's station count, budget "
@@ -268,7 +267,7 @@ def stage_regret(
     plan: StagedPlan,
     result: StagedResult,
     *,
-    solver: str | None = None,
+    solver: str | SolveOptions | None = None,
     time_limit: float | None = None,
     gap: float | None = None,
     threads: int | None = None,
@@ -277,11 +276,14 @@ def stage_regret(
     the share of that stage's served demand the staged plan gives up.
 
     The regret is measured against the better of the two plans of the stage, so a
-    stage alone stopped short of its optimum never makes it negative.
+    stage alone stopped short of its optimum never makes it negative. The options
+    are those of :meth:`StagedPlan.solve` (``solver`` may be a
+    :class:`~siting.optimize.SolveOptions`), used by every stage's solve.
     """
+    o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads)
     rows = []
     for model, stage in zip(plan.models, result.stages, strict=True):
-        alone = model.solve(solver, time_limit=time_limit, gap=gap, threads=threads)
+        alone = model.solve(o)
         best = max(alone.objective, stage.served)
         rows.append(
             {

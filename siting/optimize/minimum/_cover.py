@@ -10,11 +10,21 @@ DC): most instances keep one column per site, the plain set covering problem.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pulp
 import scipy.sparse as sp
+
+from siting.errors import InfeasibleError
+from siting.optimize import _solvers
+from siting.optimize.result import SolveResult
+
+if TYPE_CHECKING:
+    from siting.optimize.minimum.model import MinimumPlan
+    from siting.optimize.options import SolveOptions
 
 #: The type of a column of the untyped form (no costs per type): serves any demand.
 ANY = ""
@@ -242,3 +252,77 @@ def lower_bound(bound: float | None, *, tie: bool) -> float | None:
     if bound is None or not tie:
         return bound
     return float(math.ceil(bound - 0.5 - 1e-9))
+
+
+def solve_cover(plan: MinimumPlan, options: SolveOptions) -> SolveResult:
+    """The set covering form (LSCP for a target of 1): AC demand at any station,
+    DC demand only at a DC one (see the module docstring)."""
+    t0 = time.perf_counter()
+    nb = plan.neighbours
+    n_s = nb.shape[1]
+    w = plan.ac + plan.dc
+    live = (np.diff(nb.indptr) > 0) & (w > 0)
+    reach = float(w[live].sum())
+    required = plan.target * reach
+    cols = columns(
+        n_s,
+        plan.fixed,
+        plan.site_capacity,
+        plan.station_cost,
+        dc_needed=bool((plan.dc[live] > 0).any()),
+    )
+    demand = parts(nb, plan.ac, plan.dc, cols)
+    most = sum(p.weight for p in demand if p.cols)
+    if required > most + 1e-9 * max(1.0, most):
+        why = (
+            "station_cost has no 'DC' type"
+            if plan.station_cost and "DC" not in plan.station_cost
+            else "some of it has only existing AC stations within reach"
+        )
+        raise InfeasibleError(
+            f"minimum plan: covering {100 * plan.target:.0f}% of the demand within reach "
+            f"({required:,.1f} sessions/day) is beyond any plan: DC demand needs a DC "
+            f"station and {why}, so at most {most:,.1f} sessions/day "
+            f"({100 * most / max(reach, 1e-12):.1f}%) can be covered"
+        )
+    # with types, a greedy plan as a warm start (the typed model is the harder one)
+    start = greedy(cols, demand, required, objective=plan.objective) if plan.station_cost else None
+    prob, y, tie = build(
+        cols,
+        demand,
+        target=plan.target,
+        required=required,
+        objective=plan.objective,
+        start=start,
+    )
+    build_s = time.perf_counter() - t0
+    info = _solvers.run(prob, options)
+    if info.status == "infeasible":
+        raise InfeasibleError(f"minimum plan: no plan covers {required:,.1f} sessions/day")
+    # an existing site in no row may come back without a value: it is kept all the same
+    chosen = [k for k, v in enumerate(y) if cols.fixed[k] or (v.varValue or 0.0) > 0.5]
+    selected = np.array(sorted({cols.site[k] for k in chosen}), dtype=np.int64)
+    is_open = set(chosen)
+    served = sum(p.weight for p in demand if is_open.intersection(p.cols))
+    cost = float(sum(cols.cost[k] for k in chosen))
+    extra: dict[str, Any] = {
+        "target": plan.target,
+        "reachable": reach,
+        "required": required,
+        "served": float(served),
+        "stations": len(selected),
+        "cost": cost if plan.objective == "cost" or plan.station_cost else None,
+    }
+    overrides: dict[str, Any] = {}
+    if plan.station_cost:
+        kind = {cols.site[k]: cols.kind[k] for k in chosen}
+        extra["types"] = np.array([kind[j] for j in selected.tolist()], dtype=str)
+    if tie:
+        new = float(sum(1 for k in chosen if not cols.fixed[k]))
+        bound = lower_bound(info.bound, tie=tie)
+        overrides = {
+            "objective": new,
+            "bound": bound,
+            "gap": _solvers.relative_gap(new, bound),
+        }
+    return SolveResult.from_info(plan.name, selected, info, build_s, extra, **overrides)

@@ -10,17 +10,13 @@ least capital cost (or fewest stations) serving a target of the demand.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pulp
 import scipy.sparse as sp
 
-from siting._clock import time_left
-from siting.errors import InfeasibleError, InputError
-from siting.optimize import _solvers
+from siting.errors import InputError
 from siting.optimize._checks import (
     _check_capacity,
     _check_site_capacity,
@@ -33,9 +29,7 @@ from siting.optimize._checks import (
 )
 from siting.optimize._common import _within_times
 from siting.optimize._inputs import existing_sites
-from siting.optimize.capacitated import _solve
-from siting.optimize.capacitated.model import CapacitatedCoverage
-from siting.optimize.minimum import _cover
+from siting.optimize.minimum import _capacitated, _cover
 from siting.optimize.options import SolveOptions
 from siting.optimize.result import SolveResult
 from siting.queueing import existing_capacity, station_capacity
@@ -146,8 +140,9 @@ class MinimumPlan:
         self.objective = objective
         self.fixed = _fixed_sites(fixed, n_s)
         self.site_capacity = _check_site_capacity(site_capacity, self.fixed)
-        # the most any plan serves and its warm start, shared by the plans of one instance
-        self._most = most_served if most_served is not None else {}
+        #: the most any plan serves (``"value"``) and its warm start (``"start"``) in the
+        #: capacitated form, shared by the plans of one instance (``most_served``)
+        self.most: dict[str, Any] = most_served if most_served is not None else {}
 
     @classmethod
     def from_cost_matrix(
@@ -250,218 +245,6 @@ class MinimumPlan:
             The target exceeds what any plan can serve; the message says how much can.
         """
         o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
-        solver, time_limit, gap, threads, msg = o.solver, o.time_limit, o.gap, o.threads, o.msg
         if self.capacity is None:
-            return self._solve_cover(
-                solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg
-            )
-        t0 = time.perf_counter()
-        n_s = self.neighbours.shape[1]
-        full, model, rows, rep_of = self._capacitated()
-        if "value" not in self._most:
-            # the LP gets half the time at most; unproven, it says nothing (None)
-            lp_limit = None if time_limit is None else time_limit / 2
-            self._most["value"], self._most["start"] = self.most_served(
-                model, solver, time_limit=lp_limit
-            )
-        most = self._most["value"]
-        required = self.target * self.reachable()
-        if most is not None and required > most + 1e-6 * max(1.0, most):
-            raise InfeasibleError(
-                f"minimum plan: serving {100 * self.target:.0f}% of the demand within reach "
-                f"({required:,.1f} sessions/day) is beyond any plan: with every one of the "
-                f"{n_s} candidates built, capacity serves at most {most:,.1f} sessions/day "
-                f"({100 * most / max(self.reachable(), 1e-12):.1f}% of it)"
-            )
-        start = self._warm_start(model, required)
-        prob, y, assign = model.build(floor=required, mode=self.objective, start=start)
-        build_s = time.perf_counter() - t0
-        limit = time_left(time_limit, build_s)
-        info = _solvers.run(prob, solver, time_limit=limit, gap=gap, threads=threads, msg=msg)
-        if info.status == "infeasible":
-            raise InfeasibleError(f"minimum plan: no plan serves {required:,.1f} sessions/day")
-        res = _solve.read_result(
-            model,
-            y,
-            assign,
-            info,
-            info.status,
-            info.stopped_by,
-            info.seconds,
-            build_s,
-            0.0,
-            exact_p=False,
-        )
-        extra = res.extra
-        if rows is not None and rep_of is not None:
-            extra = _solve.unmerged(full, extra, rows, rep_of, model.ac, model.dc)
-        served = float(extra["load"].sum())
-        value = extra["cost"] if self.objective == "cost" else float(len(res.selected))
-        extra.update(
-            target=self.target,
-            reachable=self.reachable(),
-            required=required,
-            served=served,
-            stations=len(res.selected),
-            most_served=most,
-        )
-        return SolveResult.from_info(
-            self.name,
-            res.selected,
-            info,
-            build_s,
-            extra,
-            objective=float(value),
-            gap=_solvers.relative_gap(info.objective, info.bound),
-        )
-
-    def _capacitated(
-        self,
-    ) -> tuple[CapacitatedCoverage, CapacitatedCoverage, np.ndarray | None, np.ndarray | None]:
-        """The capacitated model with every candidate allowed (p = all), and the one
-        solved: its points of the same reach merged into one row when that pays
-        (exact; see :func:`siting.optimize.capacitated._solve.merged`), with the
-        merge's rows and representatives (None when not merged)."""
-        full = CapacitatedCoverage(
-            self.neighbours,
-            self.ac,
-            self.dc,
-            self.capacity or {},
-            self.neighbours.shape[1],
-            fixed=self.fixed,
-            station_cost=self.station_cost,
-            site_capacity=self.site_capacity,
-        )
-        merged = _solve.merged(full)
-        if merged is None:
-            return full, full, None, None
-        model, rows, rep_of = merged
-        return full, model, rows, rep_of
-
-    def _warm_start(self, model: CapacitatedCoverage, required: float) -> dict[str, Any]:
-        """The greedy by value per cost, else by value, else everything open (the
-        plan of :meth:`most_served`), whichever first serves ``required`` (the last
-        greedy when the LP did not finish: no start serves it then)."""
-        for per_cost in dict.fromkeys([self.objective == "cost", False]):
-            plan = model.greedy(stop_at=required, per_cost=per_cost)
-            if model.plan_served(plan) >= required - 1e-6 * max(1.0, required):
-                return plan
-        start: dict[str, Any] | None = self._most["start"]
-        return plan if start is None else start
-
-    def most_served(
-        self, model: CapacitatedCoverage, solver: str | None, *, time_limit: float | None = None
-    ) -> tuple[float | None, dict[str, Any] | None]:
-        """Demand served with every candidate open as its most capable type (an LP),
-        and that plan as a warm start for the minimum plan; (None, None) when the LP
-        is not solved within ``time_limit``: then nothing is known of the most."""
-        n_s = self.neighbours.shape[1]
-        best = max(model.capacity, key=lambda t: model.capacity[t] + (t == "DC"))
-        cap = "DC" if "DC" in model.capacity else best
-        everything = CapacitatedCoverage(
-            model.neighbours,
-            model.ac,
-            model.dc,
-            {cap: model.capacity[cap]},
-            n_s,
-            fixed=np.arange(n_s),
-            site_capacity={j: kv for j, kv in self.site_capacity.items() if kv[0] == cap},
-        )
-        prob, _, assign = everything.build()
-        for v in prob.variables():
-            v.cat = pulp.LpContinuous
-        info = _solvers.run(prob, solver, time_limit=time_limit, gap=None)
-        if info.status != "optimal":
-            log.info("minimum plan: the LP of the most served stopped (%s)", info.stopped_by)
-            return None, None
-        start = {
-            "types": {j: model.site_types(j)[-1] for j in range(n_s)},
-            "u": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["u"].items()},
-            "v": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["v"].items()},
-        }
-        return float(info.objective), start
-
-    def _solve_cover(
-        self,
-        solver: str | None,
-        *,
-        time_limit: float | None,
-        gap: float | None,
-        threads: int | None,
-        msg: bool,
-    ) -> SolveResult:
-        """The set covering form (LSCP for a target of 1): AC demand at any station,
-        DC demand only at a DC one (see :mod:`siting.optimize.minimum._cover`)."""
-        t0 = time.perf_counter()
-        nb = self.neighbours
-        n_s = nb.shape[1]
-        w = self.ac + self.dc
-        live = (np.diff(nb.indptr) > 0) & (w > 0)
-        reach = float(w[live].sum())
-        required = self.target * reach
-        cols = _cover.columns(
-            n_s,
-            self.fixed,
-            self.site_capacity,
-            self.station_cost,
-            dc_needed=bool((self.dc[live] > 0).any()),
-        )
-        demand = _cover.parts(nb, self.ac, self.dc, cols)
-        most = sum(p.weight for p in demand if p.cols)
-        if required > most + 1e-9 * max(1.0, most):
-            why = (
-                "station_cost has no 'DC' type"
-                if self.station_cost and "DC" not in self.station_cost
-                else "some of it has only existing AC stations within reach"
-            )
-            raise InfeasibleError(
-                f"minimum plan: covering {100 * self.target:.0f}% of the demand within reach "
-                f"({required:,.1f} sessions/day) is beyond any plan: DC demand needs a DC "
-                f"station and {why}, so at most {most:,.1f} sessions/day "
-                f"({100 * most / max(reach, 1e-12):.1f}%) can be covered"
-            )
-        # with types, a greedy plan as a warm start (the typed model is the harder one)
-        start = (
-            _cover.greedy(cols, demand, required, objective=self.objective)
-            if self.station_cost
-            else None
-        )
-        prob, y, tie = _cover.build(
-            cols,
-            demand,
-            target=self.target,
-            required=required,
-            objective=self.objective,
-            start=start,
-        )
-        build_s = time.perf_counter() - t0
-        info = _solvers.run(prob, solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
-        if info.status == "infeasible":
-            raise InfeasibleError(f"minimum plan: no plan covers {required:,.1f} sessions/day")
-        # an existing site in no row may come back without a value: it is kept all the same
-        chosen = [k for k, v in enumerate(y) if cols.fixed[k] or (v.varValue or 0.0) > 0.5]
-        selected = np.array(sorted({cols.site[k] for k in chosen}), dtype=np.int64)
-        is_open = set(chosen)
-        served = sum(p.weight for p in demand if is_open.intersection(p.cols))
-        cost = float(sum(cols.cost[k] for k in chosen))
-        extra: dict[str, Any] = {
-            "target": self.target,
-            "reachable": reach,
-            "required": required,
-            "served": float(served),
-            "stations": len(selected),
-            "cost": cost if self.objective == "cost" or self.station_cost else None,
-        }
-        overrides: dict[str, Any] = {}
-        if self.station_cost:
-            kind = {cols.site[k]: cols.kind[k] for k in chosen}
-            extra["types"] = np.array([kind[j] for j in selected.tolist()], dtype=str)
-        if tie:
-            new = float(sum(1 for k in chosen if not cols.fixed[k]))
-            bound = _cover.lower_bound(info.bound, tie=tie)
-            overrides = {
-                "objective": new,
-                "bound": bound,
-                "gap": _solvers.relative_gap(new, bound),
-            }
-        return SolveResult.from_info(self.name, selected, info, build_s, extra, **overrides)
+            return _cover.solve_cover(self, o)
+        return _capacitated.solve_capacitated(self, o)

@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from siting.optimize._master import HighsMaster, _closed
+from siting.optimize import _benders
+from siting.optimize._master import HighsMaster
+from siting.optimize.options import SolveOptions
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,8 @@ log = logging.getLogger(__name__)
 #: HiGHS's feasibility tolerance (1e-7), so a cut already in the master is never
 #: found violated again.
 _VIOLATION = 1e-6
-#: LP rounds stop when the bound moves less than this (relative) over 3 rounds.
-_TAIL = 1e-7
+#: The options of a solve given none: HiGHS, no time limit, the default gap.
+_DEFAULT = SolveOptions()
 
 
 @dataclass(frozen=True)
@@ -216,127 +219,71 @@ class _Master(HighsMaster):
         self.set_start(np.concatenate([y, value]))
 
 
+class _Family:
+    """The p-median's part of the shared loop (:func:`siting.optimize._benders.run`)."""
+
+    maximize = False
+    name = "benders"
+    note = ""
+    log = log
+
+    def __init__(self, rows: Rows, p: int, fixed: np.ndarray, master: _Master) -> None:
+        self.rows, self.p, self.fixed, self.master = rows, p, fixed, master
+        self.n_sites, self.n_theta, self.constant = rows.n_sites, rows.n, rows.constant
+
+    def value(self, sites: np.ndarray) -> float:
+        y = np.zeros(self.rows.n_sites)
+        y[sites] = 1.0
+        value, _, _ = separate(self.rows, y)
+        return float(self.rows.w @ value) + self.rows.constant
+
+    def start_from(self, sites: np.ndarray) -> None:
+        self.master.start_from(sites)
+
+    def separate(self, y: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, Callable[[], None]]:
+        value, radius, end = separate(self.rows, y)
+        scale = np.maximum(np.abs(value), 1.0)
+        violated = np.flatnonzero(value - theta > _VIOLATION * scale)
+        return violated, lambda: self.master.add(cuts_at(self.rows, violated, radius, end))
+
+    def polish(
+        self, guess: np.ndarray, y: np.ndarray, left: Callable[[], float | None]
+    ) -> np.ndarray:
+        return guess  # the p sites of largest y, as they are
+
+    def started(self, best: np.ndarray) -> None:
+        pass
+
+    def fix(
+        self, y: np.ndarray, lp_bound: float, incumbent: float, best: np.ndarray, lp_optimal: bool
+    ) -> int:
+        """Sites whose reduced cost alone lifts the bound above the incumbent stay closed."""
+        if not lp_optimal or not np.isfinite(lp_bound):
+            return 0
+        dual = self.master.reduced_costs()
+        close = (y < 1e-9) & (lp_bound + dual > incumbent * (1 + 1e-12) + 1e-9)
+        close[best] = False
+        idx = np.flatnonzero(close)
+        self.master.fix(idx, 0.0)
+        return len(idx)
+
+
 def solve(
     rows: Rows,
     p: int,
     fixed: np.ndarray,
     start: np.ndarray,
-    *,
-    time_limit: float | None = None,
-    gap: float = 1e-4,
-    threads: int | None = None,
+    options: SolveOptions = _DEFAULT,
 ) -> BendersResult:
-    """Solve the p-median of ``rows`` from the plan ``start`` (see the module docstring)."""
-    # One function of about 110 lines, on purpose: its two phases (LP cut rounds, then
-    # integer master rounds) share the master, the incumbent, the bound and the deadline,
-    # and the reduced-cost fixing between them needs all four; split, they would pass
-    # them back and forth.
+    """Solve the p-median of ``rows`` from the plan ``start`` (see the module docstring)
+    within ``options.time_limit`` and ``options.gap``, on ``options.threads``."""
     t0 = time.perf_counter()
-    deadline = np.inf if time_limit is None else t0 + time_limit
-
-    def left() -> float | None:
-        return None if time_limit is None else max(0.0, deadline - time.perf_counter())
-
-    def plan_cost(sites: np.ndarray) -> float:
-        y = np.zeros(rows.n_sites)
-        y[sites] = 1.0
-        value, _, _ = separate(rows, y)
-        return float(rows.w @ value) + rows.constant
-
     best = np.sort(np.asarray(start, dtype=np.int64))
-    upper = plan_cost(best)
-    master = _Master(rows, p, fixed, threads)
+    master = _Master(rows, p, fixed, options.threads)
     y0 = np.zeros(rows.n_sites)
     y0[best] = 1.0
     _, radius, end = separate(rows, y0)
     master.add(cuts_at(rows, np.arange(rows.n), radius, end))
-    # phase 1: cut rounds on the linear relaxation
-    lp_bound, history, lp_rounds, lp_optimal = -np.inf, [], 0, False
-    y = y0
-    while lp_rounds == 0 or time.perf_counter() < deadline:  # one round at least: a bound
-        y, theta, obj, lp_optimal = master.solve(left())
-        lp_rounds += 1
-        if not lp_optimal:  # stopped by the time limit: no bound from it
-            break
-        lp_bound = max(lp_bound, obj + rows.constant)
-        value, radius, end = separate(rows, y)
-        scale = np.maximum(np.abs(value), 1.0)
-        violated = np.flatnonzero(value - theta > _VIOLATION * scale)
-        history.append(lp_bound)
-        tail = len(history) > 3 and history[-1] - history[-4] <= _TAIL * max(1.0, abs(lp_bound))
-        if not len(violated) or tail or _closed(upper, lp_bound, gap):
-            break
-        master.add(cuts_at(rows, violated, radius, end))
-    # a better plan from rounding the LP: the p sites of largest y
-    if lp_optimal and time.perf_counter() < deadline:
-        ranked = np.argsort(-y, kind="stable")
-        extra = ranked[~np.isin(ranked, fixed)][: p - len(fixed)]
-        guess = np.sort(np.concatenate([fixed, extra]).astype(np.int64))
-        if (c := plan_cost(guess)) < upper:
-            best, upper = guess, c
-    log.info(
-        "benders: LP %d rounds, bound %.6g, plan %.6g, %d cuts, %.2f s",
-        lp_rounds,
-        lp_bound,
-        upper,
-        master.n_cuts,
-        time.perf_counter() - t0,
-    )
-    # sites whose reduced cost alone lifts the bound above the incumbent stay closed
-    dual = master.reduced_costs()
-    n_fixed = 0
-    if lp_optimal and np.isfinite(lp_bound):
-        close = (y < 1e-9) & (lp_bound + dual > upper * (1 + 1e-12) + 1e-9)
-        close[best] = False
-        idx = np.flatnonzero(close)
-        master.fix(idx, 0.0)
-        n_fixed = len(idx)
-    bound = min(lp_bound, upper)
-    status, stopped, mip_rounds = "feasible", None, 0
-    if _closed(upper, bound, gap):
-        status = "optimal"
-    else:  # phase 2: integer master, cuts at each of its plans
-        master.make_integer(gap)
-        while True:
-            remaining = left()
-            if remaining is not None and remaining <= 0:
-                stopped = "time limit"
-                break
-            master.start_from(best)
-            y, theta, _, mip_optimal = master.solve(remaining)
-            mip_rounds += 1
-            if len(y) != rows.n_sites or len(theta) != rows.n:  # stopped with no plan
-                stopped = "time limit"
-                break
-            log.info("benders: integer round %d, %.2f s", mip_rounds, time.perf_counter() - t0)
-            if (raw := master.dual_bound()) is not None:
-                bound = max(bound, min(raw + rows.constant, upper))
-            sites = np.flatnonzero(y > 0.5)
-            if len(sites) == p:
-                c = plan_cost(sites)
-                if c < upper:
-                    best, upper = sites, c
-            bound = min(bound, upper)
-            value, radius, end = separate(rows, (y > 0.5).astype(float))
-            scale = np.maximum(np.abs(value), 1.0)
-            violated = np.flatnonzero(value - theta > _VIOLATION * scale)
-            if _closed(upper, bound, gap):
-                status = "optimal"
-                break
-            if not len(violated):  # the master's plan costs what it says: no cut left
-                stopped = None if mip_optimal else "time limit"
-                break
-            master.add(cuts_at(rows, violated, radius, end))
-    return BendersResult(
-        selected=best,
-        cost=upper,
-        bound=bound,
-        status=status,
-        stopped_by=None if status == "optimal" else (stopped or "gap above tolerance"),
-        lp_bound=lp_bound,
-        lp_rounds=lp_rounds,
-        mip_rounds=mip_rounds,
-        cuts=master.n_cuts,
-        sites_fixed=n_fixed,
-        seconds=time.perf_counter() - t0,
-    )
+    out = _benders.run(_Family(rows, p, fixed, master), best, options, t0=t0)
+    fields = {k: v for k, v in out.__dict__.items() if k != "value"}
+    return BendersResult(cost=out.value, **fields)

@@ -32,6 +32,7 @@ from siting.optimize.result import SolveResult
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from siting.optimize.options import SolveOptions
     from siting.optimize.pmedian.model import PMedian
 
 
@@ -148,20 +149,21 @@ def lagrangian_steps(
 
 def solve_reduced(
     model: PMedian,
-    name: str,
+    options: SolveOptions,
     incumbent: np.ndarray,
     cost: float,
     bound: float,
     must: np.ndarray,
     allowed: np.ndarray,
-    tol: float,
+    *,
     t0: float,
     deadline: float,
-    threads: int | None,
-    msg: bool,
     extra: dict[str, Any],
 ) -> SolveResult:
     """Step 4 of :meth:`PMedian.solve`: the integer program on the sites left."""
+    # one step, kept whole (~85 lines): its exits (nothing left, time up, Benders or
+    # the chain program) each report with the same incumbent, bound and floor
+    name, tol = options.solver, options.gap
     # plans the Lagrangian tests excluded cost at least `floor` (none were excluded
     # if those tests did not run)
     floor = pruning_of(model, tol).floor(cost) if np.isfinite(bound) else np.inf
@@ -204,23 +206,17 @@ def solve_reduced(
             cost,
             bound,
             floor,
-            tol,
-            t0,
-            deadline,
-            threads,
-            extra,
+            options,
+            t0=t0,
+            deadline=deadline,
+            extra=extra,
         )
     log.info("pmedian: with %s, the chain radius program on the sites left (no Benders)", name)
     prob, y = reduced.build(start=start)
     extra["chain_levels"] = int(reduced.levels_total.sum())
     remaining = deadline - time.perf_counter() if np.isfinite(deadline) else None
     info = _solvers.run(
-        prob,
-        name,
-        time_limit=max(remaining, 1.0) if remaining is not None else None,
-        gap=tol,
-        threads=threads,
-        msg=msg,
+        prob, options.but(time_limit=max(remaining, 1.0) if remaining is not None else None)
     )
     if info.status == "infeasible":
         return read_result(
@@ -280,22 +276,20 @@ def read_result(
 
 def solve_side(
     model: PMedian,
-    name: str,
+    options: SolveOptions,
     start: np.ndarray,
-    tol: float,
+    *,
     t0: float,
-    time_limit: float | None,
-    threads: int | None,
-    msg: bool,
     extra: dict[str, Any],
 ) -> SolveResult:
     """The integer program with its side constraints, warm-started where the start fits."""
+    name, tol = options.solver, options.gap
     fits = len(model.spacing_pairs) == 0 or not np.isin(model.spacing_pairs, start).all(1).any()
     if model.site_cost is not None and model.budget is not None:
         fits = fits and float(model.site_cost[start].sum()) <= model.budget
     prob, y = model.build(start=start if fits else None)
-    remaining = time_left(time_limit, time.perf_counter() - t0)
-    info = _solvers.run(prob, name, time_limit=remaining, gap=tol, threads=threads, msg=msg)
+    remaining = time_left(options.time_limit, time.perf_counter() - t0)
+    info = _solvers.run(prob, options.but(time_limit=remaining))
     if info.status == "infeasible":
         raise InfeasibleError(model.explain_infeasible(f"p-median (p={model.p})"))
     selected = np.flatnonzero(np.array([(v.varValue or 0.0) > 0.5 for v in y]))
@@ -318,10 +312,10 @@ def _benders_reduced(
     cost: float,
     bound: float,
     floor: float,
-    tol: float,
+    options: SolveOptions,
+    *,
     t0: float,
     deadline: float,
-    threads: int | None,
     extra: dict[str, Any],
 ) -> SolveResult:
     """Step 4 by Benders decomposition (:mod:`siting.optimize.pmedian._benders`) on the sites left.
@@ -338,9 +332,7 @@ def _benders_reduced(
         reduced.unserved_cost,
     )
     remaining = deadline - time.perf_counter() if np.isfinite(deadline) else None
-    res = _benders.solve(
-        rows, reduced.p, reduced.fixed, start, time_limit=remaining, gap=tol, threads=threads
-    )
+    res = _benders.solve(rows, reduced.p, reduced.fixed, start, options.but(time_limit=remaining))
     extra["benders"] = {
         "lp_bound": res.lp_bound,
         "lp_rounds": res.lp_rounds,
@@ -353,4 +345,4 @@ def _benders_reduced(
     if np.isfinite(res.bound):
         bound = max(bound, min(res.bound, floor))
     stopped = None if res.status == "optimal" else res.stopped_by
-    return read_result(model, "highs", incumbent, cost, bound, tol, t0, stopped, extra)
+    return read_result(model, "highs", incumbent, cost, bound, options.gap, t0, stopped, extra)

@@ -13,7 +13,6 @@ import pulp
 import scipy.sparse as sp
 
 from siting.errors import InfeasibleError, InputError
-from siting.optimize import _solvers
 from siting.optimize._checks import _fixed_sites, check_count, check_number, check_p, check_values
 from siting.optimize._common import _cost_rows, _layer_distances, _site_variables
 from siting.optimize._inputs import single_type_options
@@ -319,10 +318,9 @@ class PMedian(_SideConstraints):
         MIP solver). See :meth:`MaximalCovering.solve` for the parameters.
         """
         o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
-        solver, time_limit, gap, threads, msg = o.solver, o.time_limit, o.gap, o.threads, o.msg
-        name, tol = _solvers.check_options(solver, time_limit, gap)
+        tol = o.gap
         t0 = time.perf_counter()
-        deadline = t0 + time_limit if time_limit is not None else np.inf
+        deadline = t0 + o.time_limit if o.time_limit is not None else np.inf
         D = self.dense_costs()
         w = self.weights
         costs = _lagrangian.Costs(w[:, None] * D)  # sorted once: swap and Lagrangian
@@ -334,14 +332,12 @@ class PMedian(_SideConstraints):
         must[self.fixed] = True
         allowed = np.ones(n_s, dtype=bool)
         bound = -np.inf
-        if not self._plain():  # the Lagrangian steps know no side constraints
+        if not self.plain():  # the Lagrangian steps know no side constraints
             log.info(
                 "pmedian: spacing, equity or budget rows rule out the Lagrangian steps and "
                 "the Benders decomposition; the whole radius program instead"
             )
-            return _pmedian_solve.solve_side(
-                self, name, incumbent, tol, t0, time_limit, threads, msg, extra
-            )
+            return _pmedian_solve.solve_side(self, o, incumbent, t0=t0, extra=extra)
         if _pmedian_solve.serves_everyone(self, incumbent):
             found = _pmedian_solve.lagrangian_steps(
                 self, D, costs, incumbent, cost, tol, deadline, extra
@@ -352,19 +348,7 @@ class PMedian(_SideConstraints):
                     self, "lagrangian", incumbent, cost, bound, tol, t0, None, extra
                 )
         return _pmedian_solve.solve_reduced(
-            self,
-            name,
-            incumbent,
-            cost,
-            bound,
-            must,
-            allowed,
-            tol,
-            t0,
-            deadline,
-            threads,
-            msg,
-            extra,
+            self, o, incumbent, cost, bound, must, allowed, t0=t0, deadline=deadline, extra=extra
         )
 
 

@@ -1,0 +1,151 @@
+"""Private: the capacitated form of :class:`~siting.optimize.MinimumPlan`.
+
+The rows of :class:`~siting.optimize.CapacitatedCoverage` with every candidate
+allowed, served demand at least the target and the cost (or station count)
+objective; the target is measured against the most any plan serves (an LP with
+every candidate built, :func:`most_served`), so a target beyond capacity is
+explained instead of searched for.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pulp
+
+from siting._clock import time_left
+from siting.errors import InfeasibleError
+from siting.optimize import _solvers
+from siting.optimize.capacitated import _merge, _solve
+from siting.optimize.capacitated.model import CapacitatedCoverage
+from siting.optimize.options import SolveOptions
+from siting.optimize.result import SolveResult
+
+if TYPE_CHECKING:
+    from siting.optimize.minimum.model import MinimumPlan
+
+log = logging.getLogger(__name__)
+
+
+def solve_capacitated(plan: MinimumPlan, options: SolveOptions) -> SolveResult:
+    """:meth:`MinimumPlan.solve` in the capacitated form (``plan.capacity`` given)."""
+    t0 = time.perf_counter()
+    n_s = plan.neighbours.shape[1]
+    full, model, rows, rep_of = capacitated_models(plan)
+    if "value" not in plan.most:
+        # the LP gets half the time at most; unproven, it says nothing (None)
+        lp_limit = None if options.time_limit is None else options.time_limit / 2
+        plan.most["value"], plan.most["start"] = most_served(plan, model, options.solver, lp_limit)
+    most = plan.most["value"]
+    required = plan.target * plan.reachable()
+    if most is not None and required > most + 1e-6 * max(1.0, most):
+        raise InfeasibleError(
+            f"minimum plan: serving {100 * plan.target:.0f}% of the demand within reach "
+            f"({required:,.1f} sessions/day) is beyond any plan: with every one of the "
+            f"{n_s} candidates built, capacity serves at most {most:,.1f} sessions/day "
+            f"({100 * most / max(plan.reachable(), 1e-12):.1f}% of it)"
+        )
+    start = warm_start(plan, model, required)
+    prob, y, assign = model.build(floor=required, mode=plan.objective, start=start)
+    build_s = time.perf_counter() - t0
+    info = _solvers.run(prob, options.but(time_limit=time_left(options.time_limit, build_s)))
+    if info.status == "infeasible":
+        raise InfeasibleError(f"minimum plan: no plan serves {required:,.1f} sessions/day")
+    res = _solve.read_result(
+        model, y, assign, info, info.status, info.stopped_by, info.seconds, build_s, 0.0,
+        exact_p=False,
+    )  # fmt: skip
+    extra = res.extra
+    if rows is not None and rep_of is not None:
+        extra = _merge.unmerged(full, extra, rows, rep_of, model.ac, model.dc)
+    value = extra["cost"] if plan.objective == "cost" else float(len(res.selected))
+    extra.update(
+        target=plan.target,
+        reachable=plan.reachable(),
+        required=required,
+        served=float(extra["load"].sum()),
+        stations=len(res.selected),
+        most_served=most,
+    )
+    return SolveResult.from_info(
+        plan.name,
+        res.selected,
+        info,
+        build_s,
+        extra,
+        objective=float(value),
+        gap=_solvers.relative_gap(info.objective, info.bound),
+    )
+
+
+def capacitated_models(
+    plan: MinimumPlan,
+) -> tuple[CapacitatedCoverage, CapacitatedCoverage, np.ndarray | None, np.ndarray | None]:
+    """The capacitated model with every candidate allowed (p = all), and the one
+    solved: its points of the same reach merged into one row when that pays
+    (exact; see :func:`siting.optimize.capacitated._merge.merged`), with the
+    merge's rows and representatives (None when not merged)."""
+    full = CapacitatedCoverage(
+        plan.neighbours,
+        plan.ac,
+        plan.dc,
+        plan.capacity or {},
+        plan.neighbours.shape[1],
+        fixed=plan.fixed,
+        station_cost=plan.station_cost,
+        site_capacity=plan.site_capacity,
+    )
+    merged = _merge.merged(full)
+    if merged is None:
+        return full, full, None, None
+    model, rows, rep_of = merged
+    return full, model, rows, rep_of
+
+
+def warm_start(plan: MinimumPlan, model: CapacitatedCoverage, required: float) -> dict[str, Any]:
+    """The greedy by value per cost, else by value, else everything open (the
+    plan of :func:`most_served`), whichever first serves ``required`` (the last
+    greedy when the LP did not finish: no start serves it then)."""
+    for per_cost in dict.fromkeys([plan.objective == "cost", False]):
+        greedy = model.greedy(stop_at=required, per_cost=per_cost)
+        if model.plan_served(greedy) >= required - 1e-6 * max(1.0, required):
+            return greedy
+    start: dict[str, Any] | None = plan.most["start"]
+    return greedy if start is None else start
+
+
+def most_served(
+    plan: MinimumPlan, model: CapacitatedCoverage, solver: str, time_limit: float | None
+) -> tuple[float | None, dict[str, Any] | None]:
+    """Demand served with every candidate open as its most capable type (an LP, by
+    ``solver`` with the default gap, threads and log), and that plan as a warm start
+    for the minimum plan; (None, None) when the LP is not solved within
+    ``time_limit``: then nothing is known of the most."""
+    n_s = plan.neighbours.shape[1]
+    best = max(model.capacity, key=lambda t: model.capacity[t] + (t == "DC"))
+    cap = "DC" if "DC" in model.capacity else best
+    everything = CapacitatedCoverage(
+        model.neighbours,
+        model.ac,
+        model.dc,
+        {cap: model.capacity[cap]},
+        n_s,
+        fixed=np.arange(n_s),
+        site_capacity={j: kv for j, kv in plan.site_capacity.items() if kv[0] == cap},
+    )
+    prob, _, assign = everything.build()
+    for v in prob.variables():
+        v.cat = pulp.LpContinuous
+    info = _solvers.run(prob, SolveOptions(solver, time_limit))
+    if info.status != "optimal":
+        log.info("minimum plan: the LP of the most served stopped (%s)", info.stopped_by)
+        return None, None
+    start = {
+        "types": {j: model.site_types(j)[-1] for j in range(n_s)},
+        "u": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["u"].items()},
+        "v": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["v"].items()},
+    }
+    return float(info.objective), start
