@@ -82,3 +82,14 @@ def test_the_request_builds_the_model_built_by_hand(small_scenario: Path) -> Non
     a = auto.solve(time_limit=60)
     b = by_hand.solve(time_limit=60)
     assert a.objective == pytest.approx(b.objective, rel=1e-6)
+
+
+def test_one_type_models_refuse_bounds_on_dc_stations() -> None:
+    """Only the capacitated model has station types: the others refuse max_dc."""
+    from siting.errors import InputError
+
+    oc = OptimizeConfig(model="mclp")
+    request = Request.from_run(typing.cast(typing.Any, None), typing.cast(typing.Any, None), oc)
+    with pytest.raises(InputError, match="max_dc and dc_exact need the capacitated model"):
+        request.model(max_dc=1)
+    assert request.threshold_s == oc.threshold_s == 60.0 * oc.threshold_min
