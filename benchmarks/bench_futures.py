@@ -35,9 +35,10 @@ def measure() -> dict[str, Any]:
     """Solve both on the Almaty default; figures and seconds."""
     from siting import settings
     from siting.costs import station_costs
-    from siting.optimize import CapacitatedCoverage, StagedPlan, stage_regret
+    from siting.optimize import stage_regret
     from siting.optimize.futures.robust import RobustPlan
     from siting.pipeline import prepare
+    from siting.request import Request, staged
     from siting.scenario import load_scenario
     from siting.staged import stage_demands
 
@@ -54,20 +55,17 @@ def measure() -> dict[str, Any]:
     costs = station_costs(sc.costs, oc.capacity)
     t0 = time.perf_counter()
     demands = stage_demands(sc, inputs, need)
-    plan = StagedPlan.from_inputs(
-        inputs,
-        demands,
-        oc,
+    plan = staged(
+        [Request.from_run(inputs, d, oc, station_cost=costs) for d in demands],
         sizes=[s.p for s in oc.staging.stages],
         budgets=[s.budget for s in oc.staging.stages],
         weights=oc.staging.weights(),
         labels=[str(s.year) for s in oc.staging.stages],
-        station_cost=costs,
     )
-    staged = plan.solve(oc.solver, time_limit=oc.time_limit_s, gap=oc.gap)
+    solved = plan.solve(oc.solver, time_limit=oc.time_limit_s, gap=oc.gap)
     staged_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    regret = stage_regret(plan, staged, solver=oc.solver, gap=oc.gap, time_limit=oc.time_limit_s)
+    regret = stage_regret(plan, solved, solver=oc.solver, gap=oc.gap, time_limit=oc.time_limit_s)
     regret_s = time.perf_counter() - t1
     stages = [
         {
@@ -81,30 +79,26 @@ def measure() -> dict[str, Any]:
             "regret": round(r["regret"], 6),
             "alone_status": r["alone_status"],
         }
-        for s, r in zip(staged.stages, regret, strict=True)
+        for s, r in zip(solved.stages, regret, strict=True)
     ]
     # the robust plan over the presets, with the default plan's mix (no new DC)
     models = []
     for preset in PRESETS:
         other = base.with_overrides({"demand.preset": preset})
-        models.append(
-            CapacitatedCoverage.from_inputs(
-                inputs,
-                demand_stage(other, inputs, by_district=False),
-                other.optimize,
-                station_cost=costs,
-                max_dc=0,
-                dc_exact=True,
-                secondary=False,
-            )
+        request = Request.from_run(
+            inputs,
+            demand_stage(other, inputs, by_district=False),
+            other.optimize,
+            station_cost=costs,
         )
+        models.append(request.capacitated(max_dc=0, dc_exact=True, secondary=False))
     t2 = time.perf_counter()
     robust = RobustPlan(models, criterion="worst").solve(oc.solver, time_limit=120, gap=oc.gap)
     robust_s = time.perf_counter() - t2
     return {
         "staged": {
-            "status": staged.status,
-            "gap": staged.gap,
+            "status": solved.status,
+            "gap": solved.gap,
             "seconds": round(staged_s, 2),
             "regret_seconds": round(regret_s, 2),
             "stages": stages,

@@ -69,7 +69,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting.demand",
     ),
     (
-        "siting.requests",
+        "siting.request",
         "siting.frontier",
         "siting.planning",
         "siting.metrics",

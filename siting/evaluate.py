@@ -1,11 +1,10 @@
 """Stage 6 — evaluate the plan: its stations, districts, curve and key figures.
 
-:func:`evaluate_stage` turns the optimise stage's :class:`~siting.planning.Decision`
+:func:`evaluate_stage` turns the plan stage's :class:`~siting.results.Decision`
 into what a planner reads: the stations with their load, type, cost and nearest
 neighbours, the figures per district, the areas each station serves, the curve of
-demand served against stations, and the kpis. :func:`explain_reach` measures the
-demand no plan can reach (and refuses a request no plan can answer). The metrics
-themselves are in :mod:`siting.metrics`.
+demand served against stations, and the kpis. The metrics themselves are in
+:mod:`siting.metrics`.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from siting import settings
-from siting.errors import InfeasibleError, InputError
+from siting.errors import InputError
 from siting.figures import plan_figures, run_figures, station_figures, warn_assumed
 from siting.metrics import district_figures, evaluate_plan, served_areas
 from siting.optimize import Phase, SolveResult
@@ -27,8 +26,7 @@ from siting.travel import TravelTimes
 
 if TYPE_CHECKING:
     from siting.demand import Demand
-    from siting.planning import Decision
-    from siting.results import Inputs
+    from siting.results import Decision, Inputs
     from siting.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -53,7 +51,7 @@ def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decisio
     alloc, by_district = need.alloc, need.by_district
     if alloc is None or by_district is None:
         raise InputError("need: evaluate_stage needs the demand by district (demand_stage)")
-    threshold_s = oc.threshold_min * 60.0
+    threshold_s = oc.threshold_s
     kpis, per_site, per_demand = evaluate_plan(
         demand,
         candidates,
@@ -130,55 +128,6 @@ def phasing_figures(phases: list[Phase]) -> list[dict[str, Any]]:
         }
         for ph in phases
     ]
-
-
-def explain_reach(
-    tt: TravelTimes, weights: np.ndarray, threshold_s: float, *, model: str
-) -> dict[str, Any]:
-    """Refuse a request no plan can answer; measure the demand out of every plan's reach.
-
-    Covering models serve only demand with a candidate within ``threshold_s``;
-    the p-median counts demand beyond the travel cutoff at the cutoff. Returns
-    the figures for ``kpis.json`` (``field``, ``limit_min``, ``points``,
-    ``sessions_day``, ``share``); the run summary prints them when not zero.
-    """
-    total = float(weights.sum())
-    if total <= 0:
-        raise InfeasibleError("demand: every demand point has zero sessions/day; nothing to plan")
-    field, limit_s = (
-        ("travel.cutoff_min", tt.cutoff_s)
-        if model == "pmedian"
-        else ("optimize.threshold_min", threshold_s)
-    )
-    near = np.diff(tt.neighbours(limit_s).indptr) > 0
-    reach = float(weights[near].sum())
-    if reach <= 0:
-        data = tt.matrix.data
-        nearest = f"the nearest pair is {data.min() / 60:.1f} min" if len(data) else "no pair"
-        raise InfeasibleError(
-            f"{field}: no demand point has a candidate site within {limit_s / 60:g} min "
-            f"({nearest} within the {tt.cutoff_s / 60:g} min travel cutoff); raise {field} "
-            "or add candidate sites"
-        )
-    out = total - reach
-    points = int((~near & (weights > 0)).sum())
-    if out > 0:
-        log.info(
-            "%s: %d demand points (%.0f sessions/day, %.1f%% of demand) have no candidate "
-            "site within %g min; no plan can serve them",
-            field,
-            points,
-            out,
-            100.0 * out / total,
-            limit_s / 60,
-        )
-    return {
-        "field": field,
-        "limit_min": round(limit_s / 60, 3),
-        "points": points,
-        "sessions_day": round(out, 3),
-        "share": round(out / total, 6),
-    }
 
 
 def served_per_point(result: SolveResult) -> np.ndarray | None:

@@ -29,8 +29,7 @@ from siting.travel import TravelTimes
 
 if TYPE_CHECKING:
     from siting.demand import Demand
-    from siting.planning import Decision
-    from siting.results import Inputs
+    from siting.results import Decision, Inputs
 
 
 log = logging.getLogger(__name__)

@@ -13,13 +13,13 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from siting.errors import InfeasibleError
-from siting.optimize import SolveResult
+from siting.optimize.result import SolveResult
+from siting.results import FrontierPoint
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +33,6 @@ RULES = {
     "max_served": "the plan serving the most demand, at its least cost",
     "budget": "the plan serving the most demand within optimize.budget",
 }
-
-
-@dataclass(frozen=True)
-class FrontierPoint:
-    """One solved point of the frontier: its budget or number of new DC stations, its plan."""
-
-    budget: float | None
-    result: SolveResult
-    max_dc: int | None = None  # the number of new DC stations (None: the budget point)
-
-    @property
-    def served(self) -> float:
-        return float(self.result.objective)
-
-    @property
-    def cost(self) -> float:
-        return float(self.result.extra.get("cost", 0.0))
 
 
 def frontier_steps(n_new: int, points: int) -> list[int]:

@@ -5,7 +5,7 @@
    the layers on the H3 cells, then the scenario's sessions per cell;
 3. candidates (:func:`siting.candidates.candidate_stage`): sites and existing stations;
 4. travel (:func:`siting.travel.travel_stage`): drive times from cells to sites;
-5. optimize (:func:`siting.planning.optimise`): the plan, frontier, curve, minimum plans;
+5. optimize (:func:`siting.planning.planning_stage`): the plan, frontier, curve, minimum plans;
 6. evaluate (:func:`siting.evaluate.evaluate_stage`): stations, districts, kpis;
 7. map (:func:`siting.maps.plan_map`).
 
@@ -35,7 +35,7 @@ from siting.demand import demand_stage
 from siting.evaluate import evaluate_stage
 from siting.maps import plan_map
 from siting.network import network_stage
-from siting.planning import optimise
+from siting.planning import planning_stage
 from siting.results import Inputs, RunResult
 from siting.robustness import futures_report
 from siting.scenario import Scenario
@@ -169,7 +169,7 @@ def plan(
         need = demand_stage(scenario, inputs)
     with stage("optimize"):  # solver runs: in a worker, the main thread free for signals
         decision = _threads.call(
-            optimise, scenario, inputs, need, cache_root=cache_root, name="optimize"
+            planning_stage, scenario, inputs, need, cache_root=cache_root, name="optimize"
         )
     with stage("evaluate"):
         ev = evaluate_stage(scenario, inputs, need, decision)

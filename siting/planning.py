@@ -1,9 +1,9 @@
 """Stage 5 — the optimisation request: the plan, its cost frontier, curve and phases.
 
-:func:`optimise` is the stage. :func:`decide` builds the model the scenario asks
-for (the class :data:`siting.optimize.MODELS` names, with capacities of new and
-existing stations, costs, side constraints, secondary order), solves the cost
-frontier and picks the plan by the scenario's rule, solves the curve sizes and
+:func:`planning_stage` is the stage. :func:`decide` builds the model the scenario
+asks for (through the request builder, :class:`siting.request.Request`: capacities
+of new and existing stations, costs, side constraints, secondary order), solves the
+cost frontier and picks the plan by the scenario's rule, solves the curve sizes and
 the phases. :func:`minimum_plans` answers how many stations a target takes;
 :func:`siting.staged.staged_plan` the stages of ``[optimize.staging]``.
 """
@@ -11,9 +11,8 @@ the phases. :func:`minimum_plans` answers how many stations a target takes;
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +21,14 @@ import numpy as np
 from siting import _cache, _threads, settings
 from siting._clock import StageClock
 from siting._io import array_digest, hash_key
-from siting.costs import station_costs
 from siting.demand import Demand, demand_stage
 from siting.errors import InfeasibleError, InputError, SolverError
-from siting.evaluate import explain_reach
-from siting.frontier import FrontierPoint, choose, cost_frontier, frontier_steps
-from siting.optimize import MinimumPlan, Phase, SolveResult, model_class, phased_plan
+from siting.frontier import choose, cost_frontier, frontier_steps
+from siting.optimize import MinimumPlan, Phase, SolveOptions, SolveResult, phased_plan
 from siting.optimize._checks import check_p
-from siting.queueing import existing_capacity, station_capacity
-from siting.results import Inputs
+from siting.request import PlanModel, Request
+from siting.results import Decision, Inputs
 from siting.scenario import Scenario
-from siting.sections import OptimizeConfig
 from siting.staged import staged_plan
 
 log = logging.getLogger(__name__)
@@ -41,24 +37,7 @@ log = logging.getLogger(__name__)
 _MINIMUM_CACHE_FORMAT = 2
 
 
-@dataclass
-class Decision:
-    """What the optimise stage decided."""
-
-    result: SolveResult
-    alone: dict[int, SolveResult]
-    phases: list[Phase] | None
-    capacity: dict[str, float]
-    costs: dict[str, float]
-    frontier: list[FrontierPoint] | None = None
-    chosen: int | None = None
-    site_capacity: dict[int, tuple[str, float]] = field(default_factory=dict)
-    minimum: list[dict[str, Any]] = field(default_factory=list)
-    reach: dict[str, Any] = field(default_factory=dict)
-    staging: dict[str, Any] | None = None
-
-
-def optimise(
+def planning_stage(
     sc: Scenario, inputs: Inputs, need: Demand, *, cache_root: Path | None = None
 ) -> Decision:
     """Stage 5 of ``sc``: refuse what no plan can answer, then solve the plan (see
@@ -69,74 +48,52 @@ def optimise(
     """
     oc = sc.optimize
     deadline = StageClock.deadline(oc.time_limit_s)
-    reach = explain_reach(need.travel, need.weights, oc.threshold_min * 60.0, model=oc.model)
-    demands = {need.preset: need}
+    request = Request.of_scenario(sc, inputs, need)
+    reach = request.reach()
+    requests = {need.preset: request}
     for preset in oc.minimum.presets if oc.minimum else []:
-        if preset not in demands:
+        if preset not in requests:
             other = sc.with_overrides({"demand.preset": preset})
-            demands[preset] = demand_stage(other, inputs, by_district=False)
+            demand = demand_stage(other, inputs, by_district=False)
+            requests[preset] = Request.of_scenario(sc, inputs, demand)
     # the minimum plans need nothing from the plan: solved beside it
     with _threads.pool(1, "minimum") as beside:
-        job = beside.submit(
-            minimum_plans, sc, inputs, demands, cache_root=cache_root, deadline=deadline
-        )
-        decision = decide(sc, inputs, need, deadline=deadline)
+        job = beside.submit(minimum_plans, requests, cache_root=cache_root, deadline=deadline)
+        decision = decide(request, deadline=deadline)
         if oc.staging is not None:  # stages on growing demand, after the plan
-            decision.staging = staged_plan(sc, inputs, need, deadline=deadline)
+            decision.staging = staged_plan(sc, inputs, need, deadline=deadline, request=request)
         decision.minimum = job.result()
     decision.reach = reach
     return decision
 
 
-def decide(
-    sc: Scenario, inputs: Inputs, need: Demand, *, deadline: float | None = None
-) -> Decision:
+def decide(request: Request, *, deadline: float | None = None) -> Decision:
     """Solve the scenario's optimisation request (see the module docstring).
 
-    The model is the class :func:`siting.optimize.model_class` names for
-    ``optimize.model``, built with its ``from_inputs``. Every solve ends by
-    ``deadline`` (``time.perf_counter()``; by default ``optimize.time_limit_s``
-    from now, see :class:`siting._clock.StageClock`).
+    The model is the one ``optimize.model`` names, built by ``request`` (see
+    :meth:`siting.request.Request.model`). Every solve ends by ``deadline``
+    (``time.perf_counter()``; by default ``optimize.time_limit_s`` from now, see
+    :class:`siting._clock.StageClock`).
     """
-    oc = sc.optimize
-    fixed = np.flatnonzero(inputs.candidates["existing"].to_numpy())
+    oc = request.optimize_config
     # before any solve: a plan larger than the candidates fails whatever the time limit
-    check_p(oc.p, len(inputs.candidates), len(fixed))
-    costs = station_costs(sc.costs, oc.capacity)
-    cls = model_class(oc.model)
+    check_p(oc.p, len(request.inputs.candidates), len(request.existing))
     capacity: dict[str, float] = {}
     site_cap: dict[int, tuple[str, float]] = {}
     if oc.model == "capacitated":  # for the report: what a station serves
-        capacity = station_capacity(oc.capacity, need.segments, need.peak_hour_share)
-        site_cap = existing_capacity(
-            inputs.candidates, oc.capacity, need.segments, need.peak_hour_share
-        )
-
-    def make_model(p: int, keep: np.ndarray, budget: float | None = None, **kw: Any) -> Any:
-        return cls.from_inputs(
-            inputs, need, oc, station_cost=costs, p=p, fixed=keep, budget=budget, **kw
-        )
-
-    # independent solves (frontier points, curve sizes) run side by side
-    opts: dict[str, Any] = {"solver": oc.solver, "gap": oc.gap, "threads": oc.threads}
-    budget = oc.budget.total if oc.budget else None
+        capacity = dict(request.capacity)
+        site_cap = dict(request.existing_capacity)
     if deadline is None:
         deadline = StageClock.deadline(oc.time_limit_s)
+    # independent solves (frontier points, curve sizes) run side by side
     with _threads.pool(settings.PARALLEL_SOLVES, "solve") as pool:
-        return _decide(
-            sc, make_model, pool, opts, fixed, budget, capacity, costs, site_cap, deadline
-        )
+        return _decide(request, pool, capacity, site_cap, deadline)
 
 
 def _decide(
-    sc: Scenario,
-    make_model: Callable[..., Any],
+    request: Request,
     pool: ThreadPoolExecutor,
-    opts: dict[str, Any],
-    fixed: np.ndarray,
-    budget: float | None,
     capacity: dict[str, float],
-    costs: dict[str, float],
     site_cap: dict[int, tuple[str, float]],
     deadline: float | None,
 ) -> Decision:
@@ -146,7 +103,9 @@ def _decide(
     side on ``pool``; each gets its share of the time up to ``deadline``, the plan
     (solved last) all that is left.
     """
-    oc = sc.optimize
+    oc, fixed, options = request.optimize_config, request.existing, request.options
+    costs = dict(request.station_cost or {})
+    budget = oc.budget.total if oc.budget else None
     sizes = sorted(set(oc.curve or []) - {oc.p})
     for p in sizes:
         if p < len(fixed):
@@ -166,17 +125,19 @@ def _decide(
     # cost breaks ties there (the plan gets the full secondary order)
     tie = "cost" if oc.secondary else False
 
+    def solve(model: PlanModel, *, last: bool = False) -> SolveResult:
+        return model.solve(options.but(time_limit=clock.limit(last=last)))
+
     def curve_point(p: int) -> SolveResult:
-        model = make_model(p, fixed, budget, secondary=tie)
-        return model.solve(**opts, time_limit=clock.limit())
+        return solve(request.model(p=p, budget=budget, secondary=tie))
 
     def frontier_point(n_dc: int | None, cap: float | None) -> SolveResult | None:
         # a point with a set number of new DC stations has its cost set too: no cost
         # term to resolve; the budget point minimises cost after served
         sec = tie if n_dc is None else False
-        model = make_model(oc.p, fixed, cap, max_dc=n_dc, secondary=sec, dc_exact=True)
+        model = request.model(budget=cap, max_dc=n_dc, secondary=sec, dc_exact=True)
         try:
-            return model.solve(**opts, time_limit=clock.limit())
+            return solve(model)
         except InfeasibleError as exc:  # e.g. equity shares no all-AC plan can meet
             log.info("frontier: no plan with %s new DC stations (%s)", n_dc, exc)
             return None
@@ -184,14 +145,7 @@ def _decide(
     curve_jobs = {p: pool.submit(curve_point, p) for p in sizes}
     frontier, chosen, phases = None, None, None
     if oc.phases:
-        phases = phased_plan(
-            lambda p, keep: make_model(p, keep, budget),
-            sorted(oc.phases),
-            fixed,
-            maximize=oc.model != "pmedian",
-            time_limit=clock.limit(),
-            **opts,
-        )
+        phases = _phases(request, budget, options, clock.limit())
         result = next(ph.result for ph in phases if ph.p == oc.p)
     elif costed:
         frontier = cost_frontier(
@@ -206,23 +160,39 @@ def _decide(
         # the plan: the chosen point again, with the full secondary order
         result = pick.result
         if oc.secondary:
-            model = make_model(oc.p, fixed, pick.budget, max_dc=pick.max_dc, dc_exact=True)
-            result = model.solve(**opts, time_limit=clock.limit(last=True))
+            model = request.model(budget=pick.budget, max_dc=pick.max_dc, dc_exact=True)
+            result = solve(model, last=True)
     else:
-        result = make_model(oc.p, fixed, budget).solve(**opts, time_limit=clock.limit(last=True))
+        result = solve(request.model(budget=budget), last=True)
     alone = {p: job.result() for p, job in curve_jobs.items()}
     return Decision(result, alone, phases, capacity, costs, frontier, chosen, site_cap)
 
 
+def _phases(
+    request: Request, budget: float | None, options: SolveOptions, time_limit: float | None
+) -> list[Phase]:
+    """The nested phases of ``optimize.phases``, each also solved alone."""
+    oc = request.optimize_config
+    return phased_plan(
+        lambda p, keep: request.model(p=p, fixed=keep, budget=budget),
+        sorted(oc.phases or []),
+        request.existing,
+        maximize=oc.model != "pmedian",
+        solver=options.solver,
+        time_limit=time_limit,
+        gap=options.gap,
+        threads=options.threads,
+    )
+
+
 def minimum_plans(
-    sc: Scenario,
-    inputs: Inputs,
-    demands: dict[str, Demand],
+    requests: Mapping[str, Request],
     *,
     cache_root: Path | None = None,
     deadline: float | None = None,
 ) -> list[dict[str, Any]]:
-    """The minimum plan for each preset and target (an explained row when out of reach).
+    """The minimum plan for each preset's request and each target (an explained row
+    when out of reach).
 
     Each depends only on the instance (demand, reach, capacities, costs, existing
     stations) and the solver options, so with ``cache_root`` it is cached under a
@@ -230,25 +200,22 @@ def minimum_plans(
     ``deadline``, the end of the optimise stage). It needs nothing from the plan, so
     a run may solve it beside :func:`decide`.
     """
-    oc, mc = sc.optimize, sc.optimize.minimum
-    if mc is None:
-        return []
     rows: list[dict[str, Any]] = []
-    limit = min(oc.time_limit_s, settings.MINIMUM_TIME_LIMIT_S)
     clock = StageClock(deadline)
-    costs = station_costs(sc.costs, oc.capacity)
-    for preset, need in demands.items():
+    for preset, request in requests.items():
+        oc, mc = request.optimize_config, request.optimize_config.minimum
+        if mc is None:
+            continue
+        limit = min(oc.time_limit_s, settings.MINIMUM_TIME_LIMIT_S)
         most: dict[str, Any] = {}  # the most any plan serves: one LP per preset
         for target in mc.targets:
-            model = MinimumPlan.from_inputs(
-                inputs, need, oc, target=target, station_cost=costs, most_served=most
-            )
-            key = _minimum_key(model, oc, limit) if cache_root is not None else None
+            model = request.minimum(target, most_served=most)
+            key = _minimum_key(model, request.options, limit) if cache_root is not None else None
             cached = _cache.load(cache_root, "minimum", key) if key and cache_root else None
             if isinstance(cached, dict):
                 rows.append(cached)
                 continue
-            row, cut = _minimum_row(model, preset, oc, clock, limit)
+            row, cut = _minimum_row(model, preset, request, clock, limit)
             rows.append(row)
             # a solve the stage's deadline cut short is not what the key promises
             if key and cache_root and not cut:
@@ -257,7 +224,7 @@ def minimum_plans(
 
 
 def _minimum_row(
-    model: MinimumPlan, preset: str, oc: OptimizeConfig, clock: StageClock, limit: float
+    model: MinimumPlan, preset: str, request: Request, clock: StageClock, limit: float
 ) -> tuple[dict[str, Any], bool]:
     """Solve one minimum plan within ``limit`` seconds and by the end of ``clock``: its
     row, and whether the stage's deadline cut the solve short (or left it no time)."""
@@ -273,12 +240,13 @@ def _minimum_row(
         row.update(
             status="not solved",
             explanation="minimum plan: the optimise stage's time limit "
-            f"(optimize.time_limit_s = {oc.time_limit_s:g} s) ran out before it",
+            f"(optimize.time_limit_s = {request.optimize_config.time_limit_s:g} s) ran out "
+            "before it",
         )
         return row, True
     given = clock.limit(cap=limit)
     try:
-        res = model.solve(oc.solver, time_limit=given, gap=oc.gap, threads=oc.threads)
+        res = model.solve(request.options.but(time_limit=given))
     except InfeasibleError as exc:
         row.update(status="infeasible", explanation=str(exc))
         return row, False
@@ -306,7 +274,8 @@ def _minimum_row(
     return row, cut
 
 
-def _minimum_key(model: MinimumPlan, oc: OptimizeConfig, limit: float) -> str:
+def _minimum_key(model: MinimumPlan, options: SolveOptions, limit: float) -> str:
+    """The cache key of a minimum plan: its instance, the solver options and ``limit``."""
     nb = model.neighbours
     parts = [nb.indptr, nb.indices, model.ac, model.dc, model.fixed]
     digests = [array_digest(a) for a in parts]
@@ -319,7 +288,7 @@ def _minimum_key(model: MinimumPlan, oc: OptimizeConfig, limit: float) -> str:
         sorted((model.capacity or {}).items()),
         sorted(model.station_cost.items()),
         sorted(model.site_capacity.items()),
-        oc.solver,
-        oc.gap,
+        options.solver,
+        options.gap,
         limit,
     )

@@ -1,8 +1,8 @@
-"""What a run builds and computes: :class:`Inputs` and :class:`RunResult`.
+"""What a run builds and computes: :class:`Inputs`, :class:`Decision` and :class:`RunResult`.
 
 Plain containers, apart from the stages so that the stages and the writers
 (:mod:`siting.report`, :mod:`siting.compare`) can name them without importing
-:mod:`siting.pipeline`; :mod:`siting.pipeline` makes them.
+:mod:`siting.pipeline` or one another; :mod:`siting.pipeline` and the stages make them.
 """
 
 from __future__ import annotations
@@ -16,9 +16,45 @@ import networkx as nx
 import pandas as pd
 
 from siting._geo import NodeIndex
-from siting.optimize import SolveResult
+from siting.optimize.nested import Phase
+from siting.optimize.result import SolveResult
 from siting.scenario import Scenario
 from siting.travel import TravelTimes
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    """One solved point of the cost frontier: its budget or number of new DC stations,
+    its plan (see :mod:`siting.frontier`)."""
+
+    budget: float | None
+    result: SolveResult
+    max_dc: int | None = None  # the number of new DC stations (None: the budget point)
+
+    @property
+    def served(self) -> float:
+        return float(self.result.objective)
+
+    @property
+    def cost(self) -> float:
+        return float(self.result.extra.get("cost", 0.0))
+
+
+@dataclass
+class Decision:
+    """What the plan stage (:func:`siting.planning.planning_stage`) decided."""
+
+    result: SolveResult
+    alone: dict[int, SolveResult]
+    phases: list[Phase] | None
+    capacity: dict[str, float]
+    costs: dict[str, float]
+    frontier: list[FrontierPoint] | None = None
+    chosen: int | None = None
+    site_capacity: dict[int, tuple[str, float]] = field(default_factory=dict)
+    minimum: list[dict[str, Any]] = field(default_factory=list)
+    reach: dict[str, Any] = field(default_factory=dict)
+    staging: dict[str, Any] | None = None
 
 
 @dataclass

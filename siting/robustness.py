@@ -23,23 +23,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from siting import settings
 from siting._invariants import present
-from siting.costs import station_costs
 from siting.demand import Demand, demand_stage
 from siting.errors import InputError
 from siting.optimize import CapacitatedCoverage, SolveResult
 from siting.optimize.futures.robust import RobustPlan, plan_share
-from siting.results import Inputs
+from siting.request import Request
+from siting.results import Decision, Inputs
 from siting.scenario import Scenario
-
-if TYPE_CHECKING:
-    from siting.planning import Decision
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +90,8 @@ def _model(
         raise ValueError(f"futures: {key} puts demand on other cells than the scenario's")
     oc = other.optimize
     budget = oc.budget.total if oc.budget else None
-    return CapacitatedCoverage.from_inputs(
-        inputs,
-        need,
-        oc,
-        station_cost=station_costs(other.costs, oc.capacity),
-        budget=budget,
-        max_dc=max_dc,
-        dc_exact=max_dc is not None,
-    )
+    request = Request.of_scenario(other, inputs, need)
+    return request.capacitated(budget=budget, max_dc=max_dc, dc_exact=max_dc is not None)
 
 
 def _own(

@@ -421,6 +421,11 @@ class OptimizeConfig(_Strict):
             )
         return self
 
+    @property
+    def threshold_s(self) -> float:
+        """``threshold_min`` in seconds: the one conversion every stage uses."""
+        return self.threshold_min * 60.0
+
 
 class BenefitsConfig(_Strict):
     """Factors for the benefits of a plan against the petrol cars its sessions replace.

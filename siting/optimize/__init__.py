@@ -1,8 +1,10 @@
 """Stage 5 — choose station sites with integer programs (PuLP; HiGHS or CBC).
 
-Models are classes built with ``cls(...)`` from a sparse neighbour structure,
-with classmethod constructors from a cost matrix (dense or sparse), from a
-:class:`~siting.travel.TravelTimes`, or from GeoDataFrames; ``solve()`` returns a
+A solver library that knows nothing of the run. Models are classes built with
+``cls(...)`` from a sparse neighbour structure, with classmethod constructors from a
+cost matrix (dense or sparse), from drive times (any
+:class:`~siting.optimize._types.DriveTimes`, such as a run's
+:class:`siting.travel.TravelTimes`), or from GeoDataFrames; ``solve()`` returns a
 :class:`SolveResult` whose status never claims an optimum the solver did not
 prove. One module per model:
 
@@ -12,8 +14,8 @@ prove. One module per model:
 - :mod:`~siting.optimize.minimum.model`: :class:`MinimumPlan` (how many stations a target takes);
 - :mod:`~siting.optimize.futures.staged`: :class:`StagedPlan` (stations added year by year);
 
-each also built from what a run has (``from_inputs(inputs, demand, optimize_config)``),
-and :mod:`~siting.optimize.registry` maps ``optimize.model`` to its class (:data:`MODELS`);
+what a run asks for is turned into these models outside the library, by
+:class:`siting.request.Request` (which also maps ``optimize.model`` to its builder);
 
 and the shared parts: :mod:`~siting.optimize.result` (:class:`SolveResult`),
 :mod:`~siting.optimize._side` (spacing, equity and budget rows),
@@ -24,6 +26,7 @@ heuristics and Lagrangian bounds are :mod:`siting.optimize.pmedian._heuristics`,
 """
 
 from siting.optimize._side import close_pairs
+from siting.optimize._types import DriveTimes
 from siting.optimize.capacitated.model import CapacitatedCoverage
 from siting.optimize.covering.model import MaximalCovering
 from siting.optimize.futures.staged import StagedPlan, StagedResult, stage_regret
@@ -31,23 +34,20 @@ from siting.optimize.minimum.model import MinimumPlan
 from siting.optimize.nested import Phase, phased_plan
 from siting.optimize.options import SolveOptions
 from siting.optimize.pmedian.model import PMedian
-from siting.optimize.registry import MODELS, PlanModel, model_class
 from siting.optimize.result import SolveResult
 
 __all__ = [
-    "MODELS",
     "CapacitatedCoverage",
+    "DriveTimes",
     "MaximalCovering",
     "MinimumPlan",
     "PMedian",
     "Phase",
-    "PlanModel",
     "SolveOptions",
     "SolveResult",
     "StagedPlan",
     "StagedResult",
     "close_pairs",
-    "model_class",
     "phased_plan",
     "stage_regret",
 ]

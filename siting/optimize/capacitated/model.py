@@ -8,8 +8,7 @@ The class, its formulation, input checks and constructors; its rows are in
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -31,19 +30,12 @@ from siting.optimize._checks import (
     shown,
 )
 from siting.optimize._common import _aligned_times, _layer_distances, _within, _within_times
-from siting.optimize._inputs import existing_sites, side_options
 from siting.optimize._side import _SideConstraints
+from siting.optimize._types import DriveTimes
 from siting.optimize.capacitated import _rows, _solve
 from siting.optimize.capacitated._greedy import greedy_plan
 from siting.optimize.options import SolveOptions
 from siting.optimize.result import SolveResult
-from siting.queueing import existing_capacity, station_capacity
-from siting.travel import TravelTimes
-
-if TYPE_CHECKING:
-    from siting.demand import Demand
-    from siting.results import Inputs
-    from siting.sections import OptimizeConfig
 
 
 class CapacitatedCoverage(_SideConstraints):
@@ -217,7 +209,7 @@ class CapacitatedCoverage(_SideConstraints):
     @classmethod
     def from_travel_times(
         cls,
-        tt: TravelTimes,
+        tt: DriveTimes,
         ac_demand: np.ndarray,
         dc_demand: np.ndarray,
         capacity: dict[str, float],
@@ -241,53 +233,6 @@ class CapacitatedCoverage(_SideConstraints):
             link_rows=link_rows,
             times=times,
             **side,
-        )
-
-    @classmethod
-    def from_inputs(
-        cls,
-        inputs: Inputs,
-        demand: Demand,
-        optimize_config: OptimizeConfig,
-        *,
-        station_cost: Mapping[str, float] | None = None,
-        p: int | None = None,
-        fixed: np.ndarray | None = None,
-        budget: float | None = None,
-        secondary: bool | str | None = None,
-        max_dc: int | None = None,
-        dc_exact: bool = False,
-    ) -> CapacitatedCoverage:
-        """Build from what a run has: its inputs, one scenario's demand and its
-        ``[optimize]`` section.
-
-        Station capacities come from the queueing model (existing stations of known
-        type keep their own), AC and DC demand from the segments' chargers.
-        ``p``, ``fixed`` (default: the existing stations) and ``secondary``
-        (default: ``optimize.secondary``) override the scenario's.
-        """
-        oc = optimize_config
-        keep = existing_sites(inputs) if fixed is None else np.asarray(fixed, dtype=np.int64)
-        peak = demand.peak_hour_share
-        capacity = station_capacity(oc.capacity, demand.segments, peak)
-        known = existing_capacity(inputs.candidates, oc.capacity, demand.segments, peak)
-        kept = set(keep.tolist())
-        ac, dc = demand.by_charger()
-        return cls.from_travel_times(
-            demand.travel,
-            ac,
-            dc,
-            capacity,
-            oc.p if p is None else p,
-            threshold_s=oc.threshold_min * 60.0,
-            fixed=keep,
-            budget=budget,
-            station_cost=dict(station_cost or {}),
-            secondary=oc.secondary if secondary is None else secondary,
-            max_dc=max_dc,
-            dc_exact=dc_exact,
-            site_capacity={j: v for j, v in known.items() if j in kept},
-            **side_options(inputs, demand, oc),
         )
 
     @classmethod

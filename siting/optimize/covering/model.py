@@ -8,8 +8,7 @@ second stage are in :mod:`siting.optimize.covering._solve`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -27,19 +26,13 @@ from siting.optimize._checks import (
     check_values,
 )
 from siting.optimize._common import _aligned_times, _assign, _site_load, _within_times
-from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
+from siting.optimize._types import DriveTimes
 from siting.optimize.covering import _heuristics as _cover
 from siting.optimize.covering import _rows as _covering_rows
 from siting.optimize.covering import _solve as _covering_solve
 from siting.optimize.options import SolveOptions
 from siting.optimize.result import SolveResult
-from siting.travel import TravelTimes
-
-if TYPE_CHECKING:
-    from siting.demand import Demand
-    from siting.results import Inputs
-    from siting.sections import OptimizeConfig
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +162,7 @@ class MaximalCovering(_SideConstraints):
     @classmethod
     def from_travel_times(
         cls,
-        tt: TravelTimes,
+        tt: DriveTimes,
         weights: np.ndarray,
         p: int,
         *,
@@ -190,38 +183,6 @@ class MaximalCovering(_SideConstraints):
         model = cls(nb, weights, p, fixed=fixed, costs=times if tie_break else None, **side)
         model.pair_times = times
         return model
-
-    @classmethod
-    def from_inputs(
-        cls,
-        inputs: Inputs,
-        demand: Demand,
-        optimize_config: OptimizeConfig,
-        *,
-        station_cost: Mapping[str, float] | None = None,
-        p: int | None = None,
-        fixed: np.ndarray | None = None,
-        budget: float | None = None,
-        secondary: bool | str | None = None,
-    ) -> MaximalCovering:
-        """Build from what a run has: its inputs, one scenario's demand and its
-        ``[optimize]`` section.
-
-        One station type: a budget prices every new station as an AC one
-        (``station_cost["AC"]``). ``secondary`` (default ``optimize.secondary``)
-        turns the access-time second stage on or off.
-        """
-        oc = optimize_config
-        return cls.from_travel_times(
-            demand.travel,
-            demand.weights,
-            oc.p if p is None else p,
-            threshold_s=oc.threshold_min * 60.0,
-            tie_break=bool(oc.secondary if secondary is None else secondary),
-            **single_type_options(
-                inputs, demand, oc, station_cost=station_cost, fixed=fixed, budget=budget
-            ),
-        )
 
     @classmethod
     def from_geodataframe(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pulp
@@ -21,11 +21,6 @@ from siting.optimize._checks import check_number
 from siting.optimize.capacitated import _rows, _solve
 from siting.optimize.capacitated.model import CapacitatedCoverage
 from siting.optimize.options import SolveOptions
-
-if TYPE_CHECKING:
-    from siting.demand import Demand
-    from siting.results import Inputs
-    from siting.sections import OptimizeConfig
 
 
 @dataclass
@@ -141,34 +136,6 @@ class StagedPlan:
         ]
         self.models = list(models)
         self.labels = [str(s) for s in labels]
-
-    @classmethod
-    def from_inputs(
-        cls,
-        inputs: Inputs,
-        demands: Sequence[Demand],
-        optimize_config: OptimizeConfig,
-        *,
-        sizes: Sequence[int],
-        budgets: Sequence[float | None],
-        weights: Sequence[float],
-        labels: Sequence[str],
-        station_cost: dict[str, float] | None = None,
-    ) -> StagedPlan:
-        """Build from what a run has: one demand per stage, its count and budget."""
-        models = [
-            CapacitatedCoverage.from_inputs(
-                inputs,
-                need,
-                optimize_config,
-                station_cost=station_cost,
-                p=p,
-                budget=budget,
-                secondary=False,
-            )
-            for need, p, budget in zip(demands, sizes, budgets, strict=True)
-        ]
-        return cls(models, weights, labels)
 
     def build(
         self,

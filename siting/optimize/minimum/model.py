@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,17 +28,10 @@ from siting.optimize._checks import (
     check_values,
 )
 from siting.optimize._common import _within_times
-from siting.optimize._inputs import existing_sites
+from siting.optimize._types import DriveTimes
 from siting.optimize.minimum import _capacitated, _cover
 from siting.optimize.options import SolveOptions
 from siting.optimize.result import SolveResult
-from siting.queueing import existing_capacity, station_capacity
-from siting.travel import TravelTimes
-
-if TYPE_CHECKING:
-    from siting.demand import Demand
-    from siting.results import Inputs
-    from siting.sections import OptimizeConfig
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +155,7 @@ class MinimumPlan:
     @classmethod
     def from_travel_times(
         cls,
-        tt: TravelTimes,
+        tt: DriveTimes,
         ac_demand: np.ndarray,
         dc_demand: np.ndarray,
         target: float,
@@ -173,49 +166,6 @@ class MinimumPlan:
         """Build from the sparse drive times; pairs within ``threshold_s`` count."""
         threshold_s = check_threshold_s(threshold_s, tt.cutoff_s)
         return cls(tt.neighbours(threshold_s), ac_demand, dc_demand, target, **options)
-
-    @classmethod
-    def from_inputs(
-        cls,
-        inputs: Inputs,
-        demand: Demand,
-        optimize_config: OptimizeConfig,
-        *,
-        target: float,
-        station_cost: Mapping[str, float] | None = None,
-        most_served: dict[str, Any] | None = None,
-    ) -> MinimumPlan:
-        """Build from what a run has: its inputs, one scenario's demand and its
-        ``[optimize]`` section, for the ``target`` share of demand.
-
-        With the capacitated model: station capacities from the queueing model and
-        the least ``optimize.minimum.objective`` (capital cost or stations); else a
-        set covering of the fewest stations. ``most_served`` (a dict shared by the
-        targets of one demand) keeps the one LP that bounds what any plan serves.
-        """
-        oc = optimize_config
-        ac, dc = demand.by_charger()
-        options: dict[str, Any] = {"objective": "stations"}
-        if oc.model == "capacitated":
-            peak = demand.peak_hour_share
-            options = {
-                "capacity": station_capacity(oc.capacity, demand.segments, peak),
-                "site_capacity": existing_capacity(
-                    inputs.candidates, oc.capacity, demand.segments, peak
-                ),
-                "station_cost": None if station_cost is None else dict(station_cost),
-                "objective": oc.minimum.objective if oc.minimum else "cost",
-            }
-        return cls.from_travel_times(
-            demand.travel,
-            ac,
-            dc,
-            target,
-            threshold_s=oc.threshold_min * 60.0,
-            fixed=existing_sites(inputs),
-            most_served=most_served,
-            **options,
-        )
 
     # ----------------------------------------------------------------- solving
     def reachable(self) -> float:

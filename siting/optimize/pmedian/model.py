@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -15,20 +14,14 @@ import scipy.sparse as sp
 from siting.errors import InfeasibleError, InputError
 from siting.optimize._checks import _fixed_sites, check_count, check_number, check_p, check_values
 from siting.optimize._common import _cost_rows, _layer_distances, _site_variables
-from siting.optimize._inputs import single_type_options
 from siting.optimize._side import _SideConstraints
+from siting.optimize._types import DriveTimes
 from siting.optimize.options import SolveOptions
 from siting.optimize.pmedian import _heuristics, _lagrangian
 from siting.optimize.pmedian import _solve as _pmedian_solve
 from siting.optimize.result import SolveResult
-from siting.travel import TravelTimes
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    from siting.demand import Demand
-    from siting.results import Inputs
-    from siting.sections import OptimizeConfig
 
 
 class PMedian(_SideConstraints):
@@ -148,7 +141,7 @@ class PMedian(_SideConstraints):
     @classmethod
     def from_travel_times(
         cls,
-        tt: TravelTimes,
+        tt: DriveTimes,
         weights: np.ndarray,
         p: int,
         *,
@@ -158,38 +151,6 @@ class PMedian(_SideConstraints):
     ) -> PMedian:
         """Build from the sparse drive times (seconds); pairs beyond the cutoff are not allowed."""
         return cls(tt.matrix, weights, p, fixed=fixed, unserved_cost=unserved_cost, **side)
-
-    @classmethod
-    def from_inputs(
-        cls,
-        inputs: Inputs,
-        demand: Demand,
-        optimize_config: OptimizeConfig,
-        *,
-        station_cost: Mapping[str, float] | None = None,
-        p: int | None = None,
-        fixed: np.ndarray | None = None,
-        budget: float | None = None,
-        secondary: bool | str | None = None,
-    ) -> PMedian:
-        """Build from what a run has: its inputs, one scenario's demand and its
-        ``[optimize]`` section.
-
-        Demand beyond the travel cutoff counts at the cutoff. One station type: a
-        budget prices every new station as an AC one (``station_cost["AC"]``).
-        The p-median has no secondary order; ``secondary`` is accepted and unused.
-        """
-        oc = optimize_config
-        tt = demand.travel
-        return cls.from_travel_times(
-            tt,
-            demand.weights,
-            oc.p if p is None else p,
-            unserved_cost=tt.cutoff_s,
-            **single_type_options(
-                inputs, demand, oc, station_cost=station_cost, fixed=fixed, budget=budget
-            ),
-        )
 
     @classmethod
     def from_geodataframe(
