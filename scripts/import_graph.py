@@ -1,9 +1,11 @@
 """Measure the import graph of the ``siting`` package.
 
 Prints the files that sit in import circles (strongly connected components of the
-graph of ``import`` statements between the package's modules, wherever the statement
-stands, also inside functions and ``TYPE_CHECKING`` blocks), the imports that run
-against the package's layer order, and the largest module and function.
+graph of ``import`` statements between the package's modules that run: at module
+level or inside functions), the same counted with the imports of ``TYPE_CHECKING``
+blocks too (annotations only), the annotation-only imports that point back up a
+run-time chain, the imports that run against the package's layer order, and the
+largest modules and functions.
 
 Run from the repository root: ``python scripts/import_graph.py [--json]``.
 """
@@ -55,7 +57,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting.segments",
         "siting.sections",
         "siting.scenario",
-        "siting.results",
     ),
     (
         "siting._osm",
@@ -66,6 +67,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting.candidates",
         "siting._dijkstra",
         "siting.travel",
+        "siting.results",
         "siting.demand",
     ),
     (
@@ -109,12 +111,27 @@ def resolve(node: ast.ImportFrom, module: str, is_package: bool) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
+def _typing_blocks(tree: ast.AST) -> set[int]:
+    """Ids of the import nodes inside ``if TYPE_CHECKING:`` blocks (for annotations only)."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If):
+            test = node.test
+            name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", None)
+            if name == "TYPE_CHECKING":
+                inside.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return inside
+
+
 def graph(root: Path) -> nx.DiGraph:
+    """Modules and their imports; an edge's ``typing_only`` is True when every import
+    along it stands in an ``if TYPE_CHECKING:`` block (never run)."""
     files = {module_name(p, root): p for p in (root / PACKAGE).rglob("*.py")}
     g = nx.DiGraph()
     g.add_nodes_from(files)
     for module, path in files.items():
         tree = ast.parse(path.read_text(), str(path))
+        typing_only = _typing_blocks(tree)
         is_package = path.name == "__init__.py"
         for node in ast.walk(tree):
             targets: list[str] = []
@@ -128,8 +145,10 @@ def graph(root: Path) -> nx.DiGraph:
                 while target and target not in files:
                     target = target.rpartition(".")[0]
                 if target and target != module:
-                    # ``from . import x`` names the package only when x is not a module
-                    g.add_edge(module, target)
+                    only = id(node) in typing_only
+                    if g.has_edge(module, target):
+                        only = only and g.edges[module, target]["typing_only"]
+                    g.add_edge(module, target, typing_only=only)
                     break
     return g
 
@@ -155,7 +174,15 @@ def longest_functions(root: Path, n: int = 5) -> list[tuple[int, str]]:
 
 def measure(root: Path) -> dict[str, object]:
     g = graph(root)
-    circles = [sorted(c) for c in nx.strongly_connected_components(g) if len(c) > 1]
+    run_time = nx.DiGraph((a, b) for a, b, only in g.edges(data="typing_only") if not only)
+    circles = [sorted(c) for c in nx.strongly_connected_components(run_time) if len(c) > 1]
+    # annotations that name a module importing this one (a helper naming its model's
+    # class): never imported at run time, listed apart
+    typing_back = sorted(
+        f"{a} -> {b}"
+        for a, b, only in g.edges(data="typing_only")
+        if only and run_time.has_node(b) and run_time.has_node(a) and nx.has_path(run_time, b, a)
+    )
     upward = sorted(f"{a} -> {b}" for a, b in g.edges if layer(b) > layer(a))
     into_run = sorted(f"{a} -> {b}" for a, b in g.edges if layer(a) == 1 and layer(b) > 1)
     sizes = sorted(
@@ -170,6 +197,10 @@ def measure(root: Path) -> dict[str, object]:
         "imports": g.number_of_edges(),
         "files_in_circles": sum(len(c) for c in circles),
         "circles": circles,
+        "all_imports_files_in_circles": sum(
+            len(c) for c in nx.strongly_connected_components(g) if len(c) > 1
+        ),
+        "typing_only_back_references": typing_back,
         "upward_imports": upward,
         "solver_library_imports_of_the_run": into_run,
         "largest_modules": sizes[:5],

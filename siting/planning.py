@@ -47,8 +47,8 @@ def planning_stage(
     ``cache_root`` the minimum plans are cached (see :func:`minimum_plans`).
     """
     oc = sc.optimize
-    deadline = StageClock.deadline(oc.time_limit_s)
     request = Request.of_scenario(sc, inputs, need)
+    deadline = request.deadline()
     reach = request.reach()
     requests = {need.preset: request}
     for preset in oc.minimum.presets if oc.minimum else []:
@@ -84,7 +84,7 @@ def decide(request: Request, *, deadline: float | None = None) -> Decision:
         capacity = dict(request.capacity)
         site_cap = dict(request.existing_capacity)
     if deadline is None:
-        deadline = StageClock.deadline(oc.time_limit_s)
+        deadline = request.deadline()
     # independent solves (frontier points, curve sizes) run side by side
     with _threads.pool(settings.PARALLEL_SOLVES, "solve") as pool:
         return _decide(request, pool, capacity, site_cap, deadline)
@@ -203,10 +203,10 @@ def minimum_plans(
     rows: list[dict[str, Any]] = []
     clock = StageClock(deadline)
     for preset, request in requests.items():
-        oc, mc = request.optimize_config, request.optimize_config.minimum
+        mc = request.optimize_config.minimum
         if mc is None:
             continue
-        limit = min(oc.time_limit_s, settings.MINIMUM_TIME_LIMIT_S)
+        limit = request.time_limit("minimum")
         most: dict[str, Any] = {}  # the most any plan serves: one LP per preset
         for target in mc.targets:
             model = request.minimum(target, most_served=most)

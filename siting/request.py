@@ -21,10 +21,12 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from siting import settings
+from siting._clock import StageClock
 from siting.costs import station_costs
 from siting.errors import InfeasibleError, InputError
 from siting.optimize import (
@@ -135,6 +137,22 @@ class Request:
             return None
         xy = self.inputs.index.to_metric(cand["lon"].to_numpy(), cand["lat"].to_numpy())
         return close_pairs(xy, oc.min_spacing_m)
+
+    def time_limit(self, solve: Literal["plan", "minimum", "future"] = "plan") -> float:
+        """Seconds a solve of this kind may take: ``optimize.time_limit_s`` for the
+        plan's stage, capped by ``settings.MINIMUM_TIME_LIMIT_S`` for a minimum plan and
+        by ``settings.FUTURES_SOLVE_LIMIT_S`` for a future's own plan."""
+        limit = self.optimize_config.time_limit_s
+        cap = {
+            "plan": None,
+            "minimum": settings.MINIMUM_TIME_LIMIT_S,
+            "future": settings.FUTURES_SOLVE_LIMIT_S,
+        }[solve]
+        return limit if cap is None else min(limit, cap)
+
+    def deadline(self) -> float | None:
+        """When the optimise stage started now must end (``time.perf_counter()``)."""
+        return StageClock.deadline(self.time_limit())
 
     @cached_property
     def options(self) -> SolveOptions:

@@ -28,12 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from siting import settings
 from siting._invariants import present
 from siting.demand import Demand, demand_stage
 from siting.errors import InputError
-from siting.optimize import CapacitatedCoverage, SolveResult
-from siting.optimize.futures.robust import RobustPlan, plan_share
+from siting.optimize import CapacitatedCoverage, SolveOptions, SolveResult
+from siting.optimize.futures.robust import RobustPlan, RobustResult, plan_share
 from siting.request import Request
 from siting.results import Decision, Inputs
 from siting.scenario import Scenario
@@ -95,11 +94,11 @@ def _model(
 
 
 def _own(
-    model: CapacitatedCoverage, opts: dict[str, Any]
+    model: CapacitatedCoverage, options: SolveOptions
 ) -> tuple[np.ndarray, np.ndarray, str, float]:
     """A future's own best plan: stations, their types, the solve's status and the
     share of the future's demand it serves."""
-    res = model.solve(**opts)
+    res = model.solve(options)
     total = float(model.ac.sum() + model.dc.sum())
     share = float(res.objective) / total if total > 0 else 1.0
     return res.selected, np.asarray(res.extra["types"]), res.status, share
@@ -130,29 +129,72 @@ def futures_stage(
     client: Any | None = None,
 ) -> dict[str, Any]:
     """Answer ``[futures]`` for the run's ``plan`` (see the module docstring)."""
-    fc, oc = sc.futures, sc.optimize
+    fc = sc.futures
     if fc is None:
         raise InputError("sc: futures_stage needs a scenario with [futures]")
     t0 = time.perf_counter()
     futures = future_list(sc)
     models = [_model(sc, inputs, ov, need, max_dc) for _, ov in futures]
-    opts: dict[str, Any] = {"solver": oc.solver, "gap": oc.gap, "threads": oc.threads}
-    limit = min(oc.time_limit_s, settings.FUTURES_SOLVE_LIMIT_S)
+    request = Request.of_scenario(sc, inputs, need)
+    options = request.options
     robust = RobustPlan(models, criterion=fc.criterion, quantile=fc.quantile).solve(
-        **opts, time_limit=oc.time_limit_s
+        options.but(time_limit=request.time_limit())
     )
     pmap = _map(client)
-    own = pmap(_own, models, [{**opts, "time_limit": limit}] * len(models))
+    own_options = options.but(time_limit=request.time_limit("future"))
+    own = pmap(_own, models, [own_options] * len(models))
     pairs = [(a, b) for a in range(len(own)) for b in range(len(models))]
     cross = pmap(
         _share,
         [models[b] for _, b in pairs],
         [own[a][:2] for a, _ in pairs],
-        [oc.solver] * len(pairs),
+        [options.solver] * len(pairs),
     )
     matrix = np.array(cross).reshape(len(own), len(models))  # own plan of a, in future b
     plan_types = np.asarray(plan.extra.get("types", ["AC"] * len(plan.selected)))
-    run_shares = [plan_share(m, plan.selected, plan_types, solver=oc.solver) for m in models]
+    run_shares = [plan_share(m, plan.selected, plan_types, solver=options.solver) for m in models]
+    sensitivity = _sensitivity(sc, inputs, need, plan, plan_types, max_dc, own_options, pmap)
+    log.info(
+        "futures: %d futures, robust %s %.4f (%s), %d sensitivity solves, %.2f s",
+        len(futures),
+        fc.criterion,
+        robust.objective,
+        robust.status,
+        2 * len(fc.ranges),
+        time.perf_counter() - t0,
+    )
+    in_robust, in_plan = set(robust.selected.tolist()), set(plan.selected.tolist())
+    base = _model(sc, inputs, {}, need, max_dc)
+    return {
+        "criterion": fc.criterion,
+        # the run's plan under the scenario's own assumptions, the tornado's centre
+        "base_share": float(plan_share(base, plan.selected, plan_types, solver=options.solver)),
+        "rationale": fc.rationale,
+        "robust": {
+            "objective": robust.objective,
+            "status": robust.status,
+            "gap": robust.gap,
+            "stopped_by": robust.stopped_by,
+            "stations": len(robust.selected),
+            "kept_from_plan": len(in_robust & in_plan),
+        },
+        "futures": _future_rows(futures, models, matrix, robust, own, run_shares),
+        "sites": _site_rows(own, in_robust, in_plan),
+        "sensitivity": sensitivity,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+def _future_rows(
+    futures: list[tuple[str, dict[str, Any]]],
+    models: list[CapacitatedCoverage],
+    matrix: np.ndarray,
+    robust: RobustResult,
+    own: list[tuple[np.ndarray, np.ndarray, str, float]],
+    run_shares: list[float],
+) -> list[dict[str, Any]]:
+    """One row per future: its demand, the robust plan's, its own plan's and the run's
+    plan's shares there, the robust plan's regret and its own plan's worst share."""
     rows = []
     for k, (name, ov) in enumerate(futures):
         best = max(matrix[k, k], robust.shares[k])
@@ -169,48 +211,22 @@ def futures_stage(
                 "own_worst_share": round(float(matrix[k].min()), 6),
             }
         )
+    return rows
+
+
+def _site_rows(
+    own: list[tuple[np.ndarray, np.ndarray, str, float]], in_robust: set[int], in_plan: set[int]
+) -> list[dict[str, Any]]:
+    """Each site in any future's own plan, the robust plan or the run's plan: in how
+    many own plans it stands, and whether the robust and the run's plan keep it."""
     counts: dict[int, int] = {}
     for selected, *_ in own:
         for j in selected.tolist():
             counts[int(j)] = counts.get(int(j), 0) + 1
-    in_robust = set(robust.selected.tolist())
-    in_plan = set(plan.selected.tolist())
-    sites = [
+    return [
         {"site": j, "own_plans": counts.get(j, 0), "robust": j in in_robust, "plan": j in in_plan}
         for j in sorted(set(counts) | in_robust | in_plan)
     ]
-    sensitivity = _sensitivity(sc, inputs, need, plan, plan_types, max_dc, opts, pmap)
-    log.info(
-        "futures: %d futures, robust %s %.4f (%s), %d sensitivity solves, %.2f s",
-        len(futures),
-        fc.criterion,
-        robust.objective,
-        robust.status,
-        2 * len(fc.ranges),
-        time.perf_counter() - t0,
-    )
-    return {
-        "criterion": fc.criterion,
-        # the run's plan under the scenario's own assumptions, the tornado's centre
-        "base_share": float(
-            plan_share(
-                _model(sc, inputs, {}, need, max_dc), plan.selected, plan_types, solver=oc.solver
-            )
-        ),
-        "rationale": fc.rationale,
-        "robust": {
-            "objective": robust.objective,
-            "status": robust.status,
-            "gap": robust.gap,
-            "stopped_by": robust.stopped_by,
-            "stations": len(robust.selected),
-            "kept_from_plan": len(in_robust & in_plan),
-        },
-        "futures": rows,
-        "sites": sites,
-        "sensitivity": sensitivity,
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
 
 
 def _sensitivity(
@@ -220,7 +236,7 @@ def _sensitivity(
     plan: SolveResult,
     plan_types: np.ndarray,
     max_dc: int | None,
-    opts: dict[str, Any],
+    options: SolveOptions,
     pmap: Callable[..., list[Any]],
 ) -> list[dict[str, Any]]:
     """Each assumption at its low and high: the plan's share there, the share of its
@@ -229,8 +245,7 @@ def _sensitivity(
     ends = [(key, end, v) for key, lo_hi in sorted(fc.ranges.items()) for end, v in
             zip(("low", "high"), lo_hi, strict=True)]  # fmt: skip
     models = [_model(sc, inputs, {key: v}, need, max_dc) for key, _, v in ends]
-    limit = min(sc.optimize.time_limit_s, settings.FUTURES_SOLVE_LIMIT_S)
-    own = pmap(_own, models, [{**opts, "time_limit": limit}] * len(models))
+    own = pmap(_own, models, [options] * len(models))
     base = set(plan.selected.tolist())
     rows = []
     for (key, end, value), model, (selected, _, status, share) in zip(
@@ -243,7 +258,7 @@ def _sensitivity(
                 "value": value,
                 "demand_sessions_day": round(float(model.ac.sum() + model.dc.sum()), 3),
                 "plan_share": round(
-                    plan_share(model, plan.selected, plan_types, solver=opts["solver"]), 6
+                    plan_share(model, plan.selected, plan_types, solver=options.solver), 6
                 ),
                 "own_share": round(share, 6),
                 "own_status": status,
