@@ -82,6 +82,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("siting.maps", "siting.report", "siting.report_futures", "siting.pipeline"),
     (
+        "siting.comparison",
         "siting.compare_views",
         "siting.compare",
         "siting.sweep",
