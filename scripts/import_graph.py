@@ -24,6 +24,7 @@ PACKAGE = "siting"
 # library (``siting.optimize``) sits just above the shared helpers, below every stage.
 LAYERS: tuple[tuple[str, ...], ...] = (
     (
+        "siting._version",
         "siting.errors",
         "siting.settings",
         "siting._invariants",
@@ -74,7 +75,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting.planning",
         "siting.metrics",
         "siting.economics",
-        "siting.figures",
+        "siting.kpis",
         "siting.evaluate",
         "siting.futures",
         "siting.staged",
