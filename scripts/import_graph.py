@@ -86,6 +86,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting.comparison",
         "siting.compare_views",
         "siting.compare",
+        "siting._sweep_file",
         "siting.sweep",
         "siting.cli",
         "siting.__main__",
