@@ -63,6 +63,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting.network",
         "siting._overlay",
         "siting.cells",
+        "siting._station_checks",
         "siting.existing",
         "siting.candidates",
         "siting._dijkstra",
