@@ -54,6 +54,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting.queueing",
         "siting.costs",
         "siting.segments",
+        "siting._section_base",
+        "siting._plan_sections",
         "siting.sections",
         "siting.scenario",
         "siting.results",
