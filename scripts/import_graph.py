@@ -62,6 +62,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     (
         "siting._osm",
+        "siting._osm_online",
         "siting.network",
         "siting._overlay",
         "siting.cells",
