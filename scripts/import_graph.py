@@ -85,7 +85,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting.staged",
         "siting.robustness",
     ),
-    ("siting.maps", "siting.report", "siting.report_futures", "siting.pipeline"),
+    (
+        "siting._map_text",
+        "siting.maps",
+        "siting.report",
+        "siting.report_futures",
+        "siting.pipeline",
+    ),
     (
         "siting.comparison",
         "siting.compare_views",
