@@ -130,6 +130,27 @@ def write_drive_xml(
     if not ways:
         raise DataFileError(f"{field}: {src} contains no drivable highways")
 
+    nodes = _write_ways(dst, ways, coords)
+    result = DriveExtract(len(ways), nodes, pieces_added, missing, dropped)
+    log.info(
+        "OSM extract: %d drivable ways, %d nodes; %d missing node refs repaired "
+        "(%d extra pieces, %d ways dropped)",
+        result.ways,
+        result.nodes,
+        missing,
+        pieces_added,
+        dropped,
+    )
+    return result
+
+
+def _write_ways(
+    dst: Path,
+    ways: list[tuple[int, list[int], dict[str, str]]],
+    coords: dict[int, tuple[float, float]],
+) -> int:
+    """Write ``ways`` and the nodes they use (from ``coords``) to OSM XML ``dst``,
+    replacing it; the number of nodes written."""
     used = sorted({ref for _, refs, _ in ways for ref in refs})
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.exists():
@@ -143,17 +164,7 @@ def write_drive_xml(
             writer.add_way(mutable.Way(id=way_id, nodes=refs, tags=tags, version=1))
     finally:
         writer.close()
-    result = DriveExtract(len(ways), len(used), pieces_added, missing, dropped)
-    log.info(
-        "OSM extract: %d drivable ways, %d nodes; %d missing node refs repaired "
-        "(%d extra pieces, %d ways dropped)",
-        result.ways,
-        result.nodes,
-        missing,
-        pieces_added,
-        dropped,
-    )
-    return result
+    return len(used)
 
 
 @dataclass(frozen=True)

@@ -6,22 +6,20 @@
 which stations they share (matched by location, so runs whose candidate ids
 differ still match). :func:`write_comparison` writes the tables as CSV,
 Markdown and HTML, a PNG chart and a comparison map (:mod:`siting.compare_views`),
-all or nothing.
+all or nothing. The comparison's data classes are in :mod:`siting.comparison`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siting._io import json_default
 from siting._outdir import Protected
 from siting.compare_views import (
     comparison_figure,
@@ -29,49 +27,16 @@ from siting.compare_views import (
     html_page,
     markdown,
 )
+from siting.comparison import Comparison, RunOutputs
 from siting.errors import InputError
 from siting.maps import save_map
 from siting.metrics import weighted_percentile
-
-if TYPE_CHECKING:
-    from siting.results import RunResult
 
 log = logging.getLogger(__name__)
 
 #: Decimal places of latitude/longitude that identify a station across runs (~1 m).
 MATCH_DECIMALS = 5
-#: Marker colours of the comparison map: in every run, and only in run 1, 2, 3, ...
-
 REQUIRED = ("kpis.json", "sites.csv", "districts.csv", "demand.csv")
-
-
-@dataclass
-class RunOutputs:
-    """What one run wrote, read back."""
-
-    name: str
-    folder: Path
-    kpis: dict[str, Any]
-    sites: pd.DataFrame
-    districts: pd.DataFrame
-    demand: pd.DataFrame
-    district_shapes: gpd.GeoDataFrame | None
-
-    @classmethod
-    def from_result(cls, run: RunResult, *, name: str | None = None) -> RunOutputs:
-        """The same tables from a run in memory (:func:`siting.pipeline.plan`), unwritten."""
-        from siting import report
-
-        kpis = json.loads(json.dumps(run.kpis, default=json_default))
-        return cls(
-            name or run.scenario.name,
-            Path(),
-            kpis,
-            pd.DataFrame(report.site_table(run).drop(columns="geometry")),
-            run.per_district.copy(),
-            report.demand_table(run),
-            report.district_layer(run),
-        )
 
 
 def load_run(folder: Path | str, *, name: str | None = None) -> RunOutputs:
@@ -105,43 +70,6 @@ def load_run(folder: Path | str, *, name: str | None = None) -> RunOutputs:
     shapes_path = folder / "districts.geojson"
     shapes = gpd.read_file(shapes_path) if shapes_path.is_file() else None
     return RunOutputs(name or folder.resolve().name, folder, kpis, sites, districts, demand, shapes)
-
-
-@dataclass
-class Comparison:
-    """Plans lined up.
-
-    Attributes
-    ----------
-    runs
-        The runs, in the order given.
-    summary
-        One row per figure, one column per run.
-    districts
-        One row per district; columns ``<figure> [<run>]`` for the demand, share
-        served, share within the threshold and stations of each run.
-    stations
-        One row per distinct station location: lat, lon, kind, name, the site id
-        in each run (empty where absent), ``in [<run>]`` flags and ``membership``
-        (``all``, ``only <run>`` or the runs it is in, joined by ``+``).
-    """
-
-    runs: list[RunOutputs]
-    summary: pd.DataFrame
-    districts: pd.DataFrame
-    stations: pd.DataFrame
-
-    @property
-    def names(self) -> list[str]:
-        """Run names, in order."""
-        return [r.name for r in self.runs]
-
-    def membership_counts(self) -> dict[str, int]:
-        """Number of stations per membership (``all``, ``only <run>``, ...)."""
-        counts = self.stations["membership"].value_counts()
-        order = ["all", *[f"only {n}" for n in self.names]]
-        keys = [k for k in order if k in counts.index] + sorted(set(counts.index) - set(order))
-        return {k: int(counts[k]) for k in keys}
 
 
 def compare_runs(runs: list[RunOutputs]) -> Comparison:

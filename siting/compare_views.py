@@ -1,6 +1,6 @@
 """How a comparison of plans is shown: Markdown and HTML tables, a chart, a map.
 
-Each view takes a :class:`siting.compare.Comparison`;
+Each view takes a :class:`siting.comparison.Comparison`;
 :func:`siting.compare.write_comparison` writes them all.
 """
 
@@ -19,7 +19,7 @@ import pandas as pd
 from siting.maps import base_map, marker_radius
 
 if TYPE_CHECKING:
-    from siting.compare import Comparison
+    from siting.comparison import Comparison
 
 BOTH_COLOR = "#555555"
 RUN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]

@@ -163,21 +163,7 @@ def build_demand(
         corridor_share=corridor_share,
         taxi_jobs_weight=taxi_jobs_weight,
     )
-    sessions = np.zeros(len(h3_ids))
-    kwh = np.zeros(len(h3_ids))
-    dc = np.zeros(len(h3_ids))
-    for name, seg in segments.items():
-        s_c = patterns[name] * seg.sessions_per_day
-        table[f"{name}_sessions_day"] = s_c
-        table[f"{name}_kwh_day"] = s_c * seg.kwh_per_session
-        sessions += s_c
-        kwh += s_c * seg.kwh_per_session
-        if seg.charger == "DC":
-            dc += s_c
-    table["sessions_day"] = sessions
-    table["kwh_day"] = kwh
-    table["dc_sessions_day"] = dc
-
+    _add_sessions(table, patterns, segments)
     table["district"] = cell_districts(cells, districts, district_column, metric_crs)
     table["lon"], table["lat"] = demand_points(cells, residents_parts, metric_crs)
 
@@ -196,6 +182,27 @@ def build_demand(
         ", ".join(f"{n} {s.sessions_per_day:.0f}" for n, s in segments.items()),
     )
     return out
+
+
+def _add_sessions(
+    table: pd.DataFrame, patterns: dict[str, np.ndarray], segments: dict[str, Segment]
+) -> None:
+    """Add each segment's sessions and kWh per day (its pattern times its city total),
+    their sums and the DC sessions to ``table`` (in place)."""
+    sessions = np.zeros(len(table))
+    kwh = np.zeros(len(table))
+    dc = np.zeros(len(table))
+    for name, seg in segments.items():
+        s_c = patterns[name] * seg.sessions_per_day
+        table[f"{name}_sessions_day"] = s_c
+        table[f"{name}_kwh_day"] = s_c * seg.kwh_per_session
+        sessions += s_c
+        kwh += s_c * seg.kwh_per_session
+        if seg.charger == "DC":
+            dc += s_c
+    table["sessions_day"] = sessions
+    table["kwh_day"] = kwh
+    table["dc_sessions_day"] = dc
 
 
 def _patterns(

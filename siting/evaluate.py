@@ -19,7 +19,7 @@ import pandas as pd
 
 from siting import settings
 from siting.errors import InputError
-from siting.figures import plan_figures, run_figures, station_figures, warn_assumed
+from siting.kpis import plan_figures, run_figures, station_figures, warn_assumed
 from siting.metrics import district_figures, evaluate_plan, served_areas
 from siting.optimize import Phase, SolveResult
 from siting.travel import TravelTimes

@@ -5,7 +5,8 @@ Every reader returns one row per station with ``name``, ``lon``, ``lat``,
 when unknown), ``kw`` (highest power per port, NaN when unknown) and ``source``.
 A station with any DC socket counts as DC (it serves taxis).
 
-Every figure is checked here, as it is read (:class:`Checker`): ports a whole
+Every figure is checked as it is read (:class:`Checker`, in
+:mod:`siting._station_checks`): ports a whole
 number from 1 to :data:`siting.settings.MAX_STATION_PORTS`, power a finite number
 of kW above 0 and at most :data:`siting.settings.MAX_PORT_KW`, type AC or DC,
 coordinates numbers within range. A figure that is absent is unknown (the plan
@@ -26,27 +27,55 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import osmium
 import pandas as pd
 
-from siting import settings
+from siting._station_checks import (
+    STATION_COLUMNS,
+    BadFigureError,
+    Checker,
+    check_table,
+    coordinate_value,
+    is_missing,
+    kw_value,
+    ports_value,
+    type_value,
+)
 from siting.errors import DataFileError, NetworkError
 
+__all__ = [
+    "DC_SOCKETS",
+    "OCM_DC_CURRENT",
+    "OCM_DC_LEVEL",
+    "STATION_COLUMNS",
+    "BadFigureError",
+    "Checker",
+    "check_table",
+    "coordinate_value",
+    "fetch_ocm",
+    "is_missing",
+    "kw_value",
+    "merge_stations",
+    "parse_ocm_record",
+    "parse_osm_tags",
+    "ports_value",
+    "read_ocm",
+    "read_ocm_file",
+    "read_osm_stations",
+    "stations_from_features",
+    "type_value",
+]
+
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-STATION_COLUMNS = ["name", "lon", "lat", "ports", "station_type", "kw", "source"]
 
 #: OSM ``socket:*`` keys of DC connectors; any other socket is AC.
 DC_SOCKETS = frozenset(
@@ -54,183 +83,6 @@ DC_SOCKETS = frozenset(
 )
 #: Open Charge Map ``CurrentTypeID`` of DC, and ``LevelID`` of DC fast charging.
 OCM_DC_CURRENT, OCM_DC_LEVEL = 30, 3
-
-
-def is_missing(raw: object) -> bool:
-    """Whether a figure as read is absent: None, NaN or blank text."""
-    if raw is None:
-        return True
-    if isinstance(raw, str):
-        return raw.strip() == ""
-    if isinstance(raw, float | np.floating):
-        return bool(np.isnan(raw))
-    return raw is pd.NA or raw is pd.NaT
-
-
-def _shown(raw: object) -> str:
-    """A figure as it arrived, for a message (NumPy scalars as plain numbers)."""
-    if isinstance(raw, np.generic):
-        raw = raw.item()
-    if isinstance(raw, float) and raw.is_integer():
-        raw = int(raw)  # a count read as a float (a CSV column with gaps, a tag)
-    return repr(raw)
-
-
-class BadFigureError(ValueError):
-    """A station figure that is present but not usable (see :class:`Checker`)."""
-
-    def __init__(self, name: str, expected: str, raw: object) -> None:
-        super().__init__(f"{name}: expected {expected}, got {_shown(raw)}")
-
-
-def _number_of(raw: object, name: str, expected: str) -> float:
-    """``raw`` (a number, or text of one) as a finite float; :class:`BadFigureError` if not."""
-    if isinstance(raw, bool | np.bool_):
-        raise BadFigureError(name, expected, raw)
-    try:
-        value = float(raw.strip() if isinstance(raw, str) else raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise BadFigureError(name, expected, raw) from None
-    if not math.isfinite(value):
-        raise BadFigureError(name, expected, raw)
-    return value
-
-
-def ports_value(raw: object, name: str = "ports") -> float:
-    """Ports of a station as read: NaN when absent, else a whole number from 1 to
-    :data:`siting.settings.MAX_STATION_PORTS` (as a float); :class:`BadFigureError` if not."""
-    if is_missing(raw):
-        return np.nan
-    expected = f"a whole number of ports from 1 to {settings.MAX_STATION_PORTS}"
-    value = _number_of(raw, name, expected)
-    if not (value.is_integer() and 1 <= value <= settings.MAX_STATION_PORTS):
-        raise BadFigureError(name, expected, raw)
-    return value
-
-
-def kw_value(raw: object, name: str = "kw") -> float:
-    """Power per port (kW) as read: NaN when absent, else a finite number above 0 and at
-    most :data:`siting.settings.MAX_PORT_KW`; :class:`BadFigureError` if not."""
-    if is_missing(raw):
-        return np.nan
-    expected = f"a power in kW above 0 and at most {settings.MAX_PORT_KW:g}"
-    value = _number_of(raw, name, expected)
-    if not 0 < value <= settings.MAX_PORT_KW:
-        raise BadFigureError(name, expected, raw)
-    return value
-
-
-def type_value(raw: object, name: str = "station_type") -> str:
-    """Station type as read: ``""`` when absent, else ``AC`` or ``DC`` (any case);
-    :class:`BadFigureError` if not."""
-    if is_missing(raw):
-        return ""
-    text = raw.strip().upper() if isinstance(raw, str) else None
-    if text not in ("AC", "DC"):
-        raise BadFigureError(name, "AC, DC or empty", raw)
-    return text
-
-
-def coordinate_value(raw: object, name: str, bound: float) -> float:
-    """A latitude (``bound`` 90) or longitude (180) in degrees; :class:`BadFigureError` if
-    absent, not a number, or beyond ``bound``."""
-    what = "latitude" if bound == 90 else "longitude"
-    expected = f"a {what} in degrees from {-bound:g} to {bound:g}"
-    if is_missing(raw):
-        raise BadFigureError(name, expected, raw)
-    value = _number_of(raw, name, expected)
-    if not -bound <= value <= bound:
-        raise BadFigureError(name, expected, raw)
-    return value
-
-
-class Checker:
-    """Checks the figures of one station record as it is read.
-
-    Parameters
-    ----------
-    where
-        The record, for messages: file and row, or the OSM or OCM reference.
-    field
-        The scenario field that named the data (``candidates.existing``).
-    strict
-        The user's own file: a bad figure raises :class:`DataFileError`. Otherwise
-        (crowd data) it is logged as a warning and read as unknown.
-    """
-
-    def __init__(self, where: str, *, field: str, strict: bool) -> None:
-        self.where = where
-        self.field = field
-        self.strict = strict
-
-    def _bad(self, exc: BadFigureError) -> None:
-        if self.strict:
-            raise DataFileError(f"{self.field}: {self.where}: {exc}") from None
-        log.warning("%s: %s: %s; read as unknown", self.field, self.where, exc)
-
-    def _read(self, value: Callable[[object, str], T], raw: object, name: str, unknown: T) -> T:
-        """``value(raw, name)``; ``unknown`` for a bad figure of crowd data."""
-        try:
-            return value(raw, name)
-        except BadFigureError as exc:
-            self._bad(exc)
-            return unknown
-
-    def ports(self, raw: object, name: str = "ports") -> float:
-        """See :func:`ports_value`; NaN for a bad figure of crowd data."""
-        return self._read(ports_value, raw, name, np.nan)
-
-    def kw(self, raw: object, name: str = "kw") -> float:
-        """See :func:`kw_value`; NaN for a bad figure of crowd data."""
-        return self._read(kw_value, raw, name, np.nan)
-
-    def station_type(self, raw: object, name: str = "station_type") -> str:
-        """See :func:`type_value`; ``""`` for a bad figure of crowd data."""
-        return self._read(type_value, raw, name, "")
-
-    def position(self, lon: object, lat: object, names: tuple[str, str]) -> tuple[float, float]:
-        """Longitude and latitude; :class:`BadFigureError` (crowd data: the caller leaves the
-        station out) or :class:`DataFileError` (the user's file) when unusable."""
-        try:
-            return coordinate_value(lon, names[0], 180), coordinate_value(lat, names[1], 90)
-        except BadFigureError as exc:
-            if self.strict:
-                raise DataFileError(f"{self.field}: {self.where}: {exc}") from None
-            raise
-
-
-def check_table(
-    raw: pd.DataFrame, *, origin: str, unit: str, field: str = "candidates.existing"
-) -> pd.DataFrame:
-    """The stations of a user's file (columns :data:`STATION_COLUMNS`, figures as they
-    arrived), every row checked (:class:`Checker`, strict).
-
-    ``origin`` is the file and ``unit`` what a row is called in messages (``row`` of
-    a CSV, ``feature`` of a GeoJSON), counted from 1.
-
-    Raises
-    ------
-    DataFileError
-        The first bad figure: file, row, field, what was expected and what arrived.
-    """
-    rows = []
-    for k, rec in enumerate(raw.to_dict("records"), start=1):
-        name = "" if is_missing(rec.get("name")) else str(rec["name"])
-        where = f"{origin} {unit} {k}" + (f" ({name!r})" if name else "")
-        check = Checker(where, field=field, strict=True)
-        lon, lat = check.position(rec.get("lon"), rec.get("lat"), ("lon", "lat"))
-        rows.append(
-            {
-                "name": name,
-                "lon": lon,
-                "lat": lat,
-                "ports": check.ports(rec.get("ports")),
-                "station_type": check.station_type(rec.get("station_type")),
-                "kw": check.kw(rec.get("kw")),
-                "source": "" if is_missing(rec.get("source")) else str(rec["source"]),
-            }
-        )
-    return pd.DataFrame(rows, columns=STATION_COLUMNS)
 
 
 def _number(text: object) -> float | None:

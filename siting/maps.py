@@ -6,12 +6,12 @@ station's served area, and existing and new stations (by charger type) sized
 by their ports, with popups; a legend, a panel with the run's key figures and
 a layer control. :func:`save_map` writes a self-contained file: Leaflet and the
 other assets are inlined from installed packages, so the map opens without
-internet (only the OpenStreetMap tiles need a connection).
+internet (only the OpenStreetMap tiles need a connection). The popups, the panel and
+the legend are written in :mod:`siting._map_text`.
 """
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,27 @@ import numpy as np
 import pandas as pd
 
 from siting._assets import inline_assets
+from siting._map_text import (
+    EXISTING_COLOR,
+    NEW_COLOR,
+    SERVED_AREA_COLOR,
+    TYPE_COLORS,
+    kpi_panel,
+    legend,
+    station_popup,
+)
 
-EXISTING_COLOR = "#d62728"
-NEW_COLOR = "#1f77b4"
-#: Fill of new stations by charger type (existing ones are red whatever their type).
-TYPE_COLORS = {"AC": "#1f77b4", "DC": "#ff7f0e"}
-SERVED_AREA_COLOR = "#2ca02c"
+__all__ = [
+    "BLANK_TILE",
+    "EXISTING_COLOR",
+    "NEW_COLOR",
+    "SERVED_AREA_COLOR",
+    "TYPE_COLORS",
+    "base_map",
+    "marker_radius",
+    "plan_map",
+    "save_map",
+]
 
 #: A white 1×1 PNG used as every tile of the plain background (needs no network).
 BLANK_TILE = (
@@ -84,49 +99,58 @@ def plan_map(
         _demand_layers(m, demand)
     if served_areas is not None and len(served_areas):
         threshold = kpis.get("threshold_min") if kpis else None
-        folium.GeoJson(
-            served_areas[["site_id", "status", "area_sessions", "area_km2", "geometry"]],
-            name=f"Served areas (within {threshold:g} min)" if threshold else "Served areas",
-            show=False,
-            style_function=lambda _: {
-                "color": SERVED_AREA_COLOR,
-                "weight": 1,
-                "fillColor": SERVED_AREA_COLOR,
-                "fillOpacity": 0.25,
-            },
-            tooltip=folium.GeoJsonTooltip(
-                fields=["site_id", "area_sessions", "area_km2"],
-                aliases=["Station", "Demand within (sessions/day)", "Area (km²)"],
-            ),
-        ).add_to(m)
-
+        _served_area_layer(served_areas, threshold).add_to(m)
     for key, label, rows in _station_groups(sites):
-        group = folium.FeatureGroup(name=f"{label} ({len(rows)})")
-        for row in rows.to_dict("records"):
-            existing = bool(row["existing"])
-            color = EXISTING_COLOR if existing else TYPE_COLORS.get(key, NEW_COLOR)
-            folium.CircleMarker(
-                location=[row["lat"], row["lon"]],
-                radius=marker_radius(row.get("ports")),
-                color="#000" if existing else "#222",
-                weight=3 if existing else 1,
-                fill=True,
-                fill_color=color,
-                fill_opacity=0.9,
-                popup=folium.Popup(_popup(row), max_width=300),
-                tooltip=f"{row['site_id']}: {str(row['kind']).replace('_', ' ')}",
-                class_name=f"siting-station siting-{'existing' if existing else 'new'}",
-            ).add_to(group)
-        group.add_to(m)
-
+        _station_layer(key, f"{label} ({len(rows)})", rows).add_to(m)
     if futures_sites is not None and len(futures_sites):
         _futures_layer(futures_sites, int(futures_sites["futures"].max())).add_to(m)
     if kpis:
-        m.get_root().html.add_child(folium.Element(_panel(title, kpis)))  # type: ignore[attr-defined]
-    m.get_root().html.add_child(folium.Element(_legend(sites)))  # type: ignore[attr-defined]
+        m.get_root().html.add_child(folium.Element(kpi_panel(title, kpis)))  # type: ignore[attr-defined]
+    m.get_root().html.add_child(folium.Element(legend(sites)))  # type: ignore[attr-defined]
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
+
+
+def _served_area_layer(served_areas: gpd.GeoDataFrame, threshold: Any) -> folium.GeoJson:
+    """Each station's served area (off at first), named by the threshold when known."""
+    return folium.GeoJson(
+        served_areas[["site_id", "status", "area_sessions", "area_km2", "geometry"]],
+        name=f"Served areas (within {threshold:g} min)" if threshold else "Served areas",
+        show=False,
+        style_function=lambda _: {
+            "color": SERVED_AREA_COLOR,
+            "weight": 1,
+            "fillColor": SERVED_AREA_COLOR,
+            "fillOpacity": 0.25,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            fields=["site_id", "area_sessions", "area_km2"],
+            aliases=["Station", "Demand within (sessions/day)", "Area (km²)"],
+        ),
+    )
+
+
+def _station_layer(key: str, name: str, rows: pd.DataFrame) -> folium.FeatureGroup:
+    """One group of stations (see :func:`_station_groups`): a marker each, sized by its
+    ports, with its popup."""
+    group = folium.FeatureGroup(name=name)
+    for row in rows.to_dict("records"):
+        existing = bool(row["existing"])
+        color = EXISTING_COLOR if existing else TYPE_COLORS.get(key, NEW_COLOR)
+        folium.CircleMarker(
+            location=[row["lat"], row["lon"]],
+            radius=marker_radius(row.get("ports")),
+            color="#000" if existing else "#222",
+            weight=3 if existing else 1,
+            fill=True,
+            fill_color=color,
+            fill_opacity=0.9,
+            popup=folium.Popup(station_popup(row), max_width=300),
+            tooltip=f"{row['site_id']}: {str(row['kind']).replace('_', ' ')}",
+            class_name=f"siting-station siting-{'existing' if existing else 'new'}",
+        ).add_to(group)
+    return group
 
 
 def _futures_layer(sites: pd.DataFrame, n_futures: int) -> folium.FeatureGroup:
@@ -287,118 +311,3 @@ def save_map(m: folium.Map, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(html_text, encoding="utf-8")
     tmp.replace(path)
-
-
-def _popup(row: dict[Any, Any]) -> str:
-    kind = f" {row['station_type']}" if row.get("station_type") else ""
-    lines = [
-        f"<b>{html.escape(str(row['site_id']))}</b> — {'existing' if row['existing'] else 'new'}"
-        f"{kind}",
-        f"Place: {html.escape(str(row['kind']).replace('_', ' '))}",
-    ]
-    if row.get("name"):
-        lines.append(f"Name: {html.escape(str(row['name']))}")
-    ports = row.get("ports")
-    if ports is not None and not pd.isna(ports):
-        lines.append(f"Ports: {int(ports)}")
-    for key, label in (
-        ("sessions_served", "Sessions served (sessions/day)"),
-        ("capacity_sessions", "Capacity (sessions/day)"),
-        ("area_sessions", "Demand in its served area (sessions/day)"),
-        ("capital_cost", "Capital cost"),
-    ):
-        value = row.get(key)
-        if value is not None and not (isinstance(value, float) and np.isnan(value)):
-            lines.append(f"{label}: {value:.1f}")
-    util = row.get("utilisation")
-    if util is not None and not (isinstance(util, float) and np.isnan(util)):
-        lines.append(f"Utilisation: {100 * util:.0f}%")
-    if row.get("neighbours"):
-        lines.append(f"Nearest stations: {html.escape(str(row['neighbours']))}")
-    lines.append(f"{row['lat']:.5f}, {row['lon']:.5f}")
-    return "<br>".join(lines)
-
-
-def _panel(title: str, kpis: dict[str, Any]) -> str:
-    rows = [
-        ("Stations", f"{kpis.get('stations')} ({kpis.get('stations_existing')} existing)"),
-        ("Demand within threshold", _pct(kpis.get("coverage_share"))),
-        ("Demand served", _pct(kpis.get("served_share"))),
-        ("Threshold", f"{kpis.get('threshold_min')} min"),
-        ("Mean access", f"{kpis.get('mean_access_min')} min"),
-        ("95th pct access", f"{kpis.get('p95_access_min')} min"),
-        ("Solver", str(kpis.get("solver_label", ""))),
-    ]
-    costs = kpis.get("costs") or {}
-    if costs.get("currency"):
-        cur = costs["currency"]
-        rows.append(("Capital cost", f"{costs['plan_capital_cost'] / 1e9:,.2f} bn {cur}"))
-        if costs.get("cost_per_session_day"):
-            rows.append(("Per session/day", f"{costs['cost_per_session_day']:,.0f} {cur}"))
-    choice = kpis.get("plan_choice") or {}
-    if choice.get("rule"):
-        rows.append(("Plan chosen by", str(choice["rule"])))
-    ex = kpis.get("existing") or {}
-    if ex.get("reported"):
-        rows.append(("Existing known / reported", f"{ex['known']} / {ex['reported']}"))
-    ben = kpis.get("benefits") or {}
-    if ben:
-        rows.append(("CO2 avoided", f"{ben['co2_avoided_t_year']:,.0f} t/year"))
-        rows.append(
-            ("Local pollutants avoided", f"{ben['local_pollutants_total_t_year']:,.0f} t/year")
-        )
-        if ben.get("capital_cost_per_t_co2_lifetime") and costs.get("currency"):
-            rows.append(
-                (
-                    "Capital per t CO2 (life)",
-                    f"{ben['capital_cost_per_t_co2_lifetime']:,.0f} {costs['currency']}",
-                )
-            )
-    body = "".join(
-        f"<tr><td>{html.escape(k)}</td><td><b>{html.escape(str(v))}</b></td></tr>" for k, v in rows
-    )
-    return (
-        '<div id="siting-panel" style="position:fixed;bottom:48px;left:12px;z-index:9999;'
-        "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:6px;"
-        'box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif;max-width:300px">'
-        f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(title)}</div>"
-        f"<table>{body}</table></div>"
-    )
-
-
-def _legend(sites: gpd.GeoDataFrame) -> str:
-    """What the markers and areas mean (types present in the plan only)."""
-
-    def dot(color: str, radius: float, border: str = "#222", width: int = 1) -> str:
-        d = 2 * radius
-        return (
-            f"<span style='display:inline-block;width:{d}px;height:{d}px;border-radius:50%;"
-            f"background:{color};border:{width}px solid {border};vertical-align:middle'></span>"
-        )
-
-    rows = [f"{dot(EXISTING_COLOR, 6, '#000', 3)} existing station"]
-    types = sites.loc[~sites["existing"], "station_type"] if "station_type" in sites else None
-    present = [t for t in TYPE_COLORS if types is not None and (types == t).any()]
-    if present:
-        rows += [f"{dot(TYPE_COLORS[t], 6)} new station, {t} chargers" for t in present]
-    else:
-        rows.append(f"{dot(NEW_COLOR, 6)} new station")
-    ports = sites["ports"].dropna().unique() if "ports" in sites else []
-    if len(ports):
-        sizes = ", ".join(f"{int(n)} ports" for n in sorted(ports))
-        rows.append(f"marker size: number of ports ({sizes})")
-    rows.append(
-        f"<span style='display:inline-block;width:12px;height:10px;background:{SERVED_AREA_COLOR};"
-        "opacity:.5'></span> served area: cells within the threshold of their nearest station"
-    )
-    rows.append("districts: share of their demand served (colour scale above)")
-    return (
-        '<div id="siting-legend" style="position:fixed;bottom:24px;right:12px;z-index:9999;'
-        "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:6px;"
-        'box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.6 sans-serif;max-width:260px">'
-        "<div style='font-weight:bold'>Legend</div>" + "<br>".join(rows) + "</div>"
-    )
-
-
-def _pct(value: Any) -> str:
-    return "—" if value is None or pd.isna(value) else f"{100 * float(value):.1f}%"

@@ -66,33 +66,14 @@ def evaluate_plan(
     """
     w = demand[weight_col].to_numpy(float)
     best, arg = tt.nearest(selected)
-    reachable = np.isfinite(best)
     covered = best <= threshold_s
     served_w = np.where(covered, w, 0.0) if served is None else np.asarray(served, dtype=float)
     if served_w.shape != w.shape:
         raise ValueError(
             f"served: expected {len(w)} values (one per demand point), got {served_w.shape}"
         )
-    total = float(w.sum())
     minutes = best / 60.0
-    kpis: dict[str, Any] = {
-        "stations": len(selected),
-        "stations_existing": int(sites["existing"].to_numpy()[selected].sum()),
-        "stations_new": int((~sites["existing"].to_numpy()[selected]).sum()),
-        "demand_points": len(demand),
-        "demand_total": round(total, 3),
-        "demand_covered": round(float(w[covered].sum()), 3),
-        "coverage_share": round(float(w[covered].sum()) / total, 6) if total else 0.0,
-        "threshold_min": threshold_s / 60.0,
-        "mean_access_min": round(float(np.average(minutes[reachable], weights=w[reachable])), 3)
-        if w[reachable].sum() > 0
-        else None,
-        "p95_access_min": round(weighted_percentile(minutes[reachable], w[reachable], 95), 3),
-        "max_access_min": round(float(minutes[reachable].max()), 3) if reachable.any() else None,
-        "demand_unreachable": round(float(w[~reachable].sum()), 3),
-        "demand_served": round(float(served_w.sum()), 3),
-        "served_share": round(float(served_w.sum()) / total, 6) if total else 0.0,
-    }
+    kpis = _plan_kpis(sites, selected, len(demand), w, minutes, covered, served_w, threshold_s)
     ids = sites["site_id"].to_numpy()
     area_pos, load = _areas_and_loads(len(sites), selected, arg, covered, served_w, assignment)
     per_demand = pd.DataFrame(
@@ -117,6 +98,40 @@ def evaluate_plan(
         index=ids[selected],
     )
     return kpis, per_site, per_demand
+
+
+def _plan_kpis(
+    sites: gpd.GeoDataFrame,
+    selected: np.ndarray,
+    n_points: int,
+    w: np.ndarray,
+    minutes: np.ndarray,
+    covered: np.ndarray,
+    served_w: np.ndarray,
+    threshold_s: float,
+) -> dict[str, Any]:
+    """The plan-wide figures of :func:`evaluate_plan`: stations, demand within the
+    threshold, served and out of reach, and the demand-weighted access times."""
+    reachable = np.isfinite(minutes)
+    total = float(w.sum())
+    return {
+        "stations": len(selected),
+        "stations_existing": int(sites["existing"].to_numpy()[selected].sum()),
+        "stations_new": int((~sites["existing"].to_numpy()[selected]).sum()),
+        "demand_points": n_points,
+        "demand_total": round(total, 3),
+        "demand_covered": round(float(w[covered].sum()), 3),
+        "coverage_share": round(float(w[covered].sum()) / total, 6) if total else 0.0,
+        "threshold_min": threshold_s / 60.0,
+        "mean_access_min": round(float(np.average(minutes[reachable], weights=w[reachable])), 3)
+        if w[reachable].sum() > 0
+        else None,
+        "p95_access_min": round(weighted_percentile(minutes[reachable], w[reachable], 95), 3),
+        "max_access_min": round(float(minutes[reachable].max()), 3) if reachable.any() else None,
+        "demand_unreachable": round(float(w[~reachable].sum()), 3),
+        "demand_served": round(float(served_w.sum()), 3),
+        "served_share": round(float(served_w.sum()) / total, 6) if total else 0.0,
+    }
 
 
 def district_figures(

@@ -12,7 +12,8 @@ Three sources stand behind :func:`build_network`:
 Whatever the source, the graph is clipped to the city boundary plus a buffer,
 reduced to its largest strongly connected component (so every site can be
 reached from every demand point and back), and given ``speed_kph`` and
-``travel_time`` (seconds) on every edge.
+``travel_time`` (seconds) on every edge. The online services (geocoding, features,
+the download switch) are in :mod:`siting._osm_online`.
 """
 
 from __future__ import annotations
@@ -20,16 +21,13 @@ from __future__ import annotations
 import logging
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import networkx as nx
-from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from siting import _cache, settings
@@ -37,26 +35,38 @@ from siting._geo import NodeIndex, node_arrays
 from siting._invariants import present
 from siting._io import WGS84, file_stamp, hash_key, read_vector, sha256_file, utm_crs
 from siting._osm import check_osm_file, write_drive_xml
-from siting.errors import DataFileError, InputError, NetworkError
+from siting._osm_online import (
+    OnlineOptions,
+    as_polygon,
+    download,
+    download_features,
+    geocode_place,
+    osmnx_online,
+)
+from siting.errors import DataFileError, InputError
 
 if TYPE_CHECKING:
     from siting.scenario import Scenario
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "NetworkSource",
+    "OnlineOptions",
+    "RoadNetwork",
+    "add_travel_times",
+    "buffered",
+    "build_network",
+    "download_features",
+    "finish_graph",
+    "geocode_place",
+    "graph_from_file",
+    "graph_stats",
+    "network_stage",
+]
 
-T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: Bump when the cached graph's content or format changes.
 _CACHE_FORMAT = 2
-
-
-@dataclass(frozen=True)
-class OnlineOptions:
-    """Where OSMnx downloads from (``None`` keeps OSMnx's public defaults)."""
-
-    overpass_url: str | None = None
-    nominatim_url: str | None = None
-    timeout_s: float = 180.0
 
 
 @dataclass(frozen=True)
@@ -180,17 +190,17 @@ def build_network(
         G = graph_from_file(source.osm_file, bbox=clip.bounds if clip is not None else None)
     elif source.place is not None:
         place = source.place
-        with _osmnx_online(online, cache_root):
-            G = _download(
+        with osmnx_online(online, cache_root):
+            G = download(
                 lambda: ox.graph_from_place(
                     place, network_type="drive", retain_all=True, truncate_by_edge=True
                 ),
                 place,
             )
     elif source.polygon is not None:
-        poly = _as_polygon(source.polygon, "network.boundary")
-        with _osmnx_online(online, cache_root):
-            G = _download(
+        poly = as_polygon(source.polygon, "network.boundary")
+        with osmnx_online(online, cache_root):
+            G = download(
                 lambda: ox.graph_from_polygon(
                     poly, network_type="drive", retain_all=True, truncate_by_edge=True
                 ),
@@ -204,17 +214,6 @@ def build_network(
     if cache:
         _cache.save(cache_root, "graph", key, G)
     return G
-
-
-def geocode_place(
-    place: str, *, online: OnlineOptions | None = None, cache_dir: Path | None = None
-) -> Polygon | MultiPolygon:
-    """The boundary polygon of a place name, from Nominatim through OSMnx."""
-    import osmnx as ox  # here, not at the top: a warm run never needs it (1.2 s)
-
-    with _osmnx_online(online or OnlineOptions(), cache_dir or settings.cache_dir()):
-        gdf = _download(lambda: ox.geocode_to_gdf(place), place)
-    return _as_polygon(gdf.union_all(), "network.place")
 
 
 def graph_from_file(
@@ -254,7 +253,7 @@ def finish_graph(
     if clip is not None:
         try:
             G = ox.truncate.truncate_graph_polygon(
-                G, _as_polygon(clip, "network.boundary"), truncate_by_edge=True
+                G, as_polygon(clip, "network.boundary"), truncate_by_edge=True
             )
         except ValueError:
             raise InputError(
@@ -309,33 +308,6 @@ def buffered(geom: BaseGeometry, buffer_m: float) -> BaseGeometry:
     return gs.to_crs(metric).buffer(buffer_m).to_crs(WGS84).iloc[0]
 
 
-def download_features(
-    polygon: BaseGeometry,
-    tags: dict[str, bool | str | list[str]],
-    *,
-    what: str,
-    online: OnlineOptions | None = None,
-    cache_dir: Path | None = None,
-) -> gpd.GeoDataFrame:
-    """OSM features with ``tags`` inside ``polygon``, from Overpass through OSMnx.
-
-    An empty frame when the area has none; a failed download is a
-    :class:`~siting.errors.NetworkError` naming ``what``.
-    """
-    import osmnx as ox  # here, not at the top: only online runs need it
-
-    poly = _as_polygon(polygon, "network.boundary")
-
-    def fetch() -> gpd.GeoDataFrame:
-        try:
-            return ox.features_from_polygon(poly, tags=tags)
-        except ox._errors.InsufficientResponseError:  # no such feature in the area
-            return gpd.GeoDataFrame(geometry=[], crs=WGS84)
-
-    with _osmnx_online(online or OnlineOptions(), cache_dir or settings.cache_dir()):
-        return _download(fetch, what)
-
-
 def graph_stats(G: nx.MultiDiGraph) -> dict[str, Any]:
     """Size of the graph for the run's KPIs."""
     length = sum(d.get("length", 0.0) for _, _, d in G.edges(data=True))
@@ -343,46 +315,8 @@ def graph_stats(G: nx.MultiDiGraph) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------- internals
-def _as_polygon(geom: BaseGeometry, field: str) -> Polygon | MultiPolygon:
-    if isinstance(geom, Polygon | MultiPolygon):
-        return geom
-    raise InputError(f"{field}: expected a polygon or multipolygon, got a {geom.geom_type}")
-
-
 def _first(value: Any) -> Any:
     return value[0] if isinstance(value, list) else value
-
-
-@contextmanager
-def _osmnx_online(online: OnlineOptions, cache_root: Path) -> Iterator[None]:
-    """Point OSMnx at the chosen services for one download, then restore its settings."""
-    import osmnx as ox  # here, not at the top: a warm run never needs it (1.2 s)
-
-    names = ("overpass_url", "nominatim_url", "requests_timeout", "cache_folder", "use_cache")
-    saved = {n: getattr(ox.settings, n) for n in names}
-    try:
-        if online.overpass_url:
-            ox.settings.overpass_url = online.overpass_url
-        if online.nominatim_url:
-            ox.settings.nominatim_url = online.nominatim_url
-        ox.settings.requests_timeout = online.timeout_s
-        ox.settings.cache_folder = cache_root / "osmnx-http"
-        ox.settings.use_cache = True
-        yield
-    finally:
-        for n, v in saved.items():
-            setattr(ox.settings, n, v)
-
-
-def _download(fetch: Callable[[], T], what: str) -> T:
-    try:
-        return fetch()
-    except Exception as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise NetworkError(
-            f"network: downloading OSM data for {what} failed ({type(exc).__name__}: {text}); "
-            "to work offline use network.source = 'file' with a local OSM extract"
-        ) from None
 
 
 def _cache_key(

@@ -27,8 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from siting import __version__, _threads, report, settings
+from siting import _threads, report, settings
 from siting._outdir import atomic_dir, scenario_folders
+from siting._version import __version__
 from siting.candidates import candidate_stage
 from siting.cells import demand_layers
 from siting.demand import demand_stage

@@ -29,6 +29,7 @@ from pydantic_core import ErrorDetails
 
 from siting import settings
 from siting._invariants import present
+from siting._section_base import _Strict
 from siting.errors import MissingFileError, ScenarioError
 from siting.sections import (
     BenefitsConfig,
@@ -41,7 +42,6 @@ from siting.sections import (
     OptimizeConfig,
     SegmentConfig,
     TravelConfig,
-    _Strict,
 )
 from siting.segments import Segment
 

@@ -13,7 +13,8 @@ A sweep file (TOML) names a base scenario and the overrides to try::
     "optimize.model" = "mclp"
 
 The file is checked whole before anything runs: every key a scenario field, every
-value valid for it, and no two scenarios alike or in the same folder.
+value valid for it, and no two scenarios alike or in the same folder
+(:func:`load_sweep`, in :mod:`siting._sweep_file`). This module runs the tasks.
 
 Scenarios that share their network, demand layers, candidates and travel
 settings (:func:`siting.pipeline.inputs_key`) share one
@@ -27,22 +28,16 @@ others go on; a rerun skips the scenarios whose folder is complete.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import logging
-import re
 import shutil
 import time
-import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from siting import settings
 from siting._invariants import present
 from siting._io import json_default
 from siting._outdir import (
@@ -54,9 +49,28 @@ from siting._outdir import (
     scenario_folders,
     write_marker,
 )
-from siting.errors import InputError, MissingFileError, ScenarioError
-from siting.scenario import Scenario, load_scenario
-from siting.sections import folder_name
+from siting._sweep_file import Sweep, Task, expand, load_sweep, scenario_id
+from siting.errors import InputError
+from siting.scenario import Scenario
+
+__all__ = [
+    "FIGURES",
+    "ROW_FILE",
+    "Sweep",
+    "Task",
+    "base_row",
+    "completed_row",
+    "expand",
+    "load_sweep",
+    "prepare_task",
+    "results_frame",
+    "run_sweep",
+    "run_task",
+    "scenario_id",
+    "sweep_figure",
+    "tidy",
+    "write_results",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,164 +85,6 @@ FIGURES = (
     "p95_access_min",
 )
 ROW_FILE = "sweep.json"
-
-
-@dataclass(frozen=True)
-class Task:
-    """One scenario of a sweep."""
-
-    id: str
-    overrides: dict[str, Any]
-    scenario: Scenario | None  # None: the overrides do not make a valid scenario
-    error: str | None = None
-
-
-@dataclass
-class Sweep:
-    """A parsed sweep file."""
-
-    name: str
-    base: Scenario
-    tasks: list[Task]
-    keys: list[str]  # swept fields, in order
-
-
-def load_sweep(path: Path | str) -> Sweep:
-    """Read a sweep file, check it and expand it into tasks.
-
-    Every grid key and every key of a ``[[scenarios]]`` entry must be a scenario
-    field, and every value a valid value of it (:meth:`Scenario.check_override`);
-    scenarios must differ and have folder names of their own. A combination that
-    breaks only a rule between fields (a threshold above the travel cutoff) becomes
-    a failed task, and the others still run.
-
-    Raises
-    ------
-    InputError
-        The file is missing, not TOML, or a field, key or value is wrong; one line
-        naming it (``[grid]`` or the ``[[scenarios]]`` entry, and the field).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"sweep file not found: {path}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"sweep {path}: not valid TOML: {exc}") from None
-
-    def fail(message: str) -> ScenarioError:
-        return ScenarioError(f"sweep {path}: {message}")
-
-    unknown = set(data) - {"name", "base", "grid", "scenarios", "description"}
-    if unknown:
-        known = "name, base, grid, scenarios, description"
-        raise fail(f"unknown field {sorted(unknown)[0]!r} (known: {known})")
-    for key in ("name", "base", "description"):
-        if key in data and not isinstance(data[key], str):
-            raise fail(f"field {key!r}: expected a string, got {data[key]!r}")
-    name = data.get("name", path.stem)
-    try:
-        folder_name(name)
-    except ValueError as exc:
-        raise fail(f"field 'name': {exc}, got {name!r}") from None
-    base_path = (
-        (path.parent / data["base"]).resolve() if "base" in data else settings.DEFAULT_SCENARIO
-    )
-    base = load_scenario(base_path)
-    grid = data.get("grid", {})
-    listed = data.get("scenarios", [])
-    if not isinstance(grid, dict):
-        raise fail(f"[grid]: expected a table of field = [values], got {grid!r}")
-    if not isinstance(listed, list) or not all(isinstance(x, dict) for x in listed):
-        raise fail("[[scenarios]] must be a list of tables of overrides")
-    for key, values in grid.items():
-        if not isinstance(values, list) or not values:
-            raise fail(
-                f"[grid]: field {key!r}: expected a non-empty list of values, got {values!r}"
-            )
-        for value in values:
-            _check(base, key, value, fail, "[grid]")
-        for i, value in enumerate(values):
-            if value in values[:i]:
-                raise fail(f"[grid]: field {key!r}: {value!r} is listed twice")
-    for n, entry in enumerate(listed, 1):
-        for key, value in entry.items():
-            where = f"[[scenarios]] entry {n}"
-            if key in grid:
-                raise fail(
-                    f"{where}: field {key!r} is also in [grid], whose values would replace it"
-                )
-            _check(base, key, value, fail, where)
-    combos = expand(grid, listed)
-    if not combos:
-        raise fail("no scenarios (give a [grid] or [[scenarios]])")
-    # where each combination comes from, in the order of expand()
-    per_entry = max(1, len(combos) // max(1, len(listed)))
-    origins = [
-        f"[[scenarios]] entry {k // per_entry + 1}" if listed else "[grid]"
-        for k in range(len(combos))
-    ]
-    keys = list(dict.fromkeys(k for c in combos for k in c))
-    tasks: list[Task] = []
-    seen: dict[str, int] = {}
-    for k, overrides in enumerate(combos):
-        task_id = scenario_id(overrides)
-        if task_id in seen:
-            j = seen[task_id]
-            first, other = combos[j], overrides
-            same = origins[j] == origins[k]
-            who = f"{origins[j]} makes" if same else f"{origins[j]} and {origins[k]} make"
-            if first == other:
-                raise fail(f"{who} the same scenario {task_id!r}{' twice' if same else ''}")
-            raise fail(
-                f"{who} two scenarios with the folder name {task_id!r}: "
-                f"{json.dumps(first, default=str)} and {json.dumps(other, default=str)}"
-            )
-        seen[task_id] = k
-        try:
-            sc = base.with_overrides({**overrides, "name": task_id})
-            tasks.append(Task(task_id, overrides, sc))
-        except InputError as exc:
-            tasks.append(Task(task_id, overrides, None, f"{type(exc).__name__}: {exc}"))
-    return Sweep(name, base, tasks, keys)
-
-
-def _check(
-    base: Scenario, key: str, value: Any, fail: Callable[[str], ScenarioError], where: str
-) -> None:
-    """Check one override of the sweep file against the base scenario's fields."""
-    try:
-        base.check_override(key, value)
-    except ScenarioError as exc:
-        raise fail(f"{where}: {exc}") from None
-
-
-def expand(grid: dict[str, list[Any]], listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every grid combination, crossed with every listed scenario (either may be empty)."""
-    if not grid and not listed:
-        return []
-    points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
-    if not listed:
-        return points
-    return [{**item, **point} for item in listed for point in (points or [{}])]
-
-
-def scenario_id(overrides: dict[str, Any]) -> str:
-    """A readable, stable folder name for a set of overrides."""
-    if not overrides:
-        return "base"
-    parts = []
-    for key, value in overrides.items():
-        if isinstance(value, list):
-            text = "-".join(str(v) for v in value) or "none"
-        else:
-            text = value if isinstance(value, str) else json.dumps(value, default=str)
-        parts.append(f"{key.split('.')[-1]}-{text}")
-    slug = re.sub(r"[^A-Za-z0-9_.\-]+", "_", "__".join(parts)).strip("_")
-    if len(slug) > 80:
-        digest = hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
-        slug = f"{slug[:70]}-{digest}"
-    return slug
 
 
 # ----------------------------------------------------------------------- tasks

@@ -194,7 +194,7 @@ def test_assumed_figures_are_marked_and_warned(
     chosen by the plan): sites.csv's ``assumed`` column marks each figure shown that
     was not recorded (nothing for new stations), and the run warns once per figure,
     naming the stations."""
-    from siting.figures import assumed_figures, warn_assumed
+    from siting.kpis import assumed_figures, warn_assumed
 
     sc = load_scenario(small_scenario)
     sites = pd.DataFrame(
@@ -211,7 +211,7 @@ def test_assumed_figures_are_marked_and_warned(
     )
     sites["assumed"] = assumed_figures(sites)
     assert list(sites["assumed"]) == ["", "station_type;ports;kw", "ports", ""]
-    with caplog.at_level("WARNING", logger="siting.figures"):
+    with caplog.at_level("WARNING", logger="siting.kpis"):
         warn_assumed(sites, sc.optimize)
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 3

@@ -485,7 +485,7 @@ def test_unknown_station_figures_are_assumed_warned_and_marked(
     out = tmp_path / "out"
     assert main(["run", str(tmp_path / "s.toml"), "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    warned = [line for line in err.splitlines() if line.startswith("WARNING siting.figures")]
+    warned = [line for line in err.splitlines() if line.startswith("WARNING siting.kpis")]
     assert len(warned) == 3 and all("1 of 2" in w and " 'Bare')" in w for w in warned)
     assert "2 ports each are assumed (optimize.capacity.ports)" in warned[0]
     sites = pd.read_csv(out / "sites.csv", keep_default_na=False).set_index("name")

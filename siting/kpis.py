@@ -1,4 +1,4 @@
-"""Stage 6 (continued) — the figures a planner defends a plan with.
+"""Stage 6 (continued) — the key figures a planner defends a plan with (``kpis.json``).
 
 Per station: type, capacity, load and capital cost from the model's one
 assignment, and which figures of an existing station were assumed (not recorded).
@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siting import __version__
+from siting._version import __version__
 from siting.costs import cost_breakdown, opex_year
 from siting.errors import InputError
 from siting.frontier import RULES, frontier_table

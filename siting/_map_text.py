@@ -1,0 +1,139 @@
+"""The text a plan's map shows beside its layers: each station's popup, the panel of the
+run's key figures and the legend, with the colours the legend explains.
+
+HTML strings, built from a station row, the kpis or the stations (see
+:func:`siting.maps.plan_map`, which adds them; the colours are exported from
+:mod:`siting.maps`).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+EXISTING_COLOR = "#d62728"
+NEW_COLOR = "#1f77b4"
+#: Fill of new stations by charger type (existing ones are red whatever their type).
+TYPE_COLORS = {"AC": "#1f77b4", "DC": "#ff7f0e"}
+SERVED_AREA_COLOR = "#2ca02c"
+
+
+def station_popup(row: dict[Any, Any]) -> str:
+    """A station's popup: its id, place, ports, load, cost and nearest stations."""
+    kind = f" {row['station_type']}" if row.get("station_type") else ""
+    lines = [
+        f"<b>{html.escape(str(row['site_id']))}</b> — {'existing' if row['existing'] else 'new'}"
+        f"{kind}",
+        f"Place: {html.escape(str(row['kind']).replace('_', ' '))}",
+    ]
+    if row.get("name"):
+        lines.append(f"Name: {html.escape(str(row['name']))}")
+    ports = row.get("ports")
+    if ports is not None and not pd.isna(ports):
+        lines.append(f"Ports: {int(ports)}")
+    for key, label in (
+        ("sessions_served", "Sessions served (sessions/day)"),
+        ("capacity_sessions", "Capacity (sessions/day)"),
+        ("area_sessions", "Demand in its served area (sessions/day)"),
+        ("capital_cost", "Capital cost"),
+    ):
+        value = row.get(key)
+        if value is not None and not (isinstance(value, float) and np.isnan(value)):
+            lines.append(f"{label}: {value:.1f}")
+    util = row.get("utilisation")
+    if util is not None and not (isinstance(util, float) and np.isnan(util)):
+        lines.append(f"Utilisation: {100 * util:.0f}%")
+    if row.get("neighbours"):
+        lines.append(f"Nearest stations: {html.escape(str(row['neighbours']))}")
+    lines.append(f"{row['lat']:.5f}, {row['lon']:.5f}")
+    return "<br>".join(lines)
+
+
+def kpi_panel(title: str, kpis: dict[str, Any]) -> str:
+    """The panel of the run's key figures (stations, shares, access, costs, benefits)."""
+    rows = [
+        ("Stations", f"{kpis.get('stations')} ({kpis.get('stations_existing')} existing)"),
+        ("Demand within threshold", _pct(kpis.get("coverage_share"))),
+        ("Demand served", _pct(kpis.get("served_share"))),
+        ("Threshold", f"{kpis.get('threshold_min')} min"),
+        ("Mean access", f"{kpis.get('mean_access_min')} min"),
+        ("95th pct access", f"{kpis.get('p95_access_min')} min"),
+        ("Solver", str(kpis.get("solver_label", ""))),
+    ]
+    costs = kpis.get("costs") or {}
+    if costs.get("currency"):
+        cur = costs["currency"]
+        rows.append(("Capital cost", f"{costs['plan_capital_cost'] / 1e9:,.2f} bn {cur}"))
+        if costs.get("cost_per_session_day"):
+            rows.append(("Per session/day", f"{costs['cost_per_session_day']:,.0f} {cur}"))
+    choice = kpis.get("plan_choice") or {}
+    if choice.get("rule"):
+        rows.append(("Plan chosen by", str(choice["rule"])))
+    ex = kpis.get("existing") or {}
+    if ex.get("reported"):
+        rows.append(("Existing known / reported", f"{ex['known']} / {ex['reported']}"))
+    ben = kpis.get("benefits") or {}
+    if ben:
+        rows.append(("CO2 avoided", f"{ben['co2_avoided_t_year']:,.0f} t/year"))
+        rows.append(
+            ("Local pollutants avoided", f"{ben['local_pollutants_total_t_year']:,.0f} t/year")
+        )
+        if ben.get("capital_cost_per_t_co2_lifetime") and costs.get("currency"):
+            rows.append(
+                (
+                    "Capital per t CO2 (life)",
+                    f"{ben['capital_cost_per_t_co2_lifetime']:,.0f} {costs['currency']}",
+                )
+            )
+    body = "".join(
+        f"<tr><td>{html.escape(k)}</td><td><b>{html.escape(str(v))}</b></td></tr>" for k, v in rows
+    )
+    return (
+        '<div id="siting-panel" style="position:fixed;bottom:48px;left:12px;z-index:9999;'
+        "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:6px;"
+        'box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif;max-width:300px">'
+        f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(title)}</div>"
+        f"<table>{body}</table></div>"
+    )
+
+
+def legend(sites: gpd.GeoDataFrame) -> str:
+    """What the markers and areas mean (types present in the plan only)."""
+
+    def dot(color: str, radius: float, border: str = "#222", width: int = 1) -> str:
+        d = 2 * radius
+        return (
+            f"<span style='display:inline-block;width:{d}px;height:{d}px;border-radius:50%;"
+            f"background:{color};border:{width}px solid {border};vertical-align:middle'></span>"
+        )
+
+    rows = [f"{dot(EXISTING_COLOR, 6, '#000', 3)} existing station"]
+    types = sites.loc[~sites["existing"], "station_type"] if "station_type" in sites else None
+    present = [t for t in TYPE_COLORS if types is not None and (types == t).any()]
+    if present:
+        rows += [f"{dot(TYPE_COLORS[t], 6)} new station, {t} chargers" for t in present]
+    else:
+        rows.append(f"{dot(NEW_COLOR, 6)} new station")
+    ports = sites["ports"].dropna().unique() if "ports" in sites else []
+    if len(ports):
+        sizes = ", ".join(f"{int(n)} ports" for n in sorted(ports))
+        rows.append(f"marker size: number of ports ({sizes})")
+    rows.append(
+        f"<span style='display:inline-block;width:12px;height:10px;background:{SERVED_AREA_COLOR};"
+        "opacity:.5'></span> served area: cells within the threshold of their nearest station"
+    )
+    rows.append("districts: share of their demand served (colour scale above)")
+    return (
+        '<div id="siting-legend" style="position:fixed;bottom:24px;right:12px;z-index:9999;'
+        "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:6px;"
+        'box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.6 sans-serif;max-width:260px">'
+        "<div style='font-weight:bold'>Legend</div>" + "<br>".join(rows) + "</div>"
+    )
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None or pd.isna(value) else f"{100 * float(value):.1f}%"

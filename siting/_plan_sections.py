@@ -1,0 +1,282 @@
+"""The sections of the optimisation request and of how a plan is valued.
+
+``[optimize]`` (with its ``capacity``, ``budget``, ``choose``, ``minimum`` and
+``staging`` tables), ``[futures]``, ``[costs]`` and ``[benefits]``, checked as every
+section is (see :mod:`siting.sections`, which exports them).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from siting import settings
+from siting._section_base import (
+    Kilowatts,
+    Metres,
+    Minutes,
+    Money,
+    NonNegativeMinutes,
+    PositiveMoney,
+    Share,
+    Stations,
+    _Strict,
+)
+
+
+class CapacityConfig(_Strict):
+    """Station capacity: ports, charger power and service level (see siting.queueing)."""
+
+    #: Ports (parking places with a charger) per station.
+    ports: Annotated[int, Field(ge=1, le=settings.MAX_STATION_PORTS)] = 2
+    #: Station types that may be built.
+    types: list[Literal["AC", "DC"]] = Field(
+        default_factory=lambda: ["AC", "DC"],  # type: ignore[arg-type]
+        min_length=1,
+    )
+    ac_kw: Kilowatts = 22.0
+    dc_kw: Kilowatts = 50.0
+    #: Minutes a session holds a port besides charging (parking, plugging, paying).
+    handling_min: NonNegativeMinutes = 6.0
+    #: Service level in the peak hour: probability of waiting, and/or mean wait (minutes).
+    max_wait_prob: Annotated[float, Field(gt=0.0, lt=1.0)] | None = 0.2
+    max_mean_wait_min: Minutes | None = None
+
+    @model_validator(mode="after")
+    def _has_service_level(self) -> CapacityConfig:
+        if self.max_wait_prob is None and self.max_mean_wait_min is None:
+            raise ValueError("optimize.capacity needs max_wait_prob or max_mean_wait_min")
+        return self
+
+
+class BudgetConfig(_Strict):
+    """A capital budget for the new stations (the currency of ``[costs]``).
+
+    With a budget, ``optimize.p`` is the largest number of stations. Existing
+    stations are sunk costs: they do not count against it.
+    """
+
+    total: PositiveMoney
+
+
+class CostsConfig(_Strict):
+    """Capital and operating cost of a station, in one currency.
+
+    Capital cost of a new station of type *t* with *n* ports of *kW* each:
+    ``site_works + n × port[t] + n × kW × grid_per_kw``. ``opex_share_year`` is the
+    yearly operating cost as a share of the capital cost. Every figure should
+    carry its source, year and currency conversion in the scenario file.
+    """
+
+    currency: Annotated[str, Field(min_length=1)] = "USD"
+    #: Works per site (parking bays, marking, signage, permits).
+    site_works: Money = 0.0
+    #: Cost per port (charger hardware and installation) by station type.
+    port: dict[Literal["AC", "DC"], Money] = Field(default_factory=dict)
+    #: Grid connection per kW of installed charger power.
+    grid_per_kw: Money = 0.0
+    #: Yearly operating cost as a share of the capital cost.
+    opex_share_year: Share = 0.0
+    #: Where the figures come from (shown in the outputs).
+    source: str = ""
+
+
+class PlanChoiceConfig(_Strict):
+    """Which point of the cost frontier is the plan written.
+
+    ``knee``: the point of the frontier (served against capital cost, both scaled
+    to [0, 1]) farthest above the straight line from the cheapest to the most-serving
+    point, where extra money starts to buy much less service; ``max_served``: the
+    most served, at its least cost; ``budget``: the most served within
+    ``optimize.budget``.
+    """
+
+    rule: Literal["knee", "max_served", "budget"] = "max_served"
+    #: Frontier points solved between the cheapest and the most-serving plan.
+    points: Annotated[int, Field(ge=2, le=50)] = 6
+    #: Why this rule, in the planner's words (written to kpis.json).
+    rationale: str = ""
+
+
+class MinimumConfig(_Strict):
+    """The minimum plan: fewest stations, or least capital cost, to reach a target."""
+
+    #: Shares of the demand within reach (any candidate within the threshold) to serve.
+    targets: list[Annotated[float, Field(gt=0.0, le=1.0)]] = Field(
+        default_factory=lambda: [1.0, 0.9]
+    )
+    #: ``stations``: fewest stations; ``cost``: least capital cost.
+    objective: Literal["stations", "cost"] = "cost"
+    #: Adoption presets to report it for (the scenario's own preset when empty).
+    presets: list[str] = Field(default_factory=list)
+
+
+class StageConfig(_Strict):
+    """One stage of a staged plan (``[[optimize.staging.stages]]``)."""
+
+    #: The stage's year; stages come in increasing years.
+    year: Annotated[int, Field(ge=0, le=settings.MAX_YEAR)]
+    #: Adoption preset of the stage's demand (the scenario's own when absent).
+    preset: str | None = None
+    #: Stations in the plan by this stage, existing ones included.
+    p: Stations
+    #: Capital cost of all new stations up to this stage (``[costs]`` currency); with
+    #: it each station's type is chosen by value within it, else the most served.
+    budget: PositiveMoney | None = None
+    #: Weight of the stage's served demand in the objective (default: discounted).
+    weight: Annotated[float, Field(ge=0.0, le=settings.MAX_STAGE_WEIGHT)] | None = None
+
+
+class StagingConfig(_Strict):
+    """Multi-year staging: stations added stage by stage, never removed."""
+
+    stages: Annotated[list[StageConfig], Field(min_length=1)]
+    #: Yearly discount rate of a stage's weight, 1 / (1 + rate)^(year - first year),
+    #: where a stage gives no weight.
+    discount: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    #: Why these stages, counts and weights (written with the results).
+    rationale: str = ""
+
+    @model_validator(mode="after")
+    def _growing(self) -> StagingConfig:
+        for a, b in itertools.pairwise(self.stages):
+            if b.year <= a.year:
+                raise ValueError(
+                    "optimize.staging.stages: expected increasing years, "
+                    f"got {a.year} then {b.year}"
+                )
+            if b.p < a.p:
+                raise ValueError(
+                    f"optimize.staging.stages: stations are never removed, so p cannot fall "
+                    f"({a.p} in {a.year}, {b.p} in {b.year})"
+                )
+        return self
+
+    def weights(self) -> list[float]:
+        """Each stage's weight: its own, else discounted from the first year."""
+        y0 = self.stages[0].year
+        return [
+            s.weight if s.weight is not None else (1.0 + self.discount) ** -(s.year - y0)
+            for s in self.stages
+        ]
+
+
+class FuturesConfig(_Strict):
+    """Futures the plan should hold up in (``[futures]``): a robust plan across them,
+    each future's own plan and regret, and what moves the plan."""
+
+    #: Adoption presets, each one future.
+    presets: list[str] = Field(default_factory=list)
+    #: Seeded random futures drawn uniformly over ``ranges``, besides the presets.
+    draws: Annotated[int, Field(ge=0, le=200)] = 0
+    seed: Annotated[int, Field(ge=0)] = 0
+    #: ``worst``: the plan with the best worst-case share served; ``mean``: best mean;
+    #: ``quantile``: the best share met in all but the ``quantile`` share of futures.
+    criterion: Literal["worst", "mean", "quantile"] = "worst"
+    quantile: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+    #: Assumption ranges, scenario field -> [low, high] (e.g.
+    #: ``"demand.residents.public_share" = [0.3, 0.7]``): the draws' ranges, and each
+    #: swept from low to high for the sensitivity table and tornado plot.
+    ranges: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        default_factory=dict
+    )
+    #: Why these futures and ranges (written with the results).
+    rationale: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FuturesConfig:
+        for key, (lo, hi) in self.ranges.items():
+            if lo > hi:
+                raise ValueError(f"futures.ranges.{key}: expected [low, high], got [{lo}, {hi}]")
+        if not self.presets and not self.draws:
+            raise ValueError("futures: expected presets or draws (at least one future)")
+        if self.draws and not self.ranges:
+            raise ValueError("futures.draws: expected futures.ranges to draw from")
+        return self
+
+
+class OptimizeConfig(_Strict):
+    """The optimisation request."""
+
+    #: ``capacitated``: serve the most demand within the threshold under station
+    #: capacities; ``mclp``: cover the most demand within the threshold; ``pmedian``:
+    #: least demand-weighted access time.
+    model: Literal["capacitated", "mclp", "pmedian"] = "capacitated"
+    #: Total number of stations in the plan, existing ones included.
+    p: Stations = 311
+    threshold_min: Minutes = 10.0
+    solver: Literal["highs", "cbc"] = "highs"
+    time_limit_s: Annotated[float, Field(gt=0.0, le=settings.MAX_TIME_LIMIT_S)] = 120.0
+    gap: Annotated[float, Field(ge=0.0, lt=1.0)] = 1e-4
+    threads: Annotated[int, Field(ge=1, le=settings.MAX_THREADS)] | None = None
+    capacity: CapacityConfig = CapacityConfig()
+    #: No two stations closer than this (metres, straight line); 0 turns it off.
+    min_spacing_m: Metres = 0.0
+    #: Each district must have at least this share of its demand covered (mclp),
+    #: served (capacitated) or within the travel cutoff (pmedian); 0 turns it off.
+    equity_share: Share = 0.0
+    #: Nested phases (e.g. [150, 311, 400]): each keeps the previous one's stations; the
+    #: plan written is the phase of size ``p``, which must be listed.
+    phases: list[Stations] | None = None
+    #: Station counts also solved on their own (same model and constraints) for the
+    #: served-against-stations plot, e.g. [50, 100, 150, 200, 311, 400]; with
+    #: ``phases`` the phases are plotted as well.
+    curve: list[Stations] | None = None
+    budget: BudgetConfig | None = None
+    #: The cost frontier and the point written as the plan (capacitated model).
+    choose: PlanChoiceConfig = PlanChoiceConfig()
+    #: Secondary order among plans within ``gap`` of the primary objective: more
+    #: demand within the threshold, then less access time, then less capital cost.
+    secondary: bool = True
+    #: Minimum plans reported beside the plan; ``None`` turns them off.
+    minimum: MinimumConfig | None = MinimumConfig()
+    #: Multi-year staging reported beside the plan (capacitated model); ``None``: off.
+    staging: StagingConfig | None = None
+
+    @model_validator(mode="after")
+    def _phases_include_p(self) -> OptimizeConfig:
+        if self.phases is not None and self.p not in self.phases:
+            raise ValueError(f"optimize.phases {self.phases} must include optimize.p ({self.p})")
+        if self.choose.rule == "budget" and self.budget is None:
+            raise ValueError("optimize.choose.rule = 'budget' needs optimize.budget")
+        if self.staging is not None and self.model != "capacitated":
+            raise ValueError(
+                f"optimize.staging needs optimize.model = 'capacitated', got {self.model!r}"
+            )
+        return self
+
+    @property
+    def threshold_s(self) -> float:
+        """``threshold_min`` in seconds: the one conversion every stage uses."""
+        return self.threshold_min * 60.0
+
+
+class BenefitsConfig(_Strict):
+    """Factors for the benefits of a plan against the petrol cars its sessions replace.
+
+    Each figure should carry its source, year and unit in the scenario file.
+    """
+
+    #: Grid carbon intensity at the charger (kg CO2 per kWh delivered).
+    grid_kg_co2_per_kwh: Annotated[float, Field(ge=0.0, le=settings.MAX_KG_CO2_PER_KWH)]
+    #: EV energy use (kWh per km, at the charger).
+    ev_kwh_per_km: Annotated[float, Field(ge=settings.MIN_KWH_PER_KM, le=settings.MAX_KWH_PER_KM)]
+    #: Petrol car fuel use (litres per 100 km).
+    petrol_l_per_100km: Annotated[float, Field(gt=0.0, le=settings.MAX_L_PER_100KM)]
+    #: CO2 per litre of petrol burnt (kg/L).
+    petrol_kg_co2_per_l: Annotated[float, Field(gt=0.0, le=settings.MAX_KG_PER_L)]
+    #: Density of petrol (kg/L), to apply per-kg-fuel pollutant factors.
+    petrol_kg_per_l: Annotated[float, Field(gt=0.0, le=settings.MAX_KG_PER_L)] = 0.74
+    #: Local pollutants per kg of petrol burnt (g/kg), e.g. NOx, CO, NMVOC, PM2.5.
+    pollutants_g_per_kg_fuel: dict[
+        str, Annotated[float, Field(ge=0.0, le=settings.MAX_G_PER_KG_FUEL)]
+    ] = Field(default_factory=dict)
+    #: Days per year a station operates like the planning day.
+    days_per_year: Annotated[float, Field(gt=0.0, le=366.0)] = 365.0
+    #: Years a station serves, for the capital cost per tonne over its life.
+    lifetime_years: Annotated[float, Field(gt=0.0, le=settings.MAX_LIFETIME_YEARS)] = 10.0
+    #: Context figures shown beside the results (free text).
+    context: str = ""
+    source: str = ""
