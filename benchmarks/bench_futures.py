@@ -35,12 +35,12 @@ def measure() -> dict[str, Any]:
     """Solve both on the Almaty default; figures and seconds."""
     from siting import settings
     from siting.costs import station_costs
+    from siting.futures.staging import stage_demands
     from siting.optimize import stage_regret
     from siting.optimize.futures.robust import RobustPlan
     from siting.pipeline import prepare
     from siting.request import Request, staged
     from siting.scenario import load_scenario
-    from siting.staged import stage_demands
 
     warnings.filterwarnings("ignore")
     logging.getLogger("siting").setLevel(logging.WARNING)

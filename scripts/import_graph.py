@@ -84,13 +84,18 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting.kpis",
         "siting.evaluate",
         "siting.futures",
+        "siting.futures.staging",
+        "siting.futures.robust",
+        # their names before issue 28
         "siting.staged",
         "siting.robustness",
+        "siting.figures",
     ),
     (
         "siting._map_text",
         "siting.maps",
         "siting.report",
+        "siting.futures.report",
         "siting.report_futures",
         "siting.pipeline",
     ),

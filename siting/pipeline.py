@@ -34,11 +34,11 @@ from siting.candidates import candidate_stage
 from siting.cells import demand_layers
 from siting.demand import demand_stage
 from siting.evaluate import evaluate_stage
+from siting.futures.robust import futures_report
 from siting.maps import plan_map
 from siting.network import network_stage
 from siting.planning import planning_stage
 from siting.results import Inputs, RunResult
-from siting.robustness import futures_report
 from siting.scenario import Scenario
 from siting.travel import travel_stage
 
@@ -154,7 +154,7 @@ def plan(
         built here when not given.
     client
         A ``dask.distributed`` client for the independent solves of ``[futures]``
-        (see :mod:`siting.robustness`); ``None`` solves them in turn.
+        (see :mod:`siting.futures.robust`); ``None`` solves them in turn.
     """
     t_start = time.perf_counter()
     if inputs is None:

@@ -5,7 +5,7 @@ asks for (through the request builder, :class:`siting.request.Request`: capaciti
 of new and existing stations, costs, side constraints, secondary order), solves the
 cost frontier and picks the plan by the scenario's rule, solves the curve sizes and
 the phases. :func:`minimum_plans` answers how many stations a target takes;
-:func:`siting.staged.staged_plan` the stages of ``[optimize.staging]``.
+:func:`siting.futures.staging.staged_plan` the stages of ``[optimize.staging]``.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from siting._io import array_digest, hash_key
 from siting.demand import Demand, demand_stage
 from siting.errors import InfeasibleError, InputError, SolverError
 from siting.frontier import choose, cost_frontier, frontier_steps
+from siting.futures.staging import staged_plan
 from siting.optimize import MinimumPlan, Phase, SolveOptions, SolveResult, phased_plan
 from siting.optimize._checks import check_p
 from siting.request import PlanModel, Request
 from siting.results import Decision, Inputs
 from siting.scenario import Scenario
-from siting.staged import staged_plan
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from siting._io import write_json
+from siting.futures.report import futures_lines, stage_line, write_futures, write_staging
 from siting.maps import save_map
-from siting.report_futures import futures_lines, stage_line, write_futures, write_staging
 
 if TYPE_CHECKING:
     from siting.results import RunResult

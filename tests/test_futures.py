@@ -1,4 +1,4 @@
-"""Plans across futures in a run (siting.robustness): the robust plan, each future's
+"""Plans across futures in a run (siting.futures.robust): the robust plan, each future's
 own plan and regret, the sensitivity table and tornado, on a real Dask cluster."""
 
 from __future__ import annotations

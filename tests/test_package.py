@@ -103,7 +103,7 @@ def test_library_code_has_no_assert() -> None:
 def test_internal_checks_and_caller_mistakes_raise() -> None:
     """A value only a bug leaves out is a RuntimeError; a caller's omission an InputError."""
     from siting._invariants import present
-    from siting.robustness import future_list
+    from siting.futures.robust import future_list
     from siting.scenario import load_scenario
     from siting.settings import DEFAULT_SCENARIO
 
