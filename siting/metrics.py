@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from siting.errors import InfeasibleError
 from siting.travel import TravelTimes
+
+log = logging.getLogger(__name__)
 
 
 def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -250,3 +254,52 @@ def _areas_and_loads(
         inside = area_pos >= 0
         load = np.bincount(area_pos[inside], weights=served_w[inside], minlength=len(selected))
     return area_pos, load
+
+
+def out_of_reach(
+    tt: TravelTimes, weights: np.ndarray, threshold_s: float, *, model: str
+) -> dict[str, Any]:
+    """Refuse a request no plan can answer; measure the demand out of every plan's reach.
+
+    Covering models serve only demand with a candidate within ``threshold_s``;
+    the p-median counts demand beyond the travel cutoff at the cutoff. Returns
+    the figures for ``kpis.json`` (``field``, ``limit_min``, ``points``,
+    ``sessions_day``, ``share``); the run summary prints them when not zero.
+    """
+    total = float(weights.sum())
+    if total <= 0:
+        raise InfeasibleError("demand: every demand point has zero sessions/day; nothing to plan")
+    field, limit_s = (
+        ("travel.cutoff_min", tt.cutoff_s)
+        if model == "pmedian"
+        else ("optimize.threshold_min", threshold_s)
+    )
+    near = np.diff(tt.neighbours(limit_s).indptr) > 0
+    reach = float(weights[near].sum())
+    if reach <= 0:
+        data = tt.matrix.data
+        nearest = f"the nearest pair is {data.min() / 60:.1f} min" if len(data) else "no pair"
+        raise InfeasibleError(
+            f"{field}: no demand point has a candidate site within {limit_s / 60:g} min "
+            f"({nearest} within the {tt.cutoff_s / 60:g} min travel cutoff); raise {field} "
+            "or add candidate sites"
+        )
+    out = total - reach
+    points = int((~near & (weights > 0)).sum())
+    if out > 0:
+        log.info(
+            "%s: %d demand points (%.0f sessions/day, %.1f%% of demand) have no candidate "
+            "site within %g min; no plan can serve them",
+            field,
+            points,
+            out,
+            100.0 * out / total,
+            limit_s / 60,
+        )
+    return {
+        "field": field,
+        "limit_min": round(limit_s / 60, 3),
+        "points": points,
+        "sessions_day": round(out, 3),
+        "share": round(out / total, 6),
+    }

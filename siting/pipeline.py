@@ -156,6 +156,7 @@ def plan(
         A ``dask.distributed`` client for the independent solves of ``[futures]``
         (see :mod:`siting.futures.robust`); ``None`` solves them in turn.
     """
+    # kept whole: the stages in their order, one call each (most of its length is the docstring)
     t_start = time.perf_counter()
     if inputs is None:
         inputs = prepare(scenario, cache_dir=cache_dir, progress=progress)

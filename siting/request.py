@@ -11,13 +11,12 @@ plan (:meth:`Request.minimum`) and, one request per stage, the staged plan
 What the models share is derived here once per request and nowhere else: station
 capacities from the queueing model and those of existing stations, the existing
 sites, the threshold in seconds, the spacing pairs and equity groups, and the solve
-options. :func:`explain_reach` measures the demand out of every plan's reach (and
+options. :meth:`Request.reach` measures the demand out of every plan's reach (and
 refuses a request no plan can answer).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,10 +27,10 @@ import numpy as np
 from siting import settings
 from siting._clock import StageClock
 from siting.costs import station_costs
-from siting.errors import InfeasibleError, InputError
+from siting.errors import InputError
+from siting.metrics import out_of_reach
 from siting.optimize import (
     CapacitatedCoverage,
-    DriveTimes,
     MaximalCovering,
     MinimumPlan,
     PMedian,
@@ -47,8 +46,6 @@ if TYPE_CHECKING:
     from siting.results import Inputs
     from siting.scenario import Scenario
     from siting.sections import OptimizeConfig
-
-log = logging.getLogger(__name__)
 
 
 class PlanModel(Protocol):
@@ -171,11 +168,9 @@ class Request:
         }
 
     def reach(self) -> dict[str, Any]:
-        """The demand out of every plan's reach (see :func:`explain_reach`)."""
+        """The demand out of every plan's reach (see :func:`siting.metrics.out_of_reach`)."""
         d = self.demand
-        return explain_reach(
-            d.travel, d.weights, self.threshold_s, model=self.optimize_config.model
-        )
+        return out_of_reach(d.travel, d.weights, self.threshold_s, model=self.optimize_config.model)
 
     # ------------------------------------------------------------------ models
     def model(
@@ -367,52 +362,3 @@ def builder(name: str) -> Callable[..., PlanModel]:
         raise InputError(
             f"optimize.model: expected one of {', '.join(BUILDERS)}, got {name!r}"
         ) from None
-
-
-def explain_reach(
-    tt: DriveTimes, weights: np.ndarray, threshold_s: float, *, model: str
-) -> dict[str, Any]:
-    """Refuse a request no plan can answer; measure the demand out of every plan's reach.
-
-    Covering models serve only demand with a candidate within ``threshold_s``;
-    the p-median counts demand beyond the travel cutoff at the cutoff. Returns
-    the figures for ``kpis.json`` (``field``, ``limit_min``, ``points``,
-    ``sessions_day``, ``share``); the run summary prints them when not zero.
-    """
-    total = float(weights.sum())
-    if total <= 0:
-        raise InfeasibleError("demand: every demand point has zero sessions/day; nothing to plan")
-    field, limit_s = (
-        ("travel.cutoff_min", tt.cutoff_s)
-        if model == "pmedian"
-        else ("optimize.threshold_min", threshold_s)
-    )
-    near = np.diff(tt.neighbours(limit_s).indptr) > 0
-    reach = float(weights[near].sum())
-    if reach <= 0:
-        data = tt.matrix.data
-        nearest = f"the nearest pair is {data.min() / 60:.1f} min" if len(data) else "no pair"
-        raise InfeasibleError(
-            f"{field}: no demand point has a candidate site within {limit_s / 60:g} min "
-            f"({nearest} within the {tt.cutoff_s / 60:g} min travel cutoff); raise {field} "
-            "or add candidate sites"
-        )
-    out = total - reach
-    points = int((~near & (weights > 0)).sum())
-    if out > 0:
-        log.info(
-            "%s: %d demand points (%.0f sessions/day, %.1f%% of demand) have no candidate "
-            "site within %g min; no plan can serve them",
-            field,
-            points,
-            out,
-            100.0 * out / total,
-            limit_s / 60,
-        )
-    return {
-        "field": field,
-        "limit_min": round(limit_s / 60, 3),
-        "points": points,
-        "sessions_day": round(out, 3),
-        "share": round(out / total, 6),
-    }

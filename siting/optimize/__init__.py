@@ -1,28 +1,31 @@
-"""Stage 5 — choose station sites with integer programs (PuLP; HiGHS or CBC).
+"""The solver library: where to build stations, as integer programs (PuLP; HiGHS or CBC).
 
-A solver library that knows nothing of the run. Models are classes built with
-``cls(...)`` from a sparse neighbour structure, with classmethod constructors from a
-cost matrix (dense or sparse), from drive times (any
-:class:`~siting.optimize._types.DriveTimes`, such as a run's
-:class:`siting.travel.TravelTimes`), or from GeoDataFrames; ``solve()`` returns a
-:class:`SolveResult` whose status never claims an optimum the solver did not
-prove. One module per model:
+It knows nothing of a run (no scenario, sections, demand or run containers); what a
+run asks for is turned into these models outside it, by
+:class:`siting.request.Request`. Models are classes built with ``cls(...)`` from a
+sparse neighbour structure, with classmethod constructors from a cost matrix (dense or
+sparse), from drive times (any :class:`~siting.optimize._types.DriveTimes`, such as a
+run's :class:`siting.travel.TravelTimes`), or from GeoDataFrames; ``solve()`` takes a
+solver's name or a :class:`SolveOptions` and returns a :class:`SolveResult` whose
+status never claims an optimum the solver did not prove. One folder per model family,
+holding its model (``model.py``), rows, engines, bounds and searches:
 
-- :mod:`~siting.optimize.covering.model`: :class:`MaximalCovering`;
-- :mod:`~siting.optimize.pmedian.model`: :class:`PMedian`;
-- :mod:`~siting.optimize.capacitated.model`: :class:`CapacitatedCoverage`;
-- :mod:`~siting.optimize.minimum.model`: :class:`MinimumPlan` (how many stations a target takes);
-- :mod:`~siting.optimize.futures.staged`: :class:`StagedPlan` (stations added year by year);
+- :mod:`~siting.optimize.covering`: :class:`MaximalCovering` (Benders engine, greedy,
+  swap and perturbation searches, Lagrangian bound);
+- :mod:`~siting.optimize.pmedian`: :class:`PMedian` (Lagrangian bound and
+  branch-and-bound, Benders engine, compiled kernels);
+- :mod:`~siting.optimize.capacitated`: :class:`CapacitatedCoverage` (direct, merged and
+  large-instance solves, transport flow, greedy);
+- :mod:`~siting.optimize.minimum`: :class:`MinimumPlan` (how many stations a target takes);
+- :mod:`~siting.optimize.futures`: :class:`StagedPlan` (stations added stage by stage)
+  and :class:`~siting.optimize.futures.RobustPlan` (one plan across demand futures);
 
-what a run asks for is turned into these models outside the library, by
-:class:`siting.request.Request` (which also maps ``optimize.model`` to its builder);
-
-and the shared parts: :mod:`~siting.optimize.result` (:class:`SolveResult`),
-:mod:`~siting.optimize._side` (spacing, equity and budget rows),
-:mod:`~siting.optimize.nested` (nested plans) and :mod:`~siting.optimize._common`
-(rows, checks and assignments). The solver adapter is :mod:`siting.optimize._solvers`; the
-heuristics and Lagrangian bounds are :mod:`siting.optimize.pmedian._heuristics`,
-:mod:`siting.optimize.covering._heuristics` and :mod:`siting.optimize.pmedian._lagrangian`.
+and the shared parts, one private module each: the HiGHS/CBC adapter
+(:mod:`~siting.optimize._solvers`, ``_cbc.py``, ``_report.py``), the HiGHS master and
+the one Benders loop (``_master.py``, ``_benders.py``), row helpers (``_rows.py``,
+``_common.py``), spacing, equity and budget rows (``_side.py``), argument checks
+(``_checks.py``); and :mod:`~siting.optimize.nested` (nested plans),
+:mod:`~siting.optimize.options`, :mod:`~siting.optimize.result`.
 """
 
 from siting.optimize._side import close_pairs
