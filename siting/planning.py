@@ -178,10 +178,7 @@ def _phases(
         sorted(oc.phases or []),
         request.existing,
         maximize=oc.model != "pmedian",
-        solver=options.solver,
-        time_limit=time_limit,
-        gap=options.gap,
-        threads=options.threads,
+        solver=options.but(time_limit=time_limit),
     )
 
 

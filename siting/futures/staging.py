@@ -90,14 +90,7 @@ def staged_plan(
     options = request.options
     res = plan.solve(options.but(time_limit=clock.limit()))
     regret_clock = StageClock(deadline, len(stages))
-    regret = stage_regret(
-        plan,
-        res,
-        solver=options.solver,
-        time_limit=regret_clock.limit(),
-        gap=options.gap,
-        threads=options.threads,
-    )
+    regret = stage_regret(plan, res, solver=options.but(time_limit=regret_clock.limit()))
     rows = [
         _stage_row(k, cfg, demands[k].preset, res, model, reg)
         for k, (cfg, model, reg) in enumerate(zip(stages, plan.models, regret, strict=True))
