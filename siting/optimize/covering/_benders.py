@@ -135,21 +135,11 @@ def loss_cuts(
 
 
 @dataclass
-class CoverResult:
-    """What the decomposition proved: the plan, its cover and an upper bound."""
+class CoverResult(_benders.Outcome):
+    """What the decomposition proved: the plan, its cover and an upper bound, and how
+    many sites the clients' dominance ruled out."""
 
-    selected: np.ndarray
-    value: float
-    bound: float
-    status: str
-    stopped_by: str | None
-    lp_bound: float
-    lp_rounds: int
-    mip_rounds: int
-    cuts: int
-    sites_fixed: int
-    sites_dominated: int
-    seconds: float
+    sites_dominated: int = 0
 
 
 class _Master(HighsMaster):

@@ -157,20 +157,13 @@ def cuts_at(rows: Rows, which: np.ndarray, radius: np.ndarray, end: np.ndarray) 
 
 
 @dataclass
-class BendersResult:
+class BendersResult(_benders.Outcome):
     """What the decomposition proved: the plan, its cost and a lower bound."""
 
-    selected: np.ndarray
-    cost: float
-    bound: float
-    status: str
-    stopped_by: str | None
-    lp_bound: float
-    lp_rounds: int
-    mip_rounds: int
-    cuts: int
-    sites_fixed: int
-    seconds: float
+    @property
+    def cost(self) -> float:
+        """The plan's cost (its ``value``)."""
+        return self.value
 
 
 class _Master(HighsMaster):
@@ -285,5 +278,4 @@ def solve(
     _, radius, end = separate(rows, y0)
     master.add(cuts_at(rows, np.arange(rows.n), radius, end))
     out = _benders.run(_Family(rows, p, fixed, master), best, options, t0=t0)
-    fields = {k: v for k, v in out.__dict__.items() if k != "value"}
-    return BendersResult(cost=out.value, **fields)
+    return BendersResult(**out.__dict__)
