@@ -217,8 +217,43 @@ def load_scenario(path: str | Path) -> Scenario:
         The file is not valid TOML or a field is wrong.
     """
     path = Path(path)
-    data = _read_toml(path, missing="scenario file not found", what="scenario")
+    data = _read_scenario(path, missing="scenario file not found", seen=())
     return _validate(data, base_dir=path.resolve().parent, origin=str(path))
+
+
+def _read_scenario(path: Path, *, missing: str, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """A scenario file's fields, over those of the scenario its ``base`` names.
+
+    ``base = "almaty.toml"`` (a path relative to the file's folder) makes the file a
+    variant: its tables are merged into the base's key by key, any other value (a
+    number, a list, an array of tables) replaces the base's. A base may have its own.
+    """
+    data = _read_toml(path, missing=missing, what="scenario")
+    if "base" not in data:
+        return data
+    base = data.pop("base")
+    if not isinstance(base, str) or not base.strip():
+        raise ScenarioError(
+            f"scenario {path}: base: expected the path of a scenario file, got {base!r}"
+        )
+    here = path.resolve()
+    base_path = (here.parent / base).resolve()
+    if base_path in (*seen, here):
+        raise ScenarioError(f"scenario {path}: base: {base} leads back to {path.name}")
+    under = _read_scenario(
+        base_path, missing=f"scenario {path}: base: scenario file not found", seen=(*seen, here)
+    )
+    return _merged(under, data)
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on ``base``: tables merged key by key, other values replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        below = out.get(key)
+        both = isinstance(value, dict) and isinstance(below, dict)
+        out[key] = _merged(below, value) if both else value  # type: ignore[arg-type]
+    return out
 
 
 def _read_toml(path: Path, *, missing: str, what: str) -> dict[str, Any]:

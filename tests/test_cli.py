@@ -182,7 +182,7 @@ def test_p_below_existing_stations(
 
 
 def test_bad_field_in_scenario(tmp_path: Path) -> None:
-    text = settings.DEFAULT_SCENARIO.read_text().replace("p = 311", "stations = 311")
+    text = settings.DEFAULT_SCENARIO.read_text().replace("p = 312", "stations = 312")
     (tmp_path / "s.toml").write_text(text)
     proc = run_cli("run", "s.toml", cwd=tmp_path)
     assert_clean_failure(proc, r"unknown field 'optimize.stations'")

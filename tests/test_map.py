@@ -64,7 +64,8 @@ def test_small_map_in_headless_chromium(small_run) -> None:  # type: ignore[no-u
 @pytest.mark.browser
 @pytest.mark.slow
 def test_almaty_default_run_and_map(tmp_path: Path, cache_dir: Path) -> None:
-    """The Almaty default: 311 unique stations on the graph, all 311 drawn on the map."""
+    """The Almaty default: 312 unique stations on the graph (311 new, 1 existing), all
+    drawn on the map."""
     from siting import settings
     from siting.pipeline import run
     from siting.scenario import load_scenario
@@ -72,14 +73,14 @@ def test_almaty_default_run_and_map(tmp_path: Path, cache_dir: Path) -> None:
     out = tmp_path / "almaty"
     result = run(load_scenario(settings.DEFAULT_SCENARIO), out, cache_dir=cache_dir)
     sites = pd.read_csv(out / "sites.csv")
-    assert len(sites) == 311 and sites["site_id"].is_unique
+    assert len(sites) == 312 and sites["site_id"].is_unique
     assert not sites.duplicated(["lat", "lon"]).any()
     assert set(sites["node"]) <= set(result.graph.nodes)
     assert result.kpis["solver"]["status"] in ("optimal", "feasible")
     assert (out / "map.html").stat().st_size < 15 * 1024 * 1024
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     info = inspect_map(out / "map.html", ARTIFACTS / "almaty-map.png")
-    assert info["stations"] == 311
+    assert info["stations"] == 312
     assert info["existing"] == 1
     assert info["leaflet"] == "1.9.3"
     assert info["errors"] == []

@@ -15,7 +15,7 @@ from siting.scenario import load_scenario, resolve_segments
 
 def test_default_scenario_is_valid_and_resolves_data() -> None:
     sc = load_scenario(settings.DEFAULT_SCENARIO)
-    assert sc.name == "almaty" and sc.optimize.p == 311
+    assert sc.name == "almaty" and sc.optimize.p == 312
     assert sc.demand.residents is not None and sc.demand.residents.count == 615_000
     path = sc.resolve(sc.network.osm_file, field="network.osm_file")
     assert path is not None and path.name == "almaty-osm-2012.osm.pbf" and path.exists()
@@ -32,8 +32,8 @@ def test_data_dir_env_takes_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("p = 311", "p = -3"), "'optimize.p'.*greater than or equal to 1.*-3"),
-        (("p = 311", 'p = "many"'), "'optimize.p'.*integer.*'many'"),
+        (("p = 312", "p = -3"), "'optimize.p'.*greater than or equal to 1.*-3"),
+        (("p = 312", 'p = "many"'), "'optimize.p'.*integer.*'many'"),
         (
             ("threshold_min = 5", "thresold_min = 5"),
             "unknown field 'optimize.thresold_min'.*did you mean 'threshold_min'",
@@ -128,7 +128,7 @@ def test_valid_toml_numbers_still_load() -> None:
     assert sc.network.buffer_m == 1000.0 and isinstance(sc.network.buffer_m, float)
     assert sc.optimize.capacity.ac_kw == 22.0 and isinstance(sc.optimize.capacity.ac_kw, float)
     assert sc.model_dump() == BASE.model_dump()
-    assert BASE.costs is not None and BASE.costs.port == {"AC": 4002445.0, "DC": 53832563.0}
+    assert BASE.costs is not None and BASE.costs.port == {"AC": 4002445.0, "DC": 5000000.0}
     assert BASE.optimize.curve == [100, 200] and BASE.optimize.minimum is not None
 
 
@@ -223,3 +223,51 @@ def test_futures_ranges_are_fields(ranges: dict[str, list[float]], message: str)
         BASE.with_overrides({"futures": futures})
     ok = {"presets": ["today"], "ranges": {"demand.residents.public_share": [0.3, 0.7]}}
     assert BASE.with_overrides({"futures": ok}).futures is not None
+
+
+def test_a_variant_changes_its_base_key_by_key(tmp_path: Path) -> None:
+    """``base`` makes a scenario a variant: tables merged, other values replaced."""
+    base = settings.DEFAULT_SCENARIO.read_text()
+    (tmp_path / "almaty.toml").write_text(base)
+    (tmp_path / "v.toml").write_text(
+        'base = "almaty.toml"\nname = "v"\n[optimize]\np = 20\n'
+        '[optimize.capacity]\ntypes = ["AC", "DC"]\n'
+    )
+    full, variant = load_scenario(tmp_path / "almaty.toml"), load_scenario(tmp_path / "v.toml")
+    assert (variant.name, variant.optimize.p) == ("v", 20)
+    assert variant.optimize.capacity.types == ["AC", "DC"]
+    # everything else is the base's, deeper tables too
+    assert variant.optimize.capacity.dc_kw == full.optimize.capacity.dc_kw
+    assert variant.optimize.threshold_min == full.optimize.threshold_min
+    assert variant.demand == full.demand and variant.costs == full.costs
+
+
+def test_the_shipped_mixed_scenario_is_the_programme_with_ac_posts() -> None:
+    programme = load_scenario(settings.DEFAULT_SCENARIO)
+    mixed = load_scenario(settings.DEFAULT_SCENARIO.parent / "almaty-mixed.toml")
+    assert programme.optimize.capacity.types == ["DC"]
+    assert mixed.optimize.capacity.types == ["AC", "DC"]
+    same = mixed.with_overrides(
+        {
+            "name": "almaty",
+            "description": programme.description,
+            "optimize.capacity.types": ["DC"],
+        }
+    )
+    assert same.model_dump() == programme.model_dump()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('base = "nowhere.toml"', r"v\.toml: base: scenario file not found: .*nowhere\.toml"),
+        ("base = 3", r"v\.toml: base: expected the path of a scenario file, got 3"),
+        ('base = "v.toml"', r"v\.toml: base: v\.toml leads back to v\.toml"),
+        ('base = "w.toml"', r"w\.toml: base: v\.toml leads back to w\.toml"),
+    ],
+)
+def test_a_bad_base_is_named(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "v.toml").write_text(text + '\nname = "v"\n')
+    (tmp_path / "w.toml").write_text('base = "v.toml"\n')
+    with pytest.raises((ScenarioError, MissingFileError), match=message):
+        load_scenario(tmp_path / "v.toml")
