@@ -221,6 +221,10 @@ def _district_segments(
         w = demand[f"{name}_sessions_day"].to_numpy(float)
         ratio = np.divide(segment_served[col].to_numpy(float), w, out=np.zeros(len(w)), where=w > 0)
         rows = alloc[alloc["segment"] == name]
+        if rows.empty:  # a segment with no demand (no vehicles) has no rows in alloc
+            out[f"{name}_served_sessions_day"] = 0.0
+            out[f"{name}_served_share"] = np.nan
+            continue
         part = rows["sessions_day"] * rows["h3"].map(pd.Series(ratio, index=cells)).fillna(0.0)
         seg_demand = rows.groupby("district")["sessions_day"].sum().reindex(out.index)
         served = part.groupby(rows["district"]).sum().reindex(out.index)
