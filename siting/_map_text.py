@@ -59,6 +59,7 @@ def kpi_panel(title: str, kpis: dict[str, Any]) -> str:
         ("Stations", f"{kpis.get('stations')} ({kpis.get('stations_existing')} existing)"),
         ("Demand within threshold", _pct(kpis.get("coverage_share"))),
         ("Demand served", _pct(kpis.get("served_share"))),
+        *segment_rows(kpis),
         ("Threshold", f"{kpis.get('threshold_min')} min"),
         ("Mean access", f"{kpis.get('mean_access_min')} min"),
         ("95th pct access", f"{kpis.get('p95_access_min')} min"),
@@ -92,13 +93,37 @@ def kpi_panel(title: str, kpis: dict[str, Any]) -> str:
     body = "".join(
         f"<tr><td>{html.escape(k)}</td><td><b>{html.escape(str(v))}</b></td></tr>" for k, v in rows
     )
+    segments = kpis.get("segments") or {}
+    note = (
+        "<div id='siting-panel-note' style='font-size:10px;color:#555;margin-top:4px'>"
+        f"* {html.escape(str(segments['note']))}</div>"
+        if segments.get("by_segment") and segments.get("note")
+        else ""
+    )
     return (
         '<div id="siting-panel" style="position:fixed;bottom:48px;left:12px;z-index:9999;'
         "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:6px;"
         'box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif;max-width:300px">'
         f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(title)}</div>"
-        f"<table>{body}</table></div>"
+        f"<table>{body}</table>{note}</div>"
     )
+
+
+def segment_rows(kpis: dict[str, Any]) -> list[tuple[str, str]]:
+    """The panel's rows on each segment's demand served (kpis.json ``segments``; none
+    for a run without it): share served, sessions served of demanded, share covered."""
+    rows = []
+    for name, r in ((kpis.get("segments") or {}).get("by_segment") or {}).items():
+        served, demanded = r["served_sessions_day"], r["demand_sessions_day"]
+        amount = f"{served:,.0f}" if served >= 100 else f"{served:,.1f}"
+        rows.append(
+            (
+                f"Served: {name} ({r['charger']})*",
+                f"{_pct(r['served_share'])} ({amount} of {demanded:,.0f}/day; "
+                f"{_pct(r['covered_share'])} covered)",
+            )
+        )
+    return rows
 
 
 def legend(sites: gpd.GeoDataFrame) -> str:

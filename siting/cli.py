@@ -186,9 +186,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if not args.quiet:
         counts = ", ".join(f"{k} {v}" for k, v in cmp.membership_counts().items())
         print(f"compared {' vs '.join(cmp.names)}: stations {counts}")
-        print(
-            cmp.summary.loc[["share served (%)", "mean access (min)", "solver status"]].to_string()
-        )
+        shown = ["share served (%)"]
+        shown += [f for f in cmp.summary.index if str(f).startswith("share served: ")]
+        shown += ["mean access (min)", "solver status"]
+        print(cmp.summary.loc[shown].astype(object).fillna("—").to_string())
         print(f"  outputs in {out}/ ({', '.join(p.name for p in paths.values())})")
     return 0
 

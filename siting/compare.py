@@ -106,6 +106,7 @@ def run_figures(run: RunOutputs) -> dict[str, Any]:
         "demand (sessions/day)": round(total, 1),
         "demand served (sessions/day)": round(float(np.sum(served)), 1),
         "share served (%)": round(100 * float(np.sum(served)) / total, 2) if total else None,
+        **segment_rows(k),
         "threshold (min)": k.get("threshold_min"),
         "share within threshold (%)": round(100 * covered / total, 2) if total else None,
         "mean access (min)": round(float(np.average(minutes[ok], weights=w[ok])), 2)
@@ -120,6 +121,26 @@ def run_figures(run: RunOutputs) -> dict[str, Any]:
         "solve time (s)": solver.get("solve_s"),
         **_futures_rows(k),
     }
+
+
+def segment_rows(k: dict[str, Any]) -> dict[str, Any]:
+    """Each segment's share of its demand served and within the threshold, and its
+    sessions served (kpis.json ``segments``); ``None`` for a run written before those
+    figures (its segments named by ``demand.segments``), shown as "—"."""
+    rows = (k.get("segments") or {}).get("by_segment") or {}
+    names = list(rows) or list((k.get("demand") or {}).get("segments") or {})
+    out: dict[str, Any] = {}
+    for name in names:
+        r = rows.get(name) or {}
+        served, covered, sessions = (
+            r.get(key) for key in ("served_share", "covered_share", "served_sessions_day")
+        )
+        out[f"share served: {name} (%)"] = None if served is None else round(100 * served, 2)
+        out[f"share within threshold: {name} (%)"] = (
+            None if covered is None else round(100 * covered, 2)
+        )
+        out[f"served: {name} (sessions/day)"] = None if sessions is None else round(sessions, 1)
+    return out
 
 
 def _futures_rows(k: dict[str, Any]) -> dict[str, Any]:

@@ -132,8 +132,13 @@ def comparison_figure(cmp: Comparison, path: Path) -> Path:
         return float("nan") if v is None else float(v)
 
     rows = ["share served (%)", "share within threshold (%)"]
-    bars(axes[0, 0], rows, [[num(s.at[r, n]) for r in rows] for n in names], "% of demand")
-    axes[0, 0].set_title("Demand served and within the threshold")
+    segments = [r for r in s.index if str(r).startswith("share served: ")]
+    rows += segments
+    labels = ["served", "within threshold"] + [
+        str(r).removeprefix("share served: ").removesuffix(" (%)") + " served" for r in segments
+    ]
+    bars(axes[0, 0], labels, [[num(s.at[r, n]) for r in rows] for n in names], "% of demand")
+    axes[0, 0].set_title("Demand served and within the threshold; served per segment")
     rows = ["mean access (min)", "95th pct access (min)"]
     bars(axes[0, 1], rows, [[num(s.at[r, n]) for r in rows] for n in names], "minutes")
     axes[0, 1].set_title("Access time (demand-weighted)")

@@ -20,7 +20,7 @@ import pandas as pd
 from siting import settings
 from siting.errors import InputError
 from siting.kpis import plan_figures, run_figures, station_figures, warn_assumed
-from siting.metrics import district_figures, evaluate_plan, served_areas
+from siting.metrics import district_figures, evaluate_plan, segment_figures, served_areas
 from siting.optimize import Phase, SolveResult
 from siting.travel import TravelTimes
 
@@ -92,6 +92,17 @@ def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decisio
     kpis.update(
         plan_figures(sc, result, decision, demand, need.segments, tt, threshold_s, candidates, kpis)
     )
+    x = result.extra
+    kpis["segments"], per_segment = segment_figures(
+        demand,
+        need.segments,
+        tt,
+        result.selected,
+        threshold_s=threshold_s,
+        types=x.get("types"),
+        served_ac=x.get("served_ac"),
+        served_dc=x.get("served_dc"),
+    )
     kpis["minimum"] = [{k: v for k, v in row.items() if k != "result"} for row in decision.minimum]
     if decision.staging is not None:  # sites by candidate id, not by index
         ids = candidates["site_id"].to_numpy()
@@ -106,6 +117,7 @@ def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decisio
         result.selected,
         inputs.districts,
         district_column=sc.demand.district_column,
+        segment_served=per_segment,
     )
     per_district = by_district.merge(
         per_district.drop(columns=["demand"]), on="district", how="outer"

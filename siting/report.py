@@ -303,6 +303,7 @@ def summary(kpis: dict[str, Any]) -> str:
                 if "served" in kpis
                 else []
             ),
+            *segment_lines(kpis),
             *(
                 [
                     f"  capital cost: {c['plan_capital_cost']:,.0f} {c['currency']} "
@@ -335,6 +336,36 @@ def summary(kpis: dict[str, Any]) -> str:
             f"  total {kpis['timings_s']['total']:.1f} s",
         ]
     )
+
+
+def segment_lines(kpis: dict[str, Any]) -> list[str]:
+    """The summary's lines on each segment's demand served and covered, and the
+    assumption they rest on (none for a run without kpis.json ``segments``)."""
+    block = kpis.get("segments") or {}
+    rows = block.get("by_segment") or {}
+    if not rows:
+        return []
+    lines = [
+        f"  served by segment (covered: within {kpis['threshold_min']:g} min of a station "
+        "the segment can use)*:"
+    ]
+    for name, r in rows.items():
+        lines.append(
+            f"    {name} ({r['charger']}): {_share(r['served_share'])} served, "
+            f"{_share(r['covered_share'])} covered ({_sessions(r['served_sessions_day'])} of "
+            f"{_sessions(r['demand_sessions_day'])} sessions/day served)"
+        )
+    lines.append(f"    * {block.get('note', '')} (kpis.json segments.assumption)")
+    return lines
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _sessions(value: float) -> str:
+    """Sessions per day: one decimal below 100, whole numbers above."""
+    return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
 
 
 def demand_figures(demand: gpd.GeoDataFrame, districts: pd.DataFrame, folder: Path) -> list[Path]:

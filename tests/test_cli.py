@@ -462,6 +462,9 @@ def test_a_segment_set_to_zero_runs_and_its_columns_are_zero(
     assert (districts[f"{segment}_sessions_day"] == 0).all()
     kpis = json.loads((out / "kpis.json").read_text())
     assert kpis["demand_total"] == pytest.approx(districts["sessions_day"].sum(), rel=1e-6)
+    assert (districts[f"{segment}_served_sessions_day"] == 0).all()
+    row = kpis["segments"]["by_segment"][segment]
+    assert row["served_sessions_day"] == 0 and row["served_share"] is None
 
 
 def test_unknown_station_figures_are_assumed_warned_and_marked(
