@@ -9,14 +9,16 @@ import pytest
 
 @pytest.mark.slow
 def test_time_limit_bounds_the_whole_optimise_stage(cache_dir: Path) -> None:
-    """Almaty without taxis: each frontier point alone runs into minutes (many plans
-    serve nearly the same), so nine solves and four minimum plans must share the limit."""
+    """Almaty's plots with a choice of AC posts or DC stations, without taxis: each
+    frontier point alone runs into minutes (many plans serve nearly the same), so nine
+    solves and four minimum plans must share the limit."""
     from siting import settings
     from siting.pipeline import plan
     from siting.scenario import load_scenario
 
     limit = 8.0
-    sc = load_scenario(settings.DEFAULT_SCENARIO).with_overrides(
+    mixed = settings.DEFAULT_SCENARIO.parent / "almaty-mixed.toml"  # it has a cost frontier
+    sc = load_scenario(mixed).with_overrides(
         {"demand.taxis.count": 0, "optimize.time_limit_s": limit}
     )
     run = plan(sc, cache_dir=cache_dir)
