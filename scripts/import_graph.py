@@ -80,6 +80,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting.frontier",
         "siting.planning",
         "siting.metrics",
+        "siting.segment_figures",
         "siting.economics",
         "siting.kpis",
         "siting.evaluate",
@@ -94,6 +95,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "siting._map_text",
         "siting.maps",
+        "siting.summary",
         "siting.report",
         "siting.futures.report",
         "siting.report_futures",

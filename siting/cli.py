@@ -133,10 +133,10 @@ def _dask_client(args: argparse.Namespace) -> Iterator[Any]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from siting import report
     from siting._outdir import check_target, scenario_folders
     from siting.pipeline import run
     from siting.scenario import load_scenario, parse_overrides
+    from siting.summary import summary
 
     _check_workers(args)
     path = Path(args.scenario) if args.scenario else settings.DEFAULT_SCENARIO
@@ -160,7 +160,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     else:
         result = run(scenario, out, progress=progress)
     if not args.quiet:
-        print(report.summary(result.kpis))
+        print(summary(result.kpis))
         print(f"  outputs in {out}/ (map.html, sites.csv, kpis.json, plan.gpkg, plots; run.log)")
     return 0
 

@@ -20,8 +20,9 @@ import pandas as pd
 from siting import settings
 from siting.errors import InputError
 from siting.kpis import plan_figures, run_figures, station_figures, warn_assumed
-from siting.metrics import district_figures, evaluate_plan, segment_figures, served_areas
+from siting.metrics import district_figures, evaluate_plan, served_areas
 from siting.optimize import Phase, SolveResult
+from siting.segment_figures import segment_figures
 from siting.travel import TravelTimes
 
 if TYPE_CHECKING:
@@ -42,6 +43,26 @@ class Evaluation:
     per_demand: pd.DataFrame
     areas: gpd.GeoDataFrame
     curve: pd.DataFrame
+
+
+def _curve(need: Demand, candidates: Any, decision: Decision, threshold_s: float) -> pd.DataFrame:
+    """The served-against-stations curve: the plan, the sizes solved alone, the phases
+    and this preset's capacitated minimum plans."""
+    reaching = [
+        row["result"]
+        for row in decision.minimum
+        if row["preset"] == need.preset and "result" in row and row["form"] == "capacitated"
+    ]
+    return served_curve(
+        need.points,
+        candidates,
+        need.travel,
+        threshold_s,
+        plan=decision.result,
+        alone=decision.alone,
+        phases=decision.phases,
+        minimum=reaching,
+    )
 
 
 def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decision) -> Evaluation:
@@ -68,21 +89,7 @@ def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decisio
     known = sites["ports_known"].to_numpy(float)
     sites["ports"] = np.where(np.isfinite(known), known, oc.capacity.ports).astype(int)
     sites["neighbours"] = neighbour_labels(tt, result.selected, sites["site_id"].to_numpy())
-    reaching = [
-        row["result"]
-        for row in decision.minimum
-        if row["preset"] == need.preset and "result" in row and row["form"] == "capacitated"
-    ]
-    curve = served_curve(
-        demand,
-        candidates,
-        tt,
-        threshold_s,
-        plan=result,
-        alone=decision.alone,
-        phases=decision.phases,
-        minimum=reaching,
-    )
+    curve = _curve(need, candidates, decision, threshold_s)
     if decision.phases is not None:
         first = {j: ph.p for ph in reversed(decision.phases) for j in ph.selected.tolist()}
         sites["phase"] = [first.get(int(j), oc.p) for j in result.selected]

@@ -20,6 +20,7 @@ from siting._version import __version__
 from siting.costs import cost_breakdown, opex_year
 from siting.errors import InputError
 from siting.frontier import RULES, frontier_table
+from siting.metrics import within
 from siting.network import graph_stats
 from siting.optimize import SolveResult
 from siting.scenario import Scenario
@@ -181,10 +182,7 @@ def plan_figures(
     if decision.frontier is not None and decision.chosen is not None:
         nb = tt.neighbours(threshold_s)
         w = demand["sessions_day"].to_numpy(float)
-        covered = [
-            float(w[np.asarray(nb[:, pt.result.selected].sum(axis=1)).ravel() > 0].sum())
-            for pt in decision.frontier
-        ]
+        covered = [float(w[within(nb, pt.result.selected)].sum()) for pt in decision.frontier]
         table = frontier_table(
             decision.frontier,
             decision.chosen,

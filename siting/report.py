@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from siting._io import write_json
-from siting.futures.report import futures_lines, stage_line, write_futures, write_staging
+from siting.futures.report import write_futures, write_staging
 from siting.maps import save_map
 
 if TYPE_CHECKING:
@@ -255,117 +255,6 @@ def curve_figure(curve: pd.DataFrame, kpis: dict[str, Any], path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-def _minimum_text(m: dict[str, Any]) -> str:
-    """One minimum plan for the run summary: its size and cost, and how sure it is."""
-    text = f"{m['stations']} stations ({m['stations_ac']} AC, {m['stations_dc']} DC)"
-    if m.get("capital_cost") is not None:
-        text += f", {m['capital_cost']:,.0f}"
-    if m["status"] == "optimal":
-        return text + " (proven least)"
-    bound = m.get("lower_bound")
-    if bound is None:
-        return text + f" ({m['status']}, no bound proven)"
-    what = "cost" if m.get("objective") == "cost" else "station count"
-    return (
-        text + f" ({m['status']}, not proven: the least {what} is at least {bound:,.0f}, "
-        f"gap {100 * (m.get('gap') or 0):.1f}%)"
-    )
-
-
-def summary(kpis: dict[str, Any]) -> str:
-    """A few lines for the terminal at the end of a run."""
-    solver = kpis["solver"]
-    return "\n".join(
-        [
-            f"plan {kpis['scenario']}: {kpis['stations']} stations "
-            f"({kpis['stations_existing']} existing, {kpis['stations_new']} new) "
-            f"from {kpis['candidates']} candidates",
-            f"  demand within {kpis['threshold_min']:g} min: {100 * kpis['coverage_share']:.1f}% "
-            f"of {kpis['demand_total']:,.0f} sessions/day",
-            *(
-                [
-                    f"  out of reach: {100 * reach['share']:.1f}% of demand "
-                    f"({reach['points']} points) has no candidate site within "
-                    f"{reach['limit_min']:g} min ({reach['field']}); no plan can cover it"
-                ]
-                if (reach := kpis.get("out_of_reach")) and reach["share"] > 0
-                else []
-            ),
-            *(
-                [
-                    f"  served under station capacity: {100 * kpis['served']['share']:.1f}% "
-                    f"({kpis['served']['sessions_day']:,.0f} sessions/day; stations "
-                    + ", ".join(f"{t} {n}" for t, n in kpis["served"]["stations_by_type"].items())
-                    + f"; mean utilisation {100 * kpis['served']['mean_utilisation']:.0f}%)"
-                ]
-                if "served" in kpis
-                else []
-            ),
-            *segment_lines(kpis),
-            *(
-                [
-                    f"  capital cost: {c['plan_capital_cost']:,.0f} {c['currency']} "
-                    f"({c['cost_per_session_day'] or 0:,.0f} per session/day); plan chosen by "
-                    f"{kpis.get('plan_choice', {}).get('rule', '')}"
-                ]
-                if (c := kpis.get("costs") or {}).get("currency")
-                else []
-            ),
-            *(
-                f"  minimum plan, {m['preset']}, {100 * m['target_share']:.0f}% in reach: "
-                + (
-                    _minimum_text(m)
-                    if m["status"] not in ("infeasible", "not solved")
-                    else ("out of reach: " if m["status"] == "infeasible" else "not solved: ")
-                    + m["explanation"].split(": ", 1)[-1]
-                )
-                for m in kpis.get("minimum") or []
-            ),
-            *(stage_line(st) for st in (kpis.get("staging") or {}).get("stages", [])),
-            *(futures_lines(kpis["futures"]) if kpis.get("futures") else []),
-            *(
-                [f"  existing stations: {ex['note']}"]
-                if (ex := kpis.get("existing") or {}).get("note")
-                else []
-            ),
-            f"  access time: mean {kpis['mean_access_min']:.1f} min, "
-            f"95th percentile {kpis['p95_access_min']:.1f} min",
-            f"  solver: {solver['label']} in {solver['solve_s']:.1f} s",
-            f"  total {kpis['timings_s']['total']:.1f} s",
-        ]
-    )
-
-
-def segment_lines(kpis: dict[str, Any]) -> list[str]:
-    """The summary's lines on each segment's demand served and covered, and the
-    assumption they rest on (none for a run without kpis.json ``segments``)."""
-    block = kpis.get("segments") or {}
-    rows = block.get("by_segment") or {}
-    if not rows:
-        return []
-    lines = [
-        f"  served by segment (covered: within {kpis['threshold_min']:g} min of a station "
-        "the segment can use)*:"
-    ]
-    for name, r in rows.items():
-        lines.append(
-            f"    {name} ({r['charger']}): {_share(r['served_share'])} served, "
-            f"{_share(r['covered_share'])} covered ({_sessions(r['served_sessions_day'])} of "
-            f"{_sessions(r['demand_sessions_day'])} sessions/day served)"
-        )
-    lines.append(f"    * {block.get('note', '')} (kpis.json segments.assumption)")
-    return lines
-
-
-def _share(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
-
-
-def _sessions(value: float) -> str:
-    """Sessions per day: one decimal below 100, whole numbers above."""
-    return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
 
 
 def demand_figures(demand: gpd.GeoDataFrame, districts: pd.DataFrame, folder: Path) -> list[Path]:

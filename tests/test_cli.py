@@ -69,7 +69,7 @@ def test_small_run_outputs(small_run) -> None:  # type: ignore[no-untyped-def]
     reach = kpis["out_of_reach"]
     assert reach["field"] == "optimize.threshold_min" and reach["points"] > 0
     assert kpis["coverage_share"] <= 1 - reach["share"] + 1e-6
-    from siting.report import summary
+    from siting.summary import summary
 
     assert f"out of reach: {100 * reach['share']:.1f}% of demand" in summary(kpis)
 

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from siting import report
 from siting._map_text import kpi_panel
 from siting.cli import main
-from siting.metrics import SEGMENT_ASSUMPTION, segment_figures
+from siting.segment_figures import SEGMENT_ASSUMPTION, segment_figures
 from siting.segments import Segment
+from siting.summary import summary
 
 
 class _Reach:
@@ -139,7 +139,7 @@ def test_segments_add_up_to_the_plan_in_every_output(which: str, request) -> Non
         share = districts[f"{name}_served_share"].dropna()
         assert ((share >= 0) & (share <= 1 + 1e-6)).all()
 
-    text = report.summary(run.kpis)
+    text = summary(run.kpis)
     assert "served by segment" in text
     for name, r in rows.items():
         assert f"    {name} ({r['charger']}): " in text
