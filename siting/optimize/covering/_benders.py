@@ -48,7 +48,7 @@ from siting import settings
 from siting.optimize import _benders
 from siting.optimize._master import HighsMaster
 from siting.optimize._rows import row_indices
-from siting.optimize.covering import _heuristics as _cover
+from siting.optimize.covering import _heuristics
 from siting.optimize.covering._clients import _COVERED, Clients, dominated, undominated
 from siting.optimize.options import SolveOptions
 
@@ -220,8 +220,8 @@ class _Family:
         """The swap, then a perturbation search, on the undominated sites."""
         c, fixed = self.clients, self.fixed
         budget = min(10.0, 0.2 * (left() or 50.0))
-        guess = _cover.swap(c.nb, c.w, guess, fixed, time_limit=budget)
-        guess = _cover.perturbed_search(
+        guess = _heuristics.swap(c.nb, c.w, guess, fixed, time_limit=budget)
+        guess = _heuristics.perturbed_search(
             c.nb,
             c.w,
             undominated(guess, self.dom, self.by, fixed),

@@ -25,8 +25,7 @@ from siting._clock import time_left
 from siting.errors import InfeasibleError
 from siting.optimize import _solvers
 from siting.optimize._rows import cover_rows as _cover_rows
-from siting.optimize.covering import _benders as _benders_cover
-from siting.optimize.covering import _heuristics as _cover
+from siting.optimize.covering import _benders, _heuristics
 
 if TYPE_CHECKING:
     from siting.optimize.covering.model import MaximalCovering
@@ -60,16 +59,16 @@ def _reduce(model: MaximalCovering, time_limit: float | None) -> _Reduction:
     sub = nb[rows]
     w = row_w[rows]
     budget_s = 0.25 * time_limit if time_limit else 30.0
-    plan = _cover.swap(sub, w, model.greedy(), model.fixed, time_limit=budget_s)
+    plan = _heuristics.swap(sub, w, model.greedy(), model.fixed, time_limit=budget_s)
     is_open = np.zeros(n_s, dtype=bool)
     is_open[plan] = True
-    incumbent = _cover.coverage(sub, w, is_open)
+    incumbent = _heuristics.coverage(sub, w, is_open)
     free = np.ones(n_s, dtype=bool)
     free[model.fixed] = False
     n_free = model.p - len(model.fixed)
-    bound = _cover.lagrangian_bound(sub, w, n_free, free, incumbent, time_limit=budget_s)
+    bound = _heuristics.lagrangian_bound(sub, w, n_free, free, incumbent, time_limit=budget_s)
     eps = 1e-7 * max(1.0, incumbent)
-    must_open, must_close = _cover.fix_sites(bound, free, n_free, incumbent - eps)
+    must_open, must_close = _heuristics.fix_sites(bound, free, n_free, incumbent - eps)
     heuristic_s = time.perf_counter() - t0
     upper = constant + bound.value
     lower = constant + incumbent
@@ -104,15 +103,15 @@ def solve_benders(
     """
     t0 = time.perf_counter()
     time_limit, tol = options.time_limit, options.gap
-    clients = _benders_cover.Clients.from_neighbours(
+    clients = _benders.Clients.from_neighbours(
         model.neighbours, model.weights, model.fixed, costs=model.pair_times
     )
-    start = _cover.greedy(clients.nb, clients.w, model.fixed, model.p)
+    start = _heuristics.greedy(clients.nb, clients.w, model.fixed, model.p)
     build_s = time.perf_counter() - t0
     # the decomposition stops early enough for the model to assign every point
     reserve = settings.COVER_RESULT_SHARE * (time_limit or 0.0)
     left = None if time_limit is None else max(0.05, time_limit - reserve - build_s)
-    res = _benders_cover.solve(clients, model.p, model.fixed, start, options.but(time_limit=left))
+    res = _benders.solve(clients, model.p, model.fixed, start, options.but(time_limit=left))
     report = {
         "method": "benders",
         "groups": clients.n_groups,

@@ -28,9 +28,7 @@ from siting.optimize._checks import (
 from siting.optimize._common import _aligned_times, _assign, _site_load, _within_times
 from siting.optimize._side import _SideConstraints
 from siting.optimize._types import DriveTimes
-from siting.optimize.covering import _heuristics as _cover
-from siting.optimize.covering import _rows as _covering_rows
-from siting.optimize.covering import _solve as _covering_solve
+from siting.optimize.covering import _heuristics, _rows, _solve
 from siting.optimize.options import SolveOptions
 from siting.optimize.result import SolveResult
 
@@ -236,7 +234,7 @@ class MaximalCovering(_SideConstraints):
         """
         budget = np.inf if self.budget is None else self.budget
         cost = None if self.budget is None else self.site_cost
-        return _cover.greedy(
+        return _heuristics.greedy(
             self.neighbours, self.weights, self.fixed, self.p, site_cost=cost, budget=budget
         )
 
@@ -251,7 +249,7 @@ class MaximalCovering(_SideConstraints):
         (site indices) sets initial values for a warm start: each covered point
         assigned to its nearest chosen site.
         """
-        return _covering_rows.build(self, min_coverage=min_coverage, start=start)
+        return _rows.build(self, min_coverage=min_coverage, start=start)
 
     def solve(
         self,
@@ -279,10 +277,10 @@ class MaximalCovering(_SideConstraints):
             Show the solver's log.
         """
         o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
-        info, selected, build_s, extra = _covering_solve.first_stage(self, o)
+        info, selected, build_s, extra = _solve.first_stage(self, o)
         status, stopped, bound, gap_v = info.status, info.stopped_by, info.bound, info.gap
         if self.costs is not None:  # lexicographic stage 2: least access time
-            selected, info, stage2_s, stopped_2 = _covering_solve.second_stage(
+            selected, info, stage2_s, stopped_2 = _solve.second_stage(
                 self, info, selected, o, extra
             )
             build_s += stage2_s

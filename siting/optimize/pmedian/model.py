@@ -17,8 +17,7 @@ from siting.optimize._common import _cost_rows, _layer_distances, _site_variable
 from siting.optimize._side import _SideConstraints
 from siting.optimize._types import DriveTimes
 from siting.optimize.options import SolveOptions
-from siting.optimize.pmedian import _heuristics, _lagrangian
-from siting.optimize.pmedian import _solve as _pmedian_solve
+from siting.optimize.pmedian import _heuristics, _lagrangian, _solve
 from siting.optimize.result import SolveResult
 
 log = logging.getLogger(__name__)
@@ -185,7 +184,7 @@ class PMedian(_SideConstraints):
 
     def heuristic(self) -> np.ndarray:
         """Greedy construction and swap improvement; the first incumbent of :meth:`solve`."""
-        return _pmedian_solve.heuristic(self, self.dense_costs())
+        return _solve.heuristic(self, self.dense_costs())
 
     # ------------------------------------------------------------------ model
     def build(
@@ -285,7 +284,7 @@ class PMedian(_SideConstraints):
         D = self.dense_costs()
         w = self.weights
         costs = _lagrangian.Costs(w[:, None] * D)  # sorted once: swap and Lagrangian
-        incumbent = _pmedian_solve.heuristic(self, D, deadline, costs)
+        incumbent = _solve.heuristic(self, D, deadline, costs)
         cost = _heuristics.pmedian_cost(D, w, incumbent)
         extra: dict[str, Any] = {"heuristic_objective": cost}
         n_s = self.shape[1]
@@ -298,17 +297,15 @@ class PMedian(_SideConstraints):
                 "pmedian: spacing, equity or budget rows rule out the Lagrangian steps and "
                 "the Benders decomposition; the whole radius program instead"
             )
-            return _pmedian_solve.solve_side(self, o, incumbent, t0=t0, extra=extra)
-        if _pmedian_solve.serves_everyone(self, incumbent):
-            found = _pmedian_solve.lagrangian_steps(
-                self, D, costs, incumbent, cost, tol, deadline, extra
-            )
+            return _solve.solve_side(self, o, incumbent, t0=t0, extra=extra)
+        if _solve.serves_everyone(self, incumbent):
+            found = _solve.lagrangian_steps(self, D, costs, incumbent, cost, tol, deadline, extra)
             incumbent, cost, bound, must, allowed, proven = found
             if proven:
-                return _pmedian_solve.read_result(
+                return _solve.read_result(
                     self, "lagrangian", incumbent, cost, bound, tol, t0, None, extra
                 )
-        return _pmedian_solve.solve_reduced(
+        return _solve.solve_reduced(
             self, o, incumbent, cost, bound, must, allowed, t0=t0, deadline=deadline, extra=extra
         )
 
