@@ -19,6 +19,7 @@ import pandas as pd
 from siting._io import write_json
 from siting.futures.report import write_futures, write_staging
 from siting.maps import save_map
+from siting.summary import summary as summary  # the run summary, read as report.summary
 
 if TYPE_CHECKING:
     from siting.results import RunResult
