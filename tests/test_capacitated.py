@@ -312,8 +312,8 @@ def test_greedy_start_is_a_feasible_plan_below_the_optimum(seed: int) -> None:
     assert not ({1, 2} <= set(types) or {5, 6} <= set(types))
     load = dict.fromkeys(types, 0.0)
     share = {"u": np.zeros(30), "v": np.zeros(30)}
-    for kind, amounts in (("u", ac), ("v", dc)):
-        for (i, j), x in start[kind].items():
+    for k, (kind, amounts) in enumerate((("u", ac), ("v", dc))):
+        for (i, j), x in start["x"][k].items():
             assert j in types and cost[i, j] <= 4.0 and 0.0 <= x <= 1.0 + 1e-12
             assert kind == "u" or types[j] == "DC"
             load[j] += x * amounts[i]

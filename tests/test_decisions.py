@@ -342,15 +342,15 @@ def test_cheap_greedy_upgrades_to_dc_until_it_reaches_the_target(seed: int) -> N
     assert model.plan_served(plan) >= target - 1e-9
     assert "DC" in plan["types"].values()
     load = np.zeros(10)
-    for kind, amounts in (("u", ac * 3), ("v", dc * 3)):
-        for (i, j), share in plan[kind].items():
+    for k, (kind, amounts) in enumerate((("u", ac * 3), ("v", dc * 3))):
+        for (i, j), share in plan["x"][k].items():
             assert share <= 1.0 + 1e-9
             load[j] += share * amounts[i]
             assert kind == "u" or plan["types"][j] == "DC"  # DC demand only at DC
     for j, t in plan["types"].items():
         assert load[j] <= CAP[t] + 1e-9
-    for kind in ("u", "v"):  # no point served more than once over
+    for k in (0, 1):  # no point served more than once over
         per_point = np.zeros(40)
-        for (i, _), share in plan[kind].items():
+        for (i, _), share in plan["x"][k].items():
             per_point[i] += share
         assert per_point.max() <= 1.0 + 1e-9

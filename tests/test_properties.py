@@ -303,7 +303,8 @@ def test_large_capacitated_path_bounds_are_valid(
     assert x["served_ac"].sum() + x["served_dc"].sum() == pytest.approx(
         large.objective, rel=1e-6, abs=1e-6
     )
-    _, c, v, is_dc = x["assignment"]
+    _, c, v, cls = x["assignment"]
+    is_dc = cls == 1  # the legacy form's classes: 0 AC demand, 1 DC demand
     assert np.all(x["types"][c[is_dc & (v > 1e-9)]] == "DC")  # DC sessions at DC stations
     if large.status == "optimal":
         assert large.objective == pytest.approx(exact.objective, rel=1e-6, abs=1e-6)

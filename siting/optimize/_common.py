@@ -156,18 +156,19 @@ def _expand_assignment(
     assignment: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     rep_of: np.ndarray,
     pos: np.ndarray,
-    row_ac: np.ndarray,
-    row_dc: np.ndarray,
-    ac: np.ndarray,
-    dc: np.ndarray,
+    row_demand: np.ndarray,
+    demand: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Split an assignment of merged rows back to their points, in proportion."""
-    r, c, v, is_dc = assignment
+    """Split an assignment of merged rows (point, station, value, class) back to
+    their points, in proportion to each class's demand (``row_demand`` per merged
+    row, ``demand`` per point, one row per class)."""
+    r, c, v, cls = assignment
     points = np.flatnonzero(rep_of >= 0)
     group = pos[points]
     out_r, out_c, out_v, out_k = [], [], [], []
-    for kind_dc, amounts, totals in ((False, ac, row_ac), (True, dc, row_dc)):
-        sel = is_dc == kind_dc
+    for k in range(demand.shape[0]):
+        amounts, totals = demand[k], row_demand[k]
+        sel = cls == k
         share = np.divide(
             amounts[points], totals[group], out=np.zeros(len(points)), where=totals[group] > 0
         )
@@ -180,12 +181,12 @@ def _expand_assignment(
         out_r.append(split.row)
         out_c.append(split.col)
         out_v.append(split.data)
-        out_k.append(np.full(len(split.data), kind_dc))
+        out_k.append(np.full(len(split.data), k))
     return (
         np.concatenate(out_r).astype(np.int64),
         np.concatenate(out_c).astype(np.int64),
         np.concatenate(out_v).astype(float),
-        np.concatenate(out_k).astype(bool),
+        np.concatenate(out_k).astype(np.int64),
     )
 
 

@@ -69,7 +69,8 @@ def solve_large(model: CapacitatedCoverage, options: SolveOptions) -> SolveResul
     t0 = time.perf_counter()
     time_limit, tol = options.time_limit, options.gap
     n_s = model.neighbours.shape[1]
-    live, rows, rep_of, ac, dc = same_reach_rows(model)
+    live, rows, rep_of, dem = same_reach_rows(model)
+    ac, dc = dem[0], dem[1]
     sub = sp.csr_array(model.neighbours[rows])
     w = ac + dc
     b = _bounds(model, sub, ac, dc, time_limit, tol)
@@ -108,7 +109,7 @@ def solve_large(model: CapacitatedCoverage, options: SolveOptions) -> SolveResul
         res = _solve_restricted(
             model, sub, ac, dc, keep, fixed, options.but(time_limit=left), start=start
         )
-    return _for_every_plan(model, res, keep, b, (live, rows, rep_of, ac, dc), heuristic_s, tol)
+    return _for_every_plan(model, res, keep, b, (live, rows, rep_of, dem), heuristic_s, tol)
 
 
 @dataclass
@@ -177,14 +178,14 @@ def _for_every_plan(
     res: SolveResult,
     keep: np.ndarray,
     b: _Bounds,
-    merge: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    merge: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     heuristic_s: float,
     tol: float,
 ) -> SolveResult:
     """Step 4's result ``res`` (on the ``keep`` candidates and the merged rows) as the
     whole instance's: its sites and figures back on the model's, its gap against the
     bounds ``b`` over every plan. ``merge`` is :func:`same_reach_rows`'s answer."""
-    live, rows, rep_of, ac, dc = merge
+    live, rows, rep_of, dem = merge
     n_s = model.neighbours.shape[1]
     selected = keep[res.selected]
     bound = b.upper
@@ -199,7 +200,7 @@ def _for_every_plan(
             f"bound over all candidates; integer program on {len(keep)} of {n_s}"
         )
     extra = {
-        **unmerged(model, res.extra, rows, rep_of, ac, dc),
+        **unmerged(model, res.extra, rows, rep_of, dem),
         "scale": {
             "points_merged": int(live.sum()),
             "rows": len(rows),
@@ -329,7 +330,7 @@ def _start_on(
         if x > 0 and dc[i] > 0
     }
     kinds = {int(np.searchsorted(keep, j)): t for j, t in types.items()}
-    return {"types": kinds, "u": u, "v": v}
+    return {"types": kinds, "x": [u, v]}
 
 
 def _flow_result(
@@ -351,7 +352,7 @@ def _flow_result(
         np.concatenate([flow.rows[is_ac], flow.rows[is_dc]]),
         np.concatenate([pos[is_ac], pos[is_dc]]),
         np.concatenate([flow.ac[is_ac], flow.dc[is_dc]]),
-        np.repeat([False, True], [int(is_ac.sum()), int(is_dc.sum())]),
+        np.repeat([0, 1], [int(is_ac.sum()), int(is_dc.sum())]).astype(np.int64),
     )
     extra = plan_figures(model, keep, kinds, assignment, n_rows)
     extra.update(

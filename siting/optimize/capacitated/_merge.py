@@ -24,20 +24,24 @@ log = logging.getLogger(__name__)
 
 def same_reach_rows(
     model: CapacitatedCoverage,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Points with demand and the same sites in reach, one row each (exact).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points with demand and the same sites in reach for every class, one row each
+    (exact).
 
     Returns the points with demand in reach (mask), the representative rows, the
-    representative of every point (-1 for none) and the AC and DC demand of each
-    representative row, summed over the points it stands for.
+    representative of every point (-1 for none) and each class's demand of each
+    representative row (classes, rows), summed over the points it stands for.
     """
     nb = model.neighbours
     n_d = nb.shape[0]
-    live = (np.diff(nb.indptr) > 0) & ((model.ac + model.dc) > 0)
-    rows, rep_of = _same_rows(nb, live, None)
-    ac = np.bincount(rep_of[live], weights=model.ac[live], minlength=n_d)[rows]
-    dc = np.bincount(rep_of[live], weights=model.dc[live], minlength=n_d)[rows]
-    return live, rows, rep_of, ac, dc
+    live = (np.diff(nb.indptr) > 0) & (model.weights > 0)
+    distinct = {id(m): m for m in model.class_nb}
+    key = nb if len(distinct) == 1 else sp.csr_array(sp.hstack(list(distinct.values())))
+    rows, rep_of = _same_rows(key, live, None)
+    dem = np.vstack(
+        [np.bincount(rep_of[live], weights=d[live], minlength=n_d)[rows] for d in model.demand]
+    )
+    return live, rows, rep_of, dem
 
 
 def merged(model: CapacitatedCoverage) -> tuple[CapacitatedCoverage, np.ndarray, np.ndarray] | None:
@@ -53,14 +57,16 @@ def merged(model: CapacitatedCoverage) -> tuple[CapacitatedCoverage, np.ndarray,
         return None
     if model.times is not None and settings.SECONDARY_WEIGHTS[0] > 0:
         return None
-    live, rows, rep_of, ac, dc = same_reach_rows(model)
+    live, rows, rep_of, dem = same_reach_rows(model)
     if len(rows) > 0.9 * live.sum():
         return None
     # a shallow copy keeps every option and side constraint (all per site);
     # only the per-point arrays change
     reduced = copy.copy(model)
     reduced.neighbours = sp.csr_array(model.neighbours[rows])
-    reduced.ac, reduced.dc = ac, dc
+    shared = {id(m): sp.csr_array(m[rows]) for m in model.class_nb}
+    reduced.class_nb = [shared[id(m)] for m in model.class_nb]
+    reduced.demand = dem
     reduced.times = None
     reduced.groups = None
     log.info("capacitated: %d points merged into %d rows", int(live.sum()), len(rows))
@@ -72,22 +78,32 @@ def unmerged(
     x: dict[str, Any],
     rows: np.ndarray,
     rep_of: np.ndarray,
-    ac: np.ndarray,
-    dc: np.ndarray,
+    dem: np.ndarray,
 ) -> dict[str, Any]:
-    """A merged model's per-point figures back on this model's points, in proportion."""
+    """A merged model's per-point figures back on this model's points, in proportion
+    (``dem``: each class's demand of the merged rows)."""
     pos = np.searchsorted(rows, np.where(rep_of >= 0, rep_of, rows[0] if len(rows) else 0))
-    frac_ac = np.divide(x["served_ac"], ac, out=np.zeros(len(rows)), where=ac > 0)
-    frac_dc = np.divide(x["served_dc"], dc, out=np.zeros(len(rows)), where=dc > 0)
-    served_ac = np.where(rep_of >= 0, frac_ac[pos] * model.ac, 0.0) if len(rows) else model.ac * 0
-    served_dc = np.where(rep_of >= 0, frac_dc[pos] * model.dc, 0.0) if len(rows) else model.dc * 0
-    return {
+    by_class = np.zeros_like(model.demand)
+    for c in range(model.demand.shape[0]):
+        frac = np.divide(x["served_by_class"][c], dem[c], out=np.zeros(len(rows)), where=dem[c] > 0)
+        if len(rows):
+            by_class[c] = np.where(rep_of >= 0, frac[pos] * model.demand[c], 0.0)
+    out = {
         **x,
-        "assignment": _expand_assignment(x["assignment"], rep_of, pos, ac, dc, model.ac, model.dc),
-        "served_ac": served_ac,
-        "served_dc": served_dc,
-        "demand_total": float(model.ac.sum() + model.dc.sum()),
+        "assignment": _expand_assignment(x["assignment"], rep_of, pos, dem, model.demand),
+        "demand_total": float(model.demand.sum()),
     }
+    out.update(served_figures(model, by_class))
+    return out
+
+
+def served_figures(model: CapacitatedCoverage, by_class: np.ndarray) -> dict[str, Any]:
+    """Per-point served figures: per class (``served_by_class``) and, in the legacy
+    form, AC and DC (``served_ac``, ``served_dc``)."""
+    out: dict[str, Any] = {"served_by_class": by_class}
+    if model.legacy:
+        out["served_ac"], out["served_dc"] = by_class[0], by_class[1]
+    return out
 
 
 def plan_figures(
@@ -97,21 +113,50 @@ def plan_figures(
     assignment: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     n_points: int,
 ) -> dict[str, Any]:
-    """Per station (``sites`` of ``model``, of ``types``) and per point figures of a
-    plan's one ``assignment``: (demand point, position in ``sites``, sessions/day,
-    whether they are DC sessions)."""
-    r, c, v, is_dc = assignment
+    """Per station (``sites`` of ``model``, of designs ``types``) and per point
+    figures of a plan's one ``assignment``: (demand point, position in ``sites``,
+    sessions/day, demand class).
+
+    A station's ``capacity`` is in sessions/day at the mix of classes it serves (at
+    the mix of all the demand its design serves when it serves none); its
+    ``utilisation`` is the units it uses over the units it offers."""
+    r, c, v, cls = assignment
+    n_c = model.demand.shape[0]
+    designs = [model.design_at(int(j), str(t)) for j, t in zip(sites, types, strict=True)]
+    units = np.array([d.units for d in designs], dtype=float).reshape(len(designs), n_c)
     load = np.bincount(c, weights=v, minlength=len(sites))
-    cap = np.array([model.capacity_of(int(j), t) for j, t in zip(sites, types, strict=True)])
-    cost = np.array([model.cost_of(int(j), t) for j, t in zip(sites, types, strict=True)])
-    return {
-        "types": types,
+    used = np.bincount(
+        c, weights=v * (units[c, cls] if len(c) else np.zeros(0)), minlength=len(sites)
+    )
+    cap_units = np.array([d.capacity for d in designs], dtype=float)
+    total = model.demand.sum(axis=1)
+    mean_units = np.array(
+        [
+            np.nansum(u * total) / max(total[~np.isnan(u)].sum(), 1e-12)
+            if total[~np.isnan(u)].sum() > 0
+            else np.nanmean(u)
+            for u in units
+        ]
+    )
+    per_session = np.divide(used, load, out=mean_units.copy(), where=load > 1e-12)
+    cap = np.divide(cap_units, per_session, out=np.zeros(len(sites)), where=per_session > 0)
+    cost = np.array([model.cost_of(int(j), str(t)) for j, t in zip(sites, types, strict=True)])
+    by_class = np.vstack(
+        [np.bincount(r[cls == k], weights=v[cls == k], minlength=n_points) for k in range(n_c)]
+    ) if n_c else np.zeros((0, n_points))  # fmt: skip
+    charger = np.array([d.charger for d in designs], dtype=object).astype(str)
+    out = {
+        "types": np.asarray(types, dtype=str),
+        "designs": np.asarray(types, dtype=str),
+        "chargers": charger,
         "load": load,
+        "load_units": used,
         "capacity": cap,
-        "utilisation": np.divide(load, cap, out=np.zeros(len(cap)), where=cap > 0),
-        "served_ac": np.bincount(r[~is_dc], weights=v[~is_dc], minlength=n_points),
-        "served_dc": np.bincount(r[is_dc], weights=v[is_dc], minlength=n_points),
-        "assignment": assignment,
+        "capacity_units": cap_units,
+        "utilisation": np.divide(used, cap_units, out=np.zeros(len(sites)), where=cap_units > 0),
+        "assignment": (r, c, v, cls),
         "station_cost": cost,
         "cost": float(cost.sum()),
     }
+    out.update(served_figures(model, by_class))
+    return out

@@ -22,18 +22,19 @@ if TYPE_CHECKING:
 def site_rows(
     model: CapacitatedCoverage, prob: pulp.LpProblem, *, at_most: bool
 ) -> tuple[list[str], dict[str, list[pulp.LpVariable]], list[tuple[pulp.LpVariable, float]]]:
-    """Station variables per type and their rows (existing kept, one type per
-    site, p, new DC stations, budget); returns the types, the variables and the
+    """Station variables per design and their rows (existing kept, one design per
+    site, p, new DC stations, budget); returns the designs, the variables and the
     capital-cost terms."""
     n_s = model.neighbours.shape[1]
-    types: list[str] = sorted({t for j in range(n_s) for t in model.site_types(j)})
+    allowed = [model.site_types(j) for j in range(n_s)]
+    types: list[str] = sorted({t for ts in allowed for t in ts})
     y: dict[str, list[pulp.LpVariable]] = {}
     for t in types:
         y[t] = [
             prob.add_variable(
                 f"y{t}_{j}",
                 lowBound=0,
-                upBound=1 if t in model.site_types(j) else 0,
+                upBound=1 if t in allowed[j] else 0,
                 cat=pulp.LpInteger,
             )
             for j in range(n_s)
@@ -55,10 +56,16 @@ def site_rows(
         (y[t][j], model.cost_of(j, t))
         for t in types
         for j in range(n_s)
-        if model.cost_of(j, t) > 0 and t in model.site_types(j)
+        if t in allowed[j] and model.cost_of(j, t) > 0
     ]
-    if model.max_dc is not None and ("DC" in y or model.dc_exact):
-        new_dc = [(y["DC"][j], 1.0) for j in range(n_s) if "DC" in y and j not in model.fixed_set]
+    dc_types = [t for t in types if model.charger_of(t) == "DC"]
+    if model.max_dc is not None and (dc_types or model.dc_exact):
+        new_dc = [
+            (y[t][j], 1.0)
+            for t in dc_types
+            for j in range(n_s)
+            if j not in model.fixed_set and t in allowed[j]
+        ]
         prob += pulp.LpConstraint(
             pulp.LpAffineExpression(new_dc),
             pulp.LpConstraintEQ if model.dc_exact else pulp.LpConstraintLE,
@@ -75,6 +82,21 @@ def site_rows(
     return types, y, cost_terms
 
 
+def servable(model: CapacitatedCoverage) -> np.ndarray:
+    """(classes, sites): whether class *c* may charge at site *j* as one of its designs."""
+    n_c, n_s = model.demand.shape[0], model.neighbours.shape[1]
+    out = np.zeros((n_c, n_s), dtype=bool)
+    common = [d for d in model.designs.values() if d.sites is None]
+    for c in range(n_c):
+        out[c] = any(d.serves(c) for d in common)
+        for d in model.designs.values():
+            if d.sites is not None and d.serves(c):
+                out[c, [j for j in d.sites if j not in model.site_design]] = True
+    for j, d in model.site_design.items():
+        out[:, j] = [d.serves(c) for c in range(n_c)]
+    return out
+
+
 def assignment_rows(
     model: CapacitatedCoverage,
     prob: pulp.LpProblem,
@@ -83,72 +105,144 @@ def assignment_rows(
 ) -> tuple[
     dict[str, Any], list[tuple[pulp.LpVariable, float]], list[tuple[pulp.LpVariable, float]]
 ]:
-    """Assignment variables and their rows (shares, capacities, DC at DC stations,
-    side constraints); returns the variables, the served terms and the
-    access-time terms."""
+    """Assignment variables and their rows (shares, capacities, classes only at the
+    designs that serve them, minimum shares, side constraints); returns the
+    variables, the served terms (sessions/day, unweighted; ``assign["weighted"]``
+    holds them weighted by class) and the access-time terms."""
     nb = model.neighbours
-    n_d, n_s = nb.shape
-    load: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_s)]
-    dc_load: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(n_s)]
+    n_c = model.demand.shape[0]
+    n_s = nb.shape[1]
+    can = servable(model)
+    load: list[dict[int, list[tuple[pulp.LpVariable, float]]]] = [{} for _ in range(n_s)]
     objective: list[tuple[pulp.LpVariable, float]] = []
+    weighted: list[tuple[pulp.LpVariable, float]] = []
     access: list[tuple[pulp.LpVariable, float]] = []
-    assign: dict[str, Any] = {"u": {}, "v": {}}
-    for i in range(n_d):
-        lo, hi = nb.indptr[i], nb.indptr[i + 1]
-        js = nb.indices[lo:hi].tolist()
-        if not js:
-            continue
-        for kind, amount in (("u", model.ac[i]), ("v", model.dc[i])):
-            if amount <= 0 or (kind == "v" and "DC" not in types):
+    assign: dict[str, Any] = {"x": [{} for _ in range(n_c)]}
+    time_of = _time_lookup(model)
+    served: dict[int, list[tuple[pulp.LpVariable, float]]] = {}
+    for c in range(n_c):
+        cnb, dem, w = model.class_nb[c], model.demand[c], float(model.class_weight[c])
+        mine: list[tuple[pulp.LpVariable, float]] = []
+        for i in np.flatnonzero((dem > 0) & (np.diff(cnb.indptr) > 0)).tolist():
+            js = [j for j in cnb.indices[cnb.indptr[i] : cnb.indptr[i + 1]].tolist() if can[c, j]]
+            if not js:
                 continue
+            amount = float(dem[i])
             xs = []
-            for k, j in enumerate(js):
-                x = prob.add_variable(f"{kind}_{i}_{j}", lowBound=0, upBound=1)
+            for j in js:
+                x = prob.add_variable(f"x{c}_{i}_{j}", lowBound=0, upBound=1)
                 xs.append(x)
-                assign[kind][(i, j)] = x
-                load[j].append((x, float(amount)))
-                if kind == "v":
-                    dc_load[j].append((x, float(amount)))
-                objective.append((x, float(amount)))
-                if model.times is not None:
-                    access.append((x, float(amount) * float(model.times[lo + k])))
+                assign["x"][c][(i, j)] = x
+                load[j].setdefault(c, []).append((x, amount))
+                objective.append((x, amount))
+                weighted.append((x, w * amount))
+                mine.append((x, amount))
+                served.setdefault(i, []).append((x, amount))
+                if time_of is not None:
+                    access.append((x, amount * time_of(i, j)))
                 if model.link_rows:
-                    allowed = ["DC"] if kind == "v" else types
-                    link = [(x, 1.0)] + [(y[t][j], -1.0) for t in allowed]
+                    link = [(x, 1.0)] + [
+                        (y[t][j], -1.0)
+                        for t in model.site_types(j)
+                        if model.design_at(j, t).serves(c)
+                    ]
                     prob += pulp.LpConstraint(
                         pulp.LpAffineExpression(link),
                         pulp.LpConstraintLE,
-                        f"link_{kind}_{i}_{j}",
+                        f"link_{c}_{i}_{j}",
                         0.0,
                     )
             prob += pulp.LpConstraint(
                 pulp.LpAffineExpression([(x, 1.0) for x in xs]),
                 pulp.LpConstraintLE,
-                f"share_{kind}_{i}",
+                f"share_{c}_{i}",
                 1.0,
             )
-    for j in range(n_s):
-        if not load[j]:
-            continue
-        cap = [(y[t][j], -model.capacity_of(j, t)) for t in types if t in model.site_types(j)]
-        prob += pulp.LpConstraint(
-            pulp.LpAffineExpression(load[j] + cap), pulp.LpConstraintLE, f"capacity_{j}", 0.0
-        )
-        if dc_load[j]:
-            # DC demand only at a DC station (v_ij <= y^DC_j, aggregated per site)
+        if model.min_share[c] > 0:
             prob += pulp.LpConstraint(
-                pulp.LpAffineExpression(dc_load[j] + [(y["DC"][j], -model.capacity_of(j, "DC"))]),
+                pulp.LpAffineExpression(mine),
+                pulp.LpConstraintGE,
+                f"min_share_{c}",
+                float(model.min_share[c] * dem.sum()),
+            )
+    for j in range(n_s):
+        if load[j]:
+            capacity_rows(model, prob, y, j, load[j])
+    opened = [pulp.LpAffineExpression([(y[t][j], 1.0) for t in types]) for j in range(n_s)]
+    model.add_side_constraints(prob, opened, served, model.weights)
+    assign["weighted"] = weighted
+    return assign, objective, access
+
+
+def capacity_rows(
+    model: CapacitatedCoverage,
+    prob: pulp.LpProblem,
+    y: dict[str, list[pulp.LpVariable]],
+    j: int,
+    load: dict[int, list[tuple[pulp.LpVariable, float]]],
+) -> None:
+    """Site ``j``'s capacity rows for the load of each class there.
+
+    When a class's session takes the same units at every design of the site that
+    serves it, aggregated rows are exact (one design per site): the units of all
+    the load within the capacity of the open design, and for each set of designs
+    serving a class, the load of the classes served only within that set within
+    their capacities. Otherwise each class's load is split among the designs
+    (:math:`L_{cjt}`), each design's units within its own capacity.
+    """
+    designs = {t: model.design_at(j, t) for t in model.site_types(j)}
+    serving = {c: tuple(t for t, d in designs.items() if d.serves(c)) for c in load}
+    units: dict[int, float] = {}
+    uniform = True
+    for c, ts in serving.items():
+        vals = {designs[t].units[c] for t in ts}
+        uniform &= len(vals) == 1
+        units[c] = next(iter(vals))
+    if uniform:
+        every = tuple(designs)
+        for k, ts in enumerate(dict.fromkeys([every, *sorted(serving.values(), key=len)])):
+            inside = [c for c, s in serving.items() if set(s) <= set(ts)]
+            within = [(x, units[c] * a) for c in inside for x, a in load[c]]
+            cap = [(y[t][j], -designs[t].capacity) for t in ts]
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression(within + cap),
                 pulp.LpConstraintLE,
-                f"dc_capacity_{j}",
+                f"capacity_{j}" if k == 0 else f"capacity_{j}_{k}",
                 0.0,
             )
-    served: dict[int, list[tuple[pulp.LpVariable, float]]] = {}
-    for kind, amounts in (("u", model.ac), ("v", model.dc)):
-        for (i, _), x in assign[kind].items():
-            served.setdefault(i, []).append((x, float(amounts[i])))
-    opened = [pulp.LpAffineExpression([(y[t][j], 1.0) for t in types]) for j in range(n_s)]
-    model.add_side_constraints(prob, opened, served, model.ac + model.dc)
-    return assign, objective, access
+        return
+    split: dict[str, list[tuple[pulp.LpVariable, float]]] = {t: [] for t in designs}
+    for c, ts in serving.items():
+        parts = []
+        for t in ts:
+            part = prob.add_variable(f"L{c}_{t}_{j}", lowBound=0)
+            parts.append((part, -1.0))
+            split[t].append((part, designs[t].units[c]))
+        prob += pulp.LpConstraint(
+            pulp.LpAffineExpression(load[c] + parts), pulp.LpConstraintEQ, f"split_{c}_{j}", 0.0
+        )
+    for t, terms in split.items():
+        if terms:
+            prob += pulp.LpConstraint(
+                pulp.LpAffineExpression([*terms, (y[t][j], -designs[t].capacity)]),
+                pulp.LpConstraintLE,
+                f"capacity_{j}_{t}",
+                0.0,
+            )
+
+
+def _time_lookup(model: CapacitatedCoverage) -> Any:
+    """``time(i, j)`` of a pair of the model's neighbours (None without times)."""
+    if model.times is None:
+        return None
+    nb, times = model.neighbours, model.times
+
+    def time_of(i: int, j: int) -> float:
+        lo, hi = nb.indptr[i], nb.indptr[i + 1]
+        k = lo + int(np.searchsorted(nb.indices[lo:hi], j))
+        return float(times[k])
+
+    return time_of
 
 
 def secondary_terms(
@@ -159,22 +253,40 @@ def secondary_terms(
     access: list[tuple[pulp.LpVariable, float]],
     cost_terms: list[tuple[pulp.LpVariable, float]],
 ) -> list[tuple[pulp.LpVariable, float]]:
-    """Objective terms of the secondary order, adding the cover variables z_i."""
-    nb = model.neighbours
+    """Objective terms of the secondary order, adding the cover variables z.
+
+    The legacy form covers a point when any station is within its reach (one
+    ``z_i``); with designs, each class's demand is covered by a station within its
+    own reach of a design it may use (one ``z_ci``)."""
     alpha, beta = settings.SECONDARY_WEIGHTS
-    w = model.ac + model.dc
     terms: list[tuple[pulp.LpVariable, float]] = []
-    for i in range(nb.shape[0]) if model.secondary != "cost" else []:
-        js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
-        if not js or w[i] <= 0:
-            continue
-        z = prob.add_variable(f"z_{i}", lowBound=0, upBound=1)
-        terms.append((z, float(w[i])))
-        row = [(z, 1.0)] + [(y[t][j], -1.0) for t in y for j in js]
-        prob += pulp.LpConstraint(
-            pulp.LpAffineExpression(row), pulp.LpConstraintLE, f"cover_{i}", 0.0
+    if model.secondary != "cost":
+        groups: list[tuple[int | None, Any, np.ndarray]] = (
+            [(None, model.neighbours, model.weights)]
+            if model.legacy
+            else [(c, model.class_nb[c], model.demand[c]) for c in range(len(model.classes))]
         )
-        assign.setdefault("z", {})[i] = z
+        for c, cnb, w in groups:
+            for i in range(cnb.shape[0]):
+                js = cnb.indices[cnb.indptr[i] : cnb.indptr[i + 1]].tolist()
+                if not js or w[i] <= 0:
+                    continue
+                ys = [
+                    y[t][j]
+                    for j in js
+                    for t in model.site_types(j)
+                    if c is None or model.design_at(j, t).serves(c)
+                ]
+                if not ys:
+                    continue
+                name = f"z_{i}" if c is None else f"z{c}_{i}"
+                z = prob.add_variable(name, lowBound=0, upBound=1)
+                terms.append((z, float(w[i])))
+                row = [(z, 1.0)] + [(v, -1.0) for v in ys]
+                prob += pulp.LpConstraint(
+                    pulp.LpAffineExpression(row), pulp.LpConstraintLE, f"cover_{name}", 0.0
+                )
+                assign.setdefault("z", {})[(c, i)] = z
     scale_t = float(model.times.max()) if model.times is not None and len(model.times) else 1.0
     terms += [(x, -alpha * c / max(scale_t, 1e-9)) for x, c in access]
     top = max((c for _, c in cost_terms), default=0.0)
@@ -202,13 +314,22 @@ def warm(
     for t, vs in y.items():
         for j, v in enumerate(vs):
             v.setInitialValue(1.0 if start["types"].get(j) == t else 0.0)
-    for kind in ("u", "v"):
-        for key, x in assign[kind].items():
-            x.setInitialValue(min(1.0, max(0.0, start[kind].get(key, 0.0))))
-    nb = model.neighbours
-    for i, z in assign.get("z", {}).items():
-        js = nb.indices[nb.indptr[i] : nb.indptr[i + 1]].tolist()
-        z.setInitialValue(1.0 if any(j in start["types"] for j in js) else 0.0)
+    for c, xs in enumerate(assign["x"]):
+        given = start["x"][c] if c < len(start["x"]) else {}
+        for key, x in xs.items():
+            x.setInitialValue(min(1.0, max(0.0, given.get(key, 0.0))))
+    for (c, i), z in assign.get("z", {}).items():
+        cnb = model.neighbours if c is None else model.class_nb[c]
+        js = cnb.indices[cnb.indptr[i] : cnb.indptr[i + 1]].tolist()
+        z.setInitialValue(
+            1.0
+            if any(
+                j in start["types"]
+                and (c is None or model.design_at(j, start["types"][j]).serves(c))
+                for j in js
+            )
+            else 0.0
+        )
 
 
 def build(
@@ -225,15 +346,16 @@ def build(
     types, y, cost_terms = site_rows(model, prob, at_most=at_most)
     assign, objective, access = assignment_rows(model, prob, y, types)
     n_s = model.neighbours.shape[1]
+    weighted = assign["weighted"]
     if floor is None and weight is None:
-        prob += pulp.LpAffineExpression(objective), "served"
+        prob += pulp.LpAffineExpression(weighted), "served"
     elif floor is None:
         # served plus the secondary order, weighted so that it can move the served
         # total by at most half the gap tolerance (see the class docstring)
         terms = secondary_terms(model, prob, y, assign, access, cost_terms)
         lam = float(weight or 0.0)
         prob += (
-            _summed(objective + [(v, lam * c) for v, c in terms]),
+            _summed(weighted + [(v, lam * c) for v, c in terms]),
             "served",
         )
     else:

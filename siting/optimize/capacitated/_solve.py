@@ -84,10 +84,13 @@ def solve_direct(
 
 
 def served_value(model: CapacitatedCoverage, assign: dict[str, Any]) -> float:
-    """Sessions per day the solver's assignment serves."""
+    """Sessions per day the solver's assignment serves (weighted by class)."""
     return float(
-        sum(max(0.0, x.varValue or 0.0) * model.ac[i] for (i, _), x in assign["u"].items())
-        + sum(max(0.0, x.varValue or 0.0) * model.dc[i] for (i, _), x in assign["v"].items())
+        sum(
+            model.class_weight[c] * max(0.0, x.varValue or 0.0) * model.demand[c, i]
+            for c, xs in enumerate(assign["x"])
+            for (i, _), x in xs.items()
+        )
     )
 
 
@@ -101,7 +104,7 @@ def secondary_weight(
     within half the tolerance of the most served.
     """
     alpha, beta = settings.SECONDARY_WEIGHTS
-    total = float(model.ac.sum() + model.dc.sum())
+    total = float(model.class_weight @ model.demand.sum(axis=1))
     slack = alpha * total + beta * model.p
     scale = max(served_floor, 1e-9 * max(total, 1.0))
     tol = max(tol, settings.SECONDARY_MIN_TOLERANCE)
@@ -128,21 +131,21 @@ def read_result(
     pos = np.full(n_s, -1, dtype=np.int64)
     pos[selected] = np.arange(len(selected))
     rows, cols, vals, kinds = [], [], [], []
-    for kind, amounts in (("u", model.ac), ("v", model.dc)):
-        for (i, j), x in assign[kind].items():
-            val = max(0.0, x.varValue or 0.0) * amounts[i]
+    for k, xs in enumerate(assign["x"]):
+        for (i, j), x in xs.items():
+            val = max(0.0, x.varValue or 0.0) * model.demand[k, i]
             if val > 1e-9 and pos[j] >= 0:
                 rows.append(i)
                 cols.append(int(pos[j]))
                 vals.append(val)
-                kinds.append(kind)
+                kinds.append(k)
     r, c, v = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(vals)
-    is_dc = np.array([k == "v" for k in kinds], dtype=bool).reshape(-1)
+    cls = np.array(kinds, dtype=np.int64).reshape(-1)
     types = site_type[selected].astype(str)
-    extra = plan_figures(model, selected, types, (r, c, v, is_dc), n_d)
-    served = float(extra["load"].sum())
+    extra = plan_figures(model, selected, types, (r, c, v, cls), n_d)
+    served = float(model.class_weight @ extra["served_by_class"].sum(axis=1))
     extra.update(
-        demand_total=float(model.ac.sum() + model.dc.sum()),
+        demand_total=float(model.demand.sum()),
         secondary=model.last_secondary,
         heuristic_objective=greedy_served,
     )
@@ -157,14 +160,15 @@ def read_result(
 def solve(model: CapacitatedCoverage, options: SolveOptions) -> SolveResult:
     """:meth:`CapacitatedCoverage.solve`: the large-instance path when the model
     allows it, else the merged or the direct integer program."""
-    pairs = int(model.neighbours.nnz) * (2 if "DC" in model.capacity else 1)
+    pairs = sum(int(m.nnz) for m in model.class_nb)
     large = pairs > settings.CAPACITATED_DIRECT_PAIRS
-    if large and model.plain() and not model.site_capacity:
+    if large and model.plain() and not model.site_design and _large_form(model):
         return solve_large(model, options)
     if large:
         log.info(
-            "capacitated: %d assignment pairs, but a budget, spacing, equity or known "
-            "station capacities rule out the large-instance path; the whole model instead",
+            "capacitated: %d assignment pairs, but a budget, spacing, equity, known "
+            "station capacities, designs, per-class reach or weights rule out the "
+            "large-instance path; the whole model instead",
             pairs,
         )
     reduced = merged(model)
@@ -172,7 +176,16 @@ def solve(model: CapacitatedCoverage, options: SolveOptions) -> SolveResult:
         sub, rows, rep_of = reduced
         res = solve_direct(sub, options)
         model.last_secondary = sub.last_secondary
-        return dataclasses.replace(
-            res, extra=unmerged(model, res.extra, rows, rep_of, sub.ac, sub.dc)
-        )
+        return dataclasses.replace(res, extra=unmerged(model, res.extra, rows, rep_of, sub.demand))
     return solve_direct(model, options)
+
+
+def _large_form(model: CapacitatedCoverage) -> bool:
+    """The large-instance path's form: the legacy AC and DC types, one reach, no
+    site costs, no minimum shares or class weights."""
+    return (
+        model.legacy
+        and not model.site_cost.any()
+        and not model.min_share.any()
+        and bool((model.class_weight == 1).all())
+    )

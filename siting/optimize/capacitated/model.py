@@ -7,7 +7,11 @@ The class, its formulation, input checks and constructors; its rows are in
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import math
 import warnings
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -34,6 +38,12 @@ from siting.optimize._side import _SideConstraints
 from siting.optimize._types import DriveTimes
 from siting.optimize.capacitated import _rows, _solve
 from siting.optimize.capacitated._greedy import greedy_plan
+from siting.optimize.capacitated.design import (
+    Design,
+    check_designs,
+    class_matrix,
+    legacy_designs,
+)
 from siting.optimize.options import SolveOptions
 from siting.optimize.result import SolveResult
 
@@ -146,65 +156,250 @@ class CapacitatedCoverage(_SideConstraints):
         site_capacity: dict[int, tuple[str, float]] | None = None,
         max_dc: int | None = None,
         dc_exact: bool = False,
+        site_cost: np.ndarray | None = None,
     ) -> None:
-        if not (isinstance(secondary, bool | np.bool_) or secondary == "cost"):
-            raise InputError(f"secondary: expected True, False or 'cost', got {shown(secondary)}")
-        self.link_rows = link_rows
-        self.secondary = secondary
-        self.max_dc = None if max_dc is None else check_count(max_dc, "max_dc", at_least=0)
-        self.dc_exact = dc_exact and max_dc is not None
-        self.last_secondary: dict[str, Any] | None = None
-        self.budget = None if budget is None else check_number(budget, "budget", at_least=0.0)
-        self.station_cost = check_station_cost(station_cost) or {}
-        nb = check_pairs_matrix(neighbours, "neighbours").astype(bool)
-        nb.sum_duplicates()
-        nb.sort_indices()
-        self.neighbours = nb
+        nb = _pairs(neighbours)
         n_d, n_s = nb.shape
-        self.times = _aligned_times(times, nb)
-        self.ac = check_values(ac_demand, n_d, "ac_demand")
-        self.dc = check_values(dc_demand, n_d, "dc_demand")
-        costed = budget is not None or bool(self.station_cost)
-        _check_capacity(capacity, self.station_cost, costed=costed)
-        self.capacity = {str(t): float(k) for t, k in capacity.items()}
-        self.p = check_count(p, "p")
-        self.fixed = _fixed_sites(fixed, n_s)
-        check_p(self.p, n_s, len(self.fixed))
-        self.fixed_set = set(self.fixed.tolist())
-        self.site_capacity = _check_site_capacity(site_capacity, self.fixed)
-        self.set_side_constraints(
+        ac = check_values(ac_demand, n_d, "ac_demand")
+        dc = check_values(dc_demand, n_d, "dc_demand")
+        cost = check_station_cost(station_cost) or {}
+        costed = budget is not None or bool(cost)
+        _check_capacity(capacity, cost, costed=costed)
+        fixed_sites = _fixed_sites(fixed, n_s)
+        known = _check_site_capacity(site_capacity, fixed_sites)
+        base = legacy_designs({str(t): float(k) for t, k in capacity.items()}, cost)
+        site_design = {
+            j: Design(t, k, (1.0, math.nan) if t == "AC" else (1.0, 1.0), 0.0, t, frozenset([j]))
+            for j, (t, k) in known.items()
+        }
+        self._setup(
+            nb,
+            np.vstack([ac, dc]),
+            list(base.values()),
+            p,
+            classes=("AC", "DC"),
+            class_neighbours=None,
+            site_design=site_design,
+            fixed=fixed_sites,
+            link_rows=link_rows,
             spacing_pairs=spacing_pairs,
             groups=groups,
             equity_share=equity_share,
-            fixed=self.fixed,
-            weights=self.ac + self.dc,
-            reachable=np.diff(nb.indptr) > 0,
-            n_sites=n_s,
+            budget=budget,
+            times=times,
+            secondary=secondary,
+            max_dc=max_dc,
+            dc_exact=dc_exact,
+            site_cost=site_cost,
         )
-        if self.dc.sum() > 0 and "DC" not in self.capacity:
+        self.legacy = True
+        if dc.sum() > 0 and "DC" not in self.designs:
             warnings.warn(
                 "capacity has no DC station type: DC demand cannot be served",
                 UserWarning,
                 stacklevel=2,
             )
 
+    @classmethod
+    def from_designs(
+        cls,
+        neighbours: sp.sparray | sp.spmatrix,
+        demand: np.ndarray | Sequence[np.ndarray],
+        designs: Sequence[Design],
+        p: int,
+        *,
+        classes: Sequence[str] | None = None,
+        class_neighbours: Sequence[sp.sparray | sp.spmatrix] | None = None,
+        class_weight: Sequence[float] | None = None,
+        min_share: Sequence[float] | None = None,
+        site_design: dict[int, Design] | None = None,
+        site_cost: np.ndarray | None = None,
+        **options: Any,
+    ) -> CapacitatedCoverage:
+        """The model with station designs and demand classes (user groups).
+
+        Parameters
+        ----------
+        neighbours
+            (n_demand, n_sites) pairs where any class may be served.
+        demand
+            Sessions per day, one row per class.
+        designs
+            The :class:`Design` s a new station may take (one per site at most).
+        classes
+            Class names (default ``c0``, ``c1``, ...).
+        class_neighbours
+            Per class, the pairs within its own reach (each within ``neighbours``;
+            default: ``neighbours`` for every class).
+        class_weight
+            Weight of each class's sessions in the objective (default 1).
+        min_share
+            Share of each class's demand every plan must serve (default 0).
+        site_design
+            Existing (fixed) sites of known design: ``{site: Design}``.
+        site_cost
+            Each site's own capital cost added to its design's cost (land, grid
+            connection, works), per site; existing sites cost nothing.
+        options
+            ``fixed``, ``budget``, ``secondary``, ``max_dc``, ``dc_exact``, ``times``,
+            ``link_rows`` and the side constraints, as for the constructor.
+        """
+        nb = _pairs(neighbours)
+        n_d, n_s = nb.shape
+        dem = class_matrix(demand, n_d)
+        model = cls.__new__(cls)
+        model._setup(
+            nb,
+            dem,
+            check_designs(designs, dem.shape[0], n_s),
+            p,
+            classes=tuple(classes) if classes is not None else None,
+            class_neighbours=class_neighbours,
+            class_weight=class_weight,
+            min_share=min_share,
+            site_design=dict(site_design or {}),
+            site_cost=site_cost,
+            **options,
+        )
+        model.legacy = False
+        return model
+
+    def _setup(
+        self,
+        nb: sp.csr_array,
+        demand: np.ndarray,
+        designs: list[Design],
+        p: int,
+        *,
+        classes: tuple[str, ...] | None,
+        class_neighbours: Sequence[sp.sparray | sp.spmatrix] | None,
+        site_design: dict[int, Design],
+        fixed: np.ndarray | None = None,
+        link_rows: bool = False,
+        spacing_pairs: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
+        equity_share: float = 0.0,
+        budget: float | None = None,
+        times: sp.sparray | sp.spmatrix | None = None,
+        secondary: bool | Literal["cost"] = False,
+        max_dc: int | None = None,
+        dc_exact: bool = False,
+        site_cost: np.ndarray | None = None,
+        class_weight: Sequence[float] | None = None,
+        min_share: Sequence[float] | None = None,
+    ) -> None:
+        if not (isinstance(secondary, bool | np.bool_) or secondary == "cost"):
+            raise InputError(f"secondary: expected True, False or 'cost', got {shown(secondary)}")
+        n_s = nb.shape[1]
+        n_c = demand.shape[0]
+        self.link_rows = link_rows
+        self.secondary = secondary
+        self.max_dc = None if max_dc is None else check_count(max_dc, "max_dc", at_least=0)
+        self.dc_exact = dc_exact and max_dc is not None
+        self.last_secondary: dict[str, Any] | None = None
+        self.budget = None if budget is None else check_number(budget, "budget", at_least=0.0)
+        self.neighbours = nb
+        self.times = _aligned_times(times, nb)
+        self.demand = demand
+        self.classes = classes or tuple(f"c{c}" for c in range(n_c))
+        if len(self.classes) != n_c:
+            raise InputError(f"classes: expected {n_c} names, got {shown(self.classes)}")
+        self.class_nb = _class_neighbours(class_neighbours, nb, n_c)
+        self.class_weight = _per_class(class_weight, n_c, "class_weight", 1.0, top=None)
+        self.min_share = _per_class(min_share, n_c, "min_share", 0.0, top=1.0)
+        self.designs: dict[str, Design] = {d.name: d for d in designs}
+        self.p = check_count(p, "p")
+        self.fixed = _fixed_sites(fixed, n_s)
+        check_p(self.p, n_s, len(self.fixed))
+        self.fixed_set = set(self.fixed.tolist())
+        for j, d in site_design.items():
+            if j not in self.fixed_set:
+                raise InputError(
+                    f"site_design: expected existing (fixed) sites as keys, got site {j}, "
+                    "which is not fixed"
+                )
+            if len(d.units) != n_c:
+                raise InputError(f"site_design[{j}]: expected {n_c} unit figures")
+        self.site_design = dict(site_design)
+        self.site_cost: np.ndarray = np.zeros(n_s)
+        if site_cost is not None:
+            self.site_cost = np.asarray(
+                check_values(np.asarray(site_cost, dtype=float), n_s, "site_cost"), dtype=float
+            )
+        self.set_side_constraints(
+            spacing_pairs=spacing_pairs,
+            groups=groups,
+            equity_share=equity_share,
+            fixed=self.fixed,
+            weights=self.demand.sum(axis=0),
+            reachable=np.diff(nb.indptr) > 0,
+            n_sites=n_s,
+        )
+
+    # ----------------------------------------------------------- the designs
+    @property
+    def ac(self) -> np.ndarray:
+        """AC demand (class 0) of the legacy form."""
+        return self.demand[0]
+
+    @property
+    def dc(self) -> np.ndarray:
+        """DC demand (class 1) of the legacy form; zeros with one class."""
+        return self.demand[1] if self.demand.shape[0] > 1 else np.zeros(self.demand.shape[1])
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Sessions per day at each point, every class."""
+        return self.demand.sum(axis=0)
+
+    @property
+    def capacity(self) -> dict[str, float]:
+        """Daily capacity of a new station of each design."""
+        return {t: d.capacity for t, d in self.designs.items()}
+
+    @property
+    def station_cost(self) -> dict[str, float]:
+        """Capital cost of a new station of each design (before a site's own cost)."""
+        return {t: d.cost for t, d in self.designs.items()}
+
+    @property
+    def site_capacity(self) -> dict[int, tuple[str, float]]:
+        """Existing sites of known design: their design's name and capacity."""
+        return {j: (d.name, d.capacity) for j, d in self.site_design.items()}
+
+    def design_at(self, j: int, t: str) -> Design:
+        """The design named ``t`` as it stands at site ``j``."""
+        own = self.site_design.get(j)
+        return own if own is not None and own.name == t else self.designs[t]
+
     def site_types(self, j: int) -> list[str]:
-        """Station types site ``j`` may take."""
-        if j in self.site_capacity:
-            return [self.site_capacity[j][0]]
-        return [t for t in ("AC", "DC") if t in self.capacity]
+        """Designs site ``j`` may take."""
+        if j in self.site_design:
+            return [self.site_design[j].name]
+        return [t for t, d in self.designs.items() if d.allowed_at(j)]
 
     def capacity_of(self, j: int, t: str) -> float:
-        """Sessions per day of site ``j`` as a station of type ``t``."""
-        if j in self.site_capacity and self.site_capacity[j][0] == t:
-            return float(self.site_capacity[j][1])
-        return float(self.capacity.get(t, 0.0))
+        """Daily capacity (the designs' units) of site ``j`` as a station of design ``t``."""
+        return float(self.design_at(j, t).capacity)
 
     def cost_of(self, j: int, t: str) -> float:
-        """Capital cost of site ``j`` as a station of type ``t`` (existing ones: 0)."""
+        """Capital cost of site ``j`` as a station of design ``t`` (existing ones: 0)."""
         if j in self.fixed_set:
             return 0.0
-        return float(self.station_cost.get(t, 0.0))
+        return float(self.design_at(j, t).cost + self.site_cost[j])
+
+    def charger_of(self, t: str) -> str:
+        """The charger label of design ``t``."""
+        d = self.designs.get(t)
+        if d is None:
+            d = next(x for x in self.site_design.values() if x.name == t)
+        return d.charger
+
+    def uniform_units(self) -> bool:
+        """Every session of every class takes one unit at every design: capacities are
+        sessions (the legacy form)."""
+        ds = [*self.designs.values(), *self.site_design.values()]
+        return all(u == 1.0 for d in ds for u in d.units if not math.isnan(u))
 
     @classmethod
     def from_travel_times(
@@ -233,6 +428,30 @@ class CapacitatedCoverage(_SideConstraints):
             link_rows=link_rows,
             times=times,
             **side,
+        )
+
+    @classmethod
+    def from_design_times(
+        cls,
+        tt: DriveTimes,
+        demand: np.ndarray | Sequence[np.ndarray],
+        designs: Sequence[Design],
+        p: int,
+        *,
+        thresholds_s: Sequence[float],
+        **options: Any,
+    ) -> CapacitatedCoverage:
+        """Build with designs from the sparse drive times: class *c* may be served at
+        the sites within its own ``thresholds_s[c]`` (see :meth:`from_designs`)."""
+        limits = [check_threshold_s(t, tt.cutoff_s) for t in thresholds_s]
+        nb, times = _within_times(tt.matrix, max(limits))
+        class_nb = []
+        for t in limits:
+            keep = sp.csr_array((times.data <= t, times.indices, times.indptr), shape=nb.shape)
+            keep.eliminate_zeros()
+            class_nb.append(keep)
+        return cls.from_designs(
+            nb, demand, designs, p, class_neighbours=class_nb, times=times, **options
         )
 
     @classmethod
@@ -354,9 +573,71 @@ class CapacitatedCoverage(_SideConstraints):
         of :meth:`greedy`; else the greedy plan)."""
         return _solve.solve_direct(self, options, start=start)
 
+    def with_plan(self, selected: np.ndarray, types: Sequence[str]) -> CapacitatedCoverage:
+        """This instance with the stations ``selected`` fixed, each as its design in
+        ``types``, and no other (p = their number): what a given plan serves."""
+        out = copy.copy(self)
+        sel = np.asarray(selected, dtype=np.int64)
+        out.p = len(sel)
+        out.fixed = np.unique(sel)
+        out.fixed_set = set(out.fixed.tolist())
+        out.site_design = {
+            int(j): dataclasses.replace(self.design_at(int(j), str(t)), sites=frozenset([int(j)]))
+            for j, t in zip(sel.tolist(), types, strict=True)
+        }
+        out.budget = None
+        out.max_dc = None
+        out.dc_exact = False
+        out.secondary = False
+        out.min_share = np.zeros_like(self.min_share)
+        out.spacing_pairs = np.empty((0, 2), dtype=np.int64)
+        out.last_secondary = None
+        return out
+
     def plan_served(self, plan: dict[str, Any]) -> float:
-        """Sessions per day a plan of :meth:`greedy` serves."""
+        """Sessions per day (weighted by class) a plan of :meth:`greedy` serves."""
         return float(
-            sum(self.ac[i] * x for (i, _), x in plan["u"].items())
-            + sum(self.dc[i] * x for (i, _), x in plan["v"].items())
+            sum(
+                self.class_weight[c] * self.demand[c, i] * x
+                for c, xs in enumerate(plan["x"])
+                for (i, _), x in xs.items()
+            )
         )
+
+
+def _pairs(neighbours: sp.sparray | sp.spmatrix) -> sp.csr_array:
+    nb = check_pairs_matrix(neighbours, "neighbours").astype(bool)
+    nb.sum_duplicates()
+    nb.sort_indices()
+    return nb
+
+
+def _class_neighbours(
+    given: Sequence[sp.sparray | sp.spmatrix] | None, nb: sp.csr_array, n_c: int
+) -> list[sp.csr_array]:
+    """Each class's pairs, checked to lie within ``nb``."""
+    if given is None:
+        return [nb] * n_c
+    out = [_pairs(m) for m in given]
+    if len(out) != n_c:
+        raise InputError(f"class_neighbours: expected {n_c} matrices, got {len(out)}")
+    for c, m in enumerate(out):
+        if m.shape != nb.shape or (m.astype(np.int8) - m.multiply(nb).astype(np.int8)).nnz:
+            raise InputError(
+                f"class_neighbours[{c}]: expected pairs within neighbours {nb.shape}, got a "
+                f"matrix of shape {m.shape} with pairs outside them"
+            )
+    return out
+
+
+def _per_class(
+    values: Sequence[float] | None, n_c: int, name: str, default: float, *, top: float | None
+) -> np.ndarray:
+    if values is None:
+        return np.full(n_c, default)
+    arr = np.asarray(values, dtype=float)
+    if arr.shape != (n_c,):
+        raise InputError(f"{name}: expected {n_c} values (one per class), got {shown(values)}")
+    for c, v in enumerate(arr.tolist()):
+        check_number(v, f"{name}[{c}]", at_least=0.0, at_most=top)
+    return arr

@@ -112,7 +112,7 @@ class RobustPlan:
         served = []
         for k, model in enumerate(self.models):
             _, terms, _ = _rows.assignment_rows(model, _Prefixed(prob, f"f{k}_"), y, types)
-            total = float(model.ac.sum() + model.dc.sum())
+            total = float(model.demand.sum())
             served.append([(x, c / total) for x, c in terms] if total > 0 else [])
         if self.criterion in ("worst", "quantile"):
             eta = prob.add_variable("eta", lowBound=0, upBound=1)
@@ -176,20 +176,9 @@ def plan_share(
 ) -> float:
     """Share of ``model``'s demand the stations ``selected`` (of ``types``) serve:
     the assignment program with every station fixed and of its type."""
-    total = float(model.ac.sum() + model.dc.sum())
+    total = float(model.demand.sum())
     if total <= 0 or not len(selected):
         return 0.0 if total > 0 else 1.0
-    site_capacity = {
-        int(j): (str(t), model.capacity_of(int(j), str(t)))
-        for j, t in zip(selected.tolist(), types.tolist(), strict=True)
-    }
-    fixed = CapacitatedCoverage(
-        model.neighbours,
-        model.ac,
-        model.dc,
-        {t: model.capacity[t] for t in model.capacity},
-        len(selected),
-        fixed=np.asarray(selected, dtype=np.int64),
-        site_capacity=site_capacity,
-    )
-    return float(fixed.solve(solver, gap=0.0).objective) / total
+    fixed = model.with_plan(selected, [str(t) for t in types])
+    res = fixed.solve(solver, gap=0.0)
+    return float(res.extra["served_by_class"].sum()) / total

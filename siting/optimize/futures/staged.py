@@ -212,7 +212,7 @@ class StagedPlan:
                     selected,
                     site_type[selected].astype(str),
                     _solve.served_value(model, assigns[k]),
-                    float(model.ac.sum() + model.dc.sum()),
+                    float(model.demand.sum()),
                     float(cost),
                     int(sum(1 for j in selected.tolist() if built[j] == k)),
                 )

@@ -9,6 +9,7 @@ explained instead of searched for.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -60,7 +61,7 @@ def solve_capacitated(plan: MinimumPlan, options: SolveOptions) -> SolveResult:
     )  # fmt: skip
     extra = res.extra
     if rows is not None and rep_of is not None:
-        extra = _merge.unmerged(full, extra, rows, rep_of, model.ac, model.dc)
+        extra = _merge.unmerged(full, extra, rows, rep_of, model.demand)
     value = extra["cost"] if plan.objective == "cost" else float(len(res.selected))
     extra.update(
         target=plan.target,
@@ -88,16 +89,19 @@ def capacitated_models(
     solved: its points of the same reach merged into one row when that pays
     (exact; see :func:`siting.optimize.capacitated._merge.merged`), with the
     merge's rows and representatives (None when not merged)."""
-    full = CapacitatedCoverage(
-        plan.neighbours,
-        plan.ac,
-        plan.dc,
-        plan.capacity or {},
-        plan.neighbours.shape[1],
-        fixed=plan.fixed,
-        station_cost=plan.station_cost,
-        site_capacity=plan.site_capacity,
-    )
+    if plan.base is not None:
+        full = _every_candidate(plan.base, plan.base.fixed)
+    else:
+        full = CapacitatedCoverage(
+            plan.neighbours,
+            plan.ac,
+            plan.dc,
+            plan.capacity or {},
+            plan.neighbours.shape[1],
+            fixed=plan.fixed,
+            station_cost=plan.station_cost,
+            site_capacity=plan.site_capacity,
+        )
     merged = _merge.merged(full)
     if merged is None:
         return full, full, None, None
@@ -125,6 +129,8 @@ def most_served(
     for the minimum plan; (None, None) when the LP is not solved within
     ``time_limit``: then nothing is known of the most."""
     n_s = plan.neighbours.shape[1]
+    if not model.legacy:
+        return _most_by_lp(model, solver, time_limit)
     best = max(model.capacity, key=lambda t: model.capacity[t] + (t == "DC"))
     cap = "DC" if "DC" in model.capacity else best
     everything = CapacitatedCoverage(
@@ -145,7 +151,43 @@ def most_served(
         return None, None
     start = {
         "types": {j: model.site_types(j)[-1] for j in range(n_s)},
-        "u": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["u"].items()},
-        "v": {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in assign["v"].items()},
+        "x": [
+            {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in xs.items()} for xs in assign["x"]
+        ],
     }
     return float(info.objective), start
+
+
+def _every_candidate(model: CapacitatedCoverage, fixed: np.ndarray) -> CapacitatedCoverage:
+    """``model`` with every candidate allowed (p = all sites), ``fixed`` kept, no
+    budget, secondary order or bound on DC stations."""
+    out = copy.copy(model)
+    n_s = model.neighbours.shape[1]
+    out.p = n_s
+    out.secondary = False
+    out.budget = None
+    out.max_dc = None
+    out.dc_exact = False
+    out.last_secondary = None
+    out.fixed = np.asarray(fixed, dtype=np.int64)
+    out.fixed_set = set(out.fixed.tolist())
+    return out
+
+
+def _most_by_lp(
+    model: CapacitatedCoverage, solver: str, time_limit: float | None
+) -> tuple[float | None, dict[str, Any] | None]:
+    """With designs: the LP of every candidate open, each as a mix of its designs,
+    bounds what any plan serves (not a plan: no warm start)."""
+    n_s = model.neighbours.shape[1]
+    everything = _every_candidate(model, np.arange(n_s))
+    everything.min_share = np.zeros_like(model.min_share)
+    everything.class_weight = np.ones_like(model.class_weight)
+    prob, _, _ = everything.build()
+    for v in prob.variables():
+        v.cat = pulp.LpContinuous
+    info = _solvers.run(prob, SolveOptions(solver, time_limit))
+    if info.status != "optimal":
+        log.info("minimum plan: the LP of the most served stopped (%s)", info.stopped_by)
+        return None, None
+    return float(info.objective), None

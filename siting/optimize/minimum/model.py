@@ -29,6 +29,8 @@ from siting.optimize._checks import (
 )
 from siting.optimize._common import _within_times
 from siting.optimize._types import DriveTimes
+from siting.optimize.capacitated._rows import servable
+from siting.optimize.capacitated.model import CapacitatedCoverage
 from siting.optimize.minimum import _capacitated, _cover
 from siting.optimize.options import SolveOptions
 from siting.optimize.result import SolveResult
@@ -136,6 +138,36 @@ class MinimumPlan:
         #: the most any plan serves (``"value"``) and its warm start (``"start"``) in the
         #: capacitated form, shared by the plans of one instance (``most_served``)
         self.most: dict[str, Any] = most_served if most_served is not None else {}
+        #: the capacitated instance of :meth:`from_model` (None: built from the arrays)
+        self.base: CapacitatedCoverage | None = None
+
+    @classmethod
+    def from_model(
+        cls,
+        model: CapacitatedCoverage,
+        target: float,
+        *,
+        objective: Literal["cost", "stations"] = "cost",
+        most_served: dict[str, Any] | None = None,
+    ) -> MinimumPlan:
+        """The capacitated form on a :class:`~siting.optimize.CapacitatedCoverage`'s
+        instance: its designs, classes and their reach, site costs and existing
+        stations; its ``p``, budget, secondary order and bounds on DC stations are
+        not used. The target is a share of the demand some candidate can serve."""
+        plan = cls.__new__(cls)
+        plan.neighbours = model.neighbours
+        plan.ac, plan.dc = model.ac, model.dc
+        plan.target = check_number(target, "target", above=0.0, at_most=1.0)
+        if objective not in ("cost", "stations"):
+            raise InputError(f"objective: expected 'cost' or 'stations', got {objective!r}")
+        plan.capacity = dict(model.capacity)
+        plan.station_cost = dict(model.station_cost)
+        plan.objective = objective
+        plan.fixed = model.fixed
+        plan.site_capacity = dict(model.site_capacity)
+        plan.most = most_served if most_served is not None else {}
+        plan.base = model
+        return plan
 
     @classmethod
     def from_cost_matrix(
@@ -169,7 +201,17 @@ class MinimumPlan:
 
     # ----------------------------------------------------------------- solving
     def reachable(self) -> float:
-        """Demand with a candidate site within the threshold (sessions/day)."""
+        """Demand with a candidate site within the threshold (sessions/day); with
+        :meth:`from_model`, within each class's own reach of a design it may use."""
+        if self.base is not None:
+            m = self.base
+            can = servable(m)
+            return float(
+                sum(
+                    m.demand[c][(m.class_nb[c].astype(float) @ can[c].astype(float)) > 0].sum()
+                    for c in range(m.demand.shape[0])
+                )
+            )
         w = self.ac + self.dc
         return float(w[np.diff(self.neighbours.indptr) > 0].sum())
 

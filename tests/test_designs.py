@@ -1,0 +1,219 @@
+"""Station designs and demand classes in the capacitated model, against brute force.
+
+Each instance is small enough to enumerate every plan (sites and their designs) and
+solve what each plan serves as its own LP with scipy's ``linprog`` (not the model's
+rows), so the model's integer program is checked against an independent optimum.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from siting.errors import InfeasibleError
+from siting.optimize import CapacitatedCoverage, MinimumPlan
+from siting.optimize.capacitated.design import Design
+
+NAN = math.nan
+
+
+def instance(seed: int, n: int = 7, m: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drive times (n x m), demand of 3 classes (3 x n), each site's own cost."""
+    rng = np.random.default_rng(seed)
+    cost = rng.uniform(0.0, 10.0, size=(n, m))
+    demand = rng.uniform(0.0, 4.0, size=(3, n)) * (rng.random((3, n)) < 0.8)
+    return cost, demand, rng.uniform(0.0, 3.0, size=m)
+
+
+def designs(m: int) -> list[Design]:
+    """A small AC post for classes 0 and 1, a DC station for all, a hub only at sites
+    0 and 1; units (hours per session) differ by class and design."""
+    return [
+        Design("ac", 6.0, (2.0, 1.5, NAN), cost=2.0, charger="AC"),
+        Design("dc", 8.0, (0.8, 0.6, 1.0), cost=5.0, charger="DC"),
+        Design("hub", 20.0, (0.5, 0.5, 0.7), cost=9.0, charger="DC", sites=frozenset({0, 1})),
+    ]
+
+
+def served_lp(
+    cost: np.ndarray,
+    demand: np.ndarray,
+    limits: list[float],
+    plan: dict[int, Design],
+    weight: np.ndarray,
+) -> tuple[float, float]:
+    """(weighted, unweighted) sessions the stations of ``plan`` serve at best."""
+    keys = [
+        (c, i, j)
+        for c in range(demand.shape[0])
+        for i in range(demand.shape[1])
+        for j, d in plan.items()
+        if demand[c, i] > 0 and cost[i, j] <= limits[c] and d.serves(c)
+    ]
+    if not keys:
+        return 0.0, 0.0
+    obj = np.array([-weight[c] * demand[c, i] for c, i, _ in keys])
+    rows, rhs = [], []
+    for c, i in {(c, i) for c, i, _ in keys}:
+        rows.append([1.0 if (k[0], k[1]) == (c, i) else 0.0 for k in keys])
+        rhs.append(1.0)
+    for j, d in plan.items():
+        rows.append([demand[c, i] * d.units[c] if jj == j else 0.0 for c, i, jj in keys])
+        rhs.append(d.capacity)
+    res = linprog(obj, A_ub=np.array(rows), b_ub=np.array(rhs), bounds=(0, 1), method="highs")
+    assert res.status == 0
+    plain = float(sum(demand[c, i] * x for (c, i, _), x in zip(keys, res.x, strict=True)))
+    return -float(res.fun), plain
+
+
+def plans(m: int, sizes: list[int], ds: list[Design]):
+    for p in sizes:
+        for sites in itertools.combinations(range(m), p):
+            for kinds in itertools.product(ds, repeat=p):
+                if all(d.allowed_at(j) for j, d in zip(sites, kinds, strict=True)):
+                    yield dict(zip(sites, kinds, strict=True))
+
+
+def model_of(cost, demand, limits, p, **options) -> CapacitatedCoverage:
+    m = cost.shape[1]
+    nb = cost <= max(limits)
+    class_nb = [cost <= t for t in limits]
+    import scipy.sparse as sp
+
+    return CapacitatedCoverage.from_designs(
+        sp.csr_array(nb),
+        demand,
+        designs(m),
+        p,
+        classes=("residents", "inbound", "taxis"),
+        class_neighbours=[sp.csr_array(x) for x in class_nb],
+        **options,
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_design_choice_matches_brute_force(seed: int) -> None:
+    cost, demand, site_cost = instance(seed)
+    limits = [3.0, 4.0, 7.0]  # taxis accept the longest trip
+    weight = np.array([1.0, 1.0, 1.5])
+    budget = 14.0
+    model = model_of(
+        cost, demand, limits, 2, site_cost=site_cost, class_weight=weight, budget=budget
+    )
+    res = model.solve("highs", gap=0.0)
+    best = max(
+        served_lp(cost, demand, limits, plan, weight)[0]
+        for plan in plans(cost.shape[1], [1, 2], designs(cost.shape[1]))
+        if sum(d.cost + site_cost[j] for j, d in plan.items()) <= budget + 1e-9
+    )
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(best, rel=1e-6, abs=1e-6)
+    x = res.extra
+    assert x["cost"] <= budget + 1e-9
+    # every assignment within its class's own reach, at a design serving it
+    r, c, v, cls = x["assignment"]
+    sites = res.selected
+    for i, k, val, kind in zip(r, c, v, cls, strict=True):
+        j = int(sites[k])
+        assert cost[i, j] <= limits[kind] + 1e-12
+        assert model.design_at(j, str(x["designs"][k])).serves(int(kind))
+        assert val > 0
+    # each station within its units, and no class served more than its demand
+    for k, j in enumerate(sites.tolist()):
+        d = model.design_at(j, str(x["designs"][k]))
+        used = sum(val * d.units[kind] for kk, val, kind in zip(c, v, cls, strict=True) if kk == k)
+        assert used <= d.capacity + 1e-6
+        assert x["utilisation"][k] == pytest.approx(used / d.capacity, abs=1e-9)
+    assert np.all(x["served_by_class"] <= demand + 1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_greedy_with_designs_is_a_feasible_plan(seed: int) -> None:
+    cost, demand, site_cost = instance(seed)
+    limits = [3.0, 4.0, 7.0]
+    model = model_of(cost, demand, limits, 3, site_cost=site_cost)
+    start = model.greedy()
+    used = dict.fromkeys(start["types"], 0.0)
+    for c, xs in enumerate(start["x"]):
+        for (i, j), share in xs.items():
+            d = model.design_at(j, start["types"][j])
+            assert d.serves(c) and cost[i, j] <= limits[c] and 0 <= share <= 1 + 1e-12
+            used[j] += share * demand[c, i] * d.units[c]
+    for j, t in start["types"].items():
+        assert used[j] <= model.design_at(j, t).capacity + 1e-9
+    res = model.solve("highs", gap=0.0)
+    assert model.plan_served(start) <= res.objective + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_minimum_plan_with_site_costs_matches_brute_force(seed: int) -> None:
+    cost, demand, site_cost = instance(seed, n=6, m=4)
+    limits = [3.0, 4.0, 7.0]
+    model = model_of(cost, demand, limits, 1, site_cost=site_cost)
+    minimum = MinimumPlan.from_model(model, 0.6)
+    reachable = minimum.reachable()
+    need = 0.6 * reachable
+    ones = np.ones(3)
+    feasible = [
+        (sum(d.cost + site_cost[j] for j, d in plan.items()), plan)
+        for plan in plans(4, [1, 2, 3, 4], designs(4))
+        if served_lp(cost, demand, limits, plan, ones)[1] >= need - 1e-7
+    ]
+    if not feasible:
+        with pytest.raises(InfeasibleError):
+            minimum.solve("highs", gap=0.0)
+        return
+    best = min(c for c, _ in feasible)
+    res = minimum.solve("highs", gap=0.0)
+    assert res.extra["cost"] == pytest.approx(best, rel=1e-6, abs=1e-6)
+    assert res.extra["served"] >= need - 1e-6
+
+
+def test_min_share_holds_a_class_to_its_standard() -> None:
+    cost, demand, _ = instance(3)
+    limits = [3.0, 4.0, 7.0]
+    free = model_of(cost, demand, limits, 1).solve("highs", gap=0.0)
+    taxis = free.extra["served_by_class"][2].sum() / demand[2].sum()
+    held = model_of(cost, demand, limits, 1, min_share=[0.0, 0.0, min(1.0, taxis + 0.1)])
+    try:
+        res = held.solve("highs", gap=0.0)
+    except InfeasibleError:
+        return  # no single station can serve that many taxis: refused, not ignored
+    assert res.extra["served_by_class"][2].sum() >= (taxis + 0.1) * demand[2].sum() - 1e-6
+    assert res.objective <= free.objective + 1e-9
+
+
+def test_mixed_classes_load_a_station_by_their_own_hours() -> None:
+    """One station of 10 port-hours; residents take 2 h a session, taxis 0.5 h.
+    With more demand than room, the station is full in hours: 2 a + 0.5 b = 10."""
+    import scipy.sparse as sp
+
+    design = Design("dc", 10.0, (2.0, 0.5), cost=1.0, charger="DC")
+    nb = sp.csr_array(np.ones((2, 1), dtype=bool))
+    demand = np.array([[3.0, 0.0], [0.0, 30.0]])
+    res = CapacitatedCoverage.from_designs(nb, demand, [design], 1).solve("highs", gap=0.0)
+    by_class = res.extra["served_by_class"].sum(axis=1)
+    assert 2.0 * by_class[0] + 0.5 * by_class[1] == pytest.approx(10.0)
+    assert res.objective == pytest.approx(20.0)  # taxis first: 20 sessions of 0.5 h
+    assert res.extra["utilisation"][0] == pytest.approx(1.0)
+    assert res.extra["capacity"][0] == pytest.approx(20.0)  # sessions at its mix
+    # weighting residents 5x makes their 3 sessions worth the 6 hours they take
+    w = CapacitatedCoverage.from_designs(nb, demand, [design], 1, class_weight=[5.0, 1.0])
+    by_class = w.solve("highs", gap=0.0).extra["served_by_class"].sum(axis=1)
+    assert by_class[0] == pytest.approx(3.0) and by_class[1] == pytest.approx(8.0)
+
+
+def test_a_station_serving_only_taxis_reaches_the_taxi_capacity() -> None:
+    import scipy.sparse as sp
+
+    design = Design("dc", 12.0, (1.5, 0.75), cost=1.0, charger="DC")
+    nb = sp.csr_array(np.ones((1, 1), dtype=bool))
+    res = CapacitatedCoverage.from_designs(nb, np.array([[0.0], [100.0]]), [design], 1).solve(
+        "highs", gap=0.0
+    )
+    assert res.objective == pytest.approx(design.sessions(1)) == pytest.approx(16.0)
+    assert res.extra["capacity"][0] == pytest.approx(16.0)
