@@ -1,16 +1,18 @@
 """The sections of the optimisation request and of how a plan is valued.
 
 ``[optimize]`` (with its ``capacity``, ``budget``, ``choose``, ``minimum`` and
-``staging`` tables), ``[futures]``, ``[costs]`` and ``[benefits]``, checked as every
-section is (see :mod:`siting.sections`, which exports them).
+``staging`` tables and its ``[[optimize.designs]]``), ``[futures]``, ``[costs]`` and
+``[benefits]``, checked as every section is (see :mod:`siting.sections`, which exports
+them).
 """
 
 from __future__ import annotations
 
+import difflib
 import itertools
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from siting import settings
 from siting._section_base import (
@@ -24,6 +26,73 @@ from siting._section_base import (
     Stations,
     _Strict,
 )
+
+
+def candidate_kinds() -> tuple[str, ...]:
+    """The ``kind`` a candidate site may have: the OSM kinds of
+    :data:`siting.settings.CANDIDATE_TAGS`, :data:`siting.settings.GRID_KIND` (the road
+    grid) and ``existing_station`` (see :mod:`siting.candidates`)."""
+    osm = dict.fromkeys(kind for _, _, kind in settings.CANDIDATE_TAGS)
+    return (*osm, settings.GRID_KIND, "existing_station")
+
+
+def _known_kind(value: str) -> str:
+    kinds = candidate_kinds()
+    if value not in kinds:
+        close = difflib.get_close_matches(value, kinds, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"expected a candidate kind{hint}, one of {', '.join(kinds)}")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected a non-empty text")
+    return value
+
+
+#: Text that must say something (a name, a source).
+Text = Annotated[str, AfterValidator(_not_blank)]
+
+#: A candidate kind (:func:`candidate_kinds`).
+SiteKind = Annotated[str, AfterValidator(_known_kind)]
+
+#: A user group (demand segment).
+GroupName = Literal["residents", "inbound", "taxis"]
+
+
+class DesignConfig(_Strict):
+    """A station design the plan may choose per site (``[[optimize.designs]]``).
+
+    Its capital cost is ``cost``, or the sum of ``cost_parts`` (one of the two, in the
+    ``[costs]`` currency); its capacity follows from its ports and power by the
+    queueing model of ``optimize.capacity`` (see :mod:`siting.designs`). A DC design
+    serves every user group, an AC design the groups whose ``charger`` is AC; its own
+    ``segments`` and each group's ``designs`` narrow that (see
+    :func:`siting.segments.may_use`).
+    """
+
+    #: Unique among the designs; groups' ``designs`` lists and the outputs name it.
+    name: Text
+    charger: Literal["AC", "DC"]
+    ports: Annotated[int, Field(ge=1, le=settings.MAX_STATION_PORTS)]
+    kw_per_port: Kilowatts
+    #: Capital cost of one station, or its parts (``{equipment = ..., works = ...}``).
+    cost: Money | None = None
+    cost_parts: Annotated[dict[Text, Money], Field(min_length=1)] | None = None
+    #: User groups it serves (``None``: every group its charger allows).
+    segments: Annotated[list[GroupName], Field(min_length=1)] | None = None
+    #: Candidate kinds where it may stand (``fuel``, ``mall``, ...; ``None``: anywhere).
+    site_kinds: Annotated[list[SiteKind], Field(min_length=1)] | None = None
+    #: Where the figures come from (shown in the outputs).
+    source: Text
+
+    @property
+    def capital_cost(self) -> float:
+        """``cost``, or the sum of ``cost_parts``."""
+        if self.cost is not None:
+            return self.cost
+        return float(sum((self.cost_parts or {}).values()))
 
 
 class CapacityConfig(_Strict):
@@ -234,6 +303,37 @@ class OptimizeConfig(_Strict):
     minimum: MinimumConfig | None = MinimumConfig()
     #: Multi-year staging reported beside the plan (capacitated model); ``None``: off.
     staging: StagingConfig | None = None
+    #: Station designs the plan chooses from per site; empty: one per ``capacity.types``
+    #: entry, named after it, with ``capacity``'s ports and power and ``[costs]``'s cost.
+    designs: list[DesignConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _designs_are_whole(self) -> OptimizeConfig:
+        first: dict[str, int] = {}
+        for i, design in enumerate(self.designs):
+            where = f"optimize.designs[{i}]"
+            if design.name in first:
+                raise ValueError(
+                    f"{where}.name: expected a name no other design has, got {design.name!r} "
+                    f"(also optimize.designs[{first[design.name]}].name)"
+                )
+            first[design.name] = i
+            if (design.cost is None) == (design.cost_parts is None):
+                got = "both" if design.cost is not None else "neither"
+                raise ValueError(
+                    f"{where}: expected one of cost and cost_parts (capital cost of a "
+                    f"station), got {got}"
+                )
+            if design.capital_cost > settings.MAX_MONEY:
+                raise ValueError(
+                    f"{where}.cost_parts: expected a sum at most {settings.MAX_MONEY:g}, "
+                    f"got {design.capital_cost:g}"
+                )
+            if design.segments is not None and len(set(design.segments)) < len(design.segments):
+                raise ValueError(
+                    f"{where}.segments: expected each user group once, got {design.segments}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _phases_include_p(self) -> OptimizeConfig:

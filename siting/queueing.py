@@ -171,6 +171,56 @@ def daily_capacity(
     return lam / peak_hour_share
 
 
+def port_hours_capacity(
+    ports: int,
+    service_h: float,
+    peak_hour_share: float,
+    *,
+    max_wait_prob: float | None = None,
+    max_mean_wait_h: float | None = None,
+) -> float:
+    """Port-hours per day a station offers with the service level held in the peak hour.
+
+    ``max_arrival_rate(ports, service_h, ...) × service_h / peak_hour_share``: the
+    peak-hour load the station can carry (Erlangs, ports busy on average) spread over
+    the day as demand is. Sessions of a group holding a port ``h`` hours each then fill
+    it at ``capacity / h`` a day, which is what lets one capacity figure serve groups of
+    different session lengths.
+
+    With only ``max_wait_prob`` the figure does not depend on ``service_h``: Erlang C
+    depends only on the offered load in Erlangs. A mean-wait bound (hours) scales with
+    the service time, so there ``service_h`` matters; for a station used by groups of
+    different session lengths the caller gives their demand-weighted mean, an
+    approximation that treats the mixed service times as one exponential service time
+    with their mean.
+
+    Parameters
+    ----------
+    ports
+        Ports (servers) at the station.
+    service_h
+        Mean time a session occupies a port, hours.
+    peak_hour_share
+        Share of a day's sessions that arrive in the peak hour, in (0, 1].
+    max_wait_prob
+        Bound on the probability that an arriving driver waits.
+    max_mean_wait_h
+        Bound on the mean wait, hours.
+
+    Raises
+    ------
+    InputError
+        A figure out of range (see :func:`max_arrival_rate`), or ``peak_hour_share``
+        not in (0, 1].
+    """
+    if not 0.0 < peak_hour_share <= 1.0:
+        raise InputError(f"peak_hour_share: expected a share in (0, 1], got {peak_hour_share}")
+    lam = max_arrival_rate(
+        ports, service_h, max_wait_prob=max_wait_prob, max_mean_wait_h=max_mean_wait_h
+    )
+    return lam * service_h / peak_hour_share
+
+
 def station_capacity(
     cfg: CapacityConfig, segments: dict[str, Segment], peak_hour_share: float
 ) -> dict[str, float]:

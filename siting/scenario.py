@@ -21,6 +21,7 @@ import difflib
 import math
 import os
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, get_args
 
@@ -43,7 +44,7 @@ from siting.sections import (
     SegmentConfig,
     TravelConfig,
 )
-from siting.segments import Segment
+from siting.segments import SEGMENTS, Segment, design_users, no_design_message
 
 
 class Scenario(_Strict):
@@ -87,6 +88,74 @@ class Scenario(_Strict):
                     except ScenarioError as exc:
                         raise ValueError(f"futures.ranges: {exc}") from None
         return self
+
+    @model_validator(mode="after")
+    def _groups_have_their_standards(self) -> Scenario:
+        """Each group's drive time within the travel cutoff, its designs named, and a
+        design for every group (and a group for every design).
+
+        Without ``[[optimize.designs]]`` a group that names no designs may be left
+        without one, as before designs (taxis with ``optimize.capacity.types =
+        ["AC"]``: their demand goes unserved)."""
+        groups = self.groups()
+        for name, group in groups.items():
+            if group.max_trip_min is not None and group.max_trip_min > self.travel.cutoff_min:
+                raise ValueError(
+                    f"demand.{name}.max_trip_min ({group.max_trip_min}) must be at most "
+                    f"travel.cutoff_min ({self.travel.cutoff_min})"
+                )
+        names = self.design_names()
+        for name, group in groups.items():
+            for i, design in enumerate(group.designs or ()):
+                if design not in names:
+                    close = difflib.get_close_matches(design, names, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise ValueError(
+                        f"demand.{name}.designs[{i}]: unknown design {design!r}{hint}; "
+                        f"known: {', '.join(names)}"
+                    )
+        for i, d in enumerate(self.optimize.designs):
+            for g in d.segments or ():
+                if d.charger == "AC" and g in groups and groups[g].charger != "AC":
+                    raise ValueError(
+                        f"optimize.designs[{i}].segments: {g!r} charges at DC "
+                        f"(demand.{g}.charger), so AC design {d.name!r} cannot serve it"
+                    )
+            if not design_users(groups, design=d.name, charger=d.charger, serves=d.segments):
+                raise ValueError(
+                    f"optimize.designs[{i}]: no user group may use design {d.name!r} "
+                    f"({d.charger}; its segments, the groups' chargers and designs lists "
+                    "leave none)"
+                )
+        served = {
+            g
+            for name, charger, serves in self._designs()
+            for g in design_users(groups, design=name, charger=charger, serves=serves)
+        }
+        for name, group in groups.items():
+            # the default designs may leave a group out, as the station types always
+            # could (taxis with optimize.capacity.types = ["AC"]): unserved, as before
+            chosen = bool(self.optimize.designs) or group.designs is not None
+            if name not in served and chosen:
+                known = [(d, charger) for d, charger, _ in self._designs()]
+                raise ValueError(no_design_message(name, group, known))
+        return self
+
+    # ------------------------------------------------------------ user groups
+    def groups(self) -> dict[str, SegmentConfig]:
+        """The scenario's user groups (``[demand.<group>]`` sections given), in order."""
+        return {name: cfg for name in SEGMENTS if (cfg := getattr(self.demand, name)) is not None}
+
+    def design_names(self) -> list[str]:
+        """The designs a new station may take: the names of ``[[optimize.designs]]``,
+        else the defaults, one per ``optimize.capacity.types`` entry named after it."""
+        return [name for name, _, _ in self._designs()]
+
+    def _designs(self) -> list[tuple[str, str, Sequence[str] | None]]:
+        """Each design's name, charger and own list of groups (see :meth:`design_names`)."""
+        if self.optimize.designs:
+            return [(d.name, d.charger, d.segments) for d in self.optimize.designs]
+        return [(t, t, None) for t in self.optimize.capacity.types]
 
     # ------------------------------------------------------------------ paths
     @property
@@ -360,7 +429,10 @@ def load_presets(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def resolve_segments(scenario: Scenario) -> dict[str, Segment]:
-    """The scenario's demand segments with EV shares filled in from the preset."""
+    """The scenario's demand segments with EV shares filled in from the preset, and
+    each one's standards (``max_trip_min``, ``designs``, ``min_served_share``,
+    ``weight``, ``car_kw``) as the scenario gives them (``max_trip_min`` ``None``:
+    ``optimize.threshold_min``)."""
     dc = scenario.demand
     path = present(
         scenario.resolve(dc.presets_file, field="demand.presets_file"), "demand.presets_file"
@@ -391,5 +463,10 @@ def resolve_segments(scenario: Scenario) -> dict[str, Segment]:
             cfg.sessions_per_ev_day,
             cfg.kwh_per_session,
             cfg.charger,
+            max_trip_min=cfg.max_trip_min,
+            designs=None if cfg.designs is None else tuple(cfg.designs),
+            min_served_share=cfg.min_served_share,
+            weight=cfg.weight,
+            car_kw={str(k): v for k, v in cfg.car_kw.items()},
         )
     return out

@@ -2,8 +2,8 @@
 
 ``[network]``, ``[demand]`` (with ``[demand.residents]``, ``[demand.inbound]``,
 ``[demand.taxis]``), ``[candidates]``, ``[travel]``, ``[optimize]`` (with its
-``capacity``, ``budget``, ``choose`` and ``minimum`` tables), ``[costs]`` and
-``[benefits]``. Unknown keys are errors, types are strict (no ``true`` for a number,
+``capacity``, ``budget``, ``choose`` and ``minimum`` tables and ``[[optimize.designs]]``),
+``[costs]`` and ``[benefits]``. Unknown keys are errors, types are strict (no ``true`` for a number,
 no number for ``true``/``false`` or a string, no string for a number; an integer is a
 valid float), no number is infinite or NaN, and every number has a range (the bounds
 in :mod:`siting.settings`); :class:`siting.scenario.Scenario` holds them together.
@@ -25,12 +25,14 @@ from siting._plan_sections import (
     BudgetConfig,
     CapacityConfig,
     CostsConfig,
+    DesignConfig,
     FuturesConfig,
     MinimumConfig,
     OptimizeConfig,
     PlanChoiceConfig,
     StageConfig,
     StagingConfig,
+    candidate_kinds,
 )
 from siting._section_base import (
     FOLDER_NAME,
@@ -57,6 +59,7 @@ __all__ = [
     "CapacityConfig",
     "CostsConfig",
     "DemandConfig",
+    "DesignConfig",
     "FolderName",
     "FuturesConfig",
     "InboundConfig",
@@ -79,6 +82,7 @@ __all__ = [
     "Stations",
     "TaxiConfig",
     "TravelConfig",
+    "candidate_kinds",
     "folder_name",
 ]
 
@@ -115,9 +119,12 @@ class NetworkConfig(_Strict):
 
 
 class SegmentConfig(_Strict):
-    """Behaviour of one demand segment (see :class:`siting.demand.Segment`).
+    """Behaviour of one demand segment (user group), and the standards a plan owes it
+    (see :class:`siting.segments.Segment`).
 
-    ``ev_share`` left out takes the value of the adoption preset.
+    ``ev_share`` left out takes the value of the adoption preset. The standards are
+    optional: without them every group is held to ``optimize.threshold_min``, may use
+    every design its charger allows, and weighs 1.
     """
 
     count: Annotated[float, Field(ge=0.0, le=settings.MAX_VEHICLES)]
@@ -126,6 +133,19 @@ class SegmentConfig(_Strict):
     sessions_per_ev_day: Annotated[float, Field(ge=0.0, le=settings.MAX_SESSIONS_PER_DAY)]
     kwh_per_session: Annotated[float, Field(ge=0.0, le=settings.MAX_KWH_PER_SESSION)]
     charger: Literal["AC", "DC"] = "AC"
+    #: Longest acceptable drive to a station (minutes; at most ``travel.cutoff_min``);
+    #: ``None``: ``optimize.threshold_min``.
+    max_trip_min: Minutes | None = None
+    #: Names of the designs (``[[optimize.designs]]``, else the defaults ``AC``/``DC``)
+    #: the group can use; ``None``: every design its charger allows.
+    designs: list[str] | None = None
+    #: Share of the group's demand every plan must serve.
+    min_served_share: Share = 0.0
+    #: Weight of the group's sessions in the objective (bounded like a stage's weight,
+    #: :data:`siting.settings.MAX_STAGE_WEIGHT`: larger ones only swamp the others).
+    weight: Annotated[float, Field(ge=0.0, le=settings.MAX_STAGE_WEIGHT)] = 1.0
+    #: Most power (kW) the group's cars accept per charger type; a type left out: no limit.
+    car_kw: dict[Literal["AC", "DC"], Kilowatts] = Field(default_factory=dict)
 
 
 class InboundConfig(SegmentConfig):
@@ -198,6 +218,11 @@ class CandidatesConfig(_Strict):
     existing_reported: Annotated[int, Field(ge=0, le=settings.MAX_STATIONS)] | None = None
     #: Where ``existing_reported`` comes from.
     existing_reported_source: str = ""
+    #: Extra capital cost of building at a site (land, grid connection, works): a CSV
+    #: with columns ``lat``, ``lon``, ``cost`` (``[costs]`` currency) and optional
+    #: ``note``, each row for the candidate nearest to its point within ``snap_max_m``
+    #: (read by :func:`siting.designs.read_site_costs`).
+    site_costs: str | None = None
 
     @field_validator("grid_spacing_m")
     @classmethod
