@@ -60,6 +60,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting._plan_sections",
         "siting.sections",
         "siting.scenario",
+        "siting.designs",
     ),
     (
         "siting._osm",
@@ -76,6 +77,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting.demand",
     ),
     (
+        "siting._request_designs",
         "siting.request",
         "siting.frontier",
         "siting.planning",

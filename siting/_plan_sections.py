@@ -286,6 +286,10 @@ class OptimizeConfig(_Strict):
     #: Each district must have at least this share of its demand covered (mclp),
     #: served (capacitated) or within the travel cutoff (pmedian); 0 turns it off.
     equity_share: Share = 0.0
+    #: Each user group's served share at least this fraction of the plan's served
+    #: share of all demand (0: off; 1: every group served the same share). Needs the
+    #: capacitated model; it turns on the designs form (each group its own class).
+    segment_equity: Share = 0.0
     #: Nested phases (e.g. [150, 311, 400]): each keeps the previous one's stations; the
     #: plan written is the phase of size ``p``, which must be listed.
     phases: list[Stations] | None = None

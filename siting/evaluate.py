@@ -109,6 +109,7 @@ def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decisio
         types=x.get("types"),
         served_ac=x.get("served_ac"),
         served_dc=x.get("served_dc"),
+        by_segment=_by_segment(need, decision, threshold_s),
     )
     kpis["minimum"] = [{k: v for k, v in row.items() if k != "result"} for row in decision.minimum]
     if decision.staging is not None:  # sites by candidate id, not by index
@@ -152,9 +153,35 @@ def phasing_figures(phases: list[Phase]) -> list[dict[str, Any]]:
 def served_per_point(result: SolveResult) -> np.ndarray | None:
     """Sessions per day served at each demand point, when the model says (capacitated)."""
     x = result.extra
+    if "served_by_class" in x:
+        return np.asarray(x["served_by_class"], dtype=float).sum(axis=0)
     if "served_ac" in x and "served_dc" in x:
         return np.asarray(x["served_ac"], dtype=float) + np.asarray(x["served_dc"], dtype=float)
     return None
+
+
+def _by_segment(
+    need: Demand, decision: Decision, threshold_s: float
+) -> dict[str, tuple[float, np.ndarray, np.ndarray]] | None:
+    """With designs: per segment its longest trip, the open stations whose design
+    serves it and its sessions served per point (see :func:`segment_figures`)."""
+    x = decision.result.extra
+    if decision.designs is None or "served_by_class" not in x:
+        return None
+    classes = list(x["classes"])
+    names = np.asarray(x["designs"]).astype(str)
+    out = {}
+    for name, seg in need.segments.items():
+        trip = seg.max_trip_min
+        limit = threshold_s if trip is None else 60.0 * float(trip)
+        usable = np.array([name in decision.designs[n]["segments"] for n in names], dtype=bool)
+        served = (
+            np.asarray(x["served_by_class"][classes.index(name)], dtype=float)
+            if name in classes
+            else np.zeros(len(need.points))
+        )
+        out[name] = (limit, usable, served)
+    return out
 
 
 def neighbour_labels(tt: TravelTimes, selected: np.ndarray, ids: np.ndarray) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,7 @@ def cost_frontier(
     points: int,
     budget: float | None = None,
     map_fn: Callable[..., Iterable[SolveResult | None]] = map,
+    budgets: Sequence[float] | None = None,
 ) -> list[FrontierPoint]:
     """Solve the frontier for ``n_new`` new stations, cheapest first.
 
@@ -72,16 +73,21 @@ def cost_frontier(
     map_fn
         How the points are solved: ``map`` (in turn) or an executor's ``map`` (side
         by side); the points are independent.
+    budgets
+        With station designs (whose costs a count of DC stations does not set), the
+        frontier's points as budgets instead (see :func:`budget_steps`).
     """
     steps: list[int | None] = list(frontier_steps(n_new, points))
-    budgets: list[float | None] = [None] * len(steps)
+    caps: list[float | None] = [None] * len(steps)
+    if budgets is not None:
+        steps, caps = [None] * len(budgets), [float(b) for b in budgets]
     if budget is not None:
         steps.append(None)
-        budgets.append(float(budget))
-    results = list(map_fn(solve, steps, budgets))
+        caps.append(float(budget))
+    results = list(map_fn(solve, steps, caps))
     out = [
         FrontierPoint(b, r, k)
-        for r, k, b in zip(results, steps, budgets, strict=True)
+        for r, k, b in zip(results, steps, caps, strict=True)
         if r is not None
     ]
     if not out:
@@ -101,6 +107,13 @@ def cost_frontier(
                 b.result.status,
             )
     return out
+
+
+def budget_steps(low: float, high: float, points: int) -> list[float]:
+    """Budgets from ``low`` (the cheapest plan of every new station) to ``high`` (the
+    dearest), ``points`` of them: the frontier of a plan with station designs, each
+    point the most served within its budget."""
+    return sorted({float(v) for v in np.linspace(low, high, max(points, 2))})
 
 
 def choose(
@@ -156,7 +169,7 @@ def frontier_table(
     """``frontier.csv``: one row per point, the chosen one marked."""
     rows = []
     for k, pt in enumerate(frontier):
-        types = pt.result.extra.get("types", np.array([]))
+        types = pt.result.extra.get("chargers", pt.result.extra.get("types", np.array([])))
         served = pt.served
         rows.append(
             {

@@ -43,7 +43,9 @@ def station_figures(
     x = result.extra
     existing = sites["existing"].to_numpy(bool)
     if "types" in x:
-        sites["station_type"] = x["types"]
+        sites["station_type"] = x.get("chargers", x["types"])
+        if decision.designs is not None:
+            sites["design"] = x["designs"]
         sites["capacity_sessions"] = x["capacity"]
         cap = np.asarray(x["capacity"], dtype=float)
         load = sites["sessions_served"].to_numpy(float)
@@ -57,6 +59,13 @@ def station_figures(
     kw = {"AC": oc.capacity.ac_kw, "DC": oc.capacity.dc_kw}
     known = sites["kw_known"].to_numpy(float)
     default = np.array([kw.get(t, np.nan) for t in sites["station_type"]], dtype=float)
+    if "design" in sites and decision.designs is not None:
+        per = {n: float(d["kw_per_port"]) for n, d in decision.designs.items()}
+        default = np.array([per.get(str(n), np.nan) for n in sites["design"]], dtype=float)
+        ports = {n: int(d["ports"]) for n, d in decision.designs.items()}
+        sites["ports"] = [
+            ports.get(str(n), p) for n, p in zip(sites["design"], sites["ports"], strict=True)
+        ]
     sites["kw"] = np.where(np.isfinite(known), known, default)
     sites["assumed"] = assumed_figures(sites)
 
@@ -151,25 +160,52 @@ def plan_figures(
     capital = float(x.get("cost", 0.0) or 0.0)
     served = float(kpis["demand_served"])
     if "types" in x:
+        chargers = np.asarray(x.get("chargers", x["types"]))
+        load = np.asarray(x["load"], dtype=float)
         out["served"] = {
             "sessions_day": round(served, 3),
             "share": kpis["served_share"],
-            "ac_sessions_day": round(float(x["served_ac"].sum()), 3),
-            "dc_sessions_day": round(float(x["served_dc"].sum()), 3),
+            # legacy form: sessions of AC and of DC demand; with designs: sessions
+            # served at AC and at DC stations
+            "ac_sessions_day": round(float(load[chargers == "AC"].sum()), 3)
+            if "served_ac" not in x
+            else round(float(x["served_ac"].sum()), 3),
+            "dc_sessions_day": round(float(load[chargers == "DC"].sum()), 3)
+            if "served_dc" not in x
+            else round(float(x["served_dc"].sum()), 3),
             "station_capacity_sessions_day": {t: round(k, 3) for t, k in decision.capacity.items()},
-            "stations_by_type": {t: int((x["types"] == t).sum()) for t in decision.capacity},
+            "stations_by_type": {t: int((chargers == t).sum()) for t in ("AC", "DC")}
+            if decision.designs is not None
+            else {t: int((x["types"] == t).sum()) for t in decision.capacity},
             "mean_utilisation": round(float(np.mean(x["utilisation"])), 4)
             if len(x["utilisation"])
             else 0.0,
             "cost": round(capital, 2),
             "budget": oc.budget.total if oc.budget else None,
         }
+        if decision.designs is not None:
+            names = np.asarray(x["designs"])
+            out["served"]["stations_by_design"] = {
+                n: int((names == n).sum()) for n in decision.designs if (names == n).any()
+            }
+            out["served"]["sessions_day_by_design"] = {
+                n: round(float(load[names == n].sum()), 3)
+                for n in decision.designs
+                if (names == n).any()
+            }
     breakdown = cost_breakdown(sc.costs, oc.capacity)
     per_session = {
         t: round(decision.costs[t] / k, 2) if k > 0 else None
         for t, k in decision.capacity.items()
         if t in decision.costs
     }
+    if decision.designs is not None:
+        breakdown = {
+            "currency": sc.costs.currency if sc.costs else None,
+            "designs": decision.designs,
+            "opex_share_year": sc.costs.opex_share_year if sc.costs else 0.0,
+            "source": sc.costs.source if sc.costs else "",
+        }
     out["costs"] = {
         **breakdown,
         "plan_capital_cost": round(capital, 2),

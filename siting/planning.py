@@ -23,7 +23,7 @@ from siting._clock import StageClock
 from siting._io import array_digest, hash_key
 from siting.demand import Demand, demand_stage
 from siting.errors import InfeasibleError, InputError, SolverError
-from siting.frontier import choose, cost_frontier, frontier_steps
+from siting.frontier import budget_steps, choose, cost_frontier, frontier_steps
 from siting.futures.staging import staged_plan
 from siting.optimize import MinimumPlan, Phase, SolveOptions, SolveResult, phased_plan
 from siting.optimize._checks import check_p
@@ -87,7 +87,35 @@ def decide(request: Request, *, deadline: float | None = None) -> Decision:
         deadline = request.deadline()
     # independent solves (frontier points, curve sizes) run side by side
     with _threads.pool(settings.PARALLEL_SOLVES, "solve") as pool:
-        return _decide(request, pool, capacity, site_cap, deadline)
+        decision = _decide(request, pool, capacity, site_cap, deadline)
+    decision.designs = _design_table(request)
+    return decision
+
+
+def _design_table(request: Request) -> dict[str, dict[str, Any]] | None:
+    """The designs of a request with designs, for the outputs (see :class:`Decision`)."""
+    if request.designs is None:
+        return None
+    specs = [*request.designs.specs, *(s for s, _ in request.existing_designs.values())]
+    return {
+        s.name: {
+            "charger": s.charger,
+            "ports": s.ports,
+            "kw_per_port": s.kw_per_port,
+            "station_kw": s.station_kw,
+            "cost": s.cost,
+            "cost_parts": dict(s.cost_parts),
+            "segments": list(s.segments),
+            "site_kinds": None if s.site_kinds is None else list(s.site_kinds),
+            "hours_per_session": {g: round(h, 4) for g, h in s.hours.items()},
+            "port_hours_day": round(s.capacity_h, 3),
+            "sessions_day_at_mix": round(request.capacity.get(s.name, 0.0), 3)
+            if s.name in request.capacity
+            else None,
+            "source": s.source,
+        }
+        for s in specs
+    }
 
 
 def _decide(
@@ -114,8 +142,10 @@ def _decide(
             )
     costed = oc.model == "capacitated" and len(costs) > 1 and max(costs.values()) > 0
     n_points = 0
+    budgets = _design_budgets(request) if costed else None
     if costed and not oc.phases:
-        n_points = len(frontier_steps(oc.p - len(fixed), oc.choose.points)) + (budget is not None)
+        steps = budgets or frontier_steps(oc.p - len(fixed), oc.choose.points)
+        n_points = len(steps) + (budget is not None)
     side_by_side = -(-(len(sizes) + n_points) // settings.PARALLEL_SOLVES)
     # solves in turn after those: each phase nested and alone; else the plan, and with a
     # frontier and a secondary order one more round kept for solving its chosen point again
@@ -154,6 +184,7 @@ def _decide(
             points=oc.choose.points,
             budget=budget,
             map_fn=pool.map,
+            budgets=budgets,
         )
         chosen = choose(frontier, oc.choose.rule, budget=budget, tolerance=oc.gap)
         pick = frontier[chosen]
@@ -166,6 +197,23 @@ def _decide(
         result = solve(request.model(budget=budget), last=True)
     alone = {p: job.result() for p, job in curve_jobs.items()}
     return Decision(result, alone, phases, capacity, costs, frontier, chosen, site_cap)
+
+
+def _design_budgets(request: Request) -> list[float] | None:
+    """With station designs, the frontier's budgets: from every new station of the
+    cheapest design to every one of the dearest, at the cheapest and dearest sites
+    (see :func:`siting.frontier.budget_steps`); None without designs."""
+    if request.designs is None:
+        return None
+    oc = request.optimize_config
+    n_new = oc.p - len(request.existing)
+    costs = sorted(spec.cost for spec in request.designs.specs)
+    extra = np.zeros(len(request.inputs.candidates))
+    if request.designs.site_cost is not None:
+        extra = np.sort(np.delete(request.designs.site_cost, request.existing))
+    low = n_new * costs[0] + float(extra[:n_new].sum())
+    high = n_new * costs[-1] + float(extra[::-1][:n_new].sum())
+    return budget_steps(low, high, oc.choose.points)
 
 
 def _phases(
@@ -251,7 +299,7 @@ def _minimum_row(
         row.update(status="not solved", explanation=f"minimum plan: {exc}")
         return row, given is not None and given < limit - 1e-9
     x = res.extra
-    types = np.asarray(x.get("types", []))
+    types = np.asarray(x.get("chargers", x.get("types", [])))
     row.update(
         status=res.status,
         gap=res.gap,
@@ -259,6 +307,16 @@ def _minimum_row(
         stations_new=int(x["stations"]) - len(model.fixed),
         stations_ac=int((types == "AC").sum()),
         stations_dc=int((types == "DC").sum()),
+        **(
+            {
+                "stations_by_design": {
+                    str(n): int(k)
+                    for n, k in zip(*np.unique(x["designs"], return_counts=True), strict=True)
+                }
+            }
+            if "designs" in x and model.base is not None
+            else {}
+        ),
         capital_cost=round(float(x["cost"]), 2) if x.get("cost") is not None else None,
         # what the solver proved: no plan meeting the target costs less (or has fewer)
         lower_bound=None if res.bound is None else round(float(res.bound), 2),

@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from siting import _request_designs as _designs
 from siting import settings
 from siting._clock import StageClock
+from siting._request_designs import DesignSetup
 from siting.costs import station_costs
 from siting.errors import InputError
 from siting.metrics import out_of_reach
@@ -43,6 +45,8 @@ from siting.queueing import existing_capacity, station_capacity
 
 if TYPE_CHECKING:
     from siting.demand import Demand
+    from siting.designs import DesignSpec
+    from siting.optimize.capacitated.design import Design
     from siting.results import Inputs
     from siting.scenario import Scenario
     from siting.sections import OptimizeConfig
@@ -77,12 +81,17 @@ class Request:
     station_cost
         Capital cost of a new station per type, or None (no costs: a budget prices
         stations at 0, the minimum plan counts stations).
+    designs
+        The designs form (:mod:`siting._request_designs`): station designs, each
+        user group a demand class with its own standards, sites' own costs; None:
+        the AC and DC types of ``optimize.capacity``.
     """
 
     inputs: Inputs
     demand: Demand
     optimize_config: OptimizeConfig
     station_cost: dict[str, float] | None = None
+    designs: DesignSetup | None = None
 
     @classmethod
     def from_run(
@@ -92,15 +101,23 @@ class Request:
         optimize_config: OptimizeConfig,
         *,
         station_cost: Mapping[str, float] | None = None,
+        designs: DesignSetup | None = None,
     ) -> Request:
         """The request of ``demand`` on ``inputs`` with ``optimize_config``."""
         cost = None if station_cost is None else dict(station_cost)
-        return cls(inputs, demand, optimize_config, cost)
+        if designs is not None:
+            cost = {spec.name: spec.cost for spec in designs.specs}
+        return cls(inputs, demand, optimize_config, cost, designs)
 
     @classmethod
     def of_scenario(cls, sc: Scenario, inputs: Inputs, demand: Demand) -> Request:
-        """The request of scenario ``sc``, its station costs from its ``[costs]``."""
+        """The request of scenario ``sc``: its station costs from its ``[costs]``, or
+        its designs when it asks for them (:func:`~siting._request_designs.asks_for_designs`)."""
         oc = sc.optimize
+        if oc.model == "capacitated" and _designs.asks_for_designs(sc, demand.segments):
+            return cls.from_run(
+                inputs, demand, oc, designs=_designs.design_setup(sc, inputs, demand)
+            )
         return cls.from_run(inputs, demand, oc, station_cost=station_costs(sc.costs, oc.capacity))
 
     # ------------------------------------------------------- derived, once each
@@ -116,15 +133,29 @@ class Request:
 
     @cached_property
     def capacity(self) -> dict[str, float]:
-        """Sessions per day of a new AC and DC station, from the queueing model."""
+        """Sessions per day of a new station of each type (design), from the queueing
+        model; with designs, at the demand mix of the groups each serves."""
         d = self.demand
+        if self.designs is not None:
+            return {s.name: _designs.sessions_at_mix(s, d) for s in self.designs.specs}
         return station_capacity(self.optimize_config.capacity, d.segments, d.peak_hour_share)
 
     @cached_property
     def existing_capacity(self) -> dict[int, tuple[str, float]]:
-        """Type and daily capacity of each existing station whose type is known."""
+        """Type (design) and daily capacity of each existing station whose type is known."""
         d, cfg = self.demand, self.optimize_config.capacity
+        if self.designs is not None:
+            return {
+                j: (spec.name, _designs.sessions_at_mix(spec, d))
+                for j, (spec, _) in self.existing_designs.items()
+            }
         return existing_capacity(self.inputs.candidates, cfg, d.segments, d.peak_hour_share)
+
+    @cached_property
+    def existing_designs(self) -> dict[int, tuple[DesignSpec, Design]]:
+        """With designs: each existing station of known type, its own design."""
+        cfg = self.optimize_config.capacity
+        return _designs.existing_designs(self.inputs.candidates, cfg, self.demand)
 
     @cached_property
     def spacing_pairs(self) -> np.ndarray | None:
@@ -254,6 +285,15 @@ class Request:
         oc, d = self.optimize_config, self.demand
         keep = self.existing if fixed is None else np.asarray(fixed, dtype=np.int64)
         kept = set(keep.tolist())
+        if self.designs is not None:
+            return self._with_designs(
+                p=oc.p if p is None else p,
+                fixed=keep,
+                budget=budget,
+                secondary=oc.secondary if secondary is None else secondary,
+                max_dc=max_dc,
+                dc_exact=dc_exact,
+            )
         ac, dc = d.by_charger()
         return CapacitatedCoverage.from_travel_times(
             d.travel,
@@ -272,6 +312,41 @@ class Request:
             **self.side(),
         )
 
+    def _with_designs(
+        self,
+        *,
+        p: int,
+        fixed: np.ndarray,
+        budget: float | None,
+        secondary: bool | str,
+        max_dc: int | None,
+        dc_exact: bool,
+    ) -> CapacitatedCoverage:
+        """The capacitated model with designs: each user group a class of its own."""
+        assert self.designs is not None
+        d, setup = self.demand, self.designs
+        groups = _designs.classes(d)
+        kept = set(fixed.tolist())
+        return CapacitatedCoverage.from_design_times(
+            d.travel,
+            _designs.class_demand(d),
+            _designs.model_designs(setup.specs, self.inputs.candidates, groups),
+            p,
+            thresholds_s=_designs.thresholds_s(d, self.threshold_s),
+            classes=groups,
+            class_weight=[d.segments[g].weight for g in groups],
+            min_share=[d.segments[g].min_served_share for g in groups],
+            class_equity=self.optimize_config.segment_equity,
+            site_design={j: m for j, (_, m) in self.existing_designs.items() if j in kept},
+            site_cost=setup.site_cost,
+            fixed=fixed,
+            budget=budget,
+            secondary=secondary,
+            max_dc=max_dc,
+            dc_exact=dc_exact,
+            **self.side(),
+        )
+
     def minimum(self, target: float, *, most_served: dict[str, Any] | None = None) -> MinimumPlan:
         """The minimum plan for the ``target`` share of demand.
 
@@ -281,6 +356,13 @@ class Request:
         targets of one demand) keeps the one LP that bounds what any plan serves.
         """
         oc, d = self.optimize_config, self.demand
+        if self.designs is not None and oc.model == "capacitated":
+            return MinimumPlan.from_model(
+                self.capacitated(secondary=False),
+                target,
+                objective=oc.minimum.objective if oc.minimum else "cost",
+                most_served=most_served,
+            )
         ac, dc = d.by_charger()
         options: dict[str, Any] = {"objective": "stations"}
         if oc.model == "capacitated":

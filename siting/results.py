@@ -55,6 +55,9 @@ class Decision:
     minimum: list[dict[str, Any]] = field(default_factory=list)
     reach: dict[str, Any] = field(default_factory=dict)
     staging: dict[str, Any] | None = None
+    #: with station designs: per design its charger, ports, kW per port, cost, the
+    #: groups it serves, its hours per session and port-hours, its source
+    designs: dict[str, dict[str, Any]] | None = None
 
 
 @dataclass

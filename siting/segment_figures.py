@@ -22,6 +22,13 @@ SEGMENT_ASSUMPTION = (
     "Covered: within the threshold of an open station of a type the segment can use "
     "(AC segments any station, DC segments a DC station)."
 )
+#: The same for a plan with station designs, where the model serves each segment.
+SEGMENT_BASIS_DESIGNS = (
+    "The capacitated model with station designs serves each segment as a demand class of "
+    "its own: served is the model's. Covered: within the segment's own longest trip "
+    "(demand.<segment>.max_trip_min, else optimize.threshold_min) of an open station of a "
+    "design it can use."
+)
 #: The same for a plan without station types or capacities (mclp, pmedian).
 SEGMENT_ASSUMPTION_UNTYPED = (
     "The model has no station types or capacities: every segment counts as covered and "
@@ -40,6 +47,7 @@ def segment_figures(
     types: np.ndarray | None = None,
     served_ac: np.ndarray | None = None,
     served_dc: np.ndarray | None = None,
+    by_segment: dict[str, tuple[float, np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Each segment's demand, the demand covered and served, their shares and energy.
 
@@ -69,6 +77,11 @@ def segment_figures(
         ``"AC"`` or ``"DC"`` per open station, in the order of ``selected``.
     served_ac, served_dc
         AC and DC sessions per day served at each demand point.
+    by_segment
+        With station designs, per segment: its own longest trip (seconds), whether
+        each open station's design serves it (in the order of ``selected``) and its
+        sessions per day served at each point (the model serves each segment as a
+        class of its own: no split needed, :data:`SEGMENT_BASIS_DESIGNS`).
 
     Returns
     -------
@@ -83,6 +96,8 @@ def segment_figures(
         ``<segment>_served`` in sessions per day.
     """
     # kept whole: a short body under its numpydoc docstring (most of its length)
+    if by_segment is not None:
+        return _own_classes(demand, segments, tt, selected, by_segment)
     sel = np.asarray(selected, dtype=np.int64)
     nb = tt.neighbours(threshold_s)
     near_any = within(nb, sel)
@@ -116,6 +131,34 @@ def segment_figures(
         "proportion to their demand there"
         if capacitated
         else "served = within the threshold of any chosen station (no types or capacities)",
+        "by_segment": rows,
+    }
+    return figures, per_point
+
+
+def _own_classes(
+    demand: pd.DataFrame,
+    segments: dict[str, Segment],
+    tt: TravelTimes,
+    selected: np.ndarray,
+    by_segment: dict[str, tuple[float, np.ndarray, np.ndarray]],
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """:func:`segment_figures` of a plan with designs: each segment its own class."""
+    sel = np.asarray(selected, dtype=np.int64)
+    per_point = pd.DataFrame(index=demand.index)
+    rows: dict[str, dict[str, Any]] = {}
+    for name, seg in segments.items():
+        sess = demand[f"{name}_sessions_day"].to_numpy(float)
+        limit, usable, served = by_segment[name]
+        covered = np.where(within(tt.neighbours(limit), sel[np.asarray(usable, bool)]), sess, 0.0)
+        per_point[f"{name}_covered"] = covered
+        per_point[f"{name}_served"] = np.asarray(served, dtype=float)
+        rows[name] = _row(seg, sess, covered, np.asarray(served, dtype=float))
+        rows[name]["max_trip_min"] = round(limit / 60.0, 3)
+    figures = {
+        "basis": "capacitated model with designs: each segment served as a class of its own",
+        "assumption": SEGMENT_BASIS_DESIGNS,
+        "note": "each segment within its own longest trip of a station design it can use",
         "by_segment": rows,
     }
     return figures, per_point

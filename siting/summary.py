@@ -55,6 +55,17 @@ def summary(kpis: dict[str, Any]) -> str:
                 if "served" in kpis
                 else []
             ),
+            *(
+                [
+                    "  stations by design: "
+                    + ", ".join(
+                        f"{n} {k} ({kpis['served']['sessions_day_by_design'][n]:,.0f} sessions/day)"
+                        for n, k in kpis["served"]["stations_by_design"].items()
+                    )
+                ]
+                if "stations_by_design" in kpis.get("served", {})
+                else []
+            ),
             *segment_lines(kpis),
             *(
                 [
@@ -97,13 +108,17 @@ def segment_lines(kpis: dict[str, Any]) -> list[str]:
     rows = block.get("by_segment") or {}
     if not rows:
         return []
-    lines = [
-        f"  served by segment (covered: within {kpis['threshold_min']:g} min of a station "
-        "the segment can use)*:"
-    ]
+    own = any("max_trip_min" in r for r in rows.values())
+    reach = (
+        "within its own longest trip of a station design it can use"
+        if own
+        else f"within {kpis['threshold_min']:g} min of a station the segment can use"
+    )
+    lines = [f"  served by segment (covered: {reach})*:"]
     for name, r in rows.items():
+        trip = f", {r['max_trip_min']:g} min" if own else ""
         lines.append(
-            f"    {name} ({r['charger']}): {_share(r['served_share'])} served, "
+            f"    {name} ({r['charger']}{trip}): {_share(r['served_share'])} served, "
             f"{_share(r['covered_share'])} covered ({_sessions(r['served_sessions_day'])} of "
             f"{_sessions(r['demand_sessions_day'])} sessions/day served)"
         )

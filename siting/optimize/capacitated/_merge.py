@@ -100,7 +100,7 @@ def unmerged(
 def served_figures(model: CapacitatedCoverage, by_class: np.ndarray) -> dict[str, Any]:
     """Per-point served figures: per class (``served_by_class``) and, in the legacy
     form, AC and DC (``served_ac``, ``served_dc``)."""
-    out: dict[str, Any] = {"served_by_class": by_class}
+    out: dict[str, Any] = {"served_by_class": by_class, "classes": model.classes}
     if model.legacy:
         out["served_ac"], out["served_dc"] = by_class[0], by_class[1]
     return out

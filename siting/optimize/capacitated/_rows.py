@@ -120,6 +120,7 @@ def assignment_rows(
     assign: dict[str, Any] = {"x": [{} for _ in range(n_c)]}
     time_of = _time_lookup(model)
     served: dict[int, list[tuple[pulp.LpVariable, float]]] = {}
+    by_class: list[list[tuple[pulp.LpVariable, float]]] = []
     for c in range(n_c):
         cnb, dem, w = model.class_nb[c], model.demand[c], float(model.class_weight[c])
         mine: list[tuple[pulp.LpVariable, float]] = []
@@ -158,13 +159,15 @@ def assignment_rows(
                 f"share_{c}_{i}",
                 1.0,
             )
+        by_class.append(mine)
         if model.min_share[c] > 0:
             prob += pulp.LpConstraint(
                 pulp.LpAffineExpression(mine),
                 pulp.LpConstraintGE,
                 f"min_share_{c}",
-                float(model.min_share[c] * dem.sum()),
+                float(model.min_share[c] * model.class_total[c]),
             )
+    equity_rows(model, prob, by_class, objective)
     for j in range(n_s):
         if load[j]:
             capacity_rows(model, prob, y, j, load[j])
@@ -172,6 +175,29 @@ def assignment_rows(
     model.add_side_constraints(prob, opened, served, model.weights)
     assign["weighted"] = weighted
     return assign, objective, access
+
+
+def equity_rows(
+    model: CapacitatedCoverage,
+    prob: pulp.LpProblem,
+    by_class: list[list[tuple[pulp.LpVariable, float]]],
+    everything: list[tuple[pulp.LpVariable, float]],
+) -> None:
+    r"""Each class's served share at least ``class_equity`` times the plan's share:
+    :math:`S_c - \epsilon (D_c / D) \sum_k S_k \ge 0` (always met by serving none)."""
+    total = float(model.class_total.sum())
+    if model.class_equity <= 0 or total <= 0:
+        return
+    for c, mine in enumerate(by_class):
+        share = model.class_equity * float(model.class_total[c]) / total
+        if share <= 0:
+            continue
+        prob += pulp.LpConstraint(
+            _summed(mine + [(x, -share * a) for x, a in everything]),
+            pulp.LpConstraintGE,
+            f"class_equity_{c}",
+            0.0,
+        )
 
 
 def capacity_rows(

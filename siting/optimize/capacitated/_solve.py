@@ -49,7 +49,12 @@ def solve_direct(
     solve_gap = tol
     if model.secondary:
         weight, slack = secondary_weight(model, greedy_served, tol)
-        solve_gap = tol * settings.SECONDARY_GAP_FACTOR
+        factor = (
+            settings.SECONDARY_GAP_FACTOR
+            if model.uniform_units()
+            else settings.SECONDARY_GAP_FACTOR_CLASSES
+        )
+        solve_gap = tol * factor
     prob, y, assign = model.build(start=start0, weight=weight)
     build_s = time.perf_counter() - t0
     # the time limit covers building the model too
@@ -65,7 +70,11 @@ def solve_direct(
         # which are at least -slack
         bound = None if info.bound is None else info.bound / 1.0 + weight * slack
         model.last_secondary = {
-            "order": "demand within the threshold, then capital cost",
+            "order": "demand within the threshold, then capital cost"
+            if model.legacy
+            else "each class's demand within its own reach of a design it may use, then "
+            "capital cost"
+            + ("" if model.uniform_units() else " (a preference within the gap, not proven)"),
             "weight": weight,
             "value": secondary / weight,
             "combined_gap": info.gap,
@@ -187,5 +196,6 @@ def _large_form(model: CapacitatedCoverage) -> bool:
         model.legacy
         and not model.site_cost.any()
         and not model.min_share.any()
+        and model.class_equity <= 0
         and bool((model.class_weight == 1).all())
     )

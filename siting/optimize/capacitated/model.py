@@ -212,6 +212,7 @@ class CapacitatedCoverage(_SideConstraints):
         class_neighbours: Sequence[sp.sparray | sp.spmatrix] | None = None,
         class_weight: Sequence[float] | None = None,
         min_share: Sequence[float] | None = None,
+        class_equity: float = 0.0,
         site_design: dict[int, Design] | None = None,
         site_cost: np.ndarray | None = None,
         **options: Any,
@@ -235,6 +236,9 @@ class CapacitatedCoverage(_SideConstraints):
             Weight of each class's sessions in the objective (default 1).
         min_share
             Share of each class's demand every plan must serve (default 0).
+        class_equity
+            Each class's served share at least this fraction of the plan's served
+            share of all demand (0: no such row; 1: every class the same share).
         site_design
             Existing (fixed) sites of known design: ``{site: Design}``.
         site_cost
@@ -257,6 +261,7 @@ class CapacitatedCoverage(_SideConstraints):
             class_neighbours=class_neighbours,
             class_weight=class_weight,
             min_share=min_share,
+            class_equity=class_equity,
             site_design=dict(site_design or {}),
             site_cost=site_cost,
             **options,
@@ -287,6 +292,7 @@ class CapacitatedCoverage(_SideConstraints):
         site_cost: np.ndarray | None = None,
         class_weight: Sequence[float] | None = None,
         min_share: Sequence[float] | None = None,
+        class_equity: float = 0.0,
     ) -> None:
         if not (isinstance(secondary, bool | np.bool_) or secondary == "cost"):
             raise InputError(f"secondary: expected True, False or 'cost', got {shown(secondary)}")
@@ -307,6 +313,10 @@ class CapacitatedCoverage(_SideConstraints):
         self.class_nb = _class_neighbours(class_neighbours, nb, n_c)
         self.class_weight = _per_class(class_weight, n_c, "class_weight", 1.0, top=None)
         self.min_share = _per_class(min_share, n_c, "min_share", 0.0, top=1.0)
+        self.class_equity = check_number(class_equity, "class_equity", at_least=0.0, at_most=1.0)
+        #: each class's whole demand (kept when points are merged): minimum shares and
+        #: the equity rows are shares of it
+        self.class_total = demand.sum(axis=1)
         self.designs: dict[str, Design] = {d.name: d for d in designs}
         self.p = check_count(p, "p")
         self.fixed = _fixed_sites(fixed, n_s)
@@ -447,7 +457,9 @@ class CapacitatedCoverage(_SideConstraints):
         nb, times = _within_times(tt.matrix, max(limits))
         class_nb = []
         for t in limits:
-            keep = sp.csr_array((times.data <= t, times.indices, times.indptr), shape=nb.shape)
+            keep = sp.csr_array(
+                (times.data <= t, times.indices.copy(), times.indptr.copy()), shape=nb.shape
+            )
             keep.eliminate_zeros()
             class_nb.append(keep)
         return cls.from_designs(
@@ -590,6 +602,7 @@ class CapacitatedCoverage(_SideConstraints):
         out.dc_exact = False
         out.secondary = False
         out.min_share = np.zeros_like(self.min_share)
+        out.class_equity = 0.0
         out.spacing_pairs = np.empty((0, 2), dtype=np.int64)
         out.last_secondary = None
         return out

@@ -181,7 +181,6 @@ def _most_by_lp(
     bounds what any plan serves (not a plan: no warm start)."""
     n_s = model.neighbours.shape[1]
     everything = _every_candidate(model, np.arange(n_s))
-    everything.min_share = np.zeros_like(model.min_share)
     everything.class_weight = np.ones_like(model.class_weight)
     prob, _, _ = everything.build()
     for v in prob.variables():
