@@ -32,6 +32,8 @@ def station_popup(row: dict[Any, Any]) -> str:
     ]
     if row.get("name"):
         lines.append(f"Name: {html.escape(str(row['name']))}")
+    if row.get("design"):
+        lines.append(f"Design: {html.escape(str(row['design']))}")
     ports = row.get("ports")
     if ports is not None and not pd.isna(ports):
         lines.append(f"Ports: {int(ports)}")
@@ -60,6 +62,16 @@ def kpi_panel(title: str, kpis: dict[str, Any]) -> str:
         ("Demand within threshold", _pct(kpis.get("coverage_share"))),
         ("Demand served", _pct(kpis.get("served_share"))),
         *segment_rows(kpis),
+        *(
+            [
+                (
+                    "Stations by design",
+                    ", ".join(f"{n} {k}" for n, k in served["stations_by_design"].items()),
+                )
+            ]
+            if "stations_by_design" in (served := kpis.get("served") or {})
+            else []
+        ),
         ("Threshold", f"{kpis.get('threshold_min')} min"),
         ("Mean access", f"{kpis.get('mean_access_min')} min"),
         ("95th pct access", f"{kpis.get('p95_access_min')} min"),
@@ -116,9 +128,10 @@ def segment_rows(kpis: dict[str, Any]) -> list[tuple[str, str]]:
     for name, r in ((kpis.get("segments") or {}).get("by_segment") or {}).items():
         served, demanded = r["served_sessions_day"], r["demand_sessions_day"]
         amount = f"{served:,.0f}" if served >= 100 else f"{served:,.1f}"
+        trip = f", {r['max_trip_min']:g} min" if "max_trip_min" in r else ""
         rows.append(
             (
-                f"Served: {name} ({r['charger']})*",
+                f"Served: {name} ({r['charger']}{trip})*",
                 f"{_pct(r['served_share'])} ({amount} of {demanded:,.0f}/day; "
                 f"{_pct(r['covered_share'])} covered)",
             )

@@ -116,6 +116,9 @@ def run_figures(run: RunOutputs) -> dict[str, Any]:
         "mean utilisation (%)": round(100 * float(util.mean()), 1) if util.notna().any() else None,
         "stations AC": int((types == "AC").sum()),
         "stations DC": int((types == "DC").sum()),
+        "stations by design": ", ".join(
+            f"{n} {c}" for n, c in ((k.get("served") or {}).get("stations_by_design") or {}).items()
+        ),
         "solver status": solver.get("status", ""),
         "gap (%)": None if solver.get("gap") is None else round(100 * solver["gap"], 4),
         "solve time (s)": solver.get("solve_s"),

@@ -111,6 +111,11 @@ def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decisio
         served_dc=x.get("served_dc"),
         by_segment=_by_segment(need, decision, threshold_s),
     )
+    # each segment's sessions served per cell, for demand.csv and the map's layers
+    served_cols = [c for c in per_segment.columns if c.endswith("_served")]
+    per_demand = per_demand.assign(
+        **{c: np.round(per_segment[c].to_numpy(float), 4) for c in served_cols}
+    )
     kpis["minimum"] = [{k: v for k, v in row.items() if k != "result"} for row in decision.minimum]
     if decision.staging is not None:  # sites by candidate id, not by index
         ids = candidates["site_id"].to_numpy()

@@ -284,6 +284,20 @@ def _demand_layers(m: folium.Map, demand: gpd.GeoDataFrame) -> None:
     ]
     layers = [("sessions_day", "Demand: all segments (sessions/day)", True)]
     layers += [(f"{g}_sessions_day", f"Demand: {g}", False) for g in segments]
+    # each segment's sessions left unserved by the plan, where the run says
+    for g in segments:
+        if f"{g}_served" in demand.columns:
+            left = demand[f"{g}_sessions_day"].to_numpy(float) - demand[f"{g}_served"].to_numpy(
+                float
+            )
+            cells[f"{g}_unserved"] = np.round(np.maximum(left, 0.0), 2)
+            layers.append((f"{g}_unserved", f"Unserved: {g} (sessions/day)", False))
+    tip_fields += [c for c in cells.columns if c.endswith("_unserved")]
+    tip_alias += [
+        c.replace("_unserved", " unserved sessions/day").capitalize()
+        for c in cells.columns
+        if c.endswith("_unserved")
+    ]
     for column, name, show in layers:
         folium.GeoJson(
             cells,

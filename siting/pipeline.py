@@ -182,9 +182,10 @@ def plan(
                 futures_report, scenario, inputs, need, decision, client=client, name="futures"
             )
     with stage("map"):
+        served = [c for c in ev.per_demand.columns if c.endswith("_served") and c != "served"]
         fmap = plan_map(
             ev.sites,
-            need.points,
+            need.points.assign(**{c: ev.per_demand[c].to_numpy() for c in served}),
             districts=inputs.districts,
             district_column=scenario.demand.district_column,
             per_district=ev.per_district,

@@ -323,8 +323,9 @@ class Request:
         dc_exact: bool,
     ) -> CapacitatedCoverage:
         """The capacitated model with designs: each user group a class of its own."""
-        assert self.designs is not None
         d, setup = self.demand, self.designs
+        if setup is None:
+            raise InputError("optimize.designs: this request has no designs form")
         groups = _designs.classes(d)
         kept = set(fixed.tolist())
         return CapacitatedCoverage.from_design_times(

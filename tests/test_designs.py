@@ -217,3 +217,29 @@ def test_a_station_serving_only_taxis_reaches_the_taxi_capacity() -> None:
     )
     assert res.objective == pytest.approx(design.sessions(1)) == pytest.approx(16.0)
     assert res.extra["capacity"][0] == pytest.approx(16.0)
+
+
+def test_a_solve_stopped_before_any_plan_returns_the_warm_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HiGHS stopped by its limit before it found a plan: the greedy start is a whole
+    plan, so it is the answer, reported feasible with what stopped it."""
+    from siting.errors import TimeLimitError
+    from siting.optimize import _solvers
+
+    cost, demand, site_cost = instance(1)
+    model = model_of(cost, demand, [3.0, 4.0, 7.0], 2, site_cost=site_cost)
+    start = model.greedy()
+
+    def stopped(*_: object, **__: object) -> None:
+        raise TimeLimitError("HiGHS stopped by its time limit before it found a plan")
+
+    monkeypatch.setattr(_solvers, "run", stopped)
+    res = model.solve("highs", time_limit=0.01)
+    assert res.status == "feasible" and "warm start" in (res.stopped_by or "")
+    assert sorted(res.selected.tolist()) == sorted(start["types"])
+    assert res.objective == pytest.approx(model.plan_served(start))
+    # a start short of a minimum share is no plan: the error stands
+    held = model_of(cost, demand, [3.0, 4.0, 7.0], 2, min_share=[1.0, 1.0, 1.0])
+    with pytest.raises(TimeLimitError):
+        held.solve("highs", time_limit=0.01)

@@ -76,6 +76,20 @@ car_kw = { DC = 50 }
 """
 
 
+def legacy(**more: object) -> Scenario:
+    """The default as scenarios were before designs: the AC and DC types of
+    ``optimize.capacity``, no group standards, no designs."""
+    overrides: dict[str, object] = {
+        "optimize.designs": [],
+        "optimize.segment_equity": 0.0,
+        "optimize.capacity.types": ["AC", "DC"],
+        **{f"demand.{g}.max_trip_min": None for g in ("residents", "inbound", "taxis")},
+        **{f"demand.{g}.car_kw": {} for g in ("residents", "inbound", "taxis")},
+    }
+    overrides.update(more)
+    return load_scenario(settings.DEFAULT_SCENARIO).with_overrides(overrides)
+
+
 def variant(tmp_path: Path, text: str, *, name: str = "v") -> Path:
     """A variant of the Almaty default (``base``, an absolute path) in ``tmp_path``."""
     path = tmp_path / f"{name}.toml"
@@ -120,7 +134,7 @@ def test_designs_and_standards_are_read(tmp_path: Path) -> None:
     segs = resolve_segments(sc)
     r, i, t = segs["residents"], segs["inbound"], segs["taxis"]
     assert (r.max_trip_min, r.designs, r.weight, dict(r.car_kw)) == (8.0, None, 1.5, {"AC": 11.0})
-    assert (i.max_trip_min, i.designs, i.min_served_share, i.weight) == (None, None, 0.0, 1.0)
+    assert (i.max_trip_min, i.designs, i.min_served_share, i.weight) == (5.0, None, 0.0, 1.0)
     assert (t.designs, t.min_served_share, dict(t.car_kw)) == (("DC fast",), 0.3, {"DC": 50.0})
     # frozen, hashable and picklable (Dask workers receive segments)
     assert pickle.loads(pickle.dumps(t)) == t and hash(pickle.loads(pickle.dumps(t))) == hash(t)
@@ -128,9 +142,21 @@ def test_designs_and_standards_are_read(tmp_path: Path) -> None:
         t.car_kw["DC"] = 1.0  # type: ignore[index]
 
 
-def test_existing_scenarios_are_unchanged() -> None:
-    for path in (settings.DEFAULT_SCENARIO, MIXED):
-        sc = load_scenario(path)
+def test_the_shipped_scenarios_carry_their_designs_and_standards() -> None:
+    default, mixed = load_scenario(settings.DEFAULT_SCENARIO), load_scenario(MIXED)
+    assert default.design_names() == ["programme"]
+    (programme,) = default.optimize.designs
+    assert (programme.charger, programme.ports, programme.kw_per_port) == ("DC", 2, 30.0)
+    assert programme.capital_cost == 10_000_000.0 and "FACTS" in programme.source
+    assert mixed.design_names() == ["ac-pair", "programme", "fast-hub"]
+    for sc in (default, mixed):
+        segs = resolve_segments(sc)
+        assert [segs[g].max_trip_min for g in ("residents", "inbound", "taxis")] == [5, 5, 10]
+        assert sc.optimize.segment_equity == 1.0
+
+
+def test_scenarios_without_designs_are_unchanged() -> None:
+    for sc in (legacy(), legacy(**{"optimize.capacity.types": ["DC"]})):
         assert sc.optimize.designs == [] and sc.candidates.site_costs is None
         assert sc.design_names() == sc.optimize.capacity.types
         for seg in resolve_segments(sc).values():
@@ -149,12 +175,11 @@ def test_existing_scenarios_are_unchanged() -> None:
 def test_default_designs_may_leave_a_group_out_as_before(tmp_path: Path) -> None:
     """AC stations only, with taxis (DC): valid before designs, and still (their demand
     goes unserved); naming designs for the taxis makes it an error."""
-    ac_only = '[optimize.capacity]\ntypes = ["AC"]\n'
-    sc = load(tmp_path, ac_only)
+    sc = legacy(**{"optimize.capacity.types": ["AC"]})
     (spec,) = design_specs(sc, resolve_segments(sc), 0.1)
     assert (spec.name, spec.segments) == ("AC", ("residents", "inbound"))
     with pytest.raises(ScenarioError, match=r"demand\.taxis\.designs: no station design serves"):
-        load(tmp_path, ac_only + '[demand.taxis]\ndesigns = ["AC"]\n')
+        legacy(**{"optimize.capacity.types": ["AC"], "demand.taxis.designs": ["AC"]})
 
 
 def test_candidate_kinds_are_those_candidates_get() -> None:
@@ -209,9 +234,9 @@ BAD_DESIGNS = [
         DC_FAST + "[demand.inbound]\ndesigns = []\n",
         r"^demand\.inbound\.designs: no station design serves inbound",
     ),
-    (  # the default designs are named after optimize.capacity.types (here DC only)
+    (  # the default's one design is the programme's
         '[demand.residents]\ndesigns = ["AC"]\n',
-        r"^demand\.residents\.designs\[0\]: unknown design 'AC'.*known: DC",
+        r"^demand\.residents\.designs\[0\]: unknown design 'AC'.*known: programme",
     ),
     (
         DC_FAST + AC_POSTS.replace('["residents"]', '["residents", "taxis"]'),
@@ -349,7 +374,7 @@ def test_port_hours_depend_on_the_session_only_through_a_mean_wait() -> None:
 
 @pytest.mark.parametrize("mean_wait_min", [None, 2.0])
 def test_default_designs_are_the_old_station_types(mean_wait_min: float | None) -> None:
-    sc = load_scenario(MIXED)
+    sc = legacy()
     if mean_wait_min is not None:
         sc = sc.with_overrides({"optimize.capacity.max_mean_wait_min": mean_wait_min})
     segs = resolve_segments(sc)

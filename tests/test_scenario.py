@@ -242,16 +242,18 @@ def test_a_variant_changes_its_base_key_by_key(tmp_path: Path) -> None:
     assert variant.demand == full.demand and variant.costs == full.costs
 
 
-def test_the_shipped_mixed_scenario_is_the_programme_with_ac_posts() -> None:
+def test_the_shipped_mixed_scenario_is_the_programme_with_more_designs() -> None:
     programme = load_scenario(settings.DEFAULT_SCENARIO)
     mixed = load_scenario(settings.DEFAULT_SCENARIO.parent / "almaty-mixed.toml")
-    assert programme.optimize.capacity.types == ["DC"]
-    assert mixed.optimize.capacity.types == ["AC", "DC"]
+    assert programme.design_names() == ["programme"]
+    assert mixed.design_names() == ["ac-pair", "programme", "fast-hub"]
+    # the programme's design is the same in both
+    assert mixed.optimize.designs[1] == programme.optimize.designs[0]
     same = mixed.with_overrides(
         {
             "name": "almaty",
             "description": programme.description,
-            "optimize.capacity.types": ["DC"],
+            "optimize.designs": [programme.optimize.designs[0].model_dump(exclude_none=True)],
         }
     )
     assert same.model_dump() == programme.model_dump()

@@ -131,7 +131,7 @@ def _staged_model(request: Request, demands: list[Demand], staging: StagingConfi
         [
             request
             if d is request.demand
-            else Request.from_run(request.inputs, d, oc, station_cost=cost)
+            else Request.from_run(request.inputs, d, oc, station_cost=cost, designs=request.designs)
             for d in demands
         ],
         sizes=[s.p for s in stages],

@@ -32,6 +32,7 @@ def greedy_plan(
             break
     if stop_at is not None:
         g.upgrade_to(stop_at)
+    g.hold_equity()
     return g.plan
 
 
@@ -149,6 +150,28 @@ class _Greedy:
             if cand[j] >= 0 and (best is None or cand[j] > best[0]):
                 best = (float(cand[j]), j, t)
         return None if best is None else (best[1], best[2])
+
+    def hold_equity(self) -> None:
+        """Meet ``class_equity``: no class's served share above the least one's over
+        the equity fraction (then every class has at least that fraction of the
+        overall share), by serving less of the classes above it, the same share of
+        each of their points (the plan stays feasible: loads only fall)."""
+        m = self.model
+        if m.class_equity <= 0:
+            return
+        total = m.class_total
+        served = m.demand.sum(axis=1) - self.left.sum(axis=1)
+        share = np.divide(served, total, out=np.zeros(len(total)), where=total > 0)
+        live = total > 0
+        if not live.any():
+            return
+        cap = share[live].min() / m.class_equity
+        for c in np.flatnonzero(live & (share > cap + 1e-12)).tolist():
+            f = cap / share[c]
+            xs = self.plan["x"][c]
+            for key in xs:
+                xs[key] *= f
+            self.left[c] = m.demand[c] - f * (m.demand[c] - self.left[c])
 
     def upgrade_to(self, stop_at: float) -> None:
         """Short of ``stop_at`` with no site left to open: move new stations to a

@@ -20,7 +20,7 @@ import pulp
 
 from siting import settings
 from siting._clock import time_left
-from siting.errors import InfeasibleError
+from siting.errors import InfeasibleError, TimeLimitError
 from siting.optimize import _solvers
 from siting.optimize.capacitated import _rows
 from siting.optimize.capacitated._large import solve_large
@@ -59,7 +59,20 @@ def solve_direct(
     build_s = time.perf_counter() - t0
     # the time limit covers building the model too
     limit = time_left(options.time_limit, build_s)
-    info = _solvers.run(prob, options.but(time_limit=limit, gap=solve_gap))
+    try:
+        info = _solvers.run(prob, options.but(time_limit=limit, gap=solve_gap))
+    except TimeLimitError:
+        # stopped before it found a plan: the warm start is one, if it meets every row
+        if not start_is_a_plan(model, start0):
+            raise
+        _rows.warm(model, y, assign, start0)
+        seconds = time.perf_counter() - t0 - build_s
+        info = _solvers.SolveInfo(
+            "feasible", greedy_served, None, None, options.solver, seconds, tol, "time limit"
+        )
+        model.last_secondary = None
+        why = "time limit: the warm start (greedy), not improved"
+        return read_result(model, y, assign, info, "feasible", why, seconds, build_s, greedy_served)
     if info.status == "infeasible":
         raise InfeasibleError(model.explain_infeasible(f"capacitated coverage (p={model.p})"))
     status, stopped = info.status, info.stopped_by
@@ -90,6 +103,19 @@ def solve_direct(
     return read_result(
         model, y, assign, info, status, stopped, info.seconds, build_s, greedy_served
     )
+
+
+def start_is_a_plan(model: CapacitatedCoverage, start: dict[str, Any]) -> bool:
+    """Whether a warm start (:meth:`~CapacitatedCoverage.greedy`'s form) is a whole
+    plan: ``p`` stations (with a budget, at most), each class's minimum share met."""
+    n = len(start["types"])
+    if n > model.p or (model.budget is None and n != model.p):
+        return False
+    for c, xs in enumerate(start["x"]):
+        got = sum(model.demand[c, i] * x for (i, _), x in xs.items())
+        if got < model.min_share[c] * model.class_total[c] - 1e-6:
+            return False
+    return True
 
 
 def served_value(model: CapacitatedCoverage, assign: dict[str, Any]) -> float:
