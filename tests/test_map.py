@@ -52,6 +52,10 @@ def test_small_map_in_headless_chromium(small_run) -> None:  # type: ignore[no-u
         "Demand: residents",
         "Demand: inbound",
         "Demand: taxis",
+        # each segment's sessions the plan leaves unserved
+        "Unserved: residents (sessions/day)",
+        "Unserved: inbound (sessions/day)",
+        "Unserved: taxis (sessions/day)",
         "Served areas (within 3 min)",
         *by_type,
         "Existing stations (1)",

@@ -49,11 +49,47 @@ from siting.optimize.result import SolveResult
 
 
 class CapacitatedCoverage(_SideConstraints):
-    r"""Capacitated coverage with AC and DC stations: serve the most demand within reach.
+    r"""Capacitated coverage with station designs: serve the most demand within reach.
 
-    Each open site is an AC or a DC station with a daily capacity (from the queueing
-    model, :mod:`siting.queueing`). AC demand may charge at either type, DC demand
-    (taxis) only at DC stations, and only at sites within the threshold:
+    **With designs and demand classes** (:meth:`from_designs`): demand class *c* (a
+    user group) has :math:`d_{ci}` sessions/day at point *i* and may charge at the
+    sites :math:`N^c_i` within its own reach, at the designs :math:`T_c` that serve
+    it; design *t* offers :math:`H_t` units a day (port-hours) and a session of class
+    *c* takes :math:`h_{ct}` of them (hours at a port); site *j* costs
+    :math:`c_t + e_j` as design *t* (its own cost :math:`e_j`; existing sites 0):
+
+    .. math::
+
+        \max \sum_c w_c \sum_i \sum_{j \in N^c_i} d_{ci} x_{cij}
+        \quad\text{s.t.}\quad
+        \sum_{j \in N^c_i} x_{cij} \le 1,\qquad
+        \sum_t y_{tj} \le 1,\qquad \sum_{j,t} y_{tj} = p,
+
+    .. math::
+
+        \sum_i d_{ci} x_{cij} = \sum_{t \in T_c} L_{ctj},\qquad
+        \sum_c h_{ct} L_{ctj} \le H_t\, y_{tj}\;\; \forall t, j,\qquad
+        \sum_{i,j} d_{ci} x_{cij} \ge m_c D_c,
+
+    .. math::
+
+        \sum_{i,j} d_{ci} x_{cij} \ge \epsilon \frac{D_c}{D}
+        \sum_{k,i,j} d_{ki} x_{kij}
+        \quad\text{(equity across classes, } \epsilon\text{ = class_equity)},
+
+    with binary :math:`y` (a design *t* only where it may stand), :math:`x, L \ge 0`,
+    :math:`D_c` class *c*'s whole demand, :math:`m_c` its minimum share and
+    :math:`w_c` its weight. Where every class's session takes the same units at every
+    design of a site, the split :math:`L` is not needed: aggregated rows (the units of
+    all the load within the open design's capacity; the load of the classes a subset
+    of designs serves within that subset's capacity) are exact with one design per
+    site. The legacy form below is the special case of two classes (AC and DC
+    demand), two designs and sessions of one unit each.
+
+    **Legacy form** (the constructor): each open site is an AC or a DC station with a
+    daily capacity (from the queueing model, :mod:`siting.queueing`). AC demand may
+    charge at either type, DC demand (taxis) only at DC stations, and only at sites
+    within the threshold:
 
     .. math::
 

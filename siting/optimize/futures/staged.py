@@ -6,6 +6,8 @@ stage by stage costs each stage against planning it alone (its regret).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -174,6 +176,29 @@ class StagedPlan:
         )
         return prob, ys, assigns, served
 
+    def start(self) -> list[dict[str, Any]]:
+        """A nested warm start: each stage's greedy plan keeping the stations (and
+        designs) of the stage before."""
+        out: list[dict[str, Any]] = []
+        kept: dict[int, str] = {}
+        for model in self.models:
+            m = model
+            if kept:
+                m = copy.copy(model)
+                m.fixed = np.union1d(model.fixed, np.fromiter(kept, dtype=np.int64))
+                m.fixed_set = set(m.fixed.tolist())
+                m.site_design = {
+                    **model.site_design,
+                    **{
+                        j: dataclasses.replace(model.design_at(j, t), sites=frozenset([j]))
+                        for j, t in kept.items()
+                    },
+                }
+            plan = m.greedy()
+            kept = dict(plan["types"])
+            out.append(plan)
+        return out
+
     def solve(
         self,
         solver: str | SolveOptions | None = None,
@@ -188,6 +213,8 @@ class StagedPlan:
         o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
         t0 = time.perf_counter()
         prob, ys, assigns, _ = self.build()
+        for model, y, assign, start in zip(self.models, ys, assigns, self.start(), strict=True):
+            _rows.warm(model, y, assign, start)
         left = time_left(o.time_limit, time.perf_counter() - t0)
         info = _solvers.run(prob, o.but(time_limit=left))
         if info.status == "infeasible" or info.objective is None:
