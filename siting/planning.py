@@ -333,6 +333,10 @@ def _minimum_key(model: MinimumPlan, options: SolveOptions, limit: float) -> str
     """The cache key of a minimum plan: its instance, the solver options and ``limit``."""
     nb = model.neighbours
     parts = [nb.indptr, nb.indices, model.ac, model.dc, model.fixed]
+    if model.base is not None:  # with designs: every class's demand, reach, site costs
+        b = model.base
+        parts += [b.demand, b.site_cost, b.min_share, np.array([b.class_equity])]
+        parts += [a for m in b.class_nb for a in (m.indptr, m.indices)]
     digests = [array_digest(a) for a in parts]
     return hash_key(
         "minimum",
@@ -343,6 +347,8 @@ def _minimum_key(model: MinimumPlan, options: SolveOptions, limit: float) -> str
         sorted((model.capacity or {}).items()),
         sorted(model.station_cost.items()),
         sorted(model.site_capacity.items()),
+        None if model.base is None else sorted(map(repr, model.base.designs.values())),
+        None if model.base is None else sorted(map(repr, model.base.site_design.values())),
         options.solver,
         options.gap,
         limit,

@@ -20,6 +20,7 @@ client when one is given (the sweep's machinery), else one after another.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -99,8 +100,8 @@ def _own(
     """A future's own best plan: stations, their types, the solve's status and the
     share of the future's demand it serves."""
     res = model.solve(options)
-    total = float(model.ac.sum() + model.dc.sum())
-    share = float(res.objective) / total if total > 0 else 1.0
+    total = float(model.demand.sum())
+    share = float(res.extra["served_by_class"].sum()) / total if total > 0 else 1.0
     return res.selected, np.asarray(res.extra["types"]), res.status, share
 
 
@@ -151,6 +152,7 @@ def futures_stage(
         [options.solver] * len(pairs),
     )
     matrix = np.array(cross).reshape(len(own), len(models))  # own plan of a, in future b
+    robust = _at_least_own(robust, own, matrix, fc.criterion, [name for name, _ in futures])
     plan_types = np.asarray(plan.extra.get("types", ["AC"] * len(plan.selected)))
     run_shares = [plan_share(m, plan.selected, plan_types, solver=options.solver) for m in models]
     sensitivity = _sensitivity(sc, inputs, need, plan, plan_types, max_dc, own_options, pmap)
@@ -185,6 +187,39 @@ def futures_stage(
     }
 
 
+def _at_least_own(
+    robust: RobustResult,
+    own: list[tuple[np.ndarray, np.ndarray, str, float]],
+    matrix: np.ndarray,
+    criterion: str,
+    names: list[str],
+) -> RobustResult:
+    """The robust plan, or a future's own plan where that one does better by the
+    criterion (a robust solve stopped by its time limit may): every own plan is a plan
+    of the robust model, so the better one is taken, and said so."""
+    if criterion not in ("worst", "mean") or not len(own):
+        return robust
+    value = matrix.min(axis=1) if criterion == "worst" else matrix.mean(axis=1)
+    a = int(np.argmax(value))
+    if value[a] <= robust.objective + 1e-9:
+        return robust
+    why = f"{names[a]}'s own plan does better than the integer program's plan"
+    stopped = f"{robust.stopped_by}; {why}" if robust.stopped_by else why
+    gap = None
+    if robust.bound is not None and value[a] > 0:
+        gap = max(0.0, (robust.bound - float(value[a])) / float(value[a]))
+    return dataclasses.replace(
+        robust,
+        selected=own[a][0],
+        types=own[a][1],
+        shares=matrix[a].copy(),
+        objective=float(value[a]),
+        gap=gap,
+        status="feasible",
+        stopped_by=stopped,
+    )
+
+
 def _future_rows(
     futures: list[tuple[str, dict[str, Any]]],
     models: list[CapacitatedCoverage],
@@ -202,7 +237,7 @@ def _future_rows(
             {
                 "future": name,
                 **{f"set:{key}": v for key, v in ov.items()},
-                "demand_sessions_day": round(float(models[k].ac.sum() + models[k].dc.sum()), 3),
+                "demand_sessions_day": round(float(models[k].demand.sum()), 3),
                 "robust_share": round(float(robust.shares[k]), 6),
                 "own_share": round(float(matrix[k, k]), 6),
                 "own_status": own[k][2],
@@ -256,7 +291,7 @@ def _sensitivity(
                 "assumption": key,
                 "end": end,
                 "value": value,
-                "demand_sessions_day": round(float(model.ac.sum() + model.dc.sum()), 3),
+                "demand_sessions_day": round(float(model.demand.sum()), 3),
                 "plan_share": round(
                     plan_share(model, plan.selected, plan_types, solver=options.solver), 6
                 ),

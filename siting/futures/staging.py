@@ -155,7 +155,7 @@ def _stage_row(
     is_open = np.zeros(model.neighbours.shape[1])
     is_open[stage.selected] = 1.0
     hit = (model.neighbours @ is_open) > 0
-    weight = model.ac + model.dc
+    weight = model.weights
     return {
         "year": cfg.year,
         "preset": preset,
