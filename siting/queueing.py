@@ -213,12 +213,14 @@ def port_hours_capacity(
         A figure out of range (see :func:`max_arrival_rate`), or ``peak_hour_share``
         not in (0, 1].
     """
-    if not 0.0 < peak_hour_share <= 1.0:
-        raise InputError(f"peak_hour_share: expected a share in (0, 1], got {peak_hour_share}")
-    lam = max_arrival_rate(
-        ports, service_h, max_wait_prob=max_wait_prob, max_mean_wait_h=max_mean_wait_h
+    sessions = daily_capacity(
+        ports,
+        service_h,
+        peak_hour_share,
+        max_wait_prob=max_wait_prob,
+        max_mean_wait_h=max_mean_wait_h,
     )
-    return lam * service_h / peak_hour_share
+    return sessions * service_h
 
 
 def station_capacity(

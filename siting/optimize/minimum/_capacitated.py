@@ -143,11 +143,8 @@ def most_served(
         site_capacity={j: kv for j, kv in plan.site_capacity.items() if kv[0] == cap},
     )
     prob, _, assign = everything.build()
-    for v in prob.variables():
-        v.cat = pulp.LpContinuous
-    info = _solvers.run(prob, SolveOptions(solver, time_limit))
-    if info.status != "optimal":
-        log.info("minimum plan: the LP of the most served stopped (%s)", info.stopped_by)
+    value = _relaxed_value(prob, solver, time_limit)
+    if value is None:
         return None, None
     start = {
         "types": {j: model.site_types(j)[-1] for j in range(n_s)},
@@ -155,7 +152,19 @@ def most_served(
             {k: min(1.0, max(0.0, x.varValue or 0.0)) for k, x in xs.items()} for xs in assign["x"]
         ],
     }
-    return float(info.objective), start
+    return value, start
+
+
+def _relaxed_value(prob: pulp.LpProblem, solver: str, time_limit: float | None) -> float | None:
+    """The optimum of ``prob`` with every variable continuous; None when the LP is
+    not solved within ``time_limit`` (then nothing is known of it)."""
+    for v in prob.variables():
+        v.cat = pulp.LpContinuous
+    info = _solvers.run(prob, SolveOptions(solver, time_limit))
+    if info.status != "optimal":
+        log.info("minimum plan: the LP of the most served stopped (%s)", info.stopped_by)
+        return None
+    return float(info.objective)
 
 
 def _every_candidate(model: CapacitatedCoverage, fixed: np.ndarray) -> CapacitatedCoverage:
@@ -183,10 +192,4 @@ def _most_by_lp(
     everything = _every_candidate(model, np.arange(n_s))
     everything.class_weight = np.ones_like(model.class_weight)
     prob, _, _ = everything.build()
-    for v in prob.variables():
-        v.cat = pulp.LpContinuous
-    info = _solvers.run(prob, SolveOptions(solver, time_limit))
-    if info.status != "optimal":
-        log.info("minimum plan: the LP of the most served stopped (%s)", info.stopped_by)
-        return None, None
-    return float(info.objective), None
+    return _relaxed_value(prob, solver, time_limit), None
