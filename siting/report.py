@@ -54,7 +54,7 @@ def site_table(run: RunResult) -> gpd.GeoDataFrame:
     """The chosen stations as written to ``sites.csv`` (plus geometry)."""
     sites = run.sites.copy()
     sites["status"] = sites["existing"].map({True: "existing", False: "new"})
-    extra_cols = [c for c in ("phase",) if c in sites.columns]
+    extra_cols = [c for c in ("design", "phase") if c in sites.columns]
     sites = sites[[*SITE_COLUMNS, *extra_cols, "geometry"]]
     for col in ("sessions_served", "capacity_sessions", "utilisation", "area_sessions"):
         sites[col] = sites[col].round(4)

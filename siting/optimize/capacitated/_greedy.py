@@ -13,7 +13,11 @@ if TYPE_CHECKING:
 
 
 def greedy_plan(
-    model: CapacitatedCoverage, *, stop_at: float | None = None, per_cost: bool = False
+    model: CapacitatedCoverage,
+    *,
+    stop_at: float | None = None,
+    per_cost: bool = False,
+    hold_equity: bool = False,
 ) -> dict[str, Any]:
     """The greedy plan of ``model``: see :meth:`CapacitatedCoverage.greedy`."""
     g = _Greedy(model)
@@ -32,7 +36,8 @@ def greedy_plan(
             break
     if stop_at is not None:
         g.upgrade_to(stop_at)
-    g.hold_equity()
+    if hold_equity:
+        g.hold_equity()
     return g.plan
 
 

@@ -63,6 +63,9 @@ def solve_direct(
         info = _solvers.run(prob, options.but(time_limit=limit, gap=solve_gap))
     except TimeLimitError:
         # stopped before it found a plan: the warm start is one, if it meets every row
+        if start is None and model.class_equity > 0:
+            start0 = model.greedy(hold_equity=True)
+            greedy_served = model.plan_served(start0)
         if not start_is_a_plan(model, start0):
             raise
         _rows.warm(model, y, assign, start0)
@@ -111,10 +114,15 @@ def start_is_a_plan(model: CapacitatedCoverage, start: dict[str, Any]) -> bool:
     n = len(start["types"])
     if n > model.p or (model.budget is None and n != model.p):
         return False
-    for c, xs in enumerate(start["x"]):
-        got = sum(model.demand[c, i] * x for (i, _), x in xs.items())
-        if got < model.min_share[c] * model.class_total[c] - 1e-6:
-            return False
+    got = np.array(
+        [sum(model.demand[c, i] * x for (i, _), x in xs.items()) for c, xs in enumerate(start["x"])]
+    )
+    if np.any(got < model.min_share * model.class_total - 1e-6):
+        return False
+    total = float(model.class_total.sum())
+    if model.class_equity > 0 and total > 0:
+        floor = model.class_equity * model.class_total / total * got.sum()
+        return bool(np.all(got >= floor - 1e-6))
     return True
 
 

@@ -194,7 +194,7 @@ class StagedPlan:
                         for j, t in kept.items()
                     },
                 }
-            plan = m.greedy()
+            plan = m.greedy(hold_equity=True)
             kept = dict(plan["types"])
             out.append(plan)
         return out
