@@ -243,3 +243,27 @@ def test_a_solve_stopped_before_any_plan_returns_the_warm_start(
     held = model_of(cost, demand, [3.0, 4.0, 7.0], 2, min_share=[1.0, 1.0, 1.0])
     with pytest.raises(TimeLimitError):
         held.solve("highs", time_limit=0.01)
+
+
+def test_each_class_reads_the_drive_times_of_its_own_pairs() -> None:
+    import scipy.sparse as sp
+
+    from siting.optimize.capacitated._rows import class_times
+
+    rng = np.random.default_rng(0)
+    cost = rng.uniform(0.5, 10.0, (30, 12))
+
+    class Times:
+        matrix = sp.csr_array(np.where(cost <= 8.0, cost, 0.0))
+        cutoff_s = 10.0
+
+        def neighbours(self, threshold_s: float) -> sp.csr_array:
+            return sp.csr_array(self.matrix <= threshold_s)
+
+    model = CapacitatedCoverage.from_design_times(
+        Times(), rng.random((2, 30)), [Design("d", 5.0, (1.0, 2.0))], 3, thresholds_s=[4.0, 8.0]
+    )
+    for c in range(2):
+        cnb = model.class_nb[c]
+        rows = np.repeat(np.arange(30), np.diff(cnb.indptr))
+        assert np.allclose(class_times(model, c), cost[rows, cnb.indices])

@@ -118,19 +118,20 @@ def assignment_rows(
     weighted: list[tuple[pulp.LpVariable, float]] = []
     access: list[tuple[pulp.LpVariable, float]] = []
     assign: dict[str, Any] = {"x": [{} for _ in range(n_c)]}
-    time_of = _time_lookup(model)
     served: dict[int, list[tuple[pulp.LpVariable, float]]] = {}
     by_class: list[list[tuple[pulp.LpVariable, float]]] = []
     for c in range(n_c):
         cnb, dem, w = model.class_nb[c], model.demand[c], float(model.class_weight[c])
         mine: list[tuple[pulp.LpVariable, float]] = []
+        times = class_times(model, c)
         for i in np.flatnonzero((dem > 0) & (np.diff(cnb.indptr) > 0)).tolist():
-            js = [j for j in cnb.indices[cnb.indptr[i] : cnb.indptr[i + 1]].tolist() if can[c, j]]
-            if not js:
+            lo, hi = cnb.indptr[i], cnb.indptr[i + 1]
+            pairs = [(j, k) for k, j in enumerate(cnb.indices[lo:hi].tolist(), lo) if can[c, j]]
+            if not pairs:
                 continue
             amount = float(dem[i])
             xs = []
-            for j in js:
+            for j, k in pairs:
                 x = prob.add_variable(f"x{c}_{i}_{j}", lowBound=0, upBound=1)
                 xs.append(x)
                 assign["x"][c][(i, j)] = x
@@ -139,8 +140,8 @@ def assignment_rows(
                 weighted.append((x, w * amount))
                 mine.append((x, amount))
                 served.setdefault(i, []).append((x, amount))
-                if time_of is not None:
-                    access.append((x, amount * time_of(i, j)))
+                if times is not None:
+                    access.append((x, amount * float(times[k])))
                 if model.link_rows:
                     link = [(x, 1.0)] + [
                         (y[t][j], -1.0)
@@ -257,18 +258,19 @@ def capacity_rows(
             )
 
 
-def _time_lookup(model: CapacitatedCoverage) -> Any:
-    """``time(i, j)`` of a pair of the model's neighbours (None without times)."""
+def class_times(model: CapacitatedCoverage, c: int) -> np.ndarray | None:
+    """Drive times of class ``c``'s pairs, in the order of its stored entries (None
+    without times): its pairs lie within the model's, both sorted by row then site,
+    so one search over their keys finds them."""
     if model.times is None:
         return None
-    nb, times = model.neighbours, model.times
-
-    def time_of(i: int, j: int) -> float:
-        lo, hi = nb.indptr[i], nb.indptr[i + 1]
-        k = lo + int(np.searchsorted(nb.indices[lo:hi], j))
-        return float(times[k])
-
-    return time_of
+    nb, cnb = model.neighbours, model.class_nb[c]
+    if cnb is nb:
+        return model.times
+    n_s = nb.shape[1]
+    key = np.repeat(np.arange(nb.shape[0]), np.diff(nb.indptr)) * n_s + nb.indices
+    mine = np.repeat(np.arange(cnb.shape[0]), np.diff(cnb.indptr)) * n_s + cnb.indices
+    return model.times[np.searchsorted(key, mine)]
 
 
 def secondary_terms(
