@@ -235,14 +235,41 @@ def test_a_solve_stopped_before_any_plan_returns_the_warm_start(
         raise TimeLimitError("HiGHS stopped by its time limit before it found a plan")
 
     monkeypatch.setattr(_solvers, "run", stopped)
-    res = model.solve("highs", time_limit=0.01)
+    res = model.solve("highs", time_limit=5.0)
     assert res.status == "feasible" and "warm start" in (res.stopped_by or "")
     assert sorted(res.selected.tolist()) == sorted(start["types"])
     assert res.objective == pytest.approx(model.plan_served(start))
     # a start short of a minimum share is no plan: the error stands
     held = model_of(cost, demand, [3.0, 4.0, 7.0], 2, min_share=[1.0, 1.0, 1.0])
     with pytest.raises(TimeLimitError):
-        held.solve("highs", time_limit=0.01)
+        held.solve("highs", time_limit=5.0)
+
+
+def test_a_limit_shorter_than_building_the_model_returns_the_warm_start_unbuilt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A time limit that would leave the solver nothing once the model is built: the
+    greedy plan at once, said so, and no solver run; with time enough, the solver."""
+    from siting import settings
+    from siting.optimize import _solvers
+
+    cost, demand, site_cost = instance(2)
+    model = model_of(cost, demand, [3.0, 4.0, 7.0], 2, site_cost=site_cost)
+    start = model.greedy()
+    pairs = sum(int(m.nnz) for m in model.class_nb)
+    monkeypatch.setattr(settings, "BUILD_PAIRS_PER_S", pairs / 2.0)  # 2 s to build
+    runs: list[object] = []
+    real = _solvers.run
+    monkeypatch.setattr(_solvers, "run", lambda *a, **k: runs.append(a) or real(*a, **k))
+    res = model.solve("highs", time_limit=2.0)
+    assert runs == [] and res.status == "feasible"
+    assert "less than building" in (res.stopped_by or "")
+    assert sorted(res.selected.tolist()) == sorted(start["types"])
+    assert res.objective == pytest.approx(model.plan_served(start))
+    assert res.gap is None  # no bound: nothing proven
+    exact = model.solve("highs", time_limit=2.5, gap=0.0)
+    assert len(runs) == 1 and exact.status == "optimal"
+    assert exact.objective >= res.objective - 1e-9
 
 
 def test_each_class_reads_the_drive_times_of_its_own_pairs() -> None:

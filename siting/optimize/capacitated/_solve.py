@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,6 +46,28 @@ def solve_direct(
     tol = options.gap
     start0 = start if start is not None else model.greedy()
     greedy_served = model.plan_served(start0)
+    short = too_short(model, options.time_limit)
+    if short is not None and start is None and model.class_equity > 0:
+        held = model.greedy(hold_equity=True)
+        start0, greedy_served = held, model.plan_served(held)
+    if short is not None and start_is_a_plan(model, start0):
+        # building the model alone would take longer than the solve may: the warm start
+        seconds = time.perf_counter() - t0
+        info = _solvers.SolveInfo(
+            "feasible", greedy_served, None, None, options.solver, seconds, tol, "time limit"
+        )
+        model.last_secondary = None
+        why = (
+            f"time limit: {options.time_limit:.2f} s is less than building the integer "
+            f"program takes (about {short:.1f} s); the warm start (greedy), not improved"
+        )
+        site_type = np.full(model.neighbours.shape[1], "", dtype=object)
+        for j, t in start0["types"].items():
+            site_type[j] = t
+        values = (((k, i, j), x) for k, xs in enumerate(start0["x"]) for (i, j), x in xs.items())
+        return plan_result(
+            model, site_type, values, info, "feasible", why, seconds, 0.0, greedy_served
+        )
     weight, slack = None, 0.0
     solve_gap = tol
     if model.secondary:
@@ -126,6 +149,17 @@ def start_is_a_plan(model: CapacitatedCoverage, start: dict[str, Any]) -> bool:
     return True
 
 
+def too_short(model: CapacitatedCoverage, time_limit: float | None) -> float | None:
+    """The seconds building and reading the integer program is expected to take
+    (:data:`siting.settings.BUILD_PAIRS_PER_S`) when ``time_limit`` leaves the solver
+    no more than :data:`siting.settings.MIN_SOLVE_S` after it; else None."""
+    if time_limit is None:
+        return None
+    pairs = sum(int(m.nnz) for m in model.class_nb)
+    need = pairs / settings.BUILD_PAIRS_PER_S
+    return need if time_limit < need + settings.MIN_SOLVE_S else None
+
+
 def served_value(model: CapacitatedCoverage, assign: dict[str, Any]) -> float:
     """Sessions per day the solver's assignment serves (weighted by class)."""
     return float(
@@ -168,20 +202,53 @@ def read_result(
     exact_p: bool = True,
 ) -> SolveResult:
     """Read the plan and its one assignment of demand to stations."""
+    site_type = _rows.chosen_types(y, model.neighbours.shape[1])
+    values = (
+        ((k, i, j), x.varValue or 0.0)
+        for k, xs in enumerate(assign["x"])
+        for (i, j), x in xs.items()
+    )
+    return plan_result(
+        model,
+        site_type,
+        values,
+        info,
+        status,
+        stopped,
+        seconds,
+        build_s,
+        greedy_served,
+        exact_p=exact_p,
+    )
+
+
+def plan_result(
+    model: CapacitatedCoverage,
+    site_type: np.ndarray,
+    values: Iterable[tuple[tuple[int, int, int], float]],
+    info: _solvers.SolveInfo,
+    status: str,
+    stopped: str | None,
+    seconds: float,
+    build_s: float,
+    greedy_served: float,
+    *,
+    exact_p: bool = True,
+) -> SolveResult:
+    """The result of a plan: each site's design (``""``: closed) and the share of each
+    (class, point, site) pair assigned."""
     n_d, n_s = model.neighbours.shape
-    site_type = _rows.chosen_types(y, n_s)
     selected = np.flatnonzero(site_type != "")
     pos = np.full(n_s, -1, dtype=np.int64)
     pos[selected] = np.arange(len(selected))
     rows, cols, vals, kinds = [], [], [], []
-    for k, xs in enumerate(assign["x"]):
-        for (i, j), x in xs.items():
-            val = max(0.0, x.varValue or 0.0) * model.demand[k, i]
-            if val > 1e-9 and pos[j] >= 0:
-                rows.append(i)
-                cols.append(int(pos[j]))
-                vals.append(val)
-                kinds.append(k)
+    for (k, i, j), share in values:
+        val = max(0.0, share) * model.demand[k, i]
+        if val > 1e-9 and pos[j] >= 0:
+            rows.append(i)
+            cols.append(int(pos[j]))
+            vals.append(val)
+            kinds.append(k)
     r, c, v = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(vals)
     cls = np.array(kinds, dtype=np.int64).reshape(-1)
     types = site_type[selected].astype(str)
