@@ -77,6 +77,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting.demand",
     ),
     (
+        "siting._solve_cache",
         "siting._request_designs",
         "siting.request",
         "siting.frontier",

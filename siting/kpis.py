@@ -394,6 +394,7 @@ def run_figures(
             "solve_s": round(result.solve_s, 3),
             "time_limit_s": oc.time_limit_s,
             "secondary": result.extra.get("secondary") or result.extra.get("tie_break"),
+            "cached": bool(result.extra.get("cached", False)),
         },
         "network": graph_stats(inputs.graph),
         "travel": {"pairs_within_cutoff": int(tt.matrix.nnz), "cutoff_min": sc.travel.cutoff_min},

@@ -21,6 +21,7 @@ import numpy as np
 from siting import _cache, _threads, settings
 from siting._clock import StageClock
 from siting._io import array_digest, hash_key
+from siting._solve_cache import solved
 from siting.demand import Demand, demand_stage
 from siting.errors import InfeasibleError, InputError, SolverError
 from siting.frontier import budget_steps, choose, cost_frontier, frontier_steps
@@ -34,7 +35,7 @@ from siting.scenario import Scenario
 log = logging.getLogger(__name__)
 
 #: Bump when the cached minimum-plan rows change in content or layout.
-_MINIMUM_CACHE_FORMAT = 2
+_MINIMUM_CACHE_FORMAT = 3
 
 
 def planning_stage(
@@ -59,7 +60,7 @@ def planning_stage(
     # the minimum plans need nothing from the plan: solved beside it
     with _threads.pool(1, "minimum") as beside:
         job = beside.submit(minimum_plans, requests, cache_root=cache_root, deadline=deadline)
-        decision = decide(request, deadline=deadline)
+        decision = decide(request, deadline=deadline, cache_root=cache_root)
         if oc.staging is not None:  # stages on growing demand, after the plan
             decision.staging = staged_plan(sc, inputs, need, deadline=deadline, request=request)
         decision.minimum = job.result()
@@ -67,13 +68,16 @@ def planning_stage(
     return decision
 
 
-def decide(request: Request, *, deadline: float | None = None) -> Decision:
+def decide(
+    request: Request, *, deadline: float | None = None, cache_root: Path | None = None
+) -> Decision:
     """Solve the scenario's optimisation request (see the module docstring).
 
     The model is the one ``optimize.model`` names, built by ``request`` (see
     :meth:`siting.request.Request.model`). Every solve ends by ``deadline``
     (``time.perf_counter()``; by default ``optimize.time_limit_s`` from now, see
-    :class:`siting._clock.StageClock`).
+    :class:`siting._clock.StageClock`). With ``cache_root`` a model proven optimal
+    before is read, not solved again (see :mod:`siting._solve_cache`).
     """
     oc = request.optimize_config
     # before any solve: a plan larger than the candidates fails whatever the time limit
@@ -87,7 +91,7 @@ def decide(request: Request, *, deadline: float | None = None) -> Decision:
         deadline = request.deadline()
     # independent solves (frontier points, curve sizes) run side by side
     with _threads.pool(settings.PARALLEL_SOLVES, "solve") as pool:
-        decision = _decide(request, pool, capacity, site_cap, deadline)
+        decision = _decide(request, pool, capacity, site_cap, deadline, cache_root)
     decision.designs = _design_table(request)
     return decision
 
@@ -124,6 +128,7 @@ def _decide(
     capacity: dict[str, float],
     site_cap: dict[int, tuple[str, float]],
     deadline: float | None,
+    cache_root: Path | None = None,
 ) -> Decision:
     """The plan, its frontier, curve sizes and phases (see :func:`decide`).
 
@@ -156,7 +161,8 @@ def _decide(
     tie = "cost" if oc.secondary else False
 
     def solve(model: PlanModel, *, last: bool = False) -> SolveResult:
-        return model.solve(options.but(time_limit=clock.limit(last=last)))
+        given = options.but(time_limit=clock.limit(last=last))
+        return solved(model, given, cache_root=cache_root)
 
     def curve_point(p: int) -> SolveResult:
         return solve(request.model(p=p, budget=budget, secondary=tie))
@@ -272,7 +278,8 @@ def _minimum_row(
     model: MinimumPlan, preset: str, request: Request, clock: StageClock, limit: float
 ) -> tuple[dict[str, Any], bool]:
     """Solve one minimum plan within ``limit`` seconds and by the end of ``clock``: its
-    row, and whether the stage's deadline cut the solve short (or left it no time)."""
+    row, and whether it must not be cached (the stage's deadline cut the solve short
+    or left it no time, or it found no plan)."""
     row: dict[str, Any] = {
         "preset": preset,
         "target_share": model.target,
@@ -295,9 +302,10 @@ def _minimum_row(
     except InfeasibleError as exc:
         row.update(status="infeasible", explanation=str(exc))
         return row, False
-    except SolverError as exc:  # no plan found in the time the stage had left for it
+    except SolverError as exc:  # no plan found in the time it had: never cached, as
+        # another machine (or this one less loaded) may find one in the same time
         row.update(status="not solved", explanation=f"minimum plan: {exc}")
-        return row, given is not None and given < limit - 1e-9
+        return row, True
     x = res.extra
     types = np.asarray(x.get("chargers", x.get("types", [])))
     row.update(

@@ -10,10 +10,11 @@ Only the first group below can be changed in a scenario file:
   their thresholds and time shares (``CAPACITATED_DIRECT_PAIRS``, ``PARALLEL_SOLVES``,
   ``HIGHS_THREADS`` (used when ``optimize.threads`` is not given), the ``COVER_*``,
   ``PMEDIAN_*`` and ``SECONDARY_*`` constants, ``FUTURES_SOLVE_LIMIT_S``,
-  ``STAGE_RESERVE``, ``MIN_SOLVE_S``, ``HIGHS_MIN_S``, ``BUILD_PAIRS_PER_S``,
-  ``MINIMUM_TIME_LIMIT_S``, ``CANDIDATES_PER_STATION``), the OSM tables
-  (``DRIVE_HIGHWAYS``, ``DRIVE_EXCLUDE``, ``CANDIDATE_TAGS``, ``GRID_KIND``), ``NEIGHBOURS``,
-  ``MAX_PORT_KW`` and ``CRASH_LOGS_KEPT``. The code reads them when it runs, so a
+  ``STAGE_RESERVE``, ``MIN_SOLVE_S``, ``HIGHS_MIN_S``, ``HIGHS_LP_SOLVER``,
+  ``BUILD_PAIRS_PER_S``, ``MINIMUM_MIP_LP``, ``MINIMUM_TIME_LIMIT_S``,
+  ``CANDIDATES_PER_STATION``), the OSM tables (``DRIVE_HIGHWAYS``, ``DRIVE_EXCLUDE``,
+  ``CANDIDATE_TAGS``, ``GRID_KIND``), ``NEIGHBOURS``, ``MAX_PORT_KW`` and
+  ``CRASH_LOGS_KEPT``. The code reads them when it runs, so a
   Python user can change one by assigning it (``siting.settings.PARALLEL_SOLVES = 1``)
   before a run, in the process that runs it (a sweep's Dask workers are other
   processes). The caches are not keyed on them: after changing an OSM table, run with
@@ -106,12 +107,23 @@ STAGE_RESERVE = 0.1
 MIN_SOLVE_S = 0.25
 HIGHS_MIN_S = 0.05
 
+#: HiGHS's method for linear programs (no integer variables): its interior point
+#: method. The LP of the most any plan serves on Almaty (72,000 variables, one row per
+#: user group over all of them) took 21 s by simplex and 1.4 s by "ipm" (crossover on).
+HIGHS_LP_SOLVER = "ipm"
+
 #: Assignment pairs PuLP turns into a capacitated integer program per second, building
 #: it, handing it to the solver and reading it back (about 20,000 on the 2-core
 #: machine, Almaty's mixed designs: 28,400 pairs in 1.4 s). A solve whose time limit
 #: would leave the solver less than ``MIN_SOLVE_S`` after that returns its warm start
 #: at once, said so, instead of overrunning its limit to build a model it cannot solve.
 BUILD_PAIRS_PER_S = 20_000.0
+
+#: HiGHS's method for the root LP of a capacitated minimum plan solved within a time
+#: limit (see ``SolveOptions.mip_lp``). On Almaty's 90 % plan with the programme's
+#: design, the simplex root LP ran 21 s past a 5 s limit; by "ipm" the limit held (the
+#: greedy start, 6.58 bn KZT, 3.0 % gap at 30 s; simplex: 6.47 bn, 1.4 %, in 25 s).
+MINIMUM_MIP_LP = "ipm"
 
 #: Time limit of each minimum-plan solve (seconds; the scenario's limit if lower). On
 #: Almaty the 90 % plan stops on it with the greedy warm start (AC upgraded to DC) as its

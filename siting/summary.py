@@ -95,7 +95,12 @@ def summary(kpis: dict[str, Any]) -> str:
             ),
             f"  access time: mean {kpis['mean_access_min']:.1f} min, "
             f"95th percentile {kpis['p95_access_min']:.1f} min",
-            f"  solver: {solver['label']} in {solver['solve_s']:.1f} s",
+            f"  solver: {solver['label']} in {solver['solve_s']:.1f} s"
+            + (
+                " (read from the cache: the same model solved before)"
+                if solver.get("cached")
+                else ""
+            ),
             f"  total {kpis['timings_s']['total']:.1f} s",
         ]
     )

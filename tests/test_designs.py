@@ -173,6 +173,36 @@ def test_minimum_plan_with_site_costs_matches_brute_force(seed: int) -> None:
     assert res.extra["served"] >= need - 1e-6
 
 
+def test_a_minimum_plan_stopped_before_any_plan_returns_its_equity_held_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every class held to the plan's share (``class_equity = 1``): the greedy start
+    grows until, cut back to the equity floor, it still serves the target; HiGHS
+    stopped before a plan of its own returns that start, feasible and said so."""
+    from siting.errors import TimeLimitError
+    from siting.optimize import _solvers
+
+    cost, demand, site_cost = instance(3, n=12, m=8)
+    model = model_of(cost, demand, [3.0, 4.0, 7.0], 1, site_cost=site_cost, class_equity=1.0)
+    minimum = MinimumPlan.from_model(model, 0.5)
+
+    def stopped(prob, options):  # type: ignore[no-untyped-def]
+        if not prob.isMIP():  # the LP of the most served
+            return real(prob, options)
+        assert options.mip_lp == "ipm"  # a root LP that the limit can stop
+        raise TimeLimitError("HiGHS stopped by its time limit before it found a plan")
+
+    real = _solvers.run
+    monkeypatch.setattr(_solvers, "run", stopped)
+    res = minimum.solve("highs", time_limit=30.0)
+    assert res.status == "feasible" and "warm start" in (res.stopped_by or "")
+    x = res.extra
+    assert x["served"] >= x["required"] - 1e-6
+    by_class = x["served_by_class"].sum(axis=1)
+    shares = by_class / model.class_total
+    assert shares.min() >= by_class.sum() / model.class_total.sum() - 1e-9  # equity held
+
+
 def test_min_share_holds_a_class_to_its_standard() -> None:
     cost, demand, _ = instance(3)
     limits = [3.0, 4.0, 7.0]

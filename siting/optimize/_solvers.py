@@ -131,11 +131,14 @@ def _run_highs(prob: pulp.LpProblem, options: SolveOptions) -> SolveInfo:
     import highspy
 
     time_limit, tol, msg = options.time_limit, options.gap, options.msg
+    mip_lp = options.mip_lp
     threads = thread_count(options.threads)
 
     started = time.perf_counter()
     end = None if time_limit is None else started + time_limit
-    solver = _WarmHiGHS(msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads, end=end)
+    solver = _WarmHiGHS(
+        msg=msg, timeLimit=time_limit, gapRel=tol, threads=threads, end=end, mip_lp=mip_lp
+    )
     try:
         prob.solve(solver)
         left = None if end is None else end - time.perf_counter()
@@ -146,7 +149,10 @@ def _run_highs(prob: pulp.LpProblem, options: SolveOptions) -> SolveInfo:
             log.info("HiGHS returned values that are not its plan; solving without the start")
             for v in prob.variables():
                 v.varValue = None
-            prob.solve(_WarmHiGHS(msg=msg, timeLimit=left, gapRel=tol, threads=threads, end=end))
+            again = _WarmHiGHS(
+                msg=msg, timeLimit=left, gapRel=tol, threads=threads, end=end, mip_lp=mip_lp
+            )
+            prob.solve(again)
     except pulp.PulpSolverError as exc:
         raise SolverError(f"HiGHS failed: {exc}") from None
     h = prob.solverModel
@@ -192,9 +198,12 @@ class _WarmHiGHS(pulp.HiGHS):
     so the limit bounds the whole run, not only HiGHS's part of it.
     """
 
-    def __init__(self, *args: Any, end: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, end: float | None = None, mip_lp: str = "choose", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.end = end
+        self.mip_lp = mip_lp
 
     def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP API name)
         import highspy
@@ -202,6 +211,10 @@ class _WarmHiGHS(pulp.HiGHS):
         if self.end is not None:
             left = max(settings.HIGHS_MIN_S, self.end - time.perf_counter())
             lp.solverModel.setOptionValue("time_limit", left)
+        if not lp.isMIP():
+            lp.solverModel.setOptionValue("solver", settings.HIGHS_LP_SOLVER)
+        else:
+            lp.solverModel.setOptionValue("mip_lp_solver", self.mip_lp)
 
         variables = lp.variables()
         if any(v.varValue is not None for v in variables):

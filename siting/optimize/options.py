@@ -30,6 +30,10 @@ class SolveOptions:
         Solver threads, or None for ``siting.settings.HIGHS_THREADS``.
     msg
         Show the solver's log.
+    mip_lp
+        HiGHS's method for the linear programs of an integer program: ``"choose"``
+        (its default, dual simplex) or ``"ipm"`` (interior point: a root LP that a
+        short time limit can stop; the simplex one cannot be). CBC ignores it.
     """
 
     solver: str = "highs"
@@ -37,11 +41,14 @@ class SolveOptions:
     gap: float = 1e-4
     threads: int | None = None
     msg: bool = False
+    mip_lp: str = "choose"
 
     def __post_init__(self) -> None:
         name, tol = check_options(self.solver, self.time_limit, self.gap)
         object.__setattr__(self, "solver", name)
         object.__setattr__(self, "gap", tol)
+        if self.mip_lp not in ("choose", "ipm"):
+            raise InputError(f"mip_lp: expected 'choose' or 'ipm', got {self.mip_lp!r}")
 
     @classmethod
     def of(

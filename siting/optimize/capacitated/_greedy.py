@@ -32,7 +32,7 @@ def greedy_plan(
         if best is None:
             break
         g.open_site(*best)
-        if stop_at is not None and g.served() >= stop_at:
+        if stop_at is not None and g.served(held=hold_equity) >= stop_at:
             break
     if stop_at is not None:
         g.upgrade_to(stop_at)
@@ -95,10 +95,25 @@ class _Greedy:
             out[t] = value
         return out
 
-    def served(self) -> float:
-        """Sessions per day served so far (weighted by class)."""
+    def served(self, *, held: bool = False) -> float:
+        """Sessions per day served so far (weighted by class); ``held``: what is left
+        of it once :meth:`hold_equity` has cut the classes above the equity floor."""
         m = self.model
-        return float(m.class_weight @ (m.demand.sum(axis=1) - self.left.sum(axis=1)))
+        by_class = m.demand.sum(axis=1) - self.left.sum(axis=1)
+        if held:
+            by_class = np.minimum(by_class, self.equity_caps(by_class))
+        return float(m.class_weight @ by_class)
+
+    def equity_caps(self, served: np.ndarray) -> np.ndarray:
+        """The most of each class a plan serving ``served`` (per class) may keep under
+        ``class_equity``: no class's share above the least one's over the fraction."""
+        m = self.model
+        total = m.class_total
+        live = total > 0
+        if m.class_equity <= 0 or not live.any():
+            return np.full(len(served), np.inf)
+        share = np.divide(served, total, out=np.zeros(len(total)), where=live)
+        return share[live].min() / m.class_equity * total
 
     def allocate(self, j: int, t: str, room: float) -> None:
         """``room`` units of site ``j`` (design ``t``) go to the demand still unserved
@@ -162,17 +177,10 @@ class _Greedy:
         overall share), by serving less of the classes above it, the same share of
         each of their points (the plan stays feasible: loads only fall)."""
         m = self.model
-        if m.class_equity <= 0:
-            return
-        total = m.class_total
         served = m.demand.sum(axis=1) - self.left.sum(axis=1)
-        share = np.divide(served, total, out=np.zeros(len(total)), where=total > 0)
-        live = total > 0
-        if not live.any():
-            return
-        cap = share[live].min() / m.class_equity
-        for c in np.flatnonzero(live & (share > cap + 1e-12)).tolist():
-            f = cap / share[c]
+        caps = self.equity_caps(served)
+        for c in np.flatnonzero(served > caps + 1e-12 * np.maximum(caps, 1.0)).tolist():
+            f = caps[c] / served[c]
             xs = self.plan["x"][c]
             for key in xs:
                 xs[key] *= f

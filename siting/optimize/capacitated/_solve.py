@@ -131,11 +131,14 @@ def solve_direct(
     )
 
 
-def start_is_a_plan(model: CapacitatedCoverage, start: dict[str, Any]) -> bool:
+def start_is_a_plan(
+    model: CapacitatedCoverage, start: dict[str, Any], *, exact_p: bool = True
+) -> bool:
     """Whether a warm start (:meth:`~CapacitatedCoverage.greedy`'s form) is a whole
-    plan: ``p`` stations (with a budget, at most), each class's minimum share met."""
+    plan: ``p`` stations (with a budget or not ``exact_p``, at most), each class's
+    minimum share and the equity floor met."""
     n = len(start["types"])
-    if n > model.p or (model.budget is None and n != model.p):
+    if n > model.p or (exact_p and model.budget is None and n != model.p):
         return False
     got = np.array(
         [sum(model.demand[c, i] * x for (i, _), x in xs.items()) for c, xs in enumerate(start["x"])]

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pulp
 
+from siting import settings
 from siting._clock import time_left
-from siting.errors import InfeasibleError
+from siting.errors import InfeasibleError, TimeLimitError
 from siting.optimize import _solvers
-from siting.optimize.capacitated import _merge, _solve
+from siting.optimize.capacitated import _merge, _rows, _solve
 from siting.optimize.capacitated.model import CapacitatedCoverage
 from siting.optimize.options import SolveOptions
 from siting.optimize.result import SolveResult
@@ -52,7 +54,21 @@ def solve_capacitated(plan: MinimumPlan, options: SolveOptions) -> SolveResult:
     start = warm_start(plan, model, required)
     prob, y, assign = model.build(floor=required, mode=plan.objective, start=start)
     build_s = time.perf_counter() - t0
-    info = _solvers.run(prob, options.but(time_limit=time_left(options.time_limit, build_s)))
+    try:
+        limit = time_left(options.time_limit, build_s)
+        # a root LP by simplex can run far past a short limit: IPM's can be stopped
+        mip_lp = options.mip_lp if limit is None else settings.MINIMUM_MIP_LP
+        info = _solvers.run(prob, options.but(time_limit=limit, mip_lp=mip_lp))
+    except TimeLimitError:
+        # stopped before it found a plan: the warm start is one if it serves the target
+        short = model.plan_served(start) < required * (1 - 1e-9)
+        if short or not _solve.start_is_a_plan(model, start, exact_p=False):
+            raise
+        _rows.warm(model, y, assign, start)
+        info = _solvers.SolveInfo(
+            "feasible", math.nan, None, None, options.solver, time.perf_counter() - t0,
+            options.gap, "time limit: the warm start (greedy), not improved",
+        )  # fmt: skip
     if info.status == "infeasible":
         raise InfeasibleError(f"minimum plan: no plan serves {required:,.1f} sessions/day")
     res = _solve.read_result(
@@ -113,8 +129,9 @@ def warm_start(plan: MinimumPlan, model: CapacitatedCoverage, required: float) -
     """The greedy by value per cost, else by value, else everything open (the
     plan of :func:`most_served`), whichever first serves ``required`` (the last
     greedy when the LP did not finish: no start serves it then)."""
+    held = model.class_equity > 0
     for per_cost in dict.fromkeys([plan.objective == "cost", False]):
-        greedy = model.greedy(stop_at=required, per_cost=per_cost)
+        greedy = model.greedy(stop_at=required, per_cost=per_cost, hold_equity=held)
         if model.plan_served(greedy) >= required - 1e-6 * max(1.0, required):
             return greedy
     start: dict[str, Any] | None = plan.most["start"]
