@@ -171,6 +171,11 @@ def test_minimum_plan_with_site_costs_matches_brute_force(seed: int) -> None:
     res = minimum.solve("highs", gap=0.0)
     assert res.extra["cost"] == pytest.approx(best, rel=1e-6, abs=1e-6)
     assert res.extra["served"] >= need - 1e-6
+    # the capacity bound is a bound: no plan serving the target costs less
+    from siting.optimize.minimum._capacitated import capacity_bound
+
+    assert 0.0 < capacity_bound(model, need, "cost") <= best + 1e-9
+    assert res.bound is not None and res.bound <= best * (1 + 1e-5)  # its tie-break aside
 
 
 def test_a_minimum_plan_stopped_before_any_plan_returns_its_equity_held_start(

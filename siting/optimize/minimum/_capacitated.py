@@ -23,6 +23,7 @@ from siting._clock import time_left
 from siting.errors import InfeasibleError, TimeLimitError
 from siting.optimize import _solvers
 from siting.optimize.capacitated import _merge, _rows, _solve
+from siting.optimize.capacitated.design import Design
 from siting.optimize.capacitated.model import CapacitatedCoverage
 from siting.optimize.options import SolveOptions
 from siting.optimize.result import SolveResult
@@ -87,6 +88,10 @@ def solve_capacitated(plan: MinimumPlan, options: SolveOptions) -> SolveResult:
         stations=len(res.selected),
         most_served=most,
     )
+    # the solver's bound, or the capacity bound when that says more (HiGHS stopped
+    # before its root LP says nothing)
+    bounds = [b for b in (info.bound, capacity_bound(model, required, plan.objective)) if b]
+    bound = max(bounds) if bounds else None
     return SolveResult.from_info(
         plan.name,
         res.selected,
@@ -94,8 +99,45 @@ def solve_capacitated(plan: MinimumPlan, options: SolveOptions) -> SolveResult:
         build_s,
         extra,
         objective=float(value),
-        gap=_solvers.relative_gap(info.objective, info.bound),
+        bound=bound,
+        gap=_solvers.relative_gap(float(value), bound),
     )
+
+
+def capacity_bound(model: CapacitatedCoverage, required: float, objective: str) -> float:
+    """A lower bound on the cost (or stations) of any plan serving ``required``
+    sessions/day, from capacity alone: the existing stations at their most, then new
+    sites at their least cost per session of room, filled fractionally, each offering
+    the most sessions any of its designs holds (a relaxation: reach is ignored)."""
+
+    def most(d: Design) -> float:
+        units = [u for u in d.units if not math.isnan(u)]
+        return d.capacity / min(units)
+
+    n_s = model.neighbours.shape[1]
+    left = required - sum(
+        max(most(model.design_at(j, t)) for t in model.site_types(j)) for j in model.fixed_set
+    )
+    offers = []
+    for j in range(n_s):
+        if j in model.fixed_set or not model.site_types(j):
+            continue
+        room = max(most(model.design_at(j, t)) for t in model.site_types(j))
+        if objective == "cost":
+            per = min(
+                model.cost_of(j, t) / most(model.design_at(j, t)) for t in model.site_types(j)
+            )
+        else:
+            per = 1.0 / room
+        offers.append((per, room))
+    total = 0.0
+    for per, room in sorted(offers):
+        if left <= 0:
+            break
+        take = min(room, left)
+        total += per * take
+        left -= take
+    return total
 
 
 def capacitated_models(
