@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from siting.errors import InfeasibleError
+from siting.errors import InfeasibleError, InputError
 from siting.optimize import CapacitatedCoverage, MinimumPlan
 from siting.optimize.capacitated.design import Design
 
@@ -45,8 +45,12 @@ def served_lp(
     limits: list[float],
     plan: dict[int, Design],
     weight: np.ndarray,
+    least: dict[str, float] | None = None,
+    use: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """(weighted, unweighted) sessions the stations of ``plan`` serve at best."""
+    """(weighted, unweighted) sessions the stations of ``plan`` serve at best; with
+    ``least``, each station used at least ``least[design]`` (``use`` per session of
+    each class): (-inf, -inf) when no assignment manages that."""
     keys = [
         (c, i, j)
         for c in range(demand.shape[0])
@@ -55,7 +59,14 @@ def served_lp(
         if demand[c, i] > 0 and cost[i, j] <= limits[c] and d.serves(c)
     ]
     if not keys:
-        return 0.0, 0.0
+        return (
+            (0.0, 0.0)
+            if not any((least or {}).get(d.name, 0) for d in plan.values())
+            else (
+                -np.inf,
+                -np.inf,
+            )
+        )
     obj = np.array([-weight[c] * demand[c, i] for c, i, _ in keys])
     rows, rhs = [], []
     for c, i in {(c, i) for c, i, _ in keys}:
@@ -64,7 +75,14 @@ def served_lp(
     for j, d in plan.items():
         rows.append([demand[c, i] * d.units[c] if jj == j else 0.0 for c, i, jj in keys])
         rhs.append(d.capacity)
+    for j, d in plan.items():
+        if least and least.get(d.name, 0.0) > 0:
+            u = np.ones(demand.shape[0]) if use is None else use
+            rows.append([-demand[c, i] * u[c] if jj == j else 0.0 for c, i, jj in keys])
+            rhs.append(-least[d.name])
     res = linprog(obj, A_ub=np.array(rows), b_ub=np.array(rhs), bounds=(0, 1), method="highs")
+    if least and res.status == 2:
+        return -np.inf, -np.inf
     assert res.status == 0
     plain = float(sum(demand[c, i] * x for (c, i, _), x in zip(keys, res.x, strict=True)))
     return -float(res.fun), plain
@@ -206,6 +224,51 @@ def test_a_minimum_plan_stopped_before_any_plan_returns_its_equity_held_start(
     by_class = x["served_by_class"].sum(axis=1)
     shares = by_class / model.class_total
     assert shares.min() >= by_class.sum() / model.class_total.sum() - 1e-9  # equity held
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_least_use_matches_brute_force(seed: int) -> None:
+    """Every open station sells at least its least use (kWh a day here): the plan
+    serves the most any such plan of at most p stations serves, and each of its
+    stations meets its floor; a floor no station can meet leaves the plan empty."""
+    cost, demand, _ = instance(seed, n=7, m=4)
+    limits = [3.0, 4.0, 7.0]
+    kwh = np.array([20.0, 15.0, 30.0])  # per session of each class
+    least = {"ac": 80.0, "dc": 200.0, "hub": 400.0}  # binding in 4 of the 6 seeds
+    model = model_of(cost, demand, limits, 2, class_use=kwh, min_use=least)
+    assert not model.exact_p
+    ones = np.ones(3)
+    best = max(
+        [0.0]
+        + [
+            served_lp(cost, demand, limits, plan, ones, least, kwh)[0]
+            for plan in plans(4, [1, 2], designs(4))
+        ]
+    )
+    res = model.solve("highs", gap=0.0)
+    assert res.objective == pytest.approx(best, rel=1e-6, abs=1e-6)
+    _, c, v, k = res.extra["assignment"]
+    for pos in range(len(res.selected)):
+        sold = float((v[c == pos] * kwh[k[c == pos]]).sum())
+        assert sold >= least[str(res.extra["types"][pos])] - 1e-6
+    # the greedy start holds the floor too
+    from siting.optimize.capacitated._rows import uses_met
+
+    assert uses_met(model, model.greedy())
+    never = model_of(
+        cost, demand, limits, 2, class_use=kwh, min_use={"ac": 1e6, "dc": 1e6, "hub": 1e6}
+    )
+    assert never.solve("highs", gap=0.0).selected.tolist() == []
+
+
+def test_least_use_is_checked() -> None:
+    cost, demand, _ = instance(0, n=5, m=4)
+    with pytest.raises(InputError, match="min_use"):
+        model_of(cost, demand, [3.0, 4.0, 7.0], 2, min_use={"tram": 5.0})
+    with pytest.raises(InputError, match=r"min_use\['ac'\]"):
+        model_of(cost, demand, [3.0, 4.0, 7.0], 2, min_use={"ac": [1.0, 2.0]})
+    with pytest.raises(InputError, match=r"min_use\['ac'\]"):
+        model_of(cost, demand, [3.0, 4.0, 7.0], 2, min_use={"ac": -1.0})
 
 
 def test_min_share_holds_a_class_to_its_standard() -> None:

@@ -77,10 +77,12 @@ class _Greedy:
             self.tables[t] = (sites, room, cost, units)
         self.cost = {t: v[2] for t, v in self.tables.items()}
 
-    def gains(self) -> dict[str, np.ndarray]:
-        """Sessions/day (weighted by class) each site would serve as each design, from
-        the demand still unserved, its classes in order within its capacity."""
+    def gains(self, weight: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Sessions/day (weighted by class, or by ``weight``) each site would serve as
+        each design, from the demand still unserved, its classes in order within its
+        capacity."""
         m = self.model
+        w = m.class_weight if weight is None else weight
         reach = [self.nb_t[c] @ self.left[c] for c in range(len(self.nb_t))]
         out: dict[str, np.ndarray] = {}
         for t, (sites, room0, _, units) in self.tables.items():
@@ -91,7 +93,7 @@ class _Greedy:
                 take = np.zeros(len(room))
                 take[ok] = np.minimum(reach[c][ok], room[ok] / units[c][ok])
                 room[ok] -= take[ok] * units[c][ok]
-                value += m.class_weight[c] * take
+                value += w[c] * take
             out[t] = value
         return out
 
@@ -150,6 +152,7 @@ class _Greedy:
         spacing, the budget and the number of new DC stations still allow."""
         m = self.model
         g = self.gains()
+        use = self.gains(m.class_use) if m.min_use else {}
         best: tuple[float, int, str] | None = None
         # with an exact number of new DC stations, the last places go to DC
         dc_only = m.dc_exact and m.p - len(self.chosen) <= (m.max_dc or 0) - self.new_dc
@@ -164,6 +167,8 @@ class _Greedy:
                 cand = np.where((cost <= 0) & (g[t] >= 0) & ~self.blocked, g[t] * 1e12, cand)
             if m.budget is not None:
                 cand[cost > self.money + 1e-9] = -1.0
+            if t in m.min_use:  # a station that would not be used enough stays shut
+                cand[use[t] < m.min_use[t] * (1 - 1e-9)] = -1.0
             if is_dc and m.max_dc is not None and self.new_dc >= m.max_dc:
                 cand[:] = -1.0
             j = int(np.argmax(cand))

@@ -172,6 +172,8 @@ def assignment_rows(
     for j in range(n_s):
         if load[j]:
             capacity_rows(model, prob, y, j, load[j])
+        if model.min_use:
+            use_rows(model, prob, y, j, load[j])
     opened = [pulp.LpAffineExpression([(y[t][j], 1.0) for t in types]) for j in range(n_s)]
     model.add_side_constraints(prob, opened, served, model.weights)
     assign["weighted"] = weighted
@@ -199,6 +201,23 @@ def equity_rows(
             f"class_equity_{c}",
             0.0,
         )
+
+
+def use_rows(
+    model: CapacitatedCoverage,
+    prob: pulp.LpProblem,
+    y: dict[str, list[pulp.LpVariable]],
+    j: int,
+    load: dict[int, list[tuple[pulp.LpVariable, float]]],
+) -> None:
+    r"""Site ``j`` open as design *t* is used at least its least use:
+    :math:`\sum_c u_c \sum_i d_{ci} x_{cij} \ge \sum_t M_{tj} y_{tj}` (one design
+    per site; :math:`u_c` each class's use per session)."""
+    least = [(y[t][j], -float(m[j])) for t, m in model.min_use.items() if m[j] > 0]
+    if not least:
+        return
+    used = [(x, float(model.class_use[c]) * a) for c, terms in load.items() for x, a in terms]
+    prob += pulp.LpConstraint(_summed(used + least), pulp.LpConstraintGE, f"least_use_{j}", 0.0)
 
 
 def capacity_rows(
@@ -370,7 +389,7 @@ def build(
 ) -> tuple[pulp.LpProblem, dict[str, list[pulp.LpVariable]], dict[str, Any]]:
     """The problem of :meth:`CapacitatedCoverage.build` from the rows above."""
     prob = pulp.LpProblem(model.name, pulp.LpMaximize)
-    at_most = model.budget is not None or (floor is not None and mode != "secondary")
+    at_most = not model.exact_p or (floor is not None and mode != "secondary")
     types, y, cost_terms = site_rows(model, prob, at_most=at_most)
     assign, objective, access = assignment_rows(model, prob, y, types)
     n_s = model.neighbours.shape[1]
@@ -410,3 +429,17 @@ def build(
     if start is not None:
         warm(model, y, assign, start)
     return prob, y, assign
+
+
+def uses_met(model: CapacitatedCoverage, plan: dict[str, Any]) -> bool:
+    """Whether every new station of a plan (:meth:`~CapacitatedCoverage.greedy`'s
+    form) is used at least its least use."""
+    used: dict[int, float] = {}
+    for c, xs in enumerate(plan["x"]):
+        for (i, j), share in xs.items():
+            used[j] = used.get(j, 0.0) + float(model.class_use[c]) * share * model.demand[c, i]
+    return all(
+        used.get(j, 0.0) >= model.min_use[t][j] * (1 - 1e-9) - 1e-9
+        for j, t in plan["types"].items()
+        if t in model.min_use
+    )

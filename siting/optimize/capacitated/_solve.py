@@ -138,7 +138,9 @@ def start_is_a_plan(
     plan: ``p`` stations (with a budget or not ``exact_p``, at most), each class's
     minimum share and the equity floor met."""
     n = len(start["types"])
-    if n > model.p or (exact_p and model.budget is None and n != model.p):
+    if n > model.p or (exact_p and model.exact_p and n != model.p):
+        return False
+    if model.min_use and not _rows.uses_met(model, start):
         return False
     got = np.array(
         [sum(model.demand[c, i] * x for (i, _), x in xs.items()) for c, xs in enumerate(start["x"])]
@@ -262,7 +264,7 @@ def plan_result(
         secondary=model.last_secondary,
         heuristic_objective=greedy_served,
     )
-    if exact_p and model.budget is None and len(selected) != model.p:
+    if exact_p and model.exact_p and len(selected) != model.p:
         raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={model.p}")
     g = _solvers.relative_gap(served, info.bound)
     info = dataclasses.replace(info, objective=served, gap=g, seconds=seconds)

@@ -11,7 +11,7 @@ import copy
 import dataclasses
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -77,9 +77,17 @@ class CapacitatedCoverage(_SideConstraints):
         \sum_{k,i,j} d_{ki} x_{kij}
         \quad\text{(equity across classes, } \epsilon\text{ = class_equity)},
 
+    .. math::
+
+        \sum_c u_c \sum_i d_{ci} x_{cij} \ge \sum_t M_{tj}\, y_{tj}
+        \quad\text{(least use: a new station sells enough to pay back)},
+
+
     with binary :math:`y` (a design *t* only where it may stand), :math:`x, L \ge 0`,
     :math:`D_c` class *c*'s whole demand, :math:`m_c` its minimum share and
-    :math:`w_c` its weight. Where every class's session takes the same units at every
+    :math:`w_c` its weight, :math:`u_c` a session's use (e.g. kWh) and :math:`M_{tj}`
+    the least use of design *t* at site *j* (``min_use``; with it :math:`\sum y \le p`).
+    Where every class's session takes the same units at every
     design of a site, the split :math:`L` is not needed: aggregated rows (the units of
     all the load within the open design's capacity; the load of the classes a subset
     of designs serves within that subset's capacity) are exact with one design per
@@ -251,6 +259,8 @@ class CapacitatedCoverage(_SideConstraints):
         class_equity: float = 0.0,
         site_design: dict[int, Design] | None = None,
         site_cost: np.ndarray | None = None,
+        class_use: Sequence[float] | None = None,
+        min_use: Mapping[str, float | np.ndarray] | None = None,
         **options: Any,
     ) -> CapacitatedCoverage:
         """The model with station designs and demand classes (user groups).
@@ -280,6 +290,11 @@ class CapacitatedCoverage(_SideConstraints):
         site_cost
             Each site's own capital cost added to its design's cost (land, grid
             connection, works), per site; existing sites cost nothing.
+        class_use, min_use
+            The least use of an open new station (for example the energy it must sell
+            a day to pay back): ``min_use[design]`` (one figure, or one per site) in
+            the units of ``class_use``, each class's use per session (default 1: a
+            session). With it ``p`` bounds the stations from above.
         options
             ``fixed``, ``budget``, ``secondary``, ``max_dc``, ``dc_exact``, ``times``,
             ``link_rows`` and the side constraints, as for the constructor.
@@ -300,6 +315,8 @@ class CapacitatedCoverage(_SideConstraints):
             class_equity=class_equity,
             site_design=dict(site_design or {}),
             site_cost=site_cost,
+            class_use=class_use,
+            min_use=min_use,
             **options,
         )
         model.legacy = False
@@ -329,6 +346,8 @@ class CapacitatedCoverage(_SideConstraints):
         class_weight: Sequence[float] | None = None,
         min_share: Sequence[float] | None = None,
         class_equity: float = 0.0,
+        class_use: Sequence[float] | None = None,
+        min_use: Mapping[str, float | np.ndarray] | None = None,
     ) -> None:
         if not (isinstance(secondary, bool | np.bool_) or secondary == "cost"):
             raise InputError(f"secondary: expected True, False or 'cost', got {shown(secondary)}")
@@ -372,6 +391,8 @@ class CapacitatedCoverage(_SideConstraints):
             self.site_cost = np.asarray(
                 check_values(np.asarray(site_cost, dtype=float), n_s, "site_cost"), dtype=float
             )
+        self.class_use = _per_class(class_use, n_c, "class_use", 1.0, top=None)
+        self.min_use = _min_use(min_use, self.designs, n_s, self.fixed_set)
         self.set_side_constraints(
             spacing_pairs=spacing_pairs,
             groups=groups,
@@ -412,6 +433,11 @@ class CapacitatedCoverage(_SideConstraints):
     def site_capacity(self) -> dict[int, tuple[str, float]]:
         """Existing sites of known design: their design's name and capacity."""
         return {j: (d.name, d.capacity) for j, d in self.site_design.items()}
+
+    @property
+    def exact_p(self) -> bool:
+        """Whether a plan has exactly ``p`` stations (no budget, no least use)."""
+        return self.budget is None and not self.min_use
 
     def design_at(self, j: int, t: str) -> Design:
         """The design named ``t`` as it stands at site ``j``."""
@@ -695,3 +721,29 @@ def _per_class(
     for c, v in enumerate(arr.tolist()):
         check_number(v, f"{name}[{c}]", at_least=0.0, at_most=top)
     return arr
+
+
+def _min_use(
+    given: Mapping[str, float | np.ndarray] | None,
+    designs: Mapping[str, Design],
+    n_s: int,
+    fixed: set[int],
+) -> dict[str, np.ndarray]:
+    """Each design's least use per site (0 at existing sites), checked; designs with
+    none left out."""
+    out: dict[str, np.ndarray] = {}
+    for name, value in (given or {}).items():
+        if name not in designs:
+            raise InputError(f"min_use: expected design names from {sorted(designs)}, got {name!r}")
+        try:
+            arr = np.broadcast_to(np.asarray(value, dtype=float), (n_s,)).copy()
+        except ValueError:
+            raise InputError(
+                f"min_use[{name!r}]: expected one figure or one per site ({n_s})"
+            ) from None
+        if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+            raise InputError(f"min_use[{name!r}]: expected finite figures >= 0")
+        arr[list(fixed)] = 0.0
+        if arr.any():
+            out[name] = arr
+    return out
