@@ -162,11 +162,24 @@ class PlanChoiceConfig(_Strict):
     ``optimize.budget``.
     """
 
-    rule: Literal["knee", "max_served", "budget"] = "max_served"
+    rule: Literal["knee", "max_served", "budget", "marginal"] = "max_served"
     #: Frontier points solved between the cheapest and the most-serving plan.
     points: Annotated[int, Field(ge=2, le=50)] = 6
     #: Why this rule, in the planner's words (written to kpis.json).
     rationale: str = ""
+    #: ``marginal``: the most a step along the frontier may cost per unit of the
+    #: objective served a day (currency per session/day, per kWh/day or per kg
+    #: CO2/day, after ``optimize.objective``).
+    max_marginal_cost: Annotated[float, Field(gt=0.0)] | None = None
+
+    @model_validator(mode="after")
+    def _marginal_has_its_limit(self) -> PlanChoiceConfig:
+        if self.rule == "marginal" and self.max_marginal_cost is None:
+            raise ValueError(
+                "max_marginal_cost: expected the most a step may cost per unit served "
+                "(rule 'marginal'), got nothing"
+            )
+        return self
 
 
 class MinimumConfig(_Strict):
@@ -290,6 +303,12 @@ class OptimizeConfig(_Strict):
     #: share of all demand (0: off; 1: every group served the same share). Needs the
     #: capacitated model; it turns on the designs form (each group its own class).
     segment_equity: Share = 0.0
+    #: What a plan maximises: ``sessions`` a day, ``energy`` (kWh a day) or ``co2``
+    #: (kg CO2 a day avoided against petrol cars, from ``[benefits]``); each user
+    #: group's ``weight`` multiplies it. With one set of benefit factors ``co2`` is
+    #: ``energy`` times one factor: the same plan, counted in CO2. Anything but
+    #: ``sessions`` turns on the designs form.
+    objective: Literal["sessions", "energy", "co2"] = "sessions"
     #: Nested phases (e.g. [150, 311, 400]): each keeps the previous one's stations; the
     #: plan written is the phase of size ``p``, which must be listed.
     phases: list[Stations] | None = None

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from siting.demand import Demand
     from siting.results import Inputs
     from siting.scenario import Scenario
-    from siting.sections import CapacityConfig
+    from siting.sections import BenefitsConfig, CapacityConfig
     from siting.segments import Segment
 
 
@@ -39,6 +39,8 @@ class DesignSetup:
     specs: tuple[DesignSpec, ...]
     site_cost: np.ndarray | None = None
     site_cost_note: str = ""
+    #: each user group's weight in the objective (see :func:`class_weights`)
+    class_weight: tuple[float, ...] | None = None
 
 
 def asks_for_designs(sc: Scenario, segments: dict[str, Segment]) -> bool:
@@ -58,17 +60,19 @@ def asks_for_designs(sc: Scenario, segments: dict[str, Segment]) -> bool:
         or own
         or sc.candidates.site_costs is not None
         or sc.optimize.segment_equity > 0
+        or sc.optimize.objective != "sessions"
     )
 
 
 def design_setup(sc: Scenario, inputs: Inputs, demand: Demand) -> DesignSetup:
     """The scenario's designs (with their capacity at its demand) and site costs."""
     specs = design_specs(sc, demand.segments, demand.peak_hour_share)
+    weight = tuple(class_weights(sc, demand))
     costs = load_site_costs(sc)
     if costs is None:
-        return DesignSetup(tuple(specs))
+        return DesignSetup(tuple(specs), class_weight=weight)
     per_site, note = site_costs(costs, inputs, snap_m=sc.candidates.snap_max_m)
-    return DesignSetup(tuple(specs), per_site, note)
+    return DesignSetup(tuple(specs), per_site, note, weight)
 
 
 def site_costs(costs: pd.DataFrame, inputs: Inputs, *, snap_m: float) -> tuple[np.ndarray, str]:
@@ -107,6 +111,32 @@ def classes(demand: Demand) -> list[str]:
 def class_demand(demand: Demand) -> np.ndarray:
     """Sessions per day of each user group (rows) at each demand point."""
     return np.vstack([demand.points[f"{s}_sessions_day"].to_numpy(float) for s in classes(demand)])
+
+
+def class_weights(sc: Scenario, demand: Demand) -> list[float]:
+    """Each user group's weight in the objective (``optimize.objective``): its
+    ``weight`` times what a session counts, one (``sessions``), its kWh (``energy``)
+    or its kg CO2 avoided against a petrol car (``co2``, from ``[benefits]``)."""
+    groups = classes(demand)
+    weight = [demand.segments[g].weight for g in groups]
+    objective = sc.optimize.objective
+    if objective == "sessions":
+        return weight
+    kwh = [demand.segments[g].kwh_per_session for g in groups]
+    per_kwh = 1.0
+    if objective == "co2":
+        b = sc.benefits
+        if b is None:  # the scenario's own check says so first
+            raise InputError("optimize.objective: 'co2' needs a [benefits] section")
+        per_kwh = co2_avoided_per_kwh(b)
+    return [w * k * per_kwh for w, k in zip(weight, kwh, strict=True)]
+
+
+def co2_avoided_per_kwh(b: BenefitsConfig) -> float:
+    """kg CO2 avoided per kWh charged: the petrol a car would burn for the km that
+    kWh drives, less the grid's CO2 for it (the figure of ``kpis.json``'s benefits)."""
+    km = 1.0 / b.ev_kwh_per_km
+    return km * b.petrol_l_per_100km / 100.0 * b.petrol_kg_co2_per_l - b.grid_kg_co2_per_kwh
 
 
 def thresholds_s(demand: Demand, threshold_s: float) -> list[float]:

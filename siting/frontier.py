@@ -32,7 +32,28 @@ RULES = {
     ),
     "max_served": "the plan serving the most demand, at its least cost",
     "budget": "the plan serving the most demand within optimize.budget",
+    "marginal": (
+        "the most-serving plan reached by steps each costing at most "
+        "optimize.choose.max_marginal_cost per unit of the objective served a day "
+        "(session, kWh or kg CO2), from the cheapest point"
+    ),
 }
+
+#: A frontier whose knee rises less than this above the straight line from its
+#: cheapest to its most-serving point (both scaled to [0, 1]) is straight.
+STRAIGHT_LIFT = 1e-3
+
+
+def is_straight(frontier: list[FrontierPoint], *, tolerance: float = 1e-4) -> bool:
+    """Whether every step of the frontier buys about the same per unit of money (or
+    no point serves more than another): the knee then has nothing to choose."""
+    cost = np.array([pt.cost for pt in frontier])
+    served = np.array([pt.served for pt in frontier])
+    span_c, span_s = cost.max() - cost.min(), served.max() - served.min()
+    if span_s <= tolerance * max(1.0, float(served.max())) or span_c <= 0:
+        return True
+    lift = (served - served.min()) / span_s - (cost - cost.min()) / span_c
+    return bool(lift.max() < STRAIGHT_LIFT)
 
 
 def frontier_steps(n_new: int, points: int) -> list[int]:
@@ -122,6 +143,7 @@ def choose(
     *,
     budget: float | None = None,
     tolerance: float = 1e-4,
+    max_marginal_cost: float | None = None,
 ) -> int:
     """Index of the point ``rule`` picks (see :data:`RULES`).
 
@@ -140,6 +162,19 @@ def choose(
             raise ValueError("choose: rule 'budget' needs a budget")
         fits = [k for k, pt in enumerate(frontier) if pt.cost <= budget + 1e-6]
         return max(fits, key=lambda k: (frontier[k].served, -frontier[k].cost))
+    if rule == "marginal":
+        if max_marginal_cost is None:
+            raise ValueError("choose: rule 'marginal' needs max_marginal_cost")
+        order = sorted(range(len(frontier)), key=lambda k: (frontier[k].cost, -frontier[k].served))
+        at = order[0]
+        for k in order[1:]:
+            gain = frontier[k].served - frontier[at].served
+            if gain <= tolerance * max(1.0, frontier[at].served):
+                continue  # dearer and no better
+            if (frontier[k].cost - frontier[at].cost) / gain > max_marginal_cost:
+                break
+            at = k
+        return at
     if rule != "knee":
         raise ValueError(f"choose: unknown rule {rule!r}; expected one of {', '.join(RULES)}")
     cost = np.array([pt.cost for pt in frontier])
@@ -155,7 +190,7 @@ def choose(
     best = float(lift.max())
     # near-ties (within 0.1 % of the scaled ranges: a straight frontier) go to the
     # cheaper point
-    return int(np.flatnonzero(lift >= best - 1e-3)[0])
+    return int(np.flatnonzero(lift >= best - STRAIGHT_LIFT)[0])
 
 
 def frontier_table(

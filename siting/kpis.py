@@ -19,7 +19,7 @@ import pandas as pd
 from siting._version import __version__
 from siting.costs import cost_breakdown, opex_year
 from siting.errors import InputError
-from siting.frontier import RULES, frontier_table
+from siting.frontier import RULES, frontier_table, is_straight
 from siting.metrics import within
 from siting.network import graph_stats
 from siting.optimize import SolveResult
@@ -233,6 +233,9 @@ def plan_figures(
             "rationale": oc.choose.rationale,
             "point": decision.chosen,
             "points": len(decision.frontier),
+            # every step buys about the same: the knee has nothing to choose
+            "straight": is_straight(decision.frontier, tolerance=oc.gap),
+            "max_marginal_cost": oc.choose.max_marginal_cost,
         }
     else:
         out["plan_choice"] = {

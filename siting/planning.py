@@ -192,7 +192,13 @@ def _decide(
             map_fn=pool.map,
             budgets=budgets,
         )
-        chosen = choose(frontier, oc.choose.rule, budget=budget, tolerance=oc.gap)
+        chosen = choose(
+            frontier,
+            oc.choose.rule,
+            budget=budget,
+            tolerance=oc.gap,
+            max_marginal_cost=oc.choose.max_marginal_cost,
+        )
         pick = frontier[chosen]
         # the plan: the chosen point again, with the full secondary order
         result = pick.result

@@ -74,6 +74,16 @@ class Scenario(_Strict):
                 f"travel.cutoff_min ({self.travel.cutoff_min}) must be at least "
                 f"optimize.threshold_min ({self.optimize.threshold_min})"
             )
+        if self.optimize.objective == "co2" and self.benefits is None:
+            raise ValueError(
+                "optimize.objective: 'co2' counts CO2 avoided with the [benefits] factors; "
+                "expected a [benefits] section, got none"
+            )
+        if self.optimize.objective != "sessions" and self.optimize.model != "capacitated":
+            raise ValueError(
+                f"optimize.objective: {self.optimize.objective!r} needs optimize.model = "
+                f"'capacitated', got {self.optimize.model!r}"
+            )
         if self.futures is not None and self.optimize.model != "capacitated":
             raise ValueError(
                 f"futures needs optimize.model = 'capacitated', got {self.optimize.model!r}"

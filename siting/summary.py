@@ -72,6 +72,7 @@ def summary(kpis: dict[str, Any]) -> str:
                     f"  capital cost: {c['plan_capital_cost']:,.0f} {c['currency']} "
                     f"({c['cost_per_session_day'] or 0:,.0f} per session/day); plan chosen by "
                     f"{kpis.get('plan_choice', {}).get('rule', '')}"
+                    + choice_note(kpis.get("plan_choice", {}))
                 ]
                 if (c := kpis.get("costs") or {}).get("currency")
                 else []
@@ -104,6 +105,20 @@ def summary(kpis: dict[str, Any]) -> str:
             f"  total {kpis['timings_s']['total']:.1f} s",
         ]
     )
+
+
+def choice_note(choice: dict[str, Any]) -> str:
+    """What the summary adds to the rule that chose the plan: a straight frontier
+    leaves the knee nothing to choose."""
+    if not choice.get("straight"):
+        return ""
+    if choice.get("rule") == "knee":
+        return (
+            " (the frontier is straight: every step buys about the same, so the knee has "
+            "nothing to choose and the cheapest point is taken; choose by 'budget', "
+            "'max_served' or 'marginal' with optimize.choose.max_marginal_cost)"
+        )
+    return " (the frontier is straight: every step buys about the same)"
 
 
 def segment_lines(kpis: dict[str, Any]) -> list[str]:

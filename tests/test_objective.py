@@ -1,0 +1,108 @@
+"""What a plan is worth (optimize.objective) and how the frontier's point is chosen
+when the frontier is straight (optimize.choose)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from siting import settings
+from siting._request_designs import class_weights, co2_avoided_per_kwh
+from siting.frontier import choose, is_straight
+from siting.optimize import CapacitatedCoverage, SolveResult
+from siting.optimize.capacitated.design import Design
+from siting.results import FrontierPoint
+from siting.scenario import ScenarioError, load_scenario
+
+
+def demand_of(kwh: dict[str, float]) -> SimpleNamespace:
+    """The two attributes class_weights reads of a run's demand."""
+    segments = {g: SimpleNamespace(weight=1.0, kwh_per_session=k) for g, k in kwh.items()}
+    points = {f"{g}_sessions_day": None for g in kwh}
+    return SimpleNamespace(segments=segments, points=points)
+
+
+def test_each_objective_weights_a_group_by_what_its_session_counts() -> None:
+    sc = load_scenario(settings.DEFAULT_SCENARIO)
+    demand = demand_of({"residents": 25.0, "taxis": 30.0})
+    assert class_weights(sc, demand) == [1.0, 1.0]  # type: ignore[arg-type]
+    energy = sc.with_overrides({"optimize.objective": "energy"})
+    assert class_weights(energy, demand) == [25.0, 30.0]  # type: ignore[arg-type]
+    co2 = sc.with_overrides({"optimize.objective": "co2"})
+    b = sc.benefits
+    assert b is not None
+    # by hand: 1 kWh drives 1/0.17 km; a petrol car burns 9 L/100 km of it at the
+    # scenario's kg CO2 per litre; the grid emits its kg per kWh
+    per_kwh = (1 / b.ev_kwh_per_km) * b.petrol_l_per_100km / 100 * b.petrol_kg_co2_per_l
+    per_kwh -= b.grid_kg_co2_per_kwh
+    assert co2_avoided_per_kwh(b) == pytest.approx(per_kwh)
+    assert per_kwh > 0
+    assert class_weights(co2, demand) == pytest.approx([25.0 * per_kwh, 30.0 * per_kwh])  # type: ignore[arg-type]
+
+
+def test_co2_needs_benefits(tmp_path: Path) -> None:
+    sc = load_scenario(settings.DEFAULT_SCENARIO)
+    plain = sc.model_copy(update={"benefits": None})
+    with pytest.raises(ScenarioError, match=r"optimize.objective: 'co2'.*\[benefits\]"):
+        plain.with_overrides({"optimize.objective": "co2"})
+    with pytest.raises(ScenarioError, match=r"optimize\.objective"):
+        sc.with_overrides({"optimize.objective": "kwh"})
+
+
+def test_the_objective_decides_which_group_a_full_station_serves() -> None:
+    """One station of 10 port-hours; residents' sessions (20 kWh) take 1 h, taxis'
+    (48 kWh) 2 h. Counting sessions the station stands by the residents (10 sessions,
+    200 kWh); counting energy (or CO2, its multiple) by the taxis (5 sessions, 240 kWh)."""
+    design = Design("dc", 10.0, (1.0, 2.0), cost=1.0, charger="DC")
+    nb = sp.csr_array(np.array([[1, 0], [0, 1]], dtype=bool))
+    # residents at point 0 (near site 0), taxis at point 1 (near site 1)
+    demand = np.array([[12.0, 0.0], [0.0, 8.0]])
+    kwh = np.array([20.0, 48.0])
+
+    def plan(weight: np.ndarray) -> tuple[list[int], np.ndarray]:
+        m = CapacitatedCoverage.from_designs(nb, demand, [design], 1, class_weight=weight)
+        res = m.solve("highs", gap=0.0)
+        return res.selected.tolist(), res.extra["served_by_class"].sum(axis=1)
+
+    sites, served = plan(np.ones(2))
+    assert sites == [0] and served == pytest.approx([10.0, 0.0])  # 10 sessions > 5
+    sites, served = plan(kwh)
+    assert sites == [1] and served == pytest.approx([0.0, 5.0])  # 240 kWh > 200 kWh
+    sites, served = plan(kwh * 0.9)  # CO2: energy times one factor, the same plan
+    assert sites == [1]
+
+
+def point(cost: float, served: float) -> FrontierPoint:
+    res = SolveResult("capacitated", np.array([0]), served, None, None, "optimal", "highs", 0, 0, 0)
+    res.extra["cost"] = cost
+    return FrontierPoint(None, res)
+
+
+def test_a_straight_frontier_is_named_and_the_marginal_rule_chooses_on_it() -> None:
+    straight = [point(c, 100.0 + 2.0 * c) for c in (0.0, 10.0, 20.0, 30.0)]
+    bent = [point(0.0, 100.0), point(10.0, 150.0), point(20.0, 160.0), point(30.0, 165.0)]
+    assert is_straight(straight) and not is_straight(bent)
+    assert choose(straight, "knee") == 0  # nothing to choose: the cheapest
+    assert choose(bent, "knee") == 1
+    # each step of the straight frontier costs 0.5 per unit served
+    assert choose(straight, "marginal", max_marginal_cost=0.5) == 3
+    assert choose(straight, "marginal", max_marginal_cost=0.49) == 0
+    # the bent one: 0.2, then 1.0, then 2.0 per unit
+    assert choose(bent, "marginal", max_marginal_cost=1.0) == 2
+    assert choose(bent, "marginal", max_marginal_cost=0.5) == 1
+    with pytest.raises(ValueError, match="max_marginal_cost"):
+        choose(bent, "marginal")
+
+
+def test_the_marginal_rule_needs_its_limit() -> None:
+    sc = load_scenario(settings.DEFAULT_SCENARIO.parent / "almaty-mixed.toml")
+    with pytest.raises(ScenarioError, match="max_marginal_cost"):
+        sc.with_overrides({"optimize.choose.rule": "marginal"})
+    ok = sc.with_overrides(
+        {"optimize.choose.rule": "marginal", "optimize.choose.max_marginal_cost": 2e6}
+    )
+    assert ok.optimize.choose.max_marginal_cost == 2e6
