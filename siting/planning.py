@@ -35,7 +35,7 @@ from siting.scenario import Scenario
 log = logging.getLogger(__name__)
 
 #: Bump when the cached minimum-plan rows change in content or layout.
-_MINIMUM_CACHE_FORMAT = 3
+_MINIMUM_CACHE_FORMAT = 4
 
 
 def planning_stage(

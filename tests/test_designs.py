@@ -206,7 +206,11 @@ def test_a_minimum_plan_stopped_before_any_plan_returns_its_equity_held_start(
     from siting.optimize import _solvers
 
     cost, demand, site_cost = instance(3, n=12, m=8)
-    model = model_of(cost, demand, [3.0, 4.0, 7.0], 1, site_cost=site_cost, class_equity=1.0)
+    # weighted by energy: the target stays in sessions
+    model = model_of(
+        cost, demand, [3.0, 4.0, 7.0], 1, site_cost=site_cost, class_equity=1.0,
+        class_weight=[25.0, 20.0, 30.0],
+    )  # fmt: skip
     minimum = MinimumPlan.from_model(model, 0.5)
 
     def stopped(prob, options):  # type: ignore[no-untyped-def]

@@ -228,7 +228,7 @@ def _relaxed_value(prob: pulp.LpProblem, solver: str, time_limit: float | None) 
 
 def _every_candidate(model: CapacitatedCoverage, fixed: np.ndarray) -> CapacitatedCoverage:
     """``model`` with every candidate allowed (p = all sites), ``fixed`` kept, no
-    budget, secondary order or bound on DC stations."""
+    budget, secondary order, bound on DC stations or class weights."""
     out = copy.copy(model)
     n_s = model.neighbours.shape[1]
     out.p = n_s
@@ -239,6 +239,8 @@ def _every_candidate(model: CapacitatedCoverage, fixed: np.ndarray) -> Capacitat
     out.last_secondary = None
     out.fixed = np.asarray(fixed, dtype=np.int64)
     out.fixed_set = set(out.fixed.tolist())
+    # the target is in sessions: every class's counts as one (its weight is the plan's)
+    out.class_weight = np.ones_like(model.class_weight)
     return out
 
 
@@ -249,6 +251,5 @@ def _most_by_lp(
     bounds what any plan serves (not a plan: no warm start)."""
     n_s = model.neighbours.shape[1]
     everything = _every_candidate(model, np.arange(n_s))
-    everything.class_weight = np.ones_like(model.class_weight)
     prob, _, _ = everything.build()
     return _relaxed_value(prob, solver, time_limit), None
