@@ -265,6 +265,44 @@ def test_least_use_matches_brute_force(seed: int) -> None:
     assert never.solve("highs", gap=0.0).selected.tolist() == []
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_forced_and_closed_sites_match_brute_force(seed: int) -> None:
+    """Site 3 forced in (paying its cost, its design the model's choice), site 0 kept
+    out: the plan is the best of the plans of p stations holding 3 and not 0."""
+    cost, demand, site_cost = instance(seed, n=7, m=5)
+    limits = [3.0, 4.0, 7.0]
+    model = model_of(cost, demand, limits, 2, site_cost=site_cost, forced=[3], closed=[0])
+    ones = np.ones(3)
+    best = max(
+        served_lp(cost, demand, limits, plan, ones)[0]
+        for plan in plans(5, [2], designs(5))
+        if 3 in plan and 0 not in plan
+    )
+    res = model.solve("highs", gap=0.0)
+    assert res.objective == pytest.approx(best, rel=1e-6, abs=1e-6)
+    chosen = res.selected.tolist()
+    assert 3 in chosen and 0 not in chosen and len(chosen) == 2
+    # the forced site pays its cost
+    t = str(res.extra["types"][chosen.index(3)])
+    assert model.cost_of(3, t) == pytest.approx(
+        designs(5)[[d.name for d in designs(5)].index(t)].cost + site_cost[3]
+    )
+    greedy = model.greedy()
+    assert 3 in greedy["types"] and 0 not in greedy["types"]
+
+
+def test_forced_and_closed_are_checked() -> None:
+    cost, demand, _ = instance(0, n=5, m=4)
+    with pytest.raises(InputError, match="both forced and closed"):
+        model_of(cost, demand, [3.0, 4.0, 7.0], 2, forced=[1], closed=[1])
+    with pytest.raises(InputError, match=r"forced: expected at most p"):
+        model_of(cost, demand, [3.0, 4.0, 7.0], 2, forced=[0, 1, 2])
+    with pytest.raises(InputError, match=r"closed: expected site indices"):
+        model_of(cost, demand, [3.0, 4.0, 7.0], 2, closed=[9])
+    with pytest.raises(InputError, match="existing station"):
+        model_of(cost, demand, [3.0, 4.0, 7.0], 2, fixed=[1], forced=[1])
+
+
 def test_least_use_is_checked() -> None:
     cost, demand, _ = instance(0, n=5, m=4)
     with pytest.raises(InputError, match="min_use"):

@@ -132,6 +132,11 @@ class _SideConstraints:
             parts.append(f"optimize.min_spacing_m ({len(self.spacing_pairs)} site pairs too close)")
         if getattr(self, "budget", None) is not None:
             parts.append(f"optimize.budget ({self.budget:,.0f})")
+        forced = getattr(self, "forced", ())
+        if len(forced):
+            parts.append(f"the {len(forced)} forced sites")
+        if getattr(self, "min_use", None):
+            parts.append("each new station's least use (its payback)")
         if not parts:
             return f"{what} has no feasible plan"
         return f"{what} has no plan meeting " + " and ".join(parts) + "; relax one of them"

@@ -21,7 +21,7 @@ def greedy_plan(
 ) -> dict[str, Any]:
     """The greedy plan of ``model``: see :meth:`CapacitatedCoverage.greedy`."""
     g = _Greedy(model)
-    for j in model.fixed.tolist():
+    for j in [*model.fixed.tolist(), *model.forced.tolist()]:
         gains = g.gains()
         g.open_site(
             j,

@@ -41,7 +41,7 @@ def site_rows(
         ]
     for j in range(n_s):
         both = pulp.LpAffineExpression([(y[t][j], 1.0) for t in types])
-        if j in model.fixed_set:
+        if j in model.fixed_set or j in model.forced_set:
             prob += pulp.LpConstraint(both, pulp.LpConstraintEQ, f"fixed_{j}", 1.0)
         elif len(types) > 1:
             prob += pulp.LpConstraint(both, pulp.LpConstraintLE, f"one_type_{j}", 1.0)
@@ -94,6 +94,7 @@ def servable(model: CapacitatedCoverage) -> np.ndarray:
                 out[c, [j for j in d.sites if j not in model.site_design]] = True
     for j, d in model.site_design.items():
         out[:, j] = [d.serves(c) for c in range(n_c)]
+    out[:, model.closed] = False
     return out
 
 

@@ -297,11 +297,14 @@ def solve(model: CapacitatedCoverage, options: SolveOptions) -> SolveResult:
 
 def _large_form(model: CapacitatedCoverage) -> bool:
     """The large-instance path's form: the legacy AC and DC types, one reach, no
-    site costs, no minimum shares or class weights."""
+    site costs, minimum shares, class weights, forced or closed sites or least use."""
     return (
         model.legacy
         and not model.site_cost.any()
         and not model.min_share.any()
         and model.class_equity <= 0
+        and not len(model.forced)
+        and not len(model.closed)
+        and not model.min_use
         and bool((model.class_weight == 1).all())
     )

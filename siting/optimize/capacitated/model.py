@@ -261,6 +261,8 @@ class CapacitatedCoverage(_SideConstraints):
         site_cost: np.ndarray | None = None,
         class_use: Sequence[float] | None = None,
         min_use: Mapping[str, float | np.ndarray] | None = None,
+        forced: Sequence[int] | np.ndarray | None = None,
+        closed: Sequence[int] | np.ndarray | None = None,
         **options: Any,
     ) -> CapacitatedCoverage:
         """The model with station designs and demand classes (user groups).
@@ -290,6 +292,9 @@ class CapacitatedCoverage(_SideConstraints):
         site_cost
             Each site's own capital cost added to its design's cost (land, grid
             connection, works), per site; existing sites cost nothing.
+        forced, closed
+            New sites every plan opens (each pays its cost and takes the design the
+            model chooses), and sites no plan opens (existing ones cannot be closed).
         class_use, min_use
             The least use of an open new station (for example the energy it must sell
             a day to pay back): ``min_use[design]`` (one figure, or one per site) in
@@ -317,6 +322,8 @@ class CapacitatedCoverage(_SideConstraints):
             site_cost=site_cost,
             class_use=class_use,
             min_use=min_use,
+            forced=forced,
+            closed=closed,
             **options,
         )
         model.legacy = False
@@ -348,6 +355,8 @@ class CapacitatedCoverage(_SideConstraints):
         class_equity: float = 0.0,
         class_use: Sequence[float] | None = None,
         min_use: Mapping[str, float | np.ndarray] | None = None,
+        forced: Sequence[int] | np.ndarray | None = None,
+        closed: Sequence[int] | np.ndarray | None = None,
     ) -> None:
         if not (isinstance(secondary, bool | np.bool_) or secondary == "cost"):
             raise InputError(f"secondary: expected True, False or 'cost', got {shown(secondary)}")
@@ -391,6 +400,17 @@ class CapacitatedCoverage(_SideConstraints):
             self.site_cost = np.asarray(
                 check_values(np.asarray(site_cost, dtype=float), n_s, "site_cost"), dtype=float
             )
+        self.forced, self.closed = _forced_closed(forced, closed, self.fixed_set, n_s)
+        self.forced_set = set(self.forced.tolist())
+        self.closed_set = set(self.closed.tolist())
+        if len(self.fixed) + len(self.forced) > self.p:
+            raise InputError(
+                f"forced: expected at most p - {len(self.fixed)} existing = "
+                f"{self.p - len(self.fixed)} forced sites, got {len(self.forced)}"
+            )
+        for j in self.forced.tolist():
+            if not self.site_types(j):
+                raise InputError(f"forced: site {j} may take no design (its site kinds)")
         self.class_use = _per_class(class_use, n_c, "class_use", 1.0, top=None)
         self.min_use = _min_use(min_use, self.designs, n_s, self.fixed_set)
         self.set_side_constraints(
@@ -448,6 +468,8 @@ class CapacitatedCoverage(_SideConstraints):
         """Designs site ``j`` may take."""
         if j in self.site_design:
             return [self.site_design[j].name]
+        if j in getattr(self, "closed_set", ()):
+            return []
         return [t for t, d in self.designs.items() if d.allowed_at(j)]
 
     def capacity_of(self, j: int, t: str) -> float:
@@ -747,3 +769,29 @@ def _min_use(
         if arr.any():
             out[name] = arr
     return out
+
+
+def _forced_closed(
+    forced: Sequence[int] | np.ndarray | None,
+    closed: Sequence[int] | np.ndarray | None,
+    fixed: set[int],
+    n_s: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The forced and the closed sites, checked: within range, new (not existing),
+    none both."""
+    out = []
+    for name, given in (("forced", forced), ("closed", closed)):
+        arr = np.unique(np.asarray([] if given is None else given, dtype=np.int64))
+        if len(arr) and (arr.min() < 0 or arr.max() >= n_s):
+            raise InputError(f"{name}: expected site indices in [0, {n_s}), got {shown(given)}")
+        kept = sorted(set(arr.tolist()) & fixed)
+        if kept:
+            raise InputError(
+                f"{name}: expected new sites, got existing station site(s) {kept}, which "
+                "every plan keeps"
+            )
+        out.append(arr)
+    both = sorted(set(out[0].tolist()) & set(out[1].tolist()))
+    if both:
+        raise InputError(f"forced, closed: site(s) {both} both forced and closed")
+    return out[0], out[1]
