@@ -87,6 +87,8 @@ class CapacitatedCoverage(_SideConstraints):
     :math:`D_c` class *c*'s whole demand, :math:`m_c` its minimum share and
     :math:`w_c` its weight, :math:`u_c` a session's use (e.g. kWh) and :math:`M_{tj}`
     the least use of design *t* at site *j* (``min_use``; with it :math:`\sum y \le p`).
+    Forced new sites (``forced``) have :math:`\sum_t y_{tj} = 1` and pay their cost;
+    closed ones (``closed``) :math:`y_{tj} = 0`.
     Where every class's session takes the same units at every
     design of a site, the split :math:`L` is not needed: aggregated rows (the units of
     all the load within the open design's capacity; the load of the classes a subset
