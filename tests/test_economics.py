@@ -406,3 +406,36 @@ def test_a_run_without_the_section_has_no_economics(small_run: Any) -> None:
     sites = pd.read_csv(out / "sites.csv")
     assert "revenue_year" not in sites and "kwh_day" in sites
     assert "pay back" not in result.map.get_root().render()
+
+
+def test_compare_shows_what_each_plan_costs_earns_and_avoids(
+    economics_run: Path, small_run: Any, tmp_path: Path
+) -> None:
+    from siting.compare import compare_runs, load_run, write_comparison
+
+    _, plain = small_run
+    cmp = compare_runs([load_run(plain, name="plain"), load_run(economics_run, name="priced")])
+    s = cmp.summary
+    kpis = json.loads((economics_run / "kpis.json").read_text())
+    eco, ben = kpis["economics"], kpis["benefits"]
+    assert s.at["capital cost (KZT)", "priced"] == kpis["costs"]["plan_capital_cost"]
+    assert s.at["new stations paying back", "priced"] == eco["stations_paying_back"]
+    assert s.at["capital at risk (KZT)", "priced"] == eco["capital_at_risk"]
+    assert s.at["revenue (KZT/yr)", "priced"] == eco["revenue_year"]
+    assert s.at["energy sold (kWh/day)", "priced"] == eco["energy_kwh_day"]
+    assert s.at["CO2 avoided (t/yr)", "priced"] == ben["co2_avoided_t_year"]
+    assert s.at["local pollutants avoided (t/yr)", "priced"] == pytest.approx(
+        ben["local_pollutants_total_t_year"]
+    )
+    # a run without [economics] has its energy from its segments, no economics figure
+    plain_kpis = json.loads((plain / "kpis.json").read_text())
+    served_kwh = sum(g["served_kwh_day"] for g in plain_kpis["segments"]["by_segment"].values())
+    assert s.at["energy sold (kWh/day)", "plain"] == pytest.approx(served_kwh, abs=0.1)
+    assert s.at["new stations paying back", "plain"] is None
+    # the rows sit beside the served shares, and the written tables carry them
+    rows = list(s.index)
+    assert rows.index("share served (%)") < rows.index("new stations paying back")
+    paths = write_comparison(cmp, tmp_path / "cmp")
+    text = paths["markdown"].read_text()
+    assert "| capital at risk (KZT) |" in text and "| new stations paying back |" in text
+    assert f"{eco['capital_at_risk']:,.0f}" in text
