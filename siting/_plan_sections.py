@@ -246,18 +246,22 @@ class FuturesConfig(_Strict):
     criterion: Literal["worst", "mean", "quantile"] = "worst"
     quantile: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
     #: Assumption ranges, scenario field -> [low, high] (e.g.
-    #: ``"demand.residents.public_share" = [0.3, 0.7]``): the draws' ranges, and each
-    #: swept from low to high for the sensitivity table and tornado plot.
-    ranges: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
-        default_factory=dict
-    )
+    #: ``"demand.residents.public_share" = [0.3, 0.7]``, ``"economics.price" = [80, 100]``):
+    #: the draws' ranges, and each swept from low to high for the sensitivity table and
+    #: tornado plots. A field of names takes two names (``"demand.preset" = ["today",
+    #: "growth-2030"]``): its two ends, of which a draw takes one at random.
+    ranges: dict[
+        str,
+        Annotated[list[float], Field(min_length=2, max_length=2)]
+        | Annotated[list[str], Field(min_length=2, max_length=2)],
+    ] = Field(default_factory=dict)
     #: Why these futures and ranges (written with the results).
     rationale: str = ""
 
     @model_validator(mode="after")
     def _ordered(self) -> FuturesConfig:
         for key, (lo, hi) in self.ranges.items():
-            if lo > hi:
+            if isinstance(lo, float | int) and isinstance(hi, float | int) and lo > hi:
                 raise ValueError(f"futures.ranges.{key}: expected [low, high], got [{lo}, {hi}]")
         if not self.presets and not self.draws:
             raise ValueError("futures: expected presets or draws (at least one future)")

@@ -439,3 +439,113 @@ def test_compare_shows_what_each_plan_costs_earns_and_avoids(
     text = paths["markdown"].read_text()
     assert "| capital at risk (KZT) |" in text and "| new stations paying back |" in text
     assert f"{eco['capital_at_risk']:,.0f}" in text
+
+
+# ------------------------------------------------------- futures: what moves viability
+def test_futures_draw_a_name_range_from_its_two_ends(almaty: Scenario) -> None:
+    from siting.futures.robust import future_list, moves_demand
+
+    sc = almaty.with_overrides(
+        {
+            "futures": {
+                "presets": ["today"],
+                "draws": 6,
+                "seed": 1,
+                "ranges": {"demand.preset": ["today", "growth-2030"], "economics.price": [70, 100]},
+            }
+        }
+    )
+    futures = future_list(sc)
+    draws = [ov for name, ov in futures if name.startswith("draw:")]
+    assert {d["demand.preset"] for d in draws} <= {"today", "growth-2030"}
+    assert len({d["demand.preset"] for d in draws}) == 2
+    assert all(70 <= d["economics.price"] <= 100 for d in draws)
+    # prices move no demand, nor does the scenario's own preset
+    assert not moves_demand(sc, "economics.price", 70.0)
+    assert not moves_demand(sc, "demand.preset", "today")
+    assert moves_demand(sc, "demand.preset", "growth-2030")
+    assert moves_demand(sc, "demand.residents.public_share", 0.3)
+
+
+def test_a_robust_solve_without_a_plan_gives_way_to_the_best_own_plan() -> None:
+    from siting.futures.robust import _best_own
+
+    own = [(np.array([k]), np.array(["DC"]), "optimal", 0.0) for k in range(3)]
+    matrix = np.array([[0.9, 0.1, 0.5], [0.4, 0.3, 0.4], [0.6, 0.2, 0.9]])
+    names = ["a", "b", "c"]
+    worst = _best_own(own, matrix, "worst", 0.0, names)
+    assert worst.selected.tolist() == [1] and worst.objective == pytest.approx(0.3)
+    assert worst.bound is None and "b's own plan stands in" in str(worst.stopped_by)
+    assert _best_own(own, matrix, "mean", 0.0, names).selected.tolist() == [2]
+    # met in all but a third of the futures: each row's second-smallest share
+    third = _best_own(own, matrix, "quantile", 1 / 3, names)
+    assert third.selected.tolist() == [2] and third.objective == pytest.approx(0.6)
+
+
+FUTURES = """
+[futures]
+presets = ["today"]
+criterion = "worst"
+rationale = "test"
+[futures.ranges]
+"economics.price" = [30, 1000]
+"economics.electricity_cost" = [0, 90]
+"demand.preset" = ["today", "growth-2030"]
+"""
+
+
+def test_price_cost_and_adoption_move_the_viable_stations(
+    tmp_path: Path, data_dir: Path, small_area_file: Path, cache_dir: Path
+) -> None:
+    # every group its own class, held to equal shares in every future too
+    extra = "curve = []\nsegment_equity = 1.0"
+    text = small_scenario_text(data_dir, small_area_file, p=10, extra=extra)
+    path = tmp_path / "futures.toml"
+    path.write_text(text + ECONOMICS + FUTURES)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "-q", "--workers", "0"]) == 0
+    kpis = json.loads((out / "kpis.json").read_text())
+    v = kpis["futures"]["viability"]
+    assert v["base_viable"] == kpis["economics"]["stations_paying_back"]
+    assert v["stations_new"] == kpis["economics"]["stations_new"]
+    sens = pd.read_csv(out / "sensitivity.csv").set_index(["assumption", "end"])
+    viable = sens["plan_viable"]
+    base = v["base_viable"]
+    # a price below the electricity cost pays back nothing; a high one at least as much
+    assert viable["economics.price", "low"] == 0
+    assert viable["economics.price", "high"] >= base
+    assert viable["economics.price", "high"] > viable["economics.price", "low"]
+    assert viable["economics.electricity_cost", "low"] >= base
+    assert viable["economics.electricity_cost", "high"] <= base
+    # prices and the scenario's own preset move no demand: the run's plan, not solved again
+    for key, end in [
+        ("economics.price", "low"),
+        ("economics.electricity_cost", "high"),
+        ("demand.preset", "low"),
+    ]:
+        assert sens.loc[(key, end), "own_status"] == "the run's plan (same demand)"
+        assert sens.loc[(key, end), "stations_kept"] == 1.0
+    assert viable["demand.preset", "low"] == base
+    assert (
+        sens.loc[("demand.preset", "high"), "demand_sessions_day"]
+        > sens.loc[("demand.preset", "low"), "demand_sessions_day"]
+    )
+    assert (sens["plan_capital_at_risk"] >= 0).all()
+    assert (out / "tornado_viable.png").stat().st_size > 0
+    futures = pd.read_csv(out / "futures.csv")
+    assert futures["plan_viable"].tolist() == [base]  # preset:today is the run's own
+    from siting.summary import summary
+
+    text = summary(kpis)
+    assert f"viability: {base} of {v['stations_new']} new stations pay back" in text
+    assert "economics.price: low 30.0: 0" in text
+
+
+def test_an_unknown_preset_in_a_range_is_named(almaty: Scenario) -> None:
+    from siting.futures.robust import _check_presets
+
+    sc = almaty.with_overrides(
+        {"futures": {"presets": ["today"], "ranges": {"demand.preset": ["today", "2040"]}}}
+    )
+    with pytest.raises(ScenarioError, match=r"futures\.ranges\.demand\.preset: unknown preset"):
+        _check_presets(sc)
