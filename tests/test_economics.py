@@ -549,3 +549,19 @@ def test_an_unknown_preset_in_a_range_is_named(almaty: Scenario) -> None:
     )
     with pytest.raises(ScenarioError, match=r"futures\.ranges\.demand\.preset: unknown preset"):
         _check_presets(sc)
+
+
+def test_the_staged_scenario_ships_its_futures_over_price_cost_and_adoption() -> None:
+    sc = load_scenario(settings.DEFAULT_SCENARIO.parent / "almaty-staged.toml")
+    assert sc.economics == load_scenario(settings.DEFAULT_SCENARIO).economics
+    assert sc.optimize.staging is not None and len(sc.optimize.staging.stages) == 3
+    assert sc.futures is not None
+    assert set(sc.futures.ranges) == {
+        "economics.price",
+        "economics.electricity_cost",
+        "demand.preset",
+    }
+    assert sc.futures.ranges["demand.preset"] == ["today", "growth-2030"]
+    # capped so that a command-line run takes minutes on 2 cores
+    assert sc.optimize.time_limit_s <= 60 and not sc.optimize.curve
+    assert sc.optimize.minimum is None or not sc.optimize.minimum.targets
