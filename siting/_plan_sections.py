@@ -431,8 +431,8 @@ class EconomicsConfig(_Strict):
     def _one_opex(self) -> EconomicsConfig:
         if self.opex_year is not None and self.opex_parts is not None:
             raise ValueError(
-                "economics: expected at most one of opex_year and opex_parts (yearly "
-                "operating cost of a station), got both"
+                "economics.opex_year, economics.opex_parts: expected at most one of the two "
+                "(yearly operating cost of a station), got both"
             )
         if self.fixed_opex_year > settings.MAX_MONEY:
             raise ValueError(

@@ -253,7 +253,7 @@ def test_almaty_scenario_carries_the_programme_terms(almaty: Scenario) -> None:
         ("economics.opex_capital_share", 2.0, "economics.opex_capital_share"),
         ("economics.days_per_year", 400, "economics.days_per_year"),
         ("economics.price", "cheap", "economics.price"),
-        ("economics.opex_year", 1000, "opex_year and opex_parts"),
+        ("economics.opex_year", 1000, "economics.opex_year, economics.opex_parts"),
         ("economics.currency", "USD", "economics.currency"),
         ("economics.rent", 5, "economics.rent"),
     ],
