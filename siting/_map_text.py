@@ -97,7 +97,7 @@ def _economics_lines(row: dict[Any, Any], currency: str) -> list[str]:
         return lines
     payback = row.get("payback_years")
     lines.append(
-        f"Payback: {payback:.1f} years" if _given(payback) else "Payback: never (margin too small)"
+        f"Payback: {payback:.2f} years" if _given(payback) else "Payback: never (margin too small)"
     )
     lines.append(f"NPV over the lease: {html.escape(money(row.get('npv_lease'), currency))}")
     pays = row.get("pays_back")

@@ -70,8 +70,10 @@ def plan_map(
     sites
         The chosen stations (WGS84 points) with ``site_id``, ``kind``, ``name``,
         ``existing`` and, if known, ``ports``, ``station_type``,
-        ``area_sessions``, ``sessions_served``, ``capacity_sessions``, ``utilisation`` and
-        ``neighbours``.
+        ``area_sessions``, ``sessions_served``, ``capacity_sessions``, ``utilisation``,
+        ``neighbours``, each group's ``<group>_sessions_day`` and ``<group>_kwh_day``,
+        ``kwh_day`` and the economics columns of :func:`siting.economics.station_economics`
+        (money in the currency of ``kpis``' ``economics`` or ``costs``).
     demand
         Demand cells (WGS84 polygons) with ``sessions_day`` and ``district``.
     districts
