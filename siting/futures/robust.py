@@ -216,7 +216,7 @@ def futures_stage(
     }
     sensitivity = _sensitivity(sc, inputs, need, here, max_dc, own_options, pmap, known)
     log.info(
-        "futures: %d futures, robust %s %.4f (%s), %d sensitivity solves, %.2f s",
+        "futures: %d futures, robust %s %.4f (%s), %d sensitivity ends with own plans, %.2f s",
         len(futures),
         fc.criterion,
         robust.objective,
