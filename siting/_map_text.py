@@ -15,6 +15,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from siting.economics import money
+
 EXISTING_COLOR = "#d62728"
 NEW_COLOR = "#1f77b4"
 #: Fill of new stations by charger type (existing ones are red whatever their type).
@@ -22,8 +24,10 @@ TYPE_COLORS = {"AC": "#1f77b4", "DC": "#ff7f0e"}
 SERVED_AREA_COLOR = "#2ca02c"
 
 
-def station_popup(row: dict[Any, Any]) -> str:
-    """A station's popup: its id, place, ports, load, cost and nearest stations."""
+def station_popup(row: dict[Any, Any], *, currency: str = "") -> str:
+    """A station's popup: its id, place, ports, load, sessions and kWh a day per user
+    group, cost, economics (with ``[economics]``) and nearest stations; money in
+    ``currency``."""
     kind = f" {row['station_type']}" if row.get("station_type") else ""
     lines = [
         f"<b>{html.escape(str(row['site_id']))}</b> — {'existing' if row['existing'] else 'new'}"
@@ -41,18 +45,65 @@ def station_popup(row: dict[Any, Any]) -> str:
         ("sessions_served", "Sessions served (sessions/day)"),
         ("capacity_sessions", "Capacity (sessions/day)"),
         ("area_sessions", "Demand in its served area (sessions/day)"),
-        ("capital_cost", "Capital cost"),
     ):
         value = row.get(key)
-        if value is not None and not (isinstance(value, float) and np.isnan(value)):
+        if _given(value):
             lines.append(f"{label}: {value:.1f}")
+    lines += _flow_lines(row)
     util = row.get("utilisation")
-    if util is not None and not (isinstance(util, float) and np.isnan(util)):
+    if util is not None and _given(util):
         lines.append(f"Utilisation: {100 * util:.0f}%")
+    cost = row.get("capital_cost")
+    if _given(cost):
+        sunk = " (sunk)" if row["existing"] else ""
+        lines.append(f"Capital cost: {html.escape(money(cost, currency))}{sunk}")
+    lines += _economics_lines(row, currency)
     if row.get("neighbours"):
         lines.append(f"Nearest stations: {html.escape(str(row['neighbours']))}")
     lines.append(f"{row['lat']:.5f}, {row['lon']:.5f}")
     return "<br>".join(lines)
+
+
+def _given(value: Any) -> bool:
+    """A number to show (not missing, not NaN)."""
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
+
+
+def _flow_lines(row: dict[Any, Any]) -> list[str]:
+    """Sessions and kWh a day the station serves of each user group, and its kWh a day."""
+    heads = [str(k).removesuffix("_sessions_day") for k in row if str(k).endswith("_sessions_day")]
+    groups = [g for g in heads if f"{g}_kwh_day" in row]
+    lines = [
+        f"&nbsp;&nbsp;{html.escape(g)}: {row[f'{g}_sessions_day']:.1f} sessions, "
+        f"{row[f'{g}_kwh_day']:,.0f} kWh a day"
+        for g in groups
+        if _given(row.get(f"{g}_sessions_day"))
+    ]
+    if _given(row.get("kwh_day")):
+        lines.insert(0, f"Energy sold: {row['kwh_day']:,.0f} kWh/day, by group:")
+    return lines
+
+
+def _economics_lines(row: dict[Any, Any], currency: str) -> list[str]:
+    """Revenue, margin, payback and NPV over the lease (stations of a run with
+    ``[economics]``; an existing station's margin only, its capital sunk)."""
+    if not _given(row.get("margin_year")):
+        return []
+    lines = [
+        f"Revenue: {html.escape(money(row.get('revenue_year'), currency))}/yr",
+        f"Margin: {html.escape(money(row['margin_year'], currency))}/yr",
+    ]
+    if row["existing"]:
+        return lines
+    payback = row.get("payback_years")
+    lines.append(
+        f"Payback: {payback:.2f} years" if _given(payback) else "Payback: never (margin too small)"
+    )
+    lines.append(f"NPV over the lease: {html.escape(money(row.get('npv_lease'), currency))}")
+    pays = row.get("pays_back")
+    if pays is not None and not pd.isna(pays):
+        lines.append(f"Pays back within the lease: <b>{'yes' if bool(pays) else 'no'}</b>")
+    return lines
 
 
 def kpi_panel(title: str, kpis: dict[str, Any]) -> str:
@@ -83,6 +134,7 @@ def kpi_panel(title: str, kpis: dict[str, Any]) -> str:
         rows.append(("Capital cost", f"{costs['plan_capital_cost'] / 1e9:,.2f} bn {cur}"))
         if costs.get("cost_per_session_day"):
             rows.append(("Per session/day", f"{costs['cost_per_session_day']:,.0f} {cur}"))
+    rows += economics_rows(kpis)
     choice = kpis.get("plan_choice") or {}
     if choice.get("rule"):
         rows.append(("Plan chosen by", str(choice["rule"])))
@@ -119,6 +171,25 @@ def kpi_panel(title: str, kpis: dict[str, Any]) -> str:
         f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(title)}</div>"
         f"<table>{body}</table>{note}</div>"
     )
+
+
+def economics_rows(kpis: dict[str, Any]) -> list[tuple[str, str]]:
+    """The panel's rows of kpis.json ``economics`` (none without it): new stations that
+    pay back within the lease, capital at risk, revenue and energy."""
+    eco = kpis.get("economics") or {}
+    if not eco:
+        return []
+    cur = eco.get("currency", "")
+    lease = eco["terms"]["lease_years"]
+    return [
+        (
+            f"Pay back within {lease:g} years",
+            f"{eco['stations_paying_back']} of {eco['stations_new']} new stations",
+        ),
+        ("Capital at risk", money(eco["capital_at_risk"], cur)),
+        ("Revenue", f"{money(eco['revenue_year'], cur)}/yr"),
+        ("Energy sold", f"{eco['energy_kwh_day']:,.0f} kWh/day"),
+    ]
 
 
 def segment_rows(kpis: dict[str, Any]) -> list[tuple[str, str]]:

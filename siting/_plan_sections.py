@@ -1,9 +1,9 @@
 """The sections of the optimisation request and of how a plan is valued.
 
 ``[optimize]`` (with its ``capacity``, ``budget``, ``choose``, ``minimum`` and
-``staging`` tables and its ``[[optimize.designs]]``), ``[futures]``, ``[costs]`` and
-``[benefits]``, checked as every section is (see :mod:`siting.sections`, which exports
-them).
+``staging`` tables and its ``[[optimize.designs]]``), ``[futures]``, ``[costs]``,
+``[benefits]`` and ``[economics]``, checked as every section is (see
+:mod:`siting.sections`, which exports them).
 """
 
 from __future__ import annotations
@@ -259,18 +259,22 @@ class FuturesConfig(_Strict):
     criterion: Literal["worst", "mean", "quantile"] = "worst"
     quantile: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
     #: Assumption ranges, scenario field -> [low, high] (e.g.
-    #: ``"demand.residents.public_share" = [0.3, 0.7]``): the draws' ranges, and each
-    #: swept from low to high for the sensitivity table and tornado plot.
-    ranges: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
-        default_factory=dict
-    )
+    #: ``"demand.residents.public_share" = [0.3, 0.7]``, ``"economics.price" = [80, 100]``):
+    #: the draws' ranges, and each swept from low to high for the sensitivity table and
+    #: tornado plots. A field of names takes two names (``"demand.preset" = ["today",
+    #: "growth-2030"]``): its two ends, of which a draw takes one at random.
+    ranges: dict[
+        str,
+        Annotated[list[float], Field(min_length=2, max_length=2)]
+        | Annotated[list[str], Field(min_length=2, max_length=2)],
+    ] = Field(default_factory=dict)
     #: Why these futures and ranges (written with the results).
     rationale: str = ""
 
     @model_validator(mode="after")
     def _ordered(self) -> FuturesConfig:
         for key, (lo, hi) in self.ranges.items():
-            if lo > hi:
+            if isinstance(lo, float | int) and isinstance(hi, float | int) and lo > hi:
                 raise ValueError(f"futures.ranges.{key}: expected [low, high], got [{lo}, {hi}]")
         if not self.presets and not self.draws:
             raise ValueError("futures: expected presets or draws (at least one future)")
@@ -403,3 +407,73 @@ class BenefitsConfig(_Strict):
     #: Context figures shown beside the results (free text).
     context: str = ""
     source: str = ""
+
+
+class EconomicsConfig(_Strict):
+    """What a station earns and whether it pays back within its lease (``[economics]``).
+
+    Per station (see :mod:`siting.economics`): the energy it sells a year at ``price``
+    (less the ``vat`` it includes), less the electricity it buys for it at
+    ``electricity_cost`` (``losses`` of it lost in the charger) and its yearly operating
+    cost (``opex_year`` or the sum of ``opex_parts``, plus ``opex_capital_share`` of its
+    capital cost), is its yearly margin; its capital cost (design and site) is paid back
+    when the margins, discounted at ``discount_rate``, reach it within ``lease_years``.
+    Money in ``currency`` (the ``[costs]`` one); each figure should carry its source,
+    year and unit in the scenario file.
+    """
+
+    #: Currency of every figure (``None``: the ``[costs]`` currency); must match it.
+    currency: Annotated[str, Field(min_length=1)] | None = None
+    #: Selling price per kWh as the driver pays it (VAT included when ``vat`` > 0).
+    price: PositiveMoney
+    #: VAT rate the price includes (0.16: 16 %); the operator keeps ``price / (1 + vat)``.
+    vat: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    #: What the operator pays per kWh it buys from the grid (net of VAT).
+    electricity_cost: Money
+    #: Share of the energy bought that is lost in the charger (bought = sold / (1 - losses)).
+    losses: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    #: Yearly operating cost of a station, or its parts (``{maintenance = ..., ...}``).
+    opex_year: Money | None = None
+    opex_parts: Annotated[dict[Text, Money], Field(min_length=1)] | None = None
+    #: Yearly operating cost as a share of the station's capital cost, on top.
+    opex_capital_share: Share = 0.0
+    #: Years of the land lease: the station must pay back within them.
+    lease_years: Annotated[float, Field(gt=0.0, le=settings.MAX_LIFETIME_YEARS)]
+    #: Yearly discount rate of future margins (0.06: 6 % a year).
+    discount_rate: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    #: Days a year a station sells like the planning day.
+    days_per_year: Annotated[float, Field(gt=0.0, le=366.0)] = 365.0
+    #: Where the figures come from (shown in the outputs).
+    source: Text
+
+    @model_validator(mode="after")
+    def _one_opex(self) -> EconomicsConfig:
+        if self.opex_year is not None and self.opex_parts is not None:
+            raise ValueError(
+                "economics.opex_year, economics.opex_parts: expected at most one of the two "
+                "(yearly operating cost of a station), got both"
+            )
+        if self.fixed_opex_year > settings.MAX_MONEY:
+            raise ValueError(
+                f"economics.opex_parts: expected a sum at most {settings.MAX_MONEY:g}, "
+                f"got {self.fixed_opex_year:g}"
+            )
+        return self
+
+    @property
+    def fixed_opex_year(self) -> float:
+        """Yearly operating cost of every station: ``opex_year`` or the sum of
+        ``opex_parts`` (0 with neither)."""
+        if self.opex_year is not None:
+            return self.opex_year
+        return float(sum((self.opex_parts or {}).values()))
+
+    @property
+    def net_price(self) -> float:
+        """What the operator keeps of each kWh sold: ``price / (1 + vat)``."""
+        return self.price / (1.0 + self.vat)
+
+    @property
+    def energy_cost_per_kwh_sold(self) -> float:
+        """Electricity bought per kWh sold: ``electricity_cost / (1 - losses)``."""
+        return self.electricity_cost / (1.0 - self.losses)

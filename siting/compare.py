@@ -107,6 +107,7 @@ def run_figures(run: RunOutputs) -> dict[str, Any]:
         "demand served (sessions/day)": round(float(np.sum(served)), 1),
         "share served (%)": round(100 * float(np.sum(served)) / total, 2) if total else None,
         **segment_rows(k),
+        **value_rows(k),
         "threshold (min)": k.get("threshold_min"),
         "share within threshold (%)": round(100 * covered / total, 2) if total else None,
         "mean access (min)": round(float(np.average(minutes[ok], weights=w[ok])), 2)
@@ -144,6 +145,37 @@ def segment_rows(k: dict[str, Any]) -> dict[str, Any]:
         )
         out[f"served: {name} (sessions/day)"] = None if sessions is None else round(sessions, 1)
     return out
+
+
+def value_rows(k: dict[str, Any]) -> dict[str, Any]:
+    """What the plan costs, earns and avoids, beside its shares served: capital cost,
+    new stations that pay back within the lease and the capital at risk in the others,
+    revenue and margin a year (kpis.json ``economics``), energy sold (kWh/day) and CO2
+    and local pollutants avoided (``benefits``). Money rows name their currency; a
+    figure the run does not have is ``None`` (shown as "—")."""
+    costs, eco, ben = k.get("costs") or {}, k.get("economics") or {}, k.get("benefits") or {}
+    cur = eco.get("currency") or costs.get("currency") or ""
+    unit = f" ({cur})" if cur else ""
+    per_year = f" ({cur}/yr)" if cur else " (/yr)"
+    groups = ((k.get("segments") or {}).get("by_segment") or {}).values()
+    energy = eco.get("energy_kwh_day")
+    if energy is None and groups and all("served_kwh_day" in g for g in groups):
+        energy = round(sum(float(g["served_kwh_day"]) for g in groups), 1)
+    if energy is None:
+        energy = ben.get("energy_kwh_day")
+    return {
+        f"capital cost{unit}": costs.get("plan_capital_cost"),
+        "new stations paying back": eco.get("stations_paying_back"),
+        "new stations paying back (%)": None
+        if eco.get("share_paying_back") is None
+        else round(100 * eco["share_paying_back"], 2),
+        f"capital at risk{unit}": eco.get("capital_at_risk"),
+        f"revenue{per_year}": eco.get("revenue_year"),
+        f"margin{per_year}": eco.get("margin_year"),
+        "energy sold (kWh/day)": energy,
+        "CO2 avoided (t/yr)": ben.get("co2_avoided_t_year"),
+        "local pollutants avoided (t/yr)": ben.get("local_pollutants_total_t_year"),
+    }
 
 
 def _futures_rows(k: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from siting import settings
+from siting.economics import run_station_figures
 from siting.errors import InputError
 from siting.kpis import plan_figures, run_figures, station_figures, warn_assumed
 from siting.metrics import district_figures, evaluate_plan, served_areas
@@ -96,6 +97,14 @@ def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decisio
         kpis["phasing"] = phasing_figures(decision.phases)
     station_figures(sites, result, decision, oc)
     warn_assumed(sites, oc)
+    # each station's sessions and kWh a day per group and, with [economics], its economics
+    flows, economics = run_station_figures(
+        sc, demand, need.segments, result.extra, sites, per_demand
+    )
+    for col in flows.columns:
+        sites[col] = flows[col].to_numpy()
+    if economics is not None:
+        kpis["economics"] = economics
     kpis.update(
         plan_figures(sc, result, decision, demand, need.segments, tt, threshold_s, candidates, kpis)
     )

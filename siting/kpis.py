@@ -306,7 +306,15 @@ def benefits(
     dc_served = x.get("served_dc")
     per_point = kpis["demand_served"]
     energy = 0.0
-    for kind, served in (("AC", ac_served), ("DC", dc_served)):
+    classes = [str(c) for c in x.get("classes") or ()]
+    by_class = np.asarray(x.get("served_by_class", np.zeros((0, 0))), dtype=float)
+    own = len(by_class) == len(classes) > 0 and all(c in segments for c in classes)
+    if own:
+        # each user group a class of the model (designs, group standards): its own
+        # sessions served at its own kWh per session (not the demand within reach)
+        for k, c in enumerate(classes):
+            energy += float(by_class[k].sum()) * segments[c].kwh_per_session
+    for kind, served in () if own else (("AC", ac_served), ("DC", dc_served)):
         names = [n for n, s in segments.items() if s.charger == kind]
         sess = sum(demand[f"{n}_sessions_day"].to_numpy(float) for n in names) if names else 0.0
         kwh = sum(demand[f"{n}_kwh_day"].to_numpy(float) for n in names) if names else 0.0

@@ -70,8 +70,10 @@ def plan_map(
     sites
         The chosen stations (WGS84 points) with ``site_id``, ``kind``, ``name``,
         ``existing`` and, if known, ``ports``, ``station_type``,
-        ``area_sessions``, ``sessions_served``, ``capacity_sessions``, ``utilisation`` and
-        ``neighbours``.
+        ``area_sessions``, ``sessions_served``, ``capacity_sessions``, ``utilisation``,
+        ``neighbours``, each group's ``<group>_sessions_day`` and ``<group>_kwh_day``,
+        ``kwh_day`` and the economics columns of :func:`siting.economics.station_economics`
+        (money in the currency of ``kpis``' ``economics`` or ``costs``).
     demand
         Demand cells (WGS84 polygons) with ``sessions_day`` and ``district``.
     districts
@@ -100,8 +102,12 @@ def plan_map(
     if served_areas is not None and len(served_areas):
         threshold = kpis.get("threshold_min") if kpis else None
         _served_area_layer(served_areas, threshold).add_to(m)
+    k = kpis or {}
+    currency = str(
+        (k.get("economics") or {}).get("currency") or (k.get("costs") or {}).get("currency") or ""
+    )
     for key, label, rows in _station_groups(sites):
-        _station_layer(key, f"{label} ({len(rows)})", rows).add_to(m)
+        _station_layer(key, f"{label} ({len(rows)})", rows, currency=currency).add_to(m)
     if futures_sites is not None and len(futures_sites):
         _futures_layer(futures_sites, int(futures_sites["futures"].max())).add_to(m)
     if kpis:
@@ -131,9 +137,11 @@ def _served_area_layer(served_areas: gpd.GeoDataFrame, threshold: Any) -> folium
     )
 
 
-def _station_layer(key: str, name: str, rows: pd.DataFrame) -> folium.FeatureGroup:
+def _station_layer(
+    key: str, name: str, rows: pd.DataFrame, *, currency: str = ""
+) -> folium.FeatureGroup:
     """One group of stations (see :func:`_station_groups`): a marker each, sized by its
-    ports, with its popup."""
+    ports, with its popup (money in ``currency``)."""
     group = folium.FeatureGroup(name=name)
     for row in rows.to_dict("records"):
         existing = bool(row["existing"])
@@ -146,7 +154,7 @@ def _station_layer(key: str, name: str, rows: pd.DataFrame) -> folium.FeatureGro
             fill=True,
             fill_color=color,
             fill_opacity=0.9,
-            popup=folium.Popup(station_popup(row), max_width=300),
+            popup=folium.Popup(station_popup(row, currency=currency), max_width=300),
             tooltip=f"{row['site_id']}: {str(row['kind']).replace('_', ' ')}",
             class_name=f"siting-station siting-{'existing' if existing else 'new'}",
         ).add_to(group)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from siting._io import write_json
+from siting.economics import ECONOMICS_COLUMNS
 from siting.futures.report import write_futures, write_staging
 from siting.maps import save_map
 from siting.summary import summary as summary  # the run summary, read as report.summary
@@ -55,9 +56,20 @@ def site_table(run: RunResult) -> gpd.GeoDataFrame:
     sites = run.sites.copy()
     sites["status"] = sites["existing"].map({True: "existing", False: "new"})
     extra_cols = [c for c in ("design", "phase") if c in sites.columns]
-    sites = sites[[*SITE_COLUMNS, *extra_cols, "geometry"]]
-    for col in ("sessions_served", "capacity_sessions", "utilisation", "area_sessions"):
+    flows = [
+        col
+        for g in run.scenario.groups()
+        for col in (f"{g}_sessions_day", f"{g}_kwh_day")
+        if col in sites.columns
+    ]
+    flows += ["kwh_day"] if "kwh_day" in sites.columns else []
+    money = [c for c in ECONOMICS_COLUMNS if c in sites.columns]
+    sites = sites[[*SITE_COLUMNS, *extra_cols, *flows, *money, "geometry"]]
+    for col in ("sessions_served", "capacity_sessions", "utilisation", "area_sessions", *flows):
         sites[col] = sites[col].round(4)
+    for col in money:
+        if col != "pays_back":
+            sites[col] = sites[col].astype(float).round(4 if col == "breakeven_kwh_day" else 2)
     return sites
 
 

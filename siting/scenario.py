@@ -37,6 +37,7 @@ from siting.sections import (
     CandidatesConfig,
     CostsConfig,
     DemandConfig,
+    EconomicsConfig,
     FolderName,
     FuturesConfig,
     NetworkConfig,
@@ -62,6 +63,8 @@ class Scenario(_Strict):
     optimize: OptimizeConfig = OptimizeConfig()
     costs: CostsConfig | None = None
     benefits: BenefitsConfig | None = None
+    #: Station economics (revenue, margin, payback within the lease); ``None``: none.
+    economics: EconomicsConfig | None = None
     #: Futures the plan should hold up in; ``None``: none studied.
     futures: FuturesConfig | None = None
     #: Folder of the scenario file; relative paths resolve against it.
@@ -98,6 +101,22 @@ class Scenario(_Strict):
                     except ScenarioError as exc:
                         raise ValueError(f"futures.ranges: {exc}") from None
         return self
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> Scenario:
+        ec, costs = self.economics, self.costs
+        if ec is not None and ec.currency and costs is not None and ec.currency != costs.currency:
+            raise ValueError(
+                f"economics.currency ({ec.currency!r}) must be the currency of the capital "
+                f"costs, costs.currency ({costs.currency!r})"
+            )
+        return self
+
+    def economics_currency(self) -> str:
+        """The currency of ``[economics]``: its own, else ``[costs]``'s, else empty."""
+        if self.economics is not None and self.economics.currency:
+            return self.economics.currency
+        return self.costs.currency if self.costs is not None else ""
 
     @model_validator(mode="after")
     def _groups_have_their_standards(self) -> Scenario:

@@ -3,10 +3,11 @@
 ``[network]``, ``[demand]`` (with ``[demand.residents]``, ``[demand.inbound]``,
 ``[demand.taxis]``), ``[candidates]``, ``[travel]``, ``[optimize]`` (with its
 ``capacity``, ``budget``, ``choose`` and ``minimum`` tables and ``[[optimize.designs]]``),
-``[costs]`` and ``[benefits]``. Unknown keys are errors, types are strict (no ``true`` for a number,
-no number for ``true``/``false`` or a string, no string for a number; an integer is a
-valid float), no number is infinite or NaN, and every number has a range (the bounds
-in :mod:`siting.settings`); :class:`siting.scenario.Scenario` holds them together.
+``[costs]``, ``[benefits]`` and ``[economics]``. Unknown keys are errors, types are
+strict (no ``true`` for a number, no number for ``true``/``false`` or a string, no
+string for a number; an integer is a valid float), no number is infinite or NaN, and
+every number has a range (the bounds in :mod:`siting.settings`);
+:class:`siting.scenario.Scenario` holds them together.
 
 This module holds the sections of what the city is (network, demand, candidates,
 travel); the optimisation and valuation sections are in :mod:`siting._plan_sections`
@@ -26,6 +27,7 @@ from siting._plan_sections import (
     CapacityConfig,
     CostsConfig,
     DesignConfig,
+    EconomicsConfig,
     FuturesConfig,
     MinimumConfig,
     OptimizeConfig,
@@ -60,6 +62,7 @@ __all__ = [
     "CostsConfig",
     "DemandConfig",
     "DesignConfig",
+    "EconomicsConfig",
     "FolderName",
     "FuturesConfig",
     "InboundConfig",

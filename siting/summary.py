@@ -1,11 +1,12 @@
 """The run summary: the few lines the command prints at the end of a run, read from
-its ``kpis.json`` figures (plan, coverage, service per segment, costs, minimum plans,
-stages and futures, access, solver)."""
+its ``kpis.json`` figures (plan, coverage, service per segment, costs, station
+economics, minimum plans, stages and futures, access, solver)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from siting.economics import economics_lines
 from siting.futures.report import futures_lines, stage_line
 
 
@@ -77,6 +78,7 @@ def summary(kpis: dict[str, Any]) -> str:
                 if (c := kpis.get("costs") or {}).get("currency")
                 else []
             ),
+            *economics_lines(kpis.get("economics") or {}),
             *(
                 f"  minimum plan, {m['preset']}, {100 * m['target_share']:.0f}% in reach: "
                 + (

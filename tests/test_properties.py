@@ -81,7 +81,11 @@ def test_any_override_validates_or_fails_in_one_line(path: str, value: object) -
 
 
 #: Fields whose keys are the user's own (pollutant names, station types): any key is valid.
-FREE_FORM_MAPPINGS = ("benefits.pollutants_g_per_kg_fuel.", "costs.port.")
+FREE_FORM_MAPPINGS = (
+    "benefits.pollutants_g_per_kg_fuel.",
+    "costs.port.",
+    "economics.opex_parts.",
+)
 
 
 def _misspell(word: str, data: st.DataObject) -> str:

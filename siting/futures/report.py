@@ -50,6 +50,10 @@ def write_futures(futures: dict[str, Any], folder: Path) -> dict[str, Path]:
         paths["sensitivity"] = folder / "sensitivity.csv"
         table.to_csv(paths["sensitivity"], index=False, float_format="%.6f")
         paths["tornado"] = tornado_figure(table, futures, folder / "tornado.png")
+        if "plan_viable" in table and futures.get("viability"):
+            paths["tornado_viable"] = viability_tornado(
+                table, futures["viability"], folder / "tornado_viable.png"
+            )
     return paths
 
 
@@ -90,6 +94,53 @@ def tornado_figure(table: pd.DataFrame, futures: dict[str, Any], path: Path) -> 
     return path
 
 
+def viability_tornado(table: pd.DataFrame, viability: dict[str, Any], path: Path) -> Path:
+    """New stations of the run's plan that pay back within the lease at each
+    assumption's low and high (bars from the count at the scenario's own values),
+    widest swing on top; each end's value and capital at risk written beside its bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base = float(viability["base_viable"])
+    new = int(viability["stations_new"])
+    cur = str(viability.get("currency") or "")
+    wide = table.pivot(index="assumption", columns="end", values="plan_viable").astype(float)
+    risk = table.pivot(index="assumption", columns="end", values="plan_capital_at_risk")
+    values = table.pivot(index="assumption", columns="end", values="value")
+    order = (wide["high"] - wide["low"]).abs().sort_values().index
+    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.8 * len(order)))
+    top = max(new, 1)
+    for k, key in enumerate(order):
+        for end, color, dy in (("low", "#4c78a8", -0.2), ("high", "#f58518", 0.2)):
+            v = float(wide.loc[key, end])
+            ax.barh(k + dy, v - base, left=base, color=color, height=0.38)
+            ax.text(
+                max(v, base) + 0.01 * top,
+                k + dy,
+                f"{end} = {values.loc[key, end]}: {v:.0f} pay back; "
+                f"{float(risk.loc[key, end]) / 1e6:,.0f} M {cur} at risk".rstrip(),
+                va="center",
+                ha="left",
+                fontsize=7,
+            )
+    ax.axvline(base, color="#333", lw=1)
+    ax.set_xlim(0, top * 1.6)
+    ax.set_yticks(range(len(order)), list(order))
+    ax.set_xlabel(f"new stations that pay back within the lease (of {new})")
+    ax.set_title(
+        f"What moves viability: {base:.0f} of {new} new stations pay back at the scenario's "
+        "values\n(each assumption at its low, blue, and its high, orange; the rest as the "
+        "scenario)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def futures_lines(futures: dict[str, Any]) -> list[str]:
     """Run-summary lines of ``[futures]``."""
     rows = futures["futures"]
@@ -103,7 +154,38 @@ def futures_lines(futures: dict[str, Any]) -> list[str]:
     ]
     lines += [
         f"    {r['future']}: robust {100 * r['robust_share']:.1f}%, own plan "
-        f"{100 * r['own_share']:.1f}%, regret {100 * r['regret']:.2f} points"
+        f"{100 * r['own_share']:.1f}%, regret {100 * r['regret']:.2f} points" + _viable_text(r)
         for r in rows
     ]
+    return lines + viability_lines(futures)
+
+
+def _viable_text(row: dict[str, Any]) -> str:
+    """A future's viable stations for its summary line (nothing without them)."""
+    if "plan_viable" not in row:
+        return ""
+    return f"; {row['plan_viable']} of the plan's new stations pay back"
+
+
+def viability_lines(futures: dict[str, Any]) -> list[str]:
+    """Run-summary lines on what moves the plan's viable stations (``[futures]`` ranges
+    with ``[economics]``; none without)."""
+    v = futures.get("viability")
+    rows = [r for r in futures.get("sensitivity") or [] if "plan_viable" in r]
+    if not v or not rows:
+        return []
+    lines = [
+        f"  viability: {v['base_viable']} of {v['stations_new']} new stations pay back at the "
+        "scenario's values; at each assumption's ends (sensitivity.csv, tornado_viable.png):"
+    ]
+    by_key: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        by_key.setdefault(str(r["assumption"]), {})[str(r["end"])] = r
+    for key, ends in by_key.items():
+        parts = [
+            f"{end} {ends[end]['value']}: {ends[end]['plan_viable']}"
+            for end in ("low", "high")
+            if end in ends
+        ]
+        lines.append(f"    {key}: " + ", ".join(parts))
     return lines

@@ -152,6 +152,8 @@ def _stage_row(
     """The row of stage ``k`` in ``stages.csv``: what it adds, serves and costs, and its
     regret against the stage planned alone (``reg``)."""
     stage = res.stages[k]
+    # with designs the types are design names: count them by their charger
+    chargers = np.array([model.charger_of(str(t)) for t in stage.types], dtype=str)
     is_open = np.zeros(model.neighbours.shape[1])
     is_open[stage.selected] = 1.0
     hit = (model.neighbours @ is_open) > 0
@@ -163,8 +165,8 @@ def _stage_row(
         "budget": cfg.budget,
         "weight": round(stage.weight, 6),
         "stations_added": stage.added,
-        "stations_ac": int((stage.types == "AC").sum()),
-        "stations_dc": int((stage.types == "DC").sum()),
+        "stations_ac": int((chargers == "AC").sum()),
+        "stations_dc": int((chargers == "DC").sum()),
         "demand_sessions_day": round(stage.demand, 3),
         "served_sessions_day": round(stage.served, 3),
         "served_share": round(stage.served / stage.demand, 6) if stage.demand else 0.0,
