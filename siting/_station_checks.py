@@ -30,6 +30,12 @@ T = TypeVar("T")
 
 STATION_COLUMNS = ["name", "lon", "lat", "ports", "station_type", "kw", "source"]
 
+#: The message for a station of the user's own file that gives no type.
+NO_TYPE = (
+    "station_type: expected AC or DC (the type decides who can charge there; ports and "
+    "kw may be left empty), got an empty value"
+)
+
 
 def is_missing(raw: object) -> bool:
     """Whether a figure as read is absent: None, NaN or blank text."""
@@ -102,7 +108,7 @@ def type_value(raw: object, name: str = "station_type") -> str:
         return ""
     text = raw.strip().upper() if isinstance(raw, str) else None
     if text not in ("AC", "DC"):
-        raise BadFigureError(name, "AC, DC or empty", raw)
+        raise BadFigureError(name, "AC or DC", raw)
     return text
 
 
@@ -183,10 +189,15 @@ def check_table(
     ``origin`` is the file and ``unit`` what a row is called in messages (``row`` of
     a CSV, ``feature`` of a GeoJSON), counted from 1.
 
+    A row's ports and power may be empty (unknown: the scenario's are assumed, with a
+    warning); its type may not: AC or DC decides who can charge there, and a station
+    of unknown type would be given whichever type the plan likes best.
+
     Raises
     ------
     DataFileError
-        The first bad figure: file, row, field, what was expected and what arrived.
+        The first bad figure: file, row, field, what was expected and what arrived; or
+        the first row without a type.
     """
     rows = []
     for k, rec in enumerate(raw.to_dict("records"), start=1):
@@ -194,15 +205,16 @@ def check_table(
         where = f"{origin} {unit} {k}" + (f" ({name!r})" if name else "")
         check = Checker(where, field=field, strict=True)
         lon, lat = check.position(rec.get("lon"), rec.get("lat"), ("lon", "lat"))
-        rows.append(
-            {
-                "name": name,
-                "lon": lon,
-                "lat": lat,
-                "ports": check.ports(rec.get("ports")),
-                "station_type": check.station_type(rec.get("station_type")),
-                "kw": check.kw(rec.get("kw")),
-                "source": "" if is_missing(rec.get("source")) else str(rec["source"]),
-            }
-        )
+        row = {
+            "name": name,
+            "lon": lon,
+            "lat": lat,
+            "ports": check.ports(rec.get("ports")),
+            "station_type": check.station_type(rec.get("station_type")),
+            "kw": check.kw(rec.get("kw")),
+            "source": "" if is_missing(rec.get("source")) else str(rec["source"]),
+        }
+        if not row["station_type"]:
+            raise DataFileError(f"{field}: {where}: {NO_TYPE}")
+        rows.append(row)
     return pd.DataFrame(rows, columns=STATION_COLUMNS)

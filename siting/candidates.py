@@ -130,15 +130,16 @@ def gather_existing(
 def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataFrame:
     """Read existing stations (columns :data:`siting.existing.STATION_COLUMNS`).
 
-    Accepts a CSV with ``lat``/``lon`` (or ``latitude``/``longitude``) columns and
-    optional ``ports``, ``station_type`` (AC/DC) and ``kw``, a GeoJSON of points with
-    the same optional properties, or Open Charge Map JSON (one record or a list).
+    Accepts a CSV with ``lat``/``lon`` (or ``latitude``/``longitude``) and
+    ``station_type`` (or ``type``: AC/DC) columns and optional ``ports`` and ``kw``, a
+    GeoJSON of points with the same properties, or Open Charge Map JSON (one record or
+    a list).
 
     Every row is checked as it is read (:func:`siting.existing.check_table`): an
-    empty figure is unknown (the scenario's is assumed later, with a warning); a
-    wrong one (ports -4 or 0, kW -50 or ``"fast"``, type ``"XL"``, coordinates out
-    of range) is a :class:`~siting.errors.DataFileError` naming the file, the row,
-    the field, what was expected and what arrived.
+    empty ports or kW is unknown (the scenario's is assumed later, with a warning); a
+    wrong figure (ports -4 or 0, kW -50 or ``"fast"``, type ``"XL"``, coordinates out
+    of range) or an empty type is a :class:`~siting.errors.DataFileError` naming the
+    file, the row, the field, what was expected and what arrived.
     """
     if not path.exists():
         raise MissingFileError(f"{field}: file not found: {path}")
@@ -365,6 +366,11 @@ def _normalise_columns(df: pd.DataFrame, path: Path, field: str) -> pd.DataFrame
             f"{field}: {path} needs 'lat' and 'lon' columns; has {', '.join(map(str, df.columns))}"
         )
     kind = next((lower[c] for c in ("station_type", "type") if c in lower), None)
+    if kind is None:
+        raise DataFileError(
+            f"{field}: {path} needs a 'station_type' column (AC or DC for every station); "
+            f"has {', '.join(map(str, df.columns))}"
+        )
     columns = {"name": lower.get("name"), "lon": lon, "lat": lat, "ports": lower.get("ports")}
     columns |= {"station_type": kind, "kw": lower.get("kw"), "source": lower.get("source")}
     return pd.DataFrame(

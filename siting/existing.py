@@ -9,18 +9,21 @@ Every figure is checked as it is read (:class:`Checker`, in
 :mod:`siting._station_checks`): ports a whole
 number from 1 to :data:`siting.settings.MAX_STATION_PORTS`, power a finite number
 of kW above 0 and at most :data:`siting.settings.MAX_PORT_KW`, type AC or DC,
-coordinates numbers within range. A figure that is absent is unknown (the plan
-then assumes the scenario's, and says so). A figure that is present but wrong is
-handled by where it comes from:
+coordinates numbers within range. Ports or power that are absent are unknown (the
+plan then assumes the scenario's, and says so). A figure that is present but wrong,
+or a type that is absent, is handled by where it comes from:
 
 - the user's own file (``candidates.existing``: CSV, GeoJSON, or an Open Charge
   Map JSON file) is refused with a :class:`~siting.errors.DataFileError` naming
   the file, the row, the field, what was expected and what arrived: the user can
-  fix it, and a guess would put a wrong figure in the plan;
+  fix it, and a guess would put a wrong figure in the plan (a station without a
+  type would become whichever type suits the plan);
 - crowd data read as part of a run (OSM tags, the Open Charge Map API) is logged
   as a warning and the figure read as unknown (a station with unusable
-  coordinates is left out): one bad tag among hundreds of stations should not
-  stop a run the user cannot fix by editing their own file.
+  coordinates is left out; a station without a type is given one by the plan, with
+  a warning naming it, and ``sites.csv`` marks it in its ``assumed`` column): one bad
+  tag among hundreds of stations should not stop a run the user cannot fix by
+  editing their own file.
 """
 
 from __future__ import annotations
@@ -277,9 +280,10 @@ def read_ocm(
 ) -> pd.DataFrame:
     """Open Charge Map records (the API's JSON list, or one record).
 
-    ``strict``: the records are the user's file (``origin``), and a bad figure is an
-    error naming the record; otherwise (downloaded) a warning, the figure read as
-    unknown, and a record with unusable coordinates left out.
+    ``strict``: the records are the user's file (``origin``), and a bad figure, or a
+    record whose connections give no type (AC or DC), is an error naming the record;
+    otherwise (downloaded) a warning, the figure read as unknown, and a record with
+    unusable coordinates left out.
     """
     rows = []
     for k, rec in enumerate(records, start=1):
@@ -288,9 +292,16 @@ def read_ocm(
             raise DataFileError(f"{field}: {origin} is neither GeoJSON nor Open Charge Map JSON")
         where = f"{origin} record {k} (ocm:{rec.get('ID', '')})"
         try:
-            rows.append(parse_ocm_record(rec, Checker(where, field=field, strict=strict)))
+            row = parse_ocm_record(rec, Checker(where, field=field, strict=strict))
         except BadFigureError as exc:  # crowd data only: a strict check raised DataFileError
             log.warning("%s: %s: %s; station left out", field, where, exc)
+            continue
+        if strict and not row["station_type"]:
+            raise DataFileError(
+                f"{field}: {where}: Connections: expected a connection with CurrentTypeID "
+                "or LevelID (the station's type, AC or DC), got none"
+            )
+        rows.append(row)
     return pd.DataFrame(rows, columns=STATION_COLUMNS)
 
 
