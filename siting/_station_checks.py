@@ -28,7 +28,10 @@ log = logging.getLogger("siting.existing")
 
 T = TypeVar("T")
 
-STATION_COLUMNS = ["name", "lon", "lat", "ports", "station_type", "kw", "source"]
+#: A station's columns: ``ref`` is its record's own id (``ocm-146017``, ``osm-node-42``,
+#: a station file's ``id``; ``""`` when it has none) and ``address`` its address as
+#: recorded (``""`` when none).
+STATION_COLUMNS = ["name", "lon", "lat", "ports", "station_type", "kw", "source", "ref", "address"]
 
 #: The message for a station of the user's own file that gives no type.
 NO_TYPE = (
@@ -46,6 +49,16 @@ def is_missing(raw: object) -> bool:
     if isinstance(raw, float | np.floating):
         return bool(np.isnan(raw))
     return raw is pd.NA or raw is pd.NaT
+
+
+def _text(raw: object) -> str:
+    """A text field as read: ``""`` when absent, else its text (a number of an id column
+    read as a float without its ``.0``)."""
+    if is_missing(raw):
+        return ""
+    if isinstance(raw, float | np.floating) and float(raw).is_integer():
+        return str(int(raw))
+    return str(raw).strip()
 
 
 def _shown(raw: object) -> str:
@@ -212,7 +225,9 @@ def check_table(
             "ports": check.ports(rec.get("ports")),
             "station_type": check.station_type(rec.get("station_type")),
             "kw": check.kw(rec.get("kw")),
-            "source": "" if is_missing(rec.get("source")) else str(rec["source"]),
+            "source": _text(rec.get("source")),
+            "ref": _text(rec.get("ref")),
+            "address": _text(rec.get("address")),
         }
         if not row["station_type"]:
             raise DataFileError(f"{field}: {where}: {NO_TYPE}")

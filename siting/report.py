@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from siting._io import write_json
+from siting.candidates import candidates_layer
 from siting.futures.report import write_futures, write_staging
 from siting.maps import save_map
 from siting.summary import summary as summary  # the run summary, read as report.summary
@@ -32,7 +33,10 @@ SITE_COLUMNS = [
     "lon",
     "status",
     "kind",
+    "kind_label",
     "name",
+    "address",
+    "district",
     "osmid",
     "node",
     "source",
@@ -88,6 +92,9 @@ def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
     sites = site_table(run)
     sites.drop(columns="geometry").to_csv(paths["sites_csv"], index=False, float_format="%.6f")
     sites.to_file(paths["sites_geojson"], driver="GeoJSON")
+    paths["candidates"] = folder / "candidates.geojson"
+    layer = candidates_layer(run.candidates, chosen=sites["site_id"])
+    layer.to_file(paths["candidates"], driver="GeoJSON")
     write_json(paths["kpis"], run.kpis)
     if "phasing" in run.kpis:
         paths["phases"] = folder / "phases.csv"

@@ -35,7 +35,8 @@ def test_candidates_from_features_grid_and_existing(
     cand = build_candidates(
         index, features=feats, area=area, grid_spacing_m=800, snap_max_m=300, existing=existing
     )
-    assert cand.iloc[0]["existing"] and cand.iloc[0]["site_id"] == "E0001"
+    # the existing station first, its id from its record (Open Charge Map 146017)
+    assert cand.iloc[0]["existing"] and cand.iloc[0]["site_id"] == "ocm-146017"
     assert cand["site_id"].is_unique
     assert cand["existing"].sum() == 1
     # every candidate is a node of the strongly connected graph
