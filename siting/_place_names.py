@@ -90,7 +90,7 @@ def gather_places(
     and ``graph``'s named streets."""
     named = read_named_places(osm_path, field=field) if osm_path is not None else None
     xy, names, node_streets = _streets(graph, index)
-    degree = {int(n): len(set(graph.successors(n)) | set(graph.predecessors(n)) - {n})
+    degree = {int(n): len((set(graph.successors(n)) | set(graph.predecessors(n))) - {n})
               for n in graph.nodes}  # fmt: skip
     return Places(named, xy, names, node_streets, degree)
 
@@ -137,7 +137,7 @@ def _streets(
             lat = np.array([graph.nodes[u]["y"], graph.nodes[v]["y"]], dtype=float)
         lons.append(lon)
         lats.append(lat)
-        labels.append(" / ".join(names))
+        labels.append(names[0])  # a way merged from differently named ones: its first
     node_streets = {
         node: tuple(sorted(ranks, key=lambda n, r=ranks: (r[n], n)))  # type: ignore[misc]
         for node, ranks in at_node.items()
