@@ -1,6 +1,6 @@
 """Private helpers of :mod:`siting.candidates`: what a candidate site is called.
 
-Three things a planner reads about a site:
+What a planner reads about a site:
 
 - its **site id**, stable between runs: made from what the site is, not from its row
   (:func:`stable_ids`): ``osm-node-123`` / ``osm-way-456`` for an OSM feature, the
@@ -11,10 +11,12 @@ Three things a planner reads about a site:
   ``dead end`` or ``road point near <street>``);
 - its **name and address** (:func:`describe`): its own (the OSM ``name`` and ``addr:*``
   tags, the station's record) first, else the nearest named place and address within
-  :data:`NEAR_M` (``near …``), else the street it stands on or the nearest named street.
+  :data:`NEAR_M` (``near …``), else the street it stands on or the nearest named street;
+- its **district** (:func:`districts_of`), the scenario's district it lies in.
 
 The nearest-neighbour searches are KD-tree queries on metric coordinates, all sites at
-once: a few hundredths of a second for Almaty's 974 candidates.
+once: about 0.15 s for Almaty's 974 candidates, most of it reading the named places
+and sampling the named streets.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -31,6 +34,7 @@ from scipy.spatial import cKDTree
 
 from siting import settings
 from siting._geo import NodeIndex
+from siting._io import WGS84
 from siting._osm import NamedPlaces, read_named_places
 
 log = logging.getLogger(__name__)
@@ -223,6 +227,21 @@ def describe(cand: pd.DataFrame, index: NodeIndex, places: Places | None) -> pd.
         {"kind_label": label, "name": name.astype(object), "address": address.astype(object)},
         index=cand.index,
     )
+
+
+def districts_of(cand: pd.DataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:
+    """The district each site lies in (the first where polygons overlap), ``""`` where
+    none does."""
+    out = np.full(len(cand), "", dtype=object)
+    if districts is None or not len(districts) or not len(cand):
+        return out
+    points = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(cand["lon"], cand["lat"]), crs=WGS84
+    ).reset_index(drop=True)
+    hits = gpd.sjoin(points, districts[["district", "geometry"]], how="inner", predicate="within")
+    first = hits[~hits.index.duplicated(keep="first")]
+    out[first.index.to_numpy()] = first["district"].astype(str).to_numpy()
+    return out
 
 
 def _coordinate_id(prefix: str, lat: float, lon: float, decimals: int) -> str:

@@ -45,7 +45,7 @@ from siting._geo import NodeIndex
 from siting._invariants import present
 from siting._io import WGS84, file_stamp, read_vector
 from siting._osm import Features, read_features
-from siting._place_names import Places, describe, gather_places, stable_ids
+from siting._place_names import Places, describe, districts_of, gather_places, stable_ids
 from siting.errors import DataFileError, InputError, MissingFileError
 from siting.existing import (
     STATION_COLUMNS,
@@ -275,7 +275,7 @@ def build_candidates(
     cand["kind_label"], cand["name"], cand["address"] = (
         words["kind_label"], words["name"], words["address"]
     )  # fmt: skip
-    cand["district"] = _districts_of(cand, districts)
+    cand["district"] = districts_of(cand, districts)
     out = gpd.GeoDataFrame(
         cand[COLUMNS], geometry=gpd.points_from_xy(cand["lon"], cand["lat"]), crs=WGS84
     )
@@ -287,21 +287,6 @@ def build_candidates(
         int((out["name"] != "").sum()),
         int((out["address"] != "").sum()),
     )
-    return out
-
-
-def _districts_of(cand: pd.DataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:
-    """The district each site lies in (the first where polygons overlap), ``""`` where
-    none does."""
-    out = np.full(len(cand), "", dtype=object)
-    if districts is None or not len(districts) or not len(cand):
-        return out
-    points = gpd.GeoDataFrame(
-        geometry=gpd.points_from_xy(cand["lon"], cand["lat"]), crs=WGS84
-    ).reset_index(drop=True)
-    hits = gpd.sjoin(points, districts[["district", "geometry"]], how="inner", predicate="within")
-    first = hits[~hits.index.duplicated(keep="first")]
-    out[first.index.to_numpy()] = first["district"].astype(str).to_numpy()
     return out
 
 
