@@ -70,6 +70,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting.cells",
         "siting._station_checks",
         "siting.existing",
+        "siting._place_names",
         "siting.candidates",
         "siting._dijkstra",
         "siting.travel",

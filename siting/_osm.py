@@ -3,12 +3,14 @@
 Two readers: :func:`write_drive_xml` keeps the drivable highways of an extract
 and writes them as OSM XML that OSMnx's own ``graph_from_xml`` turns into a
 normal OSMnx graph; :func:`read_features` collects the points and areas that
-can host a charging station.
+can host a charging station, and :func:`read_named_places` the named places and
+addresses that describe where a site is.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,13 +171,28 @@ def _write_ways(
 
 @dataclass(frozen=True)
 class Features:
-    """Candidate-site features read from an OSM file (arrays of equal length)."""
+    """Candidate-site features read from an OSM file (arrays of equal length).
+
+    ``element`` is ``"node"`` or ``"way"`` (with ``osmid``, the feature's OSM
+    reference); ``address`` its ``addr:*`` tags in words (:func:`address_of`), ``""``
+    when it has none. Made without them (older callers), both are empty.
+    """
 
     osmid: np.ndarray
     kind: np.ndarray
     name: np.ndarray
     lon: np.ndarray
     lat: np.ndarray
+    element: np.ndarray | None = None
+    address: np.ndarray | None = None
+
+
+def address_of(tags: osmium.osm.TagList | Mapping[str, str]) -> str:
+    """A feature's address from its ``addr:*`` tags: street (or place) and house
+    number (``"ул. Абая 52"``); ``""`` without a street or place."""
+    street = tags.get("addr:street") or tags.get("addr:place") or ""
+    number = tags.get("addr:housenumber") or ""
+    return f"{street} {number}".strip() if street else ""
 
 
 def read_features(src: Path, *, field: str) -> Features:
@@ -186,7 +203,7 @@ def read_features(src: Path, *, field: str) -> Features:
     """
     check_osm_file(src, field=field)
     keys = {key for key, _, _ in settings.CANDIDATE_TAGS}
-    rows: list[tuple[int, str, str, float, float]] = []
+    rows: list[tuple[int, str, str, float, float, str, str]] = []
 
     def match(tags: osmium.osm.TagList) -> str | None:
         for key, value, kind in settings.CANDIDATE_TAGS:
@@ -204,26 +221,83 @@ def read_features(src: Path, *, field: str) -> Features:
             if kind is None:
                 continue
             name = obj.tags.get("name", "") or ""
+            address = address_of(obj.tags)
             if isinstance(obj, osmium.osm.Node):
                 if obj.location.valid():
-                    rows.append((obj.id, kind, name, obj.location.lon, obj.location.lat))
+                    lon, lat = obj.location.lon, obj.location.lat
+                    rows.append((obj.id, kind, name, lon, lat, "node", address))
                 continue
             pts = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
             if pts:
-                arr = np.asarray(pts)
-                rows.append((obj.id, kind, name, float(arr[:, 0].mean()), float(arr[:, 1].mean())))
+                lon, lat = np.asarray(pts).mean(axis=0).tolist()
+                rows.append((obj.id, kind, name, lon, lat, "way", address))
     except RuntimeError as exc:
         raise DataFileError(f"{field}: cannot read OSM file {src}: {exc}") from None
-    rows.sort(key=lambda r: (r[1], r[0]))
+    rows.sort(key=lambda r: (r[1], r[0], r[5]))
+    types = (np.int64, object, object, float, float, object, object)
     if not rows:
-        return Features(*(np.array([], dtype=t) for t in (np.int64, object, object, float, float)))
-    ids, kinds, names, lons, lats = zip(*rows, strict=True)
+        return Features(*(np.array([], dtype=t) for t in types))
     return Features(
-        np.asarray(ids, dtype=np.int64),
-        np.asarray(kinds, dtype=object),
-        np.asarray(names, dtype=object),
-        np.asarray(lons, dtype=float),
-        np.asarray(lats, dtype=float),
+        *(np.asarray(col, dtype=t) for col, t in zip(zip(*rows, strict=True), types, strict=True))
+    )
+
+
+#: ``place=*`` values too large to describe a site by (``near Almaty``).
+_LARGE_PLACES = frozenset(
+    {"country", "state", "region", "province", "district", "county", "municipality", "city",
+     "town", "borough"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NamedPlaces:
+    """Named places and addresses of an OSM file, to describe sites by (arrays of equal
+    length; ``name`` or ``address`` ``""`` where the feature has none)."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+    name: np.ndarray
+    address: np.ndarray
+
+
+def read_named_places(src: Path, *, field: str) -> NamedPlaces:
+    """Every node and area (closed way) of ``src`` with a name or an address.
+
+    Streets are left out (a site is described by a street through the road graph's own
+    names); so are lines (rivers, railways: their centre says nothing) and places as
+    large as a city district. Areas stand at the mean of their nodes.
+    """
+    check_osm_file(src, field=field)
+    rows: list[tuple[float, float, str, str]] = []
+    try:
+        processor = osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY)
+        processor = processor.with_locations().with_filter(
+            osmium.filter.KeyFilter("name", "addr:street", "addr:place")
+        )
+        for obj in processor:
+            tags = obj.tags
+            if tags.get("place") in _LARGE_PLACES:
+                continue
+            name, address = tags.get("name", "") or "", address_of(tags)
+            if not (name or address):
+                continue
+            if isinstance(obj, osmium.osm.Node):
+                if obj.location.valid():
+                    rows.append((obj.location.lon, obj.location.lat, name, address))
+                continue
+            if not isinstance(obj, osmium.osm.Way) or "highway" in tags or not obj.is_closed():
+                continue
+            pts = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
+            if pts:
+                lon, lat = np.asarray(pts).mean(axis=0).tolist()
+                rows.append((lon, lat, name, address))
+    except RuntimeError as exc:
+        raise DataFileError(f"{field}: cannot read OSM file {src}: {exc}") from None
+    types = (float, float, object, object)
+    if not rows:
+        return NamedPlaces(*(np.array([], dtype=t) for t in types))
+    return NamedPlaces(
+        *(np.asarray(col, dtype=t) for col, t in zip(zip(*rows, strict=True), types, strict=True))
     )
 
 

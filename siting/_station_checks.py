@@ -28,7 +28,16 @@ log = logging.getLogger("siting.existing")
 
 T = TypeVar("T")
 
-STATION_COLUMNS = ["name", "lon", "lat", "ports", "station_type", "kw", "source"]
+#: A station's columns: ``ref`` is its record's own id (``ocm-146017``, ``osm-node-42``,
+#: a station file's ``id``; ``""`` when it has none) and ``address`` its address as
+#: recorded (``""`` when none).
+STATION_COLUMNS = ["name", "lon", "lat", "ports", "station_type", "kw", "source", "ref", "address"]
+
+#: The message for a station of the user's own file that gives no type.
+NO_TYPE = (
+    "station_type: expected AC or DC (the type decides who can charge there; ports and "
+    "kw may be left empty), got an empty value"
+)
 
 
 def is_missing(raw: object) -> bool:
@@ -40,6 +49,16 @@ def is_missing(raw: object) -> bool:
     if isinstance(raw, float | np.floating):
         return bool(np.isnan(raw))
     return raw is pd.NA or raw is pd.NaT
+
+
+def _text(raw: object) -> str:
+    """A text field as read: ``""`` when absent, else its text (a number of an id column
+    read as a float without its ``.0``)."""
+    if is_missing(raw):
+        return ""
+    if isinstance(raw, float | np.floating) and float(raw).is_integer():
+        return str(int(raw))
+    return str(raw).strip()
 
 
 def _shown(raw: object) -> str:
@@ -102,7 +121,7 @@ def type_value(raw: object, name: str = "station_type") -> str:
         return ""
     text = raw.strip().upper() if isinstance(raw, str) else None
     if text not in ("AC", "DC"):
-        raise BadFigureError(name, "AC, DC or empty", raw)
+        raise BadFigureError(name, "AC or DC", raw)
     return text
 
 
@@ -183,10 +202,15 @@ def check_table(
     ``origin`` is the file and ``unit`` what a row is called in messages (``row`` of
     a CSV, ``feature`` of a GeoJSON), counted from 1.
 
+    A row's ports and power may be empty (unknown: the scenario's are assumed, with a
+    warning); its type may not: AC or DC decides who can charge there, and a station
+    of unknown type would be given whichever type the plan likes best.
+
     Raises
     ------
     DataFileError
-        The first bad figure: file, row, field, what was expected and what arrived.
+        The first bad figure: file, row, field, what was expected and what arrived; or
+        the first row without a type.
     """
     rows = []
     for k, rec in enumerate(raw.to_dict("records"), start=1):
@@ -194,15 +218,18 @@ def check_table(
         where = f"{origin} {unit} {k}" + (f" ({name!r})" if name else "")
         check = Checker(where, field=field, strict=True)
         lon, lat = check.position(rec.get("lon"), rec.get("lat"), ("lon", "lat"))
-        rows.append(
-            {
-                "name": name,
-                "lon": lon,
-                "lat": lat,
-                "ports": check.ports(rec.get("ports")),
-                "station_type": check.station_type(rec.get("station_type")),
-                "kw": check.kw(rec.get("kw")),
-                "source": "" if is_missing(rec.get("source")) else str(rec["source"]),
-            }
-        )
+        row = {
+            "name": name,
+            "lon": lon,
+            "lat": lat,
+            "ports": check.ports(rec.get("ports")),
+            "station_type": check.station_type(rec.get("station_type")),
+            "kw": check.kw(rec.get("kw")),
+            "source": _text(rec.get("source")),
+            "ref": _text(rec.get("ref")),
+            "address": _text(rec.get("address")),
+        }
+        if not row["station_type"]:
+            raise DataFileError(f"{field}: {where}: {NO_TYPE}")
+        rows.append(row)
     return pd.DataFrame(rows, columns=STATION_COLUMNS)

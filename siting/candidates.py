@@ -14,13 +14,22 @@ Three sources, in order of priority when they meet at one road node:
 Each candidate is attached to its nearest node of the (strongly connected)
 graph; features farther than ``snap_max_m`` from any road are dropped, and only
 one non-existing candidate is kept per node.
+
+Every candidate has a stable ``site_id`` (from its OSM id, its station record or its
+rounded coordinates, never its row: the optimiser's row positions are internal), its
+kind in words (``kind_label``) and, where the OSM data has them, a name and an address
+(its own, else the nearest named place, address or street); see
+:mod:`siting._place_names`. :func:`candidates_layer` is what a run writes to
+``candidates.geojson``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +43,9 @@ from shapely.prepared import prep
 from siting import settings
 from siting._geo import NodeIndex
 from siting._invariants import present
-from siting._io import WGS84, file_stamp
+from siting._io import WGS84, file_stamp, read_vector
 from siting._osm import Features, read_features
+from siting._place_names import Places, describe, districts_of, gather_places, stable_ids
 from siting.errors import DataFileError, InputError, MissingFileError
 from siting.existing import (
     STATION_COLUMNS,
@@ -53,8 +63,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["site_id", "kind", "name", "osmid", "existing", "node", "lon", "lat", "snap_m",
-           "ports_known", "type_known", "kw_known", "source"]  # fmt: skip
+COLUMNS = ["site_id", "kind", "kind_label", "name", "address", "district", "osmid", "existing",
+           "node", "lon", "lat", "snap_m", "ports_known", "type_known", "kw_known",
+           "source"]  # fmt: skip
+
+#: Columns of ``candidates.geojson`` (:func:`candidates_layer`), besides the geometry.
+LAYER_COLUMNS = ["site_id", "kind", "kind_label", "name", "address", "district", "existing",
+                 "source", "osmid", "node", "lon", "lat", "snap_m"]  # fmt: skip
 
 
 def candidate_stage(
@@ -72,6 +87,17 @@ def candidate_stage(
     existing = gather_existing(
         sc, net.osm_file, net.area, stamps, online=net.online, cache_root=cache_root
     )
+    started = time.perf_counter()
+    places = gather_places(net.graph, net.index, net.osm_file, field="network.osm_file")
+    log.info("candidates: named places and streets read in %.2f s", time.perf_counter() - started)
+    districts = None
+    d_path = sc.resolve(sc.demand.districts, field="demand.districts")
+    if d_path is not None:
+        column = sc.demand.district_column
+        layer = read_vector(d_path, field="demand.districts", column=column)
+        districts = gpd.GeoDataFrame(
+            {"district": layer[column].astype(str)}, geometry=layer.geometry, crs=layer.crs
+        )
     return build_candidates(
         net.index,
         features=features,
@@ -79,6 +105,8 @@ def candidate_stage(
         grid_spacing_m=cc.grid_spacing_m,
         snap_max_m=cc.snap_max_m,
         existing=existing,
+        places=places,
+        districts=districts,
     )
 
 
@@ -130,15 +158,17 @@ def gather_existing(
 def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataFrame:
     """Read existing stations (columns :data:`siting.existing.STATION_COLUMNS`).
 
-    Accepts a CSV with ``lat``/``lon`` (or ``latitude``/``longitude``) columns and
-    optional ``ports``, ``station_type`` (AC/DC) and ``kw``, a GeoJSON of points with
-    the same optional properties, or Open Charge Map JSON (one record or a list).
+    Accepts a CSV with ``lat``/``lon`` (or ``latitude``/``longitude``) and
+    ``station_type`` (or ``type``: AC/DC) columns and optional ``name``, ``ports``,
+    ``kw``, ``address`` and ``id`` (or ``site_id``, ``ref``: the station's site id, one
+    station per id), a GeoJSON of points with the same properties, or Open Charge Map
+    JSON (one record or a list).
 
     Every row is checked as it is read (:func:`siting.existing.check_table`): an
-    empty figure is unknown (the scenario's is assumed later, with a warning); a
-    wrong one (ports -4 or 0, kW -50 or ``"fast"``, type ``"XL"``, coordinates out
-    of range) is a :class:`~siting.errors.DataFileError` naming the file, the row,
-    the field, what was expected and what arrived.
+    empty ports or kW is unknown (the scenario's is assumed later, with a warning); a
+    wrong figure (ports -4 or 0, kW -50 or ``"fast"``, type ``"XL"``, coordinates out
+    of range) or an empty type is a :class:`~siting.errors.DataFileError` naming the
+    file, the row, the field, what was expected and what arrived.
     """
     if not path.exists():
         raise MissingFileError(f"{field}: file not found: {path}")
@@ -169,6 +199,14 @@ def load_existing(path: Path, *, field: str = "candidates.existing") -> pd.DataF
         raise DataFileError(f"{field}: cannot read {path}: {exc}") from None
     if df.empty:
         raise DataFileError(f"{field}: {path} lists no stations")
+    given = df["ref"][df["ref"] != ""]
+    twice = given[given.duplicated(keep=False)]
+    if len(twice):
+        rows = ", ".join(str(i + 1) for i in twice.index[:5])
+        raise DataFileError(
+            f"{field}: {path}: id: expected one station per id, got {twice.iloc[0]!r} "
+            f"in rows {rows}"
+        )
     df["name"] = df["name"].fillna("").astype(str)
     if "source" not in df or (df["source"] == "").all():
         df["source"] = path.name
@@ -183,6 +221,8 @@ def build_candidates(
     grid_spacing_m: float,
     snap_max_m: float,
     existing: pd.DataFrame | None = None,
+    places: Places | None = None,
+    districts: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Candidate sites snapped to the graph; existing stations first.
 
@@ -201,11 +241,19 @@ def build_candidates(
         Largest distance from a feature to its road node.
     existing
         Output of :func:`load_existing`, or ``None``.
+    places
+        Named places and streets to describe the sites by
+        (:func:`siting._place_names.gather_places`); ``None``: only the sites' own
+        names and addresses.
+    districts
+        District polygons (WGS84) with a ``district`` name column: each site's
+        ``district`` is the one it lies in (``""`` outside them all, or without).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        One row per candidate (see :data:`COLUMNS`), existing stations first.
+        One row per candidate (see :data:`COLUMNS`), existing stations first; its row
+        positions are the optimiser's, its ``site_id`` stable between runs.
     """
     inside = prep(area)
     frames: list[pd.DataFrame] = []
@@ -219,23 +267,54 @@ def build_candidates(
         raise InputError("candidates: no source of candidate sites (no features, grid or stations)")
     cand = _one_per_node(pd.concat(frames, ignore_index=True), snap_max_m)
     n_ex = int(cand["existing"].sum())
-    ids = [f"E{i + 1:04d}" for i in range(n_ex)] + [
-        f"C{i + 1:05d}" for i in range(len(cand) - n_ex)
-    ]
-    cand.insert(0, "site_id", ids)
+    cand["osmid"] = cand["osmid"].astype(np.int64)
+    cand.insert(0, "site_id", stable_ids(cand))
     cand["node"] = index.ids[cand["pos"].to_numpy()]
     cand = cand.drop(columns="pos")
-    cand["osmid"] = cand["osmid"].astype(np.int64)
+    words = describe(cand, index, places)
+    cand["kind_label"], cand["name"], cand["address"] = (
+        words["kind_label"], words["name"], words["address"]
+    )  # fmt: skip
+    cand["district"] = districts_of(cand, districts)
     out = gpd.GeoDataFrame(
         cand[COLUMNS], geometry=gpd.points_from_xy(cand["lon"], cand["lat"]), crs=WGS84
     )
     log.info(
-        "candidates: %d sites (%d existing); by kind: %s",
+        "candidates: %d sites (%d existing); by kind: %s; %d with a name, %d with an address",
         len(out),
         n_ex,
         out["kind"].value_counts().to_dict(),
+        int((out["name"] != "").sum()),
+        int((out["address"] != "").sum()),
     )
     return out
+
+
+def candidates_layer(
+    candidates: gpd.GeoDataFrame, *, chosen: Iterable[str] | None = None
+) -> gpd.GeoDataFrame:
+    """Every candidate site as written to ``candidates.geojson``.
+
+    Parameters
+    ----------
+    candidates
+        The run's candidates (:func:`build_candidates`).
+    chosen
+        Site ids of the plan's stations: adds an ``in_plan`` column.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        :data:`LAYER_COLUMNS` (those the frame has), ``in_plan`` with ``chosen``, and
+        the points.
+    """
+    cols = [c for c in LAYER_COLUMNS if c in candidates]
+    layer = gpd.GeoDataFrame(
+        candidates[cols].copy(), geometry=candidates.geometry.to_numpy(), crs=candidates.crs
+    )
+    if chosen is not None:
+        layer["in_plan"] = layer["site_id"].astype(str).isin({str(c) for c in chosen})
+    return layer.reset_index(drop=True)
 
 
 def _existing_sites(
@@ -278,8 +357,17 @@ def _existing_sites(
             "type_known": existing["station_type"].to_numpy(),
             "kw_known": existing["kw"].to_numpy(float),
             "source": existing["source"].to_numpy(),
+            "ref": _column(existing, "ref"),
+            "address": _column(existing, "address"),
         }
     )
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A text column of ``frame`` (``""`` where missing, or when it has no such column)."""
+    if name not in frame:
+        return np.full(len(frame), "", dtype=object)
+    return frame[name].fillna("").astype(str).to_numpy(object)
 
 
 def _feature_sites(features: Features, index: NodeIndex, inside: Any) -> pd.DataFrame:
@@ -290,6 +378,9 @@ def _feature_sites(features: Features, index: NodeIndex, inside: Any) -> pd.Data
         len(features.lon),
     )
     pos, dist = index.snap(features.lon[keep], features.lat[keep])
+    blank = np.full(len(features.kind), "", dtype=object)
+    element = blank if features.element is None else features.element
+    address = blank if features.address is None else features.address
     return pd.DataFrame(
         {
             "kind": features.kind[keep],
@@ -300,6 +391,8 @@ def _feature_sites(features: Features, index: NodeIndex, inside: Any) -> pd.Data
             "lon": features.lon[keep],
             "lat": features.lat[keep],
             "snap_m": dist,
+            "element": element[keep],
+            "address": address[keep],
         }
     )
 
@@ -317,7 +410,7 @@ def _one_per_node(cand: pd.DataFrame, snap_max_m: float) -> pd.DataFrame:
     cand = pd.concat([cand[cand["existing"]], new], ignore_index=True)
     cand = cand.drop(columns=["_rank", "_ex"])
     for col, empty in (("ports_known", np.nan), ("type_known", ""), ("kw_known", np.nan),
-                       ("source", "")):  # fmt: skip
+                       ("source", ""), ("ref", ""), ("element", ""), ("address", "")):  # fmt: skip
         cand[col] = cand[col].fillna(empty) if col in cand else empty
     new_site = ~cand["existing"] & (cand["source"] == "")
     cand.loc[new_site, "source"] = np.where(
@@ -365,8 +458,15 @@ def _normalise_columns(df: pd.DataFrame, path: Path, field: str) -> pd.DataFrame
             f"{field}: {path} needs 'lat' and 'lon' columns; has {', '.join(map(str, df.columns))}"
         )
     kind = next((lower[c] for c in ("station_type", "type") if c in lower), None)
+    if kind is None:
+        raise DataFileError(
+            f"{field}: {path} needs a 'station_type' column (AC or DC for every station); "
+            f"has {', '.join(map(str, df.columns))}"
+        )
+    ref = next((lower[c] for c in ("site_id", "id", "ref") if c in lower), None)
     columns = {"name": lower.get("name"), "lon": lon, "lat": lat, "ports": lower.get("ports")}
     columns |= {"station_type": kind, "kw": lower.get("kw"), "source": lower.get("source")}
+    columns |= {"ref": ref, "address": lower.get("address")}
     return pd.DataFrame(
         {new: (df[old] if old is not None else None) for new, old in columns.items()},
         index=df.index,

@@ -2,25 +2,30 @@
 
 Every reader returns one row per station with ``name``, ``lon``, ``lat``,
 ``ports`` (charge points usable at once), ``station_type`` (``AC``/``DC``, empty
-when unknown), ``kw`` (highest power per port, NaN when unknown) and ``source``.
+when unknown), ``kw`` (highest power per port, NaN when unknown), ``source``, ``ref``
+(the record's own id, from which the station's site id is made: ``osm-node-42``,
+``ocm-146017``, a station file's ``id``) and ``address`` (as recorded, else empty).
 A station with any DC socket counts as DC (it serves taxis).
 
 Every figure is checked as it is read (:class:`Checker`, in
 :mod:`siting._station_checks`): ports a whole
 number from 1 to :data:`siting.settings.MAX_STATION_PORTS`, power a finite number
 of kW above 0 and at most :data:`siting.settings.MAX_PORT_KW`, type AC or DC,
-coordinates numbers within range. A figure that is absent is unknown (the plan
-then assumes the scenario's, and says so). A figure that is present but wrong is
-handled by where it comes from:
+coordinates numbers within range. Ports or power that are absent are unknown (the
+plan then assumes the scenario's, and says so). A figure that is present but wrong,
+or a type that is absent, is handled by where it comes from:
 
 - the user's own file (``candidates.existing``: CSV, GeoJSON, or an Open Charge
   Map JSON file) is refused with a :class:`~siting.errors.DataFileError` naming
   the file, the row, the field, what was expected and what arrived: the user can
-  fix it, and a guess would put a wrong figure in the plan;
+  fix it, and a guess would put a wrong figure in the plan (a station without a
+  type would become whichever type suits the plan);
 - crowd data read as part of a run (OSM tags, the Open Charge Map API) is logged
   as a warning and the figure read as unknown (a station with unusable
-  coordinates is left out): one bad tag among hundreds of stations should not
-  stop a run the user cannot fix by editing their own file.
+  coordinates is left out; a station without a type is given one by the plan, with
+  a warning naming it, and ``sites.csv`` marks it in its ``assumed`` column): one bad
+  tag among hundreds of stations should not stop a run the user cannot fix by
+  editing their own file.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import numpy as np
 import osmium
 import pandas as pd
 
+from siting._osm import address_of
 from siting._station_checks import (
     STATION_COLUMNS,
     BadFigureError,
@@ -170,16 +176,17 @@ def read_osm_stations(src: Path, *, field: str = "network.osm_file") -> pd.DataF
                 if not obj.location.valid():
                     continue
                 lon, lat = obj.location.lon, obj.location.lat
-                ref = f"osm:node/{obj.id}"
+                element = "node"
             elif isinstance(obj, osmium.osm.Way):
                 pts = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
                 if not pts:
                     continue
                 lon, lat = np.asarray(pts).mean(axis=0).tolist()
-                ref = f"osm:way/{obj.id}"
+                element = "way"
             else:
                 continue
             tags = {t.k: t.v for t in obj.tags}
+            ref = f"osm:{element}/{obj.id}"
             rows.append(
                 {
                     "name": tags.get("name", ""),
@@ -187,6 +194,8 @@ def read_osm_stations(src: Path, *, field: str = "network.osm_file") -> pd.DataF
                     "lat": lat,
                     **parse_osm_tags(tags, where=f"{src.name} {ref}"),
                     "source": ref,
+                    "ref": f"osm-{element}-{obj.id}",
+                    "address": address_of(tags),
                 }
             )
     except RuntimeError as exc:
@@ -219,6 +228,8 @@ def stations_from_features(features: gpd.GeoDataFrame) -> pd.DataFrame:
                 "lat": float(pt.y),
                 **parse_osm_tags(tags, where=ref),
                 "source": ref,
+                "ref": f"osm-{element}-{osm_id}",
+                "address": address_of(tags),
             }
         )
     log.info("existing: %d charging stations downloaded from OSM", len(rows))
@@ -269,6 +280,8 @@ def parse_ocm_record(rec: Mapping[str, Any], check: Checker | None = None) -> di
         "station_type": "DC" if dc else ("AC" if known else ""),
         "kw": max(powers) if powers else np.nan,
         "source": ref,
+        "ref": f"ocm-{rec['ID']}" if rec.get("ID") not in (None, "") else "",
+        "address": str(info.get("AddressLine1", "") or "").strip(),
     }
 
 
@@ -277,9 +290,10 @@ def read_ocm(
 ) -> pd.DataFrame:
     """Open Charge Map records (the API's JSON list, or one record).
 
-    ``strict``: the records are the user's file (``origin``), and a bad figure is an
-    error naming the record; otherwise (downloaded) a warning, the figure read as
-    unknown, and a record with unusable coordinates left out.
+    ``strict``: the records are the user's file (``origin``), and a bad figure, or a
+    record whose connections give no type (AC or DC), is an error naming the record;
+    otherwise (downloaded) a warning, the figure read as unknown, and a record with
+    unusable coordinates left out.
     """
     rows = []
     for k, rec in enumerate(records, start=1):
@@ -288,9 +302,16 @@ def read_ocm(
             raise DataFileError(f"{field}: {origin} is neither GeoJSON nor Open Charge Map JSON")
         where = f"{origin} record {k} (ocm:{rec.get('ID', '')})"
         try:
-            rows.append(parse_ocm_record(rec, Checker(where, field=field, strict=strict)))
+            row = parse_ocm_record(rec, Checker(where, field=field, strict=strict))
         except BadFigureError as exc:  # crowd data only: a strict check raised DataFileError
             log.warning("%s: %s: %s; station left out", field, where, exc)
+            continue
+        if strict and not row["station_type"]:
+            raise DataFileError(
+                f"{field}: {where}: Connections: expected a connection with CurrentTypeID "
+                "or LevelID (the station's type, AC or DC), got none"
+            )
+        rows.append(row)
     return pd.DataFrame(rows, columns=STATION_COLUMNS)
 
 
@@ -343,7 +364,8 @@ def merge_stations(frames: list[pd.DataFrame], *, within_m: float = 50.0) -> pd.
     """Stations from several sources, one row per place (the first source wins).
 
     Two records closer than ``within_m`` are the same station; the first keeps
-    its position and fills its unknown ports, type and power from the other.
+    its position and id and fills its unknown ports, type, power and address from
+    the other.
     """
     found = [f for f in frames if f is not None and len(f)]
     if not found:
@@ -351,6 +373,8 @@ def merge_stations(frames: list[pd.DataFrame], *, within_m: float = 50.0) -> pd.
     rows = pd.concat(found, ignore_index=True)
     if rows.empty:
         return pd.DataFrame(columns=STATION_COLUMNS)
+    for col in ("ref", "address"):  # frames made before these columns
+        rows[col] = rows[col].fillna("").astype(str) if col in rows else ""
     lat0 = np.radians(rows["lat"].mean())
     xy = np.c_[rows["lon"].to_numpy() * np.cos(lat0), rows["lat"].to_numpy()] * 111_320.0
     keep: list[int] = []
@@ -359,7 +383,7 @@ def merge_stations(frames: list[pd.DataFrame], *, within_m: float = 50.0) -> pd.
         if twin is None:
             keep.append(k)
             continue
-        for col in ("ports", "kw", "station_type"):
+        for col in ("ports", "kw", "station_type", "ref", "address"):
             cur: Any = rows.at[twin, col]
             if (col != "station_type" and pd.isna(cur)) or cur == "":
                 rows.at[twin, col] = rows.at[k, col]  # type: ignore[assignment]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from siting._io import write_json
+from siting.candidates import candidates_layer
 from siting.economics import ECONOMICS_COLUMNS
 from siting.futures.report import write_futures, write_staging
 from siting.maps import save_map
@@ -33,7 +34,10 @@ SITE_COLUMNS = [
     "lon",
     "status",
     "kind",
+    "kind_label",
     "name",
+    "address",
+    "district",
     "osmid",
     "node",
     "source",
@@ -100,6 +104,9 @@ def write_outputs(run: RunResult, folder: Path) -> dict[str, Path]:
     sites = site_table(run)
     sites.drop(columns="geometry").to_csv(paths["sites_csv"], index=False, float_format="%.6f")
     sites.to_file(paths["sites_geojson"], driver="GeoJSON")
+    paths["candidates"] = folder / "candidates.geojson"
+    layer = candidates_layer(run.candidates, chosen=sites["site_id"])
+    layer.to_file(paths["candidates"], driver="GeoJSON")
     write_json(paths["kpis"], run.kpis)
     if "phasing" in run.kpis:
         paths["phases"] = folder / "phases.csv"

@@ -273,7 +273,13 @@ class Scenario(_Strict):
             node = data
             model: type[BaseModel] | None = Scenario
             *parents, leaf = dotted.split(".")
-            for key in parents:
+            for depth, key in enumerate(parents):
+                if model is not None and key not in _field_names(model):
+                    where = ".".join(parents[: depth + 1])
+                    raise ScenarioError(
+                        f"override {dotted!r}: unknown field {where!r}"
+                        + _suggestion(key, _field_names(model))
+                    )
                 section = _section(model, key)
                 if node.get(key) is None and section is not None:
                     node[key] = {}  # an optional section left out: start from its defaults
@@ -383,6 +389,43 @@ def _section(model: type[BaseModel] | None, name: str) -> type[BaseModel] | None
     return None
 
 
+def _field_names(model: type[BaseModel]) -> list[str]:
+    """The fields a scenario file may give in ``model`` (a section, or the scenario)."""
+    return [k for k in model.model_fields if k != "base_dir"]
+
+
+#: British spellings and their American forms, the ones the scenario's field names use
+#: (``optimise`` for ``optimize``); tried on a word's endings and inside it, longest first.
+_SPELLINGS = (
+    ("isation", "ization"),
+    ("ising", "izing"),
+    ("ised", "ized"),
+    ("ise", "ize"),
+    ("yse", "yze"),
+    ("our", "or"),
+    ("tre", "ter"),
+)
+
+
+def _american(word: str) -> str:
+    """``word`` with British spellings turned American (``optimise`` -> ``optimize``)."""
+    out = word.lower()
+    for british, american in _SPELLINGS:
+        out = out.replace(british, american)
+    return out
+
+
+def _suggestion(name: str, known: Sequence[str]) -> str:
+    """The hint after an unknown field ``name``: `` (did you mean 'x'?)`` for the known
+    field it is a spelling variant of (``optimise``: ``optimize``) or closest to, else the
+    known fields."""
+    same = [k for k in known if _american(k) == _american(name)]
+    close = same or difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (known: {', '.join(known)})"
+
+
 #: What a value should have been, for pydantic's type errors (strict types).
 _EXPECTED = {
     "int_type": "an integer",
@@ -413,10 +456,7 @@ def _describe_error(err: ErrorDetails) -> str:
         model: type[BaseModel] = Scenario
         for part in err["loc"][:-1]:
             model = _section(model, str(part)) or model
-        known = [k for k in model.model_fields if k != "base_dir"]
-        close = difflib.get_close_matches(leaf, known, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
-        return f"unknown field {loc!r}{hint}"
+        return f"unknown field {loc!r}{_suggestion(leaf, _field_names(model))}"
     if kind == "missing":
         return f"field {loc!r} is required"
     msg = err["msg"].removeprefix("Value error, ")

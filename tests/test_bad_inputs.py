@@ -232,7 +232,7 @@ def test_bad_scenario(
 
 
 def _stations(path: Path, rows: str) -> Path:
-    path.write_text("name,lat,lon\n" + rows)
+    path.write_text("name,lat,lon,station_type\n" + rows)
     return path
 
 
@@ -260,7 +260,7 @@ def test_bad_data_file(
     if case == "existing-empty":
         text = text.replace(ocm, f'"{_stations(tmp_path / "st.csv", "")}"')
     elif case == "existing-outside":
-        outside = _stations(tmp_path / "st.csv", "far,50.0,10.0\n")
+        outside = _stations(tmp_path / "st.csv", "far,50.0,10.0,DC\n")
         text = text.replace(ocm, f'"{outside}"')
     elif case == "boundary-without-roads":
         far = tmp_path / "far.geojson"
@@ -299,7 +299,9 @@ BAD_STATION_ROWS = [
     ("kw-negative", "Bad,43.25,76.93,2,DC,-50", "kw: expected a power in kW above 0", "-50"),
     ("kw-text", "Bad,43.25,76.93,2,DC,fast", "kw: expected a power in kW above 0", "'fast'"),
     ("ports-huge", "Bad,43.25,76.93,1000000000,DC,50", "ports: expected a whole", "1000000000"),
-    ("type-unknown", "Bad,43.25,76.93,2,HPC,50", "station_type: expected AC, DC", "'HPC'"),
+    ("type-unknown", "Bad,43.25,76.93,2,HPC,50", "station_type: expected AC or DC", "'HPC'"),
+    # issue 31: a row without a type became a 50 kW DC station (the plan's choice)
+    ("type-empty", "Bad,43.25,76.93,2,,50", "station_type: expected AC or DC", "an empty value"),
 ]
 
 
@@ -351,6 +353,10 @@ def test_bad_station_row(
         (
             ["run", "@SCENARIO@", "--set", "optimize.capacity.handling_min=inf"],
             "field 'optimize.capacity.handling_min': expected a finite number, got inf",
+        ),
+        (
+            ["run", "@SCENARIO@", "--set", "optimise.p=8"],
+            "override 'optimise.p': unknown field 'optimise' (did you mean 'optimize'?)",
         ),
         (["run", "@SCENARIO@", "--set", "name=."], "field 'name': expected a plain folder name"),
         (["run", "@SCENARIO@", "--set", "name=.."], "field 'name': expected a plain folder name"),

@@ -35,7 +35,8 @@ def test_candidates_from_features_grid_and_existing(
     cand = build_candidates(
         index, features=feats, area=area, grid_spacing_m=800, snap_max_m=300, existing=existing
     )
-    assert cand.iloc[0]["existing"] and cand.iloc[0]["site_id"] == "E0001"
+    # the existing station first, its id from its record (Open Charge Map 146017)
+    assert cand.iloc[0]["existing"] and cand.iloc[0]["site_id"] == "ocm-146017"
     assert cand["site_id"].is_unique
     assert cand["existing"].sum() == 1
     # every candidate is a node of the strongly connected graph
@@ -51,7 +52,7 @@ def test_candidates_from_features_grid_and_existing(
 
 def test_existing_station_formats(tmp_path: Path) -> None:
     csv = tmp_path / "st.csv"
-    csv.write_text("name,Latitude,Longitude,ports\nA,43.25,76.93,2\nB,43.24,76.92,\n")
+    csv.write_text("name,Latitude,Longitude,ports,type\nA,43.25,76.93,2,AC\nB,43.24,76.92,,DC\n")
     df = load_existing(csv)
     assert list(df["name"]) == ["A", "B"] and df["lat"].iloc[0] == 43.25
     gj = tmp_path / "st.geojson"
@@ -62,7 +63,7 @@ def test_existing_station_formats(tmp_path: Path) -> None:
                 "features": [
                     {
                         "type": "Feature",
-                        "properties": {"name": "X"},
+                        "properties": {"name": "X", "station_type": "DC"},
                         "geometry": {"type": "Point", "coordinates": [76.93, 43.25]},
                     }
                 ],
@@ -71,7 +72,7 @@ def test_existing_station_formats(tmp_path: Path) -> None:
     )
     assert load_existing(gj)["lon"].iloc[0] == pytest.approx(76.93)
     empty = tmp_path / "empty.csv"
-    empty.write_text("name,lat,lon\n")
+    empty.write_text("name,lat,lon,station_type\n")
     with pytest.raises(DataFileError, match="lists no stations"):
         load_existing(empty)
     nolat = tmp_path / "nolat.csv"
@@ -79,7 +80,7 @@ def test_existing_station_formats(tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match="needs 'lat' and 'lon'"):
         load_existing(nolat)
     bad = tmp_path / "bad.csv"
-    bad.write_text("name,lat,lon\nA,143.0,76.9\n")
+    bad.write_text("name,lat,lon,station_type\nA,143.0,76.9,AC\n")
     with pytest.raises(DataFileError, match=r"row 1 \('A'\): lat: expected a latitude"):
         load_existing(bad)
 
@@ -127,7 +128,7 @@ def test_bad_figures_in_geojson_and_open_charge_map_files(tmp_path: Path) -> Non
     gj = tmp_path / "st.geojson"
     feature = {
         "type": "Feature",
-        "properties": {"name": "X", "ports": 0, "kw": 22},
+        "properties": {"name": "X", "ports": 0, "kw": 22, "station_type": "AC"},
         "geometry": {"type": "Point", "coordinates": [76.93, 43.25]},
     }
     gj.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
@@ -151,9 +152,9 @@ def test_bad_figures_in_geojson_and_open_charge_map_files(tmp_path: Path) -> Non
 
 def test_missing_figures_are_unknown_not_errors(tmp_path: Path) -> None:
     path = tmp_path / "st.csv"
-    path.write_text("name,lat,lon,ports,station_type,kw\nA,43.25,76.93,,,\nB,43.24,76.92,3,dc,\n")
+    path.write_text("name,lat,lon,ports,station_type,kw\nA,43.25,76.93,,AC,\nB,43.24,76.92,3,dc,\n")
     df = load_existing(path)
-    assert np.isnan(df.loc[0, "ports"]) and df.loc[0, "station_type"] == ""
+    assert np.isnan(df.loc[0, "ports"]) and df.loc[0, "station_type"] == "AC"
     assert np.isnan(df.loc[0, "kw"]) and np.isnan(df.loc[1, "kw"])
     assert df.loc[1, "ports"] == 3 and df.loc[1, "station_type"] == "DC"
 

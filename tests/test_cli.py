@@ -171,7 +171,9 @@ def test_p_below_existing_stations(
     tmp_path: Path, data_dir: Path, small_area_file: Path, existing_out: Path
 ) -> None:
     stations = tmp_path / "stations.csv"
-    stations.write_text("name,lat,lon\nA,43.25,76.93\nB,43.24,76.92\nC,43.23,76.95\n")
+    stations.write_text(
+        "name,lat,lon,station_type\nA,43.25,76.93,AC\nB,43.24,76.92,DC\nC,43.23,76.95,AC\n"
+    )
     text = small_scenario_text(data_dir, small_area_file, p=2).replace(
         'existing = "{data_dir}/stations/ocm-146017-supercharger.json"', f'existing = "{stations}"'
     )
@@ -474,12 +476,13 @@ def test_unknown_station_figures_are_assumed_warned_and_marked(
     cache_dir: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A station file may leave ports, power or type empty (OSM and OCM often do): the
-    run goes on with the scenario's figures, warns of them, and sites.csv says which
-    figures of which existing station were assumed."""
+    """A station file may leave ports or power empty (OSM and OCM often do): the run
+    goes on with the scenario's figures, warns of them, and sites.csv says which
+    figures of which existing station were assumed. (Its type it must give: see
+    tests/test_frictions.py.)"""
     stations = tmp_path / "stations.csv"
     stations.write_text(
-        "name,lat,lon,ports,station_type,kw\nKnown,43.24,76.92,4,DC,120\nBare,43.25,76.93,,,\n"
+        "name,lat,lon,ports,station_type,kw\nKnown,43.24,76.92,4,DC,120\nBare,43.25,76.93,,AC,\n"
     )
     text = small_scenario_text(data_dir, small_area_file).replace(
         'existing = "{data_dir}/stations/ocm-146017-supercharger.json"', f'existing = "{stations}"'
@@ -489,12 +492,12 @@ def test_unknown_station_figures_are_assumed_warned_and_marked(
     assert main(["run", str(tmp_path / "s.toml"), "--out", str(out)]) == 0
     err = capsys.readouterr().err
     warned = [line for line in err.splitlines() if line.startswith("WARNING siting.kpis")]
-    assert len(warned) == 3 and all("1 of 2" in w and " 'Bare')" in w for w in warned)
+    assert len(warned) == 2 and all("1 of 2" in w and " 'Bare')" in w for w in warned)
     assert "2 ports each are assumed (optimize.capacity.ports)" in warned[0]
     sites = pd.read_csv(out / "sites.csv", keep_default_na=False).set_index("name")
     assert sites.loc["Known", "assumed"] == "" and sites.loc["Known", "ports"] == 4
-    assert sites.loc["Bare", "assumed"] == "station_type;ports;kw"
-    assert sites.loc["Bare", "ports"] == 2 and sites.loc["Bare", "station_type"] in ("AC", "DC")
+    assert sites.loc["Bare", "assumed"] == "ports;kw"
+    assert sites.loc["Bare", "ports"] == 2 and sites.loc["Bare", "station_type"] == "AC"
     assert (sites.loc[sites["status"] == "new", "assumed"] == "").all()
     bare = sites.loc["Bare", "site_id"]
     assert f"have no ports recorded ({bare} 'Bare')" in (out / "run.log").read_text()
