@@ -32,10 +32,11 @@ def station_popup(row: dict[Any, Any], *, currency: str = "") -> str:
     lines = [
         f"<b>{html.escape(str(row['site_id']))}</b> — {'existing' if row['existing'] else 'new'}"
         f"{kind}",
-        f"Place: {html.escape(str(row['kind']).replace('_', ' '))}",
+        f"Place: {html.escape(str(row.get('kind_label') or row['kind']).replace('_', ' '))}",
     ]
-    if row.get("name"):
-        lines.append(f"Name: {html.escape(str(row['name']))}")
+    for key, label in (("name", "Name"), ("address", "Address"), ("district", "District")):
+        if _given(row.get(key)) and str(row.get(key)).strip():
+            lines.append(f"{label}: {html.escape(str(row[key]))}")
     if row.get("design"):
         lines.append(f"Design: {html.escape(str(row['design']))}")
     ports = row.get("ports")

@@ -155,7 +155,8 @@ def _station_layer(
             fill_color=color,
             fill_opacity=0.9,
             popup=folium.Popup(station_popup(row, currency=currency), max_width=300),
-            tooltip=f"{row['site_id']}: {str(row['kind']).replace('_', ' ')}",
+            tooltip=f"{row['site_id']}: "
+            + (row.get("kind_label") or str(row["kind"]).replace("_", " ")),
             class_name=f"siting-station siting-{'existing' if existing else 'new'}",
         ).add_to(group)
     return group
