@@ -313,6 +313,10 @@ class OptimizeConfig(_Strict):
     #: ``energy`` times one factor: the same plan, counted in CO2. Anything but
     #: ``sessions`` turns on the designs form.
     objective: Literal["sessions", "energy", "co2"] = "sessions"
+    #: Every new station must pay back within the lease (``[economics]``): it sells at
+    #: least its break-even kWh a day (its design's and site's capital). ``p`` then
+    #: bounds the stations from above, and the plan opens only those that pay.
+    viable: bool = False
     #: Nested phases (e.g. [150, 311, 400]): each keeps the previous one's stations; the
     #: plan written is the phase of size ``p``, which must be listed.
     phases: list[Stations] | None = None

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from siting.designs import DesignSpec, design_specs, existing_spec, load_site_costs
+from siting.economics import breakeven_kwh_day
 from siting.errors import InputError
 from siting.optimize.capacitated.design import Design
 
@@ -41,6 +42,10 @@ class DesignSetup:
     site_cost_note: str = ""
     #: each user group's weight in the objective (see :func:`class_weights`)
     class_weight: tuple[float, ...] | None = None
+    #: with ``optimize.viable``: kWh per session of each group, and each design's
+    #: break-even kWh a day at each site (see :func:`least_use`)
+    class_use: tuple[float, ...] | None = None
+    min_use: dict[str, np.ndarray] | None = None
 
 
 def asks_for_designs(sc: Scenario, segments: dict[str, Segment]) -> bool:
@@ -61,6 +66,7 @@ def asks_for_designs(sc: Scenario, segments: dict[str, Segment]) -> bool:
         or sc.candidates.site_costs is not None
         or sc.optimize.segment_equity > 0
         or sc.optimize.objective != "sessions"
+        or sc.optimize.viable
     )
 
 
@@ -69,10 +75,38 @@ def design_setup(sc: Scenario, inputs: Inputs, demand: Demand) -> DesignSetup:
     specs = design_specs(sc, demand.segments, demand.peak_hour_share)
     weight = tuple(class_weights(sc, demand))
     costs = load_site_costs(sc)
-    if costs is None:
-        return DesignSetup(tuple(specs), class_weight=weight)
-    per_site, note = site_costs(costs, inputs, snap_m=sc.candidates.snap_max_m)
-    return DesignSetup(tuple(specs), per_site, note, weight)
+    per_site, note = None, ""
+    if costs is not None:
+        per_site, note = site_costs(costs, inputs, snap_m=sc.candidates.snap_max_m)
+    use, least = least_use(sc, demand, specs, per_site, len(inputs.candidates))
+    return DesignSetup(tuple(specs), per_site, note, weight, use, least)
+
+
+def least_use(
+    sc: Scenario,
+    demand: Demand,
+    specs: list[DesignSpec],
+    site_cost: np.ndarray | None,
+    n_sites: int,
+) -> tuple[tuple[float, ...] | None, dict[str, np.ndarray] | None]:
+    """With ``optimize.viable``: each group's kWh per session and each design's
+    break-even kWh a day at each site (its capital: the design's cost and the site's
+    own), the least a new station must sell to pay back within the lease; else
+    (None, None)."""
+    terms = sc.economics
+    if not sc.optimize.viable or terms is None:
+        return None, None
+    groups = classes(demand)
+    extra = np.zeros(n_sites) if site_cost is None else np.asarray(site_cost, dtype=float)
+    least = {spec.name: breakeven_kwh_day(spec.cost + extra, terms) for spec in specs}
+    if any(np.isnan(v).any() for v in least.values()):
+        raise InputError(
+            f"optimize.viable: no station pays back when the operator keeps "
+            f"{terms.net_price:g} per kWh sold and pays {terms.energy_cost_per_kwh_sold:g} "
+            "for it (economics.price, economics.electricity_cost); raise the price or "
+            "turn optimize.viable off"
+        )
+    return tuple(demand.segments[g].kwh_per_session for g in groups), least
 
 
 def site_costs(costs: pd.DataFrame, inputs: Inputs, *, snap_m: float) -> tuple[np.ndarray, str]:

@@ -311,11 +311,7 @@ def station_economics(
         [None if ex else bool(v >= -1e-6) for v, ex in zip(value, old, strict=True)],
         dtype="boolean",
     )
-    # kWh/day at which NPV = 0: kWh x unit margin a year = capital / a + operating cost
-    unit = days * (terms.net_price - terms.energy_cost_per_kwh_sold)
-    need = cap / a + terms.fixed_opex_year + terms.opex_capital_share * cap
-    breakeven = need / unit if unit > 0 else np.full(len(cap), np.nan)
-    breakeven = np.where(old, np.nan, breakeven)
+    breakeven = np.where(old, np.nan, breakeven_kwh_day(cap, terms))
     return pd.DataFrame(
         {
             "revenue_year": revenue,
@@ -328,6 +324,17 @@ def station_economics(
             "breakeven_kwh_day": breakeven,
         }
     )
+
+
+def breakeven_kwh_day(capital: np.ndarray, terms: EconomicsConfig) -> np.ndarray:
+    """The kWh a day at which a station of ``capital`` has an NPV of 0 over the lease:
+    kWh x the margin per kWh a year = capital / annuity factor + operating cost (NaN
+    where no amount of energy pays: a price at or below the electricity cost)."""
+    cap = np.asarray(capital, dtype=float)
+    unit = terms.days_per_year * (terms.net_price - terms.energy_cost_per_kwh_sold)
+    a = annuity_factor(terms.discount_rate, terms.lease_years)
+    need = cap / a + terms.fixed_opex_year + terms.opex_capital_share * cap
+    return need / unit if unit > 0 else np.full(cap.shape, np.nan)
 
 
 def viable_count(table: pd.DataFrame, existing: np.ndarray) -> tuple[int, int, float, float]:

@@ -336,6 +336,8 @@ class Request:
             thresholds_s=_designs.thresholds_s(d, self.threshold_s),
             classes=groups,
             class_weight=setup.class_weight,
+            class_use=setup.class_use,
+            min_use=setup.min_use,
             min_share=[d.segments[g].min_served_share for g in groups],
             class_equity=self.optimize_config.segment_equity,
             site_design={j: m for j, (_, m) in self.existing_designs.items() if j in kept},

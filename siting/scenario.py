@@ -82,6 +82,15 @@ class Scenario(_Strict):
                 "optimize.objective: 'co2' counts CO2 avoided with the [benefits] factors; "
                 "expected a [benefits] section, got none"
             )
+        if self.optimize.viable and self.economics is None:
+            raise ValueError(
+                "optimize.viable: every station paying back needs the [economics] "
+                "section (price, electricity cost, lease), got none"
+            )
+        if self.optimize.viable and self.optimize.model != "capacitated":
+            raise ValueError(
+                f"optimize.viable needs optimize.model = 'capacitated', got {self.optimize.model!r}"
+            )
         if self.optimize.objective != "sessions" and self.optimize.model != "capacitated":
             raise ValueError(
                 f"optimize.objective: {self.optimize.objective!r} needs optimize.model = "

@@ -106,3 +106,42 @@ def test_the_marginal_rule_needs_its_limit() -> None:
         {"optimize.choose.rule": "marginal", "optimize.choose.max_marginal_cost": 2e6}
     )
     assert ok.optimize.choose.max_marginal_cost == 2e6
+
+
+def test_viable_needs_the_economics_section() -> None:
+    sc = load_scenario(settings.DEFAULT_SCENARIO)
+    assert sc.economics is not None
+    with pytest.raises(ScenarioError, match=r"optimize.viable.*\[economics\]"):
+        sc.model_copy(update={"economics": None}).with_overrides({"optimize.viable": True})
+    assert sc.with_overrides({"optimize.viable": True}).optimize.viable
+
+
+def test_a_station_must_sell_its_break_even_where_it_stands() -> None:
+    """optimize.viable: each design's least use at each site is the kWh a day at which
+    its capital (design and site) has an NPV of 0 over the lease, by hand."""
+    from siting._request_designs import least_use
+    from siting.economics import annuity_factor
+
+    sc = load_scenario(settings.DEFAULT_SCENARIO).with_overrides({"optimize.viable": True})
+    terms = sc.economics
+    assert terms is not None
+    spec = SimpleNamespace(name="programme", cost=10e6)
+    demand = demand_of({"residents": 25.0, "taxis": 30.0})
+    site_cost = np.array([0.0, 2e6])
+    use, least = least_use(sc, demand, [spec], site_cost, 2)  # type: ignore[arg-type, list-item]
+    assert use == (25.0, 30.0) and least is not None
+    a = annuity_factor(terms.discount_rate, terms.lease_years)
+    per_kwh_year = terms.days_per_year * (
+        terms.price / (1 + terms.vat) - terms.electricity_cost / (1 - terms.losses)
+    )
+    for j, capital in enumerate([10e6, 12e6]):
+        need = capital / a + terms.fixed_opex_year + terms.opex_capital_share * capital
+        assert least["programme"][j] == pytest.approx(need / per_kwh_year)
+    off = load_scenario(settings.DEFAULT_SCENARIO)
+    assert least_use(off, demand, [spec], None, 2) == (None, None)  # type: ignore[arg-type, list-item]
+    # a price below the electricity cost: no station can pay, said before any solve
+    from siting.errors import InputError
+
+    cheap = sc.with_overrides({"economics.price": 10.0})
+    with pytest.raises(InputError, match=r"optimize\.viable: no station pays back"):
+        least_use(cheap, demand, [spec], None, 2)  # type: ignore[arg-type, list-item]

@@ -59,9 +59,16 @@ class _Greedy:
         self.money = np.inf if model.budget is None else float(model.budget)
         self.new_dc = 0
         n_c = model.demand.shape[0]
-        # classes with fewer designs to choose from are served first
+        # classes with fewer designs to choose from are served first; with a least use,
+        # those using the most a unit of capacity (kWh a port-hour) first, so that a
+        # station reaches its least use if any mix does
         reach = [sum(d.serves(c) for d in model.designs.values()) for c in range(n_c)]
-        self.order = sorted(range(n_c), key=lambda c: (reach[c], c))
+        rate = np.zeros(n_c)
+        if model.min_use:
+            for c in range(n_c):
+                units = [d.units[c] for d in model.designs.values() if d.serves(c)]
+                rate[c] = model.class_use[c] / np.mean(units) if units else 0.0
+        self.order = sorted(range(n_c), key=lambda c: (-rate[c], reach[c], c))
         self.plan: dict[str, Any] = {"types": self.chosen, "x": [{} for _ in range(n_c)]}
         # per design: where it may stand, its room and cost there, units per class
         names = {*model.designs, *(d.name for d in model.site_design.values())}
