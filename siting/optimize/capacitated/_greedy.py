@@ -66,8 +66,8 @@ class _Greedy:
         rate = np.zeros(n_c)
         if model.min_use:
             for c in range(n_c):
-                units = [d.units[c] for d in model.designs.values() if d.serves(c)]
-                rate[c] = model.class_use[c] / np.mean(units) if units else 0.0
+                held = [d.units[c] for d in model.designs.values() if d.serves(c)]
+                rate[c] = model.class_use[c] / np.mean(held) if held else 0.0
         self.order = sorted(range(n_c), key=lambda c: (-rate[c], reach[c], c))
         self.plan: dict[str, Any] = {"types": self.chosen, "x": [{} for _ in range(n_c)]}
         # per design: where it may stand, its room and cost there, units per class
