@@ -79,6 +79,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     (
         "siting._solve_cache",
+        "siting._site_controls",
         "siting._request_designs",
         "siting.request",
         "siting.frontier",

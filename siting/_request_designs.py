@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from siting._site_controls import SiteControls, asks_for_controls, site_controls
 from siting.designs import DesignSpec, design_specs, existing_spec, load_site_costs
 from siting.economics import breakeven_kwh_day
 from siting.errors import InputError
@@ -42,6 +43,8 @@ class DesignSetup:
     site_cost_note: str = ""
     #: each user group's weight in the objective (see :func:`class_weights`)
     class_weight: tuple[float, ...] | None = None
+    #: sites forced into and kept out of every plan (``candidates.force``, ...)
+    controls: SiteControls | None = None
     #: with ``optimize.viable``: kWh per session of each group, and each design's
     #: break-even kWh a day at each site (see :func:`least_use`)
     class_use: tuple[float, ...] | None = None
@@ -67,6 +70,7 @@ def asks_for_designs(sc: Scenario, segments: dict[str, Segment]) -> bool:
         or sc.optimize.segment_equity > 0
         or sc.optimize.objective != "sessions"
         or sc.optimize.viable
+        or asks_for_controls(sc)
     )
 
 
@@ -79,7 +83,8 @@ def design_setup(sc: Scenario, inputs: Inputs, demand: Demand) -> DesignSetup:
     if costs is not None:
         per_site, note = site_costs(costs, inputs, snap_m=sc.candidates.snap_max_m)
     use, least = least_use(sc, demand, specs, per_site, len(inputs.candidates))
-    return DesignSetup(tuple(specs), per_site, note, weight, use, least)
+    controls = site_controls(sc, inputs) if asks_for_controls(sc) else None
+    return DesignSetup(tuple(specs), per_site, note, weight, controls, use, least)
 
 
 def least_use(

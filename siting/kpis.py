@@ -244,6 +244,8 @@ def plan_figures(
             + ("(phases)" if oc.phases else "(no costs, or not the capacitated model)"),
             "rationale": oc.choose.rationale,
         }
+    if decision.controls is not None:
+        out["controls"] = decision.controls
     out["existing"] = existing_figures(sc, candidates)
     if sc.benefits is not None:
         out["benefits"] = benefits(sc, result, demand, segments, kpis, capital)

@@ -93,7 +93,46 @@ def decide(
     with _threads.pool(settings.PARALLEL_SOLVES, "solve") as pool:
         decision = _decide(request, pool, capacity, site_cap, deadline, cache_root)
     decision.designs = _design_table(request)
+    free = request.free()
+    if free is not None:
+        decision.controls = _controls_cost(request, free, decision.result, deadline, cache_root)
     return decision
+
+
+def _sessions(res: SolveResult) -> float:
+    """Sessions a day a capacitated plan serves (unweighted, every class)."""
+    return float(np.asarray(res.extra["served_by_class"]).sum())
+
+
+def _controls_cost(
+    request: Request,
+    free: Request,
+    plan: SolveResult,
+    deadline: float | None,
+    cache_root: Path | None,
+) -> dict[str, Any]:
+    """What forcing and excluding sites cost: the plan against the free optimum (the
+    same request without them, solved in the time left to the stage)."""
+    controls = request.designs.controls if request.designs is not None else None
+    assert controls is not None
+    oc = request.optimize_config
+    budget = oc.budget.total if oc.budget else None
+    options = request.options.but(time_limit=StageClock(deadline).limit(last=True))
+    best = solved(free.model(budget=budget), options, cache_root=cache_root)
+    ids = request.inputs.candidates["site_id"].astype(str).to_numpy()
+    mine, theirs = set(plan.selected.tolist()), set(best.selected.tolist())
+    return {
+        "forced": [str(ids[j]) for j in controls.forced],
+        "excluded": len(controls.closed),
+        "notes": list(controls.notes),
+        "served_sessions_day": round(_sessions(plan), 3),
+        "free_served_sessions_day": round(_sessions(best), 3),
+        "free_status": best.status,
+        "free_gap": best.gap,
+        "capital_cost": round(float(plan.extra.get("cost", 0.0)), 2),
+        "free_capital_cost": round(float(best.extra.get("cost", 0.0)), 2),
+        "sites_differ": len(mine ^ theirs) // 2,
+    }
 
 
 def _design_table(request: Request) -> dict[str, dict[str, Any]] | None:

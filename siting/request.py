@@ -17,6 +17,7 @@ refuses a request no plan can answer).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -270,6 +271,13 @@ class Request:
             **self._single_type(fixed, budget),
         )
 
+    def free(self) -> Request | None:
+        """The same request without its forced and excluded sites (None when it has
+        none): the free optimum that forcing and excluding are measured against."""
+        if self.designs is None or not self.designs.controls:
+            return None
+        return dataclasses.replace(self, designs=dataclasses.replace(self.designs, controls=None))
+
     def capacitated(
         self,
         *,
@@ -326,6 +334,7 @@ class Request:
         d, setup = self.demand, self.designs
         if setup is None:
             raise InputError("optimize.designs: this request has no designs form")
+        controls = setup.controls or None
         groups = _designs.classes(d)
         kept = set(fixed.tolist())
         return CapacitatedCoverage.from_design_times(
@@ -335,6 +344,8 @@ class Request:
             p,
             thresholds_s=_designs.thresholds_s(d, self.threshold_s),
             classes=groups,
+            forced=None if controls is None else np.setdiff1d(controls.forced, fixed),
+            closed=None if controls is None else controls.closed,
             class_weight=setup.class_weight,
             class_use=setup.class_use,
             min_use=setup.min_use,

@@ -58,6 +58,9 @@ class Decision:
     #: with station designs: per design its charger, ports, kW per port, cost, the
     #: groups it serves, its hours per session and port-hours, its source
     designs: dict[str, dict[str, Any]] | None = None
+    #: with forced or excluded sites: the plan against the free optimum (see
+    #: :func:`siting.planning.decide`)
+    controls: dict[str, Any] | None = None
 
 
 @dataclass

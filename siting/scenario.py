@@ -82,6 +82,12 @@ class Scenario(_Strict):
                 "optimize.objective: 'co2' counts CO2 avoided with the [benefits] factors; "
                 "expected a [benefits] section, got none"
             )
+        c = self.candidates
+        if (c.force or c.exclude or c.exclude_areas) and self.optimize.model != "capacitated":
+            raise ValueError(
+                f"candidates.force, candidates.exclude: forcing or excluding sites needs "
+                f"optimize.model = 'capacitated', got {self.optimize.model!r}"
+            )
         if self.optimize.viable and self.economics is None:
             raise ValueError(
                 "optimize.viable: every station paying back needs the [economics] "

@@ -226,6 +226,14 @@ class CandidatesConfig(_Strict):
     #: ``note``, each row for the candidate nearest to its point within ``snap_max_m``
     #: (read by :func:`siting.designs.read_site_costs`).
     site_costs: str | None = None
+    #: Sites every plan builds (each pays its cost; its design is the plan's choice) and
+    #: sites no plan builds: site ids (``candidates.geojson``), OSM ids or "lat,lon"
+    #: points (the nearest candidate within ``snap_max_m``). Capacitated model.
+    force: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    exclude: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    #: A polygon file (GeoJSON, GeoPackage; e.g. protected areas): no plan builds
+    #: inside it.
+    exclude_areas: str | None = None
 
     @field_validator("grid_spacing_m")
     @classmethod

@@ -68,6 +68,7 @@ def summary(kpis: dict[str, Any]) -> str:
                 else []
             ),
             *segment_lines(kpis),
+            *controls_lines(kpis.get("controls")),
             *(
                 [
                     f"  capital cost: {c['plan_capital_cost']:,.0f} {c['currency']} "
@@ -107,6 +108,22 @@ def summary(kpis: dict[str, Any]) -> str:
             f"  total {kpis['timings_s']['total']:.1f} s",
         ]
     )
+
+
+def controls_lines(c: dict[str, Any] | None) -> list[str]:
+    """The summary's line on forced and excluded sites against the free optimum."""
+    if not c:
+        return []
+    lost = c["free_served_sessions_day"] - c["served_sessions_day"]
+    extra = c["capital_cost"] - c["free_capital_cost"]
+    return [
+        f"  forced {len(c['forced'])} sites, excluded {c['excluded']}: "
+        f"{c['served_sessions_day']:,.0f} sessions/day served against "
+        f"{c['free_served_sessions_day']:,.0f} by the best plan without them "
+        f"({lost:+,.0f} lost, capital {extra:+,.0f}; {c['sites_differ']} sites differ; "
+        f"free optimum {c['free_status']})",
+        *(f"    {note}" for note in c.get("notes", [])),
+    ]
 
 
 def choice_note(choice: dict[str, Any]) -> str:

@@ -1,0 +1,99 @@
+"""Sites a council forces into the plan or keeps out (candidates.force, .exclude,
+.exclude_areas), and what that costs against the free optimum."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from siting.errors import InputError
+
+
+def test_forced_and_excluded_sites_shape_the_plan(small_run, cache_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    from siting.pipeline import plan
+
+    result, out = small_run
+    sites = pd.read_csv(out / "sites.csv")
+    cands = gpd.read_file(out / "candidates.geojson")
+    chosen = sites.loc[sites["status"] == "new", "site_id"].astype(str).tolist()
+    outside = cands.loc[~cands["in_plan"] & ~cands["existing"], ["site_id", "osmid", "lat", "lon"]]
+    force = [str(outside["site_id"].iloc[0])]
+    # the second by a point a few metres off it
+    lat, lon = float(outside["lat"].iloc[1]), float(outside["lon"].iloc[1])
+    force.append(f"{lat + 0.00002:.6f},{lon:.6f}")
+    exclude = chosen[:2]
+    sc = result.scenario.with_overrides({"candidates.force": force, "candidates.exclude": exclude})
+    run = plan(sc, cache_dir=cache_dir)
+    ids = run.candidates["site_id"].astype(str).to_numpy()
+    got = {str(ids[j]) for j in run.result.selected}
+    assert {force[0], str(outside["site_id"].iloc[1])} <= got
+    assert not got & set(exclude)
+    c = run.kpis["controls"]
+    assert c["excluded"] == 2 and len(c["forced"]) == 2
+    # the free optimum serves at least as much (within the gap)
+    assert c["free_served_sessions_day"] >= c["served_sessions_day"] * (1 - 1e-3) - 1e-6
+    assert c["sites_differ"] >= 2  # the forced ones at least
+    json.dumps(c)  # written to kpis.json as it is
+
+
+def test_an_area_keeps_every_candidate_inside_it_out(
+    small_run, cache_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from siting._site_controls import site_controls
+    from siting.pipeline import prepare
+
+    result, out = small_run
+    cands = gpd.read_file(out / "candidates.geojson")
+    new = cands[~cands["existing"]]
+    lat, lon = float(new["lat"].median()), float(new["lon"].median())
+    area = gpd.GeoDataFrame(
+        geometry=[box(lon - 0.005, lat - 0.005, lon + 0.005, lat + 0.005)], crs=4326
+    )
+    path = tmp_path / "protected.geojson"
+    area.to_file(path, driver="GeoJSON")
+    sc = result.scenario.with_overrides({"candidates.exclude_areas": str(path)})
+    inputs = prepare(sc, cache_dir=cache_dir)
+    controls = site_controls(sc, inputs)
+    inside = new[
+        (new["lat"].between(lat - 0.005, lat + 0.005))
+        & (new["lon"].between(lon - 0.005, lon + 0.005))
+    ]
+    assert len(inside) > 0
+    got = set(inputs.candidates["site_id"].astype(str).iloc[controls.closed])
+    assert got == set(inside["site_id"].astype(str))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"candidates.force": ["osm-node-1"]}, r"candidates\.force\[0\]: expected a site id"),
+        ({"candidates.exclude": ["0.0,0.0"]}, r"candidates\.exclude\[0\]: expected a point within"),
+    ],
+)
+def test_a_site_that_is_not_there_is_named(small_run, cache_dir: Path, override, message) -> None:  # type: ignore[no-untyped-def]
+    from siting._site_controls import site_controls
+    from siting.pipeline import prepare
+
+    result, _ = small_run
+    inputs = prepare(result.scenario, cache_dir=cache_dir)
+    with pytest.raises(InputError, match=message):
+        site_controls(result.scenario.with_overrides(override), inputs)
+
+
+def test_an_existing_station_cannot_be_excluded(small_run, cache_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    from siting._site_controls import site_controls
+    from siting.pipeline import prepare
+
+    result, _ = small_run
+    inputs = prepare(result.scenario, cache_dir=cache_dir)
+    cand = inputs.candidates
+    old = cand.loc[cand["existing"], "site_id"].astype(str)
+    if old.empty:
+        pytest.skip("no existing station in the small area")
+    with pytest.raises(InputError, match="existing station"):
+        site_controls(result.scenario.with_overrides({"candidates.exclude": [old.iloc[0]]}), inputs)
