@@ -317,6 +317,10 @@ class OptimizeConfig(_Strict):
     #: least its break-even kWh a day (its design's and site's capital). ``p`` then
     #: bounds the stations from above, and the plan opens only those that pay.
     viable: bool = False
+    #: With forced sites (``candidates.force``): this many single swaps of a forced
+    #: site for a site of the free optimum, each solved and reported with what it gains
+    #: (``siting evaluate`` asks for 5).
+    swaps: Annotated[int, Field(ge=0, le=50)] = 0
     #: Nested phases (e.g. [150, 311, 400]): each keeps the previous one's stations; the
     #: plan written is the phase of size ``p``, which must be listed.
     phases: list[Stations] | None = None

@@ -15,10 +15,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from scipy.spatial import cKDTree
 
 from siting.errors import InputError
@@ -63,8 +65,8 @@ def site_controls(sc: Scenario, inputs: Inputs) -> SiteControls:
     cand = inputs.candidates
     existing = cand["existing"].to_numpy(bool)
     notes: list[str] = []
-    forced = _resolve(sc, inputs, sc.candidates.force, "candidates.force")
-    closed = _resolve(sc, inputs, sc.candidates.exclude, "candidates.exclude")
+    forced = _resolve(sc, inputs, sc.candidates.force, "candidates.force", notes)
+    closed = _resolve(sc, inputs, sc.candidates.exclude, "candidates.exclude", notes)
     if sc.candidates.exclude_areas:
         inside = _inside_areas(sc, inputs)
         closed = np.union1d(closed, inside)
@@ -87,8 +89,11 @@ def site_controls(sc: Scenario, inputs: Inputs) -> SiteControls:
     return SiteControls(forced.astype(np.int64), closed.astype(np.int64), tuple(notes))
 
 
-def _resolve(sc: Scenario, inputs: Inputs, entries: list[str], field: str) -> np.ndarray:
-    """Candidate positions of a list of site ids, OSM ids or "lat,lon" points."""
+def _resolve(
+    sc: Scenario, inputs: Inputs, entries: list[str], field: str, notes: list[str]
+) -> np.ndarray:
+    """Candidate positions of a list of site ids, OSM ids or "lat,lon" points; entries
+    on the same candidate are merged and said so in ``notes``."""
     cand = inputs.candidates
     by_id = {str(s): j for j, s in enumerate(cand["site_id"].astype(str))}
     by_osm: dict[str, int] = {}
@@ -123,7 +128,18 @@ def _resolve(sc: Scenario, inputs: Inputs, entries: list[str], field: str) -> np
                     f"of a candidate site, got {la:g},{lo:g} ({d:,.0f} m from the nearest)"
                 )
             out.append(int(j))
-    return np.unique(np.asarray(out, dtype=np.int64))
+    arr = np.asarray(out, dtype=np.int64)
+    uniq, counts = np.unique(arr, return_counts=True)
+    if (counts > 1).any():
+        ids = cand["site_id"].astype(str).to_numpy()
+        twice = [f"{ids[j]} ({k} entries)" for j, k in zip(uniq, counts, strict=True) if k > 1]
+        notes.append(
+            f"{field}: {len(arr)} entries fell on {len(uniq)} candidates; merged: "
+            + ", ".join(twice[:5])
+            + (f" and {len(twice) - 5} more" if len(twice) > 5 else "")
+        )
+        log.info("%s", notes[-1])
+    return uniq
 
 
 def _inside_areas(sc: Scenario, inputs: Inputs) -> np.ndarray:
@@ -144,3 +160,61 @@ def _inside_areas(sc: Scenario, inputs: Inputs) -> np.ndarray:
     pts = gpd.GeoSeries(gpd.points_from_xy(cand["lon"], cand["lat"]), crs=4326)
     inside = pts.within(polys.geometry.union_all()).to_numpy(bool)
     return np.flatnonzero(inside).astype(np.int64)
+
+
+def read_plan_file(path: Path) -> list[str]:
+    """The sites of a plan brought as a CSV: a ``site_id`` column (this run's ids or
+    OSM ids), else ``lat`` and ``lon`` columns (each row the nearest candidate), as
+    entries of ``candidates.force``.
+
+    Raises
+    ------
+    InputError
+        The file is missing or unreadable, has neither column, a row lacks its value,
+        or it lists no site.
+    """
+    field = "PLAN"
+    if not path.is_file():
+        raise InputError(f"{field}: expected a CSV file of sites, got {str(path)!r} (not found)")
+    try:
+        table = pd.read_csv(path, comment="#", dtype=str)
+    except Exception as exc:  # any unreadable file is the user's to fix
+        raise InputError(f"{field}: expected a CSV file of sites, {exc}") from None
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    if "site_id" in table.columns:
+        values = table["site_id"]
+        missing = values.isna() | (values.str.strip() == "")
+        entries = values.str.strip()
+    elif {"lat", "lon"} <= set(table.columns):
+        lat = pd.to_numeric(table["lat"], errors="coerce")
+        lon = pd.to_numeric(table["lon"], errors="coerce")
+        missing = lat.isna() | lon.isna()
+        entries = lat.map("{:.6f}".format) + "," + lon.map("{:.6f}".format)
+    else:
+        raise InputError(
+            f"{field}: expected a site_id column or lat and lon columns in {path.name}, got "
+            f"{', '.join(table.columns) or 'no columns'}"
+        )
+    if missing.any():
+        row = int(np.flatnonzero(missing.to_numpy())[0]) + 2  # the header is line 1
+        raise InputError(f"{field}: line {row} of {path.name} gives no site")
+    if entries.empty:
+        raise InputError(f"{field}: expected at least one site in {path.name}, got none")
+    return entries.tolist()
+
+
+def evaluation_overrides(
+    sc: Scenario, inputs: Inputs, entries: list[str], *, swaps: int
+) -> dict[str, Any]:
+    """The overrides that make a run of ``sc`` score the plan of ``entries``: those
+    sites forced, ``p`` the existing stations and them, ``swaps`` swaps asked for."""
+    over: dict[str, Any] = {"candidates.force": entries}
+    controls = site_controls(sc.with_overrides(over), inputs)
+    n_existing = int(inputs.candidates["existing"].to_numpy(bool).sum())
+    return {
+        **over,
+        "optimize.p": n_existing + len(controls.forced),
+        "optimize.swaps": swaps,
+        "optimize.curve": None,  # other station counts cannot hold the plan's sites
+        "optimize.phases": None,
+    }

@@ -165,6 +165,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from siting._outdir import check_target, scenario_folders
+    from siting._site_controls import evaluation_overrides, read_plan_file
+    from siting.pipeline import prepare, run
+    from siting.scenario import load_scenario, parse_overrides
+    from siting.summary import summary
+
+    entries = read_plan_file(Path(args.plan))
+    path = Path(args.scenario) if args.scenario else settings.DEFAULT_SCENARIO
+    scenario = load_scenario(path)
+    if args.set:
+        scenario = scenario.with_overrides(parse_overrides(args.set))
+    name = f"{scenario.name}-{Path(args.plan).stem}"
+    out = Path(args.out) if args.out is not None else Path("out") / name
+    check_target(
+        out,
+        "run",
+        field="--out" if args.out is not None else f"--out (default out/{name})",
+        protect=scenario_folders(scenario.data_path, scenario.base_dir),
+    )
+    inputs = prepare(scenario)
+    over = evaluation_overrides(scenario, inputs, entries, swaps=args.swaps)
+    scenario = scenario.with_overrides({**over, "name": name})
+    result = run(scenario, out, inputs=inputs)
+    if not args.quiet:
+        print(summary(result.kpis))
+        print(f"  outputs in {out}/ (map.html, sites.csv, kpis.json, plan.gpkg, plots; run.log)")
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from siting._outdir import check_target
     from siting.compare import compare_runs, load_run, run_folders, write_comparison
@@ -275,6 +305,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--scheduler", help="with [futures]: address of a Dask scheduler")
     r.set_defaults(func=_cmd_run)
+    e = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="score a plan you bring against the best plan on the same terms",
+        description="Score the sites of PLAN.csv (a site_id column, or lat and lon) with "
+        "every figure of a run, the best plan of as many stations on the same terms beside "
+        "it, and the swaps that close most of the gap.",
+    )
+    e.add_argument("plan", metavar="PLAN.csv", help="CSV of sites: site_id, or lat and lon")
+    e.add_argument("scenario", nargs="?", help="scenario TOML file (default: data/almaty.toml)")
+    e.add_argument("--out", help="output folder (default: out/<scenario>-<plan file name>)")
+    e.add_argument("--set", action="append", metavar="KEY=VALUE", help="as for run")
+    e.add_argument("--swaps", type=int, default=5, help="swaps to try (default 5)")
+    e.set_defaults(func=_cmd_evaluate)
     c = sub.add_parser(
         "compare",
         parents=[common],

@@ -68,13 +68,16 @@ class _Stages:
 def inputs_key(scenario: Scenario) -> str:
     """Fingerprint of the scenario fields :func:`prepare` depends on.
 
-    Everything but the name, description, seed, the optimisation request, the
+    Everything but the name, description, seed, the optimisation request, costs,
+    benefits and economics, the sites forced or excluded and their own costs, the
     adoption preset and the segments' figures (only which segments exist, and
     whether some inbound demand sits at the entry corridors, matter).
     """
     data = scenario.model_dump(mode="json")
-    for key in ("name", "description", "seed", "optimize", "costs", "benefits"):
+    for key in ("name", "description", "seed", "optimize", "costs", "benefits", "economics"):
         data.pop(key, None)
+    for key in ("force", "exclude", "exclude_areas", "site_costs"):  # read by the request
+        data["candidates"].pop(key, None)
     dc = data["demand"]
     for key in ("preset", "presets_file", "peak_hour_share"):
         dc.pop(key, None)

@@ -10,6 +10,7 @@ the phases. :func:`minimum_plans` answers how many stations a target takes;
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -99,6 +100,60 @@ def decide(
     return decision
 
 
+def _swaps(
+    request: Request, plan: SolveResult, best: SolveResult, deadline: float | None
+) -> list[dict[str, Any]]:
+    """The ``optimize.swaps`` single swaps of a forced site for a site of the free
+    optimum, each solved: the forced sites serving least out, the free optimum's
+    sites (not in the plan) serving most in, paired in that order; then all of them
+    at once. Each row: out, in, sessions/day served and what it gains."""
+    setup = request.designs
+    assert setup is not None and setup.controls is not None
+    controls = setup.controls
+    oc = request.optimize_config
+    ids = request.inputs.candidates["site_id"].astype(str).to_numpy()
+    forced = set(controls.forced.tolist())
+    load_here = dict(
+        zip(plan.selected.tolist(), np.asarray(plan.extra["load"]).tolist(), strict=True)
+    )
+    load_there = dict(
+        zip(best.selected.tolist(), np.asarray(best.extra["load"]).tolist(), strict=True)
+    )
+    outs = sorted(
+        (j for j in forced if j not in load_there), key=lambda j: (load_here.get(j, 0.0), j)
+    )
+    ins = sorted(
+        (j for j in load_there if j not in load_here and j not in request.existing),
+        key=lambda j: (-load_there[j], j),
+    )
+    pairs = list(zip(outs, ins, strict=False))[: oc.swaps]
+    base = _sessions(plan)
+    clock = StageClock(deadline, len(pairs) + 1)
+    budget = oc.budget.total if oc.budget else None
+
+    def served_with(out: list[int], add: list[int]) -> tuple[float, str]:
+        moved = np.array(sorted((forced - set(out)) | set(add)), dtype=np.int64)
+        swapped = dataclasses.replace(controls, forced=moved)
+        req = dataclasses.replace(request, designs=dataclasses.replace(setup, controls=swapped))
+        res = req.model(budget=budget).solve(request.options.but(time_limit=clock.limit()))
+        return _sessions(res), res.status
+
+    rows: list[dict[str, Any]] = []
+    for a, b in pairs:
+        served, status = served_with([a], [b])
+        rows.append(
+            {"out": str(ids[a]), "in": str(ids[b]), "served_sessions_day": round(served, 3),
+             "gain_sessions_day": round(served - base, 3), "status": status}
+        )  # fmt: skip
+    if len(pairs) > 1:
+        served, status = served_with([a for a, _ in pairs], [b for _, b in pairs])
+        rows.append(
+            {"out": "all above", "in": "all above", "served_sessions_day": round(served, 3),
+             "gain_sessions_day": round(served - base, 3), "status": status}
+        )  # fmt: skip
+    return rows
+
+
 def _sessions(res: SolveResult) -> float:
     """Sessions a day a capacitated plan serves (unweighted, every class)."""
     return float(np.asarray(res.extra["served_by_class"]).sum())
@@ -121,7 +176,9 @@ def _controls_cost(
     best = solved(free.model(budget=budget), options, cache_root=cache_root)
     ids = request.inputs.candidates["site_id"].astype(str).to_numpy()
     mine, theirs = set(plan.selected.tolist()), set(best.selected.tolist())
+    swaps = _swaps(request, plan, best, deadline) if oc.swaps and len(controls.forced) else []
     return {
+        "swaps": swaps,
         "forced": [str(ids[j]) for j in controls.forced],
         "excluded": len(controls.closed),
         "notes": list(controls.notes),

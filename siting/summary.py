@@ -123,6 +123,11 @@ def controls_lines(c: dict[str, Any] | None) -> list[str]:
         f"({lost:+,.0f} lost, capital {extra:+,.0f}; {c['sites_differ']} sites differ; "
         f"free optimum {c['free_status']})",
         *(f"    {note}" for note in c.get("notes", [])),
+        *(
+            f"    swap {w['out']} -> {w['in']}: {w['gain_sessions_day']:+,.1f} sessions/day "
+            f"({w['status']})"
+            for w in c.get("swaps", [])
+        ),
     ]
 
 

@@ -97,3 +97,46 @@ def test_an_existing_station_cannot_be_excluded(small_run, cache_dir: Path) -> N
         pytest.skip("no existing station in the small area")
     with pytest.raises(InputError, match="existing station"):
         site_controls(result.scenario.with_overrides({"candidates.exclude": [old.iloc[0]]}), inputs)
+
+
+def test_evaluate_scores_a_brought_plan_against_the_best(small_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`siting evaluate PLAN.csv SCENARIO`: the plan's own figures, the best plan of as
+    many stations beside it, the swaps; a row twice is merged and said so."""
+    from tests.test_cli import run_cli
+
+    _, out = small_run
+    sites = pd.read_csv(out / "sites.csv")
+    cands = gpd.read_file(out / "candidates.geojson")
+    chosen = sites.loc[sites["status"] == "new", "site_id"].astype(str).tolist()
+    other = cands.loc[~cands["in_plan"] & ~cands["existing"], "site_id"].astype(str).tolist()
+    mine = [*chosen[1:], other[0], chosen[1]]  # one site moved, one row twice
+    plan_csv = tmp_path / "mine.csv"
+    pd.DataFrame({"site_id": mine}).to_csv(plan_csv, index=False)
+    scenario = tmp_path / "small.toml"
+    scenario.write_text((out.parent / "small.toml").read_text())
+    proc = run_cli(
+        "evaluate", str(plan_csv), str(scenario), "--out", str(tmp_path / "ev"), "--swaps", "2",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "forced" in proc.stdout and "swap" in proc.stdout
+    kpis = json.loads((tmp_path / "ev" / "kpis.json").read_text())
+    c = kpis["controls"]
+    assert sorted(c["forced"]) == sorted(set(mine))
+    assert any("merged" in note for note in c["notes"])
+    written = pd.read_csv(tmp_path / "ev" / "sites.csv")
+    assert set(written.loc[written["status"] == "new", "site_id"].astype(str)) == set(mine)
+    assert c["free_served_sessions_day"] >= c["served_sessions_day"] - 1e-6
+    assert 1 <= len(c["swaps"]) <= 3
+
+
+def test_evaluate_refuses_a_bad_plan_file_with_one_line(tmp_path: Path) -> None:
+    from tests.test_cli import run_cli
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name\nsomewhere\n")
+    proc = run_cli("evaluate", str(bad), "--out", str(tmp_path / "ev"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "expected a site_id column or lat and lon columns" in proc.stderr
+    assert not (tmp_path / "ev").exists()
