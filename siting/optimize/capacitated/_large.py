@@ -344,7 +344,7 @@ def _flow_result(
 ) -> SolveResult:
     """The flow's plan on the merged rows (``demand`` sessions/day in all) as a
     result, sites as positions in ``keep``, in the form of
-    :func:`siting.optimize.capacitated._solve.read_result`."""
+    :func:`siting.optimize.capacitated._solve.plan_result`."""
     pos = np.searchsorted(keep, flow.sites)
     kinds = np.array([types[int(j)] for j in keep])
     is_ac, is_dc = flow.ac > 1e-9, flow.dc > 1e-9

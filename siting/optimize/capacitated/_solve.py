@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -64,9 +64,9 @@ def solve_direct(
         site_type = np.full(model.neighbours.shape[1], "", dtype=object)
         for j, t in start0["types"].items():
             site_type[j] = t
-        values = (((k, i, j), x) for k, xs in enumerate(start0["x"]) for (i, j), x in xs.items())
+        shares = (((k, i, j), x) for k, xs in enumerate(start0["x"]) for (i, j), x in xs.items())
         return plan_result(
-            model, site_type, values, info, "feasible", why, seconds, 0.0, greedy_served
+            model, site_type, shares, info, "feasible", why, seconds, 0.0, greedy_served
         )
     weight, slack = None, 0.0
     solve_gap = tol
@@ -98,7 +98,10 @@ def solve_direct(
         )
         model.last_secondary = None
         why = "time limit: the warm start (greedy), not improved"
-        return read_result(model, y, assign, info, "feasible", why, seconds, build_s, greedy_served)
+        site_type, values = solver_plan(model, y, assign)
+        return plan_result(
+            model, site_type, values, info, "feasible", why, seconds, build_s, greedy_served
+        )
     if info.status == "infeasible":
         raise InfeasibleError(model.explain_infeasible(f"capacitated coverage (p={model.p})"))
     status, stopped = info.status, info.stopped_by
@@ -126,8 +129,9 @@ def solve_direct(
             g = _solvers.relative_gap(served_value(model, assign), bound)
             ok = max(tol, settings.SECONDARY_MIN_TOLERANCE) + 1e-12
             status = "optimal" if g is not None and g <= ok else "feasible"
-    return read_result(
-        model, y, assign, info, status, stopped, info.seconds, build_s, greedy_served
+    site_type, values = solver_plan(model, y, assign)
+    return plan_result(
+        model, site_type, values, info, status, stopped, info.seconds, build_s, greedy_served
     )
 
 
@@ -193,38 +197,17 @@ def secondary_weight(
     return 0.5 * tol * scale / max(total + slack, 1e-12), slack
 
 
-def read_result(
-    model: CapacitatedCoverage,
-    y: dict[str, list[pulp.LpVariable]],
-    assign: dict[str, Any],
-    info: _solvers.SolveInfo,
-    status: str,
-    stopped: str | None,
-    seconds: float,
-    build_s: float,
-    greedy_served: float,
-    *,
-    exact_p: bool = True,
-) -> SolveResult:
-    """Read the plan and its one assignment of demand to stations."""
-    site_type = _rows.chosen_types(y, model.neighbours.shape[1])
+def solver_plan(
+    model: CapacitatedCoverage, y: dict[str, list[pulp.LpVariable]], assign: dict[str, Any]
+) -> tuple[np.ndarray, Iterator[tuple[tuple[int, int, int], float]]]:
+    """The solver's plan as :func:`plan_result` reads it: each site's design and the
+    share of each (class, point, site) pair assigned."""
     values = (
         ((k, i, j), x.varValue or 0.0)
         for k, xs in enumerate(assign["x"])
         for (i, j), x in xs.items()
     )
-    return plan_result(
-        model,
-        site_type,
-        values,
-        info,
-        status,
-        stopped,
-        seconds,
-        build_s,
-        greedy_served,
-        exact_p=exact_p,
-    )
+    return _rows.chosen_types(y, model.neighbours.shape[1]), values
 
 
 def plan_result(

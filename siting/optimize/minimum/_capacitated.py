@@ -72,9 +72,10 @@ def solve_capacitated(plan: MinimumPlan, options: SolveOptions) -> SolveResult:
         )  # fmt: skip
     if info.status == "infeasible":
         raise InfeasibleError(f"minimum plan: no plan serves {required:,.1f} sessions/day")
-    res = _solve.read_result(
-        model, y, assign, info, info.status, info.stopped_by, info.seconds, build_s, 0.0,
-        exact_p=False,
+    site_type, values = _solve.solver_plan(model, y, assign)
+    res = _solve.plan_result(
+        model, site_type, values, info, info.status, info.stopped_by, info.seconds, build_s,
+        0.0, exact_p=False,
     )  # fmt: skip
     extra = res.extra
     if rows is not None and rep_of is not None:
