@@ -83,6 +83,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "siting._request_designs",
         "siting.request",
         "siting.frontier",
+        "siting._plan_controls",
         "siting.planning",
         "siting.metrics",
         "siting.segment_figures",
