@@ -372,6 +372,15 @@ def run_figures(
     out = {
         "scenario": sc.name,
         **kpis,
+        # every new station held to its break-even (optimize.viable): how many of the
+        # new stations it may build the plan builds
+        "viable": {
+            "on": True,
+            "new_allowed": oc.p - len(inputs.candidates.index[inputs.candidates["existing"]]),
+            "new_built": int(kpis.get("stations_new", 0)),
+        }
+        if oc.viable
+        else {"on": False},
         "demand": {
             "preset": dc.preset,
             "segments": {

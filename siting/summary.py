@@ -71,6 +71,15 @@ def summary(kpis: dict[str, Any]) -> str:
             *controls_lines(kpis.get("controls")),
             *(
                 [
+                    f"  plans that pay (optimize.viable): the plan builds {v['new_built']} of "
+                    f"the {v['new_allowed']} new stations it may, each paying back within the "
+                    "lease (the most served with every new station paying back)"
+                ]
+                if (v := kpis.get("viable") or {}).get("on")
+                else []
+            ),
+            *(
+                [
                     f"  capital cost: {c['plan_capital_cost']:,.0f} {c['currency']} "
                     f"({c['cost_per_session_day'] or 0:,.0f} per session/day); plan chosen by "
                     f"{kpis.get('plan_choice', {}).get('rule', '')}"

@@ -145,3 +145,13 @@ def test_a_station_must_sell_its_break_even_where_it_stands() -> None:
     cheap = sc.with_overrides({"economics.price": 10.0})
     with pytest.raises(InputError, match=r"optimize\.viable: no station pays back"):
         least_use(cheap, demand, [spec], None, 2)  # type: ignore[arg-type, list-item]
+
+
+def test_the_summary_says_how_many_stations_a_viable_plan_builds(small_run) -> None:  # type: ignore[no-untyped-def]
+    from siting.summary import summary
+
+    result, _ = small_run
+    assert result.kpis["viable"] == {"on": False}
+    assert "plans that pay" not in summary(result.kpis)
+    kpis = {**result.kpis, "viable": {"on": True, "new_allowed": 311, "new_built": 7}}
+    assert "the plan builds 7 of the 311 new stations it may" in summary(kpis)
