@@ -155,3 +155,14 @@ def test_the_summary_says_how_many_stations_a_viable_plan_builds(small_run) -> N
     assert "plans that pay" not in summary(result.kpis)
     kpis = {**result.kpis, "viable": {"on": True, "new_allowed": 311, "new_built": 7}}
     assert "the plan builds 7 of the 311 new stations it may" in summary(kpis)
+
+
+def test_a_plan_worth_nothing_against_a_bound_says_so_not_a_ratio() -> None:
+    """A viable plan of no station (objective 0) stopped by its limit: the relative gap
+    (1e14 %) says nothing; the label gives the objective and the bound."""
+    from siting.optimize._report import SolveInfo
+
+    empty = SolveInfo("feasible", 0.0, 16312.9, 1.6e12, "highs", 1.0, 1e-4, "time limit")
+    assert empty.describe() == "feasible, objective 0 against a bound of 16312.9 (time limit)"
+    near = SolveInfo("feasible", 100.0, 101.0, 0.01, "highs", 1.0, 1e-4, "time limit")
+    assert near.describe() == "feasible, gap 1.00% (time limit)"

@@ -33,6 +33,9 @@ class SolveInfo:
     def describe(self) -> str:
         """A short human label, e.g. ``optimal`` or ``feasible, gap 1.2% (time limit)``."""
         gap = f"gap {100 * self.gap:.2f}%" if self.gap is not None else "gap unknown"
+        if self.gap is not None and self.gap > 1e3 and self.bound is not None:
+            # a plan worth (nearly) nothing against a bound: the ratio says nothing
+            gap = f"objective {self.objective:.6g} against a bound of {self.bound:.6g}"
         if self.status == "infeasible":
             return "infeasible"
         if self.status == "optimal":
