@@ -23,7 +23,7 @@ from siting.frontier import RULES, frontier_table, is_straight
 from siting.metrics import within
 from siting.network import graph_stats
 from siting.optimize import SolveResult
-from siting.scenario import Scenario
+from siting.scenario import Scenario, preset_label
 from siting.sections import OptimizeConfig
 from siting.segments import Segment
 from siting.travel import TravelTimes
@@ -382,7 +382,7 @@ def run_figures(
         if oc.viable
         else {"on": False},
         "demand": {
-            "preset": dc.preset,
+            "preset": preset_label(sc),
             "segments": {
                 name: {
                     "count": seg.count,

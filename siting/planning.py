@@ -31,7 +31,7 @@ from siting.optimize import MinimumPlan, Phase, SolveOptions, SolveResult, phase
 from siting.optimize._checks import check_p
 from siting.request import PlanModel, Request
 from siting.results import Decision, Inputs
-from siting.scenario import Scenario
+from siting.scenario import Scenario, preset_label
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,13 @@ def planning_stage(
     request = Request.of_scenario(sc, inputs, need)
     deadline = request.deadline()
     reach = request.reach()
-    requests = {need.preset: request}
+    # each preset named with the EV shares the scenario sets itself (which it keeps)
+    requests = {preset_label(sc): request}
     for preset in oc.minimum.presets if oc.minimum else []:
-        if preset not in requests:
+        if preset_label(sc, preset) not in requests:
             other = sc.with_overrides({"demand.preset": preset})
             demand = demand_stage(other, inputs, by_district=False)
-            requests[preset] = Request.of_scenario(sc, inputs, demand)
+            requests[preset_label(sc, preset)] = Request.of_scenario(sc, inputs, demand)
     # the minimum plans need nothing from the plan: solved beside it
     with _threads.pool(1, "minimum") as beside:
         job = beside.submit(minimum_plans, requests, cache_root=cache_root, deadline=deadline)

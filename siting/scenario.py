@@ -512,6 +512,20 @@ def load_presets(path: Path) -> dict[str, dict[str, Any]]:
     return data
 
 
+def preset_label(scenario: Scenario, preset: str | None = None) -> str:
+    """The adoption preset ``preset`` (default: the scenario's) as the outputs name it:
+    with the EV shares the scenario sets itself, which the preset does not move, e.g.
+    ``growth-2030 (residents.ev_share = 0.05 set)``."""
+    dc = scenario.demand
+    name = dc.preset if preset is None else preset
+    own = [
+        f"{seg}.ev_share = {cfg.ev_share:g}"
+        for seg in ("residents", "inbound", "taxis")
+        if (cfg := getattr(dc, seg)) is not None and cfg.ev_share is not None
+    ]
+    return f"{name} ({', '.join(own)} set)" if own else name
+
+
 def resolve_segments(scenario: Scenario) -> dict[str, Segment]:
     """The scenario's demand segments with EV shares filled in from the preset, and
     each one's standards (``max_trip_min``, ``designs``, ``min_served_share``,
