@@ -23,6 +23,7 @@ from siting.errors import InputError
 from siting.kpis import plan_figures, run_figures, station_figures, warn_assumed
 from siting.metrics import district_figures, evaluate_plan, served_areas
 from siting.optimize import Phase, SolveResult
+from siting.scenario import preset_label
 from siting.segment_figures import segment_figures
 from siting.travel import TravelTimes
 
@@ -46,14 +47,27 @@ class Evaluation:
     curve: pd.DataFrame
 
 
-def _curve(need: Demand, candidates: Any, decision: Decision, threshold_s: float) -> pd.DataFrame:
+def _curve(
+    sc: Scenario, need: Demand, candidates: Any, decision: Decision, threshold_s: float
+) -> pd.DataFrame:
     """The served-against-stations curve: the plan, the sizes solved alone, the phases
-    and this preset's capacitated minimum plans."""
+    and this preset's capacitated minimum plans, each row saying what it is."""
+    label = preset_label(sc)
     reaching = [
         row["result"]
         for row in decision.minimum
-        if row["preset"] == need.preset and "result" in row and row["form"] == "capacitated"
+        if row["preset"] == label and "result" in row and row["form"] == "capacitated"
     ]
+    if decision.frontier is not None and decision.chosen is not None:
+        pick = decision.frontier[decision.chosen]
+        plan_note = (
+            f"the plan: point {decision.chosen} of the {len(decision.frontier)}-point cost "
+            f"frontier (optimize.choose.rule = {sc.optimize.choose.rule!r}), capital "
+            f"{pick.cost:,.0f}; the sizes solved alone may serve more at a higher cost "
+            "(frontier.csv)"
+        )
+    else:
+        plan_note = f"the plan: the best {sc.optimize.p} stations (optimize.p)"
     return served_curve(
         need.points,
         candidates,
@@ -63,6 +77,7 @@ def _curve(need: Demand, candidates: Any, decision: Decision, threshold_s: float
         alone=decision.alone,
         phases=decision.phases,
         minimum=reaching,
+        plan_note=plan_note,
     )
 
 
@@ -90,7 +105,7 @@ def evaluate_stage(sc: Scenario, inputs: Inputs, need: Demand, decision: Decisio
     known = sites["ports_known"].to_numpy(float)
     sites["ports"] = np.where(np.isfinite(known), known, oc.capacity.ports).astype(int)
     sites["neighbours"] = neighbour_labels(tt, result.selected, sites["site_id"].to_numpy())
-    curve = _curve(need, candidates, decision, threshold_s)
+    curve = _curve(sc, need, candidates, decision, threshold_s)
     if decision.phases is not None:
         first = {j: ph.p for ph in reversed(decision.phases) for j in ph.selected.tolist()}
         sites["phase"] = [first.get(int(j), oc.p) for j in result.selected]
@@ -219,13 +234,21 @@ def served_curve(
     alone: dict[int, SolveResult],
     phases: list[Phase] | None,
     minimum: list[SolveResult] | None = None,
+    plan_note: str = "the plan",
 ) -> pd.DataFrame:
     """Demand served and access time against the number of stations.
 
     One row per solved plan: the plan itself, each ``optimize.curve`` size solved
     alone, with phases each nested phase, and the minimum plans (``source`` says
-    which), so the curve reaches the station count that serves the target.
+    which and ``note`` what it is: ``plan_note`` for the plan), so the curve reaches
+    the station count that serves the target.
     """
+    notes = {
+        "plan": plan_note,
+        "alone": "this many stations solved alone (same model, constraints and budget)",
+        "minimum": "the minimum plan reaching its target share",
+        "nested": "a nested phase (optimize.phases)",
+    }
     rows = []
     entries: list[tuple[str, SolveResult, np.ndarray]] = [("plan", plan, plan.selected)]
     entries += [("alone", r, r.selected) for r in alone.values()]
@@ -248,6 +271,7 @@ def served_curve(
                 "objective": res.objective,
                 "status": res.status,
                 "gap": res.gap,
+                "note": notes[source],
             }
         )
     out = pd.DataFrame(rows).drop_duplicates(["stations", "source"])

@@ -35,3 +35,15 @@ def test_the_run_labels_its_demand_and_minimum_plans_so(small_run, cache_dir) ->
         "growth-2030 (residents.ev_share = 0.05 set)",
         "today (residents.ev_share = 0.05 set)",
     ]
+
+
+def test_each_curve_row_says_what_it_is(small_run) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    result, out = small_run
+    curve = pd.read_csv(out / "curve.csv")
+    plan = curve[curve["source"] == "plan"]
+    assert len(plan) == 1
+    p = result.scenario.optimize.p
+    assert plan["note"].iloc[0] == f"the plan: the best {p} stations (optimize.p)"
+    assert curve["note"].notna().all()

@@ -27,6 +27,9 @@ def test_time_limit_bounds_the_whole_optimise_stage(cache_dir: Path) -> None:
     statuses = [pt["status"] for pt in run.kpis["frontier"]] + [run.kpis["solver"]["status"]]
     assert "feasible" in statuses
     assert all(s in ("optimal", "feasible") for s in statuses)
+    # the curve says which frontier point the plan is
+    note = run.curve.loc[run.curve["source"] == "plan", "note"].iloc[0]
+    assert "cost frontier" in note and "optimize.choose.rule" in note
 
 
 def test_stage_clock_shares_what_is_left_over_the_rounds_not_started() -> None:
