@@ -168,7 +168,8 @@ def kpi_panel(title: str, kpis: dict[str, Any]) -> str:
     return (
         '<div id="siting-panel" style="position:fixed;bottom:48px;left:12px;z-index:9999;'
         "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:6px;"
-        'box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif;max-width:300px">'
+        "box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif;max-width:300px;"
+        'max-height:calc(100vh - 70px);overflow-y:auto">'
         f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(title)}</div>"
         f"{share_note(kpis)}<table>{body}</table>{note}</div>"
     )

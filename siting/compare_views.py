@@ -16,7 +16,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siting.maps import MapScript, base_map, district_labels, marker_radius, station_scaling
+from siting.maps import (
+    MapScript,
+    base_map,
+    district_labels,
+    district_outlines,
+    marker_radius,
+    station_scaling,
+)
 
 if TYPE_CHECKING:
     from siting.comparison import Comparison
@@ -228,7 +235,8 @@ def comparison_map(cmp: Comparison) -> folium.Map:
         )
     )
     if shapes is not None and "district" in shapes:
-        district_labels(shapes, "district", None).add_to(m)
+        district_outlines(shapes).add_to(m)
+        district_labels(shapes, "district", None, name="District names").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     MapScript(station_scaling(m, layers, None)).add_to(m)
     m.fit_bounds(

@@ -54,6 +54,7 @@ __all__ = [
     "MapScript",
     "base_map",
     "district_labels",
+    "district_outlines",
     "marker_radius",
     "plan_map",
     "road_layer",
@@ -146,7 +147,7 @@ def plan_map(
     if futures_sites is not None and len(futures_sites):
         _futures_layer(futures_sites, int(futures_sites["futures"].max())).add_to(m)
     if districts is not None:
-        _district_outlines(districts).add_to(m)
+        district_outlines(districts).add_to(m)
         district_labels(districts, district_column, per_district).add_to(m)
     if kpis:
         m.get_root().html.add_child(folium.Element(kpi_panel(title, kpis)))  # type: ignore[attr-defined]
@@ -235,7 +236,7 @@ def base_map(lat: float, lon: float) -> folium.Map:
         folium.map.CustomPane(name, z_index=z, pointer_events=False).add_to(m)
     # offline the missing tiles leave the page's own background: a light land colour
     m.get_root().header.add_child(  # type: ignore[attr-defined]
-        folium.Element("<style>.leaflet-container{background:#f2efe9}</style>")
+        folium.Element("<style>html .leaflet-container{background:#f2efe9}</style>")
     )
     return m
 
@@ -330,7 +331,11 @@ def _road_class(highway: Any, classes: dict[str, float]) -> str | None:
 
 
 def district_labels(
-    districts: gpd.GeoDataFrame, column: str, per_district: pd.DataFrame | None
+    districts: gpd.GeoDataFrame,
+    column: str,
+    per_district: pd.DataFrame | None,
+    *,
+    name: str = "District names and share served",
 ) -> folium.FeatureGroup:
     """Each district's name and, when the figures are given, its share served, as a
     label inside the district, in a pane above the demand cells and the stations
@@ -340,12 +345,12 @@ def district_labels(
         if per_district is not None and "served_share" in per_district.columns
         else pd.Series(dtype=float)
     )
-    group = folium.FeatureGroup(name="District names and share served")
-    for name, shape in zip(districts[column], districts.geometry, strict=True):
+    group = folium.FeatureGroup(name=name)
+    for district, shape in zip(districts[column], districts.geometry, strict=True):
         if shape is None or shape.is_empty:
             continue
         point = shape.centroid if shape.contains(shape.centroid) else shape.representative_point()
-        share = served.get(name)
+        share = served.get(district)
         figure = (
             f"<br><span style='font-weight:normal'>{100 * float(share):.1f}% served</span>"
             if share is not None and not pd.isna(share)
@@ -355,7 +360,7 @@ def district_labels(
             "<div style='transform:translate(-50%,-50%);display:inline-block;"
             "white-space:nowrap;text-align:center;font:bold 12px/1.25 sans-serif;color:#1a1a1a;"
             "background:rgba(255,255,255,.78);padding:1px 5px;border-radius:3px;"
-            f"box-shadow:0 0 2px rgba(0,0,0,.35)'>{html.escape(str(name))}{figure}</div>"
+            f"box-shadow:0 0 2px rgba(0,0,0,.35)'>{html.escape(str(district))}{figure}</div>"
         )
         folium.Marker(
             location=[point.y, point.x],
@@ -367,7 +372,7 @@ def district_labels(
     return group
 
 
-def _district_outlines(districts: gpd.GeoDataFrame) -> folium.GeoJson:
+def district_outlines(districts: gpd.GeoDataFrame) -> folium.GeoJson:
     """District borders alone, above the demand cells (not in the layer control)."""
     return folium.GeoJson(
         districts[["geometry"]],
