@@ -216,7 +216,7 @@ def comparison_map(cmp: Comparison) -> folium.Map:
                 fill_opacity=0.85,
                 popup=folium.Popup(popup, max_width=280),
                 class_name=f"siting-station siting-compare-{slug}"
-                + (" siting-existing" if row["status"] == "existing" else ""),
+                + (" siting-compare-existing" if row["status"] == "existing" else ""),
             ).add_to(layer)
         layer.add_to(m)
         layers.append(layer)

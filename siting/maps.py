@@ -373,14 +373,19 @@ def district_labels(
 
 
 def district_outlines(districts: gpd.GeoDataFrame) -> folium.GeoJson:
-    """District borders alone, above the demand cells (not in the layer control)."""
+    """District borders alone, above the demand cells (not in the layer control),
+    simplified like the streets (:data:`ROAD_SIMPLIFY_DEG`)."""
+    import shapely
+
+    lines = districts.to_crs("EPSG:4326").boundary.simplify(ROAD_SIMPLIFY_DEG)
+    lines = lines.map(lambda g: shapely.transform(g, lambda xy: np.round(xy, 5)))
     return folium.GeoJson(
-        districts[["geometry"]],
+        gpd.GeoDataFrame(geometry=lines),
         name="District borders",
         control=False,
         pane="siting-outlines",
         interactive=False,
-        style_function=lambda _: {"color": "#333", "weight": 2, "fill": False, "opacity": 0.8},
+        style_function=lambda _: {"color": "#333", "weight": 2, "opacity": 0.8},
     )
 
 
@@ -414,7 +419,7 @@ def station_scaling(
         groups.forEach(function (g) {{
             g.eachLayer(function (l) {{
                 if (l._sitingBase === undefined) {{ l._sitingBase = l.getRadius(); }}
-                var old = (l.options.className || '').indexOf('siting-existing') >= 0;
+                var old = /\\bsiting-(compare-)?existing\\b/.test(l.options.className || '');
                 var f = Math.min(1, Math.max(old ? 0.7 : 0.4, 0.4 + 0.2 * (z - 11)));
                 l.setRadius(l._sitingBase * f);
             }});
