@@ -111,8 +111,8 @@ def kpi_panel(title: str, kpis: dict[str, Any]) -> str:
     """The panel of the run's key figures (stations, shares, access, costs, benefits)."""
     rows = [
         ("Stations", f"{kpis.get('stations')} ({kpis.get('stations_existing')} existing)"),
-        ("Demand within threshold", _pct(kpis.get("coverage_share"))),
-        ("Demand served", _pct(kpis.get("served_share"))),
+        (f"Within reach ({_minutes(kpis.get('threshold_min'))})", _pct(kpis.get("coverage_share"))),
+        ("Served", _pct(kpis.get("served_share"))),
         *segment_rows(kpis),
         *(
             [
@@ -168,10 +168,47 @@ def kpi_panel(title: str, kpis: dict[str, Any]) -> str:
     return (
         '<div id="siting-panel" style="position:fixed;bottom:48px;left:12px;z-index:9999;'
         "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:6px;"
-        'box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif;max-width:300px">'
+        "box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 sans-serif;max-width:300px;"
+        'max-height:calc(100vh - 70px);overflow-y:auto">'
         f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(title)}</div>"
-        f"<table>{body}</table>{note}</div>"
+        f"{share_note(kpis)}<table>{body}</table>{note}</div>"
     )
+
+
+def share_note(kpis: dict[str, Any]) -> str:
+    """One line each on the panel's two shares: within reach (a station near enough)
+    against served (what the stations can take)."""
+    limit = _minutes(kpis.get("threshold_min"))
+    groups = [
+        f"{name} {r['max_trip_min']:g} min"
+        for name, r in ((kpis.get("segments") or {}).get("by_segment") or {}).items()
+        if "max_trip_min" in r
+    ]
+    limits = f"{limit}; by group: {', '.join(groups)}" if groups else limit
+    model = str((kpis.get("solver") or {}).get("model") or "")
+    capacity = model in ("", "capacitated") or "capacity" in model
+    served = (
+        "the sessions the stations can take: within reach and within their chargers' "
+        "capacity (ports, queueing at the peak hour)"
+        if capacity
+        else f"equal to within reach here (the {html.escape(model)} model has no capacities)"
+    )
+    line = "<div style='margin:1px 0'><b>{}</b>: {}</div>"
+    return (
+        "<div id='siting-panel-shares' style='font-size:11px;color:#333;margin-bottom:4px'>"
+        + line.format(
+            "Within reach",
+            "share of the day's charging sessions that start within the drive-time "
+            f"limit ({html.escape(limits)}) of a station they can use",
+        )
+        + line.format("Served", f"share of the day's charging sessions served: {served}")
+        + "</div>"
+    )
+
+
+def _minutes(value: Any) -> str:
+    """``"≤ 5 min"`` (``"—"`` when not given)."""
+    return "—" if value is None else f"≤ {float(value):g} min"
 
 
 def economics_rows(kpis: dict[str, Any]) -> list[tuple[str, str]]:
@@ -231,12 +268,20 @@ def legend(sites: gpd.GeoDataFrame) -> str:
     ports = sites["ports"].dropna().unique() if "ports" in sites else []
     if len(ports):
         sizes = ", ".join(f"{int(n)} ports" for n in sorted(ports))
-        rows.append(f"marker size: number of ports ({sizes})")
+        rows.append(f"marker size: number of ports ({sizes}), smaller when zoomed out")
     rows.append(
         f"<span style='display:inline-block;width:12px;height:10px;background:{SERVED_AREA_COLOR};"
         "opacity:.5'></span> served area: cells within the threshold of their nearest station"
     )
-    rows.append("districts: share of their demand served (colour scale above)")
+    rows.append(
+        "districts: share of their demand served (colour scale above; label: name and share)"
+    )
+    rows.append(
+        "<span style='display:inline-block;width:14px;height:0;border-top:3px solid #9c8f7d;"
+        "vertical-align:middle'></span> main streets of the run's road graph (on while the "
+        "tiles cannot load)"
+    )
+    rows.append("demand cells: off at first, on in the layer control")
     return (
         '<div id="siting-legend" style="position:fixed;bottom:24px;right:12px;z-index:9999;'
         "background:rgba(255,255,255,.93);padding:8px 10px;border-radius:6px;"

@@ -16,13 +16,34 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siting.maps import base_map, marker_radius
+from siting.maps import (
+    MapScript,
+    base_map,
+    district_labels,
+    district_outlines,
+    marker_radius,
+    station_scaling,
+)
 
 if TYPE_CHECKING:
     from siting.comparison import Comparison
 
 BOTH_COLOR = "#555555"
 RUN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+#: Colours of the stations in some runs but not all (``a+b``), none a run's own colour.
+SHARED_COLORS = ["#17becf", "#bcbd22", "#d62728", "#7f7f7f", "#f7b6d2", "#98df8a"]
+
+
+def group_colors(groups: list[str], names: list[str]) -> dict[str, str]:
+    """A colour for each membership group of a comparison map: grey for ``all``, each
+    run's own colour for ``only <run>`` (as in the chart), and a colour of its own for
+    each group of some runs (``a+b``), so that no two groups share one (up to
+    ``len(SHARED_COLORS)`` such groups; further ones cycle)."""
+    colors = {"all": BOTH_COLOR}
+    colors.update({f"only {n}": RUN_COLORS[k % len(RUN_COLORS)] for k, n in enumerate(names)})
+    mixed = [g for g in groups if g not in colors]
+    colors.update({g: SHARED_COLORS[k % len(SHARED_COLORS)] for k, g in enumerate(mixed)})
+    return colors
 
 
 def _cell(value: Any) -> str:
@@ -167,9 +188,10 @@ def comparison_map(cmp: Comparison) -> folium.Map:
     shapes = cmp.runs[0].district_shapes
     if len(names) == 2 and shapes is not None and "served_share" in shapes:
         _district_change(m, cmp, shapes)
-    colors = {"all": BOTH_COLOR}
-    colors.update({f"only {n}": RUN_COLORS[k % len(RUN_COLORS)] for k, n in enumerate(names)})
-    for group_name, count in cmp.membership_counts().items():
+    counts = cmp.membership_counts()
+    colors = group_colors(list(counts), names)
+    layers = []
+    for group_name, count in counts.items():
         rows = st[st["membership"] == group_name]
         label = "In all plans" if group_name == "all" else group_name.capitalize()
         layer = folium.FeatureGroup(name=f"{label} ({count})")
@@ -187,20 +209,22 @@ def comparison_map(cmp: Comparison) -> folium.Map:
             folium.CircleMarker(
                 location=[row["lat"], row["lon"]],
                 radius=marker_radius(None),
-                color="#000" if row["status"] == "existing" else "#222",
+                color="#000" if row["status"] == "existing" else "#fff",
                 weight=3 if row["status"] == "existing" else 1,
                 fill=True,
-                fill_color=colors.get(group_name, "#bcbd22"),
-                fill_opacity=0.9,
+                fill_color=colors[group_name],
+                fill_opacity=0.85,
                 popup=folium.Popup(popup, max_width=280),
-                class_name=f"siting-station siting-compare-{slug}",
+                class_name=f"siting-station siting-compare-{slug}"
+                + (" siting-compare-existing" if row["status"] == "existing" else ""),
             ).add_to(layer)
         layer.add_to(m)
+        layers.append(layer)
     legend = "<br>".join(
         f"<span style='display:inline-block;width:12px;height:12px;border-radius:50%;"
-        f"background:{colors.get(g, '#bcbd22')};border:1px solid #222'></span> "
+        f"background:{colors[g]};border:1px solid #222'></span> "
         f"{html.escape('in all plans' if g == 'all' else g)}"
-        for g in cmp.membership_counts()
+        for g in counts
     )
     m.get_root().html.add_child(  # type: ignore[attr-defined]
         folium.Element(
@@ -210,7 +234,11 @@ def comparison_map(cmp: Comparison) -> folium.Map:
             f"<b>Stations</b><br>{legend}<br>thick black border: existing station</div>"
         )
     )
+    if shapes is not None and "district" in shapes:
+        district_outlines(shapes).add_to(m)
+        district_labels(shapes, "district", None, name="District names").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
+    MapScript(station_scaling(m, layers, None)).add_to(m)
     m.fit_bounds(
         [
             [float(st["lat"].min()), float(st["lon"].min())],

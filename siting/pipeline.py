@@ -196,6 +196,7 @@ def plan(
             kpis=ev.kpis,
             title=f"siting: {scenario.name}",
             futures_sites=futures_sites,
+            graph=inputs.graph,
         )
     timings = stage.timings
     timings["total"] = round(time.perf_counter() - t_start, 3)

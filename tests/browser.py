@@ -25,12 +25,20 @@ def require_browser() -> None:
     pytest.fail(msg)
 
 
-def inspect_map(html_path: Path, screenshot: Path) -> dict[str, Any]:
+def inspect_map(
+    html_path: Path,
+    screenshot: Path,
+    *,
+    extra: str | None = None,
+    window: tuple[int, int] = (1400, 1000),
+) -> dict[str, Any]:
     """Load ``html_path`` from disk and report what Leaflet drew.
 
     Returns the Leaflet version, the number of maps, station markers (all and
     existing), the layer control's entries, whether the panel and legend are
-    there, and the page's script errors (``errors``).
+    there, and the page's script errors (``errors``); with ``extra`` (a JavaScript
+    expression) also its value, taken just before the screenshot (``extra``).
+    ``window`` is the browser window's size in pixels.
     """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -50,7 +58,7 @@ def inspect_map(html_path: Path, screenshot: Path) -> dict[str, Any]:
         "--disable-sync",
         "--disable-dev-shm-usage",
         f"--user-data-dir={profile}",
-        "--window-size=1400,1000",
+        f"--window-size={window[0]},{window[1]}",
         # no network at all: every host name fails to resolve
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
     ):
@@ -88,6 +96,9 @@ def inspect_map(html_path: Path, screenshot: Path) -> dict[str, Any]:
             if info.get("maps") and info.get("stations"):
                 break
             time.sleep(0.25)
+        if extra is not None:
+            time.sleep(0.5)  # let the zoom-dependent marker sizes settle
+            info["extra"] = driver.execute_script(f"return ({extra});")
         driver.save_screenshot(str(screenshot))
         # script errors of the page itself; tiles failing offline are expected
         info["errors"] = [

@@ -47,6 +47,8 @@ def test_small_map_in_headless_chromium(small_run) -> None:  # type: ignore[no-u
     expected = [
         "OpenStreetMap",
         "Plain (no tiles)",
+        # the run's own main streets, to orient by when the tiles cannot load
+        "Streets: main roads (offline)",
         "Districts: share served",
         "Demand: all segments (sessions/day)",
         "Demand: residents",
@@ -59,6 +61,8 @@ def test_small_map_in_headless_chromium(small_run) -> None:  # type: ignore[no-u
         "Served areas (within 3 min)",
         *by_type,
         "Existing stations (1)",
+        # above the demand cells and the stations
+        "District names and share served",
     ]
     assert info["layers"] == expected
     assert info["panel"] and info["legend"]
