@@ -27,6 +27,9 @@ def test_time_limit_bounds_the_whole_optimise_stage(cache_dir: Path) -> None:
     statuses = [pt["status"] for pt in run.kpis["frontier"]] + [run.kpis["solver"]["status"]]
     assert "feasible" in statuses
     assert all(s in ("optimal", "feasible") for s in statuses)
+    # one meaning per figure: the chosen point's shares are the plan's
+    point = run.kpis["frontier"][run.kpis["plan_choice"]["point"]]
+    assert point["covered_share"] == pytest.approx(run.kpis["coverage_share"], abs=1e-6)
     # the curve says which frontier point the plan is
     note = run.curve.loc[run.curve["source"] == "plan", "note"].iloc[0]
     assert "cost frontier" in note and "optimize.choose.rule" in note
