@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from siting.economics import money
+from siting.metrics import SHARES
 
 EXISTING_COLOR = "#d62728"
 NEW_COLOR = "#1f77b4"
@@ -188,20 +189,15 @@ def share_note(kpis: dict[str, Any]) -> str:
     model = str((kpis.get("solver") or {}).get("model") or "")
     capacity = model in ("", "capacitated") or "capacity" in model
     served = (
-        "the sessions the stations can take: within reach and within their chargers' "
-        "capacity (ports, queueing at the peak hour)"
+        SHARES["served"]
         if capacity
         else f"equal to within reach here (the {html.escape(model)} model has no capacities)"
     )
     line = "<div style='margin:1px 0'><b>{}</b>: {}</div>"
     return (
         "<div id='siting-panel-shares' style='font-size:11px;color:#333;margin-bottom:4px'>"
-        + line.format(
-            "Within reach",
-            "share of the day's charging sessions that start within the drive-time "
-            f"limit ({html.escape(limits)}) of a station they can use",
-        )
-        + line.format("Served", f"share of the day's charging sessions served: {served}")
+        + line.format("Within reach", f"{SHARES['within reach']} ({html.escape(limits)})")
+        + line.format("Served", served)
         + "</div>"
     )
 

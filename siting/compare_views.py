@@ -24,6 +24,7 @@ from siting.maps import (
     marker_radius,
     station_scaling,
 )
+from siting.metrics import SHARES
 
 if TYPE_CHECKING:
     from siting.comparison import Comparison
@@ -79,6 +80,7 @@ def markdown(cmp: Comparison) -> str:
                 ),
                 "## Key figures",
                 _md_table(cmp.summary.reset_index()),
+                "\n".join(f"- **{k}**: {v}" for k, v in SHARES.items()),
                 "## Stations (matched by location)",
                 station_lines,
                 "## Districts",
@@ -102,6 +104,9 @@ def html_page(cmp: Comparison, chart: Path) -> str:
         return frame.to_html(index=False, na_rep="—", border=0, classes="t", escape=True)
 
     title = html.escape(" vs ".join(cmp.names))
+    shares = "".join(
+        f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in SHARES.items()
+    )
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Plan comparison: {title}</title>
 <style>
@@ -114,6 +119,7 @@ table.t td:first-child,table.t th:first-child{{text-align:left}}
 <p>Map: <a href="comparison_map.html">comparison_map.html</a> (stations in all plans and
 in one only, layer per group). Tables as CSV beside this file.</p>
 <h2>Key figures</h2>{table(cmp.summary.reset_index())}
+<ul>{shares}</ul>
 <h2>Stations (matched by location)</h2><ul>{counts}</ul>
 <img alt="comparison chart" style="max-width:100%" src="data:image/png;base64,{png}">
 <h2>Districts</h2>{table(cmp.districts)}

@@ -18,6 +18,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: What the two shares of every output mean, written once for the map's panel, the
+#: comparison and the README: ``coverage_share`` (and each group's ``covered``) is
+#: "within reach", ``served_share`` (and each group's ``served``) "served".
+SHARES = {
+    "within reach": (
+        "share of the day's charging sessions that start within the drive-time limit of "
+        "a station they can use"
+    ),
+    "served": (
+        "share of the day's charging sessions the stations take: within reach and within "
+        "their chargers' capacity (ports, queueing at the peak hour)"
+    ),
+}
+
+
 def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     """The ``q``-th (0–100) percentile of ``values`` weighted by ``weights``.
 

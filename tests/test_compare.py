@@ -41,6 +41,12 @@ def test_compare_writes_every_output(compared) -> None:  # type: ignore[no-untyp
     assert "data:image/png;base64," in html and "comparison_map.html" in html
     md = (out / "comparison.md").read_text()
     assert "## Key figures" in md and "| share served (%) |" in md and "## Districts" in md
+    # the two shares defined where they are read, in the words of the map's panel
+    from siting.metrics import SHARES
+
+    for name, meaning in SHARES.items():
+        assert f"- **{name}**: {meaning}" in md
+        assert meaning.replace("'", "&#x27;") in html
     assert (out / "comparison.png").stat().st_size > 20_000
 
 
