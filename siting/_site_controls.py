@@ -49,7 +49,7 @@ class SiteControls:
 def asks_for_controls(sc: Scenario) -> bool:
     """Whether the scenario forces or excludes any site."""
     c = sc.candidates
-    return bool(c.force or c.exclude or c.exclude_areas)
+    return bool(c.force or c.exclude or c.exclude_areas or c.force_file or c.exclude_file)
 
 
 def site_controls(sc: Scenario, inputs: Inputs) -> SiteControls:
@@ -65,8 +65,11 @@ def site_controls(sc: Scenario, inputs: Inputs) -> SiteControls:
     cand = inputs.candidates
     existing = cand["existing"].to_numpy(bool)
     notes: list[str] = []
-    forced = _resolve(sc, inputs, sc.candidates.force, "candidates.force", notes)
-    closed = _resolve(sc, inputs, sc.candidates.exclude, "candidates.exclude", notes)
+    c = sc.candidates
+    forced = _resolve(sc, inputs, [*c.force, *_listed(sc, c.force_file, "force_file")],
+                      "candidates.force", notes)  # fmt: skip
+    closed = _resolve(sc, inputs, [*c.exclude, *_listed(sc, c.exclude_file, "exclude_file")],
+                      "candidates.exclude", notes)  # fmt: skip
     if sc.candidates.exclude_areas:
         inside = _inside_areas(sc, inputs)
         closed = np.union1d(closed, inside)
@@ -87,6 +90,13 @@ def site_controls(sc: Scenario, inputs: Inputs) -> SiteControls:
         ids = ", ".join(str(cand["site_id"].iloc[j]) for j in both[:3])
         raise InputError(f"candidates.force, candidates.exclude: site(s) {ids} in both")
     return SiteControls(forced.astype(np.int64), closed.astype(np.int64), tuple(notes))
+
+
+def _listed(sc: Scenario, value: str | None, name: str) -> list[str]:
+    """The entries of a ``candidates.force_file`` / ``exclude_file`` (none without)."""
+    field = f"candidates.{name}"
+    path = sc.resolve(value, field=field)
+    return [] if path is None else read_plan_file(path, field=field)
 
 
 def _resolve(
@@ -162,7 +172,7 @@ def _inside_areas(sc: Scenario, inputs: Inputs) -> np.ndarray:
     return np.flatnonzero(inside).astype(np.int64)
 
 
-def read_plan_file(path: Path) -> list[str]:
+def read_plan_file(path: Path, *, field: str = "PLAN") -> list[str]:
     """The sites of a plan brought as a CSV: a ``site_id`` column (this run's ids or
     OSM ids), else ``lat`` and ``lon`` columns (each row the nearest candidate), as
     entries of ``candidates.force``.
@@ -173,7 +183,6 @@ def read_plan_file(path: Path) -> list[str]:
         The file is missing or unreadable, has neither column, a row lacks its value,
         or it lists no site.
     """
-    field = "PLAN"
     if not path.is_file():
         raise InputError(f"{field}: expected a CSV file of sites, got {str(path)!r} (not found)")
     try:

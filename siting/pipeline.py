@@ -76,7 +76,7 @@ def inputs_key(scenario: Scenario) -> str:
     data = scenario.model_dump(mode="json")
     for key in ("name", "description", "seed", "optimize", "costs", "benefits", "economics"):
         data.pop(key, None)
-    for key in ("force", "exclude", "exclude_areas", "site_costs"):  # read by the request
+    for key in ("force", "exclude", "exclude_areas", "force_file", "exclude_file", "site_costs"):
         data["candidates"].pop(key, None)
     dc = data["demand"]
     for key in ("preset", "presets_file", "peak_hour_share"):

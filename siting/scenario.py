@@ -83,7 +83,8 @@ class Scenario(_Strict):
                 "expected a [benefits] section, got none"
             )
         c = self.candidates
-        if (c.force or c.exclude or c.exclude_areas) and self.optimize.model != "capacitated":
+        controls = c.force or c.exclude or c.exclude_areas or c.force_file or c.exclude_file
+        if controls and self.optimize.model != "capacitated":
             raise ValueError(
                 f"candidates.force, candidates.exclude: forcing or excluding sites needs "
                 f"optimize.model = 'capacitated', got {self.optimize.model!r}"

@@ -234,6 +234,10 @@ class CandidatesConfig(_Strict):
     #: A polygon file (GeoJSON, GeoPackage; e.g. protected areas): no plan builds
     #: inside it.
     exclude_areas: str | None = None
+    #: CSV files of sites to force in or keep out (a ``site_id`` column, or ``lat`` and
+    #: ``lon``), added to ``force`` and ``exclude``.
+    force_file: str | None = None
+    exclude_file: str | None = None
 
     @field_validator("grid_spacing_m")
     @classmethod

@@ -140,3 +140,24 @@ def test_evaluate_refuses_a_bad_plan_file_with_one_line(tmp_path: Path) -> None:
     assert proc.stderr.strip().count("\n") == 0
     assert "expected a site_id column or lat and lon columns" in proc.stderr
     assert not (tmp_path / "ev").exists()
+
+
+def test_a_file_of_points_excludes_its_sites(small_run, cache_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from siting._site_controls import site_controls
+    from siting.pipeline import prepare
+
+    result, out = small_run
+    sites = pd.read_csv(out / "sites.csv")
+    new = sites[sites["status"] == "new"].head(2)
+    points = tmp_path / "keep_out.csv"
+    new[["lat", "lon"]].to_csv(points, index=False)
+    sc = result.scenario.with_overrides({"candidates.exclude_file": str(points)})
+    inputs = prepare(sc, cache_dir=cache_dir)
+    closed = site_controls(sc, inputs).closed
+    assert set(inputs.candidates["site_id"].astype(str).iloc[closed]) == set(new["site_id"])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("lat,lon\n43.2,\n")
+    with pytest.raises(
+        InputError, match=r"candidates\.force_file: line 2 of bad\.csv gives no site"
+    ):
+        site_controls(result.scenario.with_overrides({"candidates.force_file": str(bad)}), inputs)
