@@ -14,6 +14,7 @@ import numpy as np
 
 from siting._clock import StageClock
 from siting._solve_cache import solved
+from siting.errors import InputError
 from siting.optimize import SolveResult
 from siting.request import Request
 
@@ -26,7 +27,8 @@ def _swaps(
     sites (not in the plan) serving most in, paired in that order; then all of them
     at once. Each row: out, in, sessions/day served and what it gains."""
     setup = request.designs
-    assert setup is not None and setup.controls is not None
+    if setup is None or setup.controls is None:
+        raise InputError("candidates.force: swaps need forced sites (the designs form)")
     controls = setup.controls
     oc = request.optimize_config
     ids = request.inputs.candidates["site_id"].astype(str).to_numpy()
@@ -87,7 +89,8 @@ def controls_cost(
     """What forcing and excluding sites cost: the plan against the free optimum (the
     same request without them, solved in the time left to the stage)."""
     controls = request.designs.controls if request.designs is not None else None
-    assert controls is not None
+    if controls is None:
+        raise InputError("candidates.force, candidates.exclude: none given")
     oc = request.optimize_config
     budget = oc.budget.total if oc.budget else None
     options = request.options.but(time_limit=StageClock(deadline).limit(last=True))

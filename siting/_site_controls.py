@@ -156,7 +156,8 @@ def _inside_areas(sc: Scenario, inputs: Inputs) -> np.ndarray:
     """Candidates inside the polygons of ``candidates.exclude_areas``."""
     field = "candidates.exclude_areas"
     path = sc.resolve(sc.candidates.exclude_areas, field=field)
-    assert path is not None
+    if path is None:
+        return np.zeros(0, dtype=np.int64)
     try:
         areas = gpd.read_file(path)
     except Exception as exc:
