@@ -376,7 +376,7 @@ def run_figures(
         # new stations it may build the plan builds
         "viable": {
             "on": True,
-            "new_allowed": oc.p - len(inputs.candidates.index[inputs.candidates["existing"]]),
+            "new_allowed": oc.p - int(inputs.candidates["existing"].sum()),
             "new_built": int(kpis.get("stations_new", 0)),
         }
         if oc.viable

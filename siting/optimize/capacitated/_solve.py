@@ -47,27 +47,16 @@ def solve_direct(
     start0 = start if start is not None else model.greedy()
     greedy_served = model.plan_served(start0)
     short = too_short(model, options.time_limit)
-    if short is not None and start is None and model.class_equity > 0:
-        held = model.greedy(hold_equity=True)
-        start0, greedy_served = held, model.plan_served(held)
-    if short is not None and start_is_a_plan(model, start0):
-        # building the model alone would take longer than the solve may: the warm start
-        seconds = time.perf_counter() - t0
-        info = _solvers.SolveInfo(
-            "feasible", greedy_served, None, None, options.solver, seconds, tol, "time limit"
-        )
-        model.last_secondary = None
-        why = (
-            f"time limit: {options.time_limit:.2f} s is less than building the integer "
-            f"program takes (about {short:.1f} s); the warm start (greedy), not improved"
-        )
-        site_type = np.full(model.neighbours.shape[1], "", dtype=object)
-        for j, t in start0["types"].items():
-            site_type[j] = t
-        shares = (((k, i, j), x) for k, xs in enumerate(start0["x"]) for (i, j), x in xs.items())
-        return plan_result(
-            model, site_type, shares, info, "feasible", why, seconds, 0.0, greedy_served
-        )
+    if short is not None:
+        start0 = whole_start(model, start, start0)
+        greedy_served = model.plan_served(start0)
+        if start_is_a_plan(model, start0):
+            # building the model alone would take longer than the solve may
+            why = (
+                f"time limit: {options.time_limit:.2f} s is less than building the integer "
+                f"program takes (about {short:.1f} s); the warm start (greedy), not improved"
+            )
+            return start_result(model, start0, options, why, time.perf_counter() - t0, 0.0)
     weight, slack = None, 0.0
     solve_gap = tol
     if model.secondary:
@@ -86,22 +75,12 @@ def solve_direct(
         info = _solvers.run(prob, options.but(time_limit=limit, gap=solve_gap))
     except TimeLimitError:
         # stopped before it found a plan: the warm start is one, if it meets every row
-        if start is None and model.class_equity > 0:
-            start0 = model.greedy(hold_equity=True)
-            greedy_served = model.plan_served(start0)
+        start0 = whole_start(model, start, start0)
         if not start_is_a_plan(model, start0):
             raise
-        _rows.warm(model, y, assign, start0)
-        seconds = time.perf_counter() - t0 - build_s
-        info = _solvers.SolveInfo(
-            "feasible", greedy_served, None, None, options.solver, seconds, tol, "time limit"
-        )
-        model.last_secondary = None
         why = "time limit: the warm start (greedy), not improved"
-        site_type, values = solver_plan(model, y, assign)
-        return plan_result(
-            model, site_type, values, info, "feasible", why, seconds, build_s, greedy_served
-        )
+        seconds = time.perf_counter() - t0 - build_s
+        return start_result(model, start0, options, why, seconds, build_s)
     if info.status == "infeasible":
         raise InfeasibleError(model.explain_infeasible(f"capacitated coverage (p={model.p})"))
     status, stopped = info.status, info.stopped_by
@@ -156,6 +135,39 @@ def start_is_a_plan(
         floor = model.class_equity * model.class_total / total * got.sum()
         return bool(np.all(got >= floor - 1e-6))
     return True
+
+
+def whole_start(
+    model: CapacitatedCoverage, given: dict[str, Any] | None, start: dict[str, Any]
+) -> dict[str, Any]:
+    """The warm start to return as a plan when the solver cannot run: the one
+    ``given``, else the greedy holding the groups' equity (the solve's own start
+    leaves those rows to the solver)."""
+    if given is None and model.class_equity > 0:
+        return model.greedy(hold_equity=True)
+    return start
+
+
+def start_result(
+    model: CapacitatedCoverage,
+    start: dict[str, Any],
+    options: SolveOptions,
+    why: str,
+    seconds: float,
+    build_s: float,
+) -> SolveResult:
+    """A warm start (:meth:`~CapacitatedCoverage.greedy`'s form) as the result of a
+    solve stopped before the solver found a plan: feasible, nothing proven."""
+    served = model.plan_served(start)
+    info = _solvers.SolveInfo(
+        "feasible", served, None, None, options.solver, seconds, options.gap, "time limit"
+    )
+    model.last_secondary = None
+    site_type = np.full(model.neighbours.shape[1], "", dtype=object)
+    for j, t in start["types"].items():
+        site_type[j] = t
+    shares = (((k, i, j), x) for k, xs in enumerate(start["x"]) for (i, j), x in xs.items())
+    return plan_result(model, site_type, shares, info, "feasible", why, seconds, build_s, served)
 
 
 def too_short(model: CapacitatedCoverage, time_limit: float | None) -> float | None:
