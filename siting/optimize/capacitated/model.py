@@ -1,6 +1,7 @@
 """Capacitated coverage with AC and DC stations (the pipeline's default model).
 
-The class, its formulation, input checks and constructors; its rows are in
+The class, its formulation and constructors; its input checks are in
+:mod:`siting.optimize.capacitated._inputs`, its rows in
 :mod:`siting.optimize.capacitated._rows`, its solve in
 :mod:`siting.optimize.capacitated._solve` and :mod:`siting.optimize.capacitated._large`.
 """
@@ -27,7 +28,6 @@ from siting.optimize._checks import (
     check_count,
     check_number,
     check_p,
-    check_pairs_matrix,
     check_station_cost,
     check_threshold_s,
     check_values,
@@ -36,7 +36,7 @@ from siting.optimize._checks import (
 from siting.optimize._common import _aligned_times, _layer_distances, _within, _within_times
 from siting.optimize._side import _SideConstraints
 from siting.optimize._types import DriveTimes
-from siting.optimize.capacitated import _rows, _solve
+from siting.optimize.capacitated import _inputs, _rows, _solve
 from siting.optimize.capacitated._greedy import greedy_plan
 from siting.optimize.capacitated.design import (
     Design,
@@ -204,7 +204,7 @@ class CapacitatedCoverage(_SideConstraints):
         dc_exact: bool = False,
         site_cost: np.ndarray | None = None,
     ) -> None:
-        nb = _pairs(neighbours)
+        nb = _inputs.pairs(neighbours)
         n_d, n_s = nb.shape
         ac = check_values(ac_demand, n_d, "ac_demand")
         dc = check_values(dc_demand, n_d, "dc_demand")
@@ -306,7 +306,7 @@ class CapacitatedCoverage(_SideConstraints):
             ``fixed``, ``budget``, ``secondary``, ``max_dc``, ``dc_exact``, ``times``,
             ``link_rows`` and the side constraints, as for the constructor.
         """
-        nb = _pairs(neighbours)
+        nb = _inputs.pairs(neighbours)
         n_d, n_s = nb.shape
         dem = class_matrix(demand, n_d)
         model = cls.__new__(cls)
@@ -376,9 +376,9 @@ class CapacitatedCoverage(_SideConstraints):
         self.classes = classes or tuple(f"c{c}" for c in range(n_c))
         if len(self.classes) != n_c:
             raise InputError(f"classes: expected {n_c} names, got {shown(self.classes)}")
-        self.class_nb = _class_neighbours(class_neighbours, nb, n_c)
-        self.class_weight = _per_class(class_weight, n_c, "class_weight", 1.0, top=None)
-        self.min_share = _per_class(min_share, n_c, "min_share", 0.0, top=1.0)
+        self.class_nb = _inputs.class_neighbours(class_neighbours, nb, n_c)
+        self.class_weight = _inputs.per_class(class_weight, n_c, "class_weight", 1.0, top=None)
+        self.min_share = _inputs.per_class(min_share, n_c, "min_share", 0.0, top=1.0)
         self.class_equity = check_number(class_equity, "class_equity", at_least=0.0, at_most=1.0)
         #: each class's whole demand (kept when points are merged): minimum shares and
         #: the equity rows are shares of it
@@ -402,7 +402,7 @@ class CapacitatedCoverage(_SideConstraints):
             self.site_cost = np.asarray(
                 check_values(np.asarray(site_cost, dtype=float), n_s, "site_cost"), dtype=float
             )
-        self.forced, self.closed = _forced_closed(forced, closed, self.fixed_set, n_s)
+        self.forced, self.closed = _inputs.forced_closed(forced, closed, self.fixed_set, n_s)
         self.forced_set = set(self.forced.tolist())
         self.closed_set = set(self.closed.tolist())
         if len(self.fixed) + len(self.forced) > self.p:
@@ -413,8 +413,8 @@ class CapacitatedCoverage(_SideConstraints):
         for j in self.forced.tolist():
             if not self.site_types(j):
                 raise InputError(f"forced: site {j} may take no design (its site kinds)")
-        self.class_use = _per_class(class_use, n_c, "class_use", 1.0, top=None)
-        self.min_use = _min_use(min_use, self.designs, n_s, self.fixed_set)
+        self.class_use = _inputs.per_class(class_use, n_c, "class_use", 1.0, top=None)
+        self.min_use = _inputs.min_use(min_use, self.designs, n_s, self.fixed_set)
         self.set_side_constraints(
             spacing_pairs=spacing_pairs,
             groups=groups,
@@ -707,93 +707,3 @@ class CapacitatedCoverage(_SideConstraints):
                 for (i, _), x in xs.items()
             )
         )
-
-
-def _pairs(neighbours: sp.sparray | sp.spmatrix) -> sp.csr_array:
-    nb = check_pairs_matrix(neighbours, "neighbours").astype(bool)
-    nb.sum_duplicates()
-    nb.sort_indices()
-    return nb
-
-
-def _class_neighbours(
-    given: Sequence[sp.sparray | sp.spmatrix] | None, nb: sp.csr_array, n_c: int
-) -> list[sp.csr_array]:
-    """Each class's pairs, checked to lie within ``nb``."""
-    if given is None:
-        return [nb] * n_c
-    out = [_pairs(m) for m in given]
-    if len(out) != n_c:
-        raise InputError(f"class_neighbours: expected {n_c} matrices, got {len(out)}")
-    for c, m in enumerate(out):
-        if m.shape != nb.shape or (m.astype(np.int8) - m.multiply(nb).astype(np.int8)).nnz:
-            raise InputError(
-                f"class_neighbours[{c}]: expected pairs within neighbours {nb.shape}, got a "
-                f"matrix of shape {m.shape} with pairs outside them"
-            )
-    return out
-
-
-def _per_class(
-    values: Sequence[float] | None, n_c: int, name: str, default: float, *, top: float | None
-) -> np.ndarray:
-    if values is None:
-        return np.full(n_c, default)
-    arr = np.asarray(values, dtype=float)
-    if arr.shape != (n_c,):
-        raise InputError(f"{name}: expected {n_c} values (one per class), got {shown(values)}")
-    for c, v in enumerate(arr.tolist()):
-        check_number(v, f"{name}[{c}]", at_least=0.0, at_most=top)
-    return arr
-
-
-def _min_use(
-    given: Mapping[str, float | np.ndarray] | None,
-    designs: Mapping[str, Design],
-    n_s: int,
-    fixed: set[int],
-) -> dict[str, np.ndarray]:
-    """Each design's least use per site (0 at existing sites), checked; designs with
-    none left out."""
-    out: dict[str, np.ndarray] = {}
-    for name, value in (given or {}).items():
-        if name not in designs:
-            raise InputError(f"min_use: expected design names from {sorted(designs)}, got {name!r}")
-        try:
-            arr = np.broadcast_to(np.asarray(value, dtype=float), (n_s,)).copy()
-        except ValueError:
-            raise InputError(
-                f"min_use[{name!r}]: expected one figure or one per site ({n_s})"
-            ) from None
-        if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-            raise InputError(f"min_use[{name!r}]: expected finite figures >= 0")
-        arr[list(fixed)] = 0.0
-        if arr.any():
-            out[name] = arr
-    return out
-
-
-def _forced_closed(
-    forced: Sequence[int] | np.ndarray | None,
-    closed: Sequence[int] | np.ndarray | None,
-    fixed: set[int],
-    n_s: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The forced and the closed sites, checked: within range, new (not existing),
-    none both."""
-    out = []
-    for name, given in (("forced", forced), ("closed", closed)):
-        arr = np.unique(np.asarray([] if given is None else given, dtype=np.int64))
-        if len(arr) and (arr.min() < 0 or arr.max() >= n_s):
-            raise InputError(f"{name}: expected site indices in [0, {n_s}), got {shown(given)}")
-        kept = sorted(set(arr.tolist()) & fixed)
-        if kept:
-            raise InputError(
-                f"{name}: expected new sites, got existing station site(s) {kept}, which "
-                "every plan keeps"
-            )
-        out.append(arr)
-    both = sorted(set(out[0].tolist()) & set(out[1].tolist()))
-    if both:
-        raise InputError(f"forced, closed: site(s) {both} both forced and closed")
-    return out[0], out[1]
