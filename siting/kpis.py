@@ -416,6 +416,7 @@ def run_figures(
             "solve_s": round(result.solve_s, 3),
             "time_limit_s": oc.time_limit_s,
             "secondary": result.extra.get("secondary") or result.extra.get("tie_break"),
+            "final_order": result.extra.get("final_order"),
             "cached": bool(result.extra.get("cached", False)),
         },
         "network": graph_stats(inputs.graph),

@@ -114,9 +114,22 @@ def summary(kpis: dict[str, Any]) -> str:
                 if solver.get("cached")
                 else ""
             ),
+            *final_order_lines(solver.get("final_order")),
             f"  total {kpis['timings_s']['total']:.1f} s",
         ]
     )
+
+
+def final_order_lines(order: dict[str, Any] | None) -> list[str]:
+    """The summary's line on the final order among plans of equal value."""
+    if not order or not order.get("applied"):
+        return []
+    return [
+        f"  final order: {order['moved']} station(s) moved to preferred sites without "
+        f"changing what the plan serves (demand within reach {order['covered_before']:,.0f} "
+        f"-> {order['covered_after']:,.0f} sessions/day), so that solvers and machines "
+        "write the same plan (kpis.json solver.final_order)"
+    ]
 
 
 def controls_lines(c: dict[str, Any] | None) -> list[str]:

@@ -13,7 +13,7 @@ import numpy as np
 import pulp
 
 from siting import settings
-from siting.optimize._common import _summed
+from siting.optimize._common import Problem, _summed
 
 if TYPE_CHECKING:
     from siting.optimize.capacitated.model import CapacitatedCoverage
@@ -389,7 +389,7 @@ def build(
     weight: float | None = None,
 ) -> tuple[pulp.LpProblem, dict[str, list[pulp.LpVariable]], dict[str, Any]]:
     """The problem of :meth:`CapacitatedCoverage.build` from the rows above."""
-    prob = pulp.LpProblem(model.name, pulp.LpMaximize)
+    prob = Problem(model.name, pulp.LpMaximize)
     at_most = not model.exact_p or (floor is not None and mode != "secondary")
     types, y, cost_terms = site_rows(model, prob, at_most=at_most)
     assign, objective, access = assignment_rows(model, prob, y, types)

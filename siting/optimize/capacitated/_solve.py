@@ -10,6 +10,7 @@ large-instance path :mod:`siting.optimize.capacitated._large`, the rows
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import time
@@ -23,7 +24,7 @@ from siting import settings
 from siting._clock import time_left
 from siting.errors import InfeasibleError, TimeLimitError
 from siting.optimize import _solvers
-from siting.optimize.capacitated import _rows
+from siting.optimize.capacitated import _polish, _rows
 from siting.optimize.capacitated._large import solve_large
 from siting.optimize.capacitated._merge import merged, plan_figures, unmerged
 from siting.optimize.result import SolveResult
@@ -59,6 +60,12 @@ def solve_direct(
             return start_result(model, start0, options, why, time.perf_counter() - t0, 0.0)
     weight, slack = None, 0.0
     solve_gap = tol
+    # with the final order to follow, the solve breaks ties by cost alone: the final
+    # order then raises the demand within reach (see _polish)
+    polished = model.secondary is True and _polish.applies(model) is None
+    built = copy.copy(model) if polished else model
+    if polished:
+        built.secondary = "cost"
     if model.secondary:
         weight, slack = secondary_weight(model, greedy_served, tol)
         factor = (
@@ -67,7 +74,7 @@ def solve_direct(
             else settings.SECONDARY_GAP_FACTOR_CLASSES
         )
         solve_gap = tol * factor
-    prob, y, assign = model.build(start=start0, weight=weight)
+    prob, y, assign = built.build(start=start0, weight=weight)
     build_s = time.perf_counter() - t0
     # the time limit covers building the model too
     limit = time_left(options.time_limit, build_s)
@@ -91,7 +98,9 @@ def solve_direct(
         # which are at least -slack
         bound = None if info.bound is None else info.bound / 1.0 + weight * slack
         model.last_secondary = {
-            "order": "demand within the threshold, then capital cost"
+            "order": "capital cost in the solve, then the final order (solver.final_order)"
+            if polished
+            else "demand within the threshold, then capital cost"
             if model.legacy
             else "each class's demand within its own reach of a design it may use, then "
             "capital cost"
@@ -238,6 +247,9 @@ def plan_result(
     """The result of a plan: each site's design (``""``: closed) and the share of each
     (class, point, site) pair assigned."""
     n_d, n_s = model.neighbours.shape
+    final_order = None
+    if model.secondary is True:
+        site_type, values, final_order = _final_order(model, site_type, values)
     selected = np.flatnonzero(site_type != "")
     pos = np.full(n_s, -1, dtype=np.int64)
     pos[selected] = np.arange(len(selected))
@@ -258,6 +270,7 @@ def plan_result(
         demand_total=float(model.demand.sum()),
         secondary=model.last_secondary,
         heuristic_objective=greedy_served,
+        final_order=final_order,
     )
     if exact_p and model.exact_p and len(selected) != model.p:
         raise InfeasibleError(f"solver returned {len(selected)} sites, expected p={model.p}")
@@ -265,6 +278,32 @@ def plan_result(
     info = dataclasses.replace(info, objective=served, gap=g, seconds=seconds)
     info = dataclasses.replace(info, status=status, stopped_by=stopped)
     return SolveResult.from_info(model.name, selected, info, build_s, extra)
+
+
+def _final_order(
+    model: CapacitatedCoverage,
+    site_type: np.ndarray,
+    values: Iterable[tuple[tuple[int, int, int], float]],
+) -> tuple[np.ndarray, Iterable[tuple[tuple[int, int, int], float]], dict[str, Any]]:
+    """The plan after the final order among plans of equal value
+    (:mod:`siting.optimize.capacitated._polish`), and what it did."""
+    why = _polish.applies(model)
+    if why is not None:
+        return site_type, values, {"applied": False, "why": why}
+    t0 = time.perf_counter()
+    done = _polish.polish(model, site_type, dict(values))
+    return (
+        done.site_type,
+        done.shares.items(),
+        {
+            "applied": True,
+            "order": _polish.ORDER,
+            "moved": done.moved,
+            "covered_before": done.covered_before,
+            "covered_after": done.covered_after,
+            "seconds": round(time.perf_counter() - t0, 3),
+        },
+    )
 
 
 def solve(model: CapacitatedCoverage, options: SolveOptions) -> SolveResult:

@@ -39,12 +39,22 @@ def solve_capacitated(plan: MinimumPlan, options: SolveOptions) -> SolveResult:
     t0 = time.perf_counter()
     n_s = plan.neighbours.shape[1]
     full, model, rows, rep_of = capacitated_models(plan)
+    required = plan.target * plan.reachable()
+    room = capacity_most(model)
+    if required > room * (1 + 1e-9):
+        # beyond what every candidate's capacity holds: no LP needed to say so
+        raise InfeasibleError(
+            f"minimum plan: serving {100 * plan.target:.0f}% of the demand within reach "
+            f"({required:,.1f} sessions/day) is beyond any plan: with every one of the "
+            f"{n_s} candidates built and full of the sessions that take least of a "
+            f"station's time, capacity serves at most {room:,.1f} sessions/day "
+            f"({100 * room / max(plan.reachable(), 1e-12):.1f}% of it)"
+        )
     if "value" not in plan.most:
         # the LP gets half the time at most; unproven, it says nothing (None)
         lp_limit = None if options.time_limit is None else options.time_limit / 2
         plan.most["value"], plan.most["start"] = most_served(plan, model, options.solver, lp_limit)
     most = plan.most["value"]
-    required = plan.target * plan.reachable()
     if most is not None and required > most + 1e-6 * max(1.0, most):
         raise InfeasibleError(
             f"minimum plan: serving {100 * plan.target:.0f}% of the demand within reach "
@@ -105,16 +115,32 @@ def solve_capacitated(plan: MinimumPlan, options: SolveOptions) -> SolveResult:
     )
 
 
+def _most_sessions(d: Design) -> float:
+    """Sessions a day a station of design ``d`` holds at most: full of the class
+    taking least of its time."""
+    return d.capacity / min(u for u in d.units if not math.isnan(u))
+
+
+def capacity_most(model: CapacitatedCoverage) -> float:
+    """An upper bound on the sessions any plan serves, from capacity alone: every
+    candidate built as its most capable design, full of the sessions taking least of
+    its time (reach and demand are ignored)."""
+    return float(
+        sum(
+            max(_most_sessions(model.design_at(j, t)) for t in model.site_types(j))
+            for j in range(model.neighbours.shape[1])
+            if model.site_types(j)
+        )
+    )
+
+
 def capacity_bound(model: CapacitatedCoverage, required: float, objective: str) -> float:
     """A lower bound on the cost (or stations) of any plan serving ``required``
     sessions/day, from capacity alone: the existing stations at their most, then new
     sites at their least cost per session of room, filled fractionally, each offering
     the most sessions any of its designs holds (a relaxation: reach is ignored)."""
 
-    def most(d: Design) -> float:
-        units = [u for u in d.units if not math.isnan(u)]
-        return d.capacity / min(units)
-
+    most = _most_sessions
     n_s = model.neighbours.shape[1]
     left = required - sum(
         max(most(model.design_at(j, t)) for t in model.site_types(j)) for j in model.fixed_set

@@ -1,0 +1,176 @@
+"""The final order among plans of equal value (``capacitated._polish``).
+
+When every station is full, many plans serve the same: the final order moves the
+solver's plan to preferred sites without changing what it serves, so that HiGHS
+and CBC write the same stations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from siting.optimize import CapacitatedCoverage
+from siting.optimize.capacitated import _polish
+from siting.optimize.capacitated.design import Design
+
+NAN = math.nan
+
+
+def saturated(
+    seed: int,
+    *,
+    n: int = 60,
+    m: int = 30,
+    p: int = 8,
+    reach: float = 2.0,
+    secondary: bool | str = True,
+    **options,
+):
+    """Points and sites on a 10 x 10 square, three classes with their own reach (taxis
+    further), one design far smaller than the demand: every plan of ``p`` stations in
+    busy places is full, so many plans serve the same."""
+    rng = np.random.default_rng(seed)
+    pts, sites = rng.random((n, 2)) * 10, rng.random((m, 2)) * 10
+    dist = np.linalg.norm(pts[:, None] - sites[None], axis=2)
+    limits = [reach, reach, 1.75 * reach]
+    class_nb = [sp.csr_array(dist <= t) for t in limits]
+    demand = rng.uniform(1.0, 4.0, size=(3, n))
+    design = Design("programme", 6.0, (1.0, 0.8, 1.2), cost=10.0, charger="DC")
+    model = CapacitatedCoverage.from_designs(
+        sp.csr_array(dist <= max(limits)),
+        demand,
+        [design],
+        p,
+        classes=("residents", "inbound", "taxis"),
+        class_neighbours=class_nb,
+        secondary=secondary,
+        **options,
+    )
+    return model, dist, limits
+
+
+def loads(res) -> dict[int, np.ndarray]:
+    """Sessions per class at each open site."""
+    _r, c, v, cls = res.extra["assignment"]
+    out: dict[int, np.ndarray] = {int(j): np.zeros(3) for j in res.selected}
+    for k, val, kind in zip(c, v, cls, strict=True):
+        out[int(res.selected[k])][kind] += val
+    return out
+
+
+def unpolished(model, monkeypatch, solver: str = "highs"):
+    """The plan the solver returns before the final order: the same integer program
+    (ties broken by cost), the final order off."""
+    with monkeypatch.context() as mp:
+        mp.setattr(_polish, "applies", lambda _m: "off in this test")
+        model.secondary = "cost"
+        try:
+            return model.solve(solver, gap=0.0)
+        finally:
+            model.secondary = True
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_final_order_keeps_what_the_plan_serves(seed: int, monkeypatch) -> None:
+    model, dist, limits = saturated(seed, class_equity=1.0)
+    before = unpolished(model, monkeypatch)
+    after = model.solve("highs", gap=0.0)
+    order = after.extra["final_order"]
+    assert order["applied"] and before.extra["final_order"] is None
+    # the same served total, class by class, and the same number of stations
+    assert after.objective == pytest.approx(before.objective, rel=1e-9)
+    np.testing.assert_allclose(
+        after.extra["served_by_class"].sum(axis=1),
+        before.extra["served_by_class"].sum(axis=1),
+        rtol=1e-9,
+    )
+    assert len(after.selected) == len(before.selected) == model.p
+    # every station keeps a load of the same sessions of each class (moved ones
+    # carry theirs), within its capacity and its classes' reach
+    assert sorted(map(tuple, np.round(list(loads(after).values()), 9))) == sorted(
+        map(tuple, np.round(list(loads(before).values()), 9))
+    )
+    r, c, _v, cls = after.extra["assignment"]
+    for i, k, kind in zip(r, c, cls, strict=True):
+        assert dist[i, after.selected[k]] <= limits[kind] + 1e-12
+    assert np.all(after.extra["utilisation"] <= 1 + 1e-9)
+    assert np.all(after.extra["served_by_class"] <= model.demand + 1e-9)
+    # demand within reach never falls
+    assert order["covered_after"] >= order["covered_before"] - 1e-9
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_highs_and_cbc_write_the_same_stations(seed: int) -> None:
+    """Where every plan has the demand within reach (a long reach), as on Almaty where
+    most moves keep it."""
+    model, _, _ = saturated(seed, reach=6.0, class_equity=1.0)
+    a = model.solve("highs", gap=0.0)
+    b = model.solve("cbc", gap=0.0)
+    assert a.objective == pytest.approx(b.objective, rel=1e-6)
+    assert a.selected.tolist() == b.selected.tolist()
+
+
+def ends_of(model, *plans) -> list[set[int]]:
+    """The sites each solved plan ends on after the final order."""
+    ends = []
+    for res in plans:
+        shares = {
+            (int(kind), int(i), int(res.selected[k])): float(val / model.demand[kind, i])
+            for i, k, val, kind in zip(*res.extra["assignment"], strict=True)
+        }
+        site_type = np.full(model.neighbours.shape[1], "", dtype=object)
+        site_type[res.selected] = res.extra["designs"]
+        done = _polish.polish(model, site_type, shares)
+        assert done.covered_after >= done.covered_before - 1e-9
+        ends.append(set(np.flatnonzero(done.site_type != "").tolist()))
+    return ends
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_plans_of_equal_value_end_on_the_same_stations(seed: int, monkeypatch) -> None:
+    """Closing one of the plan's stations gives another plan serving as much; where
+    every plan has the demand within reach (the reach is long), both end on the same
+    sites."""
+    model, _, _ = saturated(seed, reach=6.0, class_equity=1.0)
+    first = unpolished(model, monkeypatch)
+    other_model, _, _ = saturated(
+        seed, reach=6.0, class_equity=1.0, closed=np.array([int(first.selected[-1])])
+    )
+    other = unpolished(other_model, monkeypatch)
+    assert other.objective == pytest.approx(first.objective, rel=1e-9)
+    assert set(other.selected.tolist()) != set(first.selected.tolist())
+    a, b = ends_of(model, first, other)
+    assert a == b
+
+
+def test_demand_within_reach_comes_before_the_preference(monkeypatch) -> None:
+    """With a short reach, a move that would lose demand within reach is not made, even
+    to a preferred site: two plans may then end apart (the final order is
+    swap-stable, not the best plan under it)."""
+    model, _, _ = saturated(0)
+    first = unpolished(model, monkeypatch)
+    other_model, _, _ = saturated(0, closed=np.array([int(first.selected[-1])]))
+    other = unpolished(other_model, monkeypatch)
+    a, b = ends_of(model, first, other)
+    assert a != b
+
+
+def test_a_site_that_is_the_only_option_ranks_first() -> None:
+    """Two sites share one busy point; a third alone reaches a quieter one."""
+    nb = sp.csr_array(np.array([[1, 1, 0], [0, 0, 1]], dtype=bool))
+    demand = np.array([[4.0, 3.0]])
+    model = CapacitatedCoverage.from_designs(
+        nb, demand, [Design("d", 1.0, (1.0,))], 1, classes=("all",), class_neighbours=[nb]
+    )
+    np.testing.assert_allclose(_polish.preference(model), [2.0, 2.0, 3.0])
+
+
+def test_the_final_order_stands_aside_for_district_equity() -> None:
+    model, _, _ = saturated(0, groups=np.arange(60) % 2, equity_share=0.1)
+    assert _polish.applies(model) == "district equity rows"
+    res = model.solve("highs", gap=0.0)
+    assert res.extra["final_order"] == {"applied": False, "why": "district equity rows"}
