@@ -11,6 +11,8 @@
    (:mod:`benchmarks.bench_scale`).
 5. The 40 OR-Library p-median instances against their proven optima
    (:mod:`benchmarks.bench_orlib`).
+6. One plan whatever the solver: each shipped scenario's plan with HiGHS and with
+   CBC, and the stations they share (:mod:`benchmarks.bench_solvers`).
 
 Usage::
 
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("pipeline", "travel", "spopt", "scale", "orlib", "futures")
+SECTIONS = ("pipeline", "solvers", "travel", "spopt", "scale", "orlib", "futures")
 
 
 def machine() -> dict[str, Any]:
@@ -126,6 +128,11 @@ def run(
 
             report["scale"] = scale(quick=quick)
             report["curves"] = curves(quick=quick)
+        elif name == "solvers":
+            from benchmarks.bench_solvers import SCENARIOS
+            from benchmarks.bench_solvers import measure as solvers
+
+            report["solvers"] = solvers(SCENARIOS[:1] if quick else SCENARIOS)
         elif name == "futures":
             from benchmarks.bench_futures import measure as futures
 
@@ -323,6 +330,37 @@ def markdown(report: dict[str, Any]) -> str:
             "",
             f"{ok} of {len(rows)} instances at their proven optimum, proven optimal; "
             f"{total:.1f} s in all (slowest {slowest['name']}: {slowest['seconds']:.1f} s).",
+            "",
+        ]
+    if "solvers" in report:
+        out += [
+            "## One plan whatever the solver",
+            "",
+            "Each shipped scenario's plan decided as a run decides it, once with HiGHS and "
+            "once with CBC, in one process (`benchmarks/bench_solvers.py`); stations in "
+            "common, and with the same design.",
+            "",
+            "| scenario | solver | status | stations | by design | served | within reach "
+            "| capital cost | moved by the final order | decide (s) |",
+            "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for row in report["solvers"]:
+            for pl in row["plans"]:
+                by = ", ".join(f"{k} {v}" for k, v in pl["by_design"].items())
+                status = pl["status"] + (f" ({pl['stopped_by']})" if pl["stopped_by"] else "")
+                out.append(
+                    f"| {row['scenario']} | {pl['solver']} | {status} | {pl['stations']} | "
+                    f"{by} | {pl['served']:,.1f} | {pl['covered']:,.1f} | {pl['cost']:,.0f} | "
+                    f"{pl['moved']} | {pl['seconds']:.1f} |"
+                )
+        out += [
+            "",
+            *[
+                f"{row['scenario']}: **{row['shared_stations']} stations in common "
+                f"({100 * row['shared_share']:.1f} %)**, {row['shared_with_design']} with "
+                "the same design."
+                for row in report["solvers"]
+            ],
             "",
         ]
     if "futures" in report:

@@ -10,6 +10,7 @@ the phases. :func:`minimum_plans` answers how many stations a target takes;
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -210,6 +211,9 @@ def _decide(
         if oc.secondary:
             model = request.model(budget=pick.budget, max_dc=pick.max_dc, dc_exact=True)
             result = solve(model, last=True)
+            # the chosen point is the plan: its row shows the plan's figures (the final
+            # order may have moved its stations)
+            frontier[chosen] = dataclasses.replace(pick, result=result)
     else:
         result = solve(request.model(budget=budget), last=True)
     alone = {p: job.result() for p, job in curve_jobs.items()}
