@@ -344,22 +344,22 @@ def markdown(report: dict[str, Any]) -> str:
             "| capital cost | moved by the final order | decide (s) |",
             "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
         ]
-        for row in report["solvers"]:
-            for pl in row["plans"]:
+        for entry in report["solvers"]:
+            for pl in entry["plans"]:
                 by = ", ".join(f"{k} {v}" for k, v in pl["by_design"].items())
                 status = pl["status"] + (f" ({pl['stopped_by']})" if pl["stopped_by"] else "")
                 out.append(
-                    f"| {row['scenario']} | {pl['solver']} | {status} | {pl['stations']} | "
+                    f"| {entry['scenario']} | {pl['solver']} | {status} | {pl['stations']} | "
                     f"{by} | {pl['served']:,.1f} | {pl['covered']:,.1f} | {pl['cost']:,.0f} | "
                     f"{pl['moved']} | {pl['seconds']:.1f} |"
                 )
         out += [
             "",
             *[
-                f"{row['scenario']}: **{row['shared_stations']} stations in common "
-                f"({100 * row['shared_share']:.1f} %)**, {row['shared_with_design']} with "
+                f"{entry['scenario']}: **{entry['shared_stations']} stations in common "
+                f"({100 * entry['shared_share']:.1f} %)**, {entry['shared_with_design']} with "
                 "the same design."
-                for row in report["solvers"]
+                for entry in report["solvers"]
             ],
             "",
         ]
