@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from siting.errors import InputError
 from siting.optimize import CapacitatedCoverage
 from siting.optimize.capacitated import _polish
 from siting.optimize.capacitated.design import Design
@@ -174,3 +175,28 @@ def test_the_final_order_stands_aside_for_district_equity() -> None:
     assert _polish.applies(model) == "district equity rows"
     res = model.solve("highs", gap=0.0)
     assert res.extra["final_order"] == {"applied": False, "why": "district equity rows"}
+
+
+def test_a_pair_stored_as_false_is_no_pair() -> None:
+    """A reach matrix with an entry stored as False: the model and the final order
+    both read it as no pair, so demand within reach does not fall and the final
+    order ends (it moved a station back and forth before)."""
+    nb = sp.csr_array(
+        (np.array([False, True, True, True]), np.array([0, 0, 1, 1]), np.array([0, 1, 3, 4])),
+        shape=(3, 2),
+    )
+    model = CapacitatedCoverage.from_designs(
+        nb, np.array([[10.0, 1.0, 1.0]]), [Design("d", 1.0, (1.0,))], 1, classes=("all",),
+        secondary=True,
+    )  # fmt: skip
+    assert model.neighbours.nnz == 3
+    res = model.solve("highs", gap=0.0)
+    order = res.extra["final_order"]
+    assert order["covered_after"] >= order["covered_before"] - 1e-9
+
+
+def test_an_existing_site_with_no_design_is_refused() -> None:
+    nb = sp.csr_array(np.ones((3, 3), dtype=bool))
+    design = Design("d", 1.0, (1.0,), sites=frozenset({1, 2}))
+    with pytest.raises(InputError, match="fixed: existing site 0 may take no design"):
+        CapacitatedCoverage.from_designs(nb, np.ones((1, 3)), [design], 2, fixed=[0])

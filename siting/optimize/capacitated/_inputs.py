@@ -17,9 +17,11 @@ from siting.optimize.capacitated.design import Design
 
 
 def pairs(neighbours: sp.sparray | sp.spmatrix) -> sp.csr_array:
-    """The pairs within reach as a boolean CSR matrix, duplicates summed, sorted."""
+    """The pairs within reach as a boolean CSR matrix, duplicates summed, sorted; an
+    entry stored as False (or 0) is no pair."""
     nb = check_pairs_matrix(neighbours, "neighbours").astype(bool)
     nb.sum_duplicates()
+    nb.eliminate_zeros()
     nb.sort_indices()
     return nb
 

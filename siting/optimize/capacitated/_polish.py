@@ -56,6 +56,10 @@ _EPS = 1e-9
 #: a site of lower preference.
 _GAIN = 1e-6
 
+#: Moves per candidate site after which the final order stops (a guard: none is
+#: expected to come near it).
+_MOVES_PER_SITE = 10
+
 #: The final order in one line, for the outputs.
 ORDER = (
     "among plans serving as much, stations moved one at a time, with their design "
@@ -277,7 +281,10 @@ class _Polish:
         before = self.covered()
         moved = 0
         changed = True
-        while changed:
+        # each move raises demand within reach, or the preference while losing at
+        # most a rounding error of it: far fewer moves than this in practice
+        most = _MOVES_PER_SITE * self.n_s
+        while changed and moved < most:
             changed = False
             open_sites = self._open_sites()
             for k in self.order.tolist():
@@ -287,6 +294,10 @@ class _Polish:
                     moved += 1
                     changed = True
                     open_sites = self._open_sites()
+                    if moved >= most:
+                        break
+        if moved >= most:
+            log.warning("capacitated: the final order stopped after %d moves", moved)
         n_d = self.m.demand.shape[1]
         shares: dict[tuple[int, int, int], float] = {}
         for j, a in self.load.items():

@@ -422,6 +422,12 @@ class CapacitatedCoverage(_SideConstraints):
         for j in self.forced.tolist():
             if not self.site_types(j):
                 raise InputError(f"forced: site {j} may take no design (its site kinds)")
+        for j in self.fixed.tolist():
+            if not self.site_types(j):
+                raise InputError(
+                    f"fixed: existing site {j} may take no design: expected a design of its "
+                    "own (site_design) or one allowed there"
+                )
         self.class_use = _inputs.per_class(class_use, n_c, "class_use", 1.0, top=None)
         self.min_use = _inputs.min_use(min_use, self.designs, n_s, self.fixed_set)
         self.set_side_constraints(
