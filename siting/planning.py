@@ -210,7 +210,18 @@ def _decide(
         result = pick.result
         if oc.secondary:
             model = request.model(budget=pick.budget, max_dc=pick.max_dc, dc_exact=True)
-            result = solve(model, last=True)
+            again = solve(model, last=True)
+            # cut short by the time left, the solve again may serve less than the point
+            # (its warm start holding the groups' equity): the point's plan then stays
+            if again.objective >= pick.result.objective * (1 - request.options.gap) - 1e-9:
+                result = again
+            else:
+                log.info(
+                    "plan: the chosen point solved again serves %.6g, less than its %.6g: "
+                    "the point's plan kept",
+                    again.objective,
+                    pick.result.objective,
+                )
             # the chosen point is the plan: its row shows the plan's figures (the final
             # order may have moved its stations)
             frontier[chosen] = dataclasses.replace(pick, result=result)

@@ -118,9 +118,34 @@ def solve_direct(
             ok = max(tol, settings.SECONDARY_MIN_TOLERANCE) + 1e-12
             status = "optimal" if g is not None and g <= ok else "feasible"
     site_type, values = solver_plan(model, y, assign)
+    shares: Iterable[tuple[tuple[int, int, int], float]] = values
+    if polished:
+        shares = _start_assignment(model, start0, site_type, values, greedy_served)
     return plan_result(
-        model, site_type, values, info, status, stopped, info.seconds, build_s, greedy_served
+        model, site_type, shares, info, status, stopped, info.seconds, build_s, greedy_served
     )
+
+
+def _start_assignment(
+    model: CapacitatedCoverage,
+    start: dict[str, Any],
+    site_type: np.ndarray,
+    values: Iterable[tuple[tuple[int, int, int], float]],
+    start_served: float,
+) -> Iterable[tuple[tuple[int, int, int], float]]:
+    """The assignment the final order starts from: the warm start's own (the greedy's,
+    the same whatever the solver) when the solver returned the warm start's stations
+    and serves as much with them, and the start meets every row; else the solver's."""
+    opened = {int(j): str(t) for j, t in enumerate(site_type) if t}
+    if opened != {int(j): str(t) for j, t in start["types"].items()}:
+        return values
+    if not start_is_a_plan(model, start, exact_p=False):  # e.g. it breaks the equity
+        return values
+    given = list(values)
+    served = sum(model.class_weight[k] * share * model.demand[k, i] for (k, i, _), share in given)
+    if abs(served - start_served) > 1e-9 * max(1.0, served):
+        return given
+    return [((k, i, j), share) for k, xs in enumerate(start["x"]) for (i, j), share in xs.items()]
 
 
 def start_is_a_plan(
