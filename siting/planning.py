@@ -28,7 +28,14 @@ from siting.demand import Demand, demand_stage
 from siting.errors import InfeasibleError, InputError, SolverError
 from siting.frontier import budget_steps, choose, cost_frontier, frontier_steps
 from siting.futures.staging import staged_plan
-from siting.optimize import MinimumPlan, Phase, SolveOptions, SolveResult, phased_plan
+from siting.optimize import (
+    CapacitatedCoverage,
+    MinimumPlan,
+    Phase,
+    SolveOptions,
+    SolveResult,
+    phased_plan,
+)
 from siting.optimize._checks import check_p
 from siting.request import PlanModel, Request
 from siting.results import Decision, Inputs
@@ -218,10 +225,12 @@ def _decide(
             else:
                 log.info(
                     "plan: the chosen point solved again serves %.6g, less than its %.6g: "
-                    "the point's plan kept",
+                    "the point's plan kept, in the final order",
                     again.objective,
                     pick.result.objective,
                 )
+                if isinstance(model, CapacitatedCoverage):
+                    result = model.in_final_order(pick.result)
             # the chosen point is the plan: its row shows the plan's figures (the final
             # order may have moved its stations)
             frontier[chosen] = dataclasses.replace(pick, result=result)

@@ -200,3 +200,19 @@ def test_an_existing_site_with_no_design_is_refused() -> None:
     design = Design("d", 1.0, (1.0,), sites=frozenset({1, 2}))
     with pytest.raises(InputError, match="fixed: existing site 0 may take no design"):
         CapacitatedCoverage.from_designs(nb, np.ones((1, 3)), [design], 2, fixed=[0])
+
+
+def test_a_plan_solved_without_it_is_put_in_the_final_order(monkeypatch) -> None:
+    """A frontier point kept as the plan (its solve again cut short) goes through the
+    same final order."""
+    model, _, _ = saturated(3, reach=6.0, class_equity=1.0)
+    point = unpolished(model, monkeypatch)
+    assert point.extra["final_order"] is None
+    plan = model.in_final_order(point)
+    assert plan.extra["final_order"]["applied"]
+    assert plan.objective == pytest.approx(point.objective, rel=1e-9)
+    assert len(plan.selected) == len(point.selected)
+    np.testing.assert_allclose(
+        plan.extra["served_by_class"].sum(axis=1), point.extra["served_by_class"].sum(axis=1)
+    )
+    assert plan.selected.tolist() == model.solve("highs", gap=0.0).selected.tolist()

@@ -331,6 +331,31 @@ def _final_order(
     )
 
 
+def in_final_order(model: CapacitatedCoverage, res: SolveResult) -> SolveResult:
+    """A plan of ``model``'s instance solved without the final order (e.g. a frontier
+    point, ties broken by cost), put in it: :meth:`CapacitatedCoverage.in_final_order`."""
+    if model.secondary is not True or _polish.applies(model) is not None:
+        return res
+    x = res.extra
+    rows, cols, vals, kinds = x["assignment"]
+    site_type = np.full(model.neighbours.shape[1], "", dtype=object)
+    site_type[res.selected] = np.asarray(x["designs"], dtype=object)
+    shares = [
+        ((int(k), int(i), int(res.selected[c])), float(v / model.demand[k, i]))
+        for i, c, v, k in zip(rows, cols, vals, kinds, strict=True)
+    ]
+    info = _solvers.SolveInfo(
+        res.status, res.objective, res.bound, res.gap, res.solver, res.solve_s,
+        res.gap_tolerance, res.stopped_by,
+    )  # fmt: skip
+    model.last_secondary = x.get("secondary")
+    out = plan_result(
+        model, site_type, shares, info, res.status, res.stopped_by, res.solve_s, res.build_s,
+        float(x.get("heuristic_objective", 0.0)), exact_p=False,
+    )  # fmt: skip
+    return dataclasses.replace(out, gap_tolerance=res.gap_tolerance)
+
+
 def solve(model: CapacitatedCoverage, options: SolveOptions) -> SolveResult:
     """:meth:`CapacitatedCoverage.solve`: the large-instance path when the model
     allows it, else the merged or the direct integer program."""

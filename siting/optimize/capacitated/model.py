@@ -683,6 +683,12 @@ class CapacitatedCoverage(_SideConstraints):
         o = SolveOptions.of(solver, time_limit=time_limit, gap=gap, threads=threads, msg=msg)
         return _solve.solve(self, o)
 
+    def in_final_order(self, result: SolveResult) -> SolveResult:
+        """``result``, a plan of this instance solved without the final order (a
+        frontier point, ties broken by cost), with the final order applied when this
+        model asks for it (``secondary=True``; see the class docstring); else as it is."""
+        return _solve.in_final_order(self, result)
+
     def solve_direct(
         self, options: SolveOptions, *, start: dict[str, Any] | None = None
     ) -> SolveResult:
