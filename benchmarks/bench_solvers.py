@@ -17,25 +17,25 @@ import logging
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from siting.demand import Demand
+    from siting.results import Inputs
+    from siting.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("almaty.toml", "almaty-mixed.toml")
 
 
-def plan_of(scenario: Path, solver: str) -> dict[str, Any]:
-    """The plan of ``scenario`` decided with ``solver``: its sites and figures."""
-    from siting.demand import demand_stage
-    from siting.pipeline import prepare
+def plan_of(sc: Scenario, inputs: Inputs, need: Demand, solver: str) -> dict[str, Any]:
+    """The plan of scenario ``sc`` on its inputs, decided with ``solver``."""
     from siting.planning import decide
     from siting.request import Request
-    from siting.scenario import load_scenario
 
-    sc = load_scenario(scenario).with_overrides({"optimize.solver": solver})
-    inputs = prepare(sc)
-    need = demand_stage(sc, inputs, by_district=False)
+    sc = sc.with_overrides({"optimize.solver": solver})
     t0 = time.perf_counter()
     decision = decide(Request.of_scenario(sc, inputs, need))
     seconds = time.perf_counter() - t0
@@ -60,12 +60,20 @@ def plan_of(scenario: Path, solver: str) -> dict[str, Any]:
 
 
 def measure(scenarios: tuple[str, ...] = SCENARIOS) -> list[dict[str, Any]]:
-    """Both solvers on each scenario, and how much their plans share."""
+    """Both solvers on each scenario (its inputs and demand prepared once), and how
+    much their plans share."""
+    from siting.demand import demand_stage
+    from siting.pipeline import prepare
+    from siting.scenario import load_scenario
+
     warnings.filterwarnings("ignore")
     logging.getLogger("siting").setLevel(logging.WARNING)
     rows = []
     for name in scenarios:
-        a, b = (plan_of(ROOT / "data" / name, s) for s in ("highs", "cbc"))
+        sc = load_scenario(ROOT / "data" / name)
+        inputs = prepare(sc)
+        need = demand_stage(sc, inputs, by_district=False)
+        a, b = (plan_of(sc, inputs, need, s) for s in ("highs", "cbc"))
         same_site = set(a["sites"]) & set(b["sites"])
         same_design = {j for j in same_site if a["sites"][j] == b["sites"][j]}
         n = max(a["stations"], b["stations"], 1)

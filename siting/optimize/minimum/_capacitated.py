@@ -121,17 +121,17 @@ def _most_sessions(d: Design) -> float:
     return d.capacity / min(u for u in d.units if not math.isnan(u))
 
 
+def _room(model: CapacitatedCoverage, j: int) -> float:
+    """Sessions a day site ``j`` holds at most, as its most capable design."""
+    return max(_most_sessions(model.design_at(j, t)) for t in model.site_types(j))
+
+
 def capacity_most(model: CapacitatedCoverage) -> float:
     """An upper bound on the sessions any plan serves, from capacity alone: every
     candidate built as its most capable design, full of the sessions taking least of
     its time (reach and demand are ignored)."""
-    return float(
-        sum(
-            max(_most_sessions(model.design_at(j, t)) for t in model.site_types(j))
-            for j in range(model.neighbours.shape[1])
-            if model.site_types(j)
-        )
-    )
+    n_s = model.neighbours.shape[1]
+    return float(sum(_room(model, j) for j in range(n_s) if model.site_types(j)))
 
 
 def capacity_bound(model: CapacitatedCoverage, required: float, objective: str) -> float:
@@ -139,20 +139,17 @@ def capacity_bound(model: CapacitatedCoverage, required: float, objective: str) 
     sessions/day, from capacity alone: the existing stations at their most, then new
     sites at their least cost per session of room, filled fractionally, each offering
     the most sessions any of its designs holds (a relaxation: reach is ignored)."""
-
-    most = _most_sessions
     n_s = model.neighbours.shape[1]
-    left = required - sum(
-        max(most(model.design_at(j, t)) for t in model.site_types(j)) for j in model.fixed_set
-    )
+    left = required - sum(_room(model, j) for j in model.fixed_set)
     offers = []
     for j in range(n_s):
         if j in model.fixed_set or not model.site_types(j):
             continue
-        room = max(most(model.design_at(j, t)) for t in model.site_types(j))
+        room = _room(model, j)
         if objective == "cost":
             per = min(
-                model.cost_of(j, t) / most(model.design_at(j, t)) for t in model.site_types(j)
+                model.cost_of(j, t) / _most_sessions(model.design_at(j, t))
+                for t in model.site_types(j)
             )
         else:
             per = 1.0 / room
