@@ -163,12 +163,11 @@ def _aligned_times(
 def _summed(terms: list[tuple[pulp.LpVariable, float]]) -> pulp.LpAffineExpression:
     """An expression from (variable, coefficient) terms, adding up repeated variables
     (``LpAffineExpression`` of a list keeps only the last coefficient of each)."""
-    coef: dict[str, float] = {}
-    var: dict[str, pulp.LpVariable] = {}
+    coef: dict[pulp.LpVariable, float] = {}  # a variable hashes by identity
+    get = coef.get
     for v, c in terms:
-        coef[v.name] = coef.get(v.name, 0.0) + c
-        var[v.name] = v
-    return pulp.LpAffineExpression([(var[k], c) for k, c in coef.items()])
+        coef[v] = get(v, 0.0) + c
+    return pulp.LpAffineExpression(coef)
 
 
 def _expand_assignment(

@@ -205,6 +205,62 @@ class _WarmHiGHS(pulp.HiGHS):
         self.end = end
         self.mip_lp = mip_lp
 
+    def buildSolverModel(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP API name)
+        """PuLP's model, handed to HiGHS in three calls instead of one per column and
+        per row: the same columns, rows and coefficients in the same order (zero
+        coefficients left out, as PuLP does), so the same program, about 0.5 s
+        sooner on the Almaty default's 74,000 columns."""
+        import highspy
+        import numpy as np
+
+        inf = highspy.kHighsInf
+        h = lp.solverModel
+        sign = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+        variables = lp.variables()
+        objective = lp.objective if lp.objective is not None else {}
+        n = len(variables)
+        cost = np.empty(n)
+        lower = np.empty(n)
+        upper = np.empty(n)
+        integer: list[int] = []
+        for i, var in enumerate(variables):
+            var.index = i
+            cost[i] = sign * objective.get(var, 0.0)
+            lower[i] = -inf if var.lowBound is None else var.lowBound
+            upper[i] = inf if var.upBound is None else var.upBound
+            if var.cat == pulp.LpInteger and self.mip:
+                integer.append(i)
+        none = np.zeros(0, dtype=np.int32)
+        h.addCols(n, cost, lower, upper, 0, none, none, np.zeros(0))
+        if integer:
+            kind = np.full(len(integer), highspy.HighsVarType.kInteger.value, dtype=np.uint8)
+            h.changeColsIntegrality(len(integer), np.asarray(integer, dtype=np.int32), kind)
+        rows = list(lp._constraints.values())
+        starts = np.zeros(len(rows), dtype=np.int32)
+        row_lo = np.empty(len(rows))
+        row_hi = np.empty(len(rows))
+        index: list[int] = []
+        value: list[float] = []
+        for r, row in enumerate(rows):
+            row.index = r
+            starts[r] = len(index)
+            for var, coef in row.items():
+                if coef != 0:
+                    index.append(var.index)
+                    value.append(coef)
+            lb, ub = row.getLb(), row.getUb()
+            row_lo[r] = -inf if lb is None else lb
+            row_hi[r] = inf if ub is None else ub
+        h.addRows(
+            len(rows),
+            row_lo,
+            row_hi,
+            len(index),
+            starts,
+            np.asarray(index, dtype=np.int32),
+            np.asarray(value, dtype=float),
+        )
+
     def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP API name)
         import highspy
 

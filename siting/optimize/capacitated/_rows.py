@@ -169,7 +169,7 @@ def assignment_rows(
                 f"min_share_{c}",
                 float(model.min_share[c] * model.class_total[c]),
             )
-    equity_rows(model, prob, by_class, objective)
+    equity_rows(model, prob, by_class)
     for j in range(n_s):
         if load[j]:
             capacity_rows(model, prob, y, j, load[j])
@@ -185,10 +185,13 @@ def equity_rows(
     model: CapacitatedCoverage,
     prob: pulp.LpProblem,
     by_class: list[list[tuple[pulp.LpVariable, float]]],
-    everything: list[tuple[pulp.LpVariable, float]],
 ) -> None:
     r"""Each class's served share at least ``class_equity`` times the plan's share:
-    :math:`S_c - \epsilon (D_c / D) \sum_k S_k \ge 0` (always met by serving none)."""
+    :math:`S_c - \epsilon (D_c / D) \sum_k S_k \ge 0` (always met by serving none).
+
+    ``by_class`` holds each class's served terms, every variable once: the row's
+    terms are the class's own, then the other classes' in order.
+    """
     total = float(model.class_total.sum())
     if model.class_equity <= 0 or total <= 0:
         return
@@ -196,11 +199,12 @@ def equity_rows(
         share = model.class_equity * float(model.class_total[c]) / total
         if share <= 0:
             continue
+        terms = [(x, a + -share * a) for x, a in mine]
+        for k, theirs in enumerate(by_class):
+            if k != c:
+                terms.extend([(x, -share * a) for x, a in theirs])
         prob += pulp.LpConstraint(
-            _summed(mine + [(x, -share * a) for x, a in everything]),
-            pulp.LpConstraintGE,
-            f"class_equity_{c}",
-            0.0,
+            pulp.LpAffineExpression(terms), pulp.LpConstraintGE, f"class_equity_{c}", 0.0
         )
 
 
