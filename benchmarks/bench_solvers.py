@@ -54,6 +54,7 @@ def plan_of(sc: Scenario, inputs: Inputs, need: Demand, solver: str) -> dict[str
         "covered": round(float(order.get("covered_after", x.get("covered", float("nan")))), 3),
         "cost": round(float(x.get("cost", 0.0)), 0),
         "moved": order.get("moved"),
+        "exchanges": order.get("exchanges", 0),
         "seconds": round(seconds, 1),
         "sites": dict(zip(res.selected.tolist(), designs, strict=True)),
     }

@@ -341,7 +341,7 @@ def markdown(report: dict[str, Any]) -> str:
             "common, and with the same design.",
             "",
             "| scenario | solver | status | stations | by design | served | within reach "
-            "| capital cost | moved by the final order | decide (s) |",
+            "| capital cost | moved by the final order (by exchange) | decide (s) |",
             "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         for entry in report["solvers"]:
@@ -351,7 +351,7 @@ def markdown(report: dict[str, Any]) -> str:
                 out.append(
                     f"| {entry['scenario']} | {pl['solver']} | {status} | {pl['stations']} | "
                     f"{by} | {pl['served']:,.1f} | {pl['covered']:,.1f} | {pl['cost']:,.0f} | "
-                    f"{pl['moved']} | {pl['seconds']:.1f} |"
+                    f"{pl['moved']} ({pl.get('exchanges', 0)}) | {pl['seconds']:.1f} |"
                 )
         out += [
             "",

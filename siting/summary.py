@@ -125,7 +125,9 @@ def final_order_lines(order: dict[str, Any] | None) -> list[str]:
     if not order or not order.get("applied"):
         return []
     return [
-        f"  final order: {order['moved']} station(s) moved to preferred sites without "
+        f"  final order: {order['moved']} station(s) moved to preferred sites"
+        + (f" ({order['exchanges']} by exchange)" if order.get("exchanges") else "")
+        + " without "
         f"changing what the plan serves (demand within reach {order['covered_before']:,.0f} "
         f"-> {order['covered_after']:,.0f} sessions/day), so that solvers and machines "
         "write the same plan (kpis.json solver.final_order)"

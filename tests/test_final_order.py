@@ -63,6 +63,14 @@ def loads(res) -> dict[int, np.ndarray]:
     return out
 
 
+def uses(model, res) -> list[float]:
+    """Units of its capacity each open site uses."""
+    return [
+        float(np.nan_to_num(model.design_at(j, str(t)).units) @ load)
+        for (j, load), t in zip(loads(res).items(), res.extra["designs"], strict=True)
+    ]
+
+
 def unpolished(model, monkeypatch, solver: str = "highs"):
     """The plan the solver returns before the final order: the same integer program
     (ties broken by cost), the final order off."""
@@ -90,11 +98,9 @@ def test_the_final_order_keeps_what_the_plan_serves(seed: int, monkeypatch) -> N
         rtol=1e-9,
     )
     assert len(after.selected) == len(before.selected) == model.p
-    # every station keeps a load of the same sessions of each class (moved ones
-    # carry theirs), within its capacity and its classes' reach
-    assert sorted(map(tuple, np.round(list(loads(after).values()), 9))) == sorted(
-        map(tuple, np.round(list(loads(before).values()), 9))
-    )
+    # every station keeps its use of its capacity (a moved one takes the old
+    # site's), within its capacity and its classes' reach
+    assert sorted(np.round(uses(model, after), 9)) == sorted(np.round(uses(model, before), 9))
     r, c, _v, cls = after.extra["assignment"]
     for i, k, kind in zip(r, c, cls, strict=True):
         assert dist[i, after.selected[k]] <= limits[kind] + 1e-12
@@ -216,3 +222,76 @@ def test_a_plan_solved_without_it_is_put_in_the_final_order(monkeypatch) -> None
         plan.extra["served_by_class"].sum(axis=1), point.extra["served_by_class"].sum(axis=1)
     )
     assert plan.selected.tolist() == model.solve("highs", gap=0.0).selected.tolist()
+
+
+def test_an_exchange_moves_a_station_whose_mix_of_classes_does_not_fit(monkeypatch) -> None:
+    """On a line: J (x=0) serves residents at a (x=1), the forced station O (x=2)
+    taxis at b (x=2). K (x=5) alone reaches the taxis at c (x=5.5), but no resident:
+    J cannot move there with its load. Trading, K takes c's taxis and O a's
+    residents: the same sessions of each class, each station its use, two more
+    sessions within reach."""
+    x_sites, x_points = np.array([0.0, 2.0, 5.0]), np.array([1.0, 2.0, 5.5])
+    dist = np.abs(x_points[:, None] - x_sites[None])
+    class_nb = [sp.csr_array(dist <= 1.0), sp.csr_array(dist <= 3.0)]  # residents, taxis
+    demand = np.array([[2.0, 0.0, 0.0], [0.0, 2.0, 2.0]])
+    model = CapacitatedCoverage.from_designs(
+        class_nb[1], demand, [Design("d", 2.0, (1.0, 1.0))], 2, classes=("residents", "taxis"),
+        class_neighbours=class_nb, forced=[1], secondary=True,
+    )  # fmt: skip
+    site_type = np.array(["d", "d", ""], dtype=object)
+    shares = {(0, 0, 0): 1.0, (1, 1, 1): 1.0}
+    done = _polish.polish(model, site_type, dict(shares))
+    assert done.site_type.tolist() == ["", "d", "d"]
+    assert (done.moved, done.exchanges) == (1, 1)
+    assert (done.covered_before, done.covered_after) == pytest.approx((4.0, 6.0))
+    served = np.zeros((2, 3))
+    use = {1: 0.0, 2: 0.0}
+    for (c, i, j), share in done.shares.items():
+        assert class_nb[c][i, j]  # within the class's reach
+        served[c, i] += share * demand[c, i]
+        use[j] += share * demand[c, i]
+    np.testing.assert_allclose(served.sum(axis=1), [2.0, 2.0])  # each class's total
+    assert np.all(served <= demand + 1e-9)
+    assert use == pytest.approx({1: 2.0, 2: 2.0})  # each station full, as before
+    # without the exchange the plan stays: the move alone finds no resident at K
+    monkeypatch.setattr(_polish, "_EXCHANGES_PER_SITE", 0.0)
+    kept = _polish.polish(model, np.array(["d", "d", ""], dtype=object), dict(shares))
+    assert kept.site_type.tolist() == ["d", "d", ""] and kept.moved == 0
+
+
+def sparse_classes(seed: int):
+    """Like :func:`saturated`, with each class present at half the points and taxis
+    reaching three times as far: moves often need the classes traded."""
+    rng = np.random.default_rng(seed)
+    pts, sites = rng.random((60, 2)) * 10, rng.random((30, 2)) * 10
+    dist = np.linalg.norm(pts[:, None] - sites[None], axis=2)
+    limits = [2.0, 2.0, 6.0]
+    class_nb = [sp.csr_array(dist <= t) for t in limits]
+    demand = rng.uniform(1.0, 4.0, size=(3, 60)) * (rng.random((3, 60)) < 0.5)
+    design = Design("programme", 6.0, (1.0, 0.8, 1.2), cost=10.0, charger="DC")
+    model = CapacitatedCoverage.from_designs(
+        sp.csr_array(dist <= 6.0), demand, [design], 8, classes=("residents", "inbound", "taxis"),
+        class_neighbours=class_nb, secondary=True,
+    )  # fmt: skip
+    return model, dist, limits
+
+
+@pytest.mark.parametrize("seed", [9, 11, 16, 38])
+def test_exchanges_keep_what_the_plan_serves(seed: int, monkeypatch) -> None:
+    model, dist, limits = sparse_classes(seed)
+    before = unpolished(model, monkeypatch)
+    after = model.solve("highs", gap=0.0)
+    order = after.extra["final_order"]
+    assert order["exchanges"] >= 1
+    assert order["exchange_lps"] <= _polish._EXCHANGES_PER_SITE * 30
+    np.testing.assert_allclose(
+        after.extra["served_by_class"].sum(axis=1),
+        before.extra["served_by_class"].sum(axis=1),
+        rtol=1e-7,
+    )
+    assert sorted(np.round(uses(model, after), 6)) == sorted(np.round(uses(model, before), 6))
+    r, c, _v, cls = after.extra["assignment"]
+    for i, k, kind in zip(r, c, cls, strict=True):
+        assert dist[i, after.selected[k]] <= limits[kind] + 1e-12
+    assert np.all(after.extra["served_by_class"] <= model.demand + 1e-7)
+    assert order["covered_after"] > order["covered_before"]

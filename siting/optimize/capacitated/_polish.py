@@ -25,10 +25,18 @@ ties by candidate order. A site that is the only option for its demand ranks abo
 one of many options in a dense area. Sites are taken in that order, each replacing
 the least preferred open station it can replace, until no move is left.
 
+A move that would raise demand within reach but finds too little free demand of
+each class within the new site's reach (the classes' mix, not the amount) is tried
+once more as an **exchange**: the stations near the old and new site may trade
+their sessions, each keeping its use of its capacity and the classes their served
+totals (a small linear program, :func:`scipy.optimize.linprog` with HiGHS, zero
+objective). The stations far from both keep their assignment. Then the moves
+above go on, until neither finds one.
+
 The result is swap-stable, not proven the best under the order: from plans that
 differ, the polish ends on largely the same sites (the Almaty default: HiGHS and
 CBC, 35 % of stations shared before, see ``benchmarks/report.md``). It is
-deterministic: numpy only, no solver.
+deterministic: numpy, and HiGHS's simplex (deterministic) for the exchanges.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import linprog
 
 from siting import settings
 from siting.optimize.capacitated._rows import servable
@@ -60,11 +69,16 @@ _GAIN = 1e-6
 #: expected to come near it).
 _MOVES_PER_SITE = 10
 
+#: Exchanges (each one small linear program) tried per candidate site at most, over
+#: the whole final order: a deterministic bound on its time.
+_EXCHANGES_PER_SITE = 0.5
+
 #: The final order in one line, for the outputs.
 ORDER = (
     "among plans serving as much, stations moved one at a time, with their design "
-    "and load, to the sites with the larger share of the demand they could serve, "
-    "never losing demand within reach nor adding cost"
+    "and load (trading sessions with the stations near it when that raises demand "
+    "within reach), to the sites with the larger share of the demand they could "
+    "serve, never losing demand within reach nor adding cost"
 )
 
 
@@ -78,6 +92,8 @@ class Polished:
     moved: int
     covered_before: float
     covered_after: float
+    exchanges: int = 0
+    exchange_lps: int = 0
 
 
 def applies(model: CapacitatedCoverage) -> str | None:
@@ -277,13 +293,10 @@ class _Polish:
         js = np.array([j for j in self.load if self.movable[j]], dtype=np.int64)
         return js[np.argsort(-self.rank[js], kind="stable")]
 
-    def run(self) -> Polished:
-        before = self.covered()
+    def _moves(self, most: int) -> int:
+        """Moves (see :meth:`_try`) until none is left or ``most`` are made."""
         moved = 0
         changed = True
-        # each move raises demand within reach, or the preference while losing at
-        # most a rounding error of it: far fewer moves than this in practice
-        most = _MOVES_PER_SITE * self.n_s
         while changed and moved < most:
             changed = False
             open_sites = self._open_sites()
@@ -296,8 +309,155 @@ class _Polish:
                     open_sites = self._open_sites()
                     if moved >= most:
                         break
+        return moved
+
+    def _use(self, j: int, t: str, load: np.ndarray) -> float:
+        """Units of capacity ``load`` takes at site ``j`` as design ``t``."""
+        units = np.nan_to_num(np.asarray(self.m.design_at(j, t).units, dtype=float))
+        return float(units @ load.reshape(self.m.demand.shape).sum(axis=1))
+
+    def _exchange(self, most: int) -> tuple[bool, int]:
+        """The first move in preference order that would raise demand within reach and
+        that the stations near it can serve by trading sessions (see :meth:`_traded`),
+        made; whether one was made, and the linear programs tried (at most ``most``)."""
+        scale = _GAIN * max(1.0, float(self.flat_demand.sum()))
+        open_sites = self._open_sites()
+        kinds = self.types[open_sites]
+        tried = 0
+        for k in self.order.tolist():
+            if self.types[k] or not self.site_types[k]:
+                continue
+            near = [o for o in self.partners.get(k, ()) if self.types[o]]
+            if len(near) > 1:
+                continue
+            for t in self.site_types[k]:
+                js = open_sites[kinds == t]
+                if near:
+                    js = js[js == near[0]]
+                js = js[self.m.site_cost[js] >= self.m.site_cost[k] - _EPS * self.cost_scale]
+                if not len(js):
+                    continue
+                cover = self._covers(k, t)
+                gain = float((self.flat_demand * cover * (self.count == 0)).sum())
+                change = gain - self._loss(cover, self.m.design_at(k, t))[js]
+                better = self.rank[js] > self.rank[k]
+                ok = np.where(better, change >= -_EPS * scale / _GAIN, change > scale)
+                # worth a trade only when the sessions free within k's reach (or j's
+                # there) fill j's use in some mix of classes
+                units = np.nan_to_num(np.asarray(self.m.design_at(k, t).units, dtype=float))
+                free = ((self.flat_demand - self.served) * cover) @ self.class_mask.T
+                took = np.column_stack([self.loads @ (cover * cm) for cm in self.class_mask])
+                room = (free + took[js]) @ units
+                use = self.need[js] @ units
+                ok &= room >= use * (1 - _EPS) - _EPS
+                for j in js[ok].tolist():
+                    if tried >= most:
+                        return False, tried
+                    tried += 1
+                    loads = self._traded(k, t, j, cover)
+                    if loads is None:
+                        continue
+                    self.count += cover - self._covers(j, t)
+                    del self.load[j]
+                    for o, load in loads.items():
+                        self.load[o] = load
+                        self.rows.pop(o, None)
+                    self.served = np.sum(list(self.load.values()), axis=0)
+                    self.types[k], self.types[j] = t, ""
+                    self._index_loads()
+                    return True, tried
+        return False, tried
+
+    def _traded(self, k: int, t: str, j: int, cover: np.ndarray) -> dict[int, np.ndarray] | None:
+        """The loads with station ``j`` moved to ``k`` (design ``t``, reach ``cover``),
+        the open stations whose reach meets ``j``'s or ``k``'s trading sessions: each
+        keeps its use of its capacity (``k`` takes ``j``'s), every class its served
+        total, and no point gives more than its demand less what the stations farther
+        away take. None when no such assignment exists (or ``k``'s least use fails)."""
+        n_c, n_d = self.m.demand.shape
+        zone = (cover + self._covers(j, t)) > 0
+        local = [
+            o
+            for o in sorted(self.load)
+            if o != j and bool((self._covers(o, str(self.types[o])) * zone).any())
+        ]
+        stations = [(k, t, self.load[j]), *((o, str(self.types[o]), self.load[o]) for o in local)]
+        held = np.sum([a for _, _, a in stations], axis=0)
+        avail = np.maximum(0.0, self.flat_demand - self.served + held)
+        cols: list[np.ndarray] = []
+        units: list[np.ndarray] = []
+        owner: list[np.ndarray] = []
+        for s, (site, kind, _) in enumerate(stations):
+            reach = self._covers(site, kind) * (avail > 0)
+            f = np.flatnonzero(reach)
+            per = np.nan_to_num(np.asarray(self.m.design_at(site, kind).units, dtype=float))
+            cols.append(f)
+            units.append(per[f // n_d])
+            owner.append(np.full(len(f), s))
+        flat, unit, who = np.concatenate(cols), np.concatenate(units), np.concatenate(owner)
+        n = len(flat)
+        if n == 0:
+            return None
+        col = np.arange(n)
+        uses = [self._use(site, kind, a) for site, kind, a in stations]
+        totals = held.reshape(n_c, n_d).sum(axis=1)
+        a_eq = sp.vstack(
+            [
+                sp.csr_array((unit, (who, col)), shape=(len(stations), n)),
+                sp.csr_array((np.ones(n), (flat // n_d, col)), shape=(n_c, n)),
+            ]
+        )
+        a_ub = sp.csr_array((np.ones(n), (flat, col)), shape=(n_c * n_d, n))
+        res = linprog(
+            np.zeros(n),
+            A_ub=a_ub,
+            b_ub=avail,
+            A_eq=a_eq,
+            b_eq=np.concatenate([uses, totals]),
+            bounds=(0, None),
+            method="highs",
+        )
+        if res.status != 0:
+            return None
+        x = np.maximum(0.0, res.x)
+        loads = {
+            site: np.bincount(flat[who == s], x[who == s], minlength=n_c * n_d)
+            for s, (site, _, _) in enumerate(stations)
+        }
+        # the program's tolerances, checked again: uses, class totals and demand held
+        tol = 1e-7 * max(1.0, float(self.flat_demand.max()))
+        after = np.sum(list(loads.values()), axis=0)
+        ok = (
+            np.allclose([self._use(site, kind, loads[site]) for site, kind, _ in stations],
+                        uses, rtol=1e-7, atol=tol)
+            and np.allclose(after.reshape(n_c, n_d).sum(axis=1), totals, rtol=1e-7, atol=tol)
+            and bool(np.all(after <= avail + tol))
+        )  # fmt: skip
+        if not ok or not self._least_use_met(k, t, loads[k]):
+            return None
+        return loads
+
+    def run(self) -> Polished:
+        before = self.covered()
+        moved = exchanges = tried = 0
+        # each move raises demand within reach, or the preference while losing at
+        # most a rounding error of it: far fewer moves than this in practice
+        most = _MOVES_PER_SITE * self.n_s
+        lps = int(_EXCHANGES_PER_SITE * self.n_s)
+        while moved < most:
+            moved += self._moves(most - moved)
+            if moved >= most or tried >= lps:
+                break
+            done, n = self._exchange(lps - tried)
+            tried += n
+            if not done:
+                break
+            moved += 1
+            exchanges += 1
         if moved >= most:
             log.warning("capacitated: the final order stopped after %d moves", moved)
+        if tried >= lps:
+            log.info("capacitated: the final order stopped its exchanges after %d tries", tried)
         n_d = self.m.demand.shape[1]
         shares: dict[tuple[int, int, int], float] = {}
         for j, a in self.load.items():
@@ -305,12 +465,15 @@ class _Polish:
                 shares[(f // n_d, f % n_d, j)] = float(a[f] / self.flat_demand[f])
         after = self.covered()
         log.info(
-            "capacitated: the final order moved %d station(s); demand within reach %.6g -> %.6g",
+            "capacitated: the final order moved %d station(s) (%d by exchange, %d tried); "
+            "demand within reach %.6g -> %.6g",
             moved,
+            exchanges,
+            tried,
             before,
             after,
         )
-        return Polished(self.types, shares, moved, before, after)
+        return Polished(self.types, shares, moved, before, after, exchanges, tried)
 
 
 def _same_units(a: tuple[float, ...], b: tuple[float, ...]) -> bool:

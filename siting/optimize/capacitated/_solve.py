@@ -324,6 +324,8 @@ def _final_order(
             "applied": True,
             "order": _polish.ORDER,
             "moved": done.moved,
+            "exchanges": done.exchanges,
+            "exchange_lps": done.exchange_lps,
             "covered_before": done.covered_before,
             "covered_after": done.covered_after,
             "seconds": round(time.perf_counter() - t0, 3),
