@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from array import array
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -239,8 +240,8 @@ class _WarmHiGHS(pulp.HiGHS):
         starts = np.zeros(len(rows), dtype=np.int32)
         row_lo = np.empty(len(rows))
         row_hi = np.empty(len(rows))
-        index: list[int] = []
-        value: list[float] = []
+        index = array("i")  # packed: a tenth of a list's memory
+        value = array("d")
         for r, row in enumerate(rows):
             row.index = r
             starts[r] = len(index)
@@ -257,8 +258,8 @@ class _WarmHiGHS(pulp.HiGHS):
             row_hi,
             len(index),
             starts,
-            np.asarray(index, dtype=np.int32),
-            np.asarray(value, dtype=float),
+            np.frombuffer(index, dtype=np.int32) if index else np.zeros(0, dtype=np.int32),
+            np.frombuffer(value, dtype=float) if value else np.zeros(0),
         )
 
     def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP API name)

@@ -25,13 +25,15 @@ ties by candidate order. A site that is the only option for its demand ranks abo
 one of many options in a dense area. Sites are taken in that order, each replacing
 the least preferred open station it can replace, until no move is left.
 
-A move that would raise demand within reach but finds too little free demand of
-each class within the new site's reach (the classes' mix, not the amount) is tried
-once more as an **exchange**: the stations near the old and new site may trade
-their sessions, each keeping its use of its capacity and the classes their served
-totals (a small linear program, :func:`scipy.optimize.linprog` with HiGHS, zero
-objective). The stations far from both keep their assignment. Then the moves
-above go on, until neither finds one.
+A move the order would make but for the mix of classes (the new site has
+enough sessions free within reach to fill the station's use, but not of the
+classes it carries) is tried once more as an **exchange**: the stations whose
+reach meets the old or the new site's trade sessions, each keeping its use of its
+capacity and every class its served total (a small linear program, HiGHS's dual
+simplex through :func:`scipy.optimize.linprog`, zero objective); the stations
+farther away keep their assignment. At most ``_EXCHANGES_PER_SITE`` programs per
+candidate site are tried, a bound that is the same on every machine. Then the
+moves above go on, until neither finds one.
 
 The result is swap-stable, not proven the best under the order: from plans that
 differ, the polish ends on largely the same sites (the Almaty default: HiGHS and
@@ -317,10 +319,11 @@ class _Polish:
         return float(units @ load.reshape(self.m.demand.shape).sum(axis=1))
 
     def _exchange(self, most: int) -> tuple[bool, int]:
-        """The first move in preference order that would raise demand within reach and
-        that the stations near it can serve by trading sessions (see :meth:`_traded`),
-        made; whether one was made, and the linear programs tried (at most ``most``)."""
-        scale = _GAIN * max(1.0, float(self.flat_demand.sum()))
+        """The first move in preference order that :meth:`_try` would make but for the
+        mix of classes and that the stations near it can serve by trading sessions
+        (see :meth:`_traded`), made; whether one was made, and the linear programs
+        tried (at most ``most``)."""
+        total = max(1.0, float(self.flat_demand.sum()))
         open_sites = self._open_sites()
         kinds = self.types[open_sites]
         tried = 0
@@ -341,7 +344,7 @@ class _Polish:
                 gain = float((self.flat_demand * cover * (self.count == 0)).sum())
                 change = gain - self._loss(cover, self.m.design_at(k, t))[js]
                 better = self.rank[js] > self.rank[k]
-                ok = np.where(better, change >= -_EPS * scale / _GAIN, change > scale)
+                ok = np.where(better, change >= -_EPS * total, change > _GAIN * total)
                 # worth a trade only when the sessions free within k's reach (or j's
                 # there) fill j's use in some mix of classes
                 units = np.nan_to_num(np.asarray(self.m.design_at(k, t).units, dtype=float))
@@ -415,7 +418,7 @@ class _Polish:
             A_eq=a_eq,
             b_eq=np.concatenate([uses, totals]),
             bounds=(0, None),
-            method="highs",
+            method="highs-ds",
         )
         if res.status != 0:
             return None
