@@ -295,3 +295,26 @@ def test_exchanges_keep_what_the_plan_serves(seed: int, monkeypatch) -> None:
         assert dist[i, after.selected[k]] <= limits[kind] + 1e-12
     assert np.all(after.extra["served_by_class"] <= model.demand + 1e-7)
     assert order["covered_after"] > order["covered_before"]
+
+
+def test_an_exchange_keeps_every_trading_station_at_its_least_use() -> None:
+    """The line above, with the forced station O at a least use of 2 in class use
+    (a resident's session counting 0.5, a taxi's 1): taking a's residents instead of
+    b's taxis would leave O at 1, so no exchange is made (found in review)."""
+    x_sites, x_points = np.array([0.0, 2.0, 5.0]), np.array([1.0, 2.0, 5.5])
+    dist = np.abs(x_points[:, None] - x_sites[None])
+    class_nb = [sp.csr_array(dist <= 1.0), sp.csr_array(dist <= 3.0)]
+    demand = np.array([[2.0, 0.0, 0.0], [0.0, 2.0, 2.0]])
+    model = CapacitatedCoverage.from_designs(
+        class_nb[1], demand, [Design("d", 2.0, (1.0, 1.0))], 2, classes=("residents", "taxis"),
+        class_neighbours=class_nb, forced=[1], secondary=True, class_use=[0.5, 1.0],
+        min_use={"d": np.array([0.0, 2.0, 0.0])},
+    )  # fmt: skip
+    done = _polish.polish(
+        model, np.array(["d", "d", ""], dtype=object), {(0, 0, 0): 1.0, (1, 1, 1): 1.0}
+    )
+    assert done.site_type.tolist() == ["d", "d", ""] and done.exchanges == 0
+    used = {1: 0.0}
+    for (c, i, j), share in done.shares.items():
+        used[j] = used.get(j, 0.0) + model.class_use[c] * share * demand[c, i]
+    assert used[1] >= 2.0 - 1e-9

@@ -8,9 +8,10 @@ a fixed preference ranks first, keeping every figure the model states:
 1. **Served.** A station moves with its design and its load: the new site takes
    the same sessions of each class from demand within that class's reach of it
    that no other station serves (or that the old site served), so every class's
-   served total, every station's use of its capacity and every station's least
-   use are unchanged.
-2. **Demand within reach** (the secondary order) never falls.
+   served total and every station's use of its capacity are unchanged, and every
+   station's least use holds.
+2. **Demand within reach** (the secondary order) never falls (beyond a rounding
+   error: 1e-9 of all demand, for a move to a preferred site).
 3. **Capital cost** never rises; the budget, the spacing pairs and the sites the
    plan must keep (existing and forced ones) or leave out (closed ones) hold.
 
@@ -376,7 +377,7 @@ class _Polish:
         the open stations whose reach meets ``j``'s or ``k``'s trading sessions: each
         keeps its use of its capacity (``k`` takes ``j``'s), every class its served
         total, and no point gives more than its demand less what the stations farther
-        away take. None when no such assignment exists (or ``k``'s least use fails)."""
+        away take, and each its least use. None when no such assignment exists."""
         n_c, n_d = self.m.demand.shape
         zone = (cover + self._covers(j, t)) > 0
         local = [
@@ -411,10 +412,26 @@ class _Polish:
             ]
         )
         a_ub = sp.csr_array((np.ones(n), (flat, col)), shape=(n_c * n_d, n))
+        b_ub = avail
+        # each station's least use (in class_use, not in its design's units) held too
+        floors = [
+            (s, float(self.m.min_use[kind][site]))
+            for s, (site, kind, _) in enumerate(stations)
+            if kind in self.m.min_use and self.m.min_use[kind][site] > 0
+        ]
+        if floors:
+            per = np.asarray(self.m.class_use, dtype=float)[flat // n_d]
+            rows = np.array([s for s, _ in floors])
+            pick = np.isin(who, rows)
+            at = np.searchsorted(rows, who[pick])
+            a_ub = sp.vstack(
+                [a_ub, sp.csr_array((-per[pick], (at, col[pick])), shape=(len(rows), n))]
+            )
+            b_ub = np.concatenate([avail, [-f for _, f in floors]])
         res = linprog(
             np.zeros(n),
             A_ub=a_ub,
-            b_ub=avail,
+            b_ub=b_ub,
             A_eq=a_eq,
             b_eq=np.concatenate([uses, totals]),
             bounds=(0, None),
@@ -436,7 +453,7 @@ class _Polish:
             and np.allclose(after.reshape(n_c, n_d).sum(axis=1), totals, rtol=1e-7, atol=tol)
             and bool(np.all(after <= avail + tol))
         )  # fmt: skip
-        if not ok or not self._least_use_met(k, t, loads[k]):
+        if not ok or not all(self._least_use_met(o, kind, loads[o]) for o, kind, _ in stations):
             return None
         return loads
 
