@@ -250,6 +250,36 @@ class _Polish:
                 loss += rt @ only[c * n_d : (c + 1) * n_d]
         return loss
 
+    def _replaceable(
+        self, k: int, t: str, js: np.ndarray, near: list[int]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Of the open stations ``js`` of design ``t`` (least preferred first), those
+        the order may move to ``k``, and ``k``'s reach as ``t``; None when none may.
+
+        Spaced from its one open neighbour ``near`` only by replacing it; the design
+        costing no more at ``k``; demand within reach kept (to a preferred site,
+        within a rounding error) or raised (to any other)."""
+        if near:  # spaced from the others only when it replaces its one neighbour
+            js = js[js == near[0]]
+        # the design costs no more at k (a movable site has no design of its own)
+        js = js[self.m.site_cost[js] >= self.m.site_cost[k] - _EPS * self.cost_scale]
+        if not len(js):
+            return None
+        total = max(1.0, float(self.flat_demand.sum()))
+        cover = self._covers(k, t)
+        gain = float((self.flat_demand * cover * (self.count == 0)).sum())
+        change = gain - self._loss(cover, self.m.design_at(k, t))[js]
+        better = self.rank[js] > self.rank[k]
+        js = js[np.where(better, change >= -_EPS * total, change > _GAIN * total)]
+        return (js, cover) if len(js) else None
+
+    def _room(self, cover: np.ndarray, js: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per class, the sessions free within reach ``cover``, and those each station
+        of ``js`` holds there."""
+        free = ((self.flat_demand - self.served) * cover) @ self.class_mask.T
+        took = np.column_stack([self.loads @ (cover * cm) for cm in self.class_mask])[js]
+        return free, took
+
     def _try(self, k: int, open_sites: np.ndarray) -> int | None:
         """Open ``k`` in place of the least preferred open station it can replace
         (``open_sites``: the movable ones, least preferred first); the station
@@ -257,26 +287,14 @@ class _Polish:
         near = [o for o in self.partners.get(k, ()) if self.types[o]]
         if len(near) > 1:
             return None
-        scale = _EPS * max(1.0, float(self.flat_demand.sum()))
         kinds = self.types[open_sites]
         for t in self.site_types[k]:
-            js = open_sites[kinds == t]
-            if near:  # spaced from the others only when it replaces its one neighbour
-                js = js[js == near[0]]
-            # the design costs no more at k (a movable site has no design of its own)
-            js = js[self.m.site_cost[js] >= self.m.site_cost[k] - _EPS * self.cost_scale]
-            if not len(js):
+            found = self._replaceable(k, t, open_sites[kinds == t], near)
+            if found is None:
                 continue
-            cover = self._covers(k, t)
-            gain = float((self.flat_demand * cover * (self.count == 0)).sum())
-            change = gain - self._loss(cover, self.m.design_at(k, t))[js]
-            better = self.rank[js] > self.rank[k]
-            js = js[np.where(better, change >= -scale, change > _GAIN * scale / _EPS)]
-            if not len(js):
-                continue
+            js, cover = found
             # enough free demand within k's reach, with what j holds, for j's load
-            free = ((self.flat_demand - self.served) * cover) @ self.class_mask.T
-            took = np.column_stack([self.loads @ (cover * cm) for cm in self.class_mask])[js]
+            free, took = self._room(cover, js)
             enough = np.all(free + took >= self.need[js] * (1 - _EPS) - _EPS, axis=1)
             for j in js[enough].tolist():
                 load = self._fill(j, cover)
@@ -324,7 +342,6 @@ class _Polish:
         mix of classes and that the stations near it can serve by trading sessions
         (see :meth:`_traded`), made; whether one was made, and the linear programs
         tried (at most ``most``)."""
-        total = max(1.0, float(self.flat_demand.sum()))
         open_sites = self._open_sites()
         kinds = self.types[open_sites]
         tried = 0
@@ -335,25 +352,15 @@ class _Polish:
             if len(near) > 1:
                 continue
             for t in self.site_types[k]:
-                js = open_sites[kinds == t]
-                if near:
-                    js = js[js == near[0]]
-                js = js[self.m.site_cost[js] >= self.m.site_cost[k] - _EPS * self.cost_scale]
-                if not len(js):
+                found = self._replaceable(k, t, open_sites[kinds == t], near)
+                if found is None:
                     continue
-                cover = self._covers(k, t)
-                gain = float((self.flat_demand * cover * (self.count == 0)).sum())
-                change = gain - self._loss(cover, self.m.design_at(k, t))[js]
-                better = self.rank[js] > self.rank[k]
-                ok = np.where(better, change >= -_EPS * total, change > _GAIN * total)
+                js, cover = found
                 # worth a trade only when the sessions free within k's reach (or j's
                 # there) fill j's use in some mix of classes
                 units = np.nan_to_num(np.asarray(self.m.design_at(k, t).units, dtype=float))
-                free = ((self.flat_demand - self.served) * cover) @ self.class_mask.T
-                took = np.column_stack([self.loads @ (cover * cm) for cm in self.class_mask])
-                room = (free + took[js]) @ units
-                use = self.need[js] @ units
-                ok &= room >= use * (1 - _EPS) - _EPS
+                free, took = self._room(cover, js)
+                ok = (free + took) @ units >= (self.need[js] @ units) * (1 - _EPS) - _EPS
                 for j in js[ok].tolist():
                     if tried >= most:
                         return False, tried
