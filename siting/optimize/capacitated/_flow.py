@@ -19,6 +19,10 @@ HiGHS through scipy). Two uses on large instances (:mod:`siting.optimize.capacit
 * **A start that can meet it.** The existing sites' flow leaves a residual demand;
   new stations are placed one by one where the most of it is in reach (up to their
   capacity), then the whole network's flow gives the plan and its assignment.
+
+And one use in the final order (:mod:`siting.optimize.capacitated._polish`): given
+stations, whether they can serve each class's total with each station's use held
+(:func:`trade`, the feasibility LP of an exchange).
 """
 
 from __future__ import annotations
@@ -172,3 +176,67 @@ def _flow_of(
     kinds = [types[int(j)] for j in sites]
     cap = np.array([capacity[t] for t in kinds])
     return transport(nb, ac, dc, sites, cap, np.array([t == "DC" for t in kinds], dtype=bool))
+
+
+def trade(
+    pairs: np.ndarray,
+    station: np.ndarray,
+    units: np.ndarray,
+    uses: np.ndarray,
+    totals: np.ndarray,
+    avail: np.ndarray,
+    *,
+    class_use: np.ndarray,
+    floors: dict[int, float],
+    tolerance: float,
+) -> np.ndarray | None:
+    r"""Sessions a day on each pair such that every station uses exactly its ``uses``
+    of its capacity, every class serves exactly its ``totals``, no (class, point)
+    gives more than ``avail`` and each station in ``floors`` reaches its least use in
+    ``class_use``; None when there is no such assignment.
+
+    ``pairs`` holds each pair's flattened (class, point) index (``class * n_points +
+    point``, ``avail``'s order), ``station`` its station's position (in ``uses``) and
+    ``units`` the capacity one of its sessions takes there. One feasibility LP, zero
+    objective, solved by HiGHS's dual simplex (a vertex, the same on every machine);
+    its answer is checked again against the rows, at a relative 1e-7 and an
+    absolute ``tolerance``.
+    """
+    n, n_st, n_c = len(pairs), len(uses), len(totals)
+    if n == 0:
+        return None
+    cls, col = pairs // (len(avail) // n_c), np.arange(n)
+    a_eq = sp.vstack(
+        [
+            sp.csr_array((units, (station, col)), shape=(n_st, n)),
+            sp.csr_array((np.ones(n), (cls, col)), shape=(n_c, n)),
+        ]
+    )
+    a_ub = sp.csr_array((np.ones(n), (pairs, col)), shape=(len(avail), n))
+    b_ub = avail
+    if floors:  # least use: -sum u_c x <= -floor
+        rows = np.array(sorted(floors))
+        pick = np.isin(station, rows)
+        at = np.searchsorted(rows, station[pick])
+        least = sp.csr_array((-class_use[cls[pick]], (at, col[pick])), shape=(len(rows), n))
+        a_ub = sp.vstack([a_ub, least])
+        b_ub = np.concatenate([avail, [-floors[s] for s in rows.tolist()]])
+    res = linprog(
+        np.zeros(n),
+        A_ub=a_ub,
+        b_ub=b_ub,
+        A_eq=a_eq,
+        b_eq=np.concatenate([uses, totals]),
+        bounds=(0, None),
+        method="highs-ds",
+    )
+    if res.status != 0:
+        return None
+    x = np.maximum(0.0, res.x)
+    tol = tolerance
+    held = (
+        np.allclose(np.bincount(station, units * x, minlength=n_st), uses, rtol=1e-7, atol=tol)
+        and np.allclose(np.bincount(cls, x, minlength=n_c), totals, rtol=1e-7, atol=tol)
+        and bool(np.all(np.bincount(pairs, x, minlength=len(avail)) <= avail + tol))
+    )
+    return x if held else None

@@ -30,8 +30,8 @@ A move the order would make but for the mix of classes (the new site has
 enough sessions free within reach to fill the station's use, but not of the
 classes it carries) is tried once more as an **exchange**: the stations whose
 reach meets the old or the new site's trade sessions, each keeping its use of its
-capacity and every class its served total (a small linear program, HiGHS's dual
-simplex through :func:`scipy.optimize.linprog`, zero objective); the stations
+capacity and every class its served total (a small linear program,
+:func:`siting.optimize.capacitated._flow.trade`); the stations
 farther away keep their assignment. At most ``_EXCHANGES_PER_SITE`` programs per
 candidate site are tried, a bound that is the same on every machine. Then the
 moves above go on, until neither finds one.
@@ -46,14 +46,15 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
 from siting import settings
+from siting.optimize.capacitated import _flow
 from siting.optimize.capacitated._rows import servable
 
 if TYPE_CHECKING:
@@ -251,27 +252,35 @@ class _Polish:
         return loss
 
     def _replaceable(
-        self, k: int, t: str, js: np.ndarray, near: list[int]
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Of the open stations ``js`` of design ``t`` (least preferred first), those
-        the order may move to ``k``, and ``k``'s reach as ``t``; None when none may.
+        self, k: int, open_sites: np.ndarray
+    ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """Per design ``t`` site ``k`` may take: the open stations of ``open_sites``
+        (least preferred first) of that design the order may move to ``k``, and
+        ``k``'s reach as ``t`` (designs with none left out).
 
-        Spaced from its one open neighbour ``near`` only by replacing it; the design
-        costing no more at ``k``; demand within reach kept (to a preferred site,
-        within a rounding error) or raised (to any other)."""
-        if near:  # spaced from the others only when it replaces its one neighbour
-            js = js[js == near[0]]
-        # the design costs no more at k (a movable site has no design of its own)
-        js = js[self.m.site_cost[js] >= self.m.site_cost[k] - _EPS * self.cost_scale]
-        if not len(js):
-            return None
+        Spaced from its one open neighbour only by replacing it; the design costing
+        no more at ``k``; demand within reach kept (to a preferred site, within a
+        rounding error) or raised (to any other)."""
+        near = [o for o in self.partners.get(k, ()) if self.types[o]]
+        if len(near) > 1:
+            return
+        kinds = self.types[open_sites]
         total = max(1.0, float(self.flat_demand.sum()))
-        cover = self._covers(k, t)
-        gain = float((self.flat_demand * cover * (self.count == 0)).sum())
-        change = gain - self._loss(cover, self.m.design_at(k, t))[js]
-        better = self.rank[js] > self.rank[k]
-        js = js[np.where(better, change >= -_EPS * total, change > _GAIN * total)]
-        return (js, cover) if len(js) else None
+        for t in self.site_types[k]:
+            js = open_sites[kinds == t]
+            if near:  # spaced from the others only when it replaces its one neighbour
+                js = js[js == near[0]]
+            # the design costs no more at k (a movable site has no design of its own)
+            js = js[self.m.site_cost[js] >= self.m.site_cost[k] - _EPS * self.cost_scale]
+            if not len(js):
+                continue
+            cover = self._covers(k, t)
+            gain = float((self.flat_demand * cover * (self.count == 0)).sum())
+            change = gain - self._loss(cover, self.m.design_at(k, t))[js]
+            better = self.rank[js] > self.rank[k]
+            js = js[np.where(better, change >= -_EPS * total, change > _GAIN * total)]
+            if len(js):
+                yield t, js, cover
 
     def _room(self, cover: np.ndarray, js: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per class, the sessions free within reach ``cover``, and those each station
@@ -284,15 +293,7 @@ class _Polish:
         """Open ``k`` in place of the least preferred open station it can replace
         (``open_sites``: the movable ones, least preferred first); the station
         replaced, or None."""
-        near = [o for o in self.partners.get(k, ()) if self.types[o]]
-        if len(near) > 1:
-            return None
-        kinds = self.types[open_sites]
-        for t in self.site_types[k]:
-            found = self._replaceable(k, t, open_sites[kinds == t], near)
-            if found is None:
-                continue
-            js, cover = found
+        for t, js, cover in self._replaceable(k, open_sites):
             # enough free demand within k's reach, with what j holds, for j's load
             free, took = self._room(cover, js)
             enough = np.all(free + took >= self.need[js] * (1 - _EPS) - _EPS, axis=1)
@@ -343,19 +344,11 @@ class _Polish:
         (see :meth:`_traded`), made; whether one was made, and the linear programs
         tried (at most ``most``)."""
         open_sites = self._open_sites()
-        kinds = self.types[open_sites]
         tried = 0
         for k in self.order.tolist():
             if self.types[k] or not self.site_types[k]:
                 continue
-            near = [o for o in self.partners.get(k, ()) if self.types[o]]
-            if len(near) > 1:
-                continue
-            for t in self.site_types[k]:
-                found = self._replaceable(k, t, open_sites[kinds == t], near)
-                if found is None:
-                    continue
-                js, cover = found
+            for t, js, cover in self._replaceable(k, open_sites):
                 # worth a trade only when the sessions free within k's reach (or j's
                 # there) fill j's use in some mix of classes
                 units = np.nan_to_num(np.asarray(self.m.design_at(k, t).units, dtype=float))
@@ -395,72 +388,38 @@ class _Polish:
         stations = [(k, t, self.load[j]), *((o, str(self.types[o]), self.load[o]) for o in local)]
         held = np.sum([a for _, _, a in stations], axis=0)
         avail = np.maximum(0.0, self.flat_demand - self.served + held)
-        cols: list[np.ndarray] = []
-        units: list[np.ndarray] = []
-        owner: list[np.ndarray] = []
-        for s, (site, kind, _) in enumerate(stations):
-            reach = self._covers(site, kind) * (avail > 0)
-            f = np.flatnonzero(reach)
-            per = np.nan_to_num(np.asarray(self.m.design_at(site, kind).units, dtype=float))
-            cols.append(f)
-            units.append(per[f // n_d])
-            owner.append(np.full(len(f), s))
-        flat, unit, who = np.concatenate(cols), np.concatenate(units), np.concatenate(owner)
-        n = len(flat)
-        if n == 0:
-            return None
-        col = np.arange(n)
-        uses = [self._use(site, kind, a) for site, kind, a in stations]
-        totals = held.reshape(n_c, n_d).sum(axis=1)
-        a_eq = sp.vstack(
-            [
-                sp.csr_array((unit, (who, col)), shape=(len(stations), n)),
-                sp.csr_array((np.ones(n), (flat // n_d, col)), shape=(n_c, n)),
-            ]
-        )
-        a_ub = sp.csr_array((np.ones(n), (flat, col)), shape=(n_c * n_d, n))
-        b_ub = avail
-        # each station's least use (in class_use, not in its design's units) held too
-        floors = [
-            (s, float(self.m.min_use[kind][site]))
+        pairs = [
+            np.flatnonzero(self._covers(site, kind) * (avail > 0)) for site, kind, _ in stations
+        ]
+        units = [
+            np.nan_to_num(np.asarray(self.m.design_at(site, kind).units, dtype=float))[f // n_d]
+            for (site, kind, _), f in zip(stations, pairs, strict=True)
+        ]
+        station = np.repeat(np.arange(len(stations)), [len(f) for f in pairs])
+        flat = np.concatenate(pairs)
+        floors = {
+            s: float(self.m.min_use[kind][site])
             for s, (site, kind, _) in enumerate(stations)
             if kind in self.m.min_use and self.m.min_use[kind][site] > 0
-        ]
-        if floors:
-            per = np.asarray(self.m.class_use, dtype=float)[flat // n_d]
-            rows = np.array([s for s, _ in floors])
-            pick = np.isin(who, rows)
-            at = np.searchsorted(rows, who[pick])
-            a_ub = sp.vstack(
-                [a_ub, sp.csr_array((-per[pick], (at, col[pick])), shape=(len(rows), n))]
-            )
-            b_ub = np.concatenate([avail, [-f for _, f in floors]])
-        res = linprog(
-            np.zeros(n),
-            A_ub=a_ub,
-            b_ub=b_ub,
-            A_eq=a_eq,
-            b_eq=np.concatenate([uses, totals]),
-            bounds=(0, None),
-            method="highs-ds",
+        }
+        x = _flow.trade(
+            flat,
+            station,
+            np.concatenate(units),
+            np.array([self._use(site, kind, a) for site, kind, a in stations]),
+            held.reshape(n_c, n_d).sum(axis=1),
+            avail,
+            class_use=np.asarray(self.m.class_use, dtype=float),
+            floors=floors,
+            tolerance=1e-7 * max(1.0, float(self.flat_demand.max())),
         )
-        if res.status != 0:
+        if x is None:
             return None
-        x = np.maximum(0.0, res.x)
         loads = {
-            site: np.bincount(flat[who == s], x[who == s], minlength=n_c * n_d)
+            site: np.bincount(flat[station == s], x[station == s], minlength=n_c * n_d)
             for s, (site, _, _) in enumerate(stations)
         }
-        # the program's tolerances, checked again: uses, class totals and demand held
-        tol = 1e-7 * max(1.0, float(self.flat_demand.max()))
-        after = np.sum(list(loads.values()), axis=0)
-        ok = (
-            np.allclose([self._use(site, kind, loads[site]) for site, kind, _ in stations],
-                        uses, rtol=1e-7, atol=tol)
-            and np.allclose(after.reshape(n_c, n_d).sum(axis=1), totals, rtol=1e-7, atol=tol)
-            and bool(np.all(after <= avail + tol))
-        )  # fmt: skip
-        if not ok or not all(self._least_use_met(o, kind, loads[o]) for o, kind, _ in stations):
+        if not all(self._least_use_met(o, kind, loads[o]) for o, kind, _ in stations):
             return None
         return loads
 

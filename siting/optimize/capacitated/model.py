@@ -151,9 +151,10 @@ class CapacitatedCoverage(_SideConstraints):
 
     **Final order** (with ``secondary=True`` on the designs' form, no district equity
     and no access-time term): the solve breaks ties by capital cost alone, then the
-    solver's plan is moved one station at a time, with its design and its load, to
-    the sites with the larger share of the demand they could serve, never losing
-    demand within reach nor adding cost
+    solver's plan is moved one station at a time, with its design and its load (or
+    trading sessions with the stations near it when only the mix of classes blocks
+    a move), to the sites with the larger share of the demand they could serve,
+    never losing demand within reach nor adding cost
     (:mod:`siting.optimize.capacitated._polish`): what the plan serves is unchanged,
     and plans the solvers return end on largely the same sites. The result's
     ``extra["final_order"]`` says what it did.
